@@ -1,0 +1,1 @@
+"""Airflow hooks: they own connections, sessions and transport."""

@@ -1,0 +1,1 @@
+"""Intacct XML Web Services wire format: request builders, response parser, errors. No Airflow here."""

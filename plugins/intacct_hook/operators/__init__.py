@@ -1,0 +1,1 @@
+"""Airflow operators: thin wrappers over the hooks and the sync domain."""

@@ -1,0 +1,82 @@
+"""Provider metadata: how Airflow learns the ``intacct`` and ``divvy`` connection types.
+
+Airflow 3 reads connection types only from the ``apache_airflow_provider`` entry point; the
+declarative ``conn-fields`` / ``ui-field-behaviour`` keys are read without importing the hooks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from intacct_hook import __version__
+
+_STRING = {"type": ["string", "null"]}
+_SECRET = {"type": ["string", "null"], "format": "password"}
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "divvy-intacct",
+        "name": "Divvy to Sage Intacct",
+        "description": "Hooks and operators for the Sage Intacct XML API and the Divvy "
+        "(BILL Spend & Expense) API, and the daily sync between them.",
+        "versions": [__version__],
+        "connection-types": [
+            {
+                "connection-type": "intacct",
+                "hook-class-name": "intacct_hook.hooks.intacct.IntacctHook",
+                "hook-name": "Sage Intacct",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["port", "schema"],
+                    "relabeling": {
+                        "host": "Gateway URL",
+                        "login": "Web Services user ID",
+                        "password": "Web Services user password",
+                    },
+                    "placeholders": {
+                        "host": "https://api.intacct.com/ia/xml/xmlgw.phtml",
+                        "login": "Divvy",
+                    },
+                },
+                "conn-fields": {
+                    "company_id": {"label": "Company ID", "schema": _STRING},
+                    "sender_id": {
+                        "label": "Web Services sender ID",
+                        "schema": _STRING,
+                        "description": "Default bill.com (all lower case).",
+                    },
+                    "sender_password": {"label": "Sender password", "schema": _SECRET},
+                    "entity_id": {
+                        "label": "Entity ID (multi-entity companies only)",
+                        "schema": _STRING,
+                    },
+                    "timeout": {"label": "Request timeout (seconds)", "schema": {"type": ["number", "null"]}},
+                },
+            },
+            {
+                "connection-type": "divvy",
+                "hook-class-name": "intacct_hook.hooks.divvy.DivvyHook",
+                "hook-name": "Divvy (BILL Spend & Expense)",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["port", "schema", "login"],
+                    "relabeling": {"host": "API base URL", "password": "API token"},
+                    "placeholders": {"host": "https://gateway.prod.bill.com/connect"},
+                },
+                "conn-fields": {
+                    "auth_type": {
+                        "label": "Auth type: api_token (default) or oauth_client_credentials",
+                        "schema": _STRING,
+                    },
+                    "client_id": {"label": "OAuth client ID", "schema": _STRING},
+                    "client_secret": {"label": "OAuth client secret", "schema": _SECRET},
+                    "token_url": {"label": "OAuth token URL", "schema": _STRING},
+                    "timeout": {"label": "Request timeout (seconds)", "schema": {"type": ["number", "null"]}},
+                    "calls_per_minute": {
+                        "label": "Client-side rate limit (calls per minute, max 60)",
+                        "schema": {"type": ["integer", "null"]},
+                    },
+                },
+            },
+        ],
+        "extra-links": ["intacct_hook.links.IntacctRecordsLink"],
+    }

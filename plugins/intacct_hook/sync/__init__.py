@@ -1,0 +1,1 @@
+"""The sync's domain: settings, ledger, mapping, preflight, load, reconcile. Plain Python."""

@@ -1,0 +1,53 @@
+"""Test-wide set-up: an isolated Airflow home, and the PostgreSQL server for ledger tests.
+
+The Airflow environment must be in place before anything imports ``airflow``, so it is set at
+module import time, before pytest collects the test modules.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+AIRFLOW_HOME = ROOT / ".airflow_test"
+
+os.environ["AIRFLOW_HOME"] = str(AIRFLOW_HOME)
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+# Reference material (the Intacct schema) lives beside the repo, never inside it.
+os.environ.setdefault("INTACCT_XSD_PATH", str(ROOT.parent / "shared/reference/intacct/api.xsd"))
+
+DEFAULT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> pathlib.Path:
+    """A migrated Airflow metadata DB (SQLite) for tests that run real DAGs."""
+    AIRFLOW_HOME.mkdir(exist_ok=True)
+    airflow = pathlib.Path(sys.executable).parent / "airflow"
+    subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True)
+    return AIRFLOW_HOME / "airflow.db"
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> str:
+    """DSN of a reachable PostgreSQL server, or a visible skip (a failure when CI requires it)."""
+    dsn = os.environ.get("DIVVY_INTACCT_TEST_PG_DSN", DEFAULT_PG_DSN)
+    try:
+        import psycopg
+
+        with psycopg.connect(dsn, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:  # any failure to connect means "no server here"
+        message = f"PostgreSQL not reachable at {dsn!r}: {exc}"
+        if os.environ.get("DIVVY_INTACCT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return dsn
