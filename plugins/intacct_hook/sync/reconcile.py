@@ -1,0 +1,217 @@
+"""Reconcile: Divvy's postable transactions against what Intacct actually holds, per posting day.
+
+The Intacct side is always read back from Intacct (never from our own ledger), so a record that
+someone posted by hand, deleted, or changed shows up as a difference.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Literal
+
+DifferenceKind = Literal["missing_in_intacct", "extra_in_intacct", "amount_differs", "date_differs"]
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class ExpectedPosting:
+    """A Divvy transaction that should exist in Intacct (reference number = Divvy uuid)."""
+
+    uuid: str
+    posting_date: date
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class IntacctPosting:
+    record_no: str
+    reference_no: str | None
+    posting_date: date
+    amount: Decimal
+
+    @classmethod
+    def from_record(cls, row: Mapping[str, Any]) -> IntacctPosting:
+        when = row.get("WHENCREATED")
+        if not isinstance(when, date):
+            month, day, year = str(when).split(" ")[0].split("/")
+            when = date(int(year), int(month), int(day))
+        amount = row.get("TOTALENTERED")
+        return cls(
+            record_no=str(row.get("RECORDNO")),
+            reference_no=(str(row["RECORDID"]) if row.get("RECORDID") else None),
+            posting_date=when,
+            amount=Decimal(str(amount if amount not in (None, "") else "0")),
+        )
+
+
+@dataclass(frozen=True)
+class Difference:
+    posting_date: date
+    kind: DifferenceKind
+    divvy_uuid: str | None
+    intacct_record_no: str | None
+    divvy_amount: Decimal | None
+    intacct_amount: Decimal | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class DayTotals:
+    posting_date: date
+    divvy_count: int
+    divvy_total: Decimal
+    intacct_count: int
+    intacct_total: Decimal
+    differences: tuple[Difference, ...]
+
+    @property
+    def status(self) -> str:
+        return "matched" if not self.differences else "differs"
+
+
+@dataclass
+class ReconcileResult:
+    days: list[DayTotals] = field(default_factory=list)
+
+    @property
+    def differences(self) -> list[Difference]:
+        return [d for day in self.days for d in day.differences]
+
+    @property
+    def matched(self) -> bool:
+        return not self.differences
+
+    def summary(self) -> dict[str, Any]:
+        """Small, XCom-safe: per-day counts and totals, and the differences by kind."""
+        kinds: dict[str, int] = defaultdict(int)
+        for diff in self.differences:
+            kinds[diff.kind] += 1
+        return {
+            "matched": self.matched,
+            "days": {
+                d.posting_date.isoformat(): {
+                    "divvy_count": d.divvy_count,
+                    "divvy_total": str(d.divvy_total),
+                    "intacct_count": d.intacct_count,
+                    "intacct_total": str(d.intacct_total),
+                    "status": d.status,
+                }
+                for d in self.days
+                if d.divvy_count or d.intacct_count
+            },
+            "differences": dict(kinds),
+        }
+
+
+def compare(
+    expected: Iterable[ExpectedPosting],
+    actual: Iterable[IntacctPosting],
+    days: Sequence[date],
+) -> ReconcileResult:
+    """Per day, totals on both sides and a row-level difference keyed by reference number."""
+    day_set = set(days)
+    expected_by_uuid = {e.uuid: e for e in expected}
+    actual_by_ref: dict[str, IntacctPosting] = {}
+    diffs: dict[date, list[Difference]] = defaultdict(list)
+    actual = list(actual)
+    for posting in actual:
+        if posting.reference_no and posting.reference_no not in actual_by_ref:
+            actual_by_ref[posting.reference_no] = posting
+            continue
+        # Without a Divvy reference (or a second record for one) it cannot be ours.
+        if posting.posting_date in day_set:
+            why = (
+                "a second Intacct record carries this reference number"
+                if posting.reference_no
+                else "no reference number"
+            )
+            diffs[posting.posting_date].append(
+                Difference(
+                    posting.posting_date,
+                    "extra_in_intacct",
+                    posting.reference_no,
+                    posting.record_no,
+                    None,
+                    posting.amount,
+                    f"Intacct record {posting.record_no} on the card is not from this "
+                    f"sync ({why}).",
+                )
+            )
+
+    for uuid, exp in expected_by_uuid.items():
+        got = actual_by_ref.get(uuid)
+        if got is None:
+            if exp.posting_date in day_set:
+                diffs[exp.posting_date].append(
+                    Difference(
+                        exp.posting_date,
+                        "missing_in_intacct",
+                        uuid,
+                        None,
+                        exp.amount,
+                        None,
+                        f"Divvy {uuid} ({exp.amount}) has no Intacct record.",
+                    )
+                )
+            continue
+        if got.posting_date != exp.posting_date:
+            diffs[exp.posting_date].append(
+                Difference(
+                    exp.posting_date,
+                    "date_differs",
+                    uuid,
+                    got.record_no,
+                    exp.amount,
+                    got.amount,
+                    f"Intacct record {got.record_no} is dated "
+                    f"{got.posting_date}, Divvy says {exp.posting_date}.",
+                )
+            )
+        elif got.amount != exp.amount:
+            diffs[exp.posting_date].append(
+                Difference(
+                    exp.posting_date,
+                    "amount_differs",
+                    uuid,
+                    got.record_no,
+                    exp.amount,
+                    got.amount,
+                    f"Intacct record {got.record_no} is {got.amount}, Divvy says {exp.amount}.",
+                )
+            )
+
+    for ref, got in actual_by_ref.items():
+        if ref not in expected_by_uuid and got.posting_date in day_set:
+            diffs[got.posting_date].append(
+                Difference(
+                    got.posting_date,
+                    "extra_in_intacct",
+                    ref,
+                    got.record_no,
+                    None,
+                    got.amount,
+                    f"Intacct record {got.record_no} (reference {ref}) is on "
+                    "the card but is not a postable Divvy transaction of this window.",
+                )
+            )
+
+    result = ReconcileResult()
+    for day in sorted(day_set):
+        exp_day = [e.amount for e in expected_by_uuid.values() if e.posting_date == day]
+        # Every record on the card that day counts on Intacct's side, ours or not.
+        act_day = [a.amount for a in actual if a.posting_date == day]
+        result.days.append(
+            DayTotals(
+                posting_date=day,
+                divvy_count=len(exp_day),
+                divvy_total=sum(exp_day, ZERO),
+                intacct_count=len(act_day),
+                intacct_total=sum(act_day, ZERO),
+                differences=tuple(diffs.get(day, [])),
+            )
+        )
+    return result

@@ -1,0 +1,129 @@
+"""Which days a run covers, from whatever the run knows about itself.
+
+A run can be scheduled (a day-long data interval), part of a backfill (the same), manual with an
+explicit ``start_date``/``end_date`` range, or manual with no logical date at all (Airflow 3 then
+gives no data interval). All four end up as one :class:`SyncWindow` of whole days in the
+company's time zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+
+class WindowError(ValueError):
+    """The run's parameters do not describe a usable range of days."""
+
+
+@dataclass(frozen=True)
+class SyncWindow:
+    """Posting days ``first_day..last_day`` (inclusive) plus the lookback before them.
+
+    ``extract_from``/``extract_to`` are the UTC instants of the half-open extraction window:
+    local midnight of ``first_day - lookback`` to local midnight after ``last_day``.
+    """
+
+    first_day: date
+    last_day: date
+    lookback_days: int
+    timezone: str
+    source: str
+
+    @property
+    def lookback_from(self) -> date:
+        return self.first_day - timedelta(days=self.lookback_days)
+
+    @property
+    def extract_from(self) -> datetime:
+        return _local_midnight(self.lookback_from, self.timezone)
+
+    @property
+    def extract_to(self) -> datetime:
+        return _local_midnight(self.last_day + timedelta(days=1), self.timezone)
+
+    def days(self, *, with_lookback: bool = True) -> list[date]:
+        start = self.lookback_from if with_lookback else self.first_day
+        return [start + timedelta(days=n) for n in range((self.last_day - start).days + 1)]
+
+    def posting_date(self, instant: datetime) -> date:
+        """The transaction date of ``instant`` in the company's time zone."""
+        if instant.tzinfo is None:
+            raise WindowError(f"timestamp {instant.isoformat()} has no time zone")
+        return instant.astimezone(ZoneInfo(self.timezone)).date()
+
+    def to_public_dict(self) -> dict[str, str | int]:
+        return {
+            "first_day": self.first_day.isoformat(),
+            "last_day": self.last_day.isoformat(),
+            "lookback_days": self.lookback_days,
+            "lookback_from": self.lookback_from.isoformat(),
+            "timezone": self.timezone,
+            "extract_from_utc": self.extract_from.isoformat(),
+            "extract_to_utc": self.extract_to.isoformat(),
+            "source": self.source,
+        }
+
+
+def _local_midnight(day: date, tz: str) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(tz)).astimezone(UTC)
+
+
+def _parse_day(value: object, name: str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip()[:10])
+    except ValueError as exc:
+        raise WindowError(
+            f"param {name}={value!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-01"
+        ) from exc
+
+
+def resolve_window(
+    *,
+    params: dict[str, object] | None,
+    data_interval_start: datetime | None,
+    data_interval_end: datetime | None,
+    run_after: datetime | None,
+    timezone: str,
+    lookback_days: int,
+) -> SyncWindow:
+    """Work out the days a run covers.
+
+    Precedence: explicit ``start_date``/``end_date`` params (inclusive days), then the data
+    interval (the days it spans in the company's time zone, end exclusive), then, for a manual run
+    without a logical date, the day before ``run_after``.
+    """
+    params = params or {}
+    start_param, end_param = params.get("start_date"), params.get("end_date")
+    if start_param or end_param:
+        if not (start_param and end_param):
+            raise WindowError(
+                "give both start_date and end_date (inclusive, YYYY-MM-DD), or neither"
+            )
+        first, last = _parse_day(start_param, "start_date"), _parse_day(end_param, "end_date")
+        if last < first:
+            raise WindowError(f"end_date {last} is before start_date {first}; swap them")
+        return SyncWindow(first, last, lookback_days, timezone, "params")
+
+    zone = ZoneInfo(timezone)
+    # A zero-width interval (CronTriggerTimetable, or a manual run) covers no day: fall through.
+    if (
+        data_interval_start is not None
+        and data_interval_end is not None
+        and data_interval_end > data_interval_start
+    ):
+        first = data_interval_start.astimezone(zone).date()
+        # The interval end is exclusive: an interval ending at local midnight does not include
+        # the day that starts there.
+        last = (data_interval_end - timedelta(microseconds=1)).astimezone(zone).date()
+        return SyncWindow(first, last, lookback_days, timezone, "data_interval")
+
+    if run_after is None:
+        raise WindowError("the run has neither a data interval nor a run_after time")
+    day = run_after.astimezone(zone).date() - timedelta(days=1)
+    return SyncWindow(day, day, lookback_days, timezone, "run_after")

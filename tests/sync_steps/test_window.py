@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from intacct_hook.sync.window import WindowError, resolve_window
+
+TZ = "America/Chicago"
+
+
+def _resolve(**kw):
+    base = dict(
+        params={},
+        data_interval_start=None,
+        data_interval_end=None,
+        run_after=None,
+        timezone=TZ,
+        lookback_days=14,
+    )
+    base.update(kw)
+    return resolve_window(**base)
+
+
+def test_day_long_interval_is_one_local_day():
+    # A CronDataIntervalTimetable in Chicago: local midnight to local midnight (06:00 UTC).
+    w = _resolve(
+        data_interval_start=datetime(2026, 11, 5, 6, tzinfo=UTC),
+        data_interval_end=datetime(2026, 11, 6, 6, tzinfo=UTC),
+    )
+    assert (w.first_day, w.last_day, w.source) == (
+        date(2026, 11, 5),
+        date(2026, 11, 5),
+        "data_interval",
+    )
+    assert w.lookback_from == date(2026, 10, 22)
+    # The lookback starts before the end of daylight saving time (Nov 1): midnight is 05:00 UTC
+    # there, 06:00 UTC at the end.
+    assert w.extract_from == datetime(2026, 10, 22, 5, tzinfo=UTC)
+    assert w.extract_to == datetime(2026, 11, 6, 6, tzinfo=UTC)
+    assert len(w.days()) == 15 and w.days(with_lookback=False) == [date(2026, 11, 5)]
+
+
+def test_zero_width_interval_falls_back_to_day_before_run_after():
+    at = datetime(2026, 11, 18, 12, tzinfo=UTC)
+    w = _resolve(data_interval_start=at, data_interval_end=at, run_after=at)
+    assert (w.first_day, w.last_day, w.source) == (
+        date(2026, 11, 17),
+        date(2026, 11, 17),
+        "run_after",
+    )
+
+
+def test_manual_run_without_logical_date_uses_run_after_in_company_zone():
+    # 03:00 UTC on the 18th is still the 17th in Chicago, so "yesterday" is the 16th.
+    w = _resolve(run_after=datetime(2026, 11, 18, 3, tzinfo=UTC))
+    assert w.first_day == w.last_day == date(2026, 11, 16)
+
+
+def test_params_override_interval_and_are_inclusive():
+    w = _resolve(
+        params={"start_date": "2026-11-01", "end_date": "2026-11-07"},
+        data_interval_start=datetime(2026, 11, 17, 6, tzinfo=UTC),
+        data_interval_end=datetime(2026, 11, 18, 6, tzinfo=UTC),
+    )
+    assert (w.first_day, w.last_day, w.source) == (date(2026, 11, 1), date(2026, 11, 7), "params")
+    assert w.days(with_lookback=False)[-1] == date(2026, 11, 7)
+
+
+@pytest.mark.parametrize(
+    ("params", "needle"),
+    [
+        ({"start_date": "2026-11-01"}, "give both"),
+        ({"start_date": "2026-11-09", "end_date": "2026-11-01"}, "before start_date"),
+        ({"start_date": "11/01/2026", "end_date": "2026-11-02"}, "YYYY-MM-DD"),
+    ],
+)
+def test_bad_params_name_the_fix(params, needle):
+    with pytest.raises(WindowError, match=needle):
+        _resolve(params=params, run_after=datetime(2026, 11, 18, tzinfo=UTC))
+
+
+def test_posting_date_is_local_date():
+    w = _resolve(run_after=datetime(2026, 11, 18, 12, tzinfo=UTC))
+    assert w.posting_date(datetime(2026, 11, 17, 5, 59, tzinfo=UTC)) == date(2026, 11, 16)
+    assert w.posting_date(datetime(2026, 11, 17, 6, 0, tzinfo=UTC)) == date(2026, 11, 17)
+    with pytest.raises(WindowError):
+        w.posting_date(datetime(2026, 11, 17, 6, 0))
