@@ -1,1 +1,4 @@
-"""Intacct XML Web Services wire format: request builders, response parser, errors. No Airflow here."""
+"""Intacct XML Web Services wire format: request builders, response parser, errors.
+
+No Airflow imports here: the hook owns transport, this package owns the XML.
+"""

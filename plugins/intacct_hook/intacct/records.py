@@ -1,0 +1,147 @@
+"""Typed records the hook writes, and the outcome of each write.
+
+A ``CCTransaction`` is one Intacct credit card transaction (``record_cctransaction``) with its
+lines. Amounts are Decimals and dates are dates from the start, so no float or string formatting
+leaks into the wire format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from intacct_hook.intacct.errors import IntacctError
+
+#: Prefix of every write control ID. Changing it would make re-runs post duplicates, because
+#: Intacct's uniqueid check works on the exact control ID: treat it as frozen.
+CONTROL_ID_PREFIX = "divvy-"
+# Reference numbers made only of these characters (Divvy UUIDs are) are used verbatim, which
+# keeps control IDs readable in Intacct's audit trail. Anything else is hashed, with a
+# different separator so that the two forms can never collide.
+_SAFE_REFERENCE = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
+_HASHED_PREFIX = "divvy~"
+
+OutcomeStatus = Literal["posted", "already_posted", "failed"]
+
+
+def control_id_for(reference_no: str) -> str:
+    """The deterministic function control ID of the write for ``reference_no`` (≤ 256 chars).
+
+    >>> control_id_for("6f1c7a52-2b1e-4f5e-9a0d-0c2c4b8c1d11")
+    'divvy-6f1c7a52-2b1e-4f5e-9a0d-0c2c4b8c1d11'
+    """
+    if not reference_no:
+        raise ValueError("reference_no is required to derive a control ID")
+    if _SAFE_REFERENCE.match(reference_no):
+        return CONTROL_ID_PREFIX + reference_no
+    digest = hashlib.sha256(reference_no.encode("utf-8")).hexdigest()
+    return _HASHED_PREFIX + digest
+
+
+def _decimal(value: object, what: str) -> Decimal:
+    if isinstance(value, float):
+        # A float has already lost the cents; refuse instead of guessing.
+        raise TypeError(f"{what} must be a Decimal, int or str, not float")
+    result = Decimal(str(value)) if not isinstance(value, Decimal) else value
+    if not result.is_finite():
+        raise ValueError(f"{what} must be a finite number")
+    return result
+
+
+@dataclass(frozen=True)
+class CCLine:
+    """One line (``ccpayitem``): an expense account, an amount and its dimensions."""
+
+    gl_account_no: str
+    amount: Decimal
+    description: str | None = None
+    location_id: str | None = None
+    department_id: str | None = None
+    class_id: str | None = None
+    project_id: str | None = None
+    customer_id: str | None = None
+    vendor_id: str | None = None
+    employee_id: str | None = None
+    item_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.gl_account_no:
+            raise ValueError("gl_account_no is required")
+        object.__setattr__(self, "amount", _decimal(self.amount, "amount"))
+
+
+@dataclass(frozen=True)
+class CCTransaction:
+    """A credit card transaction recorded against ``card_id`` (Intacct CREDITCARD.CARDID).
+
+    ``reference_no`` is the business key (the Divvy transaction ID): it becomes RECORDID in
+    Intacct and derives the write's control ID, which is what makes posting idempotent.
+    """
+
+    card_id: str
+    payment_date: date
+    reference_no: str
+    lines: tuple[CCLine, ...]
+    payee: str | None = None
+    description: str | None = None
+    currency: str | None = None
+    exchange_rate_type: str | None = None
+    exchange_rate_date: date | None = None
+    exchange_rate: Decimal | None = None
+    supdoc_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.card_id:
+            raise ValueError("card_id is required")
+        if not self.reference_no:
+            raise ValueError("reference_no is required")
+        if not isinstance(self.payment_date, date):
+            raise TypeError("payment_date must be a date")
+        object.__setattr__(self, "lines", tuple(self.lines))
+        if not self.lines:
+            raise ValueError(f"transaction {self.reference_no!r} has no lines")
+        if self.exchange_rate is not None:
+            object.__setattr__(self, "exchange_rate",
+                               _decimal(self.exchange_rate, "exchange_rate"))
+        if self.currency and self.exchange_rate is None and not self.exchange_rate_type:
+            # The schema requires a rate type or a rate whenever a currency is given.
+            object.__setattr__(self, "exchange_rate_type", "Intacct Daily Rate")
+
+    @property
+    def total(self) -> Decimal:
+        """Sum of the line amounts (Intacct's TOTALENTERED)."""
+        return sum((line.amount for line in self.lines), Decimal("0"))
+
+    @property
+    def control_id(self) -> str:
+        return control_id_for(self.reference_no)
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """What happened to one write: ``posted``, ``already_posted`` (found by reference number)
+    or ``failed`` (with the typed error)."""
+
+    reference_no: str
+    control_id: str
+    status: OutcomeStatus
+    record_no: str | None = None
+    error: IntacctError | None = field(default=None, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+
+def check_unique_references(txns: Iterable[CCTransaction]) -> None:
+    """Refuse a batch that holds the same reference number twice (one would be lost)."""
+    seen: set[str] = set()
+    for txn in txns:
+        if txn.reference_no in seen:
+            raise ValueError(f"reference number {txn.reference_no!r} appears twice")
+        seen.add(txn.reference_no)

@@ -1,0 +1,456 @@
+"""lxml builders for Intacct XML API requests.
+
+Every builder emits its children in the order Intacct's schema (``api.xsd``, dtdversion 3.0)
+declares, because the gateway rejects out-of-order elements with XL03000003. The envelope is
+built from ``Function`` objects, so the same functions can be re-sent with fresh authentication
+(after a session expires) without rebuilding them.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from lxml import etree
+
+from intacct_hook.intacct.records import CCLine, CCTransaction
+from intacct_hook.intacct.values import format_value
+
+DTD_VERSION = "3.0"
+SESSION_CONTROL_ID = "sessionProvider"
+READ_BY_QUERY_MAX_PAGE = 1000
+QUERY_MAX_PAGE = 2000
+MAX_IN_VALUES = 1000
+MAX_READ_KEYS = 100
+
+#: Functions that only read; everything else may change data and is treated as a write.
+READ_FUNCTIONS = frozenset(
+    {"getAPISession", "readByQuery", "readMore", "query", "read", "readByName", "inspect",
+     "lookup"}
+)
+
+
+def new_control_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Function:
+    """One ``<function controlid=...>`` with its operation element."""
+
+    control_id: str
+    element: etree._Element
+
+    def __post_init__(self) -> None:
+        if len(self.control_id) > 256:
+            raise ValueError("a function control ID is at most 256 characters")
+
+    @property
+    def name(self) -> str:
+        return self.element.tag
+
+    @property
+    def is_write(self) -> bool:
+        return self.name not in READ_FUNCTIONS
+
+    def to_element(self) -> etree._Element:
+        fn = etree.Element("function", controlid=self.control_id)
+        # Copy so a Function can be put into several requests (re-auth, re-send).
+        fn.append(copy.deepcopy(self.element))
+        return fn
+
+
+def _sub(parent: etree._Element, tag: str, text: object | None = None) -> etree._Element:
+    el = etree.SubElement(parent, tag)
+    if text is not None:
+        el.text = format_value(text)
+    return el
+
+
+def _opt(parent: etree._Element, tag: str, text: object | None) -> None:
+    if text is not None and text != "":
+        _sub(parent, tag, text)
+
+
+def _split_date(parent: etree._Element, tag: str, value: date) -> None:
+    # Legacy functions take dates as year/month/day children, not MM/DD/YYYY.
+    el = _sub(parent, tag)
+    _sub(el, "year", f"{value.year:04d}")
+    _sub(el, "month", f"{value.month:02d}")
+    _sub(el, "day", f"{value.day:02d}")
+
+
+# --- envelope -----------------------------------------------------------------------------------
+
+
+def control_block(
+    *,
+    sender_id: str,
+    sender_password: str,
+    control_id: str | None = None,
+    unique_id: bool = False,
+) -> etree._Element:
+    """``<control>``: senderid, password, controlid, uniqueid, dtdversion, includewhitespace."""
+    control = etree.Element("control")
+    _sub(control, "senderid", sender_id)
+    _sub(control, "password", sender_password)
+    _sub(control, "controlid", control_id or new_control_id())
+    _sub(control, "uniqueid", bool(unique_id))
+    _sub(control, "dtdversion", DTD_VERSION)
+    _sub(control, "includewhitespace", False)
+    return control
+
+
+def login_auth(
+    *, user_id: str, company_id: str, password: str, entity_id: str | None = None
+) -> etree._Element:
+    """``<authentication><login>``; ``entity_id`` goes into ``locationid`` (multi-entity)."""
+    auth = etree.Element("authentication")
+    login = _sub(auth, "login")
+    _sub(login, "userid", user_id)
+    _sub(login, "companyid", company_id)
+    _sub(login, "password", password)
+    _opt(login, "locationid", entity_id)
+    return auth
+
+
+def session_auth(session_id: str) -> etree._Element:
+    """``<authentication><sessionid>``."""
+    auth = etree.Element("authentication")
+    _sub(auth, "sessionid", session_id)
+    return auth
+
+
+def build_request_element(
+    *,
+    control: etree._Element,
+    auth: etree._Element,
+    functions: Sequence[Function],
+    transaction: bool = False,
+) -> etree._Element:
+    """The ``<request>`` element (see ``build_request`` for bytes)."""
+    if not functions:
+        raise ValueError("a request needs at least one function")
+    ids = [f.control_id for f in functions]
+    if len(set(ids)) != len(ids):
+        # Results are matched by control ID, so duplicates would be ambiguous.
+        raise ValueError("function control IDs must be unique within a request")
+    request = etree.Element("request")
+    request.append(control)
+    operation = _sub(request, "operation")
+    operation.set("transaction", "true" if transaction else "false")
+    operation.append(auth)
+    content = _sub(operation, "content")
+    for fn in functions:
+        content.append(fn.to_element())
+    return request
+
+
+def build_request(
+    *,
+    control: etree._Element,
+    auth: etree._Element,
+    functions: Sequence[Function],
+    transaction: bool = False,
+) -> bytes:
+    """Serialize a whole request as UTF-8 bytes with an XML declaration."""
+    element = build_request_element(
+        control=control, auth=auth, functions=functions, transaction=transaction
+    )
+    return etree.tostring(element, xml_declaration=True, encoding="UTF-8")
+
+
+# --- functions ----------------------------------------------------------------------------------
+
+
+def get_api_session(*, control_id: str = SESSION_CONTROL_ID) -> Function:
+    """``getAPISession``: the entity comes from the login's ``locationid``."""
+    return Function(control_id, etree.Element("getAPISession"))
+
+
+def _fields_text(fields: Iterable[str]) -> str:
+    fields = list(fields)
+    return ",".join(fields) if fields else "*"
+
+
+def read_by_query(
+    obj: str,
+    query: str = "",
+    *,
+    fields: Iterable[str] = ("*",),
+    page_size: int = READ_BY_QUERY_MAX_PAGE,
+    control_id: str | None = None,
+) -> Function:
+    """``readByQuery``: ``query`` is Intacct's SQL-like filter; empty reads every record.
+
+    Build literals with ``values.quote_literal`` (never by hand).
+    """
+    if not 1 <= page_size <= READ_BY_QUERY_MAX_PAGE:
+        raise ValueError(f"readByQuery page size must be 1..{READ_BY_QUERY_MAX_PAGE}")
+    el = etree.Element("readByQuery")
+    _sub(el, "object", obj)
+    _sub(el, "fields", _fields_text(fields))
+    _sub(el, "query", query)
+    _sub(el, "pagesize", page_size)
+    return Function(control_id or new_control_id(), el)
+
+
+def read_more(result_id: str, *, control_id: str | None = None) -> Function:
+    """``readMore`` for the cursor ``result_id`` returned by readByQuery."""
+    el = etree.Element("readMore")
+    _sub(el, "resultId", result_id)
+    return Function(control_id or new_control_id(), el)
+
+
+def read(
+    obj: str,
+    keys: Iterable[str | int],
+    *,
+    fields: Iterable[str] = ("*",),
+    control_id: str | None = None,
+) -> Function:
+    """``read`` by RECORDNO keys (at most 100)."""
+    return _read("read", obj, keys, fields, control_id)
+
+
+def read_by_name(
+    obj: str,
+    names: Iterable[str],
+    *,
+    fields: Iterable[str] = ("*",),
+    control_id: str | None = None,
+) -> Function:
+    """``readByName`` by the object's ID field (ACCOUNTNO, CARDID...; at most 100)."""
+    return _read("readByName", obj, names, fields, control_id)
+
+
+def _read(tag: str, obj: str, keys: Iterable, fields: Iterable[str], control_id: str | None):
+    keys = [str(k) for k in keys]
+    if not keys or len(keys) > MAX_READ_KEYS:
+        raise ValueError(f"{tag} takes 1..{MAX_READ_KEYS} keys")
+    if any("," in k for k in keys):
+        raise ValueError(f"{tag} keys cannot contain commas")
+    el = etree.Element(tag)
+    _sub(el, "object", obj)
+    _sub(el, "keys", ",".join(keys))
+    _sub(el, "fields", _fields_text(fields))
+    return Function(control_id or new_control_id(), el)
+
+
+# --- query (2019+) and its filter tree --------------------------------------------------------
+
+
+class Filter:
+    """A node of a ``query`` filter. Build with the helper functions below."""
+
+    def to_element(self) -> etree._Element:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Comparison(Filter):
+    op: str
+    field: str
+    values: tuple[object, ...] = ()
+
+    def to_element(self) -> etree._Element:
+        el = etree.Element(self.op)
+        _sub(el, "field", self.field)
+        for value in self.values:
+            _sub(el, "value", value)
+        return el
+
+
+@dataclass(frozen=True)
+class Logical(Filter):
+    op: str  # "and" | "or"
+    children: tuple[Filter, ...]
+
+    def to_element(self) -> etree._Element:
+        el = etree.Element(self.op)
+        for child in self.children:
+            el.append(child.to_element())
+        return el
+
+
+def eq(field: str, value: object) -> Filter:
+    return Comparison("equalto", field, (value,))
+
+
+def ne(field: str, value: object) -> Filter:
+    return Comparison("notequalto", field, (value,))
+
+
+def lt(field: str, value: object) -> Filter:
+    return Comparison("lessthan", field, (value,))
+
+
+def le(field: str, value: object) -> Filter:
+    return Comparison("lessthanorequalto", field, (value,))
+
+
+def gt(field: str, value: object) -> Filter:
+    return Comparison("greaterthan", field, (value,))
+
+
+def ge(field: str, value: object) -> Filter:
+    return Comparison("greaterthanorequalto", field, (value,))
+
+
+def between(field: str, low: object, high: object) -> Filter:
+    return Comparison("between", field, (low, high))
+
+
+def _list(op: str, field: str, values: Iterable[object]) -> Filter:
+    values = tuple(values)
+    if not 1 <= len(values) <= MAX_IN_VALUES:
+        # More than 1000 values is a schema error at Intacct (intacct-sdk-js #54).
+        raise ValueError(f"{op} takes 1..{MAX_IN_VALUES} values; split the list")
+    return Comparison(op, field, values)
+
+
+def in_(field: str, values: Iterable[object]) -> Filter:
+    return _list("in", field, values)
+
+
+def not_in(field: str, values: Iterable[object]) -> Filter:
+    return _list("notin", field, values)
+
+
+def like(field: str, pattern: str) -> Filter:
+    return Comparison("like", field, (pattern,))
+
+
+def not_like(field: str, pattern: str) -> Filter:
+    return Comparison("notlike", field, (pattern,))
+
+
+def is_null(field: str) -> Filter:
+    return Comparison("isnull", field)
+
+
+def is_not_null(field: str) -> Filter:
+    return Comparison("isnotnull", field)
+
+
+def _logical(op: str, filters: Sequence[Filter | None]) -> Filter | None:
+    present = tuple(f for f in filters if f is not None)
+    if not present:
+        return None
+    # Intacct's and/or need two or more children; a single condition stands alone.
+    return present[0] if len(present) == 1 else Logical(op, present)
+
+
+def and_(*filters: Filter | None) -> Filter | None:
+    return _logical("and", filters)
+
+
+def or_(*filters: Filter | None) -> Filter | None:
+    return _logical("or", filters)
+
+
+def query(
+    obj: str,
+    fields: Sequence[str],
+    *,
+    filter: Filter | None = None,
+    order_by: Sequence[tuple[str, str]] = (("RECORDNO", "asc"),),
+    case_insensitive: bool = False,
+    page_size: int = QUERY_MAX_PAGE,
+    offset: int = 0,
+    control_id: str | None = None,
+) -> Function:
+    """``query``: object, select, filter, orderby, options, pagesize, offset (in that order).
+
+    ``order_by`` is ``(field, "asc"|"desc")`` pairs; offset paging is only stable with one.
+    """
+    if not fields:
+        raise ValueError("query needs at least one field")
+    if not 1 <= page_size <= QUERY_MAX_PAGE:
+        raise ValueError(f"query page size must be 1..{QUERY_MAX_PAGE}")
+    if offset < 0:
+        raise ValueError("offset must be >= 0")
+    el = etree.Element("query")
+    _sub(el, "object", obj)
+    select = _sub(el, "select")
+    for f in fields:
+        _sub(select, "field", f)
+    if filter is not None:
+        _sub(el, "filter").append(filter.to_element())
+    if order_by:
+        orderby = _sub(el, "orderby")
+        for field_name, direction in order_by:
+            direction = direction.lower()
+            if direction not in ("asc", "desc"):
+                raise ValueError(f"order direction must be asc or desc, not {direction!r}")
+            order = _sub(orderby, "order")
+            _sub(order, "field", field_name)
+            _sub(order, "ascending" if direction == "asc" else "descending")
+    if case_insensitive:
+        _sub(_sub(el, "options"), "caseinsensitive", True)
+    _sub(el, "pagesize", page_size)
+    _sub(el, "offset", offset)
+    return Function(control_id or new_control_id(), el)
+
+
+# --- credit card transactions -------------------------------------------------------------------
+
+
+def _amount(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _ccpayitem(parent: etree._Element, line: CCLine) -> None:
+    item = _sub(parent, "ccpayitem")
+    _sub(item, "glaccountno", line.gl_account_no)
+    _opt(item, "description", line.description)
+    _sub(item, "paymentamount", _amount(line.amount))
+    _opt(item, "departmentid", line.department_id)
+    _opt(item, "locationid", line.location_id)
+    _opt(item, "customerid", line.customer_id)
+    _opt(item, "vendorid", line.vendor_id)
+    _opt(item, "employeeid", line.employee_id)
+    _opt(item, "projectid", line.project_id)
+    _opt(item, "itemid", line.item_id)
+    _opt(item, "classid", line.class_id)
+
+
+def record_cctransaction(txn: CCTransaction, *, control_id: str | None = None) -> Function:
+    """``record_cctransaction`` for ``txn``; the control ID defaults to its idempotency key."""
+    el = etree.Element("record_cctransaction")
+    _sub(el, "chargecardid", txn.card_id)
+    _split_date(el, "paymentdate", txn.payment_date)
+    _sub(el, "referenceno", txn.reference_no)
+    _opt(el, "payee", txn.payee)
+    _opt(el, "description", txn.description)
+    _opt(el, "supdocid", txn.supdoc_id)
+    if txn.currency:
+        _sub(el, "currency", txn.currency)
+        if txn.exchange_rate is not None:
+            _sub(el, "exchrate", txn.exchange_rate)
+        else:
+            if txn.exchange_rate_date is not None:
+                _split_date(el, "exchratedate", txn.exchange_rate_date)
+            _sub(el, "exchratetype", txn.exchange_rate_type)
+    items = _sub(el, "ccpayitems")
+    for line in txn.lines:
+        _ccpayitem(items, line)
+    return Function(control_id or txn.control_id, el)
+
+
+def reverse_cctransaction(
+    record_no: str | int,
+    date_reversed: date,
+    *,
+    memo: str | None = None,
+    control_id: str | None = None,
+) -> Function:
+    """``reverse_cctransaction key=RECORDNO``: datereversed, then memo."""
+    el = etree.Element("reverse_cctransaction", key=str(record_no))
+    _split_date(el, "datereversed", date_reversed)
+    _opt(el, "memo", memo)
+    return Function(control_id or new_control_id(), el)
