@@ -1,0 +1,85 @@
+-- The sync ledger: one schema for SQLite and PostgreSQL.
+--
+-- Portable types only. Money is TEXT holding the exact decimal string ('53.03', '-12.50'):
+-- SQLite's NUMERIC affinity would turn it into a binary float, so the ledger never stores or
+-- sums money as a number; Python reads it back as Decimal. Dates are ISO TEXT ('2026-08-01',
+-- posting dates in the configured time zone); timestamps are ISO-8601 TEXT in UTC with offset,
+-- written by the application so both databases hold the same text.
+
+CREATE TABLE IF NOT EXISTS divvy_transaction (
+    uuid              TEXT PRIMARY KEY,          -- Divvy transaction uuid; Intacct reference no.
+    transaction_type  TEXT NOT NULL,             -- CLEAR, AUTHORIZATION, DECLINE, OTHER
+    amount            TEXT NOT NULL,             -- exact decimal dollars, negative = refund
+    occurred_time     TEXT NOT NULL,
+    posting_date      TEXT NOT NULL,             -- occurred_time as a date in the sync's zone
+    updated_time      TEXT,
+    merchant          TEXT,
+    raw_payload       TEXT NOT NULL,             -- the Divvy JSON as extracted
+    state             TEXT NOT NULL
+        CHECK (state IN ('held', 'unmapped', 'ready', 'posting', 'posted', 'failed', 'skipped')),
+    state_reason      TEXT,
+    intacct_record_no TEXT,
+    control_id        TEXT,
+    last_error        TEXT,
+    first_run_id      TEXT NOT NULL,
+    last_run_id       TEXT NOT NULL,
+    staged_at         TEXT NOT NULL,
+    updated_at        TEXT NOT NULL,
+    posted_at         TEXT
+);
+
+CREATE INDEX IF NOT EXISTS divvy_transaction_state_idx ON divvy_transaction (state);
+
+CREATE INDEX IF NOT EXISTS divvy_transaction_posting_date_idx
+    ON divvy_transaction (posting_date);
+
+-- The lines a transaction posts as, with the rule that produced each value.
+CREATE TABLE IF NOT EXISTS mapped_line (
+    uuid            TEXT NOT NULL REFERENCES divvy_transaction (uuid) ON DELETE CASCADE,
+    line_no         INTEGER NOT NULL,
+    source_uuid     TEXT NOT NULL,               -- the split child, or the transaction itself
+    amount          TEXT NOT NULL,
+    gl_account_no   TEXT,
+    location_id     TEXT,
+    department_id   TEXT,
+    class_id        TEXT,
+    project_id      TEXT,
+    description     TEXT,
+    gl_account_rule TEXT,                        -- e.g. custom field 'GL Account'
+    location_rule   TEXT,                        -- e.g. card default location
+    department_rule TEXT,
+    class_rule      TEXT,
+    project_rule    TEXT,
+    mapped_at       TEXT NOT NULL,
+    PRIMARY KEY (uuid, line_no)
+);
+
+CREATE TABLE IF NOT EXISTS reconciliation (
+    run_id         TEXT NOT NULL,
+    posting_date   TEXT NOT NULL,
+    card_id        TEXT NOT NULL,
+    divvy_count    INTEGER NOT NULL,
+    divvy_total    TEXT NOT NULL,
+    intacct_count  INTEGER NOT NULL,
+    intacct_total  TEXT NOT NULL,
+    status         TEXT NOT NULL CHECK (status IN ('matched', 'differs')),
+    created_at     TEXT NOT NULL,
+    PRIMARY KEY (run_id, posting_date)
+);
+
+CREATE TABLE IF NOT EXISTS reconciliation_difference (
+    run_id            TEXT NOT NULL,
+    posting_date      TEXT NOT NULL,
+    diff_no           INTEGER NOT NULL,
+    kind              TEXT NOT NULL CHECK (
+        kind IN ('missing_in_intacct', 'extra_in_intacct', 'amount_differs', 'date_differs')
+    ),
+    divvy_uuid        TEXT,
+    intacct_record_no TEXT,
+    divvy_amount      TEXT,
+    intacct_amount    TEXT,
+    detail            TEXT,
+    PRIMARY KEY (run_id, posting_date, diff_no),
+    FOREIGN KEY (run_id, posting_date)
+        REFERENCES reconciliation (run_id, posting_date) ON DELETE CASCADE
+);

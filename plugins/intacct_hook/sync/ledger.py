@@ -1,0 +1,579 @@
+"""The sync ledger: every Divvy transaction the sync has seen, its state, lines and reconciliation.
+
+One SQL file per operation lives in ``include/sql/`` (shown rendered in the Airflow UI) and runs
+through SQLAlchemy ``text()`` with named bind parameters, unchanged on SQLite and PostgreSQL.
+
+States and who moves a transaction between them::
+
+    stage:   (new) -> ready | held | skipped; re-staging re-decides every state except
+             posting and posted, which it never touches
+    map:     ready | unmapped | failed -> ready | unmapped      (REMAPPABLE_STATES)
+    load:    ready -> posting (claim_for_posting, written before the request is sent)
+             posting -> posted (mark_posted) | failed (mark_failed) | ready (release_claim)
+
+``held`` (incomplete in Divvy) is not re-mapped: staging re-evaluates it each time the extract
+returns it, which it does while it is within the lookback or after Divvy updates it.
+``select_unknown_outcome`` returns rows left ``posting`` by a run that stopped mid-request; the
+load step resolves them by looking them up in Intacct, never by re-sending blindly.
+
+Example::
+
+    ledger = Ledger.sqlite("var/divvy_intacct_ledger.db")
+    ledger.ensure_schema()
+    counts = ledger.stage(staged_rows, run_id="scheduled__2026-08-01")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import pathlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from intacct_hook.sync.settings import PROJECT_ROOT
+
+SQL_DIR = PROJECT_ROOT / "include" / "sql"
+
+STATES = ("held", "unmapped", "ready", "posting", "posted", "failed", "skipped")
+STAGE_STATES = ("ready", "held", "skipped")
+MAP_STATES = ("ready", "unmapped")
+REMAPPABLE_STATES = ("ready", "unmapped", "failed")
+PROTECTED_STATES = ("posting", "posted")
+DIFFERENCE_KINDS = ("missing_in_intacct", "extra_in_intacct", "amount_differs", "date_differs")
+
+_MIN_DATE = "0001-01-01"
+_MAX_DATE = "9999-12-31"
+
+
+class LedgerStateError(RuntimeError):
+    """A transition was asked for a transaction that is not in a state allowing it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StagedTransaction:
+    """One Divvy transaction as the stage step decided it."""
+
+    uuid: str
+    transaction_type: str
+    amount: Decimal
+    occurred_time: dt.datetime
+    posting_date: dt.date  # occurred_time as a date in the configured time zone
+    updated_time: dt.datetime | None
+    merchant: str | None
+    raw_payload: Mapping[str, Any]
+    state: str  # ready | held | skipped
+    reason: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class MappedLine:
+    """One posting line with its Intacct coding and the rule that produced each value."""
+
+    line_no: int
+    source_uuid: str
+    amount: Decimal
+    gl_account_no: str | None = None
+    location_id: str | None = None
+    department_id: str | None = None
+    class_id: str | None = None
+    project_id: str | None = None
+    description: str | None = None
+    gl_account_rule: str | None = None
+    location_rule: str | None = None
+    department_rule: str | None = None
+    class_rule: str | None = None
+    project_rule: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class LedgerRow:
+    """A transaction as stored in the ledger."""
+
+    uuid: str
+    transaction_type: str
+    amount: Decimal
+    occurred_time: str
+    posting_date: dt.date
+    updated_time: str | None
+    merchant: str | None
+    raw_payload: dict[str, Any]
+    state: str
+    state_reason: str | None
+    intacct_record_no: str | None
+    control_id: str | None
+    last_error: str | None
+    first_run_id: str
+    last_run_id: str
+    staged_at: str
+    updated_at: str
+    posted_at: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class StageCounts:
+    """What one stage call did: new rows, updated rows, rows left alone because posted/posting."""
+
+    inserted: int = 0
+    updated: int = 0
+    protected: int = 0
+    by_state: Mapping[str, int] = dataclasses.field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "by_state": dict(self.by_state)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Tally:
+    """Count and exact total of a group of transactions."""
+
+    count: int = 0
+    total: Decimal = Decimal("0")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReconciliationDifference:
+    kind: str  # one of DIFFERENCE_KINDS
+    divvy_uuid: str | None = None
+    intacct_record_no: str | None = None
+    divvy_amount: Decimal | None = None
+    intacct_amount: Decimal | None = None
+    detail: str | None = None
+
+
+class Ledger:
+    """The sync ledger over a SQLAlchemy engine (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine, *, sql_dir: pathlib.Path | str | None = None) -> None:
+        self.engine = engine
+        self.sql_dir = pathlib.Path(sql_dir) if sql_dir else SQL_DIR
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str | sa.URL,
+        *,
+        sql_dir: pathlib.Path | str | None = None,
+        **engine_kwargs: Any,
+    ) -> Ledger:
+        """A ledger on ``sqlite:///path`` or ``postgresql+psycopg://…``."""
+        engine = sa.create_engine(url, **engine_kwargs)
+        if engine.dialect.name == "sqlite":
+            sa.event.listen(engine, "connect", _sqlite_on_connect)
+        return cls(engine, sql_dir=sql_dir)
+
+    @classmethod
+    def sqlite(cls, path: pathlib.Path | str, **kwargs: Any) -> Ledger:
+        """A ledger in a SQLite file, creating its folder if needed."""
+        p = pathlib.Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return cls.from_url(f"sqlite:///{p}", **kwargs)
+
+    # --- SQL files ---------------------------------------------------------------------
+
+    def sql(self, name: str) -> str:
+        """The text of ``include/sql/<name>.sql``, e.g. for rendering in the UI."""
+        return (self.sql_dir / f"{name}.sql").read_text(encoding="utf-8")
+
+    def _stmt(self, name: str, *expanding: str) -> sa.TextClause:
+        stmt = sa.text(self.sql(name))
+        if expanding:
+            stmt = stmt.bindparams(*(sa.bindparam(p, expanding=True) for p in expanding))
+        return stmt
+
+    def ensure_schema(self) -> None:
+        """Create the tables and indexes that do not exist yet (idempotent)."""
+        with self.engine.begin() as conn:
+            for statement in split_statements(self.sql("schema")):
+                conn.execute(sa.text(statement))
+
+    # --- stage ---------------------------------------------------------------------------
+
+    def stage(self, rows: Iterable[StagedTransaction], run_id: str) -> StageCounts:
+        """Upsert transactions by uuid; rows already posting or posted are left untouched."""
+        inserted = updated = protected = 0
+        by_state: dict[str, int] = {}
+        now = _now()
+        upsert = self._stmt("stage_transaction")
+        clear_lines = self._stmt("clear_mapped_lines")
+        with self.engine.begin() as conn:
+            for batch in _chunks(list(rows), 500):
+                for row in batch:
+                    if row.state not in STAGE_STATES:
+                        raise ValueError(
+                            f"cannot stage {row.uuid} as {row.state!r}; use one of {STAGE_STATES}"
+                        )
+                existing = self._states(conn, [r.uuid for r in batch])
+                for row in batch:
+                    before = existing.get(row.uuid)
+                    if before in PROTECTED_STATES:
+                        protected += 1
+                        continue
+                    conn.execute(upsert, _stage_params(row, run_id, now))
+                    if before is None:
+                        inserted += 1
+                    else:
+                        updated += 1
+                        conn.execute(clear_lines, {"uuid": row.uuid})
+                    existing[row.uuid] = row.state  # a uuid twice in one batch: last one wins
+                    by_state[row.state] = by_state.get(row.state, 0) + 1
+        return StageCounts(inserted, updated, protected, by_state)
+
+    def _states(self, conn: Connection, uuids: Sequence[str]) -> dict[str, str]:
+        if not uuids:
+            return {}
+        result = conn.execute(self._stmt("select_states", "uuids"), {"uuids": list(uuids)})
+        return {r.uuid: r.state for r in result}
+
+    # --- map -----------------------------------------------------------------------------
+
+    def select_for_mapping(self) -> list[LedgerRow]:
+        """Transactions the map step evaluates: states in ``REMAPPABLE_STATES``."""
+        return self._select("select_for_mapping")
+
+    def save_mapping(
+        self, uuid: str, lines: Iterable[MappedLine], state: str, reason: str | None = None
+    ) -> None:
+        """Replace a transaction's mapped lines and set it ready or unmapped, atomically."""
+        if state not in MAP_STATES:
+            raise ValueError(f"mapping result state must be one of {MAP_STATES}, got {state!r}")
+        now = _now()
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                self._stmt("update_mapping_state"),
+                {"uuid": uuid, "state": state, "state_reason": reason, "now": now},
+            )
+            if result.rowcount != 1:
+                raise LedgerStateError(self._refusal(conn, uuid, "save a mapping for"))
+            conn.execute(self._stmt("clear_mapped_lines"), {"uuid": uuid})
+            params = [_line_params(uuid, line, now) for line in lines]
+            if params:
+                conn.execute(self._stmt("insert_mapped_line"), params)
+
+    def mapped_lines(self, uuids: Sequence[str]) -> dict[str, list[MappedLine]]:
+        """Mapped lines of the given transactions, by uuid, in line order."""
+        out: dict[str, list[MappedLine]] = {u: [] for u in uuids}
+        if not uuids:
+            return out
+        with self.engine.connect() as conn:
+            result = conn.execute(
+                self._stmt("select_mapped_lines", "uuids"), {"uuids": list(uuids)}
+            )
+            for r in result.mappings():
+                fields = {k: r[k] for k in r if k != "uuid"}
+                fields["amount"] = Decimal(fields["amount"])
+                out[r["uuid"]].append(MappedLine(**fields))
+        return out
+
+    # --- load ----------------------------------------------------------------------------
+
+    def claim_for_posting(
+        self,
+        uuids: Iterable[str],
+        run_id: str,
+        control_ids: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        """Move ready transactions to ``posting`` before sending them; returns those claimed.
+
+        Call it (and let it commit) before the request leaves: a crash after sending leaves
+        the rows ``posting``, never ``ready``, so they cannot be sent twice without a lookup.
+        """
+        claimed: list[str] = []
+        now = _now()
+        stmt = self._stmt("claim_for_posting")
+        with self.engine.begin() as conn:
+            for uuid in uuids:
+                params = {
+                    "uuid": uuid,
+                    "run_id": run_id,
+                    "control_id": (control_ids or {}).get(uuid),
+                    "now": now,
+                }
+                if conn.execute(stmt, params).rowcount == 1:
+                    claimed.append(uuid)
+        return claimed
+
+    def mark_posted(self, uuid: str, record_no: str, control_id: str | None) -> None:
+        """Record Intacct's RECORDNO for a ``posting`` row (idempotent for the same RECORDNO)."""
+        self._transition(
+            "mark_posted",
+            {"uuid": uuid, "record_no": record_no, "control_id": control_id},
+            "mark posted",
+        )
+
+    def mark_failed(self, uuid: str, error: str) -> None:
+        """Record Intacct's rejection of a ``posting`` row."""
+        self._transition("mark_failed", {"uuid": uuid, "error": error}, "mark failed")
+
+    def release_claim(self, uuid: str, reason: str) -> None:
+        """Return a ``posting`` row to ``ready`` once a lookup proved it is not in Intacct."""
+        self._transition("release_claim", {"uuid": uuid, "reason": reason}, "release")
+
+    def select_unknown_outcome(self) -> list[LedgerRow]:
+        """Rows left ``posting`` by a run that stopped before recording Intacct's answer."""
+        return self._select("select_unknown_outcome")
+
+    def select_in_state(
+        self,
+        states: Iterable[str],
+        date_from: dt.date | None = None,
+        date_to: dt.date | None = None,
+    ) -> list[LedgerRow]:
+        """Transactions in ``states`` with a posting date in the inclusive range (if given)."""
+        wanted = list(states)
+        unknown = set(wanted) - set(STATES)
+        if unknown:
+            raise ValueError(f"unknown state(s) {sorted(unknown)}; use {STATES}")
+        if not wanted:
+            return []
+        return self._select(
+            "select_in_state",
+            {"states": wanted, **_date_range(date_from, date_to)},
+            expanding=("states",),
+        )
+
+    # --- reconcile -----------------------------------------------------------------------
+
+    def record_reconciliation(
+        self,
+        run_id: str,
+        posting_date: dt.date,
+        card_id: str,
+        divvy: Tally,
+        intacct: Tally,
+        differences: Sequence[ReconciliationDifference] = (),
+    ) -> str:
+        """Store a date's reconciliation (replacing this run's earlier one); returns its status."""
+        for d in differences:
+            if d.kind not in DIFFERENCE_KINDS:
+                raise ValueError(f"unknown difference kind {d.kind!r}; use {DIFFERENCE_KINDS}")
+        status = (
+            "matched"
+            if not differences and (divvy.count, divvy.total) == (intacct.count, intacct.total)
+            else "differs"
+        )
+        day = posting_date.isoformat()
+        with self.engine.begin() as conn:
+            conn.execute(
+                self._stmt("record_reconciliation"),
+                {
+                    "run_id": run_id,
+                    "posting_date": day,
+                    "card_id": card_id,
+                    "divvy_count": divvy.count,
+                    "divvy_total": _money(divvy.total),
+                    "intacct_count": intacct.count,
+                    "intacct_total": _money(intacct.total),
+                    "status": status,
+                    "now": _now(),
+                },
+            )
+            conn.execute(
+                self._stmt("delete_reconciliation_differences"),
+                {"run_id": run_id, "posting_date": day},
+            )
+            if differences:
+                conn.execute(
+                    self._stmt("insert_reconciliation_difference"),
+                    [_difference_params(run_id, day, n, d) for n, d in enumerate(differences, 1)],
+                )
+        return status
+
+    def reconciliations(self, run_id: str) -> list[dict[str, Any]]:
+        """A run's reconciliation rows (totals as Decimal), by posting date."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(self._stmt("select_reconciliations"), {"run_id": run_id})
+            return [
+                {
+                    **r,
+                    "posting_date": dt.date.fromisoformat(r["posting_date"]),
+                    "divvy_total": Decimal(r["divvy_total"]),
+                    "intacct_total": Decimal(r["intacct_total"]),
+                }
+                for r in rows.mappings()
+            ]
+
+    def reconciliation_differences(self, run_id: str) -> list[dict[str, Any]]:
+        """A run's row-level differences (amounts as Decimal), by posting date."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(self._stmt("select_reconciliation_differences"), {"run_id": run_id})
+            return [
+                {
+                    **r,
+                    "posting_date": dt.date.fromisoformat(r["posting_date"]),
+                    "divvy_amount": _decimal_or_none(r["divvy_amount"]),
+                    "intacct_amount": _decimal_or_none(r["intacct_amount"]),
+                }
+                for r in rows.mappings()
+            ]
+
+    # --- summaries -----------------------------------------------------------------------
+
+    def counts_by_state(self) -> dict[str, Tally]:
+        """Count and exact total per state over the whole ledger (states with rows only)."""
+        out: dict[str, Tally] = {}
+        for _day, state, amount in self._amounts(None, None):
+            out[state] = _add(out.get(state), amount)
+        return out
+
+    def counts_by_date(
+        self, date_from: dt.date | None = None, date_to: dt.date | None = None
+    ) -> dict[dt.date, dict[str, Tally]]:
+        """Count and exact total per posting date and state, for dates in the inclusive range."""
+        out: dict[dt.date, dict[str, Tally]] = {}
+        for day, state, amount in self._amounts(date_from, date_to):
+            per_state = out.setdefault(day, {})
+            per_state[state] = _add(per_state.get(state), amount)
+        return dict(sorted(out.items()))
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _amounts(
+        self, date_from: dt.date | None, date_to: dt.date | None
+    ) -> Iterator[tuple[dt.date, str, Decimal]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(self._stmt("select_amounts"), _date_range(date_from, date_to))
+            for r in rows:
+                yield dt.date.fromisoformat(r.posting_date), r.state, Decimal(r.amount)
+
+    def _select(
+        self, name: str, params: Mapping[str, Any] | None = None, expanding: Sequence[str] = ()
+    ) -> list[LedgerRow]:
+        with self.engine.connect() as conn:
+            result = conn.execute(self._stmt(name, *expanding), dict(params or {}))
+            return [_ledger_row(r) for r in result.mappings()]
+
+    def _transition(self, name: str, params: dict[str, Any], what: str) -> None:
+        with self.engine.begin() as conn:
+            result = conn.execute(self._stmt(name), {**params, "now": _now()})
+            if result.rowcount != 1:
+                raise LedgerStateError(self._refusal(conn, params["uuid"], what))
+
+    def _refusal(self, conn: Connection, uuid: str, what: str) -> str:
+        state = self._states(conn, [uuid]).get(uuid)
+        if state is None:
+            return f"cannot {what} {uuid}: it is not in the ledger"
+        return f"cannot {what} {uuid}: it is {state!r}"
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a SQL script into statements at lines ending with ``;`` (comments dropped).
+
+    Good enough for ``schema.sql``, which holds only DDL without semicolons inside strings.
+    """
+    statements: list[str] = []
+    current: list[str] = []
+    for line in script.splitlines():
+        code = line.split("--", 1)[0].rstrip()
+        if not code.strip():
+            continue
+        current.append(code)
+        if code.endswith(";"):
+            statements.append("\n".join(current).rstrip(";").strip())
+            current = []
+    tail = "\n".join(current).strip()
+    if tail:
+        statements.append(tail)
+    return statements
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # SQLite ignores foreign keys unless asked, per connection; wait for a writer rather than
+    # failing at once when the scheduler and a task touch the file together.
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.close()
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _iso(value: dt.datetime | str | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value.isoformat()
+
+
+def _money(value: Decimal) -> str:
+    if not isinstance(value, Decimal):
+        # A float has already lost the cents; refuse rather than store a rounded guess.
+        raise TypeError(f"amounts must be Decimal, got {type(value).__name__} {value!r}")
+    if not value.is_finite():
+        raise ValueError(f"amount {value} is not a finite number")
+    return format(value, "f")
+
+
+def _decimal_or_none(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _add(tally: Tally | None, amount: Decimal) -> Tally:
+    tally = tally or Tally()
+    return Tally(tally.count + 1, tally.total + amount)
+
+
+def _date_range(date_from: dt.date | None, date_to: dt.date | None) -> dict[str, str]:
+    # Open bounds become sentinels so one SQL text serves both; ISO dates compare as text.
+    return {
+        "date_from": date_from.isoformat() if date_from else _MIN_DATE,
+        "date_to": date_to.isoformat() if date_to else _MAX_DATE,
+    }
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _stage_params(row: StagedTransaction, run_id: str, now: str) -> dict[str, Any]:
+    return {
+        "uuid": row.uuid,
+        "transaction_type": row.transaction_type,
+        "amount": _money(row.amount),
+        "occurred_time": _iso(row.occurred_time),
+        "posting_date": row.posting_date.isoformat(),
+        "updated_time": _iso(row.updated_time),
+        "merchant": row.merchant,
+        "raw_payload": json.dumps(row.raw_payload, sort_keys=True, default=str),
+        "state": row.state,
+        "state_reason": row.reason,
+        "run_id": run_id,
+        "now": now,
+    }
+
+
+def _line_params(uuid: str, line: MappedLine, now: str) -> dict[str, Any]:
+    params = dataclasses.asdict(line)
+    params.update(uuid=uuid, amount=_money(line.amount), now=now)
+    return params
+
+
+def _difference_params(
+    run_id: str, day: str, n: int, d: ReconciliationDifference
+) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "posting_date": day,
+        "diff_no": n,
+        "kind": d.kind,
+        "divvy_uuid": d.divvy_uuid,
+        "intacct_record_no": d.intacct_record_no,
+        "divvy_amount": None if d.divvy_amount is None else _money(d.divvy_amount),
+        "intacct_amount": None if d.intacct_amount is None else _money(d.intacct_amount),
+        "detail": d.detail,
+    }
+
+
+def _ledger_row(r: Mapping[str, Any]) -> LedgerRow:
+    fields = dict(r)
+    fields["amount"] = Decimal(fields["amount"])
+    fields["posting_date"] = dt.date.fromisoformat(fields["posting_date"])
+    fields["raw_payload"] = json.loads(fields["raw_payload"])
+    return LedgerRow(**fields)

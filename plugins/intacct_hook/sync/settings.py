@@ -1,0 +1,284 @@
+"""The sync's settings: one JSON Variable, ``divvy_intacct_settings``, validated before any work.
+
+Every key has a default taken from the setup guide (``docs`` and Divvy's own help article), so an
+empty Variable describes the standard setup. Validation reports every problem at once, each with
+the key and the fix, and rejects unknown keys: a typo such as ``"lookback_day"`` must not silently
+fall back to the default.
+
+Credentials never live here: they belong in the Airflow connections.
+
+Example::
+
+    settings = SyncSettings.from_variable('{"lookback_days": 30, "entity_id": "E100"}')
+    settings.zone            # ZoneInfo('America/Chicago')
+    settings.mapping_path()  # <repo root>/include/mapping_rules.csv
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import pathlib
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+VARIABLE_KEY = "divvy_intacct_settings"
+
+#: Root against which relative paths (mapping file, SQLite ledger) are resolved: the repository
+#: or deploy root, i.e. the folder holding ``plugins/`` and ``include/``.
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[3]
+
+#: The Intacct dimensions a posting line carries, in the order used everywhere.
+DIMENSIONS: tuple[str, ...] = ("gl_account", "location", "department", "class", "project")
+
+DEFAULT_CUSTOM_FIELD_NAMES: Mapping[str, str | None] = MappingProxyType(
+    {
+        "gl_account": "GL Account",
+        "location": "Location",
+        "department": "Department",
+        "class": "Class",
+        "project": "Project",
+    }
+)
+
+RECONCILE_MODES = ("fail", "warn")
+BATCH_SIZE_RANGE = (1, 100)  # Intacct accepts at most 100 functions per request
+LOOKBACK_RANGE = (0, 400)
+EXPIRY_MARGIN_RANGE = (0, 3650)
+
+# Keys people put in the Variable by mistake: answered with where the secret belongs.
+_SECRET_KEYS = frozenset(
+    {"password", "sender_password", "user_password", "ws_password", "token", "api_token"}
+)
+
+
+class SettingsError(ValueError):
+    """The Variable is not valid. ``problems`` lists every problem, each naming key and fix."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(
+            f"Airflow Variable {VARIABLE_KEY!r} has {len(self.problems)} problem(s):\n{lines}"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class SyncSettings:
+    """Validated settings of the sync. Build with :meth:`from_variable`."""
+
+    card_account_id: str = "Divvy CC Object"
+    divvy_gl_account_title: str = "Divvy GL Account"
+    divvy_gl_account_no: str | None = None
+    sender_id: str = "bill.com"
+    ws_user_id: str = "Divvy"
+    entity_id: str | None = None
+    mapping_file: str = "include/mapping_rules.csv"
+    lookback_days: int = 14
+    timezone: str = "America/Chicago"
+    hold_incomplete: bool = True
+    skip_already_synced: bool = True
+    reconcile_mode: str = "fail"
+    batch_size: int = 50
+    custom_field_names: Mapping[str, str | None] = dataclasses.field(
+        default_factory=lambda: DEFAULT_CUSTOM_FIELD_NAMES, hash=False
+    )
+    default_gl_account: str | None = None
+    card_expiry_margin_days: int = 30
+    ledger_conn_id: str | None = None
+    ledger_path: str = "var/divvy_intacct_ledger.db"
+
+    @classmethod
+    def from_variable(cls, value: str | Mapping[str, Any] | None) -> SyncSettings:
+        """Parse and validate the Variable's value (JSON text or an already decoded dict).
+
+        ``None`` or an empty string means "all defaults". Raises :class:`SettingsError`.
+        """
+        raw = _decode(value)
+        problems: list[str] = []
+        known = {f.name for f in dataclasses.fields(cls)}
+        for key in raw:
+            if key not in known:
+                problems.append(_unknown_key_problem(key, known))
+        values: dict[str, Any] = {}
+        for key in known & raw.keys():
+            checked = _CHECKS[key](key, raw[key], problems)
+            if checked is not _INVALID:
+                values[key] = checked
+        if problems:
+            raise SettingsError(problems)
+        return cls(**values)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The time zone in which Divvy timestamps become posting dates."""
+        return ZoneInfo(self.timezone)
+
+    def mapping_path(self, root: pathlib.Path | None = None) -> pathlib.Path:
+        """The rules CSV; a relative ``mapping_file`` is resolved against the project root."""
+        return _resolve(self.mapping_file, root)
+
+    def sqlite_ledger_path(self, root: pathlib.Path | None = None) -> pathlib.Path:
+        """The SQLite ledger file used when ``ledger_conn_id`` is not set."""
+        return _resolve(self.ledger_path, root)
+
+    def field_name(self, dimension: str) -> str | None:
+        """The Divvy custom field carrying ``dimension``, or None when none is read for it."""
+        return self.custom_field_names.get(dimension)
+
+    def to_public_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict for logs and XCom (settings hold no secrets by construction)."""
+        out = dataclasses.asdict(self)
+        out["custom_field_names"] = dict(self.custom_field_names)
+        return out
+
+
+# --- validation helpers -------------------------------------------------------------------
+
+_INVALID = object()
+
+
+def _decode(value: str | Mapping[str, Any] | None) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        if not value.strip():
+            return {}
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise SettingsError(
+                [f"the value is not valid JSON ({exc}); fix the JSON or delete the Variable"]
+            ) from exc
+    if not isinstance(value, Mapping):
+        raise SettingsError(
+            [f"the value must be a JSON object ({{...}}), got {type(value).__name__}"]
+        )
+    return dict(value)
+
+
+def _unknown_key_problem(key: str, known: set[str]) -> str:
+    if key.lower() in _SECRET_KEYS:
+        return (
+            f"{key!r}: secrets do not belong in the Variable; put it in the Airflow connection "
+            "and remove the key"
+        )
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{key!r} is not a setting; {hint}valid keys: {', '.join(sorted(known))}"
+
+
+def _resolve(path: str, root: pathlib.Path | None) -> pathlib.Path:
+    p = pathlib.Path(path).expanduser()
+    return p if p.is_absolute() else (root or PROJECT_ROOT) / p
+
+
+def _text(key: str, value: Any, problems: list[str], *, optional: bool = False) -> Any:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        what = "a non-empty string or null" if optional else "a non-empty string"
+        problems.append(f"{key!r} must be {what}, got {value!r}")
+        return _INVALID
+    if value != value.strip():
+        problems.append(f"{key!r} has leading or trailing spaces ({value!r}); remove them")
+        return _INVALID
+    return value
+
+
+def _optional_text(key: str, value: Any, problems: list[str]) -> Any:
+    return _text(key, value, problems, optional=True)
+
+
+def _int_in(low: int, high: int):
+    def check(key: str, value: Any, problems: list[str]) -> Any:
+        # bool is an int subclass; `true` for a count is a mistake, not 1.
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(
+                f"{key!r} must be a whole number from {low} to {high}, got {value!r}"
+            )
+            return _INVALID
+        if not low <= value <= high:
+            problems.append(f"{key!r} must be from {low} to {high}, got {value}")
+            return _INVALID
+        return value
+
+    return check
+
+
+def _bool(key: str, value: Any, problems: list[str]) -> Any:
+    if not isinstance(value, bool):
+        problems.append(f"{key!r} must be true or false (JSON booleans), got {value!r}")
+        return _INVALID
+    return value
+
+
+def _timezone(key: str, value: Any, problems: list[str]) -> Any:
+    if _text(key, value, problems) is _INVALID:
+        return _INVALID
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(
+            f"{key!r} {value!r} is not an IANA time zone name; use one like 'America/Chicago'"
+        )
+        return _INVALID
+    return value
+
+
+def _reconcile_mode(key: str, value: Any, problems: list[str]) -> Any:
+    if value not in RECONCILE_MODES:
+        problems.append(f"{key!r} must be one of {', '.join(RECONCILE_MODES)}, got {value!r}")
+        return _INVALID
+    return value
+
+
+def _field_names(key: str, value: Any, problems: list[str]) -> Any:
+    if not isinstance(value, Mapping):
+        problems.append(
+            f"{key!r} must be an object mapping dimensions ({', '.join(DIMENSIONS)}) to Divvy "
+            f"custom field names, got {value!r}"
+        )
+        return _INVALID
+    merged = dict(DEFAULT_CUSTOM_FIELD_NAMES)  # a partial override keeps the other defaults
+    ok = True
+    for dim, name in value.items():
+        if dim not in DIMENSIONS:
+            problems.append(
+                f"{key!r} has unknown dimension {dim!r}; use one of {', '.join(DIMENSIONS)}"
+            )
+            ok = False
+        elif name is not None and (not isinstance(name, str) or not name.strip()):
+            problems.append(
+                f"{key}.{dim} must be a Divvy custom field name, or null to read no field for "
+                f"it, got {name!r}"
+            )
+            ok = False
+        else:
+            merged[dim] = name.strip() if isinstance(name, str) else None
+    return MappingProxyType(merged) if ok else _INVALID
+
+
+_CHECKS = {
+    "card_account_id": _text,
+    "divvy_gl_account_title": _text,
+    "divvy_gl_account_no": _optional_text,
+    "sender_id": _text,
+    "ws_user_id": _text,
+    "entity_id": _optional_text,
+    "mapping_file": _text,
+    "lookback_days": _int_in(*LOOKBACK_RANGE),
+    "timezone": _timezone,
+    "hold_incomplete": _bool,
+    "skip_already_synced": _bool,
+    "reconcile_mode": _reconcile_mode,
+    "batch_size": _int_in(*BATCH_SIZE_RANGE),
+    "custom_field_names": _field_names,
+    "default_gl_account": _optional_text,
+    "card_expiry_margin_days": _int_in(*EXPIRY_MARGIN_RANGE),
+    "ledger_conn_id": _optional_text,
+    "ledger_path": _text,
+}
