@@ -186,9 +186,7 @@ def parse_rules(text: str, source: str = "mapping_rules.csv") -> RuleSet:
             _check_shadowing(rule, rules, source, problems)
             rules.append(rule)
     if header is None and not problems:
-        problems.append(
-            f"{source}: no header row; the first row must be {','.join(COLUMNS)}"
-        )
+        problems.append(f"{source}: no header row; the first row must be {','.join(COLUMNS)}")
     if problems:
         raise RulesError(problems)
     return RuleSet(tuple(rules), source)
@@ -259,9 +257,7 @@ def _parse_row(
     return Rule(line, match_field, field_name, value, values, cells.get("note", ""), source)
 
 
-def _parse_match_field(
-    cell: str, where: str, problems: list[str]
-) -> tuple[str | None, str | None]:
+def _parse_match_field(cell: str, where: str, problems: list[str]) -> tuple[str | None, str | None]:
     kind, sep, name = cell.partition(":")
     kind = kind.strip().lower()
     if kind in ("budget", "mcc", "merchant") and not sep:

@@ -197,9 +197,7 @@ def _int_in(low: int, high: int):
     def check(key: str, value: Any, problems: list[str]) -> Any:
         # bool is an int subclass; `true` for a count is a mistake, not 1.
         if isinstance(value, bool) or not isinstance(value, int):
-            problems.append(
-                f"{key!r} must be a whole number from {low} to {high}, got {value!r}"
-            )
+            problems.append(f"{key!r} must be a whole number from {low} to {high}, got {value!r}")
             return _INVALID
         if not low <= value <= high:
             problems.append(f"{key!r} must be from {low} to {high}, got {value}")

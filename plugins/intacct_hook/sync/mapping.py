@@ -1,0 +1,312 @@
+"""The map step: Intacct coding for every posting line, and which rule produced each value.
+
+Precedence per dimension (GL account, location, department, class, project), as Divvy's own
+Intacct integration does it:
+
+1. the Divvy custom field named for the dimension (``GL Account``, ``Location``, … configurable);
+   its value begins with the Intacct ID (``6100 - Office Supplies`` → ``6100``, a bare ID works);
+2. the first rule of the rules CSV, in file order, that matches the line and sets the dimension;
+3. the ``default_gl_account`` setting (GL account only);
+4. the credit card account's default location (location only).
+
+A line without a GL account, with a custom field holding several different IDs, or with an ID
+that is not among the active Intacct IDs given in ``valid_ids`` makes its whole transaction
+``unmapped``, with a reason that says what to fix. Other dimensions may stay empty.
+
+Example::
+
+    frame = lines_frame(divvy_transactions)
+    result = map_lines(frame, load_rules(settings.mapping_path()),
+                       field_names=settings.custom_field_names,
+                       default_gl_account=settings.default_gl_account,
+                       card_default_location="100", valid_ids={"gl_account": {"6100", "6300"}})
+    for outcome in result.outcomes():
+        ledger.save_mapping(outcome.uuid, outcome.lines, outcome.state, outcome.reason)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator, Mapping, Set
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from intacct_hook.sync.ledger import MappedLine
+from intacct_hook.sync.rules import LineFacts, RuleSet, intacct_id
+from intacct_hook.sync.settings import DEFAULT_CUSTOM_FIELD_NAMES, DIMENSIONS
+
+#: Input columns of :func:`map_lines`; ``description`` is optional.
+INPUT_COLUMNS = (
+    "uuid", "line_no", "source_uuid", "amount", "custom_fields",
+    "budget_name", "budget_uuid", "mcc", "merchant",
+)  # fmt: skip
+
+#: Output column holding each dimension's ID (the ledger's ``mapped_line`` names).
+ID_COLUMNS: Mapping[str, str] = {
+    "gl_account": "gl_account_no",
+    "location": "location_id",
+    "department": "department_id",
+    "class": "class_id",
+    "project": "project_id",
+}
+RULE_COLUMNS: Mapping[str, str] = {dim: f"{dim}_rule" for dim in DIMENSIONS}
+
+_LABELS = {
+    "gl_account": "GL account",
+    "location": "location",
+    "department": "department",
+    "class": "class",
+    "project": "project",
+}
+DEFAULT_ACCOUNT = "default account"
+CARD_DEFAULT_LOCATION = "card default location"
+
+LINE_COLUMNS = (
+    "uuid", "line_no", "source_uuid", "amount", "description",
+    *ID_COLUMNS.values(), *RULE_COLUMNS.values(), "problem",
+)  # fmt: skip
+TRANSACTION_COLUMNS = ("uuid", "state", "reason", "line_count", "amount")
+
+
+@dataclasses.dataclass(frozen=True)
+class MappingOutcome:
+    """What to save for one transaction (see :meth:`Ledger.save_mapping`)."""
+
+    uuid: str
+    state: str  # ready | unmapped
+    reason: str | None
+    lines: tuple[MappedLine, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class MappingResult:
+    """``lines``: one row per input line (IDs, rules, problem); ``transactions``: one per uuid."""
+
+    lines: pd.DataFrame
+    transactions: pd.DataFrame
+
+    def outcomes(self) -> Iterator[MappingOutcome]:
+        by_uuid = {uuid: group for uuid, group in self.lines.groupby("uuid", sort=False)}
+        for t in self.transactions.itertuples(index=False):
+            group = by_uuid[t.uuid].sort_values("line_no")
+            yield MappingOutcome(
+                uuid=t.uuid,
+                state=t.state,
+                reason=t.reason,
+                lines=tuple(_mapped_line(r) for r in group.to_dict("records")),
+            )
+
+    def unmapped(self) -> pd.DataFrame:
+        """The transactions that cannot be posted yet, with their reasons."""
+        return self.transactions[self.transactions["state"] == "unmapped"]
+
+
+def map_lines(
+    lines: pd.DataFrame,
+    rules: RuleSet,
+    *,
+    field_names: Mapping[str, str | None] = DEFAULT_CUSTOM_FIELD_NAMES,
+    default_gl_account: str | None = None,
+    card_default_location: str | None = None,
+    valid_ids: Mapping[str, Set[str]] | None = None,
+) -> MappingResult:
+    """Map posting lines (columns :data:`INPUT_COLUMNS`) to Intacct coding with provenance."""
+    missing = [c for c in INPUT_COLUMNS if c not in lines.columns]
+    if missing:
+        raise ValueError(f"mapping input lacks column(s) {missing}")
+    if lines.empty:
+        empty = pd.DataFrame(columns=list(LINE_COLUMNS), dtype=object)
+        return MappingResult(empty, _transactions(empty))
+    mapper = _LineMapper(rules, field_names, default_gl_account, card_default_location, valid_ids)
+    mapped = [mapper.map(rec) for rec in lines.to_dict("records")]
+    # object dtype keeps None as None (pandas 3 would infer str columns holding NaN).
+    out = pd.DataFrame(mapped, columns=list(LINE_COLUMNS), dtype=object)
+    return MappingResult(out, _transactions(out))
+
+
+def lines_frame(transactions: Iterable[Any]) -> pd.DataFrame:
+    """Input rows for :func:`map_lines` from Divvy transactions (``DivvyTransaction``-like).
+
+    A split parent (``children`` fetched) posts one line per child, coded by the child's own
+    custom fields; budget and merchant fall back to the parent's.
+    """
+    rows: list[dict[str, Any]] = []
+    for txn in transactions:
+        parts = tuple(getattr(txn, "children", ()) or ()) or (txn,)
+        for line_no, part in enumerate(parts, 1):
+            rows.append(
+                {
+                    "uuid": txn.uuid,
+                    "line_no": line_no,
+                    "source_uuid": part.uuid,
+                    "amount": part.amount,
+                    "custom_fields": dict(part.custom_fields),
+                    "budget_name": part.budget_name or txn.budget_name,
+                    "budget_uuid": part.budget_uuid or txn.budget_uuid,
+                    "mcc": part.mcc or txn.mcc,
+                    "merchant": part.merchant_name or txn.merchant_name,
+                    "description": _description(txn, part),
+                }
+            )
+    return pd.DataFrame(rows, columns=[*INPUT_COLUMNS, "description"])
+
+
+class _LineMapper:
+    def __init__(
+        self,
+        rules: RuleSet,
+        field_names: Mapping[str, str | None],
+        default_gl_account: str | None,
+        card_default_location: str | None,
+        valid_ids: Mapping[str, Set[str]] | None,
+    ) -> None:
+        self.rules = rules
+        self.field_names = field_names
+        self.default_gl_account = default_gl_account
+        self.card_default_location = card_default_location
+        self.valid_ids = valid_ids or {}
+
+    def map(self, rec: Mapping[str, Any]) -> dict[str, Any]:
+        facts = LineFacts(
+            custom_fields=rec["custom_fields"] or {},
+            budget_name=_opt_text(rec["budget_name"]),
+            budget_uuid=_opt_text(rec["budget_uuid"]),
+            mcc=_opt_text(rec["mcc"]),
+            merchant=_opt_text(rec["merchant"]),
+        )
+        out: dict[str, Any] = {
+            "uuid": rec["uuid"],
+            "line_no": int(rec["line_no"]),
+            "source_uuid": rec["source_uuid"],
+            "amount": _decimal(rec["amount"]),
+            "description": _opt_text(rec.get("description")),
+        }
+        problems: list[str] = []
+        for dim in DIMENSIONS:
+            value, rule, problem = self._dimension(dim, facts)
+            if problem is None and value is not None:
+                problem = self._check_active(dim, value, rule)
+            if problem:
+                problems.append(problem)
+            out[ID_COLUMNS[dim]] = value
+            out[RULE_COLUMNS[dim]] = rule
+        if out["gl_account_no"] is None and not problems:
+            problems.append(self._no_gl_reason(facts))
+        out["problem"] = "; ".join(problems) or None
+        return out
+
+    def _dimension(self, dim: str, facts: LineFacts) -> tuple[str | None, str | None, str | None]:
+        name = self.field_names.get(dim)
+        if name:
+            ids = list(dict.fromkeys(intacct_id(v) for v in facts.custom_values(name)))
+            ids = [i for i in ids if i]
+            if len(ids) > 1:
+                return (
+                    None,
+                    None,
+                    (
+                        f"custom field {name!r} has several values ({', '.join(ids)}); keep one "
+                        "in Divvy"
+                    ),
+                )
+            if ids:
+                return ids[0], f"custom field {name!r}", None
+        rule = self.rules.first_match(facts, dim)
+        if rule is not None:
+            return rule.values[dim], rule.provenance, None
+        if dim == "gl_account" and self.default_gl_account:
+            return self.default_gl_account, DEFAULT_ACCOUNT, None
+        if dim == "location" and self.card_default_location:
+            return self.card_default_location, CARD_DEFAULT_LOCATION, None
+        return None, None, None
+
+    def _check_active(self, dim: str, value: str, rule: str | None) -> str | None:
+        active = self.valid_ids.get(dim)
+        if active is None or value in active:
+            return None
+        return (
+            f"{_LABELS[dim]} {value!r} (from {rule}) is not an active Intacct {_LABELS[dim]}; "
+            f"{_fix_for(dim, rule, self.field_names.get(dim))}"
+        )
+
+    def _no_gl_reason(self, facts: LineFacts) -> str:
+        name = self.field_names.get("gl_account")
+        source = f"custom field {name!r} is empty" if name else "no custom field is read for it"
+        seen = [
+            f"budget {facts.budget_name!r}" if facts.budget_name else "no budget",
+            f"MCC {facts.mcc}" if facts.mcc else "no MCC",
+            f"merchant {facts.merchant!r}" if facts.merchant else "no merchant",
+        ]
+        return (
+            f"no GL account: {source} and no rule in {self.rules.source} matches "
+            f"{' / '.join(seen)}; code it in Divvy, add a rule, or set default_gl_account"
+        )
+
+
+def _fix_for(dim: str, rule: str | None, field_name: str | None) -> str:
+    if rule and rule.startswith("custom field"):
+        return f"choose another value for {field_name!r} in Divvy or activate it in Intacct"
+    if rule == DEFAULT_ACCOUNT:
+        return "change the default_gl_account setting or activate the account in Intacct"
+    if rule == CARD_DEFAULT_LOCATION:
+        return "fix the credit card account's default location in Intacct"
+    return f"fix {rule} or activate the {_LABELS[dim]} in Intacct"
+
+
+def _transactions(lines: pd.DataFrame) -> pd.DataFrame:
+    if lines.empty:
+        return pd.DataFrame(columns=list(TRANSACTION_COLUMNS), dtype=object)
+    rows = []
+    for uuid, group in lines.groupby("uuid", sort=False):
+        group = group.sort_values("line_no")
+        bad = group[group["problem"].notna()]
+        if bad.empty:
+            reason = None
+        elif len(group) == 1:
+            reason = bad["problem"].iloc[0]
+        else:
+            reason = "; ".join(f"line {r.line_no}: {r.problem}" for r in bad.itertuples())
+        rows.append(
+            {
+                "uuid": uuid,
+                "state": "ready" if bad.empty else "unmapped",
+                "reason": reason,
+                "line_count": len(group),
+                "amount": sum(group["amount"], Decimal("0")),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(TRANSACTION_COLUMNS), dtype=object)
+
+
+def _mapped_line(rec: Mapping[str, Any]) -> MappedLine:
+    return MappedLine(
+        line_no=int(rec["line_no"]),
+        source_uuid=rec["source_uuid"],
+        amount=rec["amount"],
+        description=rec["description"],
+        **{col: rec[col] for col in (*ID_COLUMNS.values(), *RULE_COLUMNS.values())},
+    )
+
+
+def _description(txn: Any, part: Any) -> str | None:
+    memo = getattr(part, "note", None) or getattr(txn, "note", None)
+    bits = [getattr(txn, "user_name", None), getattr(txn, "budget_name", None), memo]
+    return " | ".join(b for b in bits if b) or None
+
+
+def _opt_text(value: Any) -> str | None:
+    # DataFrames turn missing cells into NaN/None/pd.NA; all mean "not given".
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int | str):
+        return Decimal(value)
+    raise TypeError(f"line amounts must be Decimal (or int/str), got {type(value).__name__}")
