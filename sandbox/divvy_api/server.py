@@ -207,9 +207,14 @@ class DivvyServer:
         return self
 
     def serve_forever(self) -> None:
+        """Serve on the calling thread (the CLI); end with Ctrl-C then ``stop_serving()``."""
         self._server.serve_forever()
 
+    def stop_serving(self) -> None:
+        self._server.server_close()
+
     def stop(self) -> None:
+        """Stop a server started with ``start()`` and release the port."""
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:

@@ -127,6 +127,8 @@ class DivvyState:
         self._calls: dict[str, deque[float]] = {}
         self._ids: dict[str, str] = {}
         self._latest_updated: datetime | None = None
+        # Clears the generator placed after its window: settle them with apply_scheduled_clears.
+        self.scheduled_clears: list[dict[str, Any]] = []
         self.load(load_seed(seed))
 
     # ------------------------------------------------------------------ loading
@@ -148,6 +150,7 @@ class DivvyState:
                     client["clientSecret"],
                     client["userUuid"],
                 )
+            self.scheduled_clears.extend(copy.deepcopy(seed.get("scheduledClears", [])))
             # Parents first so children can attach themselves to an existing parent.
             rows = list(seed.get("transactions", []))
             rows.sort(key=lambda row: row.get("parentTransactionUuid") is not None)
@@ -303,6 +306,8 @@ class DivvyState:
         auth_uuid: str,
         amount: float | None = None,
         occurred: datetime | str | None = None,
+        *,
+        updated: datetime | str | None = None,
         **fields: Any,
     ) -> dict[str, Any]:
         """Settle an AUTHORIZATION: a new CLEAR record with a new uuid, linked both ways (§2.5).
@@ -344,9 +349,31 @@ class DivvyState:
             )
             new_row["status"] = None  # derive from the (new) completeness
             new_row.update(fields)
-            clear = self.add_transaction(new_row)
-            self.update_transaction(auth_uuid, matchedClearTransactionUuid=clear["uuid"])
+            stamp = {"updatedTime": updated} if updated is not None else {}
+            clear = self.add_transaction({**new_row, **stamp})
+            self.update_transaction(auth_uuid, matchedClearTransactionUuid=clear["uuid"], **stamp)
             return clear
+
+    def apply_scheduled_clears(self, until: datetime | str) -> list[dict[str, Any]]:
+        """Settle every scheduled clear due at or before ``until``; returns the new CLEARs.
+
+        Each keeps the uuid, amount and clear time the generator chose, so runs are repeatable.
+        """
+        limit = parse_time(until) if isinstance(until, str) else until
+        made: list[dict[str, Any]] = []
+        with self.lock:
+            due = [s for s in self.scheduled_clears if parse_time(s["clearAt"]) <= limit]
+            for item in due:
+                self.scheduled_clears.remove(item)
+                made.append(
+                    self.clear_authorization(
+                        item["authUuid"],
+                        amount=item["amount"],
+                        updated=item["clearAt"],
+                        uuid=item["clearUuid"],
+                    )
+                )
+        return made
 
     def get_transaction(self, key: str) -> dict[str, Any] | None:
         """By uuid or by the deprecated base64 id; a deep copy, or ``None``."""
