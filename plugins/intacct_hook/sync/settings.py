@@ -131,7 +131,7 @@ class SyncSettings:
 
     def to_public_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict for logs and XCom (settings hold no secrets by construction)."""
-        out = dataclasses.asdict(self)
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["custom_field_names"] = dict(self.custom_field_names)
         return out
 

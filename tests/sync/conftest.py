@@ -1,0 +1,44 @@
+"""Ledger fixtures: each ledger test runs on a fresh SQLite file and a fresh PostgreSQL schema."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from intacct_hook.sync.ledger import Ledger
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def ledger(request: pytest.FixtureRequest, tmp_path) -> Iterator[Ledger]:
+    """An empty ledger with its schema, on SQLite (tmp file) and on PostgreSQL."""
+    if request.param == "sqlite":
+        led = Ledger.sqlite(tmp_path / "ledger.db")
+        led.ensure_schema()
+        yield led
+        led.engine.dispose()
+        return
+    yield from _postgres_ledger(request.getfixturevalue("postgres_dsn"))
+
+
+def _postgres_ledger(dsn: str) -> Iterator[Ledger]:
+    # A schema per test keeps concurrent runs (and other engineers' tests) apart; the generated
+    # name is the only identifier ever formatted into SQL, and only in this test fixture.
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    engine = sa.create_engine(
+        "postgresql+psycopg://",
+        creator=lambda: psycopg.connect(dsn, options=f"-c search_path={schema}"),
+    )
+    led = Ledger(engine)
+    try:
+        led.ensure_schema()
+        yield led
+    finally:
+        engine.dispose()
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -1,0 +1,169 @@
+"""SyncSettings: defaults from the setup guide, and a precise error for every bad key."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from intacct_hook.sync.settings import PROJECT_ROOT, SettingsError, SyncSettings
+
+# One invalid value per key with a fragment its message must contain. Keyed by every field, so a
+# new setting without a validation test fails test_every_key_has_an_invalid_case.
+INVALID = {
+    "card_account_id": ("", "non-empty string"),
+    "divvy_gl_account_title": (42, "non-empty string"),
+    "divvy_gl_account_no": ("  ", "non-empty string or null"),
+    "sender_id": (" bill.com", "leading or trailing spaces"),
+    "ws_user_id": (None, "non-empty string"),
+    "entity_id": (100, "non-empty string or null"),
+    "mapping_file": ([], "non-empty string"),
+    "lookback_days": (-1, "from 0 to 400"),
+    "timezone": ("Central Time", "not an IANA time zone name"),
+    "hold_incomplete": ("yes", "true or false"),
+    "skip_already_synced": (1, "true or false"),
+    "reconcile_mode": ("ignore", "one of fail, warn"),
+    "batch_size": (101, "from 1 to 100"),
+    "custom_field_names": ({"gl": "GL"}, "unknown dimension 'gl'"),
+    "default_gl_account": ("", "non-empty string or null"),
+    "card_expiry_margin_days": (True, "whole number"),
+    "ledger_conn_id": ("", "non-empty string or null"),
+    "ledger_path": ("", "non-empty string"),
+}
+
+
+@pytest.mark.parametrize("value", [None, "", "  ", "{}", {}])
+def test_empty_variable_means_the_setup_guide_defaults(value):
+    s = SyncSettings.from_variable(value)
+    assert (s.card_account_id, s.divvy_gl_account_title, s.sender_id, s.ws_user_id) == (
+        "Divvy CC Object",
+        "Divvy GL Account",
+        "bill.com",
+        "Divvy",
+    )
+    assert s.divvy_gl_account_no is None and s.entity_id is None
+    assert s.mapping_file == "include/mapping_rules.csv"
+    assert (s.lookback_days, s.timezone, s.batch_size, s.card_expiry_margin_days) == (
+        14,
+        "America/Chicago",
+        50,
+        30,
+    )
+    assert s.hold_incomplete is True and s.skip_already_synced is True
+    assert s.reconcile_mode == "fail"
+    assert dict(s.custom_field_names) == {
+        "gl_account": "GL Account",
+        "location": "Location",
+        "department": "Department",
+        "class": "Class",
+        "project": "Project",
+    }
+    assert s.default_gl_account is None and s.ledger_conn_id is None
+    assert s.zone == ZoneInfo("America/Chicago")
+
+
+def test_json_text_and_dict_give_the_same_settings():
+    value = {"lookback_days": 30, "entity_id": "E100", "reconcile_mode": "warn", "batch_size": 100}
+    assert SyncSettings.from_variable(json.dumps(value)) == SyncSettings.from_variable(value)
+    s = SyncSettings.from_variable(value)
+    assert (s.lookback_days, s.entity_id, s.reconcile_mode, s.batch_size) == (
+        30,
+        "E100",
+        "warn",
+        100,
+    )
+
+
+def test_every_key_has_an_invalid_case():
+    assert set(INVALID) == {f.name for f in dataclasses.fields(SyncSettings)}
+
+
+@pytest.mark.parametrize("key", sorted(INVALID))
+def test_each_invalid_key_is_named_with_its_problem(key):
+    value, fragment = INVALID[key]
+    with pytest.raises(SettingsError) as err:
+        SyncSettings.from_variable({key: value})
+    assert len(err.value.problems) == 1
+    problem = err.value.problems[0]
+    assert key in problem and fragment in problem, problem
+    assert "divvy_intacct_settings" in str(err.value)
+
+
+def test_all_problems_are_reported_at_once():
+    bad = {key: value for key, (value, _) in INVALID.items()} | {"lookback_day": 3}
+    with pytest.raises(SettingsError) as err:
+        SyncSettings.from_variable(bad)
+    assert len(err.value.problems) == len(INVALID) + 1
+
+
+def test_unknown_key_is_an_error_with_a_suggestion():
+    with pytest.raises(SettingsError) as err:
+        SyncSettings.from_variable({"lookback_day": 30})
+    assert err.value.problems == [
+        "'lookback_day' is not a setting; did you mean 'lookback_days'? valid keys: "
+        + ", ".join(sorted(f.name for f in dataclasses.fields(SyncSettings)))
+    ]
+
+
+def test_a_password_in_the_variable_is_sent_to_the_connection():
+    with pytest.raises(SettingsError) as err:
+        SyncSettings.from_variable({"password": "hunter2"})
+    (problem,) = err.value.problems
+    assert "Airflow connection" in problem and "hunter2" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [("{lookback_days: 3}", "not valid JSON"), ("[1, 2]", "must be a JSON object"), (7, "got int")],
+)
+def test_a_value_that_is_not_a_json_object_is_rejected(value, fragment):
+    with pytest.raises(SettingsError, match=fragment):
+        SyncSettings.from_variable(value)
+
+
+@pytest.mark.parametrize(("size", "ok"), [(0, False), (1, True), (100, True), (101, False)])
+def test_batch_size_bounds(size, ok):
+    if ok:
+        assert SyncSettings.from_variable({"batch_size": size}).batch_size == size
+    else:
+        with pytest.raises(SettingsError, match="'batch_size' must be from 1 to 100"):
+            SyncSettings.from_variable({"batch_size": size})
+
+
+def test_custom_field_names_override_keeps_the_other_defaults_and_null_disables():
+    s = SyncSettings.from_variable({"custom_field_names": {"class": "Cost Class", "project": None}})
+    assert s.field_name("class") == "Cost Class"
+    assert s.field_name("project") is None
+    assert s.field_name("gl_account") == "GL Account"
+
+
+def test_custom_field_name_must_be_text():
+    with pytest.raises(SettingsError, match=r"custom_field_names\.location must be a Divvy"):
+        SyncSettings.from_variable({"custom_field_names": {"location": ""}})
+
+
+def test_paths_resolve_against_the_project_root_unless_absolute(tmp_path):
+    s = SyncSettings.from_variable({"ledger_path": str(tmp_path / "l.db")})
+    assert s.mapping_path() == PROJECT_ROOT / "include" / "mapping_rules.csv"
+    assert s.mapping_path().is_file()  # the default file ships with the package
+    assert s.mapping_path(pathlib.Path("/deploy")) == pathlib.Path(
+        "/deploy/include/mapping_rules.csv"
+    )
+    assert s.sqlite_ledger_path() == tmp_path / "l.db"
+
+
+def test_public_dict_is_json_and_round_trips():
+    s = SyncSettings.from_variable({"timezone": "Europe/London", "default_gl_account": "6900"})
+    public = s.to_public_dict()
+    assert SyncSettings.from_variable(json.dumps(public)) == s
+
+
+def test_settings_are_frozen():
+    s = SyncSettings.from_variable(None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.batch_size = 5  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        s.custom_field_names["class"] = "x"  # type: ignore[index]
