@@ -1,0 +1,118 @@
+"""Run the gateway inside a test: ``with running_gateway() as gw: ... gw.url ...``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+from lxml import etree
+
+from .functions import store_cctransaction
+from .server import Gateway, GatewayHTTPServer, serve
+from .state import GatewayState, load_seed, parse_date
+
+__all__ = ["GatewayHandle", "running_gateway"]
+
+
+class GatewayHandle:
+    """What a test gets: the URL, the live model, fault injection and convenience readers."""
+
+    def __init__(self, server: GatewayHTTPServer) -> None:
+        self._server = server
+        self._gateway: Gateway = server.gateway
+
+    @property
+    def url(self) -> str:
+        return self._gateway.endpoint
+
+    @property
+    def state(self) -> GatewayState:
+        return self._gateway.state
+
+    @property
+    def requests(self) -> list[etree._Element]:
+        """Every well-formed request document received, oldest first."""
+        return self._gateway.requests
+
+    def queue_fault(self, kind: str, count: int = 1, **params: Any) -> None:
+        """Make the next ``count`` requests fail with ``kind``.
+
+        Kinds: ``rate_limit`` (429 + GW-0010), ``server_error`` (``status=500|502|503``,
+        ``html=False``), ``timeout_after_commit`` / ``cf_524_after_commit`` (process, then 524),
+        ``drop_after_commit`` (process, then close the socket), ``latency`` (``seconds=``).
+        """
+        self._gateway.queue_fault(kind, count, **params)
+
+    def expire_sessions(self) -> None:
+        self.state.expire_sessions()
+
+    def cctransactions(self, company_id: str = "ACME-DEMO") -> list[dict[str, Any]]:
+        """Stored headers (public fields only), each with its ``lines``."""
+        with self.state.lock:
+            company = self.state.companies[company_id]
+            out = []
+            for header in company.records("CCTRANSACTION"):
+                rec: dict[str, Any] = {k: v for k, v in header.items() if not k.startswith("_")}
+                rec["lines"] = [
+                    {k: v for k, v in line.items() if not k.startswith("_")}
+                    for line in company.records("CCTRANSACTIONENTRY")
+                    if line["RECORDKEY"] == header["RECORDNO"]
+                ]
+                out.append(rec)
+            return out
+
+    def add_cctransaction(
+        self,
+        *,
+        card_id: str = "Divvy CC Object",
+        date: dt.date | str,
+        lines: Sequence[Mapping[str, Any]],
+        reference_no: str = "",
+        payee: str = "",
+        description: str = "",
+        entity: str = "E100",
+        currency: str = "USD",
+        company_id: str = "ACME-DEMO",
+    ) -> str:
+        """Plant a record "posted by someone else" (no validation); returns its RECORDNO.
+
+        ``lines``: mappings with ``ACCOUNTNO`` and ``AMOUNT`` and optionally ``LOCATIONID``,
+        ``DEPARTMENTID``, ``CLASSID``, ``PROJECTID``, ``DESCRIPTION``.
+        """
+        day = date if isinstance(date, dt.date) else parse_date(date)
+        with self.state.lock:
+            return store_cctransaction(
+                self.state.companies[company_id], entity=entity, card_id=card_id, day=day,
+                reference_no=reference_no, payee=payee, description=description,
+                currency=currency,
+                lines=[{**line, "AMOUNT": Decimal(str(line["AMOUNT"]))} for line in lines],
+            )
+
+
+@contextmanager
+def running_gateway(
+    seed: str | os.PathLike[str] | dict | None = None,
+    *,
+    xsd_path: str | os.PathLike[str] | None = None,
+    session_timeout_seconds: int = 3600,
+) -> Iterator[GatewayHandle]:
+    """A gateway on 127.0.0.1 with an ephemeral port, served from a thread, shut down on exit.
+
+    ``seed``: path, dict (deep-copied) or None for ``seeds/default.json``. ``xsd_path``: None uses
+    ``$INTACCT_XSD_PATH`` / the shared reference copy; a missing file means structural checks.
+    """
+    state = load_seed(seed, session_timeout_seconds=session_timeout_seconds)
+    server = serve(state, port=0, xsd_path=str(xsd_path) if xsd_path is not None else None)
+    thread = threading.Thread(target=server.serve_forever, name="intacct-gateway", daemon=True)
+    thread.start()
+    try:
+        yield GatewayHandle(server)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

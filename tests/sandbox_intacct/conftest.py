@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import json
+import pathlib
+from collections.abc import Iterator
+
+import pytest
+
+from sandbox.intacct_gateway.testing import GatewayHandle, running_gateway
+
+DEFAULT_SEED = pathlib.Path(__file__).resolve().parents[2] / "sandbox/intacct_gateway/seeds/default.json"
+
+
+@pytest.fixture
+def gw() -> Iterator[GatewayHandle]:
+    with running_gateway() as handle:
+        yield handle
+
+
+@pytest.fixture
+def seed() -> dict:
+    """A fresh copy of the default seed, for building broken variants."""
+    return json.loads(DEFAULT_SEED.read_text())
