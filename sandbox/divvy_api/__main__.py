@@ -9,7 +9,7 @@ from datetime import date
 
 from sandbox.divvy_api.generator import generate_week
 from sandbox.divvy_api.server import DivvyServer
-from sandbox.divvy_api.state import DivvyState
+from sandbox.divvy_api.state import DivvyState, load_seed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         retry_after=not args.no_retry_after,
     )
     if args.dump:
-        json.dump(seed if isinstance(seed, dict) else {}, sys.stdout, ensure_ascii=False, indent=1)
+        json.dump(load_seed(seed), sys.stdout, ensure_ascii=False, indent=1)  # type: ignore[arg-type]
         return 0
     server = DivvyServer(state, args.host, args.port, verbose=args.verbose)
     token = next(iter(state.tokens), "(none)")
