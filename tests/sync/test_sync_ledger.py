@@ -1,0 +1,331 @@
+"""The sync ledger on SQLite and PostgreSQL: upserts, protected states, exact money, claims."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from intacct_hook.sync.ledger import (
+    SQL_DIR,
+    Ledger,
+    LedgerStateError,
+    MappedLine,
+    ReconciliationDifference,
+    StagedTransaction,
+    Tally,
+    split_statements,
+)
+
+DAY = dt.date(2026, 8, 1)
+
+
+def staged(uuid="txr_1", amount="53.03", state="ready", day=DAY, **kw) -> StagedTransaction:
+    return StagedTransaction(
+        uuid=uuid,
+        transaction_type=kw.pop("transaction_type", "CLEAR"),
+        amount=Decimal(amount),
+        occurred_time=dt.datetime.combine(day, dt.time(12), dt.UTC),
+        posting_date=day,
+        updated_time=kw.pop("updated_time", dt.datetime(2026, 8, 3, 9, tzinfo=dt.UTC)),
+        merchant=kw.pop("merchant", "Amazon"),
+        raw_payload=kw.pop("raw_payload", {"uuid": uuid, "amount": amount}),
+        state=state,
+        reason=kw.pop("reason", None),
+    )
+
+
+def one(ledger: Ledger, uuid: str = "txr_1"):
+    (row,) = [r for s in ("held", "unmapped", "ready", "posting", "posted", "failed", "skipped")
+              for r in ledger.select_in_state([s]) if r.uuid == uuid]  # fmt: skip
+    return row
+
+
+def line(n=1, amount="53.03", gl="6100") -> MappedLine:
+    return MappedLine(n, "txr_1", Decimal(amount), gl, "100", gl_account_rule="rules.csv line 2",
+                      location_rule="card default location")  # fmt: skip
+
+
+def posted(ledger: Ledger, uuid="txr_1") -> None:
+    ledger.stage([staged(uuid)], "run1")
+    ledger.save_mapping(uuid, [line()], "ready")
+    assert ledger.claim_for_posting([uuid], "run1", {uuid: f"ctl-{uuid}"}) == [uuid]
+    ledger.mark_posted(uuid, "REC-1", f"ctl-{uuid}")
+
+
+def test_schema_is_idempotent(ledger):
+    ledger.ensure_schema()
+    ledger.ensure_schema()
+    assert ledger.counts_by_state() == {}
+
+
+def test_restaging_updates_and_never_duplicates(ledger):
+    first = ledger.stage([staged(), staged("txr_2", state="held", reason="incomplete")], "run1")
+    assert (first.inserted, first.updated, first.protected) == (2, 0, 0)
+    assert dict(first.by_state) == {"ready": 1, "held": 1}
+    again = ledger.stage([staged(amount="60.00", merchant="Amazon EU")], "run2")
+    assert (again.inserted, again.updated, again.protected) == (0, 1, 0)
+    row = one(ledger)
+    assert (row.amount, row.merchant, row.first_run_id, row.last_run_id) == (
+        Decimal("60.00"), "Amazon EU", "run1", "run2",
+    )  # fmt: skip
+    assert ledger.counts_by_state() == {
+        "ready": Tally(1, Decimal("60.00")),
+        "held": Tally(1, Decimal("53.03")),
+    }
+
+
+def test_restaging_re_decides_held_and_unmapped_rows(ledger):
+    ledger.stage([staged(state="held", reason="incomplete in Divvy")], "run1")
+    assert one(ledger).state_reason == "incomplete in Divvy"
+    ledger.stage([staged()], "run2")
+    assert (one(ledger).state, one(ledger).state_reason) == ("ready", None)
+    ledger.save_mapping("txr_1", [line()], "unmapped", "no GL account")
+    ledger.stage([staged()], "run3")
+    assert one(ledger).state == "ready"
+    assert ledger.mapped_lines(["txr_1"]) == {"txr_1": []}  # stale coding is dropped
+
+
+@pytest.mark.parametrize("final", ["posting", "posted"])
+def test_a_posting_or_posted_row_is_never_regressed_by_restaging(ledger, final):
+    ledger.stage([staged()], "run1")
+    ledger.save_mapping("txr_1", [line()], "ready")
+    ledger.claim_for_posting(["txr_1"], "run1", {"txr_1": "ctl-1"})
+    if final == "posted":
+        ledger.mark_posted("txr_1", "REC-9", "ctl-1")
+    before = one(ledger)
+    counts = ledger.stage([staged(amount="1.00", state="held", raw_payload={"x": 1})], "run2")
+    assert (counts.inserted, counts.updated, counts.protected) == (0, 0, 1)
+    assert one(ledger) == before
+    assert ledger.mapped_lines(["txr_1"])["txr_1"] == [line()]
+
+
+def test_the_stage_sql_itself_guards_posted_rows(ledger):
+    # The Python pre-check skips protected rows; the SQL must hold even without it (a claim can
+    # land between the pre-check and the upsert).
+    posted(ledger)
+    before = one(ledger)
+    params = {
+        "uuid": "txr_1", "transaction_type": "CLEAR", "amount": "1.00",
+        "occurred_time": "2026-08-01T12:00:00+00:00", "posting_date": "2026-08-01",
+        "updated_time": None, "merchant": "x", "raw_payload": "{}", "state": "ready",
+        "state_reason": None, "run_id": "run2", "now": "2026-08-02T00:00:00+00:00",
+    }  # fmt: skip
+    with ledger.engine.begin() as conn:
+        conn.execute(sa.text(ledger.sql("stage_transaction")), params)
+    assert one(ledger) == before
+    assert (before.state, before.intacct_record_no, before.control_id) == (
+        "posted", "REC-1", "ctl-txr_1",
+    )  # fmt: skip
+
+
+def test_a_failed_row_is_restaged_and_keeps_its_last_error(ledger):
+    ledger.stage([staged()], "run1")
+    ledger.claim_for_posting(["txr_1"], "run1")
+    ledger.mark_failed("txr_1", "BL01001973 closed period")
+    ledger.stage([staged()], "run2")
+    row = one(ledger)
+    assert (row.state, row.last_error) == ("ready", "BL01001973 closed period")
+
+
+@pytest.mark.parametrize(
+    "amounts",
+    [
+        ["0.10", "0.20"],
+        ["-12.50", "12.49"],
+        ["9999999999999999.99", "0.01"],
+        ["1.005", "2.0050"],
+    ],
+)
+def test_money_round_trips_exactly(ledger, amounts):
+    rows = [staged(f"txr_{i}", a) for i, a in enumerate(amounts)]
+    ledger.stage(rows, "run1")
+    stored = {r.uuid: r.amount for r in ledger.select_in_state(["ready"])}
+    assert stored == {f"txr_{i}": Decimal(a) for i, a in enumerate(amounts)}
+    assert [str(stored[f"txr_{i}"]) for i in range(len(amounts))] == amounts  # scale kept
+    total = sum((Decimal(a) for a in amounts), Decimal(0))
+    assert ledger.counts_by_date() == {DAY: {"ready": Tally(len(amounts), total)}}
+    ledger.save_mapping("txr_0", [line(1, amounts[0])], "ready")
+    assert ledger.mapped_lines(["txr_0"])["txr_0"][0].amount == Decimal(amounts[0])
+
+
+def test_float_amounts_are_refused(ledger):
+    bad = staged()
+    object.__setattr__(bad, "amount", 53.03)
+    with pytest.raises(TypeError, match="must be Decimal"):
+        ledger.stage([bad], "run1")
+    assert ledger.counts_by_state() == {}
+
+
+def test_raw_payload_and_dates_round_trip(ledger):
+    payload = {"uuid": "txr_1", "customFields": [{"name": "GL Account", "v": ["6100 - Ofc"]}]}
+    ledger.stage([staged(raw_payload=payload)], "run1")
+    row = one(ledger)
+    assert row.raw_payload == payload
+    assert row.posting_date == DAY
+    assert row.occurred_time == "2026-08-01T12:00:00+00:00"
+
+
+def test_select_for_mapping_covers_ready_unmapped_and_failed_only(ledger):
+    ledger.stage([staged("r"), staged("u"), staged("f"), staged("p"), staged("h", state="held"),
+                  staged("s", state="skipped")], "run1")  # fmt: skip
+    ledger.save_mapping("u", [], "unmapped", "no GL account")
+    ledger.claim_for_posting(["f", "p"], "run1")
+    ledger.mark_failed("f", "inactive account")
+    assert sorted(r.uuid for r in ledger.select_for_mapping()) == ["f", "r", "u"]
+
+
+def test_save_mapping_replaces_lines_atomically(ledger):
+    ledger.stage([staged()], "run1")
+    ledger.save_mapping("txr_1", [line(1, "30.00"), line(2, "23.03", "6200")], "ready")
+    ledger.save_mapping("txr_1", [line(1, "53.03", "6300")], "ready")
+    (only,) = ledger.mapped_lines(["txr_1"])["txr_1"]
+    assert (only.gl_account_no, only.amount, only.gl_account_rule, only.location_rule) == (
+        "6300", Decimal("53.03"), "rules.csv line 2", "card default location",
+    )  # fmt: skip
+
+
+def test_save_mapping_refuses_posted_rows_and_bad_states(ledger):
+    posted(ledger)
+    with pytest.raises(LedgerStateError, match="cannot save a mapping for txr_1: it is 'posted'"):
+        ledger.save_mapping("txr_1", [line(1, "1.00", "6900")], "ready")
+    assert ledger.mapped_lines(["txr_1"])["txr_1"] == [line()]
+    with pytest.raises(LedgerStateError, match="not in the ledger"):
+        ledger.save_mapping("nope", [], "ready")
+    with pytest.raises(ValueError, match="must be one of"):
+        ledger.save_mapping("txr_1", [], "posted")
+
+
+def test_claim_only_takes_ready_rows_once(ledger):
+    ledger.stage([staged("a"), staged("b"), staged("c", state="held")], "run1")
+    ledger.save_mapping("b", [], "unmapped", "no GL account")
+    assert ledger.claim_for_posting(["a", "b", "c", "missing"], "run2", {"a": "ctl-a"}) == ["a"]
+    assert ledger.claim_for_posting(["a"], "run3") == []
+    (unknown,) = ledger.select_unknown_outcome()
+    assert (unknown.uuid, unknown.state, unknown.control_id, unknown.last_run_id) == (
+        "a", "posting", "ctl-a", "run2",
+    )  # fmt: skip
+
+
+def test_mark_posted_records_intacct_ids_and_is_idempotent(ledger):
+    posted(ledger)
+    first = one(ledger)
+    ledger.mark_posted("txr_1", "REC-1", "ctl-txr_1")  # a retried task repeats the call
+    row = one(ledger)
+    assert (row.state, row.intacct_record_no, row.control_id) == ("posted", "REC-1", "ctl-txr_1")
+    assert row.posted_at == first.posted_at and row.posted_at is not None
+    assert ledger.select_unknown_outcome() == []
+    with pytest.raises(LedgerStateError, match="it is 'posted'"):
+        ledger.mark_posted("txr_1", "REC-2", "ctl-txr_1")
+
+
+def test_mark_failed_and_release_need_a_posting_row(ledger):
+    ledger.stage([staged("a"), staged("b")], "run1")
+    with pytest.raises(LedgerStateError, match="cannot mark failed a: it is 'ready'"):
+        ledger.mark_failed("a", "boom")
+    ledger.claim_for_posting(["a", "b"], "run1")
+    ledger.mark_failed("a", "Could not create cctransaction record!")
+    ledger.release_claim("b", "not found in Intacct by reference number")
+    assert (one(ledger, "a").state, one(ledger, "a").state_reason) == (
+        "failed", "Could not create cctransaction record!",
+    )  # fmt: skip
+    assert (one(ledger, "b").state, one(ledger, "b").state_reason) == (
+        "ready", "not found in Intacct by reference number",
+    )  # fmt: skip
+    with pytest.raises(LedgerStateError):
+        ledger.release_claim("b", "again")
+
+
+def test_select_in_state_filters_states_and_dates(ledger):
+    days = [DAY + dt.timedelta(days=i) for i in range(3)]
+    ledger.stage([staged(f"d{i}", day=d) for i, d in enumerate(days)], "run1")
+    ledger.stage([staged("h", state="held", day=days[1])], "run1")
+    got = ledger.select_in_state(["ready", "held"], days[1], days[2])
+    assert [(r.uuid, r.posting_date) for r in got] == [
+        ("d1", days[1]), ("h", days[1]), ("d2", days[2]),
+    ]  # fmt: skip
+    assert ledger.select_in_state([]) == []
+    with pytest.raises(ValueError, match="unknown state"):
+        ledger.select_in_state(["done"])
+
+
+def test_counts_by_date_groups_per_day_and_state(ledger):
+    ledger.stage([staged("a", "10.10"), staged("b", "-2.05"), staged("c", "1", state="held"),
+                  staged("d", "7.00", day=DAY + dt.timedelta(days=1))], "run1")  # fmt: skip
+    assert ledger.counts_by_date(DAY, DAY) == {
+        DAY: {"ready": Tally(2, Decimal("8.05")), "held": Tally(1, Decimal("1"))}
+    }
+    assert list(ledger.counts_by_date()) == [DAY, DAY + dt.timedelta(days=1)]
+
+
+def test_reconciliation_is_stored_per_run_and_date_and_retries_overwrite(ledger):
+    diff = ReconciliationDifference(
+        "missing_in_intacct", "txr_1", None, Decimal("53.03"), None, "not found in Intacct"
+    )
+    status = ledger.record_reconciliation(
+        "run1", DAY, "Divvy CC Object", Tally(2, Decimal("60.03")), Tally(1, Decimal("7.00")),
+        [diff, ReconciliationDifference("extra_in_intacct", None, "REC-7", None, Decimal("9.99"))],
+    )  # fmt: skip
+    assert status == "differs"
+    # The task is retried and Intacct now matches: the same run+date is replaced, not doubled.
+    status = ledger.record_reconciliation(
+        "run1", DAY, "Divvy CC Object", Tally(2, Decimal("60.03")), Tally(2, Decimal("60.03"))
+    )
+    assert status == "matched"
+    (rec,) = ledger.reconciliations("run1")
+    assert (rec["posting_date"], rec["divvy_total"], rec["intacct_count"], rec["status"]) == (
+        DAY, Decimal("60.03"), 2, "matched",
+    )  # fmt: skip
+    assert ledger.reconciliation_differences("run1") == []
+
+
+def test_reconciliation_differences_round_trip(ledger):
+    diffs = [
+        ReconciliationDifference("amount_differs", "txr_1", "REC-1", Decimal("53.03"),
+                                 Decimal("53.30"), "amount 53.03 vs 53.30"),
+        ReconciliationDifference("date_differs", "txr_2", "REC-2", Decimal("1.00"),
+                                 Decimal("1.00"), "2026-08-01 vs 2026-08-02"),
+    ]  # fmt: skip
+    ledger.record_reconciliation("run1", DAY, "Divvy CC Object", Tally(), Tally(), diffs)
+    ledger.record_reconciliation(
+        "run2", DAY, "Divvy CC Object", Tally(1, Decimal(1)), Tally(0, Decimal(0))
+    )
+    got = ledger.reconciliation_differences("run1")
+    assert [(d["diff_no"], d["kind"], d["intacct_amount"]) for d in got] == [
+        (1, "amount_differs", Decimal("53.30")), (2, "date_differs", Decimal("1.00")),
+    ]  # fmt: skip
+    assert ledger.reconciliations("run2")[0]["status"] == "differs"  # counts differ, no rows
+    with pytest.raises(ValueError, match="unknown difference kind"):
+        ledger.record_reconciliation(
+            "run3", DAY, "x", Tally(), Tally(), [ReconciliationDifference("other")]
+        )
+
+
+def test_the_database_rejects_unknown_states(ledger):
+    params = {
+        "uuid": "x", "transaction_type": "CLEAR", "amount": "1", "occurred_time": "t",
+        "posting_date": "2026-08-01", "updated_time": None, "merchant": None,
+        "raw_payload": "{}", "state": "done", "state_reason": None, "run_id": "r", "now": "n",
+    }  # fmt: skip
+    with pytest.raises(sa.exc.IntegrityError), ledger.engine.begin() as conn:
+        conn.execute(sa.text(ledger.sql("stage_transaction")), params)
+
+
+def test_sql_files_use_only_bind_parameters():
+    # Each file parses into named parameters; a stray ':word' in a comment would show up here.
+    expected = {
+        "claim_for_posting": {"uuid", "run_id", "control_id", "now"},
+        "mark_posted": {"uuid", "record_no", "control_id", "now"},
+        "select_in_state": {"states", "date_from", "date_to"},
+        "schema": set(),
+    }
+    for name, params in expected.items():
+        text = (SQL_DIR / f"{name}.sql").read_text()
+        assert set(sa.text(text).compile().params) == params, name
+    statements = split_statements((SQL_DIR / "schema.sql").read_text())
+    assert [s.split("EXISTS")[1].split()[0] for s in statements] == [
+        "divvy_transaction", "divvy_transaction_state_idx", "divvy_transaction_posting_date_idx",
+        "mapped_line", "reconciliation", "reconciliation_difference",
+    ]  # fmt: skip
