@@ -8,7 +8,8 @@ import pytest
 
 from sandbox.intacct_gateway.testing import GatewayHandle, running_gateway
 
-DEFAULT_SEED = pathlib.Path(__file__).resolve().parents[2] / "sandbox/intacct_gateway/seeds/default.json"
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+DEFAULT_SEED = ROOT / "sandbox" / "intacct_gateway" / "seeds" / "default.json"
 
 
 @pytest.fixture

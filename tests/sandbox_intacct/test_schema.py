@@ -29,8 +29,8 @@ def _validate(doc: etree._Element, mode: str, xsd: etree.XMLSchema) -> list[str]
 
 @pytest.mark.parametrize("mode", MODES)
 def test_query_function_and_read_by_query_local_query_coexist(mode, xsd):
-    q = _query(el("filter", None, el("and", None,
-                                     el("equalto", None, el("field", "STATUS"), el("value", "active")),
+    equal = el("equalto", None, el("field", "STATUS"), el("value", "active"))
+    q = _query(el("filter", None, el("and", None, equal,
                                      el("in", None, el("field", "ACCOUNTNO"), el("value", "1"),
                                         el("value", "2")))),
                el("orderby", None, el("order", None, el("field", "ACCOUNTNO"), el("descending"))),
@@ -47,7 +47,9 @@ def test_query_function_and_read_by_query_local_query_coexist(mode, xsd):
                                          *[el("value", str(i)) for i in range(1001)]))),
     lambda: _query(el("filter", None, el("and", None, el("isnull", None, el("field", "A"))))),
     lambda: el("readByQuery", None, el("object", "X"), el("query"), el("pagesize", "1001")),
-    lambda: cctransaction(line("6200", "1.00", classid="C1", locationid="100")),
+    lambda: cctransaction(el("ccpayitem", None, el("glaccountno", "6200"),
+                             el("paymentamount", "1.00"), el("classid", "C1"),
+                             el("locationid", "100"))),
     lambda: el("reverse_cctransaction", None, el("memo", "x"), key="1"),
 ], ids=["query-order", "query-pagesize", "in-1001", "and-one-child", "rbq-pagesize",
         "ccpayitem-order", "reverse-missing-date"])
