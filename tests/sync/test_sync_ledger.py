@@ -329,3 +329,29 @@ def test_sql_files_use_only_bind_parameters():
         "divvy_transaction", "divvy_transaction_state_idx", "divvy_transaction_posting_date_idx",
         "mapped_line", "reconciliation", "reconciliation_difference",
     ]  # fmt: skip
+
+
+def test_from_url_sqlite_enforces_foreign_keys(tmp_path):
+    led = Ledger.from_url(f"sqlite:///{tmp_path / 'l.db'}")
+    led.ensure_schema()
+    with pytest.raises(sa.exc.IntegrityError), led.engine.begin() as conn:
+        conn.execute(
+            sa.text(led.sql("insert_mapped_line")),
+            {"uuid": "no-such-txn", "line_no": 1, "source_uuid": "x", "amount": "1",
+             "gl_account_no": None, "location_id": None, "department_id": None,
+             "class_id": None, "project_id": None, "description": None,
+             "gl_account_rule": None, "location_rule": None, "department_rule": None,
+             "class_rule": None, "project_rule": None, "now": "n"},
+        )  # fmt: skip
+
+
+@pytest.mark.postgres
+def test_from_url_postgresql(postgres_dsn):
+    url = sa.make_url(postgres_dsn).set(drivername="postgresql+psycopg")
+    led = Ledger.from_url(url)
+    try:
+        assert led.engine.dialect.name == "postgresql"
+        with led.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT 1")).scalar() == 1
+    finally:
+        led.engine.dispose()
