@@ -550,6 +550,7 @@ class IntacctHook(BaseHook):
         *,
         batch_size: int | None = None,
         transaction: bool = False,
+        check_first: bool = False,
     ) -> list[RecordOutcome]:
         """Post credit card transactions exactly once; one outcome per transaction, in order.
 
@@ -559,6 +560,10 @@ class IntacctHook(BaseHook):
         ``already_posted`` with its RECORDNO; only records that are certainly absent are sent
         again. Business failures become ``failed`` outcomes and do not stop the others (unless
         ``transaction=True``, where one failure rolls back the whole batch).
+
+        ``check_first=True`` also looks every batch up before sending it, which catches records
+        posted outside this hook (by hand, or under another control ID); it costs one query per
+        batch.
 
         Example::
 
@@ -570,7 +575,14 @@ class IntacctHook(BaseHook):
         size = len(txns) if transaction else (batch_size or self.batch_size)
         outcomes: dict[str, RecordOutcome] = {}
         for start in range(0, len(txns), max(size, 1)):
-            outcomes.update(self._record_batch(txns[start:start + size], transaction))
+            batch = txns[start:start + size]
+            if check_first:
+                found = self._lookup(batch)
+                outcomes.update({t.reference_no: _already(t, found[t.reference_no])
+                                 for t in batch if t.reference_no in found})
+                batch = [t for t in batch if t.reference_no not in found]
+            if batch:
+                outcomes.update(self._record_batch(batch, transaction))
         return [outcomes[t.reference_no] for t in txns]
 
     def _record_batch(self, batch: list[CCTransaction], transaction: bool

@@ -1,0 +1,438 @@
+"""IntacctHook over real HTTP against the local Intacct gateway (no mocks)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import date
+from decimal import Decimal
+
+import pytest
+import tenacity
+
+from intacct_hook.hooks.intacct import IntacctHook
+from intacct_hook.intacct import errors as e
+from intacct_hook.intacct import request as rq
+from intacct_hook.intacct.records import CCLine, CCTransaction, control_id_for
+from sandbox.intacct_gateway.schema import load_schema
+from sandbox.intacct_gateway.state import User
+from sandbox.intacct_gateway.testing import running_gateway
+
+USER_PASSWORD = "ws-user-pass-0001"
+SENDER_PASSWORD = "sender-pass-0001"
+CARD = "Divvy CC Object"
+OPEN_DAY = date(2026, 10, 5)  # books are closed through 2026-09-30 in the default seed
+
+
+@pytest.fixture
+def gw():
+    with running_gateway() as handle:
+        yield handle
+
+
+@pytest.fixture
+def connect(gw, monkeypatch):
+    """Point ``intacct_default`` at the gateway; keyword overrides change single fields."""
+
+    def _connect(**overrides) -> None:
+        extra = {"company_id": "ACME-DEMO", "sender_id": "bill.com",
+                 "sender_password": SENDER_PASSWORD, "entity_id": "E100", "timeout": 10}
+        conn = {"conn_type": "intacct", "host": gw.url, "login": "Divvy",
+                "password": USER_PASSWORD}
+        for key, value in overrides.items():
+            (conn if key in ("host", "login", "password") else extra)[key] = value
+        conn["extra"] = {k: v for k, v in extra.items() if v is not None}
+        monkeypatch.setenv("AIRFLOW_CONN_INTACCT_DEFAULT", json.dumps(conn))
+
+    _connect()
+    return _connect
+
+
+FAST_RETRY = {"wait": tenacity.wait_none(), "stop": tenacity.stop_after_attempt(4)}
+
+
+def make_hook(**kwargs) -> IntacctHook:
+    kwargs.setdefault("retry_args", FAST_RETRY)
+    return IntacctHook(**kwargs)
+
+
+@pytest.fixture
+def hook(connect) -> IntacctHook:
+    return make_hook()
+
+
+def txn(ref: str, *, day: date = OPEN_DAY, account: str = "6100", amount: str = "12.34",
+        card: str = CARD, **line) -> CCTransaction:
+    return CCTransaction(card_id=card, payment_date=day, reference_no=ref, payee="Staples",
+                         lines=(CCLine(account, Decimal(amount), location_id="100", **line),))
+
+
+def logged(caplog, capsys) -> str:
+    """Everything logged: stdlib records (caplog) and Airflow's structlog output (stdout)."""
+    out, err = capsys.readouterr()
+    return caplog.text + out + err
+
+
+def functions_sent(gw, name: str) -> list:
+    return [r for r in gw.requests if r.find(f"operation/content/function/{name}") is not None]
+
+
+def stored(gw, ref: str) -> list[dict]:
+    return [t for t in gw.cctransactions() if t["RECORDID"] == ref]
+
+
+# --- sessions -----------------------------------------------------------------------------------
+
+
+def test_one_login_then_session_requests_with_entity(gw, hook):
+    hook.get_locations()
+    hook.get_departments()
+    logins = [r for r in gw.requests if r.find("operation/authentication/login") is not None]
+    assert len(logins) == 1
+    assert logins[0].findtext("operation/authentication/login/locationid") == "E100"
+    assert logins[0].find("operation/content/function/getAPISession") is not None
+    later = gw.requests[1:]
+    assert len(later) == 2
+    assert all(r.findtext("operation/authentication/sessionid") for r in later)
+
+
+def test_expired_session_is_renewed_transparently(gw, hook):
+    before = hook.get_classes()
+    first_session = hook._session_id
+    gw.expire_sessions()
+    assert hook.get_classes() == before
+    assert hook._session_id != first_session
+    assert len(functions_sent(gw, "getAPISession")) == 2
+
+
+def test_every_request_sent_validates_against_the_schema(gw, hook):
+    hook.record_cctransactions([txn("schema-1")])
+    list(hook.iter_read_by_query("GLACCOUNT", page_size=2))
+    hook.find_cctransactions(CARD, OPEN_DAY, OPEN_DAY, ["schema-1"])
+    hook.get_credit_card(CARD)
+    schema = load_schema()
+    assert schema is not None
+    for request in gw.requests:
+        assert schema.validate(request), schema.error_log
+
+
+def test_http_session_carries_no_credentials(hook):
+    headers = {k.lower() for k in hook.get_conn().headers}
+    assert headers == {"content-type", "user-agent", "accept-encoding"}
+
+
+# --- error levels -------------------------------------------------------------------------------
+
+
+def test_control_error_bad_sender_password(connect):
+    connect(sender_password="wrong-sender-pass")
+    hook = make_hook()
+    with pytest.raises(e.IntacctSenderCredentialsError) as info:
+        hook.get_locations()
+    assert info.value.level == "control" and info.value.errorno == "XL03000006"
+    ok, message = hook.test_connection()
+    assert not ok and "sender_password" in message
+
+
+def test_authentication_error_sender_not_authorized(gw, connect):
+    gw.state.senders["other.partner"] = "other-pass-0001"
+    connect(sender_id="other.partner", sender_password="other-pass-0001")
+    hook = make_hook()
+    with pytest.raises(e.IntacctSenderNotAuthorized) as info:
+        hook.get_locations()
+    assert info.value.level == "authentication"
+    ok, message = hook.test_connection()
+    assert not ok
+    assert "'other.partner' is not authorized" in message
+    assert "Web Services authorizations" in message
+
+
+def test_authentication_error_bad_user_password(connect):
+    connect(password="not-the-password")
+    hook = make_hook()
+    with pytest.raises(e.IntacctSignInError) as info:
+        hook.get_locations()
+    assert "not-the-password" not in str(info.value)
+    ok, message = hook.test_connection()
+    assert not ok and "Sign-in failed for Web Services user 'Divvy'" in message
+
+
+def test_authentication_error_bad_entity(connect):
+    connect(entity_id="E999")
+    ok, message = make_hook().test_connection()
+    assert not ok and "entity ID 'E999'" in message
+
+
+def test_function_error_permission(gw, connect):
+    gw.state.companies["ACME-DEMO"].users["Viewer"] = User("Viewer", "viewer-pass-0001", set())
+    connect(login="Viewer", password="viewer-pass-0001")
+    hook = make_hook()
+    with pytest.raises(e.IntacctPermissionError) as info:
+        hook.get_locations()
+    assert info.value.level == "function" and info.value.errorno == "PL04000005"
+    ok, message = hook.test_connection()
+    assert not ok and "Administrator role" in message
+
+
+def test_business_failures_do_not_stop_the_others(gw, hook):
+    batch = [
+        txn("good-1"),
+        txn("inactive-account", account="6999"),
+        txn("closed-period", day=date(2026, 9, 15)),
+        txn("unknown-card", card="No Such Card"),
+        txn("missing-dept", account="6250"),
+        txn("good-2", amount="0.99"),
+    ]
+    outcomes = {o.reference_no: o for o in hook.record_cctransactions(batch)}
+    assert outcomes["good-1"].status == "posted" and outcomes["good-2"].status == "posted"
+    for ref in ("inactive-account", "closed-period", "unknown-card", "missing-dept"):
+        assert outcomes[ref].status == "failed", ref
+        assert isinstance(outcomes[ref].error, e.IntacctRecordError), ref
+        assert outcomes[ref].error.record == ref and ref in str(outcomes[ref].error)
+    assert isinstance(outcomes["closed-period"].error, e.IntacctClosedPeriod)
+    assert {t["RECORDID"] for t in gw.cctransactions()} == {"good-1", "good-2"}
+    assert outcomes["good-1"].record_no == stored(gw, "good-1")[0]["RECORDNO"]
+
+
+def test_test_connection_ok(hook):
+    ok, message = hook.test_connection()
+    assert ok, message
+    assert "ACME-DEMO" in message and "E100" in message
+
+
+def test_unreachable_gateway_is_a_connection_error(connect):
+    connect(host="http://127.0.0.1:9/ia/xml/xmlgw.phtml")
+    hook = make_hook(retry_args={"wait": tenacity.wait_none(),
+                                 "stop": tenacity.stop_after_attempt(2)})
+    with pytest.raises(e.IntacctConnectionError):
+        hook.get_locations()
+    ok, message = hook.test_connection()
+    assert not ok and "Could not reach" in message
+
+
+# --- batching, transactions, idempotency --------------------------------------------------------
+
+
+def test_batches_are_split_and_matched_by_control_id(gw, connect):
+    hook = make_hook(batch_size=3)
+    batch = [txn(f"batch-{i}", amount=f"{i + 1}.00") for i in range(10)]
+    outcomes = hook.record_cctransactions(batch)
+    assert len(functions_sent(gw, "record_cctransaction")) == 4
+    assert [o.reference_no for o in outcomes] == [t.reference_no for t in batch]
+    assert all(o.status == "posted" for o in outcomes)
+    for o in outcomes:
+        (record,) = stored(gw, o.reference_no)
+        assert record["RECORDNO"] == o.record_no
+        assert o.control_id == control_id_for(o.reference_no)
+    sent = functions_sent(gw, "record_cctransaction")[0]
+    assert sent.findtext("control/uniqueid") == "true"
+
+
+def test_execute_matches_results_by_control_id(hook):
+    fns = [rq.read_by_name("GLACCOUNT", ["6100"]), rq.read_by_name("GLACCOUNT", ["2150"])]
+    results = hook.execute(fns)
+    assert [r.control_id for r in results] == [f.control_id for f in fns]
+    assert [r.data[0]["ACCOUNTNO"] for r in results] == ["6100", "2150"]
+
+
+def test_transaction_rolls_back_with_aborted_results(gw, hook):
+    batch = [txn("tx-1"), txn("tx-bad", account="6999"), txn("tx-3")]
+    outcomes = {o.reference_no: o for o in hook.record_cctransactions(batch, transaction=True)}
+    assert all(o.status == "failed" for o in outcomes.values())
+    assert isinstance(outcomes["tx-1"].error, e.IntacctTransactionAborted)
+    assert isinstance(outcomes["tx-3"].error, e.IntacctTransactionAborted)
+    assert isinstance(outcomes["tx-bad"].error, e.IntacctRecordError)
+    assert not isinstance(outcomes["tx-bad"].error, e.IntacctTransactionAborted)
+    assert gw.cctransactions() == []
+    # Aborted functions were not processed, so the same control IDs post fine afterwards.
+    again = hook.record_cctransactions([batch[0], batch[2]], transaction=True)
+    assert [o.status for o in again] == ["posted", "posted"]
+
+
+def test_rerun_reports_already_posted_and_creates_nothing(gw, hook):
+    batch = [txn("rerun-1"), txn("rerun-2")]
+    first = hook.record_cctransactions(batch)
+    second = make_hook().record_cctransactions(batch)
+    assert [o.status for o in second] == ["already_posted", "already_posted"]
+    assert [o.record_no for o in second] == [o.record_no for o in first]
+    assert len(gw.cctransactions()) == 2
+
+
+def test_check_first_finds_a_record_posted_outside_the_hook(gw, hook):
+    # Its control ID was never used, so uniqueid cannot catch it; check_first looks it up.
+    record_no = gw.add_cctransaction(date=OPEN_DAY, reference_no="elsewhere",
+                                     lines=[{"ACCOUNTNO": "6100", "AMOUNT": "12.34"}])
+    outcomes = hook.record_cctransactions([txn("elsewhere"), txn("new-one")], check_first=True)
+    assert (outcomes[0].status, outcomes[0].record_no) == ("already_posted", record_no)
+    assert outcomes[1].status == "posted"
+    assert len(stored(gw, "elsewhere")) == 1 and len(stored(gw, "new-one")) == 1
+
+
+@pytest.mark.parametrize("fault", ["drop_after_commit", "cf_524_after_commit"])
+def test_ambiguous_write_is_resolved_by_lookup(gw, hook, fault, caplog, capsys):
+    hook.get_locations()  # open the session so the fault hits the write itself
+    gw.queue_fault(fault)
+    with caplog.at_level(logging.WARNING):
+        outcomes = hook.record_cctransactions([txn("amb-1"), txn("amb-2", amount="3.00")])
+    assert [o.status for o in outcomes] == ["already_posted", "already_posted"]
+    for o in outcomes:
+        (record,) = stored(gw, o.reference_no)
+        assert record["RECORDNO"] == o.record_no
+    # Resolved by a lookup: the write was never sent a second time.
+    assert len(functions_sent(gw, "record_cctransaction")) == 1
+    assert "looking them up" in logged(caplog, capsys)
+
+
+def test_timeout_then_lookup_then_safe_resend(gw, connect):
+    # The write is committed only after the client gave up: the lookup finds nothing, the
+    # re-send posts it, and uniqueid stops the late original from creating a second record.
+    connect(timeout=0.5)
+    hook = make_hook()
+    hook.get_locations()
+    gw.queue_fault("latency", seconds=1.5)
+    (outcome,) = hook.record_cctransactions([txn("slow-1")])
+    assert outcome.status in ("posted", "already_posted")
+    time.sleep(1.5)  # let the delayed original finish on the server
+    assert len(stored(gw, "slow-1")) == 1
+
+
+def test_server_error_on_write_is_looked_up_then_resent(gw, hook):
+    hook.get_locations()
+    gw.queue_fault("server_error", status=500)
+    (outcome,) = hook.record_cctransactions([txn("after-500")])
+    assert outcome.status == "posted"
+    # The faulted request never reached the gateway's log; what did is a lookup first, then
+    # exactly one write.
+    names = [r.find("operation/content/function")[0].tag for r in gw.requests]
+    assert names[-2:] == ["query", "record_cctransaction"]
+    assert len(stored(gw, "after-500")) == 1
+
+
+# --- retries -----------------------------------------------------------------------------------
+
+
+def test_rate_limit_is_retried_with_one_log_line_per_wait(gw, hook, caplog, capsys):
+    hook.get_locations()
+    capsys.readouterr()
+    gw.queue_fault("rate_limit", count=2)
+    with caplog.at_level(logging.WARNING):
+        assert len(hook.get_locations()) >= 3
+    waits = [line for line in logged(caplog, capsys).splitlines() if "retrying in" in line]
+    assert len(waits) == 2 and "IntacctRateLimited" in waits[0]
+
+
+def test_rate_limit_gives_up_after_the_configured_attempts(gw, connect):
+    hook = make_hook(retry_args={"wait": tenacity.wait_none(),
+                                 "stop": tenacity.stop_after_attempt(2)})
+    hook.get_locations()
+    gw.queue_fault("rate_limit", count=5)
+    with pytest.raises(e.IntacctRateLimited) as info:
+        hook.get_locations()
+    assert info.value.http_status == 429 and info.value.errorno == "GW-0010"
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_server_errors_on_reads_are_retried(gw, hook, status):
+    hook.get_locations()
+    gw.queue_fault("server_error", status=status, html=True)
+    assert hook.get_gl_accounts(["2150"])[0]["TITLE"] == "Divvy GL Account"
+
+
+# --- reads and paging ---------------------------------------------------------------------------
+
+
+def test_pagination_over_hundreds_of_records(gw, connect):
+    hook = make_hook(batch_size=100)
+    refs = [f"page-{i:04d}" for i in range(250)]
+    outcomes = hook.record_cctransactions([txn(r, amount="1.00") for r in refs])
+    assert all(o.status == "posted" for o in outcomes)
+
+    rows = list(hook.iter_read_by_query("CCTRANSACTION", "", fields=("RECORDNO", "RECORDID"),
+                                        page_size=40))
+    assert sorted(r["RECORDID"] for r in rows) == refs
+    assert len(functions_sent(gw, "readMore")) == 6  # 40 + 6 * 40 >= 250
+
+    rows = list(hook.iter_query("CCTRANSACTION", ["RECORDNO", "RECORDID", "TOTALENTERED"],
+                                page_size=60))
+    assert sorted(r["RECORDID"] for r in rows) == refs
+    assert len({r["RECORDNO"] for r in rows}) == 250
+    assert rows[0]["TOTALENTERED"] == Decimal("1.00")
+    offsets = [int(q.findtext("operation/content/function/query/offset"))
+               for q in functions_sent(gw, "query")]
+    assert offsets[-5:] == [0, 60, 120, 180, 240]
+
+    found = hook.find_cctransactions(CARD, OPEN_DAY, OPEN_DAY, [*refs[:5], "absent"])
+    assert sorted(r["RECORDID"] for r in found) == refs[:5]
+    assert len(hook.find_cctransactions(CARD, OPEN_DAY, OPEN_DAY)) == 250
+    assert hook.find_cctransactions(CARD, date(2026, 11, 1), date(2026, 11, 30)) == []
+
+
+def test_read_and_read_by_name(hook):
+    accounts = hook.get_gl_accounts(["2150", "6100", "9999"])
+    assert sorted(a["ACCOUNTNO"] for a in accounts) == ["2150", "6100"]
+    by_no = hook.read("GLACCOUNT", [accounts[0]["RECORDNO"]])
+    assert by_no[0]["ACCOUNTNO"] == accounts[0]["ACCOUNTNO"]
+    assert isinstance(accounts[0]["REQUIREDEPT"], bool)
+
+
+# --- typed helpers ------------------------------------------------------------------------------
+
+
+def test_setup_helpers(hook):
+    card = hook.get_credit_card(CARD)
+    assert card["offset_account_no"] == "2150"
+    assert card["default_location_id"] == "100"
+    assert card["expires"] == date(2035, 12, 31)
+    assert card["active"] is True
+    assert hook.get_credit_card("No Such Card") is None
+    assert {"100", "200", "300"} <= {r["LOCATIONID"] for r in hook.get_locations()}
+    assert {"10", "20", "30"} <= {r["DEPARTMENTID"] for r in hook.get_departments()}
+    assert {"C1", "C2"} <= {r["CLASSID"] for r in hook.get_classes()}
+    assert {"P-100", "P-200"} <= {r["PROJECTID"] for r in hook.get_projects()}
+    assert {"E100", "E200"} <= {r["LOCATIONID"] for r in hook.get_entities()}
+    assert len(hook.get_gl_accounts()) >= 10
+    assert hook.get_books_closed_through() == date(2026, 9, 30)
+
+
+def test_reverse_cctransaction(gw, hook):
+    (posted,) = hook.record_cctransactions([txn("to-reverse")])
+    key = hook.reverse_cctransaction(posted.record_no, date(2026, 10, 20), memo="duplicate")
+    assert key
+    with pytest.raises(e.IntacctFunctionError):
+        hook.reverse_cctransaction("999999", date(2026, 10, 20))
+
+
+# --- secrets ------------------------------------------------------------------------------------
+
+
+def test_secrets_never_reach_logs_or_exceptions(gw, connect, caplog, capsys):
+    caplog.set_level(logging.DEBUG)
+    hook = make_hook()
+    sessions: list[str] = []
+    hook.get_locations()
+    sessions.append(hook._session_id)
+    gw.expire_sessions()
+    gw.queue_fault("rate_limit")
+    hook.get_locations()
+    sessions.append(hook._session_id)
+    messages = []
+    with pytest.raises(e.IntacctError) as info:
+        hook.reverse_cctransaction("999999", date(2026, 10, 20))
+    messages += [str(info.value), repr(info.value)]
+    gw.queue_fault("drop_after_commit")
+    outcomes = hook.record_cctransactions([txn("secret-1"), txn("bad", account="6999")])
+    messages += [str(o.error) for o in outcomes] + [repr(o) for o in outcomes]
+    connect(password="wrong-user-pass-0002")
+    bad = make_hook()
+    with pytest.raises(e.IntacctSignInError) as info:
+        bad.get_locations()
+    messages += [str(info.value), repr(info.value), bad.test_connection()[1]]
+    messages += [repr(hook), repr(hook.conn_params)]
+
+    assert all(sessions) and sessions[0] != sessions[1]
+    logs = logged(caplog, capsys)
+    assert "retrying in" in logs and "signing in again" in logs  # the logs captured the run
+    haystack = logs + "\n".join(messages)
+    for secret in (USER_PASSWORD, SENDER_PASSWORD, "wrong-user-pass-0002", *sessions):
+        assert secret not in haystack
