@@ -452,6 +452,7 @@ class DivvyHook(BaseHook):
 
     def _request_once(self, method: str, path: str, params: Mapping[str, Any] | None) -> Any:
         self.limiter.acquire(self._log_limiter_wait)
+        self.log.debug("Divvy %s %s %s", method, path, dict(params or {}))
         response = self.session.request(
             method,
             self.conn_params.base_url + path,
