@@ -436,3 +436,58 @@ def test_secrets_never_reach_logs_or_exceptions(gw, connect, caplog, capsys):
     haystack = logs + "\n".join(messages)
     for secret in (USER_PASSWORD, SENDER_PASSWORD, "wrong-user-pass-0002", *sessions):
         assert secret not in haystack
+
+
+def test_processed_control_id_without_a_record_is_reported_not_guessed(gw, hook):
+    hook.record_cctransactions([txn("vanished")])
+    # The record disappears (e.g. deleted in Intacct) but its control ID stays processed.
+    company = gw.state.companies["ACME-DEMO"]
+    with gw.state.lock:
+        company.objects["CCTRANSACTION"] = [r for r in company.records("CCTRANSACTION")
+                                            if r.get("RECORDID") != "vanished"]
+    (outcome,) = hook.record_cctransactions([txn("vanished")])
+    assert outcome.status == "failed"
+    assert isinstance(outcome.error, e.IntacctDuplicateControlId)
+    assert "no record with this reference number exists" in str(outcome.error)
+    assert stored(gw, "vanished") == []
+
+
+def test_retry_after_is_honoured_and_bounded(connect):
+    sleeps: list[float] = []
+    hook = IntacctHook(retry_args={"wait": tenacity.wait_fixed(7), "sleep": sleeps.append,
+                                   "stop": tenacity.stop_after_attempt(4)},
+                       max_retry_after=30)
+    failures = iter([
+        _rate_limited(0.25), _rate_limited(600), e.IntacctServerError("HTTP 503"),
+    ])
+
+    def flaky() -> str:
+        exc = next(failures, None)
+        if exc is not None:
+            raise exc
+        return "done"
+
+    assert hook._retrying()(flaky) == "done"
+    assert sleeps == [0.25, 30, 7]
+
+
+def _rate_limited(seconds: float) -> e.IntacctRateLimited:
+    exc = e.IntacctRateLimited("HTTP 429", http_status=429)
+    exc.retry_after = seconds
+    return exc
+
+
+def test_session_endpoint_must_stay_on_a_trusted_host(gw, hook):
+    assert hook._trusted_endpoint(gw.url) == gw.url
+    assert hook._trusted_endpoint("https://na12.intacct.com/ia/xml/xmlgw.phtml") == \
+        "https://na12.intacct.com/ia/xml/xmlgw.phtml"
+    assert hook._trusted_endpoint("https://evil.example.com/ia/xml/xmlgw.phtml") == gw.url
+    assert hook._trusted_endpoint("http://x.intacct.com/ia/xml/xmlgw.phtml") == gw.url
+
+
+def test_missing_connection_fields_are_named(connect):
+    connect(company_id=None, sender_password=None)
+    with pytest.raises(ValueError, match="company_id, sender_password"):
+        make_hook().get_locations()
+    ok, message = make_hook().test_connection()
+    assert not ok and "company_id" in message
