@@ -570,7 +570,9 @@ class DivvyHook(BaseHook):
         (last change, for daily runs: it catches authorizations that cleared days later). Each
         row is checked client-side against the window, because the API silently ignores what it
         does not understand; rows outside are dropped and counted in the log. Rows repeated by
-        the offset cursor (rows inserted between pages shift it) are dropped by uuid.
+        the offset cursor (rows inserted between pages shift it) are dropped by uuid. The
+        ``updatedTime`` end is applied only client-side: a row updated mid-walk would otherwise
+        leave the server's result set and shift the cursor past a row never read.
 
         :param page_size: rows per request, 1..50.
         :param expand_splits: fetch the children of split parents by uuid and attach them as
