@@ -108,7 +108,8 @@ def running_gateway(
     """
     state = load_seed(seed, session_timeout_seconds=session_timeout_seconds)
     server = serve(state, port=0, xsd_path=str(xsd_path) if xsd_path is not None else None)
-    thread = threading.Thread(target=server.serve_forever, name="intacct-gateway", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="intacct-gateway", daemon=True)
     thread.start()
     try:
         yield GatewayHandle(server)

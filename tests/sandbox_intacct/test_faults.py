@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from gw_wire import cctransaction, post, read_by_query, request
+from lxml import etree
+
+
+def test_rate_limit_then_recovers(gw):
+    gw.queue_fault("rate_limit", count=2)
+    for _ in range(2):
+        resp = post(gw.url, request([read_by_query("LOCATION")]))
+        assert resp.status_code == 429
+        assert etree.fromstring(resp.content).findtext("errormessage/error/errorno") == "GW-0010"
+    assert post(gw.url, request([read_by_query("LOCATION")])).status_code == 200
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_server_errors_do_not_commit(gw, status):
+    gw.queue_fault("server_error", status=status, html=status == 502)
+    resp = post(gw.url, request([cctransaction()]))
+    assert resp.status_code == status
+    assert gw.cctransactions() == []
+
+
+def test_524_after_commit(gw):
+    gw.queue_fault("timeout_after_commit")
+    resp = post(gw.url, request([cctransaction()]))
+    assert resp.status_code == 524
+    assert len(gw.cctransactions()) == 1
+
+
+def test_drop_after_commit(gw):
+    gw.queue_fault("drop_after_commit")
+    with pytest.raises(requests.ConnectionError):
+        post(gw.url, request([cctransaction()]))
+    assert len(gw.cctransactions()) == 1
+
+
+def test_latency(gw):
+    gw.queue_fault("latency", seconds=0.5)
+    start = time.monotonic()
+    assert post(gw.url, request([read_by_query("LOCATION")])).status_code == 200
+    assert time.monotonic() - start >= 0.5
+
+
+def test_http_admin_queues_faults(gw):
+    admin = gw.url.replace("/ia/xml/xmlgw.phtml", "/_gateway/faults")
+    assert requests.post(admin, json={"kind": "rate_limit"}, timeout=5).status_code == 200
+    assert post(gw.url, request([read_by_query("LOCATION")])).status_code == 429
+    assert requests.post(admin, json={"kind": "bogus"}, timeout=5).status_code == 400
+
+
+def test_unknown_fault_kind_rejected(gw):
+    with pytest.raises(ValueError):
+        gw.queue_fault("meteor")
