@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS divvy_transaction (
     intacct_record_no TEXT,
     control_id        TEXT,
     last_error        TEXT,
+    failed_attempts   INTEGER NOT NULL DEFAULT 0, -- definitive Intacct refusals so far
     first_run_id      TEXT NOT NULL,
     last_run_id       TEXT NOT NULL,
     staged_at         TEXT NOT NULL,
@@ -82,4 +83,15 @@ CREATE TABLE IF NOT EXISTS reconciliation_difference (
     PRIMARY KEY (run_id, posting_date, diff_no),
     FOREIGN KEY (run_id, posting_date)
         REFERENCES reconciliation (run_id, posting_date) ON DELETE CASCADE
+);
+
+-- Raw landing: what the extract step fetched, kept until the stage step of the same run has
+-- read it. Tasks may run on different workers, so the hand-off goes through the ledger, not
+-- through local files or (large) XComs. Re-running extract overwrites its own rows.
+CREATE TABLE IF NOT EXISTS divvy_landing (
+    run_id       TEXT NOT NULL,
+    uuid         TEXT NOT NULL,
+    payload      TEXT NOT NULL,                  -- {"transaction": …, "children": […]}
+    extracted_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, uuid)
 );

@@ -491,3 +491,28 @@ def test_missing_connection_fields_are_named(connect):
         make_hook().get_locations()
     ok, message = make_hook().test_connection()
     assert not ok and "company_id" in message
+
+
+def test_control_ids_are_scoped_by_attempt():
+    first, second = control_id_for("txr_a"), control_id_for("txr_a", 2)
+    assert first == "divvy-txr_a" and second == "divvy-txr_a#2"
+    # No reference number can produce another reference's retry control ID.
+    assert control_id_for("txr_a#2") not in {first, second}
+    with pytest.raises(ValueError):
+        control_id_for("txr_a", 0)
+
+
+def test_retry_after_a_definitive_refusal_uses_a_new_control_id(gw, hook):
+    closed_day = date(2026, 9, 15)
+    [refused] = hook.record_cctransactions([txn("txr_closed", day=closed_day)])
+    assert refused.status == "failed" and isinstance(refused.error, e.IntacctClosedPeriod)
+    # The controller reopens September: the books are now closed through August.
+    with gw.state.lock:
+        for row in gw.state.companies["ACME-DEMO"].objects["BOOKSCLOSED"]:
+            row["CLOSEDTHROUGH"] = "08/31/2026"
+    retry = CCTransaction(card_id=CARD, payment_date=closed_day, reference_no="txr_closed",
+                          payee="Staples", attempt=2,
+                          lines=(CCLine("6100", Decimal("12.34"), location_id="100"),))
+    [posted] = hook.record_cctransactions([retry])
+    assert (posted.status, posted.control_id) == ("posted", "divvy-txr_closed#2")
+    assert len(stored(gw, "txr_closed")) == 1

@@ -327,7 +327,7 @@ def test_sql_files_use_only_bind_parameters():
     statements = split_statements((SQL_DIR / "schema.sql").read_text())
     assert [s.split("EXISTS")[1].split()[0] for s in statements] == [
         "divvy_transaction", "divvy_transaction_state_idx", "divvy_transaction_posting_date_idx",
-        "mapped_line", "reconciliation", "reconciliation_difference",
+        "mapped_line", "reconciliation", "reconciliation_difference", "divvy_landing",
     ]  # fmt: skip
 
 
@@ -355,3 +355,26 @@ def test_from_url_postgresql(postgres_dsn):
             assert conn.execute(sa.text("SELECT 1")).scalar() == 1
     finally:
         led.engine.dispose()
+
+
+def _payload(uuid: str, amount: str = "1.00") -> dict:
+    return {"transaction": {"uuid": uuid, "amount": amount, "merchantName": "Café 🍕 & <Co>"},
+            "children": []}
+
+
+def test_landing_round_trips_and_a_retried_extract_overwrites(ledger):
+    assert ledger.land("run-1", [_payload("txr_a"), _payload("txr_b")]) == 2
+    ledger.land("run-1", [_payload("txr_a", "2.00")])  # extract retried: same run, same uuid
+    landed = {p["transaction"]["uuid"]: p for p in ledger.landed("run-1")}
+    assert set(landed) == {"txr_a", "txr_b"}
+    assert landed["txr_a"]["transaction"]["amount"] == "2.00"
+    assert landed["txr_b"]["transaction"]["merchantName"] == "Café 🍕 & <Co>"
+    assert list(ledger.landed("run-2")) == []
+
+
+def test_purge_landing_keeps_only_the_current_run(ledger):
+    ledger.land("run-1", [_payload("txr_a")])
+    ledger.land("run-2", [_payload("txr_b")])
+    ledger.purge_landing(keep_run_id="run-2")
+    assert list(ledger.landed("run-1")) == []
+    assert [p["transaction"]["uuid"] for p in ledger.landed("run-2")] == ["txr_b"]

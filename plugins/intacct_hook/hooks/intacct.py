@@ -43,7 +43,6 @@ from intacct_hook.intacct.records import (
     CCTransaction,
     RecordOutcome,
     check_unique_references,
-    control_id_for,
 )
 from intacct_hook.intacct.response import FunctionResult, Response, gateway_errors, parse_response
 from intacct_hook.intacct.values import (
@@ -554,7 +553,8 @@ class IntacctHook(BaseHook):
     ) -> list[RecordOutcome]:
         """Post credit card transactions exactly once; one outcome per transaction, in order.
 
-        Each write carries ``uniqueid=true`` and the control ID ``control_id_for(reference_no)``.
+        Each write carries ``uniqueid=true`` and the control ID ``txn.control_id``, that is
+        ``control_id_for(reference_no, attempt)``.
         After an ambiguous outcome (timeout, 524, dropped connection), and for any failed
         write, the record is looked up by reference number first: if it exists the outcome is
         ``already_posted`` with its RECORDNO; only records that are certainly absent are sent
@@ -808,7 +808,7 @@ def _failed(txn: CCTransaction, result: FunctionResult) -> RecordOutcome:
             errors=error.errors, control_id=txn.control_id, record=txn.reference_no)
     return RecordOutcome(txn.reference_no, txn.control_id, "failed",
                          error=error.with_context(record=txn.reference_no,
-                                                  control_id=control_id_for(txn.reference_no)))
+                                                  control_id=txn.control_id))
 
 
 def _first(row: dict, names: Sequence[str]) -> Any:

@@ -29,18 +29,27 @@ _HASHED_PREFIX = "divvy~"
 OutcomeStatus = Literal["posted", "already_posted", "failed"]
 
 
-def control_id_for(reference_no: str) -> str:
+def control_id_for(reference_no: str, attempt: int = 1) -> str:
     """The deterministic function control ID of the write for ``reference_no`` (≤ 256 chars).
+
+    ``attempt`` counts writes after a definitive refusal (closed period, inactive account…):
+    Intacct may remember the control ID of a failed function under ``uniqueid=true`` (the docs
+    do not say), so a retry once the cause is fixed needs a new one. Retries of the same attempt
+    after an ambiguous outcome reuse it; that is what keeps them idempotent.
 
     >>> control_id_for("6f1c7a52-2b1e-4f5e-9a0d-0c2c4b8c1d11")
     'divvy-6f1c7a52-2b1e-4f5e-9a0d-0c2c4b8c1d11'
     """
     if not reference_no:
         raise ValueError("reference_no is required to derive a control ID")
+    if attempt < 1:
+        raise ValueError(f"attempt must be 1 or more, not {attempt}")
     if _SAFE_REFERENCE.match(reference_no):
-        return CONTROL_ID_PREFIX + reference_no
-    digest = hashlib.sha256(reference_no.encode("utf-8")).hexdigest()
-    return _HASHED_PREFIX + digest
+        base = CONTROL_ID_PREFIX + reference_no
+    else:
+        base = _HASHED_PREFIX + hashlib.sha256(reference_no.encode("utf-8")).hexdigest()
+    # '#' is outside the safe reference alphabet, so no reference can imitate a retry suffix.
+    return base if attempt == 1 else f"{base}#{attempt}"
 
 
 def _decimal(value: object, what: str) -> Decimal:
@@ -94,6 +103,7 @@ class CCTransaction:
     exchange_rate_date: date | None = None
     exchange_rate: Decimal | None = None
     supdoc_id: str | None = None
+    attempt: int = 1
 
     def __post_init__(self) -> None:
         if not self.card_id:
@@ -119,7 +129,7 @@ class CCTransaction:
 
     @property
     def control_id(self) -> str:
-        return control_id_for(self.reference_no)
+        return control_id_for(self.reference_no, self.attempt)
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,7 @@ class LedgerRow:
     intacct_record_no: str | None
     control_id: str | None
     last_error: str | None
+    failed_attempts: int
     first_run_id: str
     last_run_id: str
     staged_at: str
@@ -191,6 +192,38 @@ class Ledger:
         with self.engine.begin() as conn:
             for statement in split_statements(self.sql("schema")):
                 conn.execute(sa.text(statement))
+
+    # --- landing (extract → stage hand-off) -------------------------------------------------
+
+    def land(self, run_id: str, payloads: Iterable[Mapping[str, Any]]) -> int:
+        """Keep extracted payloads for the stage step of ``run_id``; returns how many."""
+        params = [
+            {
+                "run_id": run_id,
+                "uuid": p["transaction"]["uuid"],
+                "payload": json.dumps(p, sort_keys=True, default=str),
+                "now": _now(),
+            }
+            for p in payloads
+        ]
+        if params:
+            with self.engine.begin() as conn:
+                conn.execute(self._stmt("land_transaction"), params)
+        return len(params)
+
+    def landed(self, run_id: str) -> Iterator[dict[str, Any]]:
+        """The payloads landed by ``run_id``, streamed so memory stays flat."""
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=500).execute(
+                self._stmt("select_landed"), {"run_id": run_id}
+            )
+            for row in result:
+                yield json.loads(row.payload)
+
+    def purge_landing(self, *, keep_run_id: str) -> None:
+        """Drop payloads landed by other runs (they are staged, or their run was abandoned)."""
+        with self.engine.begin() as conn:
+            conn.execute(self._stmt("purge_landing"), {"keep_run_id": keep_run_id})
 
     # --- stage ---------------------------------------------------------------------------
 
