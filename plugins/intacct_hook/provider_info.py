@@ -50,7 +50,10 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "Entity ID (multi-entity companies only)",
                         "schema": _STRING,
                     },
-                    "timeout": {"label": "Request timeout (seconds)", "schema": {"type": ["number", "null"]}},
+                    "timeout": {
+                        "label": "Request timeout (seconds)",
+                        "schema": {"type": ["number", "null"]},
+                    },
                 },
             },
             {
@@ -70,7 +73,10 @@ def get_provider_info() -> dict[str, Any]:
                     "client_id": {"label": "OAuth client ID", "schema": _STRING},
                     "client_secret": {"label": "OAuth client secret", "schema": _SECRET},
                     "token_url": {"label": "OAuth token URL", "schema": _STRING},
-                    "timeout": {"label": "Request timeout (seconds)", "schema": {"type": ["number", "null"]}},
+                    "timeout": {
+                        "label": "Request timeout (seconds)",
+                        "schema": {"type": ["number", "null"]},
+                    },
                     "calls_per_minute": {
                         "label": "Client-side rate limit (calls per minute, max 60)",
                         "schema": {"type": ["integer", "null"]},

@@ -180,9 +180,7 @@ class TransactionWindow:
     def __post_init__(self) -> None:
         for name in ("occurred_from", "occurred_to", "updated_from", "updated_to"):
             value = getattr(self, name)
-            if value is not None and (
-                not isinstance(value, datetime) or value.utcoffset() is None
-            ):
+            if value is not None and (not isinstance(value, datetime) or value.utcoffset() is None):
                 raise FilterError(f"{name} must be a timezone-aware datetime, got {value!r}")
         for start, end in (("occurred_from", "occurred_to"), ("updated_from", "updated_to")):
             a, b = getattr(self, start), getattr(self, end)

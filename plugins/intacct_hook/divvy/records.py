@@ -35,7 +35,6 @@ __all__ = [
 ]
 
 
-
 def _empty() -> Mapping[str, Any]:
     return MappingProxyType({})
 
@@ -475,5 +474,27 @@ class DivvyCustomField:
             multi_select=r.flag("multiSelect"),
             allow_custom_values=r.flag("allowCustomValues"),
             retired=r.flag("retired"),
+            raw=_freeze(data),
+        )
+
+
+@dataclass(frozen=True)
+class DivvyCustomFieldValue:
+    """One selectable value of a custom field (``GET /v3/spend/custom-fields/{id}/values``)."""
+
+    uuid: str
+    value: str
+    deleted: bool = False
+    id: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=_empty, hash=False, compare=False, repr=False)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DivvyCustomFieldValue:
+        r = _Reader("custom field value", data)
+        return cls(
+            uuid=r.uuid_required(),
+            id=r.text("id"),
+            value=r.text("value", required=True),  # type: ignore[arg-type]
+            deleted=r.flag("deleted"),
             raw=_freeze(data),
         )

@@ -32,6 +32,7 @@ from intacct_hook.divvy.records import (
     DivvyBudget,
     DivvyCard,
     DivvyCustomField,
+    DivvyCustomFieldValue,
     DivvyTransaction,
     DivvyUser,
 )
@@ -386,15 +387,20 @@ class DivvyHook(BaseHook):
             except requests.RequestException as exc:
                 raise DivvyTransientError(
                     f"could not reach the OAuth token URL ({type(exc).__name__})",
-                    method="POST", path="token_url",
+                    method="POST",
+                    path="token_url",
                 ) from None
             if response.status_code != 200:
                 raise self._error_from(response, "POST", "token_url")
             body = response.json()
             token = body.get("access_token") if isinstance(body, Mapping) else None
             if not token:
-                raise DivvyApiError("OAuth token response had no access_token",
-                                    status=200, method="POST", path="token_url")
+                raise DivvyApiError(
+                    "OAuth token response had no access_token",
+                    status=200,
+                    method="POST",
+                    path="token_url",
+                )
             mask_secret(token)
             ttl = float(body.get("expires_in") or 300)
             self._bearer = (token, time.monotonic() + max(1.0, ttl - self._OAUTH_REFRESH_EARLY))
@@ -406,7 +412,9 @@ class DivvyHook(BaseHook):
     def _log_limiter_wait(self, seconds: float) -> None:
         self.log.info(
             "Divvy rate limit: waiting %.2f s to stay within %d calls per %g s",
-            seconds, self.conn_params.calls_per_minute, self.rate_limit_window,
+            seconds,
+            self.conn_params.calls_per_minute,
+            self.rate_limit_window,
         )
 
     def _log_retry(self, retry_state: tenacity.RetryCallState) -> None:
@@ -416,12 +424,17 @@ class DivvyHook(BaseHook):
             why = "Retry-After" if exc.retry_after is not None else "no Retry-After, backoff"
             self.log.warning(
                 "Divvy rate limit (HTTP 429) on %s: waiting %.2f s (%s) before attempt %d",
-                exc.path, wait, why, retry_state.attempt_number + 1,
+                exc.path,
+                wait,
+                why,
+                retry_state.attempt_number + 1,
             )
         else:
             self.log.warning(
                 "Divvy request failed (%s); retrying in %.2f s, attempt %d",
-                self._redact(str(exc)), wait, retry_state.attempt_number + 1,
+                self._redact(str(exc)),
+                wait,
+                retry_state.attempt_number + 1,
             )
 
     def _retrying(self, **overrides: Any) -> tenacity.Retrying:
@@ -464,16 +477,23 @@ class DivvyHook(BaseHook):
         if status == 429 or status >= 500:
             error = self._error_from(response, method, path)
             raise DivvyTransientError(
-                error.message, status=status, code=error.code, method=method, path=path,
+                error.message,
+                status=status,
+                code=error.code,
+                method=method,
+                path=path,
                 retry_after=_parse_retry_after(response.headers.get("Retry-After")),
             )
-        if status == 401 and self.conn_params.auth_type == "oauth_client_credentials" and (
-            self._bearer is not None
+        if (
+            status == 401
+            and self.conn_params.auth_type == "oauth_client_credentials"
+            and (self._bearer is not None)
         ):
             # The Bearer token may have expired early; drop it and let the retry fetch a new one.
             self._bearer = None
-            raise DivvyTransientError("access token rejected", status=401, method=method,
-                                      path=path, retry_after=0.0)
+            raise DivvyTransientError(
+                "access token rejected", status=401, method=method, path=path, retry_after=0.0
+            )
         if status >= 400:
             raise self._error_from(response, method, path)
         try:
@@ -483,7 +503,9 @@ class DivvyHook(BaseHook):
             raise DivvyTransientError(
                 f"response body is not valid JSON ({len(response.content)} bytes), "
                 "probably cut off",
-                status=status, method=method, path=path,
+                status=status,
+                method=method,
+                path=path,
             ) from None
 
     def _error_from(self, response: requests.Response, method: str, path: str) -> DivvyApiError:
@@ -501,7 +523,10 @@ class DivvyHook(BaseHook):
                 message = text
         return DivvyApiError(
             self._redact(message or "no message"),
-            status=response.status_code, code=code, method=method, path=path,
+            status=response.status_code,
+            code=code,
+            method=method,
+            path=path,
         )
 
     # -- paging ---------------------------------------------------------------------------------
@@ -521,22 +546,23 @@ class DivvyHook(BaseHook):
             body = self._request(path, query)
             rows = body.get("results") if isinstance(body, Mapping) else None
             if not isinstance(rows, list):
-                raise DivvyApiError("list response has no 'results' array", method="GET",
-                                    path=path)
+                raise DivvyApiError("list response has no 'results' array", method="GET", path=path)
             yield page, rows
             cursor = body.get("nextPage") or None
             if cursor is None:
                 return
             if not rows:
                 # A cursor past the end returns nothing; following more cursors cannot help.
-                self.log.warning("Divvy %s: empty page %d still had a next cursor; stopping",
-                                 path, page)
+                self.log.warning(
+                    "Divvy %s: empty page %d still had a next cursor; stopping", path, page
+                )
                 return
             if cursor in seen:
                 raise DivvyPaginationError(
                     f"the API returned the page cursor {cursor!r} twice (page {page}); "
                     "stopping rather than reading the same rows forever",
-                    method="GET", path=path,
+                    method="GET",
+                    path=path,
                 )
             seen.add(cursor)
 
@@ -548,8 +574,13 @@ class DivvyHook(BaseHook):
             records = [factory(row) for row in rows]
             fresh = [r for r in records if r.uuid not in seen]  # type: ignore[attr-defined]
             seen.update(r.uuid for r in fresh)  # type: ignore[attr-defined]
-            self.log.info("Divvy %s page %d: %d rows, %d duplicates dropped",
-                          what, page, len(rows), len(records) - len(fresh))
+            self.log.info(
+                "Divvy %s page %d: %d rows, %d duplicates dropped",
+                what,
+                page,
+                len(rows),
+                len(records) - len(fresh),
+            )
             yield from fresh
 
     # -- public API -----------------------------------------------------------------------------
@@ -619,7 +650,10 @@ class DivvyHook(BaseHook):
             self.log.info(
                 "Divvy transactions page %d: %d rows, %d duplicates dropped, "
                 "%d outside the window dropped",
-                page, len(rows), duplicates, outside,
+                page,
+                len(rows),
+                duplicates,
+                outside,
             )
             for txn in keep:
                 if expand_splits and txn.child_uuids:
@@ -629,7 +663,10 @@ class DivvyHook(BaseHook):
         self.log.info(
             "Divvy transactions: %d yielded from %d pages (%d duplicates, %d outside the window "
             "dropped)",
-            yielded, pages, duplicates_total, outside_total,
+            yielded,
+            pages,
+            duplicates_total,
+            outside_total,
         )
 
     def _fetch_children(self, parent: DivvyTransaction) -> list[DivvyTransaction]:
@@ -672,12 +709,20 @@ class DivvyHook(BaseHook):
             "/v3/spend/custom-fields", DivvyCustomField.from_json, "custom fields"
         )
 
+    def iter_custom_field_values(self, field: DivvyCustomField) -> Iterator[DivvyCustomFieldValue]:
+        """The values one custom field offers, e.g. every "GL Account" option."""
+        path = f"/v3/spend/custom-fields/{quote(field.uuid, safe='')}/values"
+        return self._iter_records(path, DivvyCustomFieldValue.from_json, f"'{field.name}' values")
+
     def get_current_user(self) -> dict[str, Any]:
         """The user whose API token the Connection holds (a cheap read-only probe)."""
         body = self._request("/v3/spend/users/current")
         if not isinstance(body, dict):
-            raise DivvyApiError("current-user response is not an object", method="GET",
-                                path="/v3/spend/users/current")
+            raise DivvyApiError(
+                "current-user response is not an object",
+                method="GET",
+                path="/v3/spend/users/current",
+            )
         return body
 
     def test_connection(self) -> tuple[bool, str]:

@@ -56,11 +56,18 @@ DEFAULT_GATEWAY_URL = "https://api.intacct.com/ia/xml/xmlgw.phtml"
 DEFAULT_SENDER_ID = "bill.com"
 DEFAULT_TIMEOUT = 60.0
 
-CCTRANSACTION_FIELDS = ("RECORDNO", "RECORDID", "FINANCIALENTITY", "WHENCREATED",
-                        "TOTALENTERED", "DESCRIPTION", "PAYEE", "STATE")
+CCTRANSACTION_FIELDS = (
+    "RECORDNO",
+    "RECORDID",
+    "FINANCIALENTITY",
+    "WHENCREATED",
+    "TOTALENTERED",
+    "DESCRIPTION",
+    "PAYEE",
+    "STATE",
+)
 # Candidate CREDITCARD field names (docs/architecture.md): the real names are not documented.
-CARD_OFFSET_ACCOUNT_FIELDS = ("LIABACCTNO", "OFFSETACCOUNTNO", "GLACCOUNTNO",
-                              "LIABILITYACCOUNTNO")
+CARD_OFFSET_ACCOUNT_FIELDS = ("LIABACCTNO", "OFFSETACCOUNTNO", "GLACCOUNTNO", "LIABILITYACCOUNTNO")
 CARD_LOCATION_FIELDS = ("LOCATION", "LOCATIONID", "DEFAULTLOCATION")
 BOOKS_CLOSED_OBJECT = "BOOKSCLOSED"  # emulator choice (docs/architecture.md)
 
@@ -189,14 +196,20 @@ class IntacctHook(BaseHook):
             password=conn.password or "",
             sender_password=str(extra.get("sender_password") or ""),
         )
-        missing = [name for name, value in (("login (user ID)", params.user_id),
-                                             ("password", params.password),
-                                             ("company_id", params.company_id),
-                                             ("sender_password", params.sender_password))
-                   if not value]
+        missing = [
+            name
+            for name, value in (
+                ("login (user ID)", params.user_id),
+                ("password", params.password),
+                ("company_id", params.company_id),
+                ("sender_password", params.sender_password),
+            )
+            if not value
+        ]
         if missing:
-            raise ValueError(f"Connection {self.intacct_conn_id!r} is missing: "
-                             f"{', '.join(missing)}")
+            raise ValueError(
+                f"Connection {self.intacct_conn_id!r} is missing: {', '.join(missing)}"
+            )
         _mask(params.password, params.sender_password)
         return params
 
@@ -205,11 +218,13 @@ class IntacctHook(BaseHook):
         """The HTTP session: only a content type and a User-Agent, never credentials."""
         http = requests.Session()
         http.headers.clear()
-        http.headers.update({
-            "Content-Type": "application/xml; charset=utf-8",
-            "Accept-Encoding": "gzip, deflate",
-            "User-Agent": f"divvy-intacct-airflow/{__version__}",
-        })
+        http.headers.update(
+            {
+                "Content-Type": "application/xml; charset=utf-8",
+                "Accept-Encoding": "gzip, deflate",
+                "User-Agent": f"divvy-intacct-airflow/{__version__}",
+            }
+        )
         return http
 
     def get_conn(self) -> requests.Session:
@@ -233,16 +248,21 @@ class IntacctHook(BaseHook):
 
     def _retrying(self) -> tenacity.Retrying:
         args = dict(self.retry_args)
-        args["wait"] = _RetryAfterWait(args.get("wait") or tenacity.wait_none(),
-                                       self.max_retry_after)
+        args["wait"] = _RetryAfterWait(
+            args.get("wait") or tenacity.wait_none(), self.max_retry_after
+        )
         args.setdefault("before_sleep", self._log_retry)
         return tenacity.Retrying(**args)
 
     def _log_retry(self, retry_state: tenacity.RetryCallState) -> None:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
-        self.log.warning("Intacct request failed (attempt %d: %s); retrying in %.1fs",
-                         retry_state.attempt_number, type(exc).__name__, wait)
+        self.log.warning(
+            "Intacct request failed (attempt %d: %s); retrying in %.1fs",
+            retry_state.attempt_number,
+            type(exc).__name__,
+            wait,
+        )
 
     # --- transport ------------------------------------------------------------------------------
 
@@ -255,12 +275,12 @@ class IntacctHook(BaseHook):
         try:
             return self.session.post(url, data=body, timeout=self.conn_params.timeout)
         except requests.ConnectTimeout as exc:
-            raise IntacctConnectionError(f"could not connect to {_host(url)}: timed out") \
-                from exc
+            raise IntacctConnectionError(f"could not connect to {_host(url)}: timed out") from exc
         except requests.Timeout as exc:
             if write:
-                raise IntacctAmbiguousWrite(f"no answer from {_host(url)} within "
-                                            f"{self.conn_params.timeout:g}s") from exc
+                raise IntacctAmbiguousWrite(
+                    f"no answer from {_host(url)} within {self.conn_params.timeout:g}s"
+                ) from exc
             raise IntacctConnectionError(f"read from {_host(url)} timed out") from exc
         except requests.ConnectionError as exc:
             if _never_sent(exc):
@@ -271,23 +291,25 @@ class IntacctHook(BaseHook):
                 ) from exc
             raise IntacctConnectionError(f"the connection to {_host(url)} dropped") from exc
 
-    def check_response(self, http: requests.Response, *, write: bool,
-                       records: dict[str, str] | None = None) -> Response:
+    def check_response(
+        self, http: requests.Response, *, write: bool, records: dict[str, str] | None = None
+    ) -> Response:
         """Map the HTTP status and body to a parsed ``Response`` or a typed error."""
         status = http.status_code
         body = http.content
         if status == 200:
-            return parse_response(body, http_status=status, secrets=self._secrets(),
-                                  records=records)
+            return parse_response(
+                body, http_status=status, secrets=self._secrets(), records=records
+            )
         details = gateway_errors(body, secrets=self._secrets())
         if status == 429:
-            err = IntacctRateLimited("rate limited (HTTP 429)", errors=details,
-                                     http_status=status)
+            err = IntacctRateLimited("rate limited (HTTP 429)", errors=details, http_status=status)
             err.retry_after = _retry_after(http.headers.get("Retry-After"))
             raise err
         if write and status in _AMBIGUOUS_FOR_WRITES:
-            raise IntacctAmbiguousWrite(f"HTTP {status} after the write was sent",
-                                        errors=details, http_status=status)
+            raise IntacctAmbiguousWrite(
+                f"HTTP {status} after the write was sent", errors=details, http_status=status
+            )
         if status in _RETRY_ANY or status in _AMBIGUOUS_FOR_WRITES:
             raise IntacctServerError(f"HTTP {status}", errors=details, http_status=status)
         if status == 400:
@@ -298,8 +320,9 @@ class IntacctHook(BaseHook):
             raise IntacctServerError(f"HTTP {status}", errors=details, http_status=status)
         raise IntacctGatewayError(f"HTTP {status}", errors=details, http_status=status)
 
-    def _send(self, url: str, body: bytes, *, write: bool,
-              records: dict[str, str] | None = None) -> Response:
+    def _send(
+        self, url: str, body: bytes, *, write: bool, records: dict[str, str] | None = None
+    ) -> Response:
         """One request with the retry policy (each attempt is the very same body)."""
         for attempt in self._retrying():
             with attempt:
@@ -311,16 +334,22 @@ class IntacctHook(BaseHook):
 
     def _control(self, *, unique_id: bool = False):
         p = self.conn_params
-        return rq.control_block(sender_id=p.sender_id, sender_password=p.sender_password,
-                                control_id=uuid.uuid4().hex, unique_id=unique_id)
+        return rq.control_block(
+            sender_id=p.sender_id,
+            sender_password=p.sender_password,
+            control_id=uuid.uuid4().hex,
+            unique_id=unique_id,
+        )
 
     def _login(self) -> None:
         """``getAPISession`` with the login credentials at the original gateway URL."""
         p = self.conn_params
-        auth = rq.login_auth(user_id=p.user_id, company_id=p.company_id, password=p.password,
-                             entity_id=p.entity_id)
-        body = rq.build_request(control=self._control(), auth=auth,
-                                functions=[rq.get_api_session()])
+        auth = rq.login_auth(
+            user_id=p.user_id, company_id=p.company_id, password=p.password, entity_id=p.entity_id
+        )
+        body = rq.build_request(
+            control=self._control(), auth=auth, functions=[rq.get_api_session()]
+        )
         self.log.debug("Opening an Intacct API session for company %s", p.company_id)
         response = self._send(p.url, body, write=False)
         result = response.results[0] if response.results else None
@@ -380,12 +409,16 @@ class IntacctHook(BaseHook):
         self._ensure_session()
         for attempt in (1, 2):
             assert self._session_id is not None
-            body = rq.build_request(control=self._control(unique_id=unique_id),
-                                    auth=rq.session_auth(self._session_id),
-                                    functions=functions, transaction=transaction)
+            body = rq.build_request(
+                control=self._control(unique_id=unique_id),
+                auth=rq.session_auth(self._session_id),
+                functions=functions,
+                transaction=transaction,
+            )
             try:
-                return self._send(self._endpoint or self.conn_params.url, body, write=write,
-                                  records=records)
+                return self._send(
+                    self._endpoint or self.conn_params.url, body, write=write, records=records
+                )
             except IntacctAuthenticationError:
                 if attempt == 2:
                     raise
@@ -425,18 +458,23 @@ class IntacctHook(BaseHook):
         size = len(functions) if transaction else self.batch_size
         out: list[FunctionResult] = []
         for start in range(0, len(functions), size):
-            batch = functions[start:start + size]
-            response = self._execute_request(batch, transaction=transaction,
-                                             unique_id=unique_id, records=records)
+            batch = functions[start : start + size]
+            response = self._execute_request(
+                batch, transaction=transaction, unique_id=unique_id, records=records
+            )
             by_id = response.by_control_id()
             for fn in batch:
                 result = by_id.get(fn.control_id)
                 if result is None:
                     result = FunctionResult(
-                        control_id=fn.control_id, function=fn.name, status="unknown",
+                        control_id=fn.control_id,
+                        function=fn.name,
+                        status="unknown",
                         error=IntacctResultIncomplete(
-                            "no result came back for this function", control_id=fn.control_id,
-                            record=(records or {}).get(fn.control_id)),
+                            "no result came back for this function",
+                            control_id=fn.control_id,
+                            record=(records or {}).get(fn.control_id),
+                        ),
                     )
                 out.append(result)
         return out
@@ -468,7 +506,8 @@ class IntacctHook(BaseHook):
             if not result.result_id or not result.data:
                 raise IntacctResultIncomplete(
                     f"readByQuery on {obj} reports {result.num_remaining} more records but no "
-                    "way to read them")
+                    "way to read them"
+                )
             result = self._one(rq.read_more(result.result_id))
             yield from result.data
 
@@ -492,26 +531,35 @@ class IntacctHook(BaseHook):
             raise ValueError("offset paging needs an explicit order_by")
         offset = 0
         while True:
-            result = self._one(rq.query(obj, fields, filter=filter, order_by=order_by,
-                                        page_size=page_size, offset=offset))
+            result = self._one(
+                rq.query(
+                    obj,
+                    fields,
+                    filter=filter,
+                    order_by=order_by,
+                    page_size=page_size,
+                    offset=offset,
+                )
+            )
             yield from result.data
             if result.num_remaining <= 0 or not result.data:
                 return
             offset += len(result.data)
 
-    def read(self, obj: str, keys: Iterable[str | int], fields: Sequence[str] = ("*",)
-             ) -> list[dict]:
+    def read(
+        self, obj: str, keys: Iterable[str | int], fields: Sequence[str] = ("*",)
+    ) -> list[dict]:
         """Records by RECORDNO (any number of keys; sent 100 per function)."""
         return self._read_many(rq.read, obj, [str(k) for k in keys], fields)
 
-    def read_by_name(self, obj: str, names: Iterable[str], fields: Sequence[str] = ("*",)
-                     ) -> list[dict]:
+    def read_by_name(
+        self, obj: str, names: Iterable[str], fields: Sequence[str] = ("*",)
+    ) -> list[dict]:
         """Records by their ID field (ACCOUNTNO, CARDID, LOCATIONID...)."""
         return self._read_many(rq.read_by_name, obj, list(names), fields)
 
-    def _read_many(self, builder, obj: str, keys: list[str], fields: Sequence[str]
-                   ) -> list[dict]:
-        chunks = [keys[i:i + rq.MAX_READ_KEYS] for i in range(0, len(keys), rq.MAX_READ_KEYS)]
+    def _read_many(self, builder, obj: str, keys: list[str], fields: Sequence[str]) -> list[dict]:
+        chunks = [keys[i : i + rq.MAX_READ_KEYS] for i in range(0, len(keys), rq.MAX_READ_KEYS)]
         results = self.execute([builder(obj, chunk, fields=fields) for chunk in chunks])
         # read returns empty rows for keys that do not exist; drop them.
         return [row for r in results for row in r.raise_for_status().data if row]
@@ -533,12 +581,13 @@ class IntacctHook(BaseHook):
         refs = list(dict.fromkeys(reference_nos))
         rows: list[dict] = []
         for i in range(0, len(refs), rq.MAX_IN_VALUES):
-            flt = rq.and_(base, rq.in_("RECORDID", refs[i:i + rq.MAX_IN_VALUES]))
+            flt = rq.and_(base, rq.in_("RECORDID", refs[i : i + rq.MAX_IN_VALUES]))
             rows.extend(self.iter_query("CCTRANSACTION", CCTRANSACTION_FIELDS, flt))
         return rows
 
-    def reverse_cctransaction(self, record_no: str | int, date_reversed: date,
-                              memo: str | None = None) -> str:
+    def reverse_cctransaction(
+        self, record_no: str | int, date_reversed: date, memo: str | None = None
+    ) -> str:
         """Reverse a credit card transaction; return the key Intacct gives back."""
         result = self._one(rq.reverse_cctransaction(record_no, date_reversed, memo=memo))
         return result.key or str(record_no)
@@ -575,18 +624,24 @@ class IntacctHook(BaseHook):
         size = len(txns) if transaction else (batch_size or self.batch_size)
         outcomes: dict[str, RecordOutcome] = {}
         for start in range(0, len(txns), max(size, 1)):
-            batch = txns[start:start + size]
+            batch = txns[start : start + size]
             if check_first:
                 found = self._lookup(batch)
-                outcomes.update({t.reference_no: _already(t, found[t.reference_no])
-                                 for t in batch if t.reference_no in found})
+                outcomes.update(
+                    {
+                        t.reference_no: _already(t, found[t.reference_no])
+                        for t in batch
+                        if t.reference_no in found
+                    }
+                )
                 batch = [t for t in batch if t.reference_no not in found]
             if batch:
                 outcomes.update(self._record_batch(batch, transaction))
         return [outcomes[t.reference_no] for t in txns]
 
-    def _record_batch(self, batch: list[CCTransaction], transaction: bool
-                      ) -> dict[str, RecordOutcome]:
+    def _record_batch(
+        self, batch: list[CCTransaction], transaction: bool
+    ) -> dict[str, RecordOutcome]:
         outcomes: dict[str, RecordOutcome] = {}
         pending = batch
         last_error: IntacctError | None = None
@@ -594,12 +649,16 @@ class IntacctHook(BaseHook):
             records = {t.control_id: t.reference_no for t in pending}
             functions = [rq.record_cctransaction(t) for t in pending]
             try:
-                results = self.execute(functions, transaction=transaction, unique_id=True,
-                                       records=records)
+                results = self.execute(
+                    functions, transaction=transaction, unique_id=True, records=records
+                )
             except IntacctAmbiguousWrite as exc:
-                self.log.warning("Outcome of %d credit card transaction(s) unknown (%s); "
-                                 "looking them up before sending again", len(pending),
-                                 exc.http_status or "no answer")
+                self.log.warning(
+                    "Outcome of %d credit card transaction(s) unknown (%s); "
+                    "looking them up before sending again",
+                    len(pending),
+                    exc.http_status or "no answer",
+                )
                 found = self._lookup(pending)
                 for txn in pending:
                     if txn.reference_no in found:
@@ -614,20 +673,24 @@ class IntacctHook(BaseHook):
         assert last_error is not None  # only reached after ambiguous rounds
         for txn in pending:
             outcomes[txn.reference_no] = RecordOutcome(
-                txn.reference_no, txn.control_id, "failed",
-                error=last_error.with_context(record=txn.reference_no,
-                                              control_id=txn.control_id))
+                txn.reference_no,
+                txn.control_id,
+                "failed",
+                error=last_error.with_context(record=txn.reference_no, control_id=txn.control_id),
+            )
         return outcomes
 
-    def _settle(self, txns: list[CCTransaction], results: list[FunctionResult]
-                ) -> dict[str, RecordOutcome]:
+    def _settle(
+        self, txns: list[CCTransaction], results: list[FunctionResult]
+    ) -> dict[str, RecordOutcome]:
         """Turn results into outcomes; failed writes are checked against Intacct first."""
         outcomes: dict[str, RecordOutcome] = {}
         doubtful: list[tuple[CCTransaction, FunctionResult]] = []
         for txn, result in zip(txns, results, strict=True):
             if result.ok:
-                outcomes[txn.reference_no] = RecordOutcome(txn.reference_no, txn.control_id,
-                                                           "posted", record_no=result.key)
+                outcomes[txn.reference_no] = RecordOutcome(
+                    txn.reference_no, txn.control_id, "posted", record_no=result.key
+                )
             elif result.status == "aborted":
                 # Rolled back: nothing was written, so no lookup is needed.
                 outcomes[txn.reference_no] = _failed(txn, result)
@@ -651,8 +714,7 @@ class IntacctHook(BaseHook):
         for card_id, group in by_card.items():
             start = min(t.payment_date for t in group)
             end = max(t.payment_date for t in group)
-            rows = self.find_cctransactions(card_id, start, end,
-                                            [t.reference_no for t in group])
+            rows = self.find_cctransactions(card_id, start, end, [t.reference_no for t in group])
             for row in rows:
                 ref = row.get("RECORDID")
                 if ref and ref not in found:
@@ -661,8 +723,13 @@ class IntacctHook(BaseHook):
             row = found.get(txn.reference_no)
             total = row.get("TOTALENTERED") if row else None
             if total is not None and total != txn.total:
-                self.log.warning("Intacct record %s for reference %s totals %s, expected %s",
-                                 row.get("RECORDNO"), txn.reference_no, total, txn.total)
+                self.log.warning(
+                    "Intacct record %s for reference %s totals %s, expected %s",
+                    row.get("RECORDNO"),
+                    txn.reference_no,
+                    total,
+                    txn.total,
+                )
         return found
 
     # --- setup objects --------------------------------------------------------------------------
@@ -736,22 +803,32 @@ class IntacctHook(BaseHook):
     def _explain(self, exc: IntacctError) -> str:
         p = self.conn_params
         if isinstance(exc, IntacctSenderNotAuthorized):
-            return (f"The sender ID '{p.sender_id}' is not authorized for company "
-                    f"'{p.company_id}': in Intacct go to Company > Setup > Company > Security > "
-                    "Web Services authorizations and add it (all lower case).")
+            return (
+                f"The sender ID '{p.sender_id}' is not authorized for company "
+                f"'{p.company_id}': in Intacct go to Company > Setup > Company > Security > "
+                "Web Services authorizations and add it (all lower case)."
+            )
         if isinstance(exc, IntacctSenderCredentialsError):
-            return (f"Intacct rejected the sender ID '{p.sender_id}' or its password: check the "
-                    "sender_id and sender_password extras of the connection.")
+            return (
+                f"Intacct rejected the sender ID '{p.sender_id}' or its password: check the "
+                "sender_id and sender_password extras of the connection."
+            )
         if isinstance(exc, IntacctSignInError):
             if p.entity_id and "entity" in exc.all_text():
-                return (f"The entity ID '{p.entity_id}' is not valid: copy it from Company > "
-                        "Entities in Intacct into the entity_id extra.")
-            return (f"Sign-in failed for Web Services user '{p.user_id}' at company "
-                    f"'{p.company_id}': check the user ID, its password and the company ID.")
+                return (
+                    f"The entity ID '{p.entity_id}' is not valid: copy it from Company > "
+                    "Entities in Intacct into the entity_id extra."
+                )
+            return (
+                f"Sign-in failed for Web Services user '{p.user_id}' at company "
+                f"'{p.company_id}': check the user ID, its password and the company ID."
+            )
         if isinstance(exc, IntacctPermissionError):
-            return (f"The Web Services user '{p.user_id}' lacks a permission: add the "
-                    "Administrator role on the user's Roles tab. Intacct said: "
-                    f"{exc.description or exc.description2}")
+            return (
+                f"The Web Services user '{p.user_id}' lacks a permission: add the "
+                "Administrator role on the user's Roles tab. Intacct said: "
+                f"{exc.description or exc.description2}"
+            )
         if isinstance(exc, IntacctConnectionError):
             return f"Could not reach the Intacct gateway at {p.url}: check the host field."
         if isinstance(exc, IntacctGatewayError):
@@ -780,8 +857,15 @@ def _host(url: str) -> str:
 def _never_sent(exc: requests.ConnectionError) -> bool:
     """True when the TCP connection was never established (so nothing reached Intacct)."""
     text = repr(exc.args[0]) if exc.args else ""
-    return any(marker in text for marker in ("NewConnectionError", "NameResolutionError",
-                                             "Connection refused", "Failed to establish"))
+    return any(
+        marker in text
+        for marker in (
+            "NewConnectionError",
+            "NameResolutionError",
+            "Connection refused",
+            "Failed to establish",
+        )
+    )
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -794,8 +878,12 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _already(txn: CCTransaction, row: dict) -> RecordOutcome:
-    return RecordOutcome(txn.reference_no, txn.control_id, "already_posted",
-                         record_no=str(row.get("RECORDNO") or "") or None)
+    return RecordOutcome(
+        txn.reference_no,
+        txn.control_id,
+        "already_posted",
+        record_no=str(row.get("RECORDNO") or "") or None,
+    )
 
 
 def _failed(txn: CCTransaction, result: FunctionResult) -> RecordOutcome:
@@ -805,10 +893,16 @@ def _failed(txn: CCTransaction, result: FunctionResult) -> RecordOutcome:
         error = type(error)(
             "Intacct refused the write as already processed, but no record with this "
             "reference number exists on the card",
-            errors=error.errors, control_id=txn.control_id, record=txn.reference_no)
-    return RecordOutcome(txn.reference_no, txn.control_id, "failed",
-                         error=error.with_context(record=txn.reference_no,
-                                                  control_id=txn.control_id))
+            errors=error.errors,
+            control_id=txn.control_id,
+            record=txn.reference_no,
+        )
+    return RecordOutcome(
+        txn.reference_no,
+        txn.control_id,
+        "failed",
+        error=error.with_context(record=txn.reference_no, control_id=txn.control_id),
+    )
 
 
 def _first(row: dict, names: Sequence[str]) -> Any:
@@ -850,5 +944,13 @@ def _as_date(value: object) -> date | None:
 
 def _object_unknown(exc: IntacctError) -> bool:
     text = exc.all_text()
-    return any(marker in text for marker in ("object definition", "not found", "does not exist",
-                                             "unknown object", "cannot be performed on objects"))
+    return any(
+        marker in text
+        for marker in (
+            "object definition",
+            "not found",
+            "does not exist",
+            "unknown object",
+            "cannot be performed on objects",
+        )
+    )

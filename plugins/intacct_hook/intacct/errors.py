@@ -136,14 +136,27 @@ class IntacctError(Exception):
         # processes) by rebuilding it from its parts.
         return (
             _rebuild,
-            (type(self), self._message, self.errors, self.level, self.control_id, self.record,
-             self.http_status),
+            (
+                type(self),
+                self._message,
+                self.errors,
+                self.level,
+                self.control_id,
+                self.record,
+                self.http_status,
+            ),
         )
 
 
 def _rebuild(cls, message, errors, level, control_id, record, http_status):
-    return cls(message, errors=errors, level=level, control_id=control_id, record=record,
-               http_status=http_status)
+    return cls(
+        message,
+        errors=errors,
+        level=level,
+        control_id=control_id,
+        record=record,
+        http_status=http_status,
+    )
 
 
 # --- gateway / transport ----------------------------------------------------------------------
@@ -317,8 +330,9 @@ def error_for(
     """
     errors = tuple(errors)
     cls = _classify(level, errors, status)
-    return cls(errors=errors, level=level, control_id=control_id, record=record,
-               http_status=http_status)
+    return cls(
+        errors=errors, level=level, control_id=control_id, record=record, http_status=http_status
+    )
 
 
 def _classify(

@@ -116,8 +116,7 @@ class CCTransaction:
         if not self.lines:
             raise ValueError(f"transaction {self.reference_no!r} has no lines")
         if self.exchange_rate is not None:
-            object.__setattr__(self, "exchange_rate",
-                               _decimal(self.exchange_rate, "exchange_rate"))
+            object.__setattr__(self, "exchange_rate", _decimal(self.exchange_rate, "exchange_rate"))
         if self.currency and self.exchange_rate is None and not self.exchange_rate_type:
             # The schema requires a rate type or a rate whenever a currency is given.
             object.__setattr__(self, "exchange_rate_type", "Intacct Daily Rate")

@@ -29,8 +29,7 @@ MAX_READ_KEYS = 100
 
 #: Functions that only read; everything else may change data and is treated as a write.
 READ_FUNCTIONS = frozenset(
-    {"getAPISession", "readByQuery", "readMore", "query", "read", "readByName", "inspect",
-     "lookup"}
+    {"getAPISession", "readByQuery", "readMore", "query", "read", "readByName", "inspect", "lookup"}
 )
 
 

@@ -31,8 +31,9 @@ from intacct_hook.intacct.values import coerce
 REDACTED = "***"
 
 # A hardened parser: responses come from the network.
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True,
-                          remove_blank_text=True)
+_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, huge_tree=True, remove_blank_text=True
+)
 
 
 @dataclass
@@ -117,24 +118,35 @@ class _Redactor:
         return text
 
 
-def parse_errors(container: etree._Element | None, *, secrets: Iterable[str | None] = ()
-                 ) -> list[ErrorDetail]:
+def parse_errors(
+    container: etree._Element | None, *, secrets: Iterable[str | None] = ()
+) -> list[ErrorDetail]:
     """Every ``error`` under ``container`` (an ``errormessage`` or a parent of one)."""
     if container is None:
         return []
     redact = _Redactor(secrets)
-    errors = container.findall("error") if container.tag == "errormessage" else \
-        container.findall(".//errormessage/error")
+    errors = (
+        container.findall("error")
+        if container.tag == "errormessage"
+        else container.findall(".//errormessage/error")
+    )
     if not errors and container.tag != "errormessage":
         errors = container.findall(".//error")
     details = []
     for err in errors:
+
         def field_(tag: str, err: etree._Element = err) -> str:
             # Support IDs sometimes arrive URL-encoded (%7E for ~); decode for readability.
             return redact(unquote(_text(err, tag) or ""))
 
-        details.append(ErrorDetail(field_("errorno"), field_("description"),
-                                   field_("description2"), field_("correction")))
+        details.append(
+            ErrorDetail(
+                field_("errorno"),
+                field_("description"),
+                field_("description2"),
+                field_("correction"),
+            )
+        )
     return details
 
 
@@ -195,19 +207,25 @@ def parse_result(
     attributes: dict[str, str] = {}
     if data_el is not None:
         attributes = {str(k): str(v) for k, v in data_el.attrib.items()}
-        rows = [row_to_dict(r) if len(r) else {r.tag: coerce(r.tag, r.text)}
-                for r in data_el if isinstance(r.tag, str)]
+        rows = [
+            row_to_dict(r) if len(r) else {r.tag: coerce(r.tag, r.text)}
+            for r in data_el
+            if isinstance(r.tag, str)
+        ]
     error: IntacctError | None = None
     if status != "success":
         details = parse_errors(el.find("errormessage"), secrets=secrets)
         if status == "unknown":
             error = IntacctResultIncomplete(
-                "the result came back without a status", errors=details, control_id=control_id,
+                "the result came back without a status",
+                errors=details,
+                control_id=control_id,
                 record=record,
             )
         else:
-            error = error_for(FUNCTION, details, status=status, control_id=control_id,
-                              record=record)
+            error = error_for(
+                FUNCTION, details, status=status, control_id=control_id, record=record
+            )
     return FunctionResult(
         control_id=control_id,
         function=function,
@@ -241,31 +259,32 @@ def parse_response(
         details = parse_errors(root, secrets=secrets)
         if details:
             raise error_for(GATEWAY, details, http_status=http_status)
-        raise IntacctResponseError(f"unexpected root element <{root.tag}>",
-                                   http_status=http_status)
+        raise IntacctResponseError(f"unexpected root element <{root.tag}>", http_status=http_status)
     control = root.find("control")
     control_status = (_text(control, "status") or "").lower()
     control_id = _text(control, "controlid")
     if control is None or control_status != "success":
         details = parse_errors(root.find("errormessage"), secrets=secrets)
         if control is None and not details:
-            raise IntacctResponseError("the response has no control block",
-                                       http_status=http_status)
+            raise IntacctResponseError("the response has no control block", http_status=http_status)
         raise error_for(CONTROL, details, control_id=control_id, http_status=http_status)
     operation = root.find("operation")
     if operation is None:
         details = parse_errors(root.find("errormessage"), secrets=secrets)
         if details:
             raise error_for(CONTROL, details, control_id=control_id, http_status=http_status)
-        raise IntacctResponseError("the response has no operation block",
-                                   http_status=http_status)
+        raise IntacctResponseError("the response has no operation block", http_status=http_status)
     auth = operation.find("authentication")
     if (_text(auth, "status") or "").lower() != "success":
         details = parse_errors(operation.find("errormessage"), secrets=secrets)
-        raise error_for(AUTHENTICATION, details, control_id=control_id,
-                        http_status=http_status)
+        raise error_for(AUTHENTICATION, details, control_id=control_id, http_status=http_status)
     auth_info = {child.tag: (child.text or "") for child in auth if isinstance(child.tag, str)}
-    results = [parse_result(r, secrets=secrets, records=records)
-               for r in operation.findall("result")]
-    return Response(control_id=control_id, unique_id=_text(control, "uniqueid"),
-                    results=results, authentication=auth_info)
+    results = [
+        parse_result(r, secrets=secrets, records=records) for r in operation.findall("result")
+    ]
+    return Response(
+        control_id=control_id,
+        unique_id=_text(control, "uniqueid"),
+        results=results,
+        authentication=auth_info,
+    )

@@ -28,8 +28,7 @@ _DECIMAL_FIELD = re.compile(
     re.IGNORECASE,
 )
 # Identifier-like fields stay text even when they look like a date or a boolean.
-_TEXT_FIELD = re.compile(r"(ID|NO|KEY|NAME|TITLE|DESCRIPTION\d*|MEMO|PAYEE|LABEL)$",
-                         re.IGNORECASE)
+_TEXT_FIELD = re.compile(r"(ID|NO|KEY|NAME|TITLE|DESCRIPTION\d*|MEMO|PAYEE|LABEL)$", re.IGNORECASE)
 
 
 def empty_to_none(text: str | None) -> str | None:

@@ -153,6 +153,7 @@ class Ledger:
     def __init__(self, engine: Engine, *, sql_dir: pathlib.Path | str | None = None) -> None:
         self.engine = engine
         self.sql_dir = pathlib.Path(sql_dir) if sql_dir else SQL_DIR
+        self._overrides: dict[str, str] = {}
 
     @classmethod
     def from_url(
@@ -178,8 +179,17 @@ class Ledger:
     # --- SQL files ---------------------------------------------------------------------
 
     def sql(self, name: str) -> str:
-        """The text of ``include/sql/<name>.sql``, e.g. for rendering in the UI."""
+        """The text of ``include/sql/<name>.sql`` (or its override), e.g. for the UI."""
+        if name in self._overrides:
+            return self._overrides[name]
         return (self.sql_dir / f"{name}.sql").read_text(encoding="utf-8")
+
+    def override_sql(self, name: str, text: str) -> None:
+        """Run ``text`` instead of ``include/sql/<name>.sql``: an operator passes the SQL it
+        rendered from that file, so what the UI shows is exactly what runs."""
+        if not (self.sql_dir / f"{name}.sql").exists():
+            raise ValueError(f"no SQL file {name}.sql to override in {self.sql_dir}")
+        self._overrides[name] = text
 
     def _stmt(self, name: str, *expanding: str) -> sa.TextClause:
         stmt = sa.text(self.sql(name))

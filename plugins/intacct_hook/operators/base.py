@@ -1,0 +1,77 @@
+"""What every sync step needs from Airflow: its settings, its window and the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airflow.sdk import BaseHook, BaseOperator, Variable
+from airflow.sdk.exceptions import AirflowFailException
+
+from intacct_hook.sync.ledger import Ledger
+from intacct_hook.sync.settings import SettingsError, SyncSettings
+from intacct_hook.sync.window import SyncWindow, WindowError, resolve_window
+
+SETTINGS_VARIABLE = "divvy_intacct_settings"
+
+
+class SyncStepOperator(BaseOperator):
+    """Base of the sync's operators: reads settings, resolves the run's window, opens the ledger.
+
+    :param settings_variable: name of the Airflow Variable holding the JSON settings.
+    :param intacct_conn_id: Airflow connection of the Intacct XML gateway.
+    :param divvy_conn_id: Airflow connection of the Divvy API.
+    """
+
+    template_fields = ("settings_variable", "intacct_conn_id", "divvy_conn_id")
+
+    def __init__(
+        self,
+        *,
+        settings_variable: str = SETTINGS_VARIABLE,
+        intacct_conn_id: str = "intacct_default",
+        divvy_conn_id: str = "divvy_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.settings_variable = settings_variable
+        self.intacct_conn_id = intacct_conn_id
+        self.divvy_conn_id = divvy_conn_id
+
+    def load_settings(self) -> SyncSettings:
+        raw = Variable.get(self.settings_variable, default=None)
+        try:
+            settings = SyncSettings.from_variable(raw)
+        except SettingsError as exc:
+            # Retrying cannot fix a bad Variable: fail at once with the list of fixes.
+            raise AirflowFailException(
+                f"Airflow Variable '{self.settings_variable}' is invalid:\n{exc}"
+            ) from exc
+        return settings
+
+    def resolve_window(self, context: Mapping[str, Any], settings: SyncSettings) -> SyncWindow:
+        dag_run = context.get("dag_run")
+        try:
+            return resolve_window(
+                params=dict(context.get("params") or {}),
+                data_interval_start=context.get("data_interval_start"),
+                data_interval_end=context.get("data_interval_end"),
+                run_after=getattr(dag_run, "run_after", None),
+                timezone=settings.timezone,
+                lookback_days=settings.lookback_days,
+            )
+        except WindowError as exc:
+            raise AirflowFailException(f"Cannot work out the days to sync: {exc}") from exc
+
+    def open_ledger(self, settings: SyncSettings) -> Ledger:
+        """The SQLite file by default; any SQLAlchemy-capable Airflow connection otherwise."""
+        if settings.ledger_conn_id:
+            hook = BaseHook.get_connection(settings.ledger_conn_id).get_hook()
+            ledger = Ledger(hook.get_sqlalchemy_engine())
+        else:
+            ledger = Ledger.sqlite(settings.sqlite_ledger_path())
+        ledger.ensure_schema()
+        return ledger
+
+    def dry_run(self, context: Mapping[str, Any]) -> bool:
+        return bool((context.get("params") or {}).get("dry_run"))

@@ -1,0 +1,251 @@
+"""The sync's operators, one per step of ``divvy_intacct_sync``.
+
+Each is thin: it reads settings, window and ledger through :class:`SyncStepOperator`, calls the
+step in :mod:`intacct_hook.sync.steps` with the hooks, logs a readable summary and returns a
+small XCom (counts and totals; never payloads or secrets).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import Context
+from airflow.sdk.exceptions import AirflowFailException
+
+from intacct_hook.hooks.divvy import DivvyHook
+from intacct_hook.hooks.intacct import IntacctHook
+from intacct_hook.links import IntacctRecordsLink
+from intacct_hook.operators.base import SyncStepOperator
+from intacct_hook.sync import steps
+from intacct_hook.sync.preflight import CodingTarget, read_posting_facts, run_preflight
+from intacct_hook.sync.report import (
+    format_table,
+    ledger_summary,
+    would_post_rows,
+)
+from intacct_hook.sync.rules import RulesError, RuleSet, load_rules
+from intacct_hook.sync.settings import SyncSettings
+from intacct_hook.sync.targets import coding_targets
+
+
+def _rules(settings: SyncSettings) -> RuleSet:
+    try:
+        return load_rules(settings.mapping_path())
+    except RulesError as exc:
+        raise AirflowFailException(f"The mapping rules file is invalid:\n{exc}") from exc
+
+
+class IntacctPreflightOperator(SyncStepOperator):
+    """Check the Intacct setup described in the setup guide before anything is posted.
+
+    Fails (without retrying: a retry cannot fix a setup) when any check fails; the log lists every
+    problem with the Intacct screen and field to change.
+    """
+
+    doc_md = """
+**Preflight.** Signs in to Intacct as the Web Services user and checks, without writing:
+the sender authorization, the user's sign-in and permissions, the entity, the *Divvy GL Account*
+(Balance Sheet, Credit, Non-Closing, Active, direct posting allowed, no required dimensions), the
+credit card account (exists, active, not expiring, offsets to the Divvy GL Account, has a default
+location), every GL account and dimension the mapping can produce, and closed periods.
+
+*When it fails:* read the log; each problem says which Intacct screen and field to change.
+Fix it in Intacct, then clear this task.
+"""
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        settings = self.load_settings()
+        window = self.resolve_window(context, settings)
+        self.log.info("Settings: %s", settings.to_public_dict())
+        self.log.info("Window: %s", window.to_public_dict())
+        targets: Sequence[CodingTarget] = coding_targets(
+            _rules(settings), settings, DivvyHook(divvy_conn_id=self.divvy_conn_id)
+        )
+        report = run_preflight(
+            IntacctHook(intacct_conn_id=self.intacct_conn_id), settings, window, targets
+        )
+        for finding in report.findings:
+            log_at = {"error": self.log.error, "warning": self.log.warning}
+            log_at.get(finding.severity, self.log.info)(finding.line())
+        summary = report.summary() | {"window": window.to_public_dict()}
+        if report.errors:
+            raise AirflowFailException(
+                f"Preflight found {len(report.errors)} problem(s) in the Intacct setup; nothing "
+                "was posted. Fix them in Intacct (see each 'fix:' line above), then clear this "
+                "task."
+            )
+        return summary
+
+
+class DivvyExtractOperator(SyncStepOperator):
+    """Read the window's Divvy transactions into the ledger's landing table."""
+
+    doc_md = """
+**Extract.** Reads Divvy transactions whose purchase time falls in the run's days plus the
+lookback, and those updated in that time (late clears, late completions). Pages of at most 50,
+at most 60 calls a minute. The raw JSON lands in the ledger for the stage step.
+
+*When it fails:* a Divvy outage or rate limit retries by itself; a 401 means the API token in
+the `divvy_default` connection is wrong or revoked.
+"""
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        settings = self.load_settings()
+        window = self.resolve_window(context, settings)
+        ledger = self.open_ledger(settings)
+        divvy = DivvyHook(divvy_conn_id=self.divvy_conn_id)
+        result = steps.extract(divvy, ledger, window, context["run_id"])
+        self.log.info("Extracted %d Divvy transactions: %s", result["extracted"], result["by_type"])
+        return result | {"window": window.to_public_dict()}
+
+
+class StageTransactionsOperator(SyncStepOperator):
+    """Decide each extracted transaction (post, hold, skip) and upsert it into the ledger."""
+
+    template_fields = (*SyncStepOperator.template_fields, "stage_sql")
+    template_ext = (".sql",)
+
+    doc_md = """
+**Stage.** Applies the posting rules to each extracted transaction: only CLEAR records post
+(positive = charge, negative = refund); authorizations, declines and other records are skipped;
+incomplete ones are held; ones Divvy's own accounting sync already handled are skipped. Each is
+upserted by uuid into the ledger (the SQL is on the Rendered Template tab): re-staging updates,
+never duplicates, and never touches a transaction already posted.
+"""
+
+    def __init__(self, *, stage_sql: str = "stage_transaction.sql", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.stage_sql = stage_sql
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        settings = self.load_settings()
+        window = self.resolve_window(context, settings)
+        ledger = self.open_ledger(settings)
+        ledger.override_sql("stage_transaction", self.stage_sql)
+        try:
+            result = steps.stage(ledger, settings, window, context["run_id"])
+        except steps.StepError as exc:
+            raise AirflowFailException(str(exc)) from exc
+        self.log.info("Staged: %s", result)
+        return result
+
+
+class MapTransactionsOperator(SyncStepOperator):
+    """Code every postable line with its Intacct GL account and dimensions."""
+
+    doc_md = """
+**Map.** Gives each line its Intacct coding: the Divvy custom fields (`GL Account`, `Location`,
+`Department`, `Class`, `Project`; values start with the Intacct ID), then the rules in
+`mapping_rules.csv`, then the default account; location falls back to the card's default
+location. IDs that are not active in Intacct are refused.
+
+*Unmapped transactions are held, not failed*: the log and XCom list why. Add a rule or fix the
+Divvy coding; the next run maps and posts them.
+"""
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        settings = self.load_settings()
+        ledger = self.open_ledger(settings)
+        facts = read_posting_facts(IntacctHook(intacct_conn_id=self.intacct_conn_id), settings)
+        result = steps.map_transactions(
+            ledger,
+            settings,
+            _rules(settings),
+            card_default_location=facts.card_default_location,
+            valid_ids=facts.active_ids,
+        )
+        self.log.info("Mapped %d, unmapped %d", result["mapped"], result["unmapped"])
+        for reason, count in result["unmapped_reasons"].items():
+            self.log.warning("Unmapped (%d): %s", count, reason)
+        return result
+
+
+class IntacctLoadOperator(SyncStepOperator):
+    """Record the ready transactions in Intacct as credit card transactions, exactly once."""
+
+    operator_extra_links = (IntacctRecordsLink(),)
+
+    doc_md = """
+**Load.** Records each ready transaction with `record_cctransaction` on the card account, in
+batches: reference number = Divvy uuid, control ID derived from it with `uniqueid=true`, the
+ledger marked *posting* before each batch and *posted* (with the Intacct RECORDNO) after.
+Anything left in *posting* by an interrupted run is looked up in Intacct before any retry, so
+nothing is posted twice.
+
+*When it fails:* a record Intacct refuses (closed period, inactive account) fails alone with
+Intacct's message; all the others are posted first. Fix the cause; the next run retries it.
+With `dry_run` it only lists what would be posted, held and skipped.
+"""
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        settings = self.load_settings()
+        window = self.resolve_window(context, settings)
+        ledger = self.open_ledger(settings)
+        dry_run = self.dry_run(context)
+        intacct = IntacctHook(intacct_conn_id=self.intacct_conn_id, batch_size=settings.batch_size)
+        report = steps.load(intacct, ledger, settings, context["run_id"], dry_run=dry_run)
+        summary = report.summary() | {"dry_run": dry_run}
+        if dry_run:
+            self.log.info(
+                "DRY RUN: nothing written to Intacct.\n%s",
+                format_table(would_post_rows(ledger, window), title="Would-post diff"),
+            )
+        self.log.info("Load: %s", summary)
+        if report.last_record_no:
+            context["ti"].xcom_push(key="intacct_record_no", value=report.last_record_no)
+        if report.failed:
+            raise AirflowFailException(
+                f"{report.failed} transaction(s) were refused by Intacct (all others were "
+                "posted):\n" + "\n".join(report.failures)
+            )
+        return summary
+
+
+class IntacctReconcileOperator(SyncStepOperator):
+    """Compare Divvy's and Intacct's count and total per posting day, read back from Intacct."""
+
+    doc_md = """
+**Reconcile.** For every day of the window, Divvy's postable transactions against the credit
+card transactions Intacct holds on the card account (read from Intacct, not from the ledger),
+with each difference: missing in Intacct, extra in Intacct (posted by someone else), amount or
+date differs. Stored in the ledger's `reconciliation` tables.
+
+*When it fails:* there is a difference (see the table in the log). `reconcile_mode: "warn"` in
+the settings makes differences a warning instead.
+"""
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        settings = self.load_settings()
+        window = self.resolve_window(context, settings)
+        ledger = self.open_ledger(settings)
+        intacct = IntacctHook(intacct_conn_id=self.intacct_conn_id)
+        result = steps.reconcile(intacct, ledger, settings, window, context["run_id"])
+        summary = result.summary() | {"ledger": ledger_summary(ledger, window)}
+        self.log.info(
+            "\n%s",
+            format_table(
+                [
+                    {
+                        "day": d.posting_date.isoformat(),
+                        "divvy": d.divvy_count,
+                        "divvy_total": d.divvy_total,
+                        "intacct": d.intacct_count,
+                        "intacct_total": d.intacct_total,
+                        "status": d.status,
+                    }
+                    for d in result.days
+                    if d.divvy_count or d.intacct_count
+                ],
+                title="Reconciliation per posting day",
+            ),
+        )
+        self.log.info("\n%s", format_table(summary["ledger"]["by_state"], title="Ledger"))
+        for diff in result.differences:
+            self.log.warning("%s %s: %s", diff.posting_date, diff.kind, diff.detail)
+        if result.differences and settings.reconcile_mode == "fail":
+            raise AirflowFailException(
+                f"Divvy and Intacct differ on {len(result.differences)} record(s): "
+                f"{result.summary()['differences']}. See the log for each one."
+            )
+        return summary

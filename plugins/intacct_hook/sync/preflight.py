@@ -1,0 +1,546 @@
+"""Preflight: verify the customer's Intacct setup (the setup guide) before anything is posted.
+
+Every finding names the Intacct screen and field to change, in the customer's words. The checks
+read Intacct through the hook; nothing here writes.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Literal, Protocol
+
+from intacct_hook.intacct import errors as ierr
+from intacct_hook.sync.settings import SyncSettings
+from intacct_hook.sync.window import SyncWindow
+
+Severity = Literal["error", "warning", "info"]
+
+GL_ACCOUNTS_SCREEN = "General Ledger > Accounts"
+CARD_SCREEN = "Cash Management > Accounts > Credit card"
+WS_AUTH_SCREEN = "Company > Setup > Company > Security > Web Services authorizations"
+WS_USERS_SCREEN = "Company > Web Services Users"
+
+# GLACCOUNT flags that make a dimension mandatory on every line posted to the account, and the
+# coding key our mapping uses for each. Custom dimensions (REQUIREGLDIM*) cannot be supplied.
+REQUIRED_DIMENSION_FLAGS: Mapping[str, str | None] = {
+    "REQUIREDEPT": "department",
+    "REQUIRELOC": "location",
+    "REQUIRECLASS": "class",
+    "REQUIREPROJECT": "project",
+    "REQUIRECUSTOMER": None,
+    "REQUIREVENDOR": None,
+    "REQUIREEMPLOYEE": None,
+    "REQUIREITEM": None,
+    "REQUIRECONTRACT": None,
+    "REQUIREWAREHOUSE": None,
+    "REQUIRETASK": None,
+}
+DIMENSION_LABELS = {
+    "location": "Location",
+    "department": "Department",
+    "class": "Class",
+    "project": "Project",
+}
+
+
+class IntacctSetupReader(Protocol):
+    """What preflight needs from the Intacct hook."""
+
+    def get_gl_accounts(self, account_nos: Sequence[str] | None = None) -> list[dict[str, Any]]: ...
+    def get_credit_card(self, card_id: str) -> dict[str, Any] | None: ...
+    def get_locations(self) -> list[dict[str, Any]]: ...
+    def get_departments(self) -> list[dict[str, Any]]: ...
+    def get_classes(self) -> list[dict[str, Any]]: ...
+    def get_projects(self) -> list[dict[str, Any]]: ...
+    def get_entities(self) -> list[dict[str, Any]]: ...
+    def get_books_closed_through(self) -> date | None: ...
+
+
+@dataclass(frozen=True)
+class CodingTarget:
+    """One coding the mapping can produce: where it comes from and the Intacct IDs it names."""
+
+    source: str
+    gl_account: str | None = None
+    location: str | None = None
+    department: str | None = None
+    class_: str | None = None
+    project: str | None = None
+    # Divvy custom-field options are data, not configuration: a bad one holds the transactions
+    # that use it (mapping reports them) instead of stopping the whole sync.
+    blocking: bool = True
+    # Dimensions a Divvy custom field may still fill at run time when this target leaves them
+    # empty; a required one missing here is then only a warning.
+    may_come_from_divvy: frozenset[str] = frozenset()
+
+    def dimension(self, name: str) -> str | None:
+        return getattr(self, "class_" if name == "class" else name)
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    severity: Severity
+    message: str
+    fix: str | None = None
+
+    def line(self) -> str:
+        text = f"[{self.severity.upper()}] {self.check}: {self.message}"
+        return f"{text}\n    fix: {self.fix}" if self.fix else text
+
+
+class PreflightFailed(Exception):
+    """The Intacct setup would make postings fail; nothing was posted."""
+
+    def __init__(self, report: PreflightReport) -> None:
+        self.report = report
+        errors = report.errors
+        super().__init__(
+            f"Preflight found {len(errors)} problem(s) in the Intacct setup; nothing was posted.\n"
+            + "\n".join(f.line() for f in errors)
+        )
+
+
+@dataclass
+class PreflightReport:
+    findings: list[Finding] = field(default_factory=list)
+    # Facts later steps need; read once here so they agree with what was checked.
+    card_default_location: str | None = None
+    card_offset_account: str | None = None
+    books_closed_through: date | None = None
+    active_ids: dict[str, set[str]] = field(default_factory=dict)
+
+    def add(self, check: str, severity: Severity, message: str, fix: str | None = None) -> None:
+        self.findings.append(Finding(check, severity, message, fix))
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    def raise_if_failed(self) -> None:
+        if self.errors:
+            raise PreflightFailed(self)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "checks": len(self.findings),
+            "card_default_location": self.card_default_location,
+            "books_closed_through": (
+                self.books_closed_through.isoformat() if self.books_closed_through else None
+            ),
+            "problems": [f.line() for f in self.errors + self.warnings],
+        }
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value or "").strip().lower() in {"true", "t", "1", "yes"}
+
+
+def _text(value: Any) -> str:
+    return str(value or "").strip()
+
+
+def _norm(value: Any) -> str:
+    return _text(value).lower().replace("_", " ").replace("-", " ")
+
+
+def _card_expiry(card: Mapping[str, Any]) -> date | None:
+    """Last day of the card's expiry month; Intacct stores the month as a name."""
+    if isinstance(card.get("expires"), date):
+        return card["expires"]
+    month_text, year_text = _text(card.get("EXP_MONTH")), _text(card.get("EXP_YEAR"))
+    if not month_text or not year_text:
+        return None
+    names = {name.lower(): n for n, name in enumerate(calendar.month_name) if name}
+    month = names.get(month_text.lower()) or (int(month_text) if month_text.isdigit() else None)
+    if month is None or not year_text.isdigit():
+        return None
+    year = int(year_text)
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def _auth_finding(report: PreflightReport, exc: ierr.IntacctError, settings: SyncSettings) -> None:
+    """Turn a sign-in failure into the setup step that fixes it."""
+    text = f"{exc.description or ''} {exc.description2 or ''}".lower()
+    if isinstance(exc, ierr.IntacctSenderNotAuthorized):
+        report.add(
+            "setup.sender_authorized",
+            "error",
+            f"The Web Services sender ID '{settings.sender_id}' is not authorized for this "
+            "company (XL03000006 Invalid Web Services Authorization).",
+            f"In Intacct, {WS_AUTH_SCREEN}: add the sender ID '{settings.sender_id}' exactly, "
+            "all lower case.",
+        )
+    elif "entity" in text or "location" in text:
+        report.add(
+            "setup.entity",
+            "error",
+            f"Sign-in into entity '{settings.entity_id}' failed: {exc.description2 or exc}.",
+            "In Intacct, Company > Entities: copy the Entity ID into the Airflow connection's "
+            "extra 'entity_id' (leave it empty for a company without entities).",
+        )
+    elif isinstance(exc, ierr.IntacctControlError):
+        report.add(
+            "setup.sender_credentials",
+            "error",
+            f"The gateway rejected the sender credentials ({exc.errorno}).",
+            "Check the extras 'sender_id' and 'sender_password' of the Airflow connection "
+            "intacct_default.",
+        )
+    else:
+        report.add(
+            "setup.user_sign_in",
+            "error",
+            f"The Web Services user '{settings.ws_user_id}' cannot sign in "
+            f"({exc.errorno}: {exc.description or exc.description2}).",
+            f"In Intacct, {WS_USERS_SCREEN}: check the user ID and reset its password, then "
+            "put both in the Airflow connection intacct_default (login and password).",
+        )
+
+
+def _permission_finding(report: PreflightReport, exc: ierr.IntacctError, what: str) -> None:
+    report.add(
+        "setup.user_permissions",
+        "error",
+        f"The Web Services user may not read {what}: {exc.description2 or exc.description}.",
+        f"In Intacct, {WS_USERS_SCREEN} > the user > Roles tab: add the Administrator role.",
+    )
+
+
+def check_gl_account(report: PreflightReport, account: Mapping[str, Any], label: str) -> None:
+    """The Divvy GL Account must be exactly as the setup guide's step 6 says."""
+    no = _text(account.get("ACCOUNTNO"))
+    where = f"In Intacct, {GL_ACCOUNTS_SCREEN} > {no} '{_text(account.get('TITLE'))}'"
+    expectations = [
+        ("ACCOUNTTYPE", "balancesheet", "Account type", "Balance Sheet"),
+        ("NORMALBALANCE", "credit", "Normal balance", "Credit"),
+        ("CLOSINGTYPE", "non closing account", "Period and closing type", "Non-Closing Account"),
+        ("STATUS", "active", "Status", "Active"),
+    ]
+    for fld, want, ui_field, ui_value in expectations:
+        got = account.get(fld)
+        if _norm(got).replace(" ", "") != want.replace(" ", ""):
+            report.add(
+                f"gl_account.{fld.lower()}",
+                "error",
+                f"{label} {no}: {ui_field} is '{_text(got) or 'empty'}', not '{ui_value}'.",
+                f"{where}: set {ui_field} to {ui_value}.",
+            )
+    alternative = _norm(account.get("ALTERNATIVEACCOUNT"))
+    if alternative not in {"", "none"}:
+        report.add(
+            "gl_account.alternativeaccount",
+            "error",
+            f"{label} {no}: GL account alternative is '{account.get('ALTERNATIVEACCOUNT')}'.",
+            f"{where}: set GL account alternative to None.",
+        )
+    if _flag(account.get("SUBLEDGERCONTROLON")):
+        report.add(
+            "gl_account.direct_posting",
+            "error",
+            f"{label} {no}: 'Disallow direct posting' is checked, so card transactions cannot "
+            "post to it.",
+            f"{where}: uncheck 'Disallow direct posting'.",
+        )
+    required = [f for f in account if f.startswith("REQUIRE") and _flag(account.get(f))]
+    if required:
+        report.add(
+            "gl_account.required_dimensions",
+            "error",
+            f"{label} {no}: dimensions are required ({', '.join(sorted(required))}); the setup "
+            "guide warns they make the sync fail.",
+            f"{where}: uncheck every dimension under 'Required dimensions'.",
+        )
+
+
+def _find_divvy_gl_account(
+    report: PreflightReport, accounts: Sequence[Mapping[str, Any]], settings: SyncSettings
+) -> Mapping[str, Any] | None:
+    if settings.divvy_gl_account_no:
+        matches = [a for a in accounts if _text(a.get("ACCOUNTNO")) == settings.divvy_gl_account_no]
+        wanted = f"number {settings.divvy_gl_account_no}"
+    else:
+        matches = [a for a in accounts if _text(a.get("TITLE")) == settings.divvy_gl_account_title]
+        wanted = f"title '{settings.divvy_gl_account_title}'"
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        report.add(
+            "gl_account.exists",
+            "error",
+            f"No GL account with {wanted} exists.",
+            f"In Intacct, {GL_ACCOUNTS_SCREEN} > Add: create it as the setup guide says (title "
+            f"'{settings.divvy_gl_account_title}', Balance Sheet, Credit, Non-Closing, Active), "
+            "or set divvy_gl_account_no in the divvy_intacct_settings Variable.",
+        )
+    else:
+        numbers = ", ".join(_text(a.get("ACCOUNTNO")) for a in matches)
+        report.add(
+            "gl_account.exists",
+            "error",
+            f"Several GL accounts have {wanted} ({numbers}).",
+            "Set divvy_gl_account_no in the divvy_intacct_settings Variable to the right one.",
+        )
+    return None
+
+
+def check_card(
+    report: PreflightReport,
+    card: Mapping[str, Any] | None,
+    settings: SyncSettings,
+    window: SyncWindow,
+    gl_account_no: str | None,
+    locations: Mapping[str, Mapping[str, Any]],
+) -> None:
+    """The credit card object must be as the setup guide's step 7 says."""
+    card_id = settings.card_account_id
+    where = f"In Intacct, {CARD_SCREEN} > '{card_id}'"
+    if card is None:
+        report.add(
+            "card.exists",
+            "error",
+            f"The credit card account '{card_id}' does not exist.",
+            f"In Intacct, {CARD_SCREEN} > Add: ID '{card_id}', offset account the Divvy GL "
+            "Account, a default location; or set card_account_id in divvy_intacct_settings.",
+        )
+        return
+    status = card.get("active")
+    active = status if isinstance(status, bool) else _norm(card.get("STATUS")) == "active"
+    if not active:
+        report.add(
+            "card.active",
+            "error",
+            f"The credit card account '{card_id}' is {_text(card.get('STATUS')) or 'not active'}.",
+            f"{where}: set Status to Active.",
+        )
+    expiry = _card_expiry(card)
+    needed = window.last_day + timedelta(days=settings.card_expiry_margin_days)
+    if expiry is None:
+        report.add(
+            "card.expiry",
+            "warning",
+            f"The credit card account '{card_id}' has no readable expiration date.",
+            f"{where}: set an expiration date far in the future.",
+        )
+    elif expiry < needed:
+        report.add(
+            "card.expiry",
+            "error",
+            f"The credit card account '{card_id}' expires {expiry.isoformat()}, before "
+            f"{needed.isoformat()} (the run's last day plus {settings.card_expiry_margin_days} "
+            "days).",
+            f"{where}: set the expiration date far in the future.",
+        )
+    offset = card.get("offset_account_no")
+    report.card_offset_account = _text(offset) or None
+    if not offset:
+        report.add(
+            "card.offset_account",
+            "error",
+            f"The credit card account '{card_id}' has no credit card offset account.",
+            f"{where}: set 'Credit card offset account' to the Divvy GL Account.",
+        )
+    elif gl_account_no and _text(offset) != gl_account_no:
+        report.add(
+            "card.offset_account",
+            "error",
+            f"The credit card account '{card_id}' offsets to account {offset}, not to the Divvy "
+            f"GL Account {gl_account_no}.",
+            f"{where}: set 'Credit card offset account' to {gl_account_no}.",
+        )
+    location = _text(card.get("default_location_id"))
+    report.card_default_location = location or None
+    if not location:
+        report.add(
+            "card.default_location",
+            "error",
+            f"The credit card account '{card_id}' has no default location, so lines without a "
+            "mapped location cannot be posted.",
+            f"{where}: set 'Default location' to the location for this Divvy account.",
+        )
+    elif location not in locations:
+        report.add(
+            "card.default_location",
+            "error",
+            f"The default location '{location}' of '{card_id}' does not exist or is inactive.",
+            f"{where}: choose an active location as 'Default location'.",
+        )
+
+
+def _index(rows: Iterable[Mapping[str, Any]], key: str) -> dict[str, Mapping[str, Any]]:
+    return {_text(r.get(key)): r for r in rows if _norm(r.get("STATUS") or "active") == "active"}
+
+
+def check_coding_targets(
+    report: PreflightReport,
+    targets: Sequence[CodingTarget],
+    accounts: Mapping[str, Mapping[str, Any]],
+    dimensions: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    default_location: str | None,
+) -> None:
+    """Every account and dimension value the mapping can produce must exist and be postable."""
+    for target in targets:
+        severity: Severity = "error" if target.blocking else "warning"
+        if target.gl_account:
+            account = accounts.get(target.gl_account)
+            if account is None:
+                report.add(
+                    "mapping.gl_account",
+                    severity,
+                    f"{target.source} maps to GL account {target.gl_account}, which does not "
+                    "exist or is inactive.",
+                    f"Fix {target.source}, or in Intacct, {GL_ACCOUNTS_SCREEN}: create or "
+                    f"activate {target.gl_account}.",
+                )
+            else:
+                if _flag(account.get("SUBLEDGERCONTROLON")):
+                    report.add(
+                        "mapping.gl_account",
+                        severity,
+                        f"{target.source} maps to GL account {target.gl_account}, which "
+                        "disallows direct posting.",
+                        f"In Intacct, {GL_ACCOUNTS_SCREEN} > {target.gl_account}: uncheck "
+                        "'Disallow direct posting', or map to another account.",
+                    )
+                for flag, dim in REQUIRED_DIMENSION_FLAGS.items():
+                    if not _flag(account.get(flag)):
+                        continue
+                    supplied = target.dimension(dim) if dim else None
+                    if dim == "location" and not supplied:
+                        supplied = default_location
+                    if not supplied:
+                        label = DIMENSION_LABELS.get(dim or "", flag.removeprefix("REQUIRE"))
+                        divvy_may = dim in target.may_come_from_divvy
+                        report.add(
+                            "mapping.required_dimension",
+                            "warning" if divvy_may else severity,
+                            f"GL account {target.gl_account} requires the {label} dimension, "
+                            f"but {target.source} does not supply one"
+                            + (
+                                f"; transactions without a Divvy {label} value will be held."
+                                if divvy_may
+                                else "."
+                            ),
+                            f"Add a {label.lower()} to {target.source}, or in Intacct, "
+                            f"{GL_ACCOUNTS_SCREEN} > {target.gl_account}: uncheck the required "
+                            f"{label} dimension.",
+                        )
+        for dim, label in DIMENSION_LABELS.items():
+            value = target.dimension(dim)
+            if value and value not in dimensions.get(dim, {}):
+                report.add(
+                    f"mapping.{dim}",
+                    severity,
+                    f"{target.source} names {label.lower()} '{value}', which does not exist or "
+                    "is inactive in Intacct.",
+                    f"Fix {target.source}, or create/activate {label} '{value}' in Intacct.",
+                )
+
+
+def check_closed_periods(
+    report: PreflightReport, closed_through: date | None, window: SyncWindow, *, supported: bool
+) -> None:
+    report.books_closed_through = closed_through
+    if not supported:
+        report.add(
+            "periods.closed",
+            "info",
+            "This Intacct company does not expose its books-closed date to the API; closed "
+            "periods will be reported per transaction when posting.",
+        )
+        return
+    if closed_through is not None and closed_through >= window.lookback_from:
+        last = min(closed_through, window.last_day)
+        report.add(
+            "periods.closed",
+            "warning",
+            f"The books are closed through {closed_through.isoformat()}: transactions dated "
+            f"{window.lookback_from.isoformat()}..{last.isoformat()} cannot be posted and will "
+            "fail individually.",
+            "Ask the controller to reopen the period in Intacct (General Ledger > Close books), "
+            "or accept that those transactions stay failed in the ledger.",
+        )
+
+
+@dataclass(frozen=True)
+class PostingFacts:
+    """What the map step needs to know about Intacct: the active IDs and the card's default
+    location."""
+
+    card_default_location: str | None
+    active_ids: dict[str, set[str]]
+
+
+def _read_dimensions(intacct: IntacctSetupReader) -> dict[str, dict[str, Mapping[str, Any]]]:
+    return {
+        "location": _index(intacct.get_locations(), "LOCATIONID"),
+        "department": _index(intacct.get_departments(), "DEPARTMENTID"),
+        "class": _index(intacct.get_classes(), "CLASSID"),
+        "project": _index(intacct.get_projects(), "PROJECTID"),
+    }
+
+
+def read_posting_facts(intacct: IntacctSetupReader, settings: SyncSettings) -> PostingFacts:
+    accounts = _index(intacct.get_gl_accounts(), "ACCOUNTNO")
+    dimensions = _read_dimensions(intacct)
+    card = intacct.get_credit_card(settings.card_account_id) or {}
+    return PostingFacts(
+        card_default_location=_text(card.get("default_location_id")) or None,
+        active_ids={"gl_account": set(accounts)} | {k: set(v) for k, v in dimensions.items()},
+    )
+
+
+def run_preflight(
+    intacct: IntacctSetupReader,
+    settings: SyncSettings,
+    window: SyncWindow,
+    targets: Sequence[CodingTarget] = (),
+) -> PreflightReport:
+    """Check every fact of the setup guide and every coding target; never raises on findings."""
+    report = PreflightReport()
+    try:
+        accounts_list = intacct.get_gl_accounts()
+    except ierr.IntacctPermissionError as exc:
+        _permission_finding(report, exc, "GL accounts")
+        return report
+    except (ierr.IntacctAuthenticationError, ierr.IntacctControlError) as exc:
+        _auth_finding(report, exc, settings)
+        return report
+    report.add("setup.sign_in", "info", "Sender authorized; Web Services user signed in.")
+
+    gl = _find_divvy_gl_account(report, accounts_list, settings)
+    gl_no = _text(gl.get("ACCOUNTNO")) if gl else None
+    if gl is not None:
+        check_gl_account(report, gl, "Divvy GL Account")
+
+    try:
+        dimensions = _read_dimensions(intacct)
+        locations = dimensions["location"]
+        card = intacct.get_credit_card(settings.card_account_id)
+    except ierr.IntacctPermissionError as exc:
+        _permission_finding(report, exc, "card accounts and dimensions")
+        return report
+    check_card(report, card, settings, window, gl_no, locations)
+
+    accounts = _index(accounts_list, "ACCOUNTNO")
+    check_coding_targets(report, targets, accounts, dimensions, report.card_default_location)
+    report.active_ids = {"gl_account": set(accounts)} | {k: set(v) for k, v in dimensions.items()}
+
+    try:
+        closed = intacct.get_books_closed_through()
+        supported = True
+    except ierr.IntacctFunctionError:
+        closed, supported = None, False
+    check_closed_periods(report, closed, window, supported=supported and closed is not None)
+    return report
