@@ -86,3 +86,30 @@ def test_posting_date_is_local_date():
     assert w.posting_date(datetime(2026, 11, 17, 6, 0, tzinfo=UTC)) == date(2026, 11, 17)
     with pytest.raises(WindowError):
         w.posting_date(datetime(2026, 11, 17, 6, 0))
+
+
+def test_interval_between_06_00_fire_times_is_one_day():
+    # The DAG fires at 06:00 Chicago, so its data intervals run 06:00 to 06:00 local: the run
+    # after Nov 21 covers Nov 21 only, not Nov 21 and Nov 22.
+    w = _resolve(
+        data_interval_start=datetime(2026, 11, 21, 12, tzinfo=UTC),
+        data_interval_end=datetime(2026, 11, 22, 12, tzinfo=UTC),
+    )
+    assert (w.first_day, w.last_day) == (date(2026, 11, 21), date(2026, 11, 21))
+
+
+def test_interval_across_a_dst_change_is_still_one_day():
+    # Nov 1 2026 has 25 hours in Chicago.
+    w = _resolve(
+        data_interval_start=datetime(2026, 11, 1, 11, tzinfo=UTC),
+        data_interval_end=datetime(2026, 11, 2, 12, tzinfo=UTC),
+    )
+    assert (w.first_day, w.last_day) == (date(2026, 11, 1), date(2026, 11, 1))
+
+
+def test_week_long_interval_covers_seven_days():
+    w = _resolve(
+        data_interval_start=datetime(2026, 11, 16, 12, tzinfo=UTC),
+        data_interval_end=datetime(2026, 11, 23, 12, tzinfo=UTC),
+    )
+    assert (w.first_day, w.last_day) == (date(2026, 11, 16), date(2026, 11, 22))

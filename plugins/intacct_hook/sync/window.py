@@ -95,8 +95,8 @@ def resolve_window(
     """Work out the days a run covers.
 
     Precedence: explicit ``start_date``/``end_date`` params (inclusive days), then the data
-    interval (the days it spans in the company's time zone, end exclusive), then, for a manual run
-    without a logical date, the day before ``run_after``.
+    interval (as many days as it is long, from the local date of its start), then, for a manual
+    run without a logical date, the day before ``run_after``.
     """
     params = params or {}
     start_param, end_param = params.get("start_date"), params.get("end_date")
@@ -117,11 +117,14 @@ def resolve_window(
         and data_interval_end is not None
         and data_interval_end > data_interval_start
     ):
+        # The interval names days, it does not cut them: a schedule firing at 06:00 gives
+        # 06:00→06:00 intervals, and the one starting on Nov 21 means "Nov 21". Its length in
+        # days (rounded, so 23/25-hour DST days count as one) says how many days follow.
         first = data_interval_start.astimezone(zone).date()
-        # The interval end is exclusive: an interval ending at local midnight does not include
-        # the day that starts there.
-        last = (data_interval_end - timedelta(microseconds=1)).astimezone(zone).date()
-        return SyncWindow(first, last, lookback_days, timezone, "data_interval")
+        span = max(1, round((data_interval_end - data_interval_start) / timedelta(days=1)))
+        return SyncWindow(
+            first, first + timedelta(days=span - 1), lookback_days, timezone, "data_interval"
+        )
 
     if run_after is None:
         raise WindowError("the run has neither a data interval nor a run_after time")
