@@ -23,6 +23,8 @@ INCLUDE_SQL = pathlib.Path(__file__).resolve().parents[1] / "include" / "sql"
 # Variable. Keep the time zone the same as the Variable's "timezone" so one run = one local day.
 SCHEDULE_HOUR = int(os.environ.get("DIVVY_INTACCT_SCHEDULE_HOUR", "6"))
 SCHEDULE_TZ = os.environ.get("DIVVY_INTACCT_TIMEZONE", "America/Chicago")
+# Retries cover outages; setup and data problems fail at once (AirflowFailException).
+TASK_RETRIES = int(os.environ.get("DIVVY_INTACCT_TASK_RETRIES", "2"))
 
 DAG_DOC = """
 # Divvy → Sage Intacct card transactions
@@ -85,7 +87,7 @@ with DAG(
         ),
     },
     default_args={
-        "retries": 2,
+        "retries": TASK_RETRIES,
         "retry_delay": timedelta(minutes=2),
         "retry_exponential_backoff": 2.0,
         "execution_timeout": timedelta(hours=1),

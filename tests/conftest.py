@@ -21,6 +21,8 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+# An unexpected task error should fail a test now, not after minutes of retry delays.
+os.environ["DIVVY_INTACCT_TASK_RETRIES"] = "0"
 # Reference material (the Intacct schema) lives beside the repo, never inside it.
 os.environ.setdefault("INTACCT_XSD_PATH", str(ROOT.parent / "shared/reference/intacct/api.xsd"))
 

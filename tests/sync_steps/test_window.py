@@ -113,3 +113,14 @@ def test_week_long_interval_covers_seven_days():
         data_interval_end=datetime(2026, 11, 23, 12, tzinfo=UTC),
     )
     assert (w.first_day, w.last_day) == (date(2026, 11, 16), date(2026, 11, 22))
+
+
+def test_pendulum_intervals_from_airflow_work():
+    # Airflow's context gives pendulum DateTimes; their difference is a pendulum Interval.
+    import pendulum
+
+    w = _resolve(
+        data_interval_start=pendulum.datetime(2026, 11, 21, 12, tz="UTC"),
+        data_interval_end=pendulum.datetime(2026, 11, 22, 12, tz="UTC"),
+    )
+    assert (w.first_day, w.last_day) == (date(2026, 11, 21), date(2026, 11, 21))

@@ -121,7 +121,8 @@ def resolve_window(
         # 06:00→06:00 intervals, and the one starting on Nov 21 means "Nov 21". Its length in
         # days (rounded, so 23/25-hour DST days count as one) says how many days follow.
         first = data_interval_start.astimezone(zone).date()
-        span = max(1, round((data_interval_end - data_interval_start) / timedelta(days=1)))
+        seconds = (data_interval_end - data_interval_start).total_seconds()  # pendulum-safe
+        span = max(1, round(seconds / 86_400))
         return SyncWindow(
             first, first + timedelta(days=span - 1), lookback_days, timezone, "data_interval"
         )
