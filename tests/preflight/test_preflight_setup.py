@@ -1,0 +1,229 @@
+"""Every setup-guide mistake, made in the local gateway, is caught by preflight with its fix.
+
+Preflight runs through the real IntacctHook over HTTP; only the gateway's seed changes.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import pathlib
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pytest
+
+from intacct_hook.hooks.intacct import IntacctHook
+from intacct_hook.sync.preflight import CodingTarget, run_preflight
+from intacct_hook.sync.settings import SyncSettings
+from intacct_hook.sync.window import SyncWindow
+from sandbox.intacct_gateway.testing import running_gateway
+
+SEED = json.loads(
+    (
+        pathlib.Path(__file__).resolve().parents[2] / "sandbox/intacct_gateway/seeds/default.json"
+    ).read_text()
+)
+WINDOW = SyncWindow(date(2026, 11, 17), date(2026, 11, 17), 14, "America/Chicago", "params")
+
+
+def _company(seed: dict[str, Any]) -> dict[str, Any]:
+    return seed["companies"]["ACME-DEMO"]
+
+
+def _gl(seed: dict[str, Any], no: str = "2150") -> dict[str, Any]:
+    return next(a for a in _company(seed)["objects"]["GLACCOUNT"] if a["ACCOUNTNO"] == no)
+
+
+def _card(seed: dict[str, Any]) -> dict[str, Any]:
+    return _company(seed)["objects"]["CREDITCARD"][0]
+
+
+def _set(getter: Callable[[dict], dict], **fields: Any) -> Callable[[dict], None]:
+    return lambda seed: getter(seed).update(fields)
+
+
+def _no_sender(seed: dict[str, Any]) -> None:
+    _company(seed)["authorized_senders"] = []
+
+
+def _no_admin_role(seed: dict[str, Any]) -> None:
+    _company(seed)["users"]["Divvy"]["roles"] = []
+
+
+def _no_card(seed: dict[str, Any]) -> None:
+    _company(seed)["objects"]["CREDITCARD"] = []
+
+
+def _no_gl(seed: dict[str, Any]) -> None:
+    _gl(seed)["TITLE"] = "Card liability"
+
+
+@pytest.fixture
+def preflight(monkeypatch) -> Callable[..., Any]:
+    def _run(
+        mutate: Callable[[dict], None] | None = None,
+        *,
+        targets=(),
+        entity="E100",
+        password="ws-user-pass-0001",
+        **settings: Any,
+    ):
+        seed = copy.deepcopy(SEED)
+        if mutate:
+            mutate(seed)
+        with running_gateway(seed) as gw:
+            monkeypatch.setenv(
+                "AIRFLOW_CONN_INTACCT_DEFAULT",
+                json.dumps(
+                    {
+                        "conn_type": "intacct",
+                        "host": gw.url,
+                        "login": "Divvy",
+                        "password": password,
+                        "extra": {
+                            "company_id": "ACME-DEMO",
+                            "sender_id": "bill.com",
+                            "sender_password": "sender-pass-0001",
+                            "entity_id": entity,
+                            "timeout": 10,
+                        },
+                    }
+                ),
+            )
+            hook = IntacctHook(retry_args={"stop": __import__("tenacity").stop_after_attempt(1)})
+            return run_preflight(hook, SyncSettings.from_variable(settings), WINDOW, targets)
+
+    return _run
+
+
+def test_the_setup_guide_company_passes(preflight):
+    report = preflight()
+    assert report.errors == []
+    assert report.card_default_location == "100"
+    assert report.active_ids["gl_account"] >= {"2150", "6100"}
+    # Books are closed through Sept 30, before the window's lookback: nothing to report.
+    assert [f.check for f in report.warnings] == []
+
+
+# (mutation, check id, words the fix must contain)
+BROKEN = {
+    "sender not authorized": (_no_sender, "setup.sender_authorized", "Web Services authorizations"),
+    "no permission": (_no_admin_role, "setup.user_permissions", "Administrator role"),
+    "income statement account": (
+        _set(_gl, ACCOUNTTYPE="incomestatement"),
+        "gl_account.accounttype",
+        "Account type to Balance Sheet",
+    ),
+    "debit normal balance": (
+        _set(_gl, NORMALBALANCE="debit"),
+        "gl_account.normalbalance",
+        "Normal balance to Credit",
+    ),
+    "closing account": (
+        _set(_gl, CLOSINGTYPE="closing account"),
+        "gl_account.closingtype",
+        "Non-Closing Account",
+    ),
+    "inactive GL account": (_set(_gl, STATUS="inactive"), "gl_account.status", "Status to Active"),
+    "direct posting disallowed": (
+        _set(_gl, SUBLEDGERCONTROLON=True),
+        "gl_account.direct_posting",
+        "uncheck 'Disallow direct",
+    ),
+    "required dimension": (
+        _set(_gl, REQUIREDEPT=True),
+        "gl_account.required_dimensions",
+        "uncheck every dimension",
+    ),
+    "GL account missing": (_no_gl, "gl_account.exists", "General Ledger > Accounts > Add"),
+    "card missing": (_no_card, "card.exists", "Cash Management > Accounts > Credit card > Add"),
+    "card inactive": (_set(_card, STATUS="inactive"), "card.active", "Status to Active"),
+    "card expiring": (
+        _set(_card, EXP_MONTH="November", EXP_YEAR="2026"),
+        "card.expiry",
+        "expiration date far in the future",
+    ),
+    "offset is another account": (
+        _set(_card, LIABACCTNO="6100"),
+        "card.offset_account",
+        "'Credit card offset account' to 2150",
+    ),
+    "no default location": (
+        _set(_card, LOCATION=""),
+        "card.default_location",
+        "'Default location'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_each_broken_setup_is_named_with_its_fix(preflight, case):
+    mutate, check, fix_words = BROKEN[case]
+    report = preflight(mutate)
+    errors = {f.check: f for f in report.errors}
+    assert check in errors, [f.line() for f in report.findings]
+    assert fix_words in errors[check].fix
+    with pytest.raises(Exception, match="nothing was posted"):
+        report.raise_if_failed()
+
+
+def test_wrong_password_names_the_web_services_user(preflight):
+    [error] = preflight(password="wrong").errors
+    assert error.check == "setup.user_sign_in"
+    assert "Company > Web Services Users" in error.fix
+    assert "wrong" not in error.line()
+
+
+def test_wrong_entity_names_the_entity_setting(preflight):
+    [error] = preflight(entity="E999").errors
+    assert error.check == "setup.entity" and "entity_id" in error.fix
+
+
+def test_mapping_targets_must_exist_and_carry_required_dimensions(preflight):
+    targets = [
+        CodingTarget(source="mapping_rules.csv line 3", gl_account="9999"),
+        CodingTarget(source="mapping_rules.csv line 4", gl_account="6250"),  # needs department
+        CodingTarget(source="mapping_rules.csv line 5", gl_account="6100", department="99"),
+        CodingTarget(
+            source="Divvy custom field 'GL Account' value '7777 - X'",
+            gl_account="7777",
+            blocking=False,
+        ),
+        CodingTarget(source="mapping_rules.csv line 6", gl_account="6250", department="10"),
+    ]
+    report = preflight(targets=targets)
+    errors = sorted(
+        (f.check, f.message.split(" maps")[0].split(" names")[0]) for f in report.errors
+    )
+    assert ("mapping.gl_account", "mapping_rules.csv line 3") in errors
+    assert ("mapping.department", "mapping_rules.csv line 5") in errors
+    assert any(
+        f.check == "mapping.required_dimension" and "line 4" in f.message for f in report.errors
+    )
+    assert not any("line 6" in f.message for f in report.findings)
+    # A bad Divvy option is data, not setup: a warning, the map step holds those transactions.
+    assert any("7777" in f.message for f in report.warnings)
+    assert not any("7777" in f.message for f in report.errors)
+
+
+def test_closed_period_in_the_window_is_reported(preflight):
+    def close_november(seed):
+        _company(seed)["books_closed_through"] = {"E100": "2026-11-10", "E200": "2026-11-10"}
+
+    report = preflight(close_november)
+    [warning] = [f for f in report.warnings if f.check == "periods.closed"]
+    assert "2026-11-10" in warning.message and "2026-11-03..2026-11-10" in warning.message
+    assert report.books_closed_through == date(2026, 11, 10)
+
+
+def test_settings_names_are_settings_not_constants(preflight):
+    def rename(seed):
+        _card(seed)["CARDID"] = "Amex Corporate"
+        _gl(seed)["TITLE"] = "Card Liability"
+
+    report = preflight(
+        rename, card_account_id="Amex Corporate", divvy_gl_account_title="Card Liability"
+    )
+    assert report.errors == []
