@@ -1,0 +1,164 @@
+"""The local Divvy API and Intacct gateway, each served from a child process.
+
+The servers run in their own process so that ``tracemalloc`` in the benchmark process sees only
+the client (hook) allocations, and so that their CPU work runs on the other core instead of
+competing with the client for the GIL.
+
+Child side: ``python -m benchmarks._servers divvy --rows 5000`` or ``... intacct`` prints one JSON
+line (``{"url": ..., "token": ...}``) and serves until its stdin closes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+#: Purchases start after the Intacct seed's closed period (books closed through 2026-09-30).
+START_DAY = date(2026, 10, 5)
+GENERATOR_SEED = 11
+
+# The generator makes ~1.8 listable rows per purchase; asking for a margin and trimming gives an
+# exact row count, so the two extraction sizes differ by exactly the intended factor.
+_ROWS_PER_PURCHASE = 1.7
+_DAYS = 28
+
+
+def divvy_seed(rows: int) -> dict[str, Any]:
+    """A deterministic Divvy seed with exactly ``rows`` listable (parent) transactions.
+
+    Rows come from the sandbox generator (auths and clears, declines, refunds, splits, odd
+    merchant names), so the hook parses what a real month looks like; split children of the kept
+    parents are kept too, and ``expand_splits`` fetches them one call each as in production.
+    """
+    from sandbox.divvy_api.generator import generate_week
+
+    per_day = int(rows / _ROWS_PER_PURCHASE / _DAYS) + 1
+    seed = generate_week(START_DAY, _DAYS, seed=GENERATOR_SEED, per_day=per_day)
+    parents = [r for r in seed["transactions"] if not r.get("parentTransactionUuid")]
+    if len(parents) < rows:
+        raise RuntimeError(f"generator made {len(parents)} listable rows, fewer than {rows}")
+    kept = parents[:rows]
+    kept_uuids = {r["uuid"] for r in kept}
+    children = [r for r in seed["transactions"] if r.get("parentTransactionUuid") in kept_uuids]
+    seed["transactions"] = kept + children
+    # Pending clears are settled only by explicit calls; they would dangle after trimming.
+    seed.pop("scheduledClears", None)
+    return seed
+
+
+def _accelerate_divvy_emulator() -> None:
+    """Make the emulator's transaction list cost O(page) per request; responses are unchanged.
+
+    The emulator deep-copies, filters and sorts every stored row on every page request (1.6 s
+    per page at 20,000 rows: ten minutes for one walk), which would measure the emulator, not
+    the hook. In this server-only process nothing writes to the data, so the listable rows are
+    gathered once, and each distinct ``filters``/``sort`` is validated, filtered and ordered
+    once by the emulator's own ``list_page``; every request then only slices its page.
+    """
+    from sandbox.divvy_api import api
+    from sandbox.divvy_api.paging import paginate, parse_max
+    from sandbox.divvy_api.state import DivvyState
+
+    listable: dict[int, list[dict[str, Any]]] = {}
+    ordered: dict[tuple[str | None, str | None], list[dict[str, Any]]] = {}
+    list_page = api.list_page
+
+    def parent_transactions(self: DivvyState) -> list[dict[str, Any]]:
+        if id(self) not in listable:
+            with self.lock:
+                listable[id(self)] = [
+                    t for t in self.transactions.values() if not t["parentTransactionUuid"]
+                ]
+        return listable[id(self)]
+
+    def transactions_page(rows: list[dict[str, Any]], query: Any, **kwargs: Any) -> Any:
+        if kwargs["specs"] is not api.TRANSACTION_FILTERS:
+            return list_page(rows, query, **kwargs)
+        key = (query.get("filters"), query.get("sort"))
+        if key not in ordered:
+            # One page as large as the table is the whole filtered, ordered list.
+            whole = {k: v for k, v in query.items() if k in ("filters", "sort")}
+            whole["max"] = str(max(len(rows), 1))
+            ordered[key] = list_page(rows, whole, **{**kwargs, "upper": max(len(rows), 1)})[
+                "results"
+            ]
+        size = parse_max(query.get("max"), kwargs["upper"])
+        page, nxt, prev = paginate(ordered[key], size, query.get("nextPage"), query.get("prevPage"))
+        return {"results": page, "nextPage": nxt, "prevPage": prev}
+
+    DivvyState.parent_transactions = parent_transactions  # type: ignore[method-assign]
+    api.list_page = transactions_page
+
+
+@contextlib.contextmanager
+def _serve_divvy(rows: int) -> Iterator[dict[str, Any]]:
+    from sandbox.divvy_api.testing import running_divvy
+
+    _accelerate_divvy_emulator()
+    # The server's own limit is lifted: the benchmark measures the client, and the client's
+    # limiter gets a matching tiny window (see divvy_extract).
+    with running_divvy(divvy_seed(rows), calls_per_minute=10_000_000) as handle:
+        yield {"url": handle.url, "token": handle.token}
+
+
+@contextlib.contextmanager
+def _serve_intacct() -> Iterator[dict[str, Any]]:
+    from sandbox.intacct_gateway.testing import running_gateway
+
+    with running_gateway() as gateway:
+        yield {"url": gateway.url}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks._servers")
+    parser.add_argument("kind", choices=("divvy", "intacct"))
+    parser.add_argument("--rows", type=int, default=5000)
+    args = parser.parse_args(argv)
+    server = _serve_divvy(args.rows) if args.kind == "divvy" else _serve_intacct()
+    with server as info:
+        print(json.dumps(info), flush=True)
+        sys.stdin.read()  # serve until the parent closes our stdin (or exits)
+    return 0
+
+
+class ChildServer:
+    """A server child process; ``info`` is what it printed (URL, token)."""
+
+    def __init__(self, kind: str, *, rows: int = 0, timeout: float = 120.0) -> None:
+        cmd = [sys.executable, "-m", "benchmarks._servers", kind, "--rows", str(rows)]
+        self.process = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            code = self.process.wait(timeout=timeout)
+            raise RuntimeError(f"the {kind} server process exited with {code} before serving")
+        self.info: dict[str, Any] = json.loads(line)
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.terminate()  # only our own child, by its handle
+            self.process.wait(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def __enter__(self) -> ChildServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
