@@ -263,12 +263,11 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
 
 
 def _run_demo(demo: Demo) -> bool:
+    from demo import summary
     from intacct_hook.sync.ledger import Ledger
     from sandbox.divvy_api.generator import generate_week
     from sandbox.divvy_api.testing import running_divvy
     from sandbox.intacct_gateway.testing import running_gateway
-
-    from demo import summary
 
     args, say = demo.args, demo.say
     week = [args.start + timedelta(days=n) for n in range(args.days)]
@@ -380,11 +379,16 @@ def _late_clears(
         f"(last on {later_day}); the daily run for {later_day} picks them up =="
     )
     before = len(gw.cctransactions())
-    later = demo.run(f"daily {later_day.isoformat()}", day=later_day,
-                     logical_date=logical_date_for(later_day))
+    later = demo.run(
+        f"daily {later_day.isoformat()}", day=later_day, logical_date=logical_date_for(later_day)
+    )
     after = len(gw.cctransactions())
-    rows = {r.uuid: r for r in ledger.select_in_state(["posted", "held", "unmapped", "skipped",
-                                                       "ready", "failed", "posting"])}
+    rows = {
+        r.uuid: r
+        for r in ledger.select_in_state(
+            ["posted", "held", "unmapped", "skipped", "ready", "failed", "posting"]
+        )
+    }
     table = []
     for clear in made:
         row = rows.get(clear["uuid"])

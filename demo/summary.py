@@ -91,7 +91,8 @@ def unmapped_table(rows: Sequence[LedgerRow], *, limit: int = 25) -> str:
         for r in sorted(rows, key=lambda r: (r.posting_date, r.uuid))[:limit]
     ]
     more = f"\n… and {len(rows) - limit} more" if len(rows) > limit else ""
-    return format_table(table, title=f"Unmapped: {len(rows)} (held until a rule covers them)") + more
+    title = f"Unmapped: {len(rows)} (held until a rule covers them)"
+    return format_table(table, title=title) + more
 
 
 def reconciliation_table(
