@@ -49,13 +49,13 @@ def test_full_transaction_is_typed():
 
 
 def test_amounts_survive_decimal_json_parsing_exactly():
-    body = json.dumps(txn_json(amount=0.1, fees=0.2)).replace("0.1,", "0.10000000000000001,")
+    body = json.dumps(txn_json(amount=0.1, fees=0.2)).replace("0.2,", "0.20000000000000001,")
     t = DivvyTransaction.from_json(json.loads(body, parse_float=Decimal))
-    assert t.amount == Decimal("0.10000000000000001")  # kept digit for digit
-    assert t.fees == Decimal("0.2")
+    assert t.fees == Decimal("0.20000000000000001")  # kept digit for digit
+    assert t.amount == Decimal("0.10")
     # A float that slipped through is converted via str, never via its binary expansion.
-    assert txn(amount=0.1).amount == Decimal("0.1")
-    assert txn(amount=-20).amount == Decimal("-20")
+    assert txn(amount=0.1).amount == Decimal("0.10")
+    assert txn(amount=-20).amount == Decimal("-20.00")
 
 
 def test_non_utc_offsets_are_normalised_to_utc():
@@ -149,3 +149,14 @@ def test_reference_records():
         DivvyCustomField.from_json({"uuid": "tty_2"})
     with pytest.raises(DivvyRecordError, match="budget bgt_3: field 'limit'"):
         DivvyBudget.from_json({"uuid": "bgt_3", "limit": "lots"})
+
+
+@pytest.mark.parametrize(("raw", "cents"), [(10.0, "10.00"), (-2.5, "-2.50"), ("53.03", "53.03")])
+def test_amounts_are_normalised_to_cents(raw, cents):
+    # A JSON number like 10.0 must not reach the ledger or Intacct as "10.0".
+    assert str(DivvyTransaction.from_json(txn_json(amount=raw)).amount) == cents
+
+
+def test_a_sub_cent_amount_is_refused_naming_the_record():
+    with pytest.raises(DivvyRecordError, match=r"txr_.*amount.*cent"):
+        DivvyTransaction.from_json(txn_json(amount="1.005"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from tests.e2e.conftest import noon_utc, task_states, xcom
+from e2e_world import noon_utc, task_states, xcom
 
 DAY = date(2026, 11, 17)
 STEPS = ("preflight", "extract", "stage", "map", "load", "reconcile")

@@ -35,6 +35,9 @@ __all__ = [
 ]
 
 
+CENT = Decimal("0.01")
+
+
 def _empty() -> Mapping[str, Any]:
     return MappingProxyType({})
 
@@ -130,6 +133,16 @@ class _Reader:
         if not result.is_finite():
             raise self.fail(name, f"must be a finite number, got {value!r}")
         return result
+
+    def money(self, name: str, *, required: bool = False) -> Decimal | None:
+        """A settlement amount in dollars, normalised to cents (JSON ``10.0`` → ``10.00``)."""
+        value = self.number(name, required=required)
+        if value is None:
+            return None
+        cents = value.quantize(CENT)
+        if cents != value:
+            raise self.fail(name, f"has fractions of a cent ({value}); Divvy amounts are cents")
+        return cents
 
     def moment(self, name: str, *, required: bool = False) -> datetime | None:
         value = self.data.get(name)
@@ -295,7 +308,7 @@ class DivvyTransaction:
             raw_transaction_type=raw_type,
             status=r.text("status"),
             complete=r.flag("complete"),
-            amount=r.number("amount", required=True),  # type: ignore[arg-type]
+            amount=r.money("amount", required=True),  # type: ignore[arg-type]
             transacted_amount=r.number("transactedAmount"),
             fees=r.number("fees"),
             currency_code=currency_code,

@@ -1,0 +1,277 @@
+"""Held-then-posted, foreign records, broken setup, a week's backfill, PostgreSQL, secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from datetime import date, timedelta
+
+import pytest
+from e2e_world import CARD, SECRETS, logical_date_for, task_states, xcom
+
+from intacct_hook.sync.ledger import Ledger
+
+DAY = date(2026, 11, 17)
+
+
+def test_unmapped_transaction_is_held_then_posted_once_a_rule_exists(world):
+    mapped = world.add(DAY, 10.00)
+    mystery = world.add(
+        DAY, 7.25, gl=None, merchantName="Mystery Vendor", merchantCategoryCode="7399"
+    )
+
+    first = world.run_day(DAY)
+
+    assert first.state == "success", task_states(first)
+    assert [r["RECORDID"] for r in world.records()] == [mapped["uuid"]]
+    assert xcom(first, "map")["unmapped"] == 1
+    [row] = world.ledger().select_in_state(["unmapped"])
+    assert (
+        row.uuid == mystery["uuid"] and "no rule in mapping_rules.csv matches" in row.state_reason
+    )
+
+    with world.rules_path.open("a") as rules:
+        rules.write("merchant,Mystery Vendor,6900,,,,,Added after the first run\n")
+    lines = world.rules_path.read_text().splitlines()
+    second = world.run_day(DAY)
+
+    assert second.state == "success", task_states(second)
+    records = {r["RECORDID"]: r for r in world.records()}
+    assert set(records) == {mapped["uuid"], mystery["uuid"]}
+    assert records[mystery["uuid"]]["lines"][0]["ACCOUNTNO"] == "6900"
+    [line] = world.ledger().mapped_lines([mystery["uuid"]])[mystery["uuid"]]
+    assert line.gl_account_rule == f"mapping_rules.csv line {len(lines)}"
+    assert line.location_rule == "card default location"
+
+
+def test_a_record_posted_by_someone_else_is_caught_by_reconcile(world):
+    ours = world.add(DAY, 10.00)
+    world.gw.add_cctransaction(
+        card_id=CARD,
+        date=DAY,
+        reference_no="MANUAL-42",
+        lines=[{"ACCOUNTNO": "6100", "AMOUNT": "42.00", "LOCATIONID": "100"}],
+    )
+
+    dr = world.run_day(DAY)
+
+    states = task_states(dr)
+    assert dr.state == "failed" and states["load"] == "success" and states["reconcile"] == "failed"
+    [diff] = world.ledger().reconciliation_differences(dr.run_id)
+    assert (diff["kind"], diff["divvy_uuid"]) == ("extra_in_intacct", "MANUAL-42")
+    [recon] = [r for r in world.ledger().reconciliations(dr.run_id) if r["posting_date"] == DAY]
+    assert (recon["divvy_count"], recon["intacct_count"], recon["status"]) == (1, 2, "differs")
+    assert ours["uuid"] in {r["RECORDID"] for r in world.records()}
+
+    world.configure(reconcile_mode="warn")
+    assert world.run_day(DAY).state == "success"
+
+
+def test_broken_setup_stops_the_run_before_anything_is_posted(world, capfd):
+    world.add(DAY, 10.00)
+    with world.gw.state.lock:
+        world.gw.state.companies["ACME-DEMO"].authorized_senders.clear()
+
+    dr = world.run_day(DAY)
+
+    states = task_states(dr)
+    assert states["preflight"] == "failed"
+    assert {states[t] for t in ("extract", "stage", "map", "load", "reconcile")} == {
+        "upstream_failed"
+    }
+    assert world.records() == []
+    out = capfd.readouterr().out
+    assert "setup.sender_authorized" in out
+    assert "Web Services authorizations: add the sender ID 'bill.com'" in out
+
+
+def test_closed_period_fails_that_record_only_and_posts_the_rest(world):
+    with world.gw.state.lock:
+        for row in world.gw.state.companies["ACME-DEMO"].objects["BOOKSCLOSED"]:
+            row["CLOSEDTHROUGH"] = "11/16/2026"
+    closed = world.add(DAY - timedelta(days=1), 5.00)
+    open_ = world.add(DAY, 6.00)
+
+    dr = world.run_day(DAY)
+
+    assert task_states(dr)["load"] == "failed"
+    assert [r["RECORDID"] for r in world.records()] == [open_["uuid"]]
+    [failed] = world.ledger().select_in_state(["failed"])
+    assert failed.uuid == closed["uuid"] and "closed period" in failed.last_error
+
+    # The controller reopens November; the next run retries it with a new control ID.
+    with world.gw.state.lock:
+        for row in world.gw.state.companies["ACME-DEMO"].objects["BOOKSCLOSED"]:
+            row["CLOSEDTHROUGH"] = "10/31/2026"
+    again = world.run_day(DAY)
+    assert again.state == "success", task_states(again)
+    assert {r["RECORDID"] for r in world.records()} == {open_["uuid"], closed["uuid"]}
+    [row] = [r for r in world.ledger().select_in_state(["posted"]) if r.uuid == closed["uuid"]]
+    assert row.control_id == f"divvy-{closed['uuid']}#2"
+
+
+def test_a_week_backfill_day_by_day_posts_each_transaction_once(world):
+    from sandbox.divvy_api.generator import generate_week
+
+    week = generate_week(date(2026, 11, 16), days=7, seed=11, per_day=12)
+    # Parents before split children: the sandbox links a child to an existing parent.
+    for row in sorted(week["transactions"], key=lambda t: bool(t.get("parentTransactionUuid"))):
+        world.dv.state.add_transaction(row, bump=False)
+    days = [date(2026, 11, 16) + timedelta(days=n) for n in range(7)]
+
+    # A re-run of the same logical date re-uses its DAG run, so read each run's XCom at once.
+    results = []
+    for day in [*days, days[3]]:  # one day re-run after the backfill
+        dr = world.run_day(day)
+        results.append((dr.state, xcom(dr, "reconcile"), xcom(dr, "load")))
+
+    assert [state for state, _, _ in results] == ["success"] * 8
+    assert all(rec["matched"] for _, rec, _ in results)
+    assert results[-1][2]["posted"] == 0
+    refs = [r["RECORDID"] for r in world.records()]
+    assert len(refs) == len(set(refs)) > 20
+    assert sum(load["posted"] for _, _, load in results) == len(refs)
+    assert {r.uuid for r in world.ledger().select_in_state(["posted"])} == set(refs)
+
+
+def test_backfill_create_accepts_the_dag(world, monkeypatch):
+    # The scheduler runs backfills; here we prove the command accepts this DAG's timetable and
+    # plans one run per day (a dry run needs the DAG serialized, which dag.test does). A run's
+    # logical date is 06:00 Chicago of its day, so the last day is given up to its end.
+    world.run_day(DAY)
+    env = dict(os.environ)
+    airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
+    out = subprocess.run(
+        [
+            airflow,
+            "backfill",
+            "create",
+            "--dag-id",
+            "divvy_intacct_sync",
+            "--from-date",
+            "2026-11-10",
+            "--to-date",
+            "2026-11-16T23:59:59",
+            "--dry-run",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    planned = [line for line in out.stdout.splitlines() if line.startswith("| 2026-11-")]
+    assert len(planned) == 7, out.stdout
+
+
+@pytest.mark.postgres
+def test_the_ledger_on_postgresql(world, postgres_dsn, monkeypatch):
+    import psycopg
+
+    name = f"ledger_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # name is generated above, not user input
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(postgres_dsn)
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_LEDGER_PG",
+            json.dumps(
+                {
+                    "conn_type": "postgres",
+                    "host": info.get("host", "127.0.0.1"),
+                    "port": int(info.get("port", 5432)),
+                    "login": info.get("user", "postgres"),
+                    "password": info.get("password"),
+                    "schema": name,
+                }
+            ),
+        )
+        world.configure(ledger_conn_id="ledger_pg")
+        charge = world.add(DAY, 10.00)
+        refund = world.add(DAY, -2.50)
+
+        first = world.run_day(DAY)
+        second = world.run_day(DAY)
+
+        assert (first.state, second.state) == ("success", "success")
+        assert xcom(second, "load")["posted"] == 0
+        ledger = Ledger.from_url(_sqlalchemy_url(postgres_dsn, name))
+        posted = {r.uuid: r.amount for r in ledger.select_in_state(["posted"])}
+        assert {k: str(v) for k, v in posted.items()} == {
+            charge["uuid"]: "10.00",
+            refund["uuid"]: "-2.50",
+        }
+        assert not world.ledger_path.exists()  # nothing went to the SQLite default
+        ledger.engine.dispose()
+    finally:
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _sqlalchemy_url(dsn: str, dbname: str) -> str:
+    import psycopg
+
+    info = psycopg.conninfo.conninfo_to_dict(dsn)
+    user = info.get("user", "postgres")
+    host, port = info.get("host", "127.0.0.1"), info.get("port", 5432)
+    return f"postgresql+psycopg://{user}@{host}:{port}/{dbname}"
+
+
+def test_no_secret_in_xcom_rendered_fields_or_logs(world, capfd):
+    world.add(DAY, 10.00)
+    world.add(DAY, 5.00, gl="7777")
+
+    dr = world.run_day(DAY)
+
+    assert dr.state == "success", task_states(dr)
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        xcoms = [
+            XComModel.deserialize_value(x)
+            for x in session.scalars(XComModel.get_many(run_id=dr.run_id, dag_ids=dr.dag_id))
+        ]
+        rendered = [
+            r.rendered_fields
+            for r in session.query(RTIF).filter(RTIF.dag_id == dr.dag_id, RTIF.run_id == dr.run_id)
+        ]
+    blob = json.dumps([xcoms, rendered], default=str) + capfd.readouterr().out
+    assert xcoms and rendered
+    for secret in SECRETS:
+        assert secret not in blob
+    # XComs are small: counts and totals, never payloads.
+    assert all(len(json.dumps(x, default=str)) < 20_000 for x in xcoms)
+    assert "rawMerchantName" not in json.dumps(xcoms, default=str)
+
+
+def test_stage_sql_is_rendered_from_include_sql(world):
+    world.add(DAY, 10.00)
+    dr = world.run_day(DAY)
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        [fields] = [
+            r.rendered_fields
+            for r in session.query(RTIF).filter(
+                RTIF.dag_id == dr.dag_id, RTIF.run_id == dr.run_id, RTIF.task_id == "stage"
+            )
+        ]
+    assert "INSERT INTO divvy_transaction" in fields["stage_sql"]
+    assert "ON CONFLICT (uuid) DO UPDATE" in fields["stage_sql"]
+
+
+def test_logical_date_helper_points_at_the_right_interval(world):
+    dr = world.run_day(DAY)
+    window = xcom(dr, "extract")["window"]
+    assert (window["first_day"], window["last_day"], window["source"]) == (
+        DAY.isoformat(),
+        DAY.isoformat(),
+        "data_interval",
+    )
+    assert logical_date_for(DAY).isoformat().startswith("2026-11-18")
