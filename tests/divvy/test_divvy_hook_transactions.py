@@ -18,8 +18,14 @@ CODED = {"GL Account": "6100 - Office Supplies", "Location": "100 - Headquarters
 
 
 def add(api, occurred: str, **fields):
-    row = {"transactionType": "CLEAR", "amount": 10.0, "merchantName": "Staples",
-           "occurredTime": occurred, "customFields": CODED, **fields}
+    row = {
+        "transactionType": "CLEAR",
+        "amount": 10.0,
+        "merchantName": "Staples",
+        "occurredTime": occurred,
+        "customFields": CODED,
+        **fields,
+    }
     return api.state.add_transaction(row)["uuid"]
 
 
@@ -61,7 +67,8 @@ def test_many_pages_with_inserts_between_pages_lose_nothing_and_repeat_nothing(
 ):
     originals = {
         add(api, f"2026-08-01T{h:02d}:{m:02d}:00.000+00:00", amount=1 + h)
-        for h in range(1, 13) for m in range(0, 60, 6)
+        for h in range(1, 13)
+        for m in range(0, 60, 6)
     }  # 120 rows: 12 pages of 10
     hook = connect(api)
     seen: list[str] = []
@@ -90,21 +97,29 @@ def test_many_pages_with_inserts_between_pages_lose_nothing_and_repeat_nothing(
 
 
 def test_updated_window_sees_a_late_clear_that_the_occurred_window_misses(api, connect):
-    auth = api.state.add_transaction({
-        "transactionType": "AUTHORIZATION", "amount": 412.18, "merchantName": "Marriott",
-        "occurredTime": "2026-08-01T18:00:00.000+00:00",
-        "updatedTime": "2026-08-01T18:00:01.000+00:00", "customFields": CODED,
-    })["uuid"]
+    auth = api.state.add_transaction(
+        {
+            "transactionType": "AUTHORIZATION",
+            "amount": 412.18,
+            "merchantName": "Marriott",
+            "occurredTime": "2026-08-01T18:00:00.000+00:00",
+            "updatedTime": "2026-08-01T18:00:01.000+00:00",
+            "customFields": CODED,
+        }
+    )["uuid"]
     aug5 = datetime(2026, 8, 5, tzinfo=UTC)
-    clear = api.state.clear_authorization(auth, amount=455.60,
-                                          updated="2026-08-05T09:30:00.000+00:00")["uuid"]
+    clear = api.state.clear_authorization(
+        auth, amount=455.60, updated="2026-08-05T09:30:00.000+00:00"
+    )["uuid"]
     hook = connect(api)
 
     by_occurred = list(hook.iter_transactions(occurred_from=aug5, occurred_to=aug5 + timedelta(1)))
     assert by_occurred == []
 
-    late = {t.uuid: t for t in hook.iter_transactions(updated_from=aug5,
-                                                       updated_to=aug5 + timedelta(days=1))}
+    late = {
+        t.uuid: t
+        for t in hook.iter_transactions(updated_from=aug5, updated_to=aug5 + timedelta(days=1))
+    }
     assert set(late) == {auth, clear}
     assert late[clear].occurred_time == datetime(2026, 8, 1, 18, tzinfo=UTC)
     assert late[clear].original_auth_uuid == auth and late[auth].matched_clear_uuid == clear
@@ -125,15 +140,23 @@ def test_updated_window_end_is_trimmed_client_side(api, connect):
 
 def test_splits_are_expanded_and_post_one_line_per_child(api, connect):
     parent = add(api, "2026-08-01T12:00:00.000+00:00", amount=240.0, merchantName="Delta")
-    first = api.state.add_transaction({
-        "parentTransactionUuid": parent, "transactionType": "CLEAR", "amount": 180.0,
-        "occurredTime": "2026-08-01T12:00:00.000+00:00",
-        "customFields": {"GL Account": "6200 - Travel"},
-    })["uuid"]
-    second = api.state.add_transaction({
-        "parentTransactionUuid": parent, "transactionType": "CLEAR", "amount": 60.0,
-        "occurredTime": "2026-08-01T12:00:00.000+00:00",
-    })["uuid"]
+    first = api.state.add_transaction(
+        {
+            "parentTransactionUuid": parent,
+            "transactionType": "CLEAR",
+            "amount": 180.0,
+            "occurredTime": "2026-08-01T12:00:00.000+00:00",
+            "customFields": {"GL Account": "6200 - Travel"},
+        }
+    )["uuid"]
+    second = api.state.add_transaction(
+        {
+            "parentTransactionUuid": parent,
+            "transactionType": "CLEAR",
+            "amount": 60.0,
+            "occurredTime": "2026-08-01T12:00:00.000+00:00",
+        }
+    )["uuid"]
     hook = connect(api)
 
     (txn,) = hook.iter_transactions(occurred_from=AUG1, occurred_to=AUG2)
@@ -142,7 +165,8 @@ def test_splits_are_expanded_and_post_one_line_per_child(api, connect):
     decision = decide(txn, PostingRules())
     assert decision.action == "post"
     assert [(line.source_uuid, line.amount) for line in decision.lines] == [
-        (first, Decimal("180")), (second, Decimal("60"))
+        (first, Decimal("180")),
+        (second, Decimal("60")),
     ]
     assert decision.lines[0].coding["GL Account"] == ("6200 - Travel",)
     assert decision.lines[1].coding_uuid == parent  # uncoded child falls back to the parent
@@ -155,15 +179,25 @@ def test_splits_are_expanded_and_post_one_line_per_child(api, connect):
 
 def test_refund_reversal_decline_and_incomplete_through_the_api(api, connect):
     refund = add(api, "2026-08-01T01:00:00.000+00:00", amount=-25.0)
-    reversal = add(api, "2026-08-01T02:00:00.000+00:00", amount=-45.0,
-                   transactionType="AUTHORIZATION")
-    decline = add(api, "2026-08-01T03:00:00.000+00:00", transactionType="DECLINE",
-                  declineReason="Card is frozen.")
-    incomplete = add(api, "2026-08-01T04:00:00.000+00:00", complete=False,
-                     customFields={"GL Account": None})
-    synced = add(api, "2026-08-01T05:00:00.000+00:00",
-                 accountingIntegrationTransactions=[{"syncStatus": "synced",
-                                                     "integrationType": "Sage Intacct"}])
+    reversal = add(
+        api, "2026-08-01T02:00:00.000+00:00", amount=-45.0, transactionType="AUTHORIZATION"
+    )
+    decline = add(
+        api,
+        "2026-08-01T03:00:00.000+00:00",
+        transactionType="DECLINE",
+        declineReason="Card is frozen.",
+    )
+    incomplete = add(
+        api, "2026-08-01T04:00:00.000+00:00", complete=False, customFields={"GL Account": None}
+    )
+    synced = add(
+        api,
+        "2026-08-01T05:00:00.000+00:00",
+        accountingIntegrationTransactions=[
+            {"syncStatus": "synced", "integrationType": "Sage Intacct"}
+        ],
+    )
     hook = connect(api)
     decisions = {t.uuid: decide(t) for t in hook.iter_transactions(occurred_from=AUG1)}
 
@@ -182,8 +216,10 @@ def test_a_generated_week_decides_every_row_and_posts_only_clears():
 
         from intacct_hook.hooks.divvy import DivvyHook
 
-        mp.setenv("AIRFLOW_CONN_DIVVY_DEFAULT", json.dumps(
-            {"conn_type": "divvy", "host": api.url, "password": api.token}))
+        mp.setenv(
+            "AIRFLOW_CONN_DIVVY_DEFAULT",
+            json.dumps({"conn_type": "divvy", "host": api.url, "password": api.token}),
+        )
         txns = list(DivvyHook().iter_transactions())
         listed = api.state.parent_transactions()
 
@@ -196,3 +232,24 @@ def test_a_generated_week_decides_every_row_and_posts_only_clears():
             assert txn.transaction_type is TransactionType.CLEAR
             assert sum(line.amount for line in decision.lines) == txn.amount
         assert decision.reason
+
+
+def test_dedupe_memory_is_bounded_to_recent_pages(api, connect):
+    for h in range(1, 7):
+        add(api, f"2026-08-01T{h:02d}:00:00.000+00:00")  # 6 rows: 6 pages of 1
+    hook = connect(api, hook_kwargs={"dedupe_pages": 2})
+    walk = hook.iter_transactions(occurred_from=AUG1, occurred_to=AUG2, page_size=1)
+    first = next(walk).uuid
+    next(walk)
+    # One row inserted behind the cursor: the next page repeats the second row (dropped, it
+    # is within the last 2 pages) ...
+    add(api, "2026-08-01T00:30:00.000+00:00")
+    third = next(walk).uuid
+    # ... three more inserts push the cursor back to the first row, 3 pages ago: it is
+    # returned again, and callers that key on uuid (the ledger) absorb it.
+    for s in range(3):
+        add(api, f"2026-08-01T00:0{s}:00.000+00:00")
+    rest = [t.uuid for t in walk]
+    assert third != first and first in rest
+    with pytest.raises(ValueError):
+        connect(api, hook_kwargs={"dedupe_pages": 0})

@@ -238,6 +238,8 @@ class DivvyHook(BaseHook):
     :param calls_per_minute: overrides the ``calls_per_minute`` extra (at most 60).
     :param rate_limit_window: seconds the ``calls_per_minute`` budget applies to. Leave at 60
         except in tests against a local API with a shortened window.
+    :param dedupe_pages: how many recent pages of uuids a transaction walk remembers to drop rows
+        the offset cursor repeats (memory stays flat; the ledger dedupes by uuid anyway).
     :param retry_args: tenacity ``Retrying`` arguments that replace the defaults (``stop`` after
         6 attempts, ``wait`` Retry-After else backoff, ``before_sleep`` log line).
 
@@ -263,6 +265,7 @@ class DivvyHook(BaseHook):
         timeout: float | None = None,
         calls_per_minute: int | None = None,
         rate_limit_window: float = 60.0,
+        dedupe_pages: int = 20,
         retry_args: Mapping[str, Any] | None = None,
         logger_name: str | None = None,
     ) -> None:
@@ -270,6 +273,9 @@ class DivvyHook(BaseHook):
         self.divvy_conn_id = divvy_conn_id
         self._timeout = timeout
         self._calls_per_minute = calls_per_minute
+        if dedupe_pages < 1:
+            raise ValueError(f"dedupe_pages must be 1 or more, got {dedupe_pages}")
+        self.dedupe_pages = dedupe_pages
         self.rate_limit_window = rate_limit_window
         self.retry_args = dict(retry_args or {})
         self._oauth_lock = threading.Lock()
@@ -629,18 +635,23 @@ class DivvyHook(BaseHook):
             params["filters"] = filters
         self.log.info("Divvy transactions: listing %s", window.describe())
 
-        seen: set[str] = set()
+        # Repeats come from rows inserted behind the offset cursor, so they sit at the start of
+        # the next page or two. Remembering only recent pages keeps memory flat however long
+        # the walk; a repeat from further back still reaches the caller, which keys on uuid.
+        recent: deque[set[str]] = deque(maxlen=self.dedupe_pages)
         yielded = outside_total = duplicates_total = pages = 0
         for page, rows in self._iter_pages("/v3/spend/transactions", params, page_size):
             pages = page
             keep: list[DivvyTransaction] = []
             duplicates = outside = 0
+            page_uuids: set[str] = set()
+            recent.append(page_uuids)
             for row in rows:
                 txn = DivvyTransaction.from_json(row)
-                if txn.uuid in seen:
+                if any(txn.uuid in earlier for earlier in recent):
                     duplicates += 1
                     continue
-                seen.add(txn.uuid)
+                page_uuids.add(txn.uuid)
                 if window.contains(txn):
                     keep.append(txn)
                 else:

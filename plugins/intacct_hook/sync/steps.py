@@ -81,30 +81,30 @@ def extract(
     divvy: DivvySource, ledger: Ledger, window: SyncWindow, run_id: str, *, chunk: int = 500
 ) -> dict[str, Any]:
     """Land every Divvy transaction of the window (by purchase time, and by last update so a
-    clear or completion that arrives after the lookback is not missed)."""
-    seen: set[str] = set()
-    by_type: Counter[str] = Counter()
-    buffer: list[dict[str, Any]] = []
+    clear or completion that arrives after the lookback is not missed).
+
+    Memory stays flat: rows go to the landing table in chunks, which keeps one row per uuid
+    (both passes return many of the same transactions), and the counts are read back from it.
+    """
     passes = (
         ("occurred", {"occurred_from": window.extract_from, "occurred_to": window.extract_to}),
         ("updated", {"updated_from": window.extract_from, "updated_to": window.extract_to}),
     )
     for name, kwargs in passes:
         fetched = 0
+        buffer: list[dict[str, Any]] = []
         for txn in divvy.iter_transactions(expand_splits=True, **kwargs):
             fetched += 1
-            if txn.uuid in seen:
-                continue
-            seen.add(txn.uuid)
-            by_type[txn.raw_transaction_type] += 1
             buffer.append(landing_payload(txn))
-            if len(buffer) >= chunk:  # memory stays flat however long the window
+            if len(buffer) >= chunk:
                 ledger.land(run_id, buffer)
                 buffer = []
-        log.info("Divvy %s-time pass: %d transactions returned", name, fetched)
-    if buffer:
         ledger.land(run_id, buffer)
-    return {"extracted": len(seen), "by_type": dict(sorted(by_type.items()))}
+        log.info("Divvy %s-time pass: %d transactions returned", name, fetched)
+    by_type: Counter[str] = Counter(
+        p["transaction"].get("transactionType", "?") for p in ledger.landed(run_id)
+    )
+    return {"extracted": sum(by_type.values()), "by_type": dict(sorted(by_type.items()))}
 
 
 # --- stage ------------------------------------------------------------------------------------
