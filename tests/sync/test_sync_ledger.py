@@ -358,8 +358,10 @@ def test_from_url_postgresql(postgres_dsn):
 
 
 def _payload(uuid: str, amount: str = "1.00") -> dict:
-    return {"transaction": {"uuid": uuid, "amount": amount, "merchantName": "Café 🍕 & <Co>"},
-            "children": []}
+    return {
+        "transaction": {"uuid": uuid, "amount": amount, "merchantName": "Café 🍕 & <Co>"},
+        "children": [],
+    }
 
 
 def test_landing_round_trips_and_a_retried_extract_overwrites(ledger):
@@ -378,3 +380,9 @@ def test_purge_landing_keeps_only_the_current_run(ledger):
     ledger.purge_landing(keep_run_id="run-2")
     assert list(ledger.landed("run-1")) == []
     assert [p["transaction"]["uuid"] for p in ledger.landed("run-2")] == ["txr_b"]
+
+
+def test_a_uuid_twice_in_one_stage_call_is_one_row_with_the_last_state(ledger):
+    counts = ledger.stage([staged("txr_x", state="held"), staged("txr_x", state="ready")], "r1")
+    assert (counts.inserted, counts.updated, counts.by_state) == (1, 0, {"ready": 1})
+    assert [r.state for r in ledger.select_in_state(["ready", "held"])] == ["ready"]
