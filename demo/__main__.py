@@ -37,6 +37,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 DEFAULT_VAR_DIR = ROOT / "var" / "demo"
 STEPS = ("preflight", "extract", "stage", "map", "load", "reconcile")
 DAG_ID = "divvy_intacct_sync"
+RATE_WINDOW_SECONDS = 1.0
 
 # The sandboxes' default seeds hold these test credentials; they are put into the Airflow
 # connections (environment only) and never printed.
@@ -112,6 +113,7 @@ class RunResult:
     task_states: dict[str, str]
     xcoms: dict[str, Any]
     seconds: float
+    divvy_calls: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -136,6 +138,7 @@ class RunResult:
             "extracted": (self.xcoms.get("extract") or {}).get("extracted", "-"),
             "posted": self.load.get("posted", "-"),
             "unmapped": (self.xcoms.get("map") or {}).get("unmapped", "-"),
+            "Divvy calls": self.divvy_calls,
             "run state": self.state,
             "secs": f"{self.seconds:.1f}",
         }
@@ -165,6 +168,7 @@ class Demo:
         self.log_path = self.var_dir / "airflow.log"
         self.ledger_path = self.var_dir / "ledger.db"
         self.runs: list[RunResult] = []
+        self.divvy: Any = None  # the running local Divvy API, to count calls per run
         self._dag: Any = None
 
     def say(self, text: str = "") -> None:
@@ -187,6 +191,7 @@ class Demo:
         self, label: str, *, day: date | None, logical_date: datetime, conf: dict | None = None
     ) -> RunResult:
         started = time.monotonic()
+        calls_before = len(self.divvy.requests) if self.divvy else 0
         with quiet(self.log_path):
             dag_run = self.dag().test(logical_date=logical_date, run_conf=conf)
         result = RunResult(
@@ -197,6 +202,7 @@ class Demo:
             task_states={ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()},
             xcoms=_xcoms(dag_run),
             seconds=time.monotonic() - started,
+            divvy_calls=(len(self.divvy.requests) - calls_before) if self.divvy else 0,
         )
         window = result.window
         if day is not None and (window.get("first_day"), window.get("last_day")) != (
@@ -274,10 +280,19 @@ def _run_demo(demo: Demo) -> bool:
     seed = generate_week(args.start, args.days, seed=args.seed, per_day=args.per_day)
     late_clears = seed.get("scheduledClears") or []
 
-    # The API's real limit is 60 calls a minute per token, and the hook keeps to it
-    # client-side; the local API enforces it too unless told otherwise. Both stay honest.
-    with running_gateway() as gw, running_divvy(seed, calls_per_minute=100_000) as dv:
+    # Divvy allows 60 calls a minute per token and the hook keeps to it client-side. At that
+    # pace the week's runs need ~10 minutes, nearly all of it waiting, so the demo shortens the
+    # window on both sides (the hook's ``rate_limit_window``, meant for local APIs): still 60
+    # calls per window, enforced by client and server alike, one second long.
+    _shorten_divvy_rate_window(RATE_WINDOW_SECONDS)
+    with (
+        running_gateway() as gw,
+        running_divvy(
+            seed, calls_per_minute=60, window_seconds=RATE_WINDOW_SECONDS, retry_after=True
+        ) as dv,
+    ):
         _configure(demo, gw.url, dv.url, dv.token)
+        demo.divvy = dv
         say(f"Local Intacct gateway: {gw.url}  (company ACME-DEMO, card 'Divvy CC Object')")
         say(f"Local Divvy API:       {dv.url}")
         say(
@@ -432,6 +447,18 @@ def _late_clears(
         f"{check.load.get('posted', 0)} more."
     )
     return later.ok and check.ok
+
+
+def _shorten_divvy_rate_window(seconds: float) -> None:
+    """Make every DivvyHook built in this process (the operators build their own) use a
+    ``seconds``-long rate-limit window instead of 60 s. Demo only: the real API's window is a
+    minute, and a deployment never runs this code."""
+    from intacct_hook.hooks.divvy import DivvyHook
+
+    defaults = DivvyHook.__init__.__kwdefaults__
+    if defaults is None or "rate_limit_window" not in defaults:
+        raise SystemExit("DivvyHook no longer takes rate_limit_window; update the demo")
+    defaults["rate_limit_window"] = seconds
 
 
 def _configure(demo: Demo, intacct_url: str, divvy_url: str, divvy_token: str) -> None:
