@@ -305,3 +305,15 @@ def test_lines_frame_from_divvy_transactions_and_splits():
     )
     assert lines["txr_p"].department_id == "30"
     assert lines["txr_a"].amount == Decimal("60")
+    # An uncoded child is coded like its parent, exactly as the posting rules decided.
+    assert (lines["txr_b"].department_id, lines["txr_b"].department_rule) == (
+        "30",
+        "custom field 'Department'",
+    )
+    assert lines["txr_a"].department_id is None  # a coded child stands on its own coding
+
+
+def test_memo_from_a_free_text_custom_field_reaches_the_description():
+    memo = {"name": "Memo", "note": "Team lunch with ACME", "selectedValues": []}
+    frame = lines_frame([_divvy(note=None, customFields=[memo])])
+    assert frame.loc[0, "description"] == "Jane Doe | Field Operations | Team lunch with ACME"

@@ -149,13 +149,7 @@ def decide(txn: DivvyTransaction, rules: PostingRules | None = None) -> PostingD
     if txn.child_uuids:
         return _decide_split(txn)
 
-    line = PostingLine(
-        source_uuid=txn.uuid,
-        amount=txn.amount,
-        coding=txn.custom_fields,
-        coding_uuid=txn.uuid,
-        note=txn.note,
-    )
+    (line,) = posting_lines(txn)
     if txn.amount < 0:
         reason = f"Refund of {_money(txn.amount)} from {_merchant(txn)}."
     else:
@@ -192,17 +186,35 @@ def _decide_split(txn: DivvyTransaction) -> PostingDecision:
             f"Split parts add up to {_money(total)} but the transaction is "
             f"{_money(txn.amount)}; held until the split is fixed in Divvy."
         )
-    lines = tuple(
-        _split_line(txn, child)
-        # Keep Divvy's order so line numbers are stable across reruns.
-        for child in sorted(txn.children, key=lambda c: txn.child_uuids.index(c.uuid))
-    )
+    lines = posting_lines(txn)
     what = "Refund" if txn.amount < 0 else "Card charge"
     return PostingDecision(
         "post",
         f"{what} of {_money(txn.amount)} at {_merchant(txn)}, split into {len(lines)} lines.",
         lines,
     )
+
+
+def posting_lines(txn: DivvyTransaction) -> tuple[PostingLine, ...]:
+    """The lines ``txn`` posts as, whatever the decision: one line, or one per split child.
+
+    The single place that says which amount and which coding each line carries; the mapping
+    codes exactly these lines.
+    """
+    if not txn.child_uuids:
+        return (
+            PostingLine(
+                source_uuid=txn.uuid,
+                amount=txn.amount,
+                coding=txn.custom_fields,
+                coding_uuid=txn.uuid,
+                note=txn.note,
+            ),
+        )
+    # Keep Divvy's order so line numbers are stable across reruns.
+    order = {uuid: n for n, uuid in enumerate(txn.child_uuids)}
+    children = sorted(txn.children, key=lambda c: order.get(c.uuid, len(order)))
+    return tuple(_split_line(txn, child) for child in children)
 
 
 def _split_line(parent: DivvyTransaction, child: DivvyTransaction) -> PostingLine:

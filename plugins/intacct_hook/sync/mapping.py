@@ -33,6 +33,8 @@ from typing import Any
 
 import pandas as pd
 
+from intacct_hook.divvy.posting_rules import PostingLine, posting_lines
+from intacct_hook.divvy.records import DivvyTransaction
 from intacct_hook.sync.ledger import MappedLine
 from intacct_hook.sync.rules import LineFacts, RuleSet, intacct_id
 from intacct_hook.sync.settings import DEFAULT_CUSTOM_FIELD_NAMES, DIMENSIONS
@@ -68,6 +70,8 @@ LINE_COLUMNS = (
     *ID_COLUMNS.values(), *RULE_COLUMNS.values(), "problem",
 )  # fmt: skip
 TRANSACTION_COLUMNS = ("uuid", "state", "reason", "line_count", "amount")
+# Divvy keeps the cardholder's memo in a free-text (NOTE) custom field on many tenants.
+MEMO_FIELD_NAMES = ("Memo", "Notes", "Note")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,28 +129,30 @@ def map_lines(
     return MappingResult(out, _transactions(out))
 
 
-def lines_frame(transactions: Iterable[Any]) -> pd.DataFrame:
-    """Input rows for :func:`map_lines` from Divvy transactions (``DivvyTransaction``-like).
+def lines_frame(transactions: Iterable[DivvyTransaction]) -> pd.DataFrame:
+    """Input rows for :func:`map_lines`: one per posting line of each Divvy transaction.
 
-    A split parent (``children`` fetched) posts one line per child, coded by the child's own
-    custom fields; budget and merchant fall back to the parent's.
+    The lines (amount and coding) are the posting rules' own (:func:`posting_lines`), so a
+    split child without coding is coded like its parent here exactly as the rules decided;
+    budget, MCC and merchant fall back to the parent's.
     """
     rows: list[dict[str, Any]] = []
     for txn in transactions:
-        parts = tuple(getattr(txn, "children", ()) or ()) or (txn,)
-        for line_no, part in enumerate(parts, 1):
+        parts = {child.uuid: child for child in txn.children}
+        for line_no, line in enumerate(posting_lines(txn), 1):
+            part = parts.get(line.source_uuid, txn)
             rows.append(
                 {
                     "uuid": txn.uuid,
                     "line_no": line_no,
-                    "source_uuid": part.uuid,
-                    "amount": part.amount,
-                    "custom_fields": dict(part.custom_fields),
+                    "source_uuid": line.source_uuid,
+                    "amount": line.amount,
+                    "custom_fields": dict(line.coding),
                     "budget_name": part.budget_name or txn.budget_name,
                     "budget_uuid": part.budget_uuid or txn.budget_uuid,
                     "mcc": part.mcc or txn.mcc,
                     "merchant": part.merchant_name or txn.merchant_name,
-                    "description": _description(txn, part),
+                    "description": line_description(txn, line),
                 }
             )
     return pd.DataFrame(rows, columns=[*INPUT_COLUMNS, "description"])
@@ -300,10 +306,21 @@ def _mapped_line(rec: Mapping[str, Any]) -> MappedLine:
     )
 
 
-def _description(txn: Any, part: Any) -> str | None:
-    memo = getattr(part, "note", None) or getattr(txn, "note", None)
-    bits = [getattr(txn, "user_name", None), getattr(txn, "budget_name", None), memo]
-    return " | ".join(b for b in bits if b) or None
+def memo_of(coding: Mapping[str, tuple[str, ...]], note: str | None) -> str | None:
+    """The cardholder's memo: Divvy's note, else a free-text custom field named like a memo."""
+    if note:
+        return note
+    for name in MEMO_FIELD_NAMES:
+        values = coding.get(name) or ()
+        if values and values[0]:
+            return values[0]
+    return None
+
+
+def line_description(txn: DivvyTransaction, line: PostingLine) -> str | None:
+    """Cardholder, budget and memo, as Divvy's own integration writes them."""
+    bits = [txn.user_name, txn.budget_name, memo_of(line.coding, line.note)]
+    return " | ".join(b for b in bits if b)[:1000] or None
 
 
 def _opt_text(value: Any) -> str | None:

@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
-from intacct_hook.divvy.posting_rules import PostingRules, decide
+from intacct_hook.divvy.posting_rules import PostingRules, decide, posting_lines
 from intacct_hook.divvy.records import DivvyRecordError, DivvyTransaction
 from intacct_hook.intacct.records import CCLine, CCTransaction, RecordOutcome
 from intacct_hook.sync.ledger import (
@@ -26,7 +26,7 @@ from intacct_hook.sync.ledger import (
     StagedTransaction,
     Tally,
 )
-from intacct_hook.sync.mapping import lines_frame, map_lines
+from intacct_hook.sync.mapping import line_description, lines_frame, map_lines
 from intacct_hook.sync.reconcile import (
     Difference,
     ExpectedPosting,
@@ -228,10 +228,10 @@ class LoadReport:
         }
 
 
-def header_description(txn: DivvyTransaction) -> str:
-    """Cardholder, budget and memo, as Divvy's own integration writes them."""
-    parts = [txn.user_name, txn.budget_name, txn.note]
-    return " | ".join(p for p in parts if p)[:1000]
+def header_description(txn: DivvyTransaction) -> str | None:
+    """Cardholder, budget and memo for the transaction header (the first line's memo)."""
+    lines = posting_lines(txn)
+    return line_description(txn, lines[0]) if lines else None
 
 
 def build_cctransaction(
@@ -244,7 +244,7 @@ def build_cctransaction(
         reference_no=row.uuid,
         attempt=row.failed_attempts + 1,
         payee=(txn.merchant_name or txn.raw_merchant_name or None),
-        description=header_description(txn) or None,
+        description=header_description(txn),
         lines=tuple(
             CCLine(
                 gl_account_no=line.gl_account_no or "",
