@@ -95,6 +95,18 @@ def visible(ctx: Context, obj: str) -> list[dict[str, str]]:
     return [r for r in rows if r.get("_entity", "") in ("", ctx.entity)]
 
 
+def readable(ctx: Context, obj: str) -> list[dict[str, str]]:
+    """Copies of the visible records as reads return them, with computed fields added."""
+    rows = visible(ctx, obj)
+    if obj != "CCTRANSACTION":
+        return rows
+    # [EMULATOR CHOICE] Intacct reads return RECORD_URL, a link into its UI (the field is in
+    # public SDK field lists; its exact form is not documented). Here: this server's own URL
+    # with the record number, so a link built from it is real and unique.
+    base = ctx.endpoint.rsplit("/ia/", 1)[0] + "/ia/acct/ur.phtml"
+    return [r | {"RECORD_URL": f"{base}?.r={r['RECORDNO']}"} for r in rows]
+
+
 def _fields(obj: str, spec: str | None) -> tuple[str, ...]:
     names = [f.strip().upper() for f in (spec or "*").split(",") if f.strip()]
     if not names or names == ["*"]:
@@ -164,7 +176,7 @@ def read_by_query(ctx: Context, fn: etree._Element) -> list[etree._Element]:
         pred = parse_read_by_query(fn.findtext("query") or "", OBJECT_FIELDS[obj])
     except QueryError as exc:
         raise _query_error(str(exc)) from exc
-    rows = [dict(r) for r in visible(ctx, obj) if pred(r)]
+    rows = [dict(r) for r in readable(ctx, obj) if pred(r)]
     rs = ResultSet(ctx.state.new_result_id(), ctx.company.company_id, obj, rows, fields,
                    pagesize, len(rows))
     data = _page_data(rs)
@@ -218,7 +230,7 @@ def query(ctx: Context, fn: etree._Element) -> list[etree._Element]:
         if name not in OBJECT_FIELDS[obj]:
             raise _query_error(f"Invalid field {name} for object {obj}")
     fold = _text(fn, "options/caseinsensitive").lower() == "true"
-    rows = list(visible(ctx, obj))
+    rows = list(readable(ctx, obj))
     filt = fn.find("filter")
     if filt is not None:
         try:
@@ -271,7 +283,7 @@ def _read_keys(ctx: Context, fn: etree._Element, function: str, key_field: str |
     if len(keys) > MAX_READ_KEYS:
         raise _query_error(f"Too many keys: {len(keys)} (at most {MAX_READ_KEYS})")
     match = key_field or NAME_FIELDS[obj]
-    rows = visible(ctx, obj)
+    rows = readable(ctx, obj)
     # record-not-found returns success with fewer rows [UNVERIFIED, reference §2.4]
     found = [r for k in keys for r in rows if r.get(match) == k]
     data = etree.Element("data", listtype=obj, count=str(len(found)))

@@ -33,6 +33,10 @@ def test_normal_day_posts_clears_only_and_reconciles(world):
 
     load = xcom(dr, "load")
     assert (load["posted"], load["failed"]) == (2, 0)
+    # The load task's extra link opens the last posted record in Intacct.
+    link = xcom(dr, "load", key="_link_IntacctRecordsLink")
+    assert link == xcom(dr, "load", key="intacct_record_url")
+    assert link.startswith(world.gw.url.rsplit("/ia/", 1)[0]) and "?.r=" in link
     rec = xcom(dr, "reconcile")
     assert rec["matched"] is True
     assert rec["days"][DAY.isoformat()] == {

@@ -65,6 +65,7 @@ CCTRANSACTION_FIELDS = (
     "DESCRIPTION",
     "PAYEE",
     "STATE",
+    "RECORD_URL",  # a link into Intacct's UI (field in public SDK field lists)
 )
 # Candidate CREDITCARD field names (docs/architecture.md): the real names are not documented.
 CARD_OFFSET_ACCOUNT_FIELDS = ("LIABACCTNO", "OFFSETACCOUNTNO", "GLACCOUNTNO", "LIABILITYACCOUNTNO")

@@ -15,7 +15,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from intacct_hook.hooks.divvy import DivvyHook
 from intacct_hook.hooks.intacct import IntacctHook
-from intacct_hook.links import IntacctRecordsLink
+from intacct_hook.links import RECORD_URL_XCOM_KEY, IntacctRecordsLink
 from intacct_hook.operators.base import SyncStepOperator
 from intacct_hook.sync import steps
 from intacct_hook.sync.preflight import CodingTarget, read_posting_facts, run_preflight
@@ -192,8 +192,10 @@ With `dry_run` it only lists what would be posted, held and skipped.
                 format_table(would_post_rows(ledger, window), title="Would-post diff"),
             )
         self.log.info("Load: %s", summary)
-        if report.last_record_no:
-            context["ti"].xcom_push(key="intacct_record_no", value=report.last_record_no)
+        if report.last_posted:
+            url = steps.record_url(intacct, settings, *report.last_posted)
+            if url:
+                context["ti"].xcom_push(key=RECORD_URL_XCOM_KEY, value=url)
         if report.failed:
             raise AirflowFailException(
                 f"{report.failed} transaction(s) were refused by Intacct (all others were "

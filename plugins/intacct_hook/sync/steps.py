@@ -213,7 +213,7 @@ class LoadReport:
     would_post: int = 0
     would_post_total: Decimal = Decimal("0.00")
     failures: list[str] = field(default_factory=list)
-    last_record_no: str | None = None
+    last_posted: tuple[str, date] | None = None  # reference number and date, for a UI link
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -320,10 +320,11 @@ def load(
             )
         )
         batch = [t for t in batch if t.reference_no in claimed]
+        dates = {t.reference_no: t.payment_date for t in batch}
         for outcome in intacct.record_cctransactions(batch, batch_size=settings.batch_size):
             if outcome.ok:
                 ledger.mark_posted(outcome.reference_no, str(outcome.record_no), outcome.control_id)
-                report.last_record_no = str(outcome.record_no)
+                report.last_posted = (outcome.reference_no, dates[outcome.reference_no])
                 if outcome.status == "posted":
                     report.posted += 1
                 else:
@@ -335,6 +336,17 @@ def load(
                 report.failures.append(f"{outcome.reference_no}: {message}")
         log.info("Posted batch %d..%d of %d", start + 1, min(start + len(batch), total), total)
     return report
+
+
+def record_url(
+    intacct: IntacctTarget, settings: SyncSettings, reference_no: str, day: date
+) -> str | None:
+    """Intacct's own link to the record posted for ``reference_no``, when Intacct gives one."""
+    found = intacct.find_cctransactions(
+        settings.card_account_id, day, day, reference_nos=[reference_no]
+    )
+    url = found[0].get("RECORD_URL") if found else None
+    return str(url) if url else None
 
 
 # --- reconcile --------------------------------------------------------------------------------
