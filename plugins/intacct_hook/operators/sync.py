@@ -243,6 +243,12 @@ the settings makes differences a warning instead.
             ),
         )
         self.log.info("\n%s", format_table(summary["ledger"]["by_state"], title="Ledger"))
+        waiting = [
+            row
+            for row in would_post_rows(ledger, window)
+            if row["action"] in ("held", "held (unmapped)", "would retry")
+        ]
+        self.log.info("\n%s", format_table(waiting, title="Held, unmapped or failed (and why)"))
         for diff in result.differences:
             self.log.warning("%s %s: %s", diff.posting_date, diff.kind, diff.detail)
         if result.differences and settings.reconcile_mode == "fail":
