@@ -78,8 +78,13 @@ def get_provider_info() -> dict[str, Any]:
                         "schema": {"type": ["number", "null"]},
                     },
                     "calls_per_minute": {
-                        "label": "Client-side rate limit (calls per minute, max 60)",
+                        "label": "Client-side rate limit (calls per window, max 60)",
                         "schema": {"type": ["integer", "null"]},
+                    },
+                    "rate_limit_window": {
+                        "label": "Rate-limit window in seconds (default 60; shorter only for a "
+                        "local sandbox)",
+                        "schema": {"type": ["number", "null"]},
                     },
                 },
             },

@@ -41,6 +41,19 @@ def test_client_limiter_keeps_under_the_server_limit(connect, capsys):
     assert "Divvy rate limit: waiting" in capsys.readouterr().out
 
 
+def test_rate_limit_window_comes_from_the_connection_extra(connect):
+    with running_divvy(empty_seed(), calls_per_minute=5, window_seconds=1.0) as api:
+        hook = connect(api, calls_per_minute=5, rate_limit_window=1.0)
+        assert hook.conn_params.rate_limit_window == 1.0
+        started = time.monotonic()
+        for _ in range(6):
+            hook.get_current_user()
+        assert 1.0 <= time.monotonic() - started < 10
+        assert statuses(api) == [200] * 6
+        with pytest.raises(ValueError, match="rate_limit_window must be positive"):
+            _ = connect(api, rate_limit_window=-1).conn_params
+
+
 def test_limiter_is_thread_safe_and_shared_per_token(connect):
     with running_divvy(empty_seed(), calls_per_minute=5, window_seconds=2.0) as api:
         connect(api, calls_per_minute=5, hook_kwargs={"rate_limit_window": 2.0})
@@ -156,8 +169,12 @@ class _LoopingCursor(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         server: Any = self.server
-        page = {"uuid": f"txr_loop{server.calls}", "transactionType": "CLEAR",
-                "amount": 1, "occurredTime": "2026-08-01T00:00:00.000+00:00"}
+        page = {
+            "uuid": f"txr_loop{server.calls}",
+            "transactionType": "CLEAR",
+            "amount": 1,
+            "occurredTime": "2026-08-01T00:00:00.000+00:00",
+        }
         server.calls += 1
         body = json.dumps({"results": [page], "nextPage": "YXJyYXljb25uZWN0aW9uOjA="}).encode()
         self.send_response(200)
@@ -181,8 +198,10 @@ def looping_server() -> Iterator[str]:
 
 
 def test_repeated_cursor_is_an_error(looping_server, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_DIVVY_DEFAULT", json.dumps(
-        {"conn_type": "divvy", "host": looping_server, "password": "loop-token-123"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DIVVY_DEFAULT",
+        json.dumps({"conn_type": "divvy", "host": looping_server, "password": "loop-token-123"}),
+    )
     walk = DivvyHook().iter_transactions()
     assert next(walk).uuid == "txr_loop0"
     assert next(walk).uuid == "txr_loop1"
@@ -191,9 +210,14 @@ def test_repeated_cursor_is_an_error(looping_server, monkeypatch):
 
 
 def test_oauth_client_credentials_send_a_bearer_token(api, connect):
-    hook = connect(api, token="", auth_type="oauth_client_credentials",
-                   client_id=api.client_id, client_secret=api.client_secret,
-                   token_url=api.token_url)
+    hook = connect(
+        api,
+        token="",
+        auth_type="oauth_client_credentials",
+        client_id=api.client_id,
+        client_secret=api.client_secret,
+        token_url=api.token_url,
+    )
     assert hook.test_connection()[0] is True
     hook.get_current_user()
     calls = [r for r in api.requests if r.path.endswith("/users/current")]
@@ -236,8 +260,10 @@ def test_token_never_appears_in_logs_errors_or_repr(api, connect, caplog, capsys
         api.queue_fault("rate_limit", retry_after=0)
         api.queue_fault("server_error")
         list(hook.iter_transactions())
-        for call in (lambda: hook.get_transaction("txr_missing"),
-                     lambda: hook._request("/v3/spend/transactions", {"max": 0})):
+        for call in (
+            lambda: hook.get_transaction("txr_missing"),
+            lambda: hook._request("/v3/spend/transactions", {"max": 0}),
+        ):
             with pytest.raises(DivvyApiError) as info:
                 call()
             messages += [str(info.value), repr(info.value)]

@@ -160,6 +160,7 @@ class DivvyConnParams:
     auth_type: str
     timeout: float
     calls_per_minute: int
+    rate_limit_window: float = 60.0
     api_token: str | None = field(default=None, repr=False)
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
@@ -236,8 +237,9 @@ class DivvyHook(BaseHook):
     :param divvy_conn_id: the Connection id.
     :param timeout: overrides the ``timeout`` extra.
     :param calls_per_minute: overrides the ``calls_per_minute`` extra (at most 60).
-    :param rate_limit_window: seconds the ``calls_per_minute`` budget applies to. Leave at 60
-        except in tests against a local API with a shortened window.
+    :param rate_limit_window: seconds the ``calls_per_minute`` budget applies to; overrides the
+        ``rate_limit_window`` extra (default 60, the API's window). Shorten it only for a local
+        API whose own window is shorter (the sandbox, the demo, tests).
     :param dedupe_pages: how many recent pages of uuids a transaction walk remembers to drop rows
         the offset cursor repeats (memory stays flat; the ledger dedupes by uuid anyway).
     :param retry_args: tenacity ``Retrying`` arguments that replace the defaults (``stop`` after
@@ -264,7 +266,7 @@ class DivvyHook(BaseHook):
         divvy_conn_id: str = default_conn_name,
         timeout: float | None = None,
         calls_per_minute: int | None = None,
-        rate_limit_window: float = 60.0,
+        rate_limit_window: float | None = None,
         dedupe_pages: int = 20,
         retry_args: Mapping[str, Any] | None = None,
         logger_name: str | None = None,
@@ -276,7 +278,7 @@ class DivvyHook(BaseHook):
         if dedupe_pages < 1:
             raise ValueError(f"dedupe_pages must be 1 or more, got {dedupe_pages}")
         self.dedupe_pages = dedupe_pages
-        self.rate_limit_window = rate_limit_window
+        self._rate_limit_window = rate_limit_window
         self.retry_args = dict(retry_args or {})
         self._oauth_lock = threading.Lock()
         self._bearer: tuple[str, float] | None = None
@@ -311,11 +313,18 @@ class DivvyHook(BaseHook):
                 f" (the API allows {MAX_CALLS_PER_MINUTE} a minute per token), got {calls}"
             )
 
+        window = float(self._rate_limit_window or extras.get("rate_limit_window") or 60.0)
+        if window <= 0:
+            raise ValueError(
+                f"Divvy connection {cid!r}: rate_limit_window must be positive seconds"
+            )
+
         params = DivvyConnParams(
             base_url=host.rstrip("/"),
             auth_type=auth_type,
             timeout=timeout,
             calls_per_minute=calls,
+            rate_limit_window=window,
             api_token=(conn.password or None) if auth_type == "api_token" else None,
             client_id=extras.get("client_id") or None,
             client_secret=extras.get("client_secret") or None,
@@ -359,7 +368,7 @@ class DivvyHook(BaseHook):
         params = self.conn_params
         key = params.api_token or f"{params.client_id}@{params.token_url}"
         return _shared_limiter(
-            params.base_url, key, params.calls_per_minute, self.rate_limit_window
+            params.base_url, key, params.calls_per_minute, params.rate_limit_window
         )
 
     def _redact(self, text: str) -> str:
@@ -420,7 +429,7 @@ class DivvyHook(BaseHook):
             "Divvy rate limit: waiting %.2f s to stay within %d calls per %g s",
             seconds,
             self.conn_params.calls_per_minute,
-            self.rate_limit_window,
+            self.conn_params.rate_limit_window,
         )
 
     def _log_retry(self, retry_state: tenacity.RetryCallState) -> None:
