@@ -282,9 +282,8 @@ def _run_demo(demo: Demo) -> bool:
 
     # Divvy allows 60 calls a minute per token and the hook keeps to it client-side. At that
     # pace the week's runs need ~10 minutes, nearly all of it waiting, so the demo shortens the
-    # window on both sides (the hook's ``rate_limit_window``, meant for local APIs): still 60
-    # calls per window, enforced by client and server alike, one second long.
-    _shorten_divvy_rate_window(RATE_WINDOW_SECONDS)
+    # window on both sides (the connection's ``rate_limit_window``, meant for local APIs): still
+    # 60 calls per window, enforced by client and server alike, one second long.
     with (
         running_gateway() as gw,
         running_divvy(
@@ -449,18 +448,6 @@ def _late_clears(
     return later.ok and check.ok
 
 
-def _shorten_divvy_rate_window(seconds: float) -> None:
-    """Make every DivvyHook built in this process (the operators build their own) use a
-    ``seconds``-long rate-limit window instead of 60 s. Demo only: the real API's window is a
-    minute, and a deployment never runs this code."""
-    from intacct_hook.hooks.divvy import DivvyHook
-
-    defaults = DivvyHook.__init__.__kwdefaults__
-    if defaults is None or "rate_limit_window" not in defaults:
-        raise SystemExit("DivvyHook no longer takes rate_limit_window; update the demo")
-    defaults["rate_limit_window"] = seconds
-
-
 def _configure(demo: Demo, intacct_url: str, divvy_url: str, divvy_token: str) -> None:
     """Connections and settings through the environment, as a deployment's secrets backend
     would supply them (JSON form: see README, 'Connections')."""
@@ -480,7 +467,12 @@ def _configure(demo: Demo, intacct_url: str, divvy_url: str, divvy_token: str) -
         }
     )
     os.environ["AIRFLOW_CONN_DIVVY_DEFAULT"] = json.dumps(
-        {"conn_type": "divvy", "host": divvy_url, "password": divvy_token, "extra": {"timeout": 30}}
+        {
+            "conn_type": "divvy",
+            "host": divvy_url,
+            "password": divvy_token,
+            "extra": {"timeout": 30, "rate_limit_window": RATE_WINDOW_SECONDS},
+        }
     )
     os.environ["AIRFLOW_VAR_DIVVY_INTACCT_SETTINGS"] = json.dumps(
         {"ledger_path": str(demo.ledger_path)}
