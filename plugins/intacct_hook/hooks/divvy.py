@@ -6,7 +6,6 @@ the API's rate limit, and returns the typed records of :mod:`intacct_hook.divvy.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import json
 import random
@@ -15,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
 from typing import Any, ClassVar, TypeVar
@@ -36,6 +35,7 @@ from intacct_hook.divvy.records import (
     DivvyTransaction,
     DivvyUser,
 )
+from intacct_hook.hooks.http_util import parse_retry_after
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -196,22 +196,6 @@ def _is_retryable(exc: BaseException) -> bool:
         | requests.exceptions.ChunkedEncodingError
         | requests.exceptions.ContentDecodingError,
     )
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:  # the HTTP-date form
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 class DivvyHook(BaseHook):
@@ -497,7 +481,7 @@ class DivvyHook(BaseHook):
                 code=error.code,
                 method=method,
                 path=path,
-                retry_after=_parse_retry_after(response.headers.get("Retry-After")),
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         if (
             status == 401

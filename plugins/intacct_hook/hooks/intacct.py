@@ -20,6 +20,7 @@ import tenacity
 from airflow.sdk import BaseHook
 
 from intacct_hook import __version__
+from intacct_hook.hooks.http_util import parse_retry_after
 from intacct_hook.intacct import request as rq
 from intacct_hook.intacct.errors import (
     IntacctAmbiguousWrite,
@@ -305,7 +306,7 @@ class IntacctHook(BaseHook):
         details = gateway_errors(body, secrets=self._secrets())
         if status == 429:
             err = IntacctRateLimited("rate limited (HTTP 429)", errors=details, http_status=status)
-            err.retry_after = _retry_after(http.headers.get("Retry-After"))
+            err.retry_after = parse_retry_after(http.headers.get("Retry-After"))
             raise err
         if write and status in _AMBIGUOUS_FOR_WRITES:
             raise IntacctAmbiguousWrite(
@@ -867,15 +868,6 @@ def _never_sent(exc: requests.ConnectionError) -> bool:
             "Failed to establish",
         )
     )
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
 
 
 def _already(txn: CCTransaction, row: dict) -> RecordOutcome:
