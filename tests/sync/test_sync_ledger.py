@@ -13,11 +13,11 @@ from intacct_hook.sync.ledger import (
     Ledger,
     LedgerStateError,
     MappedLine,
-    ReconciliationDifference,
     StagedTransaction,
     Tally,
     split_statements,
 )
+from intacct_hook.sync.reconcile import Difference
 
 DAY = dt.date(2026, 8, 1)
 
@@ -261,12 +261,12 @@ def test_counts_by_date_groups_per_day_and_state(ledger):
 
 
 def test_reconciliation_is_stored_per_run_and_date_and_retries_overwrite(ledger):
-    diff = ReconciliationDifference(
-        "missing_in_intacct", "txr_1", None, Decimal("53.03"), None, "not found in Intacct"
+    diff = Difference(
+        DAY, "missing_in_intacct", "txr_1", None, Decimal("53.03"), None, "not found in Intacct"
     )
     status = ledger.record_reconciliation(
         "run1", DAY, "Divvy CC Object", Tally(2, Decimal("60.03")), Tally(1, Decimal("7.00")),
-        [diff, ReconciliationDifference("extra_in_intacct", None, "REC-7", None, Decimal("9.99"))],
+        [diff, Difference(DAY, "extra_in_intacct", None, "REC-7", None, Decimal("9.99"))],
     )  # fmt: skip
     assert status == "differs"
     # The task is retried and Intacct now matches: the same run+date is replaced, not doubled.
@@ -283,9 +283,9 @@ def test_reconciliation_is_stored_per_run_and_date_and_retries_overwrite(ledger)
 
 def test_reconciliation_differences_round_trip(ledger):
     diffs = [
-        ReconciliationDifference("amount_differs", "txr_1", "REC-1", Decimal("53.03"),
+        Difference(DAY, "amount_differs", "txr_1", "REC-1", Decimal("53.03"),
                                  Decimal("53.30"), "amount 53.03 vs 53.30"),
-        ReconciliationDifference("date_differs", "txr_2", "REC-2", Decimal("1.00"),
+        Difference(DAY, "date_differs", "txr_2", "REC-2", Decimal("1.00"),
                                  Decimal("1.00"), "2026-08-01 vs 2026-08-02"),
     ]  # fmt: skip
     ledger.record_reconciliation("run1", DAY, "Divvy CC Object", Tally(), Tally(), diffs)
@@ -298,9 +298,7 @@ def test_reconciliation_differences_round_trip(ledger):
     ]  # fmt: skip
     assert ledger.reconciliations("run2")[0]["status"] == "differs"  # counts differ, no rows
     with pytest.raises(ValueError, match="unknown difference kind"):
-        ledger.record_reconciliation(
-            "run3", DAY, "x", Tally(), Tally(), [ReconciliationDifference("other")]
-        )
+        ledger.record_reconciliation("run3", DAY, "x", Tally(), Tally(), [Difference(DAY, "other")])
 
 
 def test_the_database_rejects_unknown_states(ledger):

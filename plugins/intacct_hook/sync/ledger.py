@@ -36,6 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from intacct_hook.sync.reconcile import Difference
 from intacct_hook.sync.settings import PROJECT_ROOT
 
 SQL_DIR = PROJECT_ROOT / "include" / "sql"
@@ -135,16 +136,6 @@ class Tally:
 
     count: int = 0
     total: Decimal = Decimal("0")
-
-
-@dataclasses.dataclass(frozen=True)
-class ReconciliationDifference:
-    kind: str  # one of DIFFERENCE_KINDS
-    divvy_uuid: str | None = None
-    intacct_record_no: str | None = None
-    divvy_amount: Decimal | None = None
-    intacct_amount: Decimal | None = None
-    detail: str | None = None
 
 
 class Ledger:
@@ -397,7 +388,7 @@ class Ledger:
         card_id: str,
         divvy: Tally,
         intacct: Tally,
-        differences: Sequence[ReconciliationDifference] = (),
+        differences: Sequence[Difference] = (),
     ) -> str:
         """Store a date's reconciliation (replacing this run's earlier one); returns its status."""
         for d in differences:
@@ -607,7 +598,7 @@ def _line_params(uuid: str, line: MappedLine, now: str) -> dict[str, Any]:
 
 
 def _difference_params(
-    run_id: str, day: str, n: int, d: ReconciliationDifference
+    run_id: str, day: str, n: int, d: Difference
 ) -> dict[str, Any]:
     return {
         "run_id": run_id,

@@ -50,13 +50,15 @@ class IntacctPosting:
 
 @dataclass(frozen=True)
 class Difference:
+    """One row-level difference; the ledger stores it as is."""
+
     posting_date: date
     kind: DifferenceKind
-    divvy_uuid: str | None
-    intacct_record_no: str | None
-    divvy_amount: Decimal | None
-    intacct_amount: Decimal | None
-    detail: str
+    divvy_uuid: str | None = None
+    intacct_record_no: str | None = None
+    divvy_amount: Decimal | None = None
+    intacct_amount: Decimal | None = None
+    detail: str | None = None
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,11 @@ from intacct_hook.sync.ledger import (
     Ledger,
     LedgerRow,
     MappedLine,
-    ReconciliationDifference,
     StagedTransaction,
     Tally,
 )
 from intacct_hook.sync.mapping import line_description, lines_frame, map_lines
 from intacct_hook.sync.reconcile import (
-    Difference,
     ExpectedPosting,
     IntacctPosting,
     ReconcileResult,
@@ -374,17 +372,6 @@ def reconcile(
             settings.card_account_id,
             Tally(day.divvy_count, day.divvy_total),
             Tally(day.intacct_count, day.intacct_total),
-            [_ledger_difference(d) for d in day.differences],
+            day.differences,
         )
     return result
-
-
-def _ledger_difference(diff: Difference) -> ReconciliationDifference:
-    return ReconciliationDifference(
-        kind=diff.kind,
-        divvy_uuid=diff.divvy_uuid,
-        intacct_record_no=diff.intacct_record_no,
-        divvy_amount=diff.divvy_amount,
-        intacct_amount=diff.intacct_amount,
-        detail=diff.detail,
-    )
