@@ -50,8 +50,11 @@ that cannot be posted is held in the sync ledger with its reason and retried by 
 **Runs.** Scheduled runs cover one local day (a day-long data interval) plus a lookback
 (default 14 days) for late clears and newly mapped transactions. Manual runs take
 `start_date`/`end_date` (inclusive) for any range; `dry_run=true` shows what would be posted
-without writing to Intacct. Backfills:
-`airflow backfill create --dag-id divvy_intacct_sync --from-date 2026-11-01 --to-date 2026-11-07`.
+without writing to Intacct. Backfills (a run's logical date is 06:00 local on its day, so end
+the range after the last day's run):
+
+    airflow backfill create --dag-id divvy_intacct_sync \\
+        --from-date 2026-11-01 --to-date 2026-11-07T23:59:59
 
 **Settings** live in the Variable `divvy_intacct_settings` (JSON); connections `intacct_default`
 and `divvy_default`. See the README.

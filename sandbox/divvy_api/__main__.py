@@ -50,10 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(load_seed(seed), sys.stdout, ensure_ascii=False, indent=1)  # type: ignore[arg-type]
         return 0
     server = DivvyServer(state, args.host, args.port, verbose=args.verbose)
-    token = next(iter(state.tokens), "(none)")
+    # Tokens stay out of the console like any credential: they are in the seed file.
     print(
         f"Divvy emulator on {server.url} (OAuth: POST {server.token_url}); "
-        f"{len(state.transactions)} transactions; apiToken {token}",
+        f"{len(state.transactions)} transactions; {len(state.tokens)} API token(s) from the seed",
         flush=True,
     )
     try:

@@ -171,23 +171,25 @@ def test_the_same_id_twice_is_not_a_conflict():
     [
         (
             {"custom_fields": {"GL Account": ("6999 - Old Expenses",)}},
-            "GL account '6999' (from custom field 'GL Account') is not an active Intacct GL "
-            "account; choose another value for 'GL Account' in Divvy or activate it in Intacct",
+            "GL account '6999' (from custom field 'GL Account') does not exist in Intacct "
+            "or is not active; choose another value for 'GL Account' in Divvy or activate it "
+            "in Intacct",
         ),
         (
             {"default_gl_account": "6999"},
-            "GL account '6999' (from default account) is not an active Intacct GL account; "
+            "GL account '6999' (from default account) does not exist in Intacct or is not active; "
             "change the default_gl_account setting or activate the account in Intacct",
         ),
         (
             {"mcc": "5812", "card_default_location": "999"},
-            "location '999' (from card default location) is not an active Intacct location; "
+            "location '999' (from card default location) does not exist in Intacct or is not "
+            "active; "
             "fix the credit card account's default location in Intacct",
         ),
         (
             {"mcc": "5812", "custom_fields": {"Class": ("C9 - Gone",)}},
-            "class 'C9' (from custom field 'Class') is not an active Intacct class; choose "
-            "another value for 'Class' in Divvy or activate it in Intacct",
+            "class 'C9' (from custom field 'Class') does not exist in Intacct or is not active; "
+            "choose another value for 'Class' in Divvy or activate it in Intacct",
         ),
     ],
 )
@@ -204,7 +206,7 @@ def test_an_inactive_id_from_a_rule_names_the_rule_line():
     )
     out = map_one(rules=rules, mcc="5812", valid_ids=ACTIVE)
     assert out.reason == (
-        "GL account '6999' (from rules.csv line 2) is not an active Intacct GL account; "
+        "GL account '6999' (from rules.csv line 2) does not exist in Intacct or is not active; "
         "fix rules.csv line 2 or activate the GL account in Intacct"
     )
 

@@ -232,7 +232,7 @@ class _LineMapper:
         if active is None or value in active:
             return None
         return (
-            f"{_LABELS[dim]} {value!r} (from {rule}) is not an active Intacct {_LABELS[dim]}; "
+            f"{_LABELS[dim]} {value!r} (from {rule}) does not exist in Intacct or is not active; "
             f"{_fix_for(dim, rule, self.field_names.get(dim))}"
         )
 
