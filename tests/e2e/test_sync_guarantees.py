@@ -249,21 +249,23 @@ def test_no_secret_in_xcom_rendered_fields_or_logs(world, capfd):
     assert "rawMerchantName" not in json.dumps(xcoms, default=str)
 
 
-def test_stage_sql_is_rendered_from_include_sql(world):
+def test_ledger_sql_is_rendered_from_include_sql(world):
     world.add(DAY, 10.00)
     dr = world.run_day(DAY)
     from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        [fields] = [
-            r.rendered_fields
-            for r in session.query(RTIF).filter(
-                RTIF.dag_id == dr.dag_id, RTIF.run_id == dr.run_id, RTIF.task_id == "stage"
-            )
-        ]
-    assert "INSERT INTO divvy_transaction" in fields["stage_sql"]
-    assert "ON CONFLICT (uuid) DO UPDATE" in fields["stage_sql"]
+        fields = {
+            r.task_id: r.rendered_fields
+            for r in session.query(RTIF).filter(RTIF.dag_id == dr.dag_id, RTIF.run_id == dr.run_id)
+        }
+    stage = fields["stage"]["ledger_sql"]["stage_transaction"]
+    assert "INSERT INTO divvy_transaction" in stage and "ON CONFLICT (uuid) DO UPDATE" in stage
+    assert "SET state = 'posting'" in fields["load"]["ledger_sql"]["claim_for_posting"]
+    assert (
+        "INSERT INTO reconciliation" in fields["reconcile"]["ledger_sql"]["record_reconciliation"]
+    )
 
 
 def test_logical_date_helper_points_at_the_right_interval(world):

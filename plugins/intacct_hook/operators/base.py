@@ -23,7 +23,11 @@ class SyncStepOperator(BaseOperator):
     :param divvy_conn_id: Airflow connection of the Divvy API.
     """
 
-    template_fields = ("settings_variable", "intacct_conn_id", "divvy_conn_id")
+    template_fields = ("settings_variable", "intacct_conn_id", "divvy_conn_id", "ledger_sql")
+    template_ext = (".sql",)
+    # The ledger statements this step writes with: rendered from include/sql/ (the Rendered
+    # Template tab shows them) and run exactly as rendered.
+    ledger_statements: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -34,6 +38,7 @@ class SyncStepOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.ledger_sql = {name: f"{name}.sql" for name in self.ledger_statements}
         self.settings_variable = settings_variable
         self.intacct_conn_id = intacct_conn_id
         self.divvy_conn_id = divvy_conn_id
@@ -70,6 +75,8 @@ class SyncStepOperator(BaseOperator):
             ledger = Ledger(hook.get_sqlalchemy_engine())
         else:
             ledger = Ledger.sqlite(settings.sqlite_ledger_path())
+        for name, text in self.ledger_sql.items():
+            ledger.override_sql(name, text)
         ledger.ensure_schema()
         return ledger
 

@@ -81,6 +81,8 @@ Fix it in Intacct, then clear this task.
 class DivvyExtractOperator(SyncStepOperator):
     """Read the window's Divvy transactions into the ledger's landing table."""
 
+    ledger_statements = ("land_transaction",)
+
     doc_md = """
 **Extract.** Reads Divvy transactions whose purchase time falls in the run's days plus the
 lookback, and those updated in that time (late clears, late completions). Pages of at most 50,
@@ -103,8 +105,7 @@ the `divvy_default` connection is wrong or revoked.
 class StageTransactionsOperator(SyncStepOperator):
     """Decide each extracted transaction (post, hold, skip) and upsert it into the ledger."""
 
-    template_fields = (*SyncStepOperator.template_fields, "stage_sql")
-    template_ext = (".sql",)
+    ledger_statements = ("stage_transaction", "clear_mapped_lines", "purge_landing")
 
     doc_md = """
 **Stage.** Applies the posting rules to each extracted transaction: only CLEAR records post
@@ -114,15 +115,10 @@ upserted by uuid into the ledger (the SQL is on the Rendered Template tab): re-s
 never duplicates, and never touches a transaction already posted.
 """
 
-    def __init__(self, *, stage_sql: str = "stage_transaction.sql", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.stage_sql = stage_sql
-
     def execute(self, context: Context) -> dict[str, Any]:
         settings = self.load_settings()
         window = self.resolve_window(context, settings)
         ledger = self.open_ledger(settings)
-        ledger.override_sql("stage_transaction", self.stage_sql)
         try:
             result = steps.stage(ledger, settings, window, context["run_id"])
         except steps.StepError as exc:
@@ -133,6 +129,8 @@ never duplicates, and never touches a transaction already posted.
 
 class MapTransactionsOperator(SyncStepOperator):
     """Code every postable line with its Intacct GL account and dimensions."""
+
+    ledger_statements = ("update_mapping_state", "insert_mapped_line")
 
     doc_md = """
 **Map.** Gives each line its Intacct coding: the Divvy custom fields (`GL Account`, `Location`,
@@ -165,6 +163,7 @@ class IntacctLoadOperator(SyncStepOperator):
     """Record the ready transactions in Intacct as credit card transactions, exactly once."""
 
     operator_extra_links = (IntacctRecordsLink(),)
+    ledger_statements = ("claim_for_posting", "mark_posted", "mark_failed", "release_claim")
 
     doc_md = """
 **Load.** Records each ready transaction with `record_cctransaction` on the card account, in
@@ -206,6 +205,8 @@ With `dry_run` it only lists what would be posted, held and skipped.
 
 class IntacctReconcileOperator(SyncStepOperator):
     """Compare Divvy's and Intacct's count and total per posting day, read back from Intacct."""
+
+    ledger_statements = ("record_reconciliation", "insert_reconciliation_difference")
 
     doc_md = """
 **Reconcile.** For every day of the window, Divvy's postable transactions against the credit
