@@ -33,6 +33,7 @@ from .responses import (
 from .state import Company, GatewayState, Session, User
 
 GATEWAY_PATH = "/ia/xml/xmlgw.phtml"
+XML_CONTENT_TYPES = ("application/xml", "text/xml")
 ADMIN_PREFIX = "/_gateway/"  # test/demo controls; not part of Intacct
 CONTENT_TYPE = 'text/xml; encoding="UTF-8"'
 FAULT_KINDS = frozenset({"rate_limit", "server_error", "timeout_after_commit",
@@ -337,6 +338,14 @@ class _Handler(BaseHTTPRequestHandler):
                            "text/html")
             else:
                 self._send(status, b"", "text/plain")
+            return
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if content_type not in XML_CONTENT_TYPES:
+            # [EMULATOR CHOICE] the gateway takes XML only (reference §1.1, §8.1): another
+            # content type is an HTTP 400 with GW-0011, like a body that is not XML.
+            self._send(400, gateway_error_body(
+                "GW-0011", "Invalid Request",
+                f"Content-Type {content_type or '(none)'!r} is not XML; send application/xml."))
             return
         status, payload = gateway.handle(body)
         if fault is not None and fault.kind == "cf_524_after_commit":

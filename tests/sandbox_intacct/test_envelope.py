@@ -33,6 +33,20 @@ def test_non_xml_body_is_http_400_gw_0011(gw):
     assert etree.fromstring(resp.content).findtext("errormessage/error/errorno") == "GW-0011"
 
 
+def test_a_request_that_is_not_sent_as_xml_is_http_400_gw_0011(gw):
+    good = etree.tostring(request([read_by_query("LOCATION")]), xml_declaration=True,
+                          encoding="UTF-8")
+    resp = requests.post(gw.url, data=good, headers={"Content-Type": "application/json"},
+                         timeout=5)
+    assert resp.status_code == 400
+    error = etree.fromstring(resp.content).find("errormessage/error")
+    assert error.findtext("errorno") == "GW-0011" and "application/json" in error.findtext(
+        "description2")
+    ok = requests.post(gw.url, data=good, timeout=5,
+                       headers={"Content-Type": "application/xml; charset=UTF-8"})
+    assert ok.status_code == 200
+
+
 def test_success_envelope_echoes_control_and_reports_session_window(gw):
     resp = call(gw.url, read_by_query("LOCATION"), control_id="my-ctl")
     control = resp.find("control")
