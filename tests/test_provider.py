@@ -21,11 +21,13 @@ def test_provider_info_matches_airflows_schema():
 
 def test_airflow_discovers_both_connection_types_with_secret_fields_marked():
     from airflow.providers_manager import ProvidersManager
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
     pm = ProvidersManager()
     assert "divvy-intacct" in pm.providers
-    assert pm.hooks["intacct"].hook_class_name == "intacct_hook.hooks.intacct.IntacctHook"
-    assert pm.hooks["divvy"].hook_class_name == "intacct_hook.hooks.divvy.DivvyHook"
+    hooks = ProvidersManagerTaskRuntime().hooks  # what workers resolve a conn type with
+    assert hooks["intacct"].hook_class_name == "intacct_hook.hooks.intacct.IntacctHook"
+    assert hooks["divvy"].hook_class_name == "intacct_hook.hooks.divvy.DivvyHook"
     widgets = pm.connection_form_widgets
     sensitive = {name for name, w in widgets.items() if w.is_sensitive}
     assert {"extra__intacct__sender_password", "extra__divvy__client_secret"} <= sensitive
