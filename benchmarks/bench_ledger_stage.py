@@ -18,49 +18,32 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from benchmarks import _env
 from benchmarks._harness import Figure, timed
+from intacct_hook.sync.window import SyncWindow  # plain Python: no Airflow import
 
 NAME = "ledger_stage"
 ROWS = 10_000
 TARGET = 2_000.0
-TIMEZONE = ZoneInfo("America/Denver")
+# Only the time zone matters here: it turns purchase times into posting dates.
+WINDOW = SyncWindow(date(2026, 11, 16), date(2026, 11, 22), 0, "America/Denver", "params")
 
 
 def staged_rows(count: int) -> list[Any]:
     """``count`` StagedTransactions as the stage step makes them from landed payloads."""
     from benchmarks._data import divvy_api_rows
     from intacct_hook.divvy.posting_rules import PostingRules, decide
-    from intacct_hook.divvy.records import DivvyTransaction
-    from intacct_hook.sync.ledger import StagedTransaction
+    from intacct_hook.sync.steps import staged_transaction, transaction_from_payload
 
-    states = {"post": "ready", "hold": "held", "skip": "skipped"}
     rules = PostingRules()
     rows = []
     for raw in divvy_api_rows(count):
-        children = raw.pop("_children")
-        txn = DivvyTransaction.from_json(raw)
-        if children:
-            txn = txn.with_children(DivvyTransaction.from_json(c) for c in children)
-        decision = decide(txn, rules)
-        state = states[decision.action]
-        rows.append(
-            StagedTransaction(
-                uuid=txn.uuid,
-                transaction_type=txn.raw_transaction_type,
-                amount=txn.amount,
-                occurred_time=txn.occurred_time,
-                posting_date=txn.occurred_time.astimezone(TIMEZONE).date(),
-                updated_time=txn.updated_time,
-                merchant=txn.merchant_name or txn.raw_merchant_name,
-                raw_payload={"transaction": raw, "children": children},
-                state=state,
-                reason=None if state == "ready" else decision.reason,
-            )
-        )
+        payload = {"transaction": raw, "children": raw.pop("_children")}
+        txn = transaction_from_payload(payload)
+        rows.append(staged_transaction(txn, decide(txn, rules), WINDOW, payload))
     return rows
 
 

@@ -15,7 +15,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
 
-from intacct_hook.divvy.posting_rules import PostingRules, decide, posting_lines
+from intacct_hook.divvy.posting_rules import (
+    PostingDecision,
+    PostingRules,
+    decide,
+    posting_lines,
+)
 from intacct_hook.divvy.records import DivvyRecordError, DivvyTransaction
 from intacct_hook.intacct.records import CCLine, CCTransaction, RecordOutcome
 from intacct_hook.sync.ledger import (
@@ -125,24 +130,10 @@ def stage(
         except DivvyRecordError as exc:
             bad.append(str(exc))
             continue
-        decision = decide(txn, rules)
-        state = STATE_FOR_ACTION[decision.action]
-        if state != "ready":
-            reasons[f"{state}: {_reason_kind(decision.reason)}"] += 1
-        rows.append(
-            StagedTransaction(
-                uuid=txn.uuid,
-                transaction_type=txn.raw_transaction_type,
-                amount=txn.amount,
-                occurred_time=txn.occurred_time,
-                posting_date=window.posting_date(txn.occurred_time),
-                updated_time=txn.updated_time,
-                merchant=txn.merchant_name or txn.raw_merchant_name,
-                raw_payload=payload,
-                state=state,
-                reason=None if state == "ready" else decision.reason,
-            )
-        )
+        row = staged_transaction(txn, decide(txn, rules), window, payload)
+        if row.state != "ready":
+            reasons[f"{row.state}: {_reason_kind(row.reason or '')}"] += 1
+        rows.append(row)
     counts = ledger.stage(rows, run_id)
     ledger.purge_landing(keep_run_id=run_id)
     summary = counts.as_dict() | {"not_postable": dict(reasons)}
@@ -153,6 +144,28 @@ def stage(
             "were. Each needs fixing in Divvy (or a bug report here):\n" + "\n".join(bad)
         )
     return summary
+
+
+def staged_transaction(
+    txn: DivvyTransaction,
+    decision: PostingDecision,
+    window: SyncWindow,
+    payload: Mapping[str, Any],
+) -> StagedTransaction:
+    """The ledger row for ``txn`` as the posting rules decided it."""
+    state = STATE_FOR_ACTION[decision.action]
+    return StagedTransaction(
+        uuid=txn.uuid,
+        transaction_type=txn.raw_transaction_type,
+        amount=txn.amount,
+        occurred_time=txn.occurred_time,
+        posting_date=window.posting_date(txn.occurred_time),
+        updated_time=txn.updated_time,
+        merchant=txn.merchant_name or txn.raw_merchant_name,
+        raw_payload=payload,
+        state=state,
+        reason=None if state == "ready" else decision.reason,
+    )
 
 
 def _reason_kind(reason: str) -> str:
