@@ -223,8 +223,14 @@ the settings makes differences a warning instead.
         window = self.resolve_window(context, settings)
         ledger = self.open_ledger(settings)
         intacct = IntacctHook(intacct_conn_id=self.intacct_conn_id)
-        result = steps.reconcile(intacct, ledger, settings, window, context["run_id"])
-        summary = result.summary() | {"ledger": ledger_summary(ledger, window)}
+        dry_run = self.dry_run(context)
+        result = steps.reconcile(
+            intacct, ledger, settings, window, context["run_id"], dry_run=dry_run
+        )
+        summary = result.summary() | {
+            "ledger": ledger_summary(ledger, window),
+            "dry_run": dry_run,
+        }
         self.log.info(
             "\n%s",
             format_table(

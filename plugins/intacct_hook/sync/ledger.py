@@ -597,9 +597,7 @@ def _line_params(uuid: str, line: MappedLine, now: str) -> dict[str, Any]:
     return params
 
 
-def _difference_params(
-    run_id: str, day: str, n: int, d: Difference
-) -> dict[str, Any]:
+def _difference_params(run_id: str, day: str, n: int, d: Difference) -> dict[str, Any]:
     return {
         "run_id": run_id,
         "posting_date": day,

@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 STATE_FOR_ACTION = {"post": "ready", "hold": "held", "skip": "skipped"}
 # States whose transactions Divvy and Intacct should agree on: everything the sync means to post.
 EXPECTED_IN_INTACCT = ("ready", "posting", "posted", "failed")
+# A dry run posted nothing, so its ready transactions are not expected in Intacct yet.
+EXPECTED_AFTER_DRY_RUN = ("posting", "posted", "failed")
 
 
 class StepError(RuntimeError):
@@ -364,14 +366,21 @@ def record_url(
 
 
 def reconcile(
-    intacct: IntacctTarget, ledger: Ledger, settings: SyncSettings, window: SyncWindow, run_id: str
+    intacct: IntacctTarget,
+    ledger: Ledger,
+    settings: SyncSettings,
+    window: SyncWindow,
+    run_id: str,
+    *,
+    dry_run: bool = False,
 ) -> ReconcileResult:
     """Divvy's postable transactions vs Intacct's records on the card, for every day of the
     window (lookback included); stored in the ledger."""
     days = window.days()
+    states = EXPECTED_AFTER_DRY_RUN if dry_run else EXPECTED_IN_INTACCT
     expected = [
         ExpectedPosting(r.uuid, r.posting_date, r.amount)
-        for r in ledger.select_in_state(EXPECTED_IN_INTACCT, days[0], days[-1])
+        for r in ledger.select_in_state(states, days[0], days[-1])
     ]
     actual = [
         IntacctPosting.from_record(row)
