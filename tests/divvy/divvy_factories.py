@@ -22,8 +22,13 @@ def txn_json(**overrides: Any) -> dict[str, Any]:
         "amount": 53.03,
         "transactedAmount": 53.03,
         "fees": 0,
-        "currencyData": {"exchangeRate": 1.0, "exponent": 2, "originalCurrencyAmount": "5303",
-                         "originalCurrencyCode": "USD", "symbol": "$"},
+        "currencyData": {
+            "exchangeRate": 1.0,
+            "exponent": 2,
+            "originalCurrencyAmount": "5303",
+            "originalCurrencyCode": "USD",
+            "symbol": "$",
+        },
         "merchantName": "Amazon",
         "rawMerchantName": "AMZN Mktp US",
         "merchantCategoryCode": "5942",
@@ -42,11 +47,16 @@ def txn_json(**overrides: Any) -> dict[str, Any]:
         "childTransactionUuids": [],
         "isLocked": False,
         "customFields": [
-            {"id": "Q3VzdG9tRmllbGQ6MQ==", "uuid": "tty_gl", "name": "GL Account",
-             "isRequired": True, "note": None,
-             "selectedValues": [
-                 {"id": "x", "uuid": "tvl_6100", "value": "6100 - Office Supplies"}
-             ]},
+            {
+                "id": "Q3VzdG9tRmllbGQ6MQ==",
+                "uuid": "tty_gl",
+                "name": "GL Account",
+                "isRequired": True,
+                "note": None,
+                "selectedValues": [
+                    {"id": "x", "uuid": "tvl_6100", "value": "6100 - Office Supplies"}
+                ],
+            },
         ],
         "accountingIntegrationTransactions": None,
         "declineReason": None,

@@ -74,8 +74,9 @@ def test_refuses_what_the_api_would_reject_or_misread(field, op, value, match):
 
 
 def test_window_filters_are_comma_joined_half_open_terms():
-    window = TransactionWindow(occurred_from=AUG1, occurred_to=AUG2,
-                               updated_from=AUG1, updated_to=AUG2)
+    window = TransactionWindow(
+        occurred_from=AUG1, occurred_to=AUG2, updated_from=AUG1, updated_to=AUG2
+    )
     assert window.to_filters(extra=[filter_term("type", "ne", "DECLINE")]) == (
         'occurredTime:gte:"2026-08-01T00:00:00.000Z",occurredTime:lte:"2026-08-02T00:00:00.000Z",'
         'updatedTime:gte:"2026-08-01T00:00:00.000Z",updatedTime:lte:"2026-08-02T00:00:00.000Z",'
@@ -98,8 +99,9 @@ def test_window_contains_is_half_open_at_day_boundaries():
 
 def test_updated_window_checks_updated_time_and_needs_one():
     window = TransactionWindow(updated_from=AUG1, updated_to=AUG2)
-    late_clear = txn(occurredTime="2026-07-20T10:00:00.000+00:00",
-                     updatedTime="2026-08-01T08:00:00.000+00:00")
+    late_clear = txn(
+        occurredTime="2026-07-20T10:00:00.000+00:00", updatedTime="2026-08-01T08:00:00.000+00:00"
+    )
     assert window.contains(late_clear)
     assert not window.contains(txn(updatedTime=None))
     assert not window.contains(txn(updatedTime="2026-08-02T00:00:00.000+00:00"))

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from intacct_hook.divvy.posting_rules import PostingRules, decide
-from intacct_hook.divvy.records import TransactionType
+from intacct_hook.divvy.records import DivvyRecordError, TransactionType
 from sandbox.divvy_api.generator import generate_week
 from sandbox.divvy_api.testing import running_divvy
 
@@ -253,3 +253,22 @@ def test_dedupe_memory_is_bounded_to_recent_pages(api, connect):
     assert third != first and first in rest
     with pytest.raises(ValueError):
         connect(api, hook_kwargs={"dedupe_pages": 0})
+
+
+def test_an_unreadable_row_raises_or_goes_to_the_callback(api, connect):
+    good = add(api, "2026-08-01T10:00:00.000+00:00")
+    bad = add(api, "2026-08-01T11:00:00.000+00:00")
+    with api.state.lock:
+        api.state.transactions[bad]["amount"] = "twelve"
+    hook = connect(api)
+    with pytest.raises(DivvyRecordError, match=bad):
+        list(hook.iter_transactions(occurred_from=AUG1, occurred_to=AUG2))
+
+    kept: list[tuple[str, str]] = []
+    walk = hook.iter_transactions(
+        occurred_from=AUG1,
+        occurred_to=AUG2,
+        on_invalid_row=lambda row, exc: kept.append((row["uuid"], exc.field)),
+    )
+    assert [t.uuid for t in walk] == [good]
+    assert kept == [(bad, "amount")]

@@ -18,9 +18,13 @@ def test_clear_charge_posts_one_line_with_its_coding():
     assert d.action == "post"
     assert d.reason == "Card charge of $53.03 at Amazon."
     assert d.lines == (
-        PostingLine(source_uuid=t.uuid, amount=Decimal("53.03"),
-                    coding={"GL Account": ("6100 - Office Supplies",)}, coding_uuid=t.uuid,
-                    note="Printer paper"),
+        PostingLine(
+            source_uuid=t.uuid,
+            amount=Decimal("53.03"),
+            coding={"GL Account": ("6100 - Office Supplies",)},
+            coding_uuid=t.uuid,
+            note="Printer paper",
+        ),
     )
 
 
@@ -95,12 +99,22 @@ def test_zero_amount_clear_is_skipped():
 
 def _split(parent_amount, child_amounts, *, child_coded=(True, True), complete=True):
     uuids = [f"txr_child{i}" for i in range(len(child_amounts))]
-    parent = txn(amount=parent_amount, childTransactionUuids=uuids, note="Offsite",
-                 customFields=coding("6900 - Miscellaneous"))
+    parent = txn(
+        amount=parent_amount,
+        childTransactionUuids=uuids,
+        note="Offsite",
+        customFields=coding("6900 - Miscellaneous"),
+    )
     children = [
-        txn(uuid=u, amount=a, isParent=False, parentTransactionUuid=parent.uuid, note=None,
+        txn(
+            uuid=u,
+            amount=a,
+            isParent=False,
+            parentTransactionUuid=parent.uuid,
+            note=None,
             complete=complete,
-            customFields=coding(f"62{i}0 - Travel") if coded else [])
+            customFields=coding(f"62{i}0 - Travel") if coded else [],
+        )
         for i, (u, a, coded) in enumerate(zip(uuids, child_amounts, child_coded, strict=True))
     ]
     return parent, children

@@ -101,11 +101,13 @@ def test_missing_uuid_is_reported():
 
 
 def test_custom_fields_multi_select_and_note_fields():
-    t = txn(customFields=[
-        {"name": "Project", "selectedValues": [{"value": "P-100"}, {"value": "P-200"}]},
-        {"name": "Purpose", "note": "Client dinner", "selectedValues": []},
-        {"name": "Class", "selectedValues": None},
-    ])
+    t = txn(
+        customFields=[
+            {"name": "Project", "selectedValues": [{"value": "P-100"}, {"value": "P-200"}]},
+            {"name": "Purpose", "note": "Client dinner", "selectedValues": []},
+            {"name": "Class", "selectedValues": None},
+        ]
+    )
     assert t.custom_fields == {
         "Project": ("P-100", "P-200"),
         "Purpose": ("Client dinner",),
@@ -135,15 +137,30 @@ def test_sync_status_is_lower_cased_and_only_synced_counts():
 def test_reference_records():
     b = DivvyBudget.from_json({"uuid": "bgt_1", "name": "Travel", "limit": 5000.5})
     assert b.limit == Decimal("5000.5") and b.name == "Travel"
-    u = DivvyUser.from_json({"uuid": "usr_1", "firstName": "Jane", "lastName": "Doe",
-                             "role": "ADMIN", "email": "j@example.com"})
+    u = DivvyUser.from_json(
+        {
+            "uuid": "usr_1",
+            "firstName": "Jane",
+            "lastName": "Doe",
+            "role": "ADMIN",
+            "email": "j@example.com",
+        }
+    )
     assert u.name == "Jane Doe" and u.role == "ADMIN"
     assert DivvyUser.from_json({"uuid": "usr_2", "email": "x@example.com"}).name == "x@example.com"
-    c = DivvyCard.from_json({"uuid": "crd_1", "lastFour": "4417", "status": "ACTIVATED",
-                             "userUuid": "usr_1", "budgetUuid": "bgt_1"})
+    c = DivvyCard.from_json(
+        {
+            "uuid": "crd_1",
+            "lastFour": "4417",
+            "status": "ACTIVATED",
+            "userUuid": "usr_1",
+            "budgetUuid": "bgt_1",
+        }
+    )
     assert c.last_four == "4417" and c.user_uuid == "usr_1"
-    f = DivvyCustomField.from_json({"uuid": "tty_1", "name": "GL Account",
-                                    "type": "CUSTOM_SELECTOR", "required": True})
+    f = DivvyCustomField.from_json(
+        {"uuid": "tty_1", "name": "GL Account", "type": "CUSTOM_SELECTOR", "required": True}
+    )
     assert f.required and f.type == "CUSTOM_SELECTOR"
     with pytest.raises(DivvyRecordError, match="custom field tty_2: field 'name'"):
         DivvyCustomField.from_json({"uuid": "tty_2"})

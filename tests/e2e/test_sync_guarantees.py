@@ -277,3 +277,19 @@ def test_logical_date_helper_points_at_the_right_interval(world):
         "data_interval",
     )
     assert logical_date_for(DAY).isoformat().startswith("2026-11-18")
+
+
+def test_a_malformed_divvy_record_fails_alone_named_and_the_rest_is_staged(world, capfd):
+    good = world.add(DAY, 10.00)
+    bad = world.add(DAY, 4.00)
+    with world.dv.state.lock:  # Divvy sends something no accounting sync can post
+        world.dv.state.transactions[bad["uuid"]]["amount"] = 4.005
+
+    dr = world.run_day(DAY)
+
+    states = task_states(dr)
+    assert states["extract"] == "success" and states["stage"] == "failed"
+    out = capfd.readouterr().out
+    assert bad["uuid"] in out and "fractions of a cent" in out
+    staged = {r.uuid for r in world.ledger().select_in_state(["ready"])}
+    assert good["uuid"] in staged and bad["uuid"] not in staged

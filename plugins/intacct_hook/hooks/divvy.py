@@ -32,6 +32,7 @@ from intacct_hook.divvy.records import (
     DivvyCard,
     DivvyCustomField,
     DivvyCustomFieldValue,
+    DivvyRecordError,
     DivvyTransaction,
     DivvyUser,
 )
@@ -593,6 +594,7 @@ class DivvyHook(BaseHook):
         updated_to: datetime | None = None,
         page_size: int = TRANSACTIONS_MAX_PAGE,
         expand_splits: bool = True,
+        on_invalid_row: Callable[[Mapping[str, Any], DivvyRecordError], None] | None = None,
     ) -> Iterator[DivvyTransaction]:
         """Yield every transaction in the half-open windows ``[from, to)``, each once.
 
@@ -607,6 +609,8 @@ class DivvyHook(BaseHook):
         :param page_size: rows per request, 1..50.
         :param expand_splits: fetch the children of split parents by uuid and attach them as
             ``children`` (one extra call per child).
+        :param on_invalid_row: called with a row that is not a valid transaction (and the error
+            naming its uuid and field) instead of raising, so one bad row does not stop the walk.
         :raises DivvyPaginationError: if the API repeats a cursor.
 
         Example::
@@ -640,7 +644,15 @@ class DivvyHook(BaseHook):
             page_uuids: set[str] = set()
             recent.append(page_uuids)
             for row in rows:
-                txn = DivvyTransaction.from_json(row)
+                try:
+                    txn = DivvyTransaction.from_json(row)
+                except DivvyRecordError as exc:
+                    if on_invalid_row is None:
+                        raise
+                    # The caller keeps it for a person to fix; the walk goes on for the rest.
+                    self.log.error("Divvy transactions page %d: unreadable row: %s", page, exc)
+                    on_invalid_row(row, exc)
+                    continue
                 if any(txn.uuid in earlier for earlier in recent):
                     duplicates += 1
                     continue

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import pathlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -201,7 +202,7 @@ class Ledger:
         params = [
             {
                 "run_id": run_id,
-                "uuid": p["transaction"]["uuid"],
+                "uuid": _landing_key(p["transaction"]),
                 "payload": json.dumps(p, sort_keys=True, default=str),
                 "now": _now(),
             }
@@ -531,6 +532,15 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA busy_timeout = 30000")
     cursor.close()
+
+
+def _landing_key(transaction: Mapping[str, Any]) -> str:
+    """The uuid, or for a row Divvy sent without one, a stable key from its content."""
+    uuid = transaction.get("uuid")
+    if isinstance(uuid, str) and uuid:
+        return uuid
+    digest = hashlib.sha256(json.dumps(transaction, sort_keys=True, default=str).encode())
+    return f"no-uuid-{digest.hexdigest()[:24]}"
 
 
 def _now() -> str:

@@ -95,10 +95,17 @@ def extract(
         ("occurred", {"occurred_from": window.extract_from, "occurred_to": window.extract_to}),
         ("updated", {"updated_from": window.extract_from, "updated_to": window.extract_to}),
     )
+
+    def keep_invalid(row: Mapping[str, Any], _error: DivvyRecordError) -> None:
+        # Landed as sent; the stage step reports it by uuid and field with the others.
+        ledger.land(run_id, [{"transaction": dict(row), "children": []}])
+
     for name, kwargs in passes:
         fetched = 0
         buffer: list[dict[str, Any]] = []
-        for txn in divvy.iter_transactions(expand_splits=True, **kwargs):
+        for txn in divvy.iter_transactions(
+            expand_splits=True, on_invalid_row=keep_invalid, **kwargs
+        ):
             fetched += 1
             buffer.append(landing_payload(txn))
             if len(buffer) >= chunk:
