@@ -7,17 +7,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from divvy_factories import empty_seed
 
-from sandbox.divvy_api.state import load_seed
 from sandbox.divvy_api.testing import DivvyHandle, running_divvy
-
-
-def empty_seed() -> dict[str, Any]:
-    """The default company (token, users, budgets, cards, custom fields) with no transactions."""
-    seed = load_seed(None)
-    seed["transactions"] = []
-    seed.pop("scheduledClears", None)
-    return seed
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import itertools
 from typing import Any
 
 from intacct_hook.divvy.records import DivvyTransaction
+from sandbox.divvy_api.state import load_seed
 
 _counter = itertools.count(1)
 
@@ -71,3 +72,11 @@ def txn(**overrides: Any) -> DivvyTransaction:
 
 def coding(gl: str) -> list[dict[str, Any]]:
     return [{"name": "GL Account", "selectedValues": [{"value": gl}]}]
+
+
+def empty_seed() -> dict[str, Any]:
+    """The default company (token, users, budgets, cards, custom fields) with no transactions."""
+    seed = load_seed(None)
+    seed["transactions"] = []
+    seed.pop("scheduledClears", None)
+    return seed

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import tenacity
-from conftest import empty_seed
+from divvy_factories import empty_seed
 
 from intacct_hook.hooks.divvy import (
     DivvyApiError,
