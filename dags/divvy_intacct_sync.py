@@ -31,7 +31,7 @@ DAG_DOC = """
 
 Every day this DAG moves Divvy (BILL Spend & Expense) card transactions into Intacct as credit
 card transactions on the card account (default **Divvy CC Object**) and proves it by reconciling
-totals. It posts each Divvy transaction **at most once** (Intacct reference number = Divvy uuid,
+totals. It posts each Divvy transaction **exactly once** (Intacct reference number = Divvy uuid,
 function control ID derived from it with `uniqueid=true`) and never drops one silently: anything
 that cannot be posted is held in the sync ledger with its reason and retried by later runs.
 

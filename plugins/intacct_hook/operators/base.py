@@ -28,6 +28,9 @@ class SyncStepOperator(BaseOperator):
     # The ledger statements this step writes with: rendered from include/sql/ (the Rendered
     # Template tab shows them) and run exactly as rendered.
     ledger_statements: tuple[str, ...] = ()
+    # The task's Docs tab text. BaseOperator.__init__ sets doc_md from its argument, so a
+    # class-level doc_md would be replaced by None; this one is passed as the default instead.
+    step_doc: str | None = None
 
     def __init__(
         self,
@@ -37,6 +40,7 @@ class SyncStepOperator(BaseOperator):
         divvy_conn_id: str = "divvy_default",
         **kwargs: Any,
     ) -> None:
+        kwargs.setdefault("doc_md", self.step_doc)
         super().__init__(**kwargs)
         self.ledger_sql = {name: f"{name}.sql" for name in self.ledger_statements}
         self.settings_variable = settings_variable

@@ -43,7 +43,7 @@ class IntacctPreflightOperator(SyncStepOperator):
     problem with the Intacct screen and field to change.
     """
 
-    doc_md = """
+    step_doc = """
 **Preflight.** Signs in to Intacct as the Web Services user and checks, without writing:
 the sender authorization, the user's sign-in and permissions, the entity, the *Divvy GL Account*
 (Balance Sheet, Credit, Non-Closing, Active, direct posting allowed, no required dimensions), the
@@ -83,7 +83,7 @@ class DivvyExtractOperator(SyncStepOperator):
 
     ledger_statements = ("land_transaction",)
 
-    doc_md = """
+    step_doc = """
 **Extract.** Reads Divvy transactions whose purchase time falls in the run's days plus the
 lookback, and those updated in that time (late clears, late completions). Pages of at most 50,
 at most 60 calls a minute. The raw JSON lands in the ledger for the stage step.
@@ -107,7 +107,7 @@ class StageTransactionsOperator(SyncStepOperator):
 
     ledger_statements = ("stage_transaction", "clear_mapped_lines", "purge_landing")
 
-    doc_md = """
+    step_doc = """
 **Stage.** Applies the posting rules to each extracted transaction: only CLEAR records post
 (positive = charge, negative = refund); authorizations, declines and other records are skipped;
 incomplete ones are held; ones Divvy's own accounting sync already handled are skipped. Each is
@@ -132,7 +132,7 @@ class MapTransactionsOperator(SyncStepOperator):
 
     ledger_statements = ("update_mapping_state", "insert_mapped_line")
 
-    doc_md = """
+    step_doc = """
 **Map.** Gives each line its Intacct coding: the Divvy custom fields (`GL Account`, `Location`,
 `Department`, `Class`, `Project`; values start with the Intacct ID), then the rules in
 `mapping_rules.csv`, then the default account; location falls back to the card's default
@@ -165,7 +165,7 @@ class IntacctLoadOperator(SyncStepOperator):
     operator_extra_links = (IntacctRecordsLink(),)
     ledger_statements = ("claim_for_posting", "mark_posted", "mark_failed", "release_claim")
 
-    doc_md = """
+    step_doc = """
 **Load.** Records each ready transaction with `record_cctransaction` on the card account, in
 batches: reference number = Divvy uuid, control ID derived from it with `uniqueid=true`, the
 ledger marked *posting* before each batch and *posted* (with the Intacct RECORDNO) after.
@@ -208,7 +208,7 @@ class IntacctReconcileOperator(SyncStepOperator):
 
     ledger_statements = ("record_reconciliation", "insert_reconciliation_difference")
 
-    doc_md = """
+    step_doc = """
 **Reconcile.** For every day of the window, Divvy's postable transactions against the credit
 card transactions Intacct holds on the card account (read from Intacct, not from the ledger),
 with each difference: missing in Intacct, extra in Intacct (posted by someone else), amount or

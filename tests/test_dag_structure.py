@@ -1,0 +1,45 @@
+"""The DAG as the scheduler and the UI see it: wiring, schedule, docs, pools."""
+
+from __future__ import annotations
+
+import itertools
+import pathlib
+from datetime import timedelta
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    return bag.get_dag("divvy_intacct_sync")
+
+
+def test_the_steps_run_in_one_line(dag):
+    order = ["preflight", "extract", "stage", "map", "load", "reconcile"]
+    for upstream, downstream in itertools.pairwise(order):
+        assert dag.get_task(downstream).upstream_task_ids == {upstream}
+
+
+def test_every_task_and_the_dag_document_themselves(dag):
+    assert "exactly once" in dag.doc_md
+    for task in dag.tasks:
+        # What the UI's task Docs tab shows: the step's own explanation.
+        assert (task.doc_md or "").strip().startswith(f"**{task.task_id.title()}.**"), task.task_id
+
+
+def test_daily_day_long_intervals_one_run_at_a_time(dag):
+    from airflow.sdk import CronDataIntervalTimetable
+
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    assert dag.catchup is False and dag.max_active_runs == 1
+    assert dag.get_task("load").max_active_tis_per_dag == 1
+    assert {dag.get_task(t).pool for t in ("preflight", "load", "reconcile")} == {"intacct_api"}
+    assert dag.get_task("extract").pool == "divvy_api"
+    assert dag.default_args["execution_timeout"] == timedelta(hours=1)
+    assert set(dag.params) == {"start_date", "end_date", "dry_run"}
