@@ -22,6 +22,9 @@ CREATE TABLE IF NOT EXISTS divvy_transaction (
     control_id        TEXT,
     last_error        TEXT,
     failed_attempts   INTEGER NOT NULL DEFAULT 0, -- definitive Intacct refusals so far
+    claim_run_id      TEXT,                      -- the DAG run whose load holds a 'posting' row
+    claim_owner       TEXT,                      -- that run and task attempt ('<run>#try<n>')
+    claim_expires_at  TEXT,                      -- the lease: after it, another run may recover
     first_run_id      TEXT NOT NULL,
     last_run_id       TEXT NOT NULL,
     staged_at         TEXT NOT NULL,
@@ -85,9 +88,11 @@ CREATE TABLE IF NOT EXISTS reconciliation_difference (
         REFERENCES reconciliation (run_id, posting_date) ON DELETE CASCADE
 );
 
--- Raw landing: what the extract step fetched, kept until the stage step of the same run has
--- read it. Tasks may run on different workers, so the hand-off goes through the ledger, not
--- through local files or (large) XComs. Re-running extract overwrites its own rows.
+-- Raw landing: what the extract step of one run fetched. It belongs to that run: its stage step
+-- reads it, its reconcile step counts what Divvy held from it, and only then is it deleted (or,
+-- for a run that never finished, once it is older than the retention). Tasks may run on
+-- different workers, so the hand-off goes through the ledger, not through local files or
+-- (large) XComs. Re-running extract overwrites its own rows.
 CREATE TABLE IF NOT EXISTS divvy_landing (
     run_id       TEXT NOT NULL,
     uuid         TEXT NOT NULL,
@@ -95,3 +100,20 @@ CREATE TABLE IF NOT EXISTS divvy_landing (
     extracted_at TEXT NOT NULL,
     PRIMARY KEY (run_id, uuid)
 );
+
+CREATE INDEX IF NOT EXISTS divvy_landing_extracted_at_idx ON divvy_landing (extracted_at);
+
+-- What each run's extract read from Divvy that the posting rules mean to post, by uuid: the
+-- Divvy side of that run's reconcile. It is kept apart from the landing (which its run deletes
+-- once reconciled) so that data lost anywhere between extract and load is still counted, and
+-- it is deleted only by age.
+CREATE TABLE IF NOT EXISTS extract_manifest (
+    run_id       TEXT NOT NULL,
+    uuid         TEXT NOT NULL,
+    posting_date TEXT NOT NULL,
+    amount       TEXT NOT NULL,
+    extracted_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, uuid)
+);
+
+CREATE INDEX IF NOT EXISTS extract_manifest_extracted_at_idx ON extract_manifest (extracted_at);

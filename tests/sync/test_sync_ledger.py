@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from decimal import Decimal
 
 import pytest
@@ -11,15 +12,30 @@ import sqlalchemy as sa
 from intacct_hook.sync.ledger import (
     SQL_DIR,
     Ledger,
+    LedgerMissingError,
     LedgerStateError,
     MappedLine,
     StagedTransaction,
     Tally,
+    for_dialect,
     split_statements,
 )
 from intacct_hook.sync.reconcile import Difference
 
 DAY = dt.date(2026, 8, 1)
+
+
+class FakeClock:
+    """The ledger's injected clock: time moves only when a test says so."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, delta: dt.timedelta) -> None:
+        self.now += delta
 
 
 def staged(uuid="txr_1", amount="53.03", state="ready", day=DAY, **kw) -> StagedTransaction:
@@ -48,10 +64,28 @@ def line(n=1, amount="53.03", gl="6100") -> MappedLine:
                       location_rule="card default location")  # fmt: skip
 
 
+LEASE = dt.timedelta(minutes=60)
+OWNER = "run1#try1"
+
+
+def claim(ledger: Ledger, n: int = 100, owner: str = OWNER, run_id: str = "run1") -> list[str]:
+    """Claim up to ``n`` ready rows; the uuids claimed."""
+    rows = ledger.claim_for_posting(owner, run_id=run_id, batch_size=n, lease=LEASE)
+    return [r.uuid for r in rows]
+
+
+def stage_mapped(ledger: Ledger, rows: list[StagedTransaction], run_id: str = "run1") -> None:
+    """Stage rows and code the ready ones, as stage and map do: only coded rows are claimable."""
+    ledger.stage(rows, run_id)
+    for row in rows:
+        if row.state == "ready":
+            ledger.save_mapping(row.uuid, [line()], "ready")
+
+
 def posted(ledger: Ledger, uuid="txr_1") -> None:
     ledger.stage([staged(uuid)], "run1")
     ledger.save_mapping(uuid, [line()], "ready")
-    assert ledger.claim_for_posting([uuid], "run1", {uuid: f"ctl-{uuid}"}) == [uuid]
+    assert claim(ledger) == [uuid]
     ledger.mark_posted(uuid, "REC-1", f"ctl-{uuid}")
 
 
@@ -92,7 +126,7 @@ def test_restaging_re_decides_held_and_unmapped_rows(ledger):
 def test_a_posting_or_posted_row_is_never_regressed_by_restaging(ledger, final):
     ledger.stage([staged()], "run1")
     ledger.save_mapping("txr_1", [line()], "ready")
-    ledger.claim_for_posting(["txr_1"], "run1", {"txr_1": "ctl-1"})
+    assert claim(ledger) == ["txr_1"]
     if final == "posted":
         ledger.mark_posted("txr_1", "REC-9", "ctl-1")
     before = one(ledger)
@@ -122,9 +156,9 @@ def test_the_stage_sql_itself_guards_posted_rows(ledger):
 
 
 def test_a_failed_row_is_restaged_and_keeps_its_last_error(ledger):
-    ledger.stage([staged()], "run1")
-    ledger.claim_for_posting(["txr_1"], "run1")
-    ledger.mark_failed("txr_1", "BL01001973 closed period")
+    stage_mapped(ledger, [staged()], "run1")
+    assert claim(ledger) == ["txr_1"]
+    ledger.mark_failed("txr_1", "BL01001973 closed period", owner=OWNER)
     ledger.stage([staged()], "run2")
     row = one(ledger)
     assert (row.state, row.last_error) == ("ready", "BL01001973 closed period")
@@ -169,11 +203,11 @@ def test_raw_payload_and_dates_round_trip(ledger):
 
 
 def test_select_for_mapping_covers_ready_unmapped_and_failed_only(ledger):
-    ledger.stage([staged("r"), staged("u"), staged("f"), staged("p"), staged("h", state="held"),
+    stage_mapped(ledger, [staged("r"), staged("u"), staged("f"), staged("p"), staged("h", state="held"),
                   staged("s", state="skipped")], "run1")  # fmt: skip
     ledger.save_mapping("u", [], "unmapped", "no GL account")
-    ledger.claim_for_posting(["f", "p"], "run1")
-    ledger.mark_failed("f", "inactive account")
+    assert claim(ledger, 2) == ["f", "p"]
+    ledger.mark_failed("f", "inactive account", owner=OWNER)
     assert sorted(r.uuid for r in ledger.select_for_mapping()) == ["f", "r", "u"]
 
 
@@ -187,11 +221,12 @@ def test_save_mapping_replaces_lines_atomically(ledger):
     )  # fmt: skip
 
 
-def test_save_mapping_refuses_posted_rows_and_bad_states(ledger):
+def test_save_mapping_leaves_posted_rows_alone_and_refuses_bad_states(ledger):
     posted(ledger)
-    with pytest.raises(LedgerStateError, match="cannot save a mapping for txr_1: it is 'posted'"):
-        ledger.save_mapping("txr_1", [line(1, "1.00", "6900")], "ready")
+    # Another run's load claimed (here: posted) it after this map read it: its lines stand.
+    assert ledger.save_mapping("txr_1", [line(1, "1.00", "6900")], "ready") is False
     assert ledger.mapped_lines(["txr_1"])["txr_1"] == [line()]
+    assert one(ledger).state == "posted"
     with pytest.raises(LedgerStateError, match="not in the ledger"):
         ledger.save_mapping("nope", [], "ready")
     with pytest.raises(ValueError, match="must be one of"):
@@ -199,14 +234,11 @@ def test_save_mapping_refuses_posted_rows_and_bad_states(ledger):
 
 
 def test_claim_only_takes_ready_rows_once(ledger):
-    ledger.stage([staged("a"), staged("b"), staged("c", state="held")], "run1")
+    stage_mapped(ledger, [staged("a"), staged("b"), staged("c", state="held")], "run1")
     ledger.save_mapping("b", [], "unmapped", "no GL account")
-    assert ledger.claim_for_posting(["a", "b", "c", "missing"], "run2", {"a": "ctl-a"}) == ["a"]
-    assert ledger.claim_for_posting(["a"], "run3") == []
-    (unknown,) = ledger.select_unknown_outcome()
-    assert (unknown.uuid, unknown.state, unknown.control_id, unknown.last_run_id) == (
-        "a", "posting", "ctl-a", "run2",
-    )  # fmt: skip
+    (row,) = ledger.claim_for_posting("run2#try1", run_id="run2", batch_size=10, lease=LEASE)
+    assert (row.uuid, row.state, row.last_run_id) == ("a", "posting", "run2")
+    assert claim(ledger, owner="run3#try1", run_id="run3") == []
 
 
 def test_mark_posted_records_intacct_ids_and_is_idempotent(ledger):
@@ -216,18 +248,18 @@ def test_mark_posted_records_intacct_ids_and_is_idempotent(ledger):
     row = one(ledger)
     assert (row.state, row.intacct_record_no, row.control_id) == ("posted", "REC-1", "ctl-txr_1")
     assert row.posted_at == first.posted_at and row.posted_at is not None
-    assert ledger.select_unknown_outcome() == []
+    assert ledger.take_over_claims("run9#try1", run_id="run9", lease=LEASE) == []
     with pytest.raises(LedgerStateError, match="it is 'posted'"):
         ledger.mark_posted("txr_1", "REC-2", "ctl-txr_1")
 
 
 def test_mark_failed_and_release_need_a_posting_row(ledger):
-    ledger.stage([staged("a"), staged("b")], "run1")
+    stage_mapped(ledger, [staged("a"), staged("b")], "run1")
     with pytest.raises(LedgerStateError, match="cannot mark failed a: it is 'ready'"):
-        ledger.mark_failed("a", "boom")
-    ledger.claim_for_posting(["a", "b"], "run1")
-    ledger.mark_failed("a", "Could not create cctransaction record!")
-    ledger.release_claim("b", "not found in Intacct by reference number")
+        ledger.mark_failed("a", "boom", owner=OWNER)
+    assert claim(ledger) == ["a", "b"]
+    ledger.mark_failed("a", "Could not create cctransaction record!", owner=OWNER)
+    ledger.release_claim("b", "not found in Intacct by reference number", owner=OWNER)
     assert (one(ledger, "a").state, one(ledger, "a").state_reason) == (
         "failed", "Could not create cctransaction record!",
     )  # fmt: skip
@@ -235,7 +267,7 @@ def test_mark_failed_and_release_need_a_posting_row(ledger):
         "ready", "not found in Intacct by reference number",
     )  # fmt: skip
     with pytest.raises(LedgerStateError):
-        ledger.release_claim("b", "again")
+        ledger.release_claim("b", "again", owner=OWNER)
 
 
 def test_select_in_state_filters_states_and_dates(ledger):
@@ -314,7 +346,7 @@ def test_the_database_rejects_unknown_states(ledger):
 def test_sql_files_use_only_bind_parameters():
     # Each file parses into named parameters; a stray ':word' in a comment would show up here.
     expected = {
-        "claim_for_posting": {"uuid", "run_id", "control_id", "now"},
+        "claim_for_posting": {"owner", "run_id", "lease_until", "now", "batch_size"},
         "mark_posted": {"uuid", "record_no", "control_id", "now"},
         "select_in_state": {"states", "date_from", "date_to"},
         "schema": set(),
@@ -326,6 +358,7 @@ def test_sql_files_use_only_bind_parameters():
     assert [s.split("EXISTS")[1].split()[0] for s in statements] == [
         "divvy_transaction", "divvy_transaction_state_idx", "divvy_transaction_posting_date_idx",
         "mapped_line", "reconciliation", "reconciliation_difference", "divvy_landing",
+        "divvy_landing_extracted_at_idx", "extract_manifest", "extract_manifest_extracted_at_idx",
     ]  # fmt: skip
 
 
@@ -372,15 +405,148 @@ def test_landing_round_trips_and_a_retried_extract_overwrites(ledger):
     assert list(ledger.landed("run-2")) == []
 
 
-def test_purge_landing_keeps_only_the_current_run(ledger):
+def test_purge_landing_drops_the_finished_run_and_abandoned_ones_only(ledger):
+    # Runs overlap (backfills): a run's landing is its own until it has finished, so purging
+    # after run-2 must not take run-1's recent landing (run-1 may be between extract and stage).
+    clock = FakeClock(dt.datetime(2026, 8, 1, 12, tzinfo=dt.UTC))
+    ledger.clock = clock
+    ledger.land("abandoned", [_payload("txr_z")])
+    clock.advance(dt.timedelta(days=8))
     ledger.land("run-1", [_payload("txr_a")])
     ledger.land("run-2", [_payload("txr_b")])
-    ledger.purge_landing(keep_run_id="run-2")
-    assert list(ledger.landed("run-1")) == []
-    assert [p["transaction"]["uuid"] for p in ledger.landed("run-2")] == ["txr_b"]
+    assert ledger.purge_landing("run-2", retention=dt.timedelta(days=7)) == 2
+    assert [p["transaction"]["uuid"] for p in ledger.landed("run-1")] == ["txr_a"]
+    assert list(ledger.landed("run-2")) == []
+    assert list(ledger.landed("abandoned")) == []
 
 
 def test_a_uuid_twice_in_one_stage_call_is_one_row_with_the_last_state(ledger):
     counts = ledger.stage([staged("txr_x", state="held"), staged("txr_x", state="ready")], "r1")
     assert (counts.inserted, counts.updated, counts.by_state) == (1, 0, {"ready": 1})
     assert [r.state for r in ledger.select_in_state(["ready", "held"])] == ["ready"]
+
+
+# --- overlapping runs: claims with owners and leases -------------------------------------------
+
+
+def _twin(ledger: Ledger) -> Ledger:
+    """A second Ledger object on the same database, as another worker process would open it."""
+    return Ledger(sa.create_engine(ledger.engine.url, creator=ledger.engine.pool._creator))
+
+
+def test_concurrent_claims_take_disjoint_rows(ledger):
+    stage_mapped(ledger, [staged(f"t{i:03d}") for i in range(120)], "run1")
+    other = _twin(ledger)
+    got: dict[str, list[str]] = {"a": [], "b": []}
+    errors: list[BaseException] = []
+
+    def drain(led: Ledger, name: str) -> None:
+        try:
+            while uuids := claim(led, 7, owner=f"{name}#try1", run_id=name):
+                got[name].extend(uuids)
+        except BaseException as exc:  # surfaced below; a thread's exception is otherwise lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=drain, args=a) for a in ((ledger, "a"), (other, "b"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    other.engine.dispose()
+    assert not errors
+    assert not set(got["a"]) & set(got["b"])
+    assert sorted(got["a"] + got["b"]) == [f"t{i:03d}" for i in range(120)]
+
+
+def test_a_live_claim_of_another_run_is_never_taken_over(ledger):
+    clock = FakeClock(dt.datetime(2026, 8, 1, 12, tzinfo=dt.UTC))
+    ledger.clock = clock
+    stage_mapped(ledger, [staged("a")], "run1")
+    assert claim(ledger, owner="run1#try1", run_id="run1") == ["a"]
+    clock.advance(LEASE - dt.timedelta(seconds=1))
+    assert ledger.take_over_claims("run2#try1", run_id="run2", lease=LEASE) == []
+    with pytest.raises(LedgerStateError):  # nor released or failed by a non-owner
+        ledger.release_claim("a", "not found", owner="run2#try1")
+    with pytest.raises(LedgerStateError):
+        ledger.mark_failed("a", "boom", owner="run2#try1")
+    assert one(ledger, "a").state == "posting"
+    clock.advance(dt.timedelta(seconds=2))  # the lease has expired: run1's load is gone
+    (row,) = ledger.take_over_claims("run2#try1", run_id="run2", lease=LEASE)
+    assert row.uuid == "a"
+    # run1's load comes back to life: it no longer owns the claim
+    with pytest.raises(LedgerStateError):
+        ledger.release_claim("a", "not found", owner="run1#try1")
+    ledger.release_claim("a", "not found in Intacct", owner="run2#try1")
+    assert one(ledger, "a").state == "ready"
+
+
+def test_a_retried_load_takes_over_its_own_runs_earlier_claims_at_once(ledger):
+    ledger.clock = FakeClock(dt.datetime(2026, 8, 1, 12, tzinfo=dt.UTC))
+    stage_mapped(ledger, [staged("a"), staged("b")], "run1")
+    assert claim(ledger, 1, owner="run1#try1", run_id="run1") == ["a"]
+    assert claim(ledger, 1, owner="run2#try1", run_id="run2") == ["b"]
+    taken = ledger.take_over_claims("run1#try2", run_id="run1", lease=LEASE)
+    assert [r.uuid for r in taken] == ["a"]  # its own run's; run2's live claim stays
+    assert ledger.take_over_claims("run1#try2", run_id="run1", lease=LEASE) == []
+
+
+def test_adopt_posted_only_takes_rows_nobody_is_sending(ledger):
+    stage_mapped(ledger, [staged("a"), staged("b")], "run1")
+    assert claim(ledger, 1) == ["a"]
+    assert ledger.adopt_posted("a", "REC-7", "already in Intacct") is False
+    assert ledger.adopt_posted("b", "REC-8", "already in Intacct") is True
+    row = one(ledger, "b")
+    assert (row.state, row.intacct_record_no, row.state_reason) == (
+        "posted", "REC-8", "already in Intacct",
+    )  # fmt: skip
+
+
+def test_a_build_failure_does_not_count_as_an_attempt(ledger):
+    stage_mapped(ledger, [staged("a")], "run1")
+    assert claim(ledger) == ["a"]
+    ledger.mark_failed("a", "payee holds a NUL", owner=OWNER, sent=False)
+    row = one(ledger, "a")
+    assert (row.state, row.failed_attempts, row.last_error) == ("failed", 0, "payee holds a NUL")
+
+
+def test_an_existing_ledger_gains_the_claim_columns(tmp_path):
+    path = tmp_path / "old.db"
+    old_schema = (SQL_DIR / "schema.sql").read_text()
+    for column in ("claim_run_id", "claim_owner", "claim_expires_at"):
+        old_schema = "\n".join(ln for ln in old_schema.splitlines() if column not in ln)
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        for statement in split_statements(old_schema):
+            conn.execute(sa.text(statement))
+    engine.dispose()
+    ledger = Ledger.sqlite(path)
+    assert ledger.created is False
+    ledger.ensure_schema()
+    stage_mapped(ledger, [staged("a")])
+    assert claim(ledger) == ["a"]
+
+
+def test_a_missing_ledger_file_is_created_only_when_asked_and_said(tmp_path, caplog):
+    with pytest.raises(LedgerMissingError):
+        Ledger.sqlite(tmp_path / "gone.db", create=False)
+    created = Ledger.sqlite(tmp_path / "new.db")
+    assert created.created is True
+    assert "did not exist: created a new, empty one" in caplog.text
+    created.ensure_schema()
+    assert created.is_empty()
+    assert Ledger.sqlite(tmp_path / "new.db").created is False
+
+
+def test_postgresql_only_lines_are_dropped_for_sqlite():
+    text = (SQL_DIR / "claim_for_posting.sql").read_text()
+    assert "SKIP LOCKED" in for_dialect(text, "postgresql")
+    assert "SKIP LOCKED" not in for_dialect(text, "sqlite")
+
+
+def test_a_ready_row_without_coding_is_not_claimed(ledger):
+    # stage re-decided it after map coded it (another run), which drops its lines: it waits
+    # for the next map instead of being sent without lines.
+    stage_mapped(ledger, [staged("a")])
+    ledger.stage([staged("a")], "run2")
+    assert ledger.mapped_lines(["a"]) == {"a": []}
+    assert claim(ledger) == []

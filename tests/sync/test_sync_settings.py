@@ -27,6 +27,7 @@ INVALID = {
     "skip_already_synced": (1, "true or false"),
     "reconcile_mode": ("ignore", "one of fail, warn"),
     "batch_size": (101, "from 1 to 100"),
+    "claim_lease_minutes": (1, "from 5 to 1440"),
     "custom_field_names": ({"gl": "GL"}, "unknown dimension 'gl'"),
     "default_gl_account": ("", "non-empty string or null"),
     "card_expiry_margin_days": (True, "whole number"),

@@ -81,7 +81,7 @@ Fix it in Intacct, then clear this task.
 class DivvyExtractOperator(SyncStepOperator):
     """Read the window's Divvy transactions into the ledger's landing table."""
 
-    ledger_statements = ("land_transaction",)
+    ledger_statements = ("land_transaction", "record_extracted")
 
     step_doc = """
 **Extract.** Reads Divvy transactions whose purchase time falls in the run's days plus the
@@ -97,7 +97,7 @@ the `divvy_default` connection is wrong or revoked.
         window = self.resolve_window(context, settings)
         ledger = self.open_ledger(settings)
         divvy = DivvyHook(divvy_conn_id=self.divvy_conn_id)
-        result = steps.extract(divvy, ledger, window, context["run_id"])
+        result = steps.extract(divvy, ledger, window, context["run_id"], settings=settings)
         self.log.info("Extracted %d Divvy transactions: %s", result["extracted"], result["by_type"])
         return result | {"window": window.to_public_dict()}
 
@@ -105,7 +105,7 @@ the `divvy_default` connection is wrong or revoked.
 class StageTransactionsOperator(SyncStepOperator):
     """Decide each extracted transaction (post, hold, skip) and upsert it into the ledger."""
 
-    ledger_statements = ("stage_transaction", "clear_mapped_lines", "purge_landing")
+    ledger_statements = ("stage_transaction", "clear_mapped_lines")
 
     step_doc = """
 **Stage.** Applies the posting rules to each extracted transaction: only CLEAR records post
@@ -163,7 +163,14 @@ class IntacctLoadOperator(SyncStepOperator):
     """Record the ready transactions in Intacct as credit card transactions, exactly once."""
 
     operator_extra_links = (IntacctRecordsLink(),)
-    ledger_statements = ("claim_for_posting", "mark_posted", "mark_failed", "release_claim")
+    ledger_statements = (
+        "take_over_claims",
+        "adopt_posted",
+        "claim_for_posting",
+        "mark_posted",
+        "mark_failed",
+        "release_claim",
+    )
 
     step_doc = """
 **Load.** Records each ready transaction with `record_cctransaction` on the card account, in
@@ -183,7 +190,14 @@ With `dry_run` it only lists what would be posted, held and skipped.
         ledger = self.open_ledger(settings)
         dry_run = self.dry_run(context)
         intacct = IntacctHook(intacct_conn_id=self.intacct_conn_id, batch_size=settings.batch_size)
-        report = steps.load(intacct, ledger, settings, context["run_id"], dry_run=dry_run)
+        report = steps.load(
+            intacct,
+            ledger,
+            settings,
+            context["run_id"],
+            dry_run=dry_run,
+            try_number=context["ti"].try_number,
+        )
         summary = report.summary() | {"dry_run": dry_run}
         if dry_run:
             self.log.info(
@@ -206,7 +220,11 @@ With `dry_run` it only lists what would be posted, held and skipped.
 class IntacctReconcileOperator(SyncStepOperator):
     """Compare Divvy's and Intacct's count and total per posting day, read back from Intacct."""
 
-    ledger_statements = ("record_reconciliation", "insert_reconciliation_difference")
+    ledger_statements = (
+        "record_reconciliation",
+        "insert_reconciliation_difference",
+        "purge_landing",
+    )
 
     step_doc = """
 **Reconcile.** For every day of the window, Divvy's postable transactions against the credit

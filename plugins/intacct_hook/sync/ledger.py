@@ -8,13 +8,17 @@ States and who moves a transaction between them::
     stage:   (new) -> ready | held | skipped; re-staging re-decides every state except
              posting and posted, which it never touches
     map:     ready | unmapped | failed -> ready | unmapped      (REMAPPABLE_STATES)
-    load:    ready -> posting (claim_for_posting, written before the request is sent)
+    load:    ready | failed -> posted (adopt_posted: found in Intacct before being sent)
+             ready -> posting (claim_for_posting, committed before the request is sent)
              posting -> posted (mark_posted) | failed (mark_failed) | ready (release_claim)
 
 ``held`` (incomplete in Divvy) is not re-mapped: staging re-evaluates it each time the extract
 returns it, which it does while it is within the lookback or after Divvy updates it.
-``select_unknown_outcome`` returns rows left ``posting`` by a run that stopped mid-request; the
-load step resolves them by looking them up in Intacct, never by re-sending blindly.
+
+Runs may overlap (backfills, a manual run during a scheduled one), so a claim carries its owner
+(run and task attempt) and a lease. ``take_over_claims`` hands a load the rows left ``posting``
+by a load that stopped mid-request: only claims whose lease expired, or of an earlier attempt of
+the same run. The load resolves them by looking them up in Intacct, never by re-sending blindly.
 
 Example::
 
@@ -29,8 +33,10 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import logging
 import pathlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -41,6 +47,19 @@ from intacct_hook.sync.reconcile import Difference
 from intacct_hook.sync.settings import PROJECT_ROOT
 
 SQL_DIR = PROJECT_ROOT / "include" / "sql"
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+
+# A line of an include/sql file ending with this comment is PostgreSQL syntax (row locks) that
+# SQLite does not have; SQLite gets the same guarantee from its database-wide write lock.
+POSTGRESQL_ONLY = "-- postgresql only"
+
+# Columns added after the first release: an existing ledger gains them on ensure_schema().
+_ADDED_COLUMNS = {
+    "divvy_transaction": ("claim_run_id", "claim_owner", "claim_expires_at"),
+}
 
 STATES = ("held", "unmapped", "ready", "posting", "posted", "failed", "skipped")
 STAGE_STATES = ("ready", "held", "skipped")
@@ -57,6 +76,14 @@ class LedgerStateError(RuntimeError):
     """A transition was asked for a transaction that is not in a state allowing it."""
 
 
+class LedgerMissingError(FileNotFoundError):
+    """The ledger file is not where the settings say, and creating one was not asked for."""
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 @dataclasses.dataclass(frozen=True)
 class StagedTransaction:
     """One Divvy transaction as the stage step decided it."""
@@ -71,6 +98,15 @@ class StagedTransaction:
     raw_payload: Mapping[str, Any]
     state: str  # ready | held | skipped
     reason: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ExpectedEntry:
+    """A transaction extract read from Divvy that the posting rules mean to post."""
+
+    uuid: str
+    posting_date: dt.date
+    amount: Decimal
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,9 +178,17 @@ class Tally:
 class Ledger:
     """The sync ledger over a SQLAlchemy engine (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: Engine, *, sql_dir: pathlib.Path | str | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        sql_dir: pathlib.Path | str | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
         self.engine = engine
         self.sql_dir = pathlib.Path(sql_dir) if sql_dir else SQL_DIR
+        self.clock = clock
+        self.created = False  # set by sqlite() when it had to create the file
         self._overrides: dict[str, str] = {}
 
     @classmethod
@@ -162,11 +206,21 @@ class Ledger:
         return cls(engine, sql_dir=sql_dir)
 
     @classmethod
-    def sqlite(cls, path: pathlib.Path | str, **kwargs: Any) -> Ledger:
-        """A ledger in a SQLite file, creating its folder if needed."""
+    def sqlite(cls, path: pathlib.Path | str, *, create: bool = True, **kwargs: Any) -> Ledger:
+        """A ledger in a SQLite file. A missing file is created (with its folder) only when
+        ``create`` is true, and ``ledger.created`` then says so, so the caller can report it:
+        an empty new ledger next to an Intacct that already holds our records means the old
+        one was lost or moved."""
         p = pathlib.Path(path)
+        existed = p.exists()
+        if not existed and not create:
+            raise LedgerMissingError(f"the sync ledger {p} does not exist")
         p.parent.mkdir(parents=True, exist_ok=True)
-        return cls.from_url(f"sqlite:///{p}", **kwargs)
+        ledger = cls.from_url(f"sqlite:///{p}", **kwargs)
+        ledger.created = not existed
+        if ledger.created:
+            log.warning("The sync ledger %s did not exist: created a new, empty one.", p)
+        return ledger
 
     # --- SQL files ---------------------------------------------------------------------
 
@@ -184,34 +238,103 @@ class Ledger:
         self._overrides[name] = text
 
     def _stmt(self, name: str, *expanding: str) -> sa.TextClause:
-        stmt = sa.text(self.sql(name))
+        stmt = sa.text(for_dialect(self.sql(name), self.engine.dialect.name))
         if expanding:
             stmt = stmt.bindparams(*(sa.bindparam(p, expanding=True) for p in expanding))
         return stmt
 
     def ensure_schema(self) -> None:
         """Create the tables and indexes that do not exist yet (idempotent)."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             for statement in split_statements(self.sql("schema")):
                 conn.execute(sa.text(statement))
+            inspector = sa.inspect(conn)
+            for table, columns in _ADDED_COLUMNS.items():
+                have = {c["name"] for c in inspector.get_columns(table)}
+                for column in columns:
+                    if column not in have:
+                        # Names come from the constant above, never from input.
+                        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} TEXT"))
+
+    def is_empty(self) -> bool:
+        """True when the ledger holds no transaction at all (new, or emptied)."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.text("SELECT 1 FROM divvy_transaction LIMIT 1")).first() is None
+
+    def now(self) -> str:
+        """The ledger's timestamp text for the injected clock (UTC, fixed width, so text order is
+        time order on both databases)."""
+        return _timestamp(self.clock())
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction. On SQLite it takes the database's write lock at BEGIN
+        (IMMEDIATE): a read-then-write such as a claim cannot interleave with another process's,
+        and a waiting writer honours busy_timeout instead of failing on a lock upgrade."""
+        if self.engine.dialect.name != "sqlite":
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
 
     # --- landing (extract → stage hand-off) -------------------------------------------------
 
-    def land(self, run_id: str, payloads: Iterable[Mapping[str, Any]]) -> int:
-        """Keep extracted payloads for the stage step of ``run_id``; returns how many."""
+    def land(
+        self,
+        run_id: str,
+        payloads: Iterable[Mapping[str, Any]],
+        postable: Iterable[ExpectedEntry] = (),
+    ) -> int:
+        """Keep extracted payloads for the stage step of ``run_id``, and the ``postable`` ones
+        among them for its reconcile, in one transaction; returns how many payloads."""
+        now = self.now()
+        manifest = [
+            {
+                "run_id": run_id,
+                "uuid": e.uuid,
+                "posting_date": e.posting_date.isoformat(),
+                "amount": _money(e.amount),
+                "now": now,
+            }
+            for e in postable
+        ]
         params = [
             {
                 "run_id": run_id,
                 "uuid": _landing_key(p["transaction"]),
                 "payload": json.dumps(p, sort_keys=True, default=str),
-                "now": _now(),
+                "now": now,
             }
             for p in payloads
         ]
-        if params:
-            with self.engine.begin() as conn:
-                conn.execute(self._stmt("land_transaction"), params)
+        if params or manifest:
+            with self._write() as conn:
+                if params:
+                    conn.execute(self._stmt("land_transaction"), params)
+                if manifest:
+                    conn.execute(self._stmt("record_extracted"), manifest)
         return len(params)
+
+    def extracted(
+        self, run_id: str, date_from: dt.date, date_to: dt.date
+    ) -> list[ExpectedEntry]:
+        """The postable transactions ``run_id``'s extract read, dated in the inclusive range."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                self._stmt("select_extracted"),
+                {"run_id": run_id, **_date_range(date_from, date_to)},
+            )
+            return [
+                ExpectedEntry(r.uuid, dt.date.fromisoformat(r.posting_date), Decimal(r.amount))
+                for r in rows
+            ]
 
     def landed(self, run_id: str) -> Iterator[dict[str, Any]]:
         """The payloads landed by ``run_id``, streamed so memory stays flat."""
@@ -222,10 +345,16 @@ class Ledger:
             for row in result:
                 yield json.loads(row.payload)
 
-    def purge_landing(self, *, keep_run_id: str) -> None:
-        """Drop payloads landed by other runs (they are staged, or their run was abandoned)."""
-        with self.engine.begin() as conn:
-            conn.execute(self._stmt("purge_landing"), {"keep_run_id": keep_run_id})
+    def purge_landing(self, run_id: str, *, retention: dt.timedelta) -> int:
+        """Drop the landing of ``run_id`` (finished) and any landing older than ``retention``
+        (runs that never finished); another run's recent landing is never touched."""
+        stale_before = _timestamp(self.clock() - retention)
+        with self._write() as conn:
+            result = conn.execute(
+                self._stmt("purge_landing"), {"run_id": run_id, "stale_before": stale_before}
+            )
+            conn.execute(self._stmt("purge_extract_manifest"), {"stale_before": stale_before})
+            return result.rowcount
 
     # --- stage ---------------------------------------------------------------------------
 
@@ -233,10 +362,10 @@ class Ledger:
         """Upsert transactions by uuid; rows already posting or posted are left untouched."""
         inserted = updated = protected = 0
         by_state: dict[str, int] = {}
-        now = _now()
+        now = self.now()
         upsert = self._stmt("stage_transaction")
         clear_lines = self._stmt("clear_mapped_lines")
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             for batch in _chunks(list(rows), 500):
                 for row in batch:
                     if row.state not in STAGE_STATES:
@@ -267,6 +396,14 @@ class Ledger:
         by_state = {state: n for state, n in by_state.items() if n}
         return StageCounts(inserted, updated, protected, by_state)
 
+    def states(self, uuids: Sequence[str]) -> dict[str, str]:
+        """The state of each of ``uuids`` the ledger holds (absent ones are left out)."""
+        out: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(uuids), 500):
+                out.update(self._states(conn, chunk))
+        return out
+
     def _states(self, conn: Connection, uuids: Sequence[str]) -> dict[str, str]:
         if not uuids:
             return {}
@@ -281,22 +418,27 @@ class Ledger:
 
     def save_mapping(
         self, uuid: str, lines: Iterable[MappedLine], state: str, reason: str | None = None
-    ) -> None:
-        """Replace a transaction's mapped lines and set it ready or unmapped, atomically."""
+    ) -> bool:
+        """Replace a transaction's mapped lines and set it ready or unmapped, atomically;
+        False when another run's load has claimed (or posted) it meanwhile."""
         if state not in MAP_STATES:
             raise ValueError(f"mapping result state must be one of {MAP_STATES}, got {state!r}")
-        now = _now()
-        with self.engine.begin() as conn:
+        now = self.now()
+        with self._write() as conn:
             result = conn.execute(
                 self._stmt("update_mapping_state"),
                 {"uuid": uuid, "state": state, "state_reason": reason, "now": now},
             )
             if result.rowcount != 1:
+                if self._states(conn, [uuid]).get(uuid) in PROTECTED_STATES:
+                    # Another run's load claimed it since this map read it: its lines stand.
+                    return False
                 raise LedgerStateError(self._refusal(conn, uuid, "save a mapping for"))
             conn.execute(self._stmt("clear_mapped_lines"), {"uuid": uuid})
             params = [_line_params(uuid, line, now) for line in lines]
             if params:
                 conn.execute(self._stmt("insert_mapped_line"), params)
+        return True
 
     def mapped_lines(self, uuids: Sequence[str]) -> dict[str, list[MappedLine]]:
         """Mapped lines of the given transactions, by uuid, in line order."""
@@ -316,30 +458,55 @@ class Ledger:
     # --- load ----------------------------------------------------------------------------
 
     def claim_for_posting(
-        self,
-        uuids: Iterable[str],
-        run_id: str,
-        control_ids: Mapping[str, str] | None = None,
-    ) -> list[str]:
-        """Move ready transactions to ``posting`` before sending them; returns those claimed.
+        self, owner: str, *, run_id: str, batch_size: int, lease: dt.timedelta
+    ) -> list[LedgerRow]:
+        """Claim up to ``batch_size`` ready transactions for ``owner`` (``"<run>#try<n>"``) and
+        commit the claim; returns the rows claimed, in posting order.
 
-        Call it (and let it commit) before the request leaves: a crash after sending leaves
-        the rows ``posting``, never ``ready``, so they cannot be sent twice without a lookup.
+        Call it before the request leaves: a crash after sending leaves the rows ``posting``,
+        never ``ready``, so they cannot be sent twice without a lookup. Concurrent loads get
+        disjoint rows; the lease says how long others must leave the claim alone.
         """
-        claimed: list[str] = []
-        now = _now()
-        stmt = self._stmt("claim_for_posting")
-        with self.engine.begin() as conn:
-            for uuid in uuids:
-                params = {
-                    "uuid": uuid,
-                    "run_id": run_id,
-                    "control_id": (control_ids or {}).get(uuid),
-                    "now": now,
-                }
-                if conn.execute(stmt, params).rowcount == 1:
-                    claimed.append(uuid)
-        return claimed
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        return self._claim(
+            "claim_for_posting", owner, run_id, lease, {"batch_size": int(batch_size)}
+        )
+
+    def take_over_claims(
+        self, owner: str, *, run_id: str, lease: dt.timedelta
+    ) -> list[LedgerRow]:
+        """Rows left ``posting`` by a load that stopped before recording Intacct's answer and
+        that ``owner`` may now resolve (expired lease, or an earlier attempt of ``run_id``);
+        they become ``owner``'s, with a new lease. A live claim of another run is left alone."""
+        return self._claim("take_over_claims", owner, run_id, lease, {})
+
+    def _claim(
+        self,
+        statement: str,
+        owner: str,
+        run_id: str,
+        lease: dt.timedelta,
+        extra: Mapping[str, Any],
+    ) -> list[LedgerRow]:
+        if lease <= dt.timedelta(0):
+            raise ValueError("a claim lease must be positive")
+        now = self.clock()
+        params = {
+            "owner": owner,
+            "run_id": run_id,
+            "now": _timestamp(now),
+            "lease_until": _timestamp(now + lease),
+            **extra,
+        }
+        with self._write() as conn:
+            uuids = [r.uuid for r in conn.execute(self._stmt(statement), params)]
+            if not uuids:
+                return []
+            result = conn.execute(
+                self._stmt("select_claimed", "uuids"), {"uuids": uuids, "owner": owner}
+            )
+            return [_ledger_row(r) for r in result.mappings()]
 
     def mark_posted(self, uuid: str, record_no: str, control_id: str | None) -> None:
         """Record Intacct's RECORDNO for a ``posting`` row (idempotent for the same RECORDNO)."""
@@ -349,17 +516,31 @@ class Ledger:
             "mark posted",
         )
 
-    def mark_failed(self, uuid: str, error: str) -> None:
-        """Record Intacct's rejection of a ``posting`` row."""
-        self._transition("mark_failed", {"uuid": uuid, "error": error}, "mark failed")
+    def mark_failed(self, uuid: str, error: str, *, owner: str, sent: bool = True) -> None:
+        """Record why ``owner``'s claimed row was not posted: Intacct refused it (``sent``), or
+        it could not be built into a request at all (``sent=False``: no attempt is counted)."""
+        self._transition(
+            "mark_failed",
+            {"uuid": uuid, "error": error, "owner": owner, "counts_attempt": int(sent)},
+            "mark failed",
+        )
 
-    def release_claim(self, uuid: str, reason: str) -> None:
-        """Return a ``posting`` row to ``ready`` once a lookup proved it is not in Intacct."""
-        self._transition("release_claim", {"uuid": uuid, "reason": reason}, "release")
+    def release_claim(self, uuid: str, reason: str, *, owner: str) -> None:
+        """Return ``owner``'s ``posting`` row to ``ready`` once a lookup proved it is not in
+        Intacct (or it cannot be sent yet)."""
+        self._transition(
+            "release_claim", {"uuid": uuid, "reason": reason, "owner": owner}, "release"
+        )
 
-    def select_unknown_outcome(self) -> list[LedgerRow]:
-        """Rows left ``posting`` by a run that stopped before recording Intacct's answer."""
-        return self._select("select_unknown_outcome")
+    def adopt_posted(self, uuid: str, record_no: str, reason: str) -> bool:
+        """Mark a ready or failed row posted because Intacct already holds it; False when the
+        row is no longer ready or failed (another run got to it first)."""
+        with self._write() as conn:
+            result = conn.execute(
+                self._stmt("adopt_posted"),
+                {"uuid": uuid, "record_no": record_no, "reason": reason, "now": self.now()},
+            )
+            return result.rowcount == 1
 
     def select_in_state(
         self,
@@ -401,7 +582,7 @@ class Ledger:
             else "differs"
         )
         day = posting_date.isoformat()
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             conn.execute(
                 self._stmt("record_reconciliation"),
                 {
@@ -413,7 +594,7 @@ class Ledger:
                     "intacct_count": intacct.count,
                     "intacct_total": _money(intacct.total),
                     "status": status,
-                    "now": _now(),
+                    "now": self.now(),
                 },
             )
             conn.execute(
@@ -492,8 +673,8 @@ class Ledger:
             return [_ledger_row(r) for r in result.mappings()]
 
     def _transition(self, name: str, params: dict[str, Any], what: str) -> None:
-        with self.engine.begin() as conn:
-            result = conn.execute(self._stmt(name), {**params, "now": _now()})
+        with self._write() as conn:
+            result = conn.execute(self._stmt(name), {**params, "now": self.now()})
             if result.rowcount != 1:
                 raise LedgerStateError(self._refusal(conn, params["uuid"], what))
 
@@ -531,6 +712,9 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA busy_timeout = 30000")
+    # Readers never block writers (and the reverse) in WAL mode: a long read by one run (its
+    # landing) cannot make another run's write time out. Kept by the file once set.
+    cursor.execute("PRAGMA journal_mode = WAL")
     cursor.close()
 
 
@@ -543,8 +727,19 @@ def _landing_key(transaction: Mapping[str, Any]) -> str:
     return f"no-uuid-{digest.hexdigest()[:24]}"
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+def _timestamp(moment: dt.datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("ledger timestamps need a time zone")
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def for_dialect(sql: str, dialect: str) -> str:
+    """The statement as ``dialect`` runs it: lines marked ``-- postgresql only`` are kept for
+    PostgreSQL and dropped elsewhere."""
+    if dialect == "postgresql" or POSTGRESQL_ONLY not in sql:
+        return sql
+    lines = sql.splitlines()
+    return "\n".join(line for line in lines if not line.rstrip().endswith(POSTGRESQL_ONLY))
 
 
 def _iso(value: dt.datetime | str | None) -> str | None:

@@ -24,6 +24,7 @@ class ExpectedPosting:
     uuid: str
     posting_date: date
     amount: Decimal
+    note: str | None = None  # why it is expected, when that is not obvious (shown if missing)
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,8 @@ def compare(
                         None,
                         exp.amount,
                         None,
-                        f"Divvy {uuid} ({exp.amount}) has no Intacct record.",
+                        f"Divvy {uuid} ({exp.amount}) has no Intacct record"
+                        + (f": {exp.note}." if exp.note else "."),
                     )
                 )
             continue

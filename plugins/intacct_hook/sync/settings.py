@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import difflib
 import json
 import pathlib
@@ -48,6 +49,9 @@ RECONCILE_MODES = ("fail", "warn")
 BATCH_SIZE_RANGE = (1, 100)  # Intacct accepts at most 100 functions per request
 LOOKBACK_RANGE = (0, 400)
 EXPIRY_MARGIN_RANGE = (0, 3650)
+# A load's claim on a batch must outlive the batch (request timeout times retries); past it, another
+# run may take the claim over and resolve it by lookup.
+CLAIM_LEASE_RANGE = (5, 24 * 60)
 
 # Keys people put in the Variable by mistake: answered with where the secret belongs.
 _SECRET_KEYS = frozenset(
@@ -90,6 +94,7 @@ class SyncSettings:
     card_expiry_margin_days: int = 30
     ledger_conn_id: str | None = None
     ledger_path: str = "var/divvy_intacct_ledger.db"
+    claim_lease_minutes: int = 60
 
     @classmethod
     def from_variable(cls, value: str | Mapping[str, Any] | None) -> SyncSettings:
@@ -116,6 +121,11 @@ class SyncSettings:
     def zone(self) -> ZoneInfo:
         """The time zone in which Divvy timestamps become posting dates."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def claim_lease(self) -> dt.timedelta:
+        """How long other runs leave a load's claimed batch alone."""
+        return dt.timedelta(minutes=self.claim_lease_minutes)
 
     def mapping_path(self, root: pathlib.Path | None = None) -> pathlib.Path:
         """The rules CSV; a relative ``mapping_file`` is resolved against the project root."""
@@ -279,4 +289,5 @@ _CHECKS = {
     "card_expiry_margin_days": _int_in(*EXPIRY_MARGIN_RANGE),
     "ledger_conn_id": _optional_text,
     "ledger_path": _text,
+    "claim_lease_minutes": _int_in(*CLAIM_LEASE_RANGE),
 }

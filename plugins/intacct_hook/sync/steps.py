@@ -11,7 +11,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -24,6 +24,7 @@ from intacct_hook.divvy.posting_rules import (
 from intacct_hook.divvy.records import DivvyRecordError, DivvyTransaction
 from intacct_hook.intacct.records import CCLine, CCTransaction, RecordOutcome
 from intacct_hook.sync.ledger import (
+    ExpectedEntry,
     Ledger,
     LedgerRow,
     MappedLine,
@@ -48,6 +49,10 @@ STATE_FOR_ACTION = {"post": "ready", "hold": "held", "skip": "skipped"}
 EXPECTED_IN_INTACCT = ("ready", "posting", "posted", "failed")
 # A dry run posted nothing, so its ready transactions are not expected in Intacct yet.
 EXPECTED_AFTER_DRY_RUN = ("posting", "posted", "failed")
+# A run's landing is deleted by its own reconcile; a run that never got there (failed, marked
+# failed, deleted) leaves it behind, and any later reconcile deletes it once it is this old.
+# Longer than any run lasts, so a live run's landing is never taken.
+LANDING_RETENTION = timedelta(days=7)
 
 
 class StepError(RuntimeError):
@@ -83,14 +88,22 @@ def transaction_from_payload(payload: Mapping[str, Any]) -> DivvyTransaction:
 
 
 def extract(
-    divvy: DivvySource, ledger: Ledger, window: SyncWindow, run_id: str, *, chunk: int = 500
+    divvy: DivvySource,
+    ledger: Ledger,
+    window: SyncWindow,
+    run_id: str,
+    *,
+    settings: SyncSettings | None = None,
+    chunk: int = 500,
 ) -> dict[str, Any]:
     """Land every Divvy transaction of the window (by purchase time, and by last update so a
-    clear or completion that arrives after the lookback is not missed).
+    clear or completion that arrives after the lookback is not missed), and note the postable
+    ones for this run's reconcile.
 
     Memory stays flat: rows go to the landing table in chunks, which keeps one row per uuid
     (both passes return many of the same transactions), and the counts are read back from it.
     """
+    rules = posting_rules(settings or SyncSettings())
     passes = (
         ("occurred", {"occurred_from": window.extract_from, "occurred_to": window.extract_to}),
         ("updated", {"updated_from": window.extract_from, "updated_to": window.extract_to}),
@@ -103,15 +116,19 @@ def extract(
     for name, kwargs in passes:
         fetched = 0
         buffer: list[dict[str, Any]] = []
+        postable: list[ExpectedEntry] = []
         for txn in divvy.iter_transactions(
             expand_splits=True, on_invalid_row=keep_invalid, **kwargs
         ):
             fetched += 1
             buffer.append(landing_payload(txn))
+            entry = _postable_entry(txn, rules, window)
+            if entry is not None:
+                postable.append(entry)
             if len(buffer) >= chunk:
-                ledger.land(run_id, buffer)
-                buffer = []
-        ledger.land(run_id, buffer)
+                ledger.land(run_id, buffer, postable)
+                buffer, postable = [], []
+        ledger.land(run_id, buffer, postable)
         log.info("Divvy %s-time pass: %d transactions returned", name, fetched)
     by_type: Counter[str] = Counter(
         p["transaction"].get("transactionType", "?") for p in ledger.landed(run_id)
@@ -119,17 +136,39 @@ def extract(
     return {"extracted": sum(by_type.values()), "by_type": dict(sorted(by_type.items()))}
 
 
+def _postable_entry(
+    txn: DivvyTransaction, rules: PostingRules, window: SyncWindow
+) -> ExpectedEntry | None:
+    """What reconcile will expect of ``txn`` in Intacct, if the posting rules post it. Bad data
+    gives None here: stage holds or names that record."""
+    try:
+        if decide(txn, rules).action != "post":
+            return None
+        return ExpectedEntry(txn.uuid, window.posting_date(txn.occurred_time), txn.amount)
+    except (DivvyRecordError, ValueError, TypeError, ArithmeticError, OverflowError):
+        return None
+
+
 # --- stage ------------------------------------------------------------------------------------
+
+
+def posting_rules(settings: SyncSettings) -> PostingRules:
+    """The posting rules as the settings configure them (stage decides with them, reconcile
+    re-decides with them what extract read)."""
+    return PostingRules(
+        hold_incomplete=settings.hold_incomplete,
+        skip_already_synced=settings.skip_already_synced,
+    )
 
 
 def stage(
     ledger: Ledger, settings: SyncSettings, window: SyncWindow, run_id: str
 ) -> dict[str, Any]:
-    """Decide each landed transaction (post / hold / skip) and upsert it into the ledger."""
-    rules = PostingRules(
-        hold_incomplete=settings.hold_incomplete,
-        skip_already_synced=settings.skip_already_synced,
-    )
+    """Decide each landed transaction (post / hold / skip) and upsert it into the ledger.
+
+    The landing stays: it belongs to this run until its reconcile has counted it.
+    """
+    rules = posting_rules(settings)
     rows: list[StagedTransaction] = []
     bad: list[str] = []
     reasons: Counter[str] = Counter()
@@ -144,7 +183,6 @@ def stage(
             reasons[f"{row.state}: {_reason_kind(row.reason or '')}"] += 1
         rows.append(row)
     counts = ledger.stage(rows, run_id)
-    ledger.purge_landing(keep_run_id=run_id)
     summary = counts.as_dict() | {"not_postable": dict(reasons)}
     if bad:
         summary["unreadable"] = len(bad)
@@ -209,13 +247,16 @@ def map_transactions(
     states: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     for outcome in result.outcomes():
-        ledger.save_mapping(outcome.uuid, outcome.lines, outcome.state, outcome.reason)
+        if not ledger.save_mapping(outcome.uuid, outcome.lines, outcome.state, outcome.reason):
+            states["claimed_elsewhere"] += 1  # another run's load took it meanwhile
+            continue
         states[outcome.state] += 1
         if outcome.reason:
             reasons[outcome.reason] += 1
     return {
         "mapped": states["ready"],
         "unmapped": states["unmapped"],
+        "claimed_by_another_run": states["claimed_elsewhere"],
         "unmapped_reasons": dict(reasons.most_common(20)),
     }
 
@@ -227,6 +268,7 @@ def map_transactions(
 class LoadReport:
     posted: int = 0
     already_posted: int = 0
+    adopted: int = 0
     failed: int = 0
     resolved_unknown: int = 0
     released_unknown: int = 0
@@ -239,6 +281,7 @@ class LoadReport:
         return {
             "posted": self.posted,
             "already_posted": self.already_posted,
+            "adopted": self.adopted,
             "failed": self.failed,
             "resolved_unknown": self.resolved_unknown,
             "released_unknown": self.released_unknown,
@@ -246,6 +289,16 @@ class LoadReport:
             "would_post_total": str(self.would_post_total),
             "failures": self.failures[:20],
         }
+
+    def fail(self, reference_no: str, message: str) -> None:
+        self.failed += 1
+        self.failures.append(f"{reference_no}: {message}")
+
+
+def claim_owner(run_id: str, try_number: int) -> str:
+    """Who holds a claim: the run and the task attempt (a retry is a new owner that may take
+    over its own run's earlier claims)."""
+    return f"{run_id}#try{try_number}"
 
 
 def header_description(txn: DivvyTransaction) -> str | None:
@@ -281,30 +334,79 @@ def build_cctransaction(
 
 
 def resolve_unknown_outcomes(
-    intacct: IntacctTarget, ledger: Ledger, settings: SyncSettings, report: LoadReport
+    intacct: IntacctTarget,
+    ledger: Ledger,
+    settings: SyncSettings,
+    report: LoadReport,
+    *,
+    owner: str,
+    run_id: str,
 ) -> None:
-    """Rows left in ``posting`` by an interrupted run: Intacct decides, by reference number."""
-    unknown = ledger.select_unknown_outcome()
+    """Rows left ``posting`` by a load that stopped mid-request (and whose claim this load may
+    take over): Intacct decides, by reference number."""
+    unknown = ledger.take_over_claims(owner, run_id=run_id, lease=settings.claim_lease)
     if not unknown:
         return
-    dates = [r.posting_date for r in unknown]
-    found = intacct.find_cctransactions(
-        settings.card_account_id, min(dates), max(dates), reference_nos=[r.uuid for r in unknown]
-    )
-    by_ref = {str(f.get("RECORDID")): f for f in found}
+    found = _found_in_intacct(intacct, settings, unknown)
     for row in unknown:
-        hit = by_ref.get(row.uuid)
+        hit = found.get(row.uuid)
         if hit is not None:
             ledger.mark_posted(row.uuid, str(hit.get("RECORDNO")), row.control_id)
             report.resolved_unknown += 1
         else:
-            ledger.release_claim(row.uuid, "not found in Intacct after an interrupted run")
+            ledger.release_claim(
+                row.uuid, "not found in Intacct after an interrupted run", owner=owner
+            )
             report.released_unknown += 1
     log.info(
         "Interrupted postings resolved by lookup: %d found in Intacct, %d released to retry",
         report.resolved_unknown,
         report.released_unknown,
     )
+
+
+def adopt_already_in_intacct(
+    intacct: IntacctTarget, ledger: Ledger, settings: SyncSettings, report: LoadReport
+) -> None:
+    """Ask Intacct, before anything is sent, which ready transactions it already holds.
+
+    The ledger is not trusted blindly: it may be new (lost, moved), restored from a backup, or
+    one of two deployments. A transaction Intacct already holds under its reference number —
+    whichever attempt's control ID posted it — is recorded as posted and not sent. One query
+    per 1,000 references, not one per record.
+    """
+    ready = ledger.select_in_state(["ready"])
+    if not ready:
+        return
+    found = _found_in_intacct(intacct, settings, ready)
+    for row in ready:
+        hit = found.get(row.uuid)
+        if hit is None:
+            continue
+        record_no = str(hit.get("RECORDNO") or "")
+        reason = f"already in Intacct as record {record_no} before this ledger sent it"
+        if ledger.adopt_posted(row.uuid, record_no, reason):
+            report.adopted += 1
+    if report.adopted:
+        log.warning(
+            "%d transaction(s) were already in Intacct although this ledger had not recorded "
+            "them as posted (a lost, new or restored ledger, or a second deployment): recorded "
+            "as posted, not sent again.",
+            report.adopted,
+        )
+
+
+def _found_in_intacct(
+    intacct: IntacctTarget, settings: SyncSettings, rows: Sequence[LedgerRow]
+) -> dict[str, dict[str, Any]]:
+    dates = [r.posting_date for r in rows]
+    found = intacct.find_cctransactions(
+        settings.card_account_id, min(dates), max(dates), reference_nos=[r.uuid for r in rows]
+    )
+    by_ref: dict[str, dict[str, Any]] = {}
+    for hit in found:
+        by_ref.setdefault(str(hit.get("RECORDID")), hit)
+    return by_ref
 
 
 def load(
@@ -314,48 +416,76 @@ def load(
     run_id: str,
     *,
     dry_run: bool = False,
+    try_number: int = 1,
 ) -> LoadReport:
-    """Record every ready transaction in Intacct, in batches, exactly once."""
+    """Record every ready transaction in Intacct, in batches, exactly once.
+
+    Safe beside other loads on the same ledger: each batch is claimed atomically for this run
+    and attempt (``try_number``) before it is sent, and only claims whose lease expired, or of
+    an earlier attempt of this run, are recovered. A record that cannot be built into a request
+    fails alone, with the reason; the others go on.
+    """
     report = LoadReport()
-    if not dry_run:
-        resolve_unknown_outcomes(intacct, ledger, settings, report)
+    if dry_run:
+        _dry_run(ledger, settings, report)
+        return report
+    owner = claim_owner(run_id, try_number)
+    resolve_unknown_outcomes(intacct, ledger, settings, report, owner=owner, run_id=run_id)
+    adopt_already_in_intacct(intacct, ledger, settings, report)
+    sent = 0
+    while claimed := ledger.claim_for_posting(
+        owner, run_id=run_id, batch_size=settings.batch_size, lease=settings.claim_lease
+    ):
+        lines = ledger.mapped_lines([r.uuid for r in claimed])
+        batch: list[CCTransaction] = []
+        for row in claimed:
+            try:
+                batch.append(build_cctransaction(row, lines.get(row.uuid, ()), settings))
+            except (ValueError, TypeError, ArithmeticError, DivvyRecordError) as exc:
+                message = f"cannot be sent to Intacct: {exc}"
+                ledger.mark_failed(row.uuid, message, owner=owner, sent=False)
+                report.fail(row.uuid, message)
+        if batch:
+            _send(intacct, ledger, settings, batch, owner, report)
+        sent += len(batch)
+        log.info("Sent %d transaction(s) so far (batches of %d)", sent, settings.batch_size)
+    return report
+
+
+def _send(
+    intacct: IntacctTarget,
+    ledger: Ledger,
+    settings: SyncSettings,
+    batch: list[CCTransaction],
+    owner: str,
+    report: LoadReport,
+) -> None:
+    dates = {t.reference_no: t.payment_date for t in batch}
+    for outcome in intacct.record_cctransactions(batch, batch_size=settings.batch_size):
+        if outcome.ok:
+            ledger.mark_posted(outcome.reference_no, str(outcome.record_no), outcome.control_id)
+            report.last_posted = (outcome.reference_no, dates[outcome.reference_no])
+            if outcome.status == "posted":
+                report.posted += 1
+            else:
+                report.already_posted += 1
+        else:
+            message = str(outcome.error) if outcome.error else "failed without an error"
+            ledger.mark_failed(outcome.reference_no, message, owner=owner)
+            report.fail(outcome.reference_no, message)
+
+
+def _dry_run(ledger: Ledger, settings: SyncSettings, report: LoadReport) -> None:
     ready = ledger.select_in_state(["ready"])
     lines = ledger.mapped_lines([r.uuid for r in ready])
-    txns = [build_cctransaction(r, lines.get(r.uuid, ()), settings) for r in ready]
-    if dry_run:
-        report.would_post = len(txns)
-        report.would_post_total = sum((t.total for t in txns), Decimal("0.00"))
-        return report
-
-    total = len(txns)
-    for start in range(0, total, settings.batch_size):
-        batch = txns[start : start + settings.batch_size]
-        # The ledger says "posting" before anything is sent, so a crash mid-request leaves a
-        # trace that the next run resolves by lookup instead of posting blindly.
-        claimed = set(
-            ledger.claim_for_posting(
-                [t.reference_no for t in batch],
-                run_id,
-                {t.reference_no: t.control_id for t in batch},
-            )
-        )
-        batch = [t for t in batch if t.reference_no in claimed]
-        dates = {t.reference_no: t.payment_date for t in batch}
-        for outcome in intacct.record_cctransactions(batch, batch_size=settings.batch_size):
-            if outcome.ok:
-                ledger.mark_posted(outcome.reference_no, str(outcome.record_no), outcome.control_id)
-                report.last_posted = (outcome.reference_no, dates[outcome.reference_no])
-                if outcome.status == "posted":
-                    report.posted += 1
-                else:
-                    report.already_posted += 1
-            else:
-                message = str(outcome.error) if outcome.error else "failed without an error"
-                ledger.mark_failed(outcome.reference_no, message)
-                report.failed += 1
-                report.failures.append(f"{outcome.reference_no}: {message}")
-        log.info("Posted batch %d..%d of %d", start + 1, min(start + len(batch), total), total)
-    return report
+    for row in ready:
+        try:
+            txn = build_cctransaction(row, lines.get(row.uuid, ()), settings)
+        except (ValueError, TypeError, ArithmeticError, DivvyRecordError) as exc:
+            report.fail(row.uuid, f"would not be sent to Intacct: {exc}")
+            continue
+        report.would_post += 1
+        report.would_post_total += txn.total
 
 
 def record_url(
@@ -382,13 +512,19 @@ def reconcile(
     dry_run: bool = False,
 ) -> ReconcileResult:
     """Divvy's postable transactions vs Intacct's records on the card, for every day of the
-    window (lookback included); stored in the ledger."""
+    window (lookback included); stored in the ledger.
+
+    Divvy's side is what the ledger expects in Intacct plus every postable transaction this
+    run's extract read that never reached the ledger, so data lost inside the sync (between
+    extract and load) is a difference, not a quiet "matched". Then this run's landing goes.
+    """
     days = window.days()
     states = EXPECTED_AFTER_DRY_RUN if dry_run else EXPECTED_IN_INTACCT
     expected = [
         ExpectedPosting(r.uuid, r.posting_date, r.amount)
         for r in ledger.select_in_state(states, days[0], days[-1])
     ]
+    expected += lost_in_sync(ledger, window, run_id)
     actual = [
         IntacctPosting.from_record(row)
         for row in intacct.find_cctransactions(settings.card_account_id, days[0], days[-1])
@@ -403,4 +539,27 @@ def reconcile(
             Tally(day.intacct_count, day.intacct_total),
             day.differences,
         )
+    ledger.purge_landing(run_id, retention=LANDING_RETENTION)
     return result
+
+
+def lost_in_sync(
+    ledger: Ledger, window: SyncWindow, run_id: str
+) -> list[ExpectedPosting]:
+    """Postable transactions of the window that this run's extract read from Divvy and that
+    the ledger does not hold at all: lost between extract and stage (a landing deleted, a
+    record stage could not write). Counted from the extract's manifest, not from the landing."""
+    days = window.days()
+    extracted = ledger.extracted(run_id, days[0], days[-1])
+    known = ledger.states([e.uuid for e in extracted])
+    return [
+        ExpectedPosting(
+            e.uuid,
+            e.posting_date,
+            e.amount,
+            note="read from Divvy by this run's extract but never reached the ledger; clear "
+            "this run's extract task to read it again",
+        )
+        for e in extracted
+        if e.uuid not in known
+    ]
