@@ -203,8 +203,8 @@ def test_raw_payload_and_dates_round_trip(ledger):
 
 
 def test_select_for_mapping_covers_ready_unmapped_and_failed_only(ledger):
-    stage_mapped(ledger, [staged("r"), staged("u"), staged("f"), staged("p"), staged("h", state="held"),
-                  staged("s", state="skipped")], "run1")  # fmt: skip
+    stage_mapped(ledger, [staged("r"), staged("u"), staged("f"), staged("p"),
+                          staged("h", state="held"), staged("s", state="skipped")])  # fmt: skip
     ledger.save_mapping("u", [], "unmapped", "no GL account")
     assert claim(ledger, 2) == ["f", "p"]
     ledger.mark_failed("f", "inactive account", owner=OWNER)
