@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import date
 
 import sqlalchemy as sa
-from e2e_world import World
+from e2e_world import World, task_states, xcom
 
 from intacct_hook.hooks.divvy import DivvyHook
 from intacct_hook.hooks.intacct import IntacctHook
@@ -240,3 +240,20 @@ def test_the_helper_runs_cover_exactly_their_days(world):
     # guard for the helper above: without a lookback, the runs of DAY1 and DAY2 do not overlap
     assert Run(world, "x", DAY1, world.ledger()).window.days() == [DAY1]
     assert Run(world, "y", DAY1, world.ledger(), DAY2).window.days() == [DAY1, DAY2]
+
+
+def test_a_lost_ledger_is_reported_by_preflight_and_nothing_is_posted_again(world):
+    txn = world.add(DAY1, 7.00)
+    first = world.run_day(DAY1)
+    assert first.state == "success", task_states(first)
+    assert xcom(first, "preflight")["ledger_warning"] is None  # nothing in Intacct yet
+    for suffix in ("", "-wal", "-shm"):
+        world.ledger_path.with_name(world.ledger_path.name + suffix).unlink(missing_ok=True)
+
+    again = world.run_day(DAY1)
+
+    assert again.state == "success", task_states(again)
+    warning = xcom(again, "preflight")["ledger_warning"]
+    assert "The sync ledger is a new file" in warning and "already holds 1" in warning
+    assert (xcom(again, "load")["posted"], xcom(again, "load")["adopted"]) == (0, 1)
+    assert posted_once(world) == {txn["uuid"]: 1}

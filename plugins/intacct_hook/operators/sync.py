@@ -62,13 +62,19 @@ Fix it in Intacct, then clear this task.
         targets: Sequence[CodingTarget] = coding_targets(
             _rules(settings), settings, DivvyHook(divvy_conn_id=self.divvy_conn_id)
         )
-        report = run_preflight(
-            IntacctHook(intacct_conn_id=self.intacct_conn_id), settings, window, targets
-        )
+        intacct = IntacctHook(intacct_conn_id=self.intacct_conn_id)
+        report = run_preflight(intacct, settings, window, targets)
         for finding in report.findings:
             log_at = {"error": self.log.error, "warning": self.log.warning}
             log_at.get(finding.severity, self.log.info)(finding.line())
         summary = report.summary() | {"window": window.to_public_dict()}
+        if not report.errors:
+            warning = steps.new_ledger_warning(
+                intacct, self.open_ledger(settings), settings, window
+            )
+            if warning:
+                self.log.warning("%s", warning)
+            summary["ledger_warning"] = warning
         if report.errors:
             raise AirflowFailException(
                 f"Preflight found {len(report.errors)} problem(s) in the Intacct setup; nothing "

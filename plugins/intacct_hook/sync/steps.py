@@ -295,6 +295,36 @@ class LoadReport:
         self.failures.append(f"{reference_no}: {message}")
 
 
+def new_ledger_warning(
+    intacct: IntacctTarget, ledger: Ledger, settings: SyncSettings, window: SyncWindow
+) -> str | None:
+    """Say it loudly when the ledger is empty (new, lost, moved) but Intacct already holds
+    records with reference numbers on the card in the window: the ledger's history is gone.
+
+    A warning, not a stop: nothing can be posted twice (load asks Intacct before sending) and
+    a first run on a card that Divvy's own sync used also looks like this.
+    """
+    if not ledger.is_empty():
+        return None
+    days = window.days()
+    found = [
+        r
+        for r in intacct.find_cctransactions(settings.card_account_id, days[0], days[-1])
+        if r.get("RECORDID")
+    ]
+    if not found:
+        return None
+    where = "a new file" if ledger.created else "empty"
+    return (
+        f"The sync ledger is {where}, but Intacct already holds {len(found)} credit card "
+        f"transaction(s) with reference numbers on '{settings.card_account_id}' between "
+        f"{days[0]} and {days[-1]}. If the ledger was lost or moved, restore it (settings "
+        "'ledger_path' or 'ledger_conn_id') to keep its history. Either way nothing is posted "
+        "twice: each transaction is looked up in Intacct before it is sent, and the ones found "
+        "are recorded as posted."
+    )
+
+
 def claim_owner(run_id: str, try_number: int) -> str:
     """Who holds a claim: the run and the task attempt (a retry is a new owner that may take
     over its own run's earlier claims)."""
