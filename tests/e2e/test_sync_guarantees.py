@@ -10,7 +10,7 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
-from e2e_world import CARD, SECRETS, logical_date_for, task_states, xcom
+from e2e_world import CARD, ROOT, SECRETS, logical_date_for, task_states, xcom
 
 from intacct_hook.sync.ledger import Ledger
 
@@ -255,17 +255,25 @@ def test_ledger_sql_is_rendered_from_include_sql(world):
     from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
     from airflow.utils.session import create_session
 
+    from intacct_hook.operators import sync as ops
+
     with create_session() as session:
         fields = {
             r.task_id: r.rendered_fields
             for r in session.query(RTIF).filter(RTIF.dag_id == dr.dag_id, RTIF.run_id == dr.run_id)
         }
-    stage = fields["stage"]["ledger_sql"]["stage_transaction"]
+    stage = fields["stage"]["stage_transaction_sql"]
     assert "INSERT INTO divvy_transaction" in stage and "ON CONFLICT (uuid) DO UPDATE" in stage
-    assert "SET state = 'posting'" in fields["load"]["ledger_sql"]["claim_for_posting"]
-    assert (
-        "INSERT INTO reconciliation" in fields["reconcile"]["ledger_sql"]["record_reconciliation"]
-    )
+    assert "SET state = 'posting'" in fields["load"]["claim_for_posting_sql"]
+    assert "INSERT INTO reconciliation" in fields["reconcile"]["record_reconciliation_sql"]
+    # One field per statement, each shown whole (Airflow truncates a long rendered field).
+    tasks = {"extract": ops.DivvyExtractOperator, "stage": ops.StageTransactionsOperator,
+             "map": ops.MapTransactionsOperator, "load": ops.IntacctLoadOperator,
+             "reconcile": ops.IntacctReconcileOperator}  # fmt: skip
+    for task_id, cls in tasks.items():
+        for name in cls.ledger_statements:
+            text = (ROOT / "include/sql" / f"{name}.sql").read_text()
+            assert fields[task_id][f"{name}_sql"].strip() == text.strip(), (task_id, name)
 
 
 def test_logical_date_helper_points_at_the_right_interval(world):

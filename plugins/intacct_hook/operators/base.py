@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow.sdk import BaseHook, BaseOperator, Variable
@@ -23,14 +23,21 @@ class SyncStepOperator(BaseOperator):
     :param divvy_conn_id: Airflow connection of the Divvy API.
     """
 
-    template_fields = ("settings_variable", "intacct_conn_id", "divvy_conn_id", "ledger_sql")
+    template_fields: Sequence[str] = ("settings_variable", "intacct_conn_id", "divvy_conn_id")
     template_ext = (".sql",)
-    # The ledger statements this step writes with: rendered from include/sql/ (the Rendered
-    # Template tab shows them) and run exactly as rendered.
+    # The ledger statements this step writes with: rendered from include/sql/ and run exactly
+    # as rendered. Each is its own templated field ``<name>_sql`` shown as SQL on the Rendered
+    # Template tab; one field holding them all would be cut at Airflow's field length limit.
     ledger_statements: tuple[str, ...] = ()
     # The task's Docs tab text. BaseOperator.__init__ sets doc_md from its argument, so a
     # class-level doc_md would be replaced by None; this one is passed as the default instead.
     step_doc: str | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        sql_fields = tuple(f"{name}_sql" for name in cls.ledger_statements)
+        cls.template_fields = (*SyncStepOperator.template_fields, *sql_fields)
+        cls.template_fields_renderers = dict.fromkeys(sql_fields, "sql")
 
     def __init__(
         self,
@@ -42,7 +49,8 @@ class SyncStepOperator(BaseOperator):
     ) -> None:
         kwargs.setdefault("doc_md", self.step_doc)
         super().__init__(**kwargs)
-        self.ledger_sql = {name: f"{name}.sql" for name in self.ledger_statements}
+        for name in self.ledger_statements:
+            setattr(self, f"{name}_sql", f"{name}.sql")
         self.settings_variable = settings_variable
         self.intacct_conn_id = intacct_conn_id
         self.divvy_conn_id = divvy_conn_id
@@ -79,8 +87,8 @@ class SyncStepOperator(BaseOperator):
             ledger = Ledger(hook.get_sqlalchemy_engine())
         else:
             ledger = Ledger.sqlite(settings.sqlite_ledger_path())
-        for name, text in self.ledger_sql.items():
-            ledger.override_sql(name, text)
+        for name in self.ledger_statements:
+            ledger.override_sql(name, getattr(self, f"{name}_sql"))
         ledger.ensure_schema()
         return ledger
 
