@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import contextlib
+import os
+import time
 from datetime import UTC, date, datetime
 
 import pytest
@@ -124,3 +127,53 @@ def test_pendulum_intervals_from_airflow_work():
         data_interval_end=pendulum.datetime(2026, 11, 22, 12, tz="UTC"),
     )
     assert (w.first_day, w.last_day) == (date(2026, 11, 21), date(2026, 11, 21))
+
+
+@pytest.mark.parametrize("hour", range(24))
+def test_manual_run_yesterday_at_every_hour_of_the_clock(hour):
+    # Chicago midnight is 06:00 UTC in November: before it, Chicago's yesterday is two UTC days
+    # back. The e2e test of the same run injects run_after the same way.
+    w = _resolve(run_after=datetime(2026, 11, 18, hour, tzinfo=UTC))
+    expected = date(2026, 11, 16) if hour < 6 else date(2026, 11, 17)
+    assert (w.first_day, w.last_day, w.source) == (expected, expected, "run_after")
+
+
+@contextlib.contextmanager
+def _machine_zone(name: str):
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = name
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+@pytest.mark.parametrize(
+    ("machine_tz", "machine_day"),
+    [
+        ("UTC", date(2026, 11, 18)),
+        ("Asia/Tokyo", date(2026, 11, 18)),
+        ("Pacific/Kiritimati", date(2026, 11, 18)),
+        ("America/Los_Angeles", date(2026, 11, 17)),
+        ("Pacific/Pago_Pago", date(2026, 11, 17)),
+    ],
+)
+def test_the_machine_time_zone_changes_nothing(machine_tz, machine_day):
+    at_two = datetime(2026, 11, 18, 2, tzinfo=UTC)
+    with _machine_zone(machine_tz):
+        # The zone really is in force: the machine's own idea of the date differs.
+        assert datetime.fromtimestamp(at_two.timestamp()).date() == machine_day
+        w = _resolve(run_after=at_two)
+        interval = _resolve(
+            data_interval_start=datetime(2026, 11, 17, 12, tzinfo=UTC),
+            data_interval_end=datetime(2026, 11, 18, 12, tzinfo=UTC),
+        )
+    assert w.first_day == date(2026, 11, 16)
+    assert w.extract_from == datetime(2026, 11, 2, 6, tzinfo=UTC)
+    assert w.extract_to == datetime(2026, 11, 17, 6, tzinfo=UTC)
+    assert interval.first_day == interval.last_day == date(2026, 11, 17)
