@@ -152,6 +152,23 @@ def test_manual_range_params_cover_several_days(world):
     assert sum(Decimal(r["TOTALENTERED"]) for r in world.records()) == Decimal("6.00")
 
 
+def test_an_implausible_range_fails_the_run_before_anything_is_read(world, capfd):
+    world.add(DAY, 10.00)
+
+    dr = world.run_day(DAY, start_date="0001-01-01", end_date=DAY.isoformat())
+
+    assert dr.state == "failed"
+    # A setup problem (AirflowFailException, no retry) that names the param and the fix, not
+    # an OverflowError from date arithmetic that the task would retry.
+    logs = capfd.readouterr()
+    assert "param start_date=0001-01-01 is before 2000-01-01" in logs.out + logs.err
+    assert "OverflowError" not in logs.out + logs.err
+    states = task_states(dr)
+    assert states["preflight"] == "failed"
+    assert {states[t] for t in STEPS[1:]} == {"upstream_failed"}
+    assert world.records() == []
+
+
 def test_noon_helper_is_on_the_local_day():
     # Guards the fixtures themselves: 15:00 UTC is 09:00 in Chicago.
     assert noon_utc(DAY).hour == 15
