@@ -1,0 +1,37 @@
+"""The load task's extra link: only a link into Intacct is offered, and reading it back is
+optional: it can never fail a load whose postings are done."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from e2e_world import task_states, xcom
+
+DAY = date(2026, 11, 17)
+
+
+@pytest.mark.parametrize(
+    "record_url",
+    [
+        "javascript:alert(document.cookie)//{recordno}",
+        "data:text/html,<script>alert(1)</script>{recordno}",
+        "https://intacct.evil.example/ia/acct/ur.phtml?.r={recordno}",
+    ],
+)
+def test_a_record_url_that_does_not_lead_into_intacct_is_dropped(world, capfd, record_url):
+    # A RECORD_URL is whatever the response says; behind the UI's link it must not run script
+    # or lead anywhere but Intacct (or the configured gateway).
+    world.gw.state.record_url_format = record_url
+    world.add(DAY, 10.00)
+
+    dr = world.run_day(DAY)
+
+    assert dr.state == "success", task_states(dr)
+    assert [r["TOTALENTERED"] for r in world.records()] == ["10.00"]
+    assert xcom(dr, "load", key="intacct_record_url") is None
+    assert not xcom(dr, "load", key="_link_IntacctRecordsLink")
+    logs = capfd.readouterr()
+    text = logs.out + logs.err
+    assert "not offered as the task's link" in text
+    assert record_url.split("{recordno}")[0] not in text  # the value is not echoed either
