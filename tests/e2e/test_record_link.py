@@ -35,3 +35,27 @@ def test_a_record_url_that_does_not_lead_into_intacct_is_dropped(world, capfd, r
     text = logs.out + logs.err
     assert "not offered as the task's link" in text
     assert record_url.split("{recordno}")[0] not in text  # the value is not echoed either
+
+
+def test_a_failing_read_back_of_the_link_does_not_fail_a_load_whose_postings_are_done(world, capfd):
+    charge, refund = world.add(DAY, 10.00), world.add(DAY, -2.50)
+    # The request after the write (reading the posted record's RECORD_URL) meets a 403 page
+    # from the edge: a failure the hook does not retry.
+    world.gw.queue_fault(
+        "server_error", status=403, html=True, after_function="record_cctransaction"
+    )
+
+    dr = world.run_day(DAY)
+
+    assert dr.state == "success", task_states(dr)
+    assert set(task_states(dr).values()) == {"success"}
+    assert xcom(dr, "load")["posted"] == 2
+    assert {r["RECORDID"] for r in world.records()} == {charge["uuid"], refund["uuid"]}
+    assert {r.uuid for r in world.ledger().select_in_state(["posted"])} == {
+        charge["uuid"],
+        refund["uuid"],
+    }
+    assert xcom(dr, "load", key="intacct_record_url") is None
+    assert xcom(dr, "reconcile")["matched"] is True
+    logs = capfd.readouterr()
+    assert "Could not read the posted record's link" in logs.out + logs.err

@@ -194,7 +194,18 @@ With `dry_run` it only lists what would be posted, held and skipped.
             )
         self.log.info("Load: %s", summary)
         if report.last_posted:
-            self._push_record_link(context, intacct, settings, report.last_posted)
+            # The link is a convenience read after the real work is committed: whatever goes
+            # wrong with it (Intacct down, a refused read) must not fail, or retry, a load
+            # whose postings are done.
+            try:
+                self._push_record_link(context, intacct, settings, report.last_posted)
+            except Exception as exc:
+                self.log.warning(
+                    "Could not read the posted record's link from Intacct (%s: %s); the "
+                    "postings are done, only the task's 'Intacct record' link stays empty",
+                    type(exc).__name__,
+                    exc,
+                )
         if report.failed:
             raise AirflowFailException(
                 f"{report.failed} transaction(s) were refused by Intacct (all others were "
