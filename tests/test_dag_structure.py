@@ -12,7 +12,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def dag():
+def dag(airflow_db):
+    # DagBag reads the metadata DB: without the migrated one this module passed only when an
+    # e2e test had happened to run first.
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 from airflow.sdk import BaseOperatorLink
 
@@ -10,6 +12,69 @@ from airflow.sdk import BaseOperatorLink
 # RECORD_URL field for records (public SDK field lists), which the load step pushes when Intacct
 # gives one. Without it the link stays empty rather than guessing.
 RECORD_URL_XCOM_KEY = "intacct_record_url"
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_HOSTNAME = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?")
+# Whitespace, control characters and backslashes: browsers strip or reinterpret them, so a
+# URL carrying one may not go where it appears to.
+_UNSAFE_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def _web_parts(url: object) -> SplitResult | None:
+    """The parts of an absolute http(s) URL with a plain host, else None."""
+    if not isinstance(url, str) or not url or _UNSAFE_CHARS.search(url):
+        return None
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in _DEFAULT_PORTS or "@" in parts.netloc:
+        return None
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return None
+    return parts if _HOSTNAME.fullmatch(parts.hostname or "") else None
+
+
+def _port(parts: SplitResult) -> int:
+    return parts.port or _DEFAULT_PORTS[parts.scheme.lower()]
+
+
+def trusted_record_url(url: object, gateway_url: str) -> str | None:
+    """``url`` if it may become the load task's link, else None.
+
+    Kept: https on an Intacct host (``intacct.com`` and its subdomains, default port), or the
+    very origin (scheme, host, port) of the configured gateway, which the connection's owner
+    chose (a local sandbox speaks plain http). A RECORD_URL comes from a response: anything
+    else (``javascript:``, ``data:``, another host) would put a response-chosen target behind a
+    link in the Airflow UI.
+    """
+    parts = _web_parts(url)
+    if parts is None:
+        return None
+    host = parts.hostname or ""
+    if (
+        parts.scheme.lower() == "https"
+        and (host == "intacct.com" or host.endswith(".intacct.com"))
+        and _port(parts) == 443
+    ):
+        return str(url)
+    gateway = _web_parts(gateway_url)
+    if (
+        gateway is not None
+        and parts.scheme.lower() == gateway.scheme.lower()
+        and host == gateway.hostname
+        and _port(parts) == _port(gateway)
+    ):
+        return str(url)
+    return None
+
+
+def offerable_link(url: object) -> str:
+    """What the UI may show: an absolute http(s) URL with a plain host, else ``""``.
+
+    The load task pushes only :func:`trusted_record_url` results; this second check runs where
+    the connection is not at hand and refuses what a browser would execute or misread.
+    """
+    return url if isinstance(url, str) and _web_parts(url) is not None else ""
 
 
 class IntacctRecordsLink(BaseOperatorLink):
@@ -20,5 +85,4 @@ class IntacctRecordsLink(BaseOperatorLink):
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
         from airflow.sdk.execution_time.xcom import XCom
 
-        url = XCom.get_value(ti_key=ti_key, key=RECORD_URL_XCOM_KEY)
-        return url if isinstance(url, str) else ""
+        return offerable_link(XCom.get_value(ti_key=ti_key, key=RECORD_URL_XCOM_KEY))

@@ -103,8 +103,10 @@ def readable(ctx: Context, obj: str) -> list[dict[str, str]]:
     # [EMULATOR CHOICE] Intacct reads return RECORD_URL, a link into its UI (the field is in
     # public SDK field lists; its exact form is not documented). Here: this server's own URL
     # with the record number, so a link built from it is real and unique.
-    base = ctx.endpoint.rsplit("/ia/", 1)[0] + "/ia/acct/ur.phtml"
-    return [r | {"RECORD_URL": f"{base}?.r={r['RECORDNO']}"} for r in rows]
+    fmt = ctx.state.record_url_format or (
+        ctx.endpoint.rsplit("/ia/", 1)[0] + "/ia/acct/ur.phtml?.r={recordno}"
+    )
+    return [r | {"RECORD_URL": fmt.replace("{recordno}", r["RECORDNO"])} for r in rows]
 
 
 def _fields(obj: str, spec: str | None) -> tuple[str, ...]:

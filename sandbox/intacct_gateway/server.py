@@ -54,6 +54,9 @@ class Fault:
     kind: str
     remaining: int
     params: dict[str, Any] = field(default_factory=dict)
+    # With params["after_function"], the fault waits until a request carrying that function
+    # has been answered, so a test can fail "the read after the write" wherever it comes.
+    armed: bool = True
 
 
 class Gateway:
@@ -74,17 +77,29 @@ class Gateway:
         if kind == "timeout_after_commit":
             kind = "cf_524_after_commit"
         with self._fault_lock:
-            self._faults.append(Fault(kind, count, params))
+            self._faults.append(Fault(kind, count, params, armed="after_function" not in params))
 
     def next_fault(self) -> Fault | None:
         with self._fault_lock:
-            if not self._faults:
+            fault = next((f for f in self._faults if f.armed), None)
+            if fault is None:
                 return None
-            fault = self._faults[0]
             fault.remaining -= 1
             if fault.remaining <= 0:
-                self._faults.popleft()
+                self._faults.remove(fault)
             return fault
+
+    def _arm_faults_after(self, root: etree._Element) -> None:
+        names = {
+            child.tag
+            for fn in root.iterfind("operation/content/function")
+            for child in fn
+            if isinstance(child.tag, str)
+        }
+        with self._fault_lock:
+            for fault in self._faults:
+                if fault.params.get("after_function") in names:
+                    fault.armed = True
 
     # -- protocol ---------------------------------------------------------------------------
     def handle(self, body: bytes) -> tuple[int, bytes]:
@@ -97,7 +112,9 @@ class Gateway:
                                            "The request body is not a well-formed XML document.")
         with self.state.lock:
             self.requests.append(root)
-            return 200, serialize(self._respond(root))
+            body_out = serialize(self._respond(root))
+        self._arm_faults_after(root)
+        return 200, body_out
 
     def _respond(self, root: etree._Element) -> etree._Element:
         response = etree.Element("response")

@@ -174,6 +174,8 @@ class GatewayState:
     senders: dict[str, str]
     companies: dict[str, Company]
     session_timeout_seconds: int = 3600
+    # Tests set a RECORD_URL of their choosing ("{recordno}" is replaced), e.g. a hostile one.
+    record_url_format: str | None = None
     sessions: dict[str, Session] = field(default_factory=dict)
     result_sets: dict[str, ResultSet] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)

@@ -45,6 +45,8 @@ class GatewayHandle:
         Kinds: ``rate_limit`` (429 + GW-0010), ``server_error`` (``status=500|502|503``,
         ``html=False``), ``timeout_after_commit`` / ``cf_524_after_commit`` (process, then 524),
         ``drop_after_commit`` (process, then close the socket), ``latency`` (``seconds=``).
+        ``after_function="record_cctransaction"`` holds the fault until a request carrying
+        that function has been answered.
         """
         self._gateway.queue_fault(kind, count, **params)
 

@@ -124,13 +124,27 @@ class World:
 
     # --- running the DAG ------------------------------------------------------------------
 
-    def run(self, *, logical_date: datetime | None, conf: dict[str, Any] | None = None) -> Any:
+    def run(
+        self,
+        *,
+        logical_date: datetime | None,
+        conf: dict[str, Any] | None = None,
+        run_after: datetime | None = None,
+    ) -> Any:
+        """One real DAG run. ``run_after`` is the run's clock: without it ``dag.test()`` reads
+        the wall clock, and a run without a logical date takes its day from that clock, so
+        the test would depend on the hour it runs at. A run with a logical date defaults to
+        ``run_after = logical_date``, as a scheduled run at the end of its interval."""
         from airflow.dag_processing.dagbag import DagBag
 
+        if run_after is None:
+            if logical_date is None:
+                raise ValueError("a run without a logical date needs run_after (its clock)")
+            run_after = logical_date
         bag = DagBag(dag_folder=str(ROOT / "dags"))
         assert bag.import_errors == {}, bag.import_errors
         dag = bag.get_dag("divvy_intacct_sync")
-        return dag.test(logical_date=logical_date, run_conf=conf)
+        return dag.test(run_after=run_after, logical_date=logical_date, run_conf=conf)
 
     def run_day(self, day: date, **conf: Any) -> Any:
         return self.run(logical_date=logical_date_for(day), conf=conf or None)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from e2e_world import noon_utc, task_states, xcom
 
 DAY = date(2026, 11, 17)
@@ -105,18 +106,32 @@ def test_dry_run_writes_nothing_to_intacct(world):
     assert rec["matched"] is True and rec["dry_run"] is True
 
 
-def test_manual_run_without_logical_date_covers_yesterday(world):
-    from datetime import UTC, datetime
+@pytest.mark.parametrize(
+    ("utc_hour", "local_yesterday"),
+    # At 02:00 UTC on Nov 18 it is still Nov 17 in Chicago, so "yesterday" is Nov 16 there
+    # while UTC would say Nov 17: the hours the old wall-clock version of this test failed.
+    [(2, date(2026, 11, 16)), (15, date(2026, 11, 17))],
+)
+def test_manual_run_without_logical_date_covers_yesterday(world, utc_hour, local_yesterday):
+    # The run's clock is injected (run_after), never the wall clock.
+    run_after = datetime(2026, 11, 18, utc_hour, tzinfo=UTC)
+    in_window = world.add(local_yesterday, 33.00)
+    # The local day the run is in: after the window, so never posted by this run.
+    world.add(local_yesterday + timedelta(days=1), 44.00)
 
-    yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
-    # Mid-day in Chicago yesterday, whatever the time zone of the machine.
-    world.add(yesterday, 33.00)
-
-    dr = world.run(logical_date=None)
+    dr = world.run(logical_date=None, run_after=run_after)
 
     assert dr.state == "success", task_states(dr)
-    assert xcom(dr, "extract")["window"]["source"] == "run_after"
-    assert [r["TOTALENTERED"] for r in world.records()] == ["33.00"]
+    assert dr.run_after == run_after  # the clock the run used is the one the test set
+    window = xcom(dr, "extract")["window"]
+    assert (window["source"], window["first_day"], window["last_day"]) == (
+        "run_after",
+        local_yesterday.isoformat(),
+        local_yesterday.isoformat(),
+    )
+    assert [(r["RECORDID"], r["TOTALENTERED"]) for r in world.records()] == [
+        (in_window["uuid"], "33.00")
+    ]
 
 
 def test_manual_range_params_cover_several_days(world):
@@ -135,6 +150,23 @@ def test_manual_range_params_cover_several_days(world):
         "params",
     )
     assert sum(Decimal(r["TOTALENTERED"]) for r in world.records()) == Decimal("6.00")
+
+
+def test_an_implausible_range_fails_the_run_before_anything_is_read(world, capfd):
+    world.add(DAY, 10.00)
+
+    dr = world.run_day(DAY, start_date="0001-01-01", end_date=DAY.isoformat())
+
+    assert dr.state == "failed"
+    # A setup problem (AirflowFailException, no retry) that names the param and the fix, not
+    # an OverflowError from date arithmetic that the task would retry.
+    logs = capfd.readouterr()
+    assert "param start_date=0001-01-01 is before 2000-01-01" in logs.out + logs.err
+    assert "OverflowError" not in logs.out + logs.err
+    states = task_states(dr)
+    assert states["preflight"] == "failed"
+    assert {states[t] for t in STEPS[1:]} == {"upstream_failed"}
+    assert world.records() == []
 
 
 def test_noon_helper_is_on_the_local_day():

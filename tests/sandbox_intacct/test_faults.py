@@ -56,3 +56,21 @@ def test_http_admin_queues_faults(gw):
 def test_unknown_fault_kind_rejected(gw):
     with pytest.raises(ValueError):
         gw.queue_fault("meteor")
+
+
+def test_a_fault_can_wait_for_a_function_to_be_answered(gw):
+    # "Make the read after the write fail": the fault sleeps through other requests until one
+    # carrying record_cctransaction has been answered, then hits the next one.
+    gw.queue_fault("server_error", status=403, html=True, after_function="record_cctransaction")
+    assert post(gw.url, request([read_by_query("LOCATION")])).status_code == 200
+    assert post(gw.url, request([cctransaction()])).status_code == 200
+    assert post(gw.url, request([read_by_query("LOCATION")])).status_code == 403
+    assert post(gw.url, request([read_by_query("LOCATION")])).status_code == 200
+    assert len(gw.cctransactions()) == 1
+
+
+def test_a_waiting_fault_does_not_block_the_faults_behind_it(gw):
+    gw.queue_fault("server_error", status=503, after_function="record_cctransaction")
+    gw.queue_fault("rate_limit")
+    assert post(gw.url, request([read_by_query("LOCATION")])).status_code == 429
+    assert post(gw.url, request([read_by_query("LOCATION")])).status_code == 200

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import contextlib
+import os
+import time
 from datetime import UTC, date, datetime
 
 import pytest
@@ -124,3 +127,133 @@ def test_pendulum_intervals_from_airflow_work():
         data_interval_end=pendulum.datetime(2026, 11, 22, 12, tz="UTC"),
     )
     assert (w.first_day, w.last_day) == (date(2026, 11, 21), date(2026, 11, 21))
+
+
+@pytest.mark.parametrize("hour", range(24))
+def test_manual_run_yesterday_at_every_hour_of_the_clock(hour):
+    # Chicago midnight is 06:00 UTC in November: before it, Chicago's yesterday is two UTC days
+    # back. The e2e test of the same run injects run_after the same way.
+    w = _resolve(run_after=datetime(2026, 11, 18, hour, tzinfo=UTC))
+    expected = date(2026, 11, 16) if hour < 6 else date(2026, 11, 17)
+    assert (w.first_day, w.last_day, w.source) == (expected, expected, "run_after")
+
+
+@contextlib.contextmanager
+def _machine_zone(name: str):
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = name
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+@pytest.mark.parametrize(
+    ("machine_tz", "machine_day"),
+    [
+        ("UTC", date(2026, 11, 18)),
+        ("Asia/Tokyo", date(2026, 11, 18)),
+        ("Pacific/Kiritimati", date(2026, 11, 18)),
+        ("America/Los_Angeles", date(2026, 11, 17)),
+        ("Pacific/Pago_Pago", date(2026, 11, 17)),
+    ],
+)
+def test_the_machine_time_zone_changes_nothing(machine_tz, machine_day):
+    at_two = datetime(2026, 11, 18, 2, tzinfo=UTC)
+    with _machine_zone(machine_tz):
+        # The zone really is in force: the machine's own idea of the date differs.
+        assert datetime.fromtimestamp(at_two.timestamp()).date() == machine_day
+        w = _resolve(run_after=at_two)
+        interval = _resolve(
+            data_interval_start=datetime(2026, 11, 17, 12, tzinfo=UTC),
+            data_interval_end=datetime(2026, 11, 18, 12, tzinfo=UTC),
+        )
+    assert w.first_day == date(2026, 11, 16)
+    assert w.extract_from == datetime(2026, 11, 2, 6, tzinfo=UTC)
+    assert w.extract_to == datetime(2026, 11, 17, 6, tzinfo=UTC)
+    assert interval.first_day == interval.last_day == date(2026, 11, 17)
+
+
+# run_after 12:00 UTC on Nov 18 is Nov 18 in Chicago: the latest day params may name is Nov 19.
+RUN_AFTER = datetime(2026, 11, 18, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        (
+            "0001-01-01",
+            "2026-11-01",
+            "param start_date=0001-01-01 is before 2000-01-01; give a day from 2000-01-01 on",
+        ),
+        (
+            "1999-12-31",
+            "2000-01-02",
+            "param start_date=1999-12-31 is before 2000-01-01; give a day from 2000-01-01 on",
+        ),
+        (
+            "2026-11-01",
+            "9999-12-31",
+            "param end_date=9999-12-31 is after 2026-11-19, the day after the run's own day "
+            "(2026-11-18 in America/Chicago); a day that has not come has nothing to sync, give "
+            "an earlier end_date",
+        ),
+        (
+            "2062-11-01",
+            "2062-11-02",
+            "param start_date=2062-11-01 is after 2026-11-19, the day after the run's own day "
+            "(2026-11-18 in America/Chicago); a day that has not come has nothing to sync, give "
+            "an earlier start_date",
+        ),
+        (
+            "2024-11-01",
+            "2026-11-01",
+            "params start_date=2024-11-01 and end_date=2026-11-01 span 731 days; one run syncs "
+            "at most 366 days, split the range into several runs",
+        ),
+    ],
+)
+def test_implausible_param_dates_are_refused_naming_the_param_and_the_fix(start, end, message):
+    with pytest.raises(WindowError) as err:
+        _resolve(params={"start_date": start, "end_date": end}, run_after=RUN_AFTER)
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [("2000-01-01", "2000-01-01"), ("2025-11-18", "2026-11-18"), ("2026-11-19", "2026-11-19")],
+)
+def test_param_dates_at_the_limits_are_accepted(start, end):
+    w = _resolve(params={"start_date": start, "end_date": end}, run_after=RUN_AFTER)
+    assert (w.first_day.isoformat(), w.last_day.isoformat()) == (start, end)
+
+
+def test_without_run_after_only_the_fixed_limits_apply():
+    w = _resolve(params={"start_date": "2030-01-01", "end_date": "2030-01-02"})
+    assert w.first_day == date(2030, 1, 1)
+    with pytest.raises(WindowError, match="before 2000-01-01"):
+        _resolve(params={"start_date": "0001-01-01", "end_date": "0001-01-02"})
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        # An interval at the very start of the calendar: local dates and the lookback would
+        # leave the range datetime can hold.
+        {
+            "data_interval_start": datetime(1, 1, 1, tzinfo=UTC),
+            "data_interval_end": datetime(1, 1, 2, tzinfo=UTC),
+        },
+        {"run_after": datetime(1, 1, 1, 3, tzinfo=UTC)},
+        {"run_after": datetime(9999, 12, 31, 23, tzinfo=UTC), "timezone": "Asia/Tokyo"},
+        {"run_after": RUN_AFTER, "lookback_days": 10**6},
+    ],
+)
+def test_calendar_overflow_is_a_window_error_not_an_overflow_error(kw):
+    with pytest.raises(WindowError, match="outside the calendar"):
+        _resolve(**kw)

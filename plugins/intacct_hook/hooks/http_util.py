@@ -6,10 +6,11 @@ import email.utils
 from datetime import UTC, datetime
 
 
-def parse_retry_after(value: str | None) -> float | None:
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date (RFC 9110).
 
-    ``None`` when absent or unreadable, so the caller falls back to its own backoff.
+    ``None`` when absent or unreadable, so the caller falls back to its own backoff. ``now``
+    (default: the current time) is what an HTTP date is measured from.
     """
     if not value:
         return None
@@ -23,4 +24,4 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

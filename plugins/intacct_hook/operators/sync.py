@@ -8,14 +8,16 @@ small XCom (counts and totals; never payloads or secrets).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowFailException
 
 from intacct_hook.hooks.divvy import DivvyHook
 from intacct_hook.hooks.intacct import IntacctHook
-from intacct_hook.links import RECORD_URL_XCOM_KEY, IntacctRecordsLink
+from intacct_hook.links import RECORD_URL_XCOM_KEY, IntacctRecordsLink, trusted_record_url
 from intacct_hook.operators.base import SyncStepOperator
 from intacct_hook.sync import steps
 from intacct_hook.sync.preflight import CodingTarget, read_posting_facts, run_preflight
@@ -212,15 +214,50 @@ With `dry_run` it only lists what would be posted, held and skipped.
             )
         self.log.info("Load: %s", summary)
         if report.last_posted:
-            url = steps.record_url(intacct, settings, *report.last_posted)
-            if url:
-                context["ti"].xcom_push(key=RECORD_URL_XCOM_KEY, value=url)
+            # The link is a convenience read after the real work is committed: whatever goes
+            # wrong with it (Intacct down, a refused read) must not fail, or retry, a load
+            # whose postings are done.
+            try:
+                self._push_record_link(context, intacct, settings, report.last_posted)
+            except Exception as exc:
+                self.log.warning(
+                    "Could not read the posted record's link from Intacct (%s: %s); the "
+                    "postings are done, only the task's 'Intacct record' link stays empty",
+                    type(exc).__name__,
+                    exc,
+                )
         if report.failed:
             raise AirflowFailException(
                 f"{report.failed} transaction(s) were refused by Intacct (all others were "
                 "posted):\n" + "\n".join(report.failures)
             )
         return summary
+
+    def _push_record_link(
+        self,
+        context: Context,
+        intacct: IntacctHook,
+        settings: SyncSettings,
+        last_posted: tuple[str, date],
+    ) -> None:
+        url = steps.record_url(intacct, settings, *last_posted)
+        if not url:
+            return
+        if trusted_record_url(url, intacct.conn_params.url) is None:
+            try:
+                parts = urlsplit(url)
+                where = f"scheme {parts.scheme!r}, host {parts.hostname!r}"
+            except ValueError:
+                where = "not a URL"
+            # The value itself is not logged: it is response-chosen text (script, or a query
+            # that may carry more than a record number).
+            self.log.warning(
+                "Intacct returned a RECORD_URL (%s) that does not lead into Intacct or the "
+                "configured gateway; it is not offered as the task's link",
+                where,
+            )
+            return
+        context["ti"].xcom_push(key=RECORD_URL_XCOM_KEY, value=url)
 
 
 class IntacctReconcileOperator(SyncStepOperator):

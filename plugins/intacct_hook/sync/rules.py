@@ -25,6 +25,8 @@ Columns:
 ``note``
     Free text for the people editing the file; ignored by the sync.
 
+A value containing a comma must be quoted (``"Acme, Inc"``): a row with more cells than the
+header is an error, as is a cell over the csv module's field limit (131,072 characters).
 Rows whose first cell starts with ``#`` and empty rows are ignored. For each dimension the first
 matching rule in file order that sets it wins, and only for what the Divvy custom fields left
 empty. Errors are reported all at once, each with its line number and the fix.
@@ -172,7 +174,16 @@ def parse_rules(text: str, source: str = "mapping_rules.csv") -> RuleSet:
     rules: list[Rule] = []
     header: list[str] | None = None
     line_no = 1  # physical line where the next row starts (quoted cells may span lines)
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            # Untyped, it would be retried as if Intacct were down; after it the reader's
+            # position is unreliable, so the rows that follow are not read.
+            problems.append(_csv_problem(exc, source, line_no))
+            break
         start, line_no = line_no, reader.line_num + 1
         if not any(cell.strip() for cell in row) or row[0].lstrip().startswith("#"):
             continue
@@ -190,6 +201,17 @@ def parse_rules(text: str, source: str = "mapping_rules.csv") -> RuleSet:
     if problems:
         raise RulesError(problems)
     return RuleSet(tuple(rules), source)
+
+
+def _csv_problem(exc: csv.Error, source: str, line: int) -> str:
+    where = f"{source} line {line}"
+    if "field larger than field limit" in str(exc):
+        return (
+            f"{where}: a cell is longer than {csv.field_size_limit():,} characters; usually a "
+            "double quote that is never closed (everything after it becomes one cell) or "
+            "pasted data; close the quote or shorten the cell"
+        )
+    return f"{where}: not readable as CSV ({exc}); save the file as 'CSV UTF-8' and check the line"
 
 
 def _check_header(
@@ -219,10 +241,13 @@ def _parse_row(
     row: Sequence[str], header: list[str], line: int, source: str, problems: list[str]
 ) -> Rule | None:
     where = f"{source} line {line}"
-    if len(row) > len(header) and any(c.strip() for c in row[len(header) :]):
+    # Even an empty extra cell is refused: "Acme, Inc" unquoted in a row with an empty note
+    # spills into that empty cell and shifts every value after it one column to the right.
+    if len(row) > len(header):
         problems.append(
-            f"{where}: {len(row)} cells but the header has {len(header)}; a value probably "
-            "contains a comma, put it in double quotes"
+            f"{where}: {len(row)} cells but the header has {len(header)} columns, so values "
+            "would shift into the wrong columns; put a value that contains a comma in double "
+            'quotes (e.g. "Acme, Inc"), or remove the comma after the last column'
         )
         return None
     cells = {name: (row[i].strip() if i < len(row) else "") for i, name in enumerate(header)}

@@ -12,6 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+# Divvy began in 2016: a day before 2000 is a typo (0001-01-01, 1926), never a range to sync.
+EARLIEST_DAY = date(2000, 1, 1)
+# One run re-reads its whole range from Divvy (60 calls a minute) and reconciles every day of
+# it; a longer range is far more often a mistyped year than a wish, and splits into runs.
+MAX_PARAM_DAYS = 366
+
 
 class WindowError(ValueError):
     """The run's parameters do not describe a usable range of days."""
@@ -83,6 +89,31 @@ def _parse_day(value: object, name: str) -> date:
         ) from exc
 
 
+def _check_plausible(first: date, last: date, run_after: datetime | None, timezone: str) -> None:
+    for name, day in (("start_date", first), ("end_date", last)):
+        if day < EARLIEST_DAY:
+            raise WindowError(
+                f"param {name}={day} is before {EARLIEST_DAY}; give a day from {EARLIEST_DAY} on"
+            )
+    if run_after is not None:
+        today = run_after.astimezone(ZoneInfo(timezone)).date()
+        # One day of slack: whoever triggers the run may be a time zone ahead of the company.
+        latest = today + timedelta(days=1)
+        for name, day in (("start_date", first), ("end_date", last)):
+            if day > latest:
+                raise WindowError(
+                    f"param {name}={day} is after {latest}, the day after the run's own day "
+                    f"({today} in {timezone}); a day that has not come has nothing to sync, "
+                    f"give an earlier {name}"
+                )
+    span = (last - first).days + 1
+    if span > MAX_PARAM_DAYS:
+        raise WindowError(
+            f"params start_date={first} and end_date={last} span {span} days; one run syncs "
+            f"at most {MAX_PARAM_DAYS} days, split the range into several runs"
+        )
+
+
 def resolve_window(
     *,
     params: dict[str, object] | None,
@@ -98,7 +129,34 @@ def resolve_window(
     interval (as many days as it is long, from the local date of its start), then, for a manual
     run without a logical date, the day before ``run_after``.
     """
-    params = params or {}
+    try:
+        window = _resolve(
+            params or {},
+            data_interval_start,
+            data_interval_end,
+            run_after,
+            timezone,
+            lookback_days,
+        )
+        # Evaluated here, once, so a window that leaves datetime's range (year 1 or 9999,
+        # a huge lookback) fails as a WindowError, not later as an OverflowError.
+        window.extract_from, window.extract_to  # noqa: B018
+    except OverflowError as exc:
+        raise WindowError(
+            f"the run's days with a lookback of {lookback_days} days fall outside the calendar "
+            f"({exc}); check the run's dates and the lookback_days setting"
+        ) from exc
+    return window
+
+
+def _resolve(
+    params: dict[str, object],
+    data_interval_start: datetime | None,
+    data_interval_end: datetime | None,
+    run_after: datetime | None,
+    timezone: str,
+    lookback_days: int,
+) -> SyncWindow:
     start_param, end_param = params.get("start_date"), params.get("end_date")
     if start_param or end_param:
         if not (start_param and end_param):
@@ -108,6 +166,7 @@ def resolve_window(
         first, last = _parse_day(start_param, "start_date"), _parse_day(end_param, "end_date")
         if last < first:
             raise WindowError(f"end_date {last} is before start_date {first}; swap them")
+        _check_plausible(first, last, run_after, timezone)
         return SyncWindow(first, last, lookback_days, timezone, "params")
 
     zone = ZoneInfo(timezone)
