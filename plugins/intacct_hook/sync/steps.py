@@ -23,6 +23,7 @@ from intacct_hook.divvy.posting_rules import (
 )
 from intacct_hook.divvy.records import DivvyRecordError, DivvyTransaction
 from intacct_hook.intacct.records import CCLine, CCTransaction, RecordOutcome
+from intacct_hook.intacct.text import UnpostableRecord
 from intacct_hook.sync.ledger import (
     Ledger,
     LedgerRow,
@@ -257,27 +258,82 @@ def header_description(txn: DivvyTransaction) -> str | None:
 def build_cctransaction(
     row: LedgerRow, lines: Sequence[MappedLine], settings: SyncSettings
 ) -> CCTransaction:
-    txn = transaction_from_payload(row.raw_payload)
-    return CCTransaction(
-        card_id=settings.card_account_id,
-        payment_date=row.posting_date,
-        reference_no=row.uuid,
-        attempt=row.failed_attempts + 1,
-        payee=(txn.merchant_name or txn.raw_merchant_name or None),
-        description=header_description(txn),
-        lines=tuple(
-            CCLine(
-                gl_account_no=line.gl_account_no or "",
-                amount=line.amount,
-                description=line.description,
-                location_id=line.location_id,
-                department_id=line.department_id,
-                class_id=line.class_id,
-                project_id=line.project_id,
+    """The Intacct transaction for a ready ledger row and its mapped lines.
+
+    :raises UnpostableRecord: the only error for bad data; it names the Divvy uuid, the field
+        (``lines[2].gl_account_no``, ``card_id``, ``divvy.amount``…) and where to fix the value.
+        Free text never raises: it is cleaned and cut (``intacct.text``).
+    """
+    try:
+        txn = transaction_from_payload(row.raw_payload)
+        payee = txn.merchant_name or txn.raw_merchant_name or None
+        description = header_description(txn)
+    except DivvyRecordError as exc:
+        raise UnpostableRecord(
+            f"divvy.{exc.field}",
+            exc.problem,
+            record=row.uuid,
+            fix="the Divvy payload stored in the ledger cannot be read; run extract and stage "
+            "again, and report the transaction to Divvy support if it stays",
+        ) from None
+    ordered = sorted(lines, key=lambda ln: ln.line_no)
+    cc_lines = []
+    for n, line in enumerate(ordered, 1):
+        try:
+            cc_lines.append(
+                CCLine(
+                    gl_account_no=line.gl_account_no or "",
+                    amount=line.amount,
+                    description=line.description,
+                    location_id=line.location_id,
+                    department_id=line.department_id,
+                    class_id=line.class_id,
+                    project_id=line.project_id,
+                )
             )
-            for line in sorted(lines, key=lambda ln: ln.line_no)
-        ),
-    )
+        except UnpostableRecord as exc:
+            raise exc.for_record(
+                row.uuid, field_prefix=f"lines[{n}].", fix=_line_fix(line, exc.field)
+            ) from None
+    try:
+        return CCTransaction(
+            card_id=settings.card_account_id,
+            payment_date=row.posting_date,
+            reference_no=row.uuid,
+            attempt=row.failed_attempts + 1,
+            payee=payee,
+            description=description,
+            lines=tuple(cc_lines),
+        )
+    except UnpostableRecord as exc:
+        raise exc.for_record(row.uuid, fix=_TRANSACTION_FIXES.get(exc.field)) from None
+
+
+_TRANSACTION_FIXES = {
+    "card_id": "set card_account_id in the Variable divvy_intacct_settings to the card's ID "
+    "in Intacct",
+    "reference_no": "the Divvy uuid cannot be an Intacct reference number; report the "
+    "transaction to Divvy support",
+    "lines": "run the map step again so the transaction gets its lines",
+}
+# Which ``MappedLine`` column records where each ID came from.
+_RULE_OF = {
+    "gl_account_no": "gl_account_rule",
+    "location_id": "location_rule",
+    "department_id": "department_rule",
+    "class_id": "class_rule",
+    "project_id": "project_rule",
+}
+
+
+def _line_fix(line: MappedLine, field: str) -> str:
+    rule_column = _RULE_OF.get(field)
+    if rule_column is None:
+        return "run the map step again; report it if the line stays unpostable"
+    source = getattr(line, rule_column, None)
+    if not source:
+        return f"no custom field or mapping rule gives {field}; add a mapping rule for it"
+    return f"the value came from {source}; correct it there, then run again"
 
 
 def resolve_unknown_outcomes(
