@@ -177,3 +177,36 @@ def test_amounts_are_normalised_to_cents(raw, cents):
 def test_a_sub_cent_amount_is_refused_naming_the_record():
     with pytest.raises(DivvyRecordError, match=r"txr_.*amount.*cent"):
         DivvyTransaction.from_json(txn_json(amount="1.005"))
+
+
+@pytest.mark.parametrize("raw", [1e26, "-1E+26", "123456789012345678901234567890.25"])
+def test_an_absurd_but_readable_amount_parses_so_the_rules_can_hold_it(raw):
+    # Quantizing 1e26 to cents needs 29 digits, one more than Decimal's default context: it
+    # used to raise a bare InvalidOperation that stopped the whole stage step.
+    amount = DivvyTransaction.from_json(txn_json(amount=raw)).amount
+    assert amount == Decimal(str(raw)) and amount.as_tuple().exponent == -2
+
+
+@pytest.mark.parametrize("raw", ["1e60", "-9E+999999999"])
+def test_an_amount_beyond_any_number_of_dollars_is_refused_naming_the_record(raw):
+    with pytest.raises(DivvyRecordError, match=r"txr_.*'amount'.*too large"):
+        DivvyTransaction.from_json(txn_json(amount=raw))
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59.999+00:00"])
+def test_extreme_years_in_utc_parse(moment):
+    t = DivvyTransaction.from_json(txn_json(occurredTime=moment))
+    assert t.occurred_time.isoformat().startswith(moment[:19])
+
+
+@pytest.mark.parametrize(
+    ("field", "moment"),
+    [
+        ("occurredTime", "0001-01-01T00:30:00+01:00"),
+        ("updatedTime", "9999-12-31T23:00:00-05:00"),
+    ],
+)
+def test_a_time_that_has_no_utc_equivalent_is_refused_naming_the_record(field, moment):
+    # Converting to UTC overflowed with a bare OverflowError; now it is a record error.
+    with pytest.raises(DivvyRecordError, match=rf"txr_.*'{field}'.*outside"):
+        DivvyTransaction.from_json(txn_json(**{field: moment}))

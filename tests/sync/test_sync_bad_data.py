@@ -17,8 +17,10 @@ from lxml import etree
 from intacct_hook.intacct import request as rq
 from intacct_hook.intacct.text import FIELD_LIMITS, UnpostableRecord
 from intacct_hook.sync import steps
-from intacct_hook.sync.ledger import LedgerRow, MappedLine
+from intacct_hook.sync.ledger import Ledger, LedgerRow, MappedLine
+from intacct_hook.sync.rules import RuleSet
 from intacct_hook.sync.settings import SyncSettings
+from intacct_hook.sync.window import SyncWindow
 from sandbox.intacct_gateway.schema import load_schema
 
 _n = itertools.count(1)
@@ -185,3 +187,177 @@ def test_a_record_without_lines_is_the_typed_error():
     with pytest.raises(UnpostableRecord, match="no lines") as info:
         steps.build_cctransaction(row, [], SyncSettings())
     assert info.value.record == row.uuid
+
+
+# --- stage: each landed record is decided on its own -----------------------------------------
+
+DAY = date(2026, 11, 17)
+WINDOW = SyncWindow(DAY, DAY, 0, "America/Chicago", "params")
+
+
+def _land(ledger: Ledger, run_id: str, *records: dict[str, Any]) -> None:
+    ledger.land(run_id, [{"transaction": r, "children": []} for r in records])
+
+
+def _rows(ledger: Ledger) -> dict[str, LedgerRow]:
+    return {r.uuid: r for r in ledger.select_in_state(["ready", "held", "skipped"])}
+
+
+def test_bad_records_are_held_or_named_and_every_good_one_is_staged(ledger):
+    good = divvy_json()
+    other_good = divvy_json(amount="-12.50")
+    dirty_text = divvy_json(  # postable: the text is cleaned where it is sent and stored
+        merchantName="Sta\x00ples\x0b",
+        rawMerchantName="STAPLES\ud800",
+        note="paper\x00\ufffe",
+        userName="Jane\uffff",
+    )
+    year_one = divvy_json(occurredTime="0001-01-01T00:00:00+00:00")
+    year_max = divvy_json(occurredTime="9999-12-31T23:59:59+00:00")
+    huge = divvy_json(amount=1e26)
+    odd_type = divvy_json(transactionType="CLE\x00AR", merchantName="\x00")
+    decline = divvy_json(transactionType="DECLINE", declineReason="CVV\x00 wrong\ud800")
+    bad_key = divvy_json(uuid="txr_\x0bkey", merchantName="Kinko's")
+    _land(ledger, "run-1", good, year_one, dirty_text, huge, bad_key, year_max, odd_type)
+    _land(ledger, "run-1", other_good, decline)
+
+    with pytest.raises(steps.StepError) as info:
+        steps.stage(ledger, SyncSettings(), WINDOW, "run-1")
+
+    message = str(info.value)  # names the record that has no row, and only that one
+    assert "'txr_\\x0bkey'" in message and "uuid" in message and "\x0b" not in message
+    assert good["uuid"] not in message and huge["uuid"] not in message
+
+    rows = _rows(ledger)
+    assert {uuid: row.state for uuid, row in rows.items()} == {
+        good["uuid"]: "ready",
+        other_good["uuid"]: "ready",
+        dirty_text["uuid"]: "ready",
+        year_one["uuid"]: "held",
+        year_max["uuid"]: "held",
+        huge["uuid"]: "held",
+        odd_type["uuid"]: "skipped",
+        decline["uuid"]: "skipped",
+    }
+    assert rows[dirty_text["uuid"]].merchant == "Sta ples"
+    assert rows[odd_type["uuid"]].merchant is None
+    assert rows[decline["uuid"]].state_reason.startswith("Declined card attempt (CVV  wrong\ufffd)")
+    # The payload is kept exactly as Divvy sent it (JSON escapes what TEXT cannot hold).
+    assert rows[dirty_text["uuid"]].raw_payload["transaction"]["note"] == "paper\x00\ufffe"
+    assert "'occurredTime'" in rows[year_one["uuid"]].state_reason
+    assert rows[year_one["uuid"]].posting_date == date(1, 1, 1)  # UTC date: local overflows
+    assert rows[year_max["uuid"]].posting_date == date(9999, 12, 31)
+    assert "'amount'" in rows[huge["uuid"]].state_reason
+    assert rows[huge["uuid"]].amount == Decimal("1E+26")
+    assert rows[odd_type["uuid"]].transaction_type == "CLE AR"
+
+
+def test_stage_counts_the_held_bad_data(ledger):
+    good, huge = divvy_json(), divvy_json(amount="-5E+30")
+    _land(ledger, "run-1", good, huge)
+    summary = steps.stage(ledger, SyncSettings(), WINDOW, "run-1")
+    assert summary["by_state"] == {"ready": 1, "held": 1}
+    assert summary["held_bad_data"] == 1
+
+
+def test_a_year_9999_purchase_east_of_utc_is_held_on_its_utc_date(ledger):
+    # Tokyo is ahead of UTC: the local date of 9999-12-31 23:00 UTC is past year 9999.
+    late = divvy_json(occurredTime="9999-12-31T23:00:00+00:00")
+    _land(ledger, "run-1", late)
+    tokyo = SyncWindow(DAY, DAY, 0, "Asia/Tokyo", "params")
+    steps.stage(ledger, SyncSettings(timezone="Asia/Tokyo"), tokyo, "run-1")
+    row = _rows(ledger)[late["uuid"]]
+    assert (row.state, row.posting_date) == ("held", date(9999, 12, 31))
+
+
+def test_a_skipped_record_with_an_unrepresentable_local_date_stays_skipped(ledger):
+    decline = divvy_json(transactionType="DECLINE", occurredTime="0001-01-01T00:00:00+00:00")
+    _land(ledger, "run-1", decline)
+    steps.stage(ledger, SyncSettings(), WINDOW, "run-1")
+    row = _rows(ledger)[decline["uuid"]]
+    assert (row.state, row.posting_date) == ("skipped", date(1, 1, 1))
+
+
+def test_a_uuid_with_a_nul_is_named_and_the_rest_staged_on_sqlite(tmp_path):
+    # PostgreSQL refuses NUL in TEXT already when extract lands the row (ledger.land); SQLite
+    # takes it, so stage must still refuse it as a key.
+    sqlite = Ledger.sqlite(tmp_path / "l.db")
+    sqlite.ensure_schema()
+    good, nul = divvy_json(), divvy_json(uuid="txr_\x00nul")
+    _land(sqlite, "run-1", nul, good)
+    with pytest.raises(steps.StepError, match=r"'txr_\\x00nul'"):
+        steps.stage(sqlite, SyncSettings(), WINDOW, "run-1")
+    assert set(_rows(sqlite)) == {good["uuid"]}
+
+
+def test_a_landed_payload_that_is_not_even_an_object_is_named(ledger):
+    good = divvy_json()
+    _land(ledger, "run-1", good)
+    ledger.land("run-1", [{"transaction": {"uuid": "txr_list", "amount": []}, "children": []}])
+    with pytest.raises(steps.StepError, match="txr_list"):
+        steps.stage(ledger, SyncSettings(), WINDOW, "run-1")
+    assert set(_rows(ledger)) == {good["uuid"]}
+
+
+def test_a_held_bad_record_is_posted_once_divvy_corrects_it(ledger):
+    huge = divvy_json(amount="1e26")
+    _land(ledger, "run-1", huge)
+    steps.stage(ledger, SyncSettings(), WINDOW, "run-1")
+    assert _rows(ledger)[huge["uuid"]].state == "held"
+    _land(ledger, "run-2", {**huge, "amount": "26.00"})
+    steps.stage(ledger, SyncSettings(), WINDOW, "run-2")
+    assert _rows(ledger)[huge["uuid"]].state == "ready"
+
+
+def test_a_split_part_whose_uuid_cannot_be_stored_holds_its_transaction(ledger):
+    child = divvy_json(uuid="txr_part\x00", isParent=False, amount="53.03")
+    parent = divvy_json(childTransactionUuids=[child["uuid"]])
+    ledger.land("run-1", [{"transaction": parent, "children": [child]}])
+    summary = steps.stage(ledger, SyncSettings(), WINDOW, "run-1")
+    row = _rows(ledger)[parent["uuid"]]
+    assert row.state == "held" and "'childTransactionUuids'" in row.state_reason
+    assert "\x00" not in row.state_reason and summary["held_bad_data"] == 1
+
+
+# --- map: dirty coding or memo never reaches a ledger column ----------------------------------
+
+
+def _stage_and_map(ledger: Ledger, *records: dict[str, Any]) -> dict[str, LedgerRow]:
+    _land(ledger, "run-1", *records)
+    steps.stage(ledger, SyncSettings(), WINDOW, "run-1")
+    steps.map_transactions(
+        ledger,
+        SyncSettings(),
+        RuleSet(),
+        card_default_location="100",
+        valid_ids={"gl_account": {"6100"}, "location": {"100"}},
+    )
+    return {r.uuid: r for r in ledger.select_in_state(["ready", "unmapped"])}
+
+
+def test_a_dirty_memo_is_mapped_into_a_clean_line_description(ledger):
+    dirty = divvy_json(note="paper\x00\ud800", userName="Jane\x0bDoe", budgetName="B" * 5000)
+    rows = _stage_and_map(ledger, divvy_json(), dirty)
+    assert rows[dirty["uuid"]].state == "ready"
+    (line,) = ledger.mapped_lines([dirty["uuid"]])[dirty["uuid"]]
+    assert line.description.startswith("Jane Doe | BBB")
+    assert line.description.endswith("paper \ufffd") or line.description.endswith("…")
+    assert len(line.description) <= FIELD_LIMITS["line_description"]
+
+
+@pytest.mark.parametrize("value", ["61\x0000 - Office Supplies", "\ud800 - Office"])
+def test_a_custom_field_value_that_cannot_be_an_id_leaves_its_transaction_unmapped(ledger, value):
+    good = divvy_json()
+    dirty = divvy_json(customFields=[{"name": "GL Account", "selectedValues": [{"value": value}]}])
+    rows = _stage_and_map(ledger, good, dirty)
+    assert rows[good["uuid"]].state == "ready"
+    row = rows[dirty["uuid"]]
+    assert row.state == "unmapped" and "'GL Account'" in row.state_reason
+    assert "U+" in row.state_reason and value not in row.state_reason
+
+
+def test_bad_data_holds_count_as_one_kind_in_the_summary(ledger):
+    _land(ledger, "run-1", divvy_json(amount="1e26"), divvy_json(amount="2e26"))
+    _land(ledger, "run-1", divvy_json(occurredTime="1970-01-01T00:00:00+00:00"))
+    summary = steps.stage(ledger, SyncSettings(), WINDOW, "run-1")
+    assert summary["not_postable"] == {"held: Bad data in Divvy": 3}

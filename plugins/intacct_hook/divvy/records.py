@@ -19,7 +19,7 @@ import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any
 
@@ -36,6 +36,14 @@ __all__ = [
 
 
 CENT = Decimal("0.01")
+#: Amounts are read up to this many digits before the decimal point. Far more than any real
+#: amount (the posting rules hold anything from $100 billion up), so an absurd value is still
+#: read, stored and held with a reason; only beyond it is the record unreadable. The bound keeps
+#: "1e999999999" from becoming a billion-digit string.
+MAX_AMOUNT_DIGITS = 50
+# Decimal's default context has 28 digits: quantizing 1e26 to cents (29 digits) would raise
+# InvalidOperation. This one holds every amount up to MAX_AMOUNT_DIGITS exactly.
+_MONEY = Context(prec=MAX_AMOUNT_DIGITS + 2)
 
 
 def _empty() -> Mapping[str, Any]:
@@ -56,7 +64,9 @@ class DivvyRecordError(ValueError):
         self.uuid = uuid
         self.field = field
         self.problem = problem
-        who = f"{kind} {uuid}" if uuid else f"{kind} without a uuid"
+        # repr() for a uuid holding controls or damage keeps the message safe to log and store.
+        shown = uuid if uuid is None or uuid.isprintable() else repr(uuid)
+        who = f"{kind} {shown}" if uuid else f"{kind} without a uuid"
         super().__init__(f"Divvy {who}: field {field!r} {problem}")
 
 
@@ -139,7 +149,9 @@ class _Reader:
         value = self.number(name, required=required)
         if value is None:
             return None
-        cents = value.quantize(CENT)
+        if value.adjusted() >= MAX_AMOUNT_DIGITS:
+            raise self.fail(name, f"is too large to be an amount ({value:.3e})")
+        cents = value.quantize(CENT, context=_MONEY)
         if cents != value:
             raise self.fail(name, f"has fractions of a cent ({value}); Divvy amounts are cents")
         return cents
@@ -159,7 +171,10 @@ class _Reader:
         if parsed.tzinfo is None or parsed.utcoffset() is None:
             # A naive time would be silently read as local time and shift day buckets.
             raise self.fail(name, f"has no UTC offset: {value!r}")
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise self.fail(name, f"is outside the years 1..9999 in UTC: {value!r}") from None
 
     def str_tuple(self, name: str) -> tuple[str, ...]:
         value = self.data.get(name)

@@ -35,6 +35,7 @@ import pandas as pd
 
 from intacct_hook.divvy.posting_rules import PostingLine, posting_lines
 from intacct_hook.divvy.records import DivvyTransaction
+from intacct_hook.intacct.text import FIELD_LIMITS, clean_text, describe_illegal
 from intacct_hook.sync.ledger import MappedLine
 from intacct_hook.sync.rules import LineFacts, RuleSet, intacct_id
 from intacct_hook.sync.settings import DEFAULT_CUSTOM_FIELD_NAMES, DIMENSIONS
@@ -207,6 +208,19 @@ class _LineMapper:
         if name:
             ids = list(dict.fromkeys(intacct_id(v) for v in facts.custom_values(name)))
             ids = [i for i in ids if i]
+            for value in ids:
+                # Such an ID could be sent to neither Intacct nor the ledger (PostgreSQL refuses
+                # NUL): the line waits, unmapped, for the value to be corrected in Divvy.
+                problem = describe_illegal(value)
+                if problem is not None:
+                    return (
+                        None,
+                        None,
+                        (
+                            f"custom field {name!r} value {value[:60]!r} {problem}; correct it in "
+                            "Divvy"
+                        ),
+                    )
             if len(ids) > 1:
                 return (
                     None,
@@ -320,7 +334,7 @@ def memo_of(coding: Mapping[str, tuple[str, ...]], note: str | None) -> str | No
 def line_description(txn: DivvyTransaction, line: PostingLine) -> str | None:
     """Cardholder, budget and memo, as Divvy's own integration writes them."""
     bits = [txn.user_name, txn.budget_name, memo_of(line.coding, line.note)]
-    return " | ".join(b for b in bits if b)[:1000] or None
+    return clean_text(" | ".join(b for b in bits if b), FIELD_LIMITS["line_description"])
 
 
 def _opt_text(value: Any) -> str | None:

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from intacct_hook.divvy.posting_rules import (
+    BAD_DATA,
     PostingDecision,
     PostingRules,
     decide,
@@ -23,7 +24,13 @@ from intacct_hook.divvy.posting_rules import (
 )
 from intacct_hook.divvy.records import DivvyRecordError, DivvyTransaction
 from intacct_hook.intacct.records import CCLine, CCTransaction, RecordOutcome
-from intacct_hook.intacct.text import UnpostableRecord
+from intacct_hook.intacct.text import (
+    FIELD_LIMITS,
+    UnpostableRecord,
+    describe_illegal,
+    fit,
+    xml_safe,
+)
 from intacct_hook.sync.ledger import (
     Ledger,
     LedgerRow,
@@ -126,7 +133,13 @@ def extract(
 def stage(
     ledger: Ledger, settings: SyncSettings, window: SyncWindow, run_id: str
 ) -> dict[str, Any]:
-    """Decide each landed transaction (post / hold / skip) and upsert it into the ledger."""
+    """Decide each landed transaction (post / hold / skip) and upsert it into the ledger.
+
+    Each record is decided on its own: bad data (an absurd amount or date, text the ledger or
+    Intacct cannot hold) is held with a reason naming the field, and the others go on. A record
+    that cannot even have a ledger row (unreadable, or a uuid unusable as a key) is named in the
+    :class:`StepError` raised after everything else is staged.
+    """
     rules = PostingRules(
         hold_incomplete=settings.hold_incomplete,
         skip_already_synced=settings.skip_already_synced,
@@ -134,19 +147,22 @@ def stage(
     rows: list[StagedTransaction] = []
     bad: list[str] = []
     reasons: Counter[str] = Counter()
+    held_bad_data = 0
     for payload in ledger.landed(run_id):
         try:
-            txn = transaction_from_payload(payload)
-        except DivvyRecordError as exc:
+            row, bad_data = _stage_one(payload, rules, window)
+        except _Unstageable as exc:
             bad.append(str(exc))
             continue
-        row = staged_transaction(txn, decide(txn, rules), window, payload)
+        if bad_data:
+            held_bad_data += 1
+            log.warning("Divvy transaction %s held: %s", row.uuid, row.reason)
         if row.state != "ready":
             reasons[f"{row.state}: {_reason_kind(row.reason or '')}"] += 1
         rows.append(row)
     counts = ledger.stage(rows, run_id)
     ledger.purge_landing(keep_run_id=run_id)
-    summary = counts.as_dict() | {"not_postable": dict(reasons)}
+    summary = counts.as_dict() | {"not_postable": dict(reasons), "held_bad_data": held_bad_data}
     if bad:
         summary["unreadable"] = len(bad)
         raise StepError(
@@ -156,26 +172,90 @@ def stage(
     return summary
 
 
+class _Unstageable(Exception):
+    """A landed record that cannot have a ledger row; the message names it and the fix."""
+
+
+def _stage_one(
+    payload: Mapping[str, Any], rules: PostingRules, window: SyncWindow
+) -> tuple[StagedTransaction, bool]:
+    """The ledger row for one landed payload, and whether it is held for bad data."""
+    try:
+        txn = transaction_from_payload(payload)
+    except DivvyRecordError as exc:
+        raise _Unstageable(str(exc)) from None
+    problem = describe_illegal(txn.uuid)
+    if problem is not None or len(txn.uuid) > FIELD_LIMITS["reference_no"]:
+        why = problem or f"is {len(txn.uuid)} characters long"
+        raise _Unstageable(
+            f"Divvy transaction {txn.uuid[:60]!r}: field 'uuid' {why}; it can be neither a "
+            "ledger key nor an Intacct reference number. Report the transaction to Divvy support."
+        )
+    try:
+        decision = decide(txn, rules)
+        row = staged_transaction(txn, decision, window, payload)
+    except Exception as exc:
+        # Whatever else one record's data breaks must not stop the others; the step still
+        # fails at the end, naming it.
+        raise _Unstageable(
+            f"Divvy transaction {txn.uuid}: could not be staged ({type(exc).__name__}: "
+            f"{fit(xml_safe(str(exc)), 300)}); please report this as a bug."
+        ) from exc
+    # staged_transaction holds a postable record whose data the ledger or map step cannot take.
+    demoted = decision.action == "post" and row.state == "held"
+    return row, decision.bad_field is not None or demoted
+
+
 def staged_transaction(
     txn: DivvyTransaction,
     decision: PostingDecision,
     window: SyncWindow,
     payload: Mapping[str, Any],
 ) -> StagedTransaction:
-    """The ledger row for ``txn`` as the posting rules decided it."""
+    """The ledger row for ``txn`` as the posting rules decided it.
+
+    Text columns are made safe for both databases (PostgreSQL refuses NUL, SQLite a lone
+    surrogate); the raw payload is kept as sent, since JSON escapes those characters.
+    """
     state = STATE_FOR_ACTION[decision.action]
+    reason = None if state == "ready" else decision.reason
+    try:
+        posting_date = window.posting_date(txn.occurred_time)
+    except OverflowError:
+        # Year 1 west of UTC, or 9999 east of it: the local date does not exist in Python.
+        posting_date = txn.occurred_time.date()
+        if state == "ready":
+            state = "held"
+            reason = (
+                f"{BAD_DATA}: field 'occurredTime' ({txn.occurred_time.isoformat()}) has no "
+                f"date in {window.timezone}; held until it is corrected in Divvy."
+            )
+    if state == "ready":
+        children = [c.uuid for c in txn.children if describe_illegal(c.uuid)]
+        if children:
+            state = "held"
+            reason = (
+                f"{BAD_DATA}: field 'childTransactionUuids' has {children[0][:60]!r}, which "
+                f"{describe_illegal(children[0])}; held until Divvy corrects it (report it to "
+                "Divvy support)."
+            )
+    merchant = txn.merchant_name or txn.raw_merchant_name
     return StagedTransaction(
         uuid=txn.uuid,
-        transaction_type=txn.raw_transaction_type,
+        transaction_type=xml_safe(txn.raw_transaction_type),
         amount=txn.amount,
         occurred_time=txn.occurred_time,
-        posting_date=window.posting_date(txn.occurred_time),
+        posting_date=posting_date,
         updated_time=txn.updated_time,
-        merchant=txn.merchant_name or txn.raw_merchant_name,
+        merchant=(xml_safe(merchant).strip() or None) if merchant else None,
         raw_payload=payload,
         state=state,
-        reason=None if state == "ready" else decision.reason,
+        reason=fit(xml_safe(reason), _REASON_LIMIT) if reason else reason,
     )
+
+
+#: A reason quotes the merchant; a 10k-character one must not make the ledger unreadable.
+_REASON_LIMIT = 1000
 
 
 def _reason_kind(reason: str) -> str:
