@@ -221,3 +221,47 @@ def test_dates_at_the_ends_of_the_plausible_range_post(moment):
 def test_implausible_data_on_a_decline_is_still_just_skipped():
     d = decide(txn(transactionType="DECLINE", amount="1e26", occurredTime="0001-01-01T00:00Z"))
     assert d.action == "skip"
+
+
+def _eur(**overrides):
+    data = {
+        "amount": 53.03,
+        "currencyData": {
+            "exchangeRate": 1.1785,
+            "exponent": 2,
+            "originalCurrencyAmount": "4500",
+            "originalCurrencyCode": "EUR",
+            "symbol": "€",
+        },
+    }
+    data.update(overrides)
+    return txn(**data)
+
+
+def test_a_foreign_currency_purchase_is_held_by_default_naming_the_setting():
+    d = decide(_eur())
+    assert (d.action, d.lines, d.bad_field) == ("hold", (), None)
+    assert d.reason.startswith("Purchased in EUR (45.00 EUR, settled as $53.03)")
+    assert "allow_foreign_currency" in d.reason
+
+
+def test_a_foreign_currency_purchase_posts_its_usd_settlement_when_allowed():
+    d = decide(_eur(), PostingRules(allow_foreign_currency=True))
+    assert d.action == "post"
+    assert [line.amount for line in d.lines] == [Decimal("53.03")]
+    assert d.reason == "Card charge of $53.03 at Amazon (purchased as 45.00 EUR)."
+
+
+def test_a_foreign_currency_split_part_holds_the_split():
+    parent, children = _split(100, [60, 40])
+    children[1] = _eur(uuid=children[1].uuid, amount=40, isParent=False)
+    d = decide(parent.with_children(children))
+    assert d.action == "hold" and "EUR" in d.reason
+    allowed = decide(parent.with_children(children), PostingRules(allow_foreign_currency=True))
+    assert allowed.action == "post"
+
+
+@pytest.mark.parametrize("code", ["USD", "usd", None])
+def test_usd_or_no_currency_data_posts(code):
+    t = txn(currencyData={"originalCurrencyCode": code} if code else None)
+    assert decide(t).action == "post"

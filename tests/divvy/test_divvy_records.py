@@ -210,3 +210,37 @@ def test_a_time_that_has_no_utc_equivalent_is_refused_naming_the_record(field, m
     # Converting to UTC overflowed with a bare OverflowError; now it is a record error.
     with pytest.raises(DivvyRecordError, match=rf"txr_.*'{field}'.*outside"):
         DivvyTransaction.from_json(txn_json(**{field: moment}))
+
+
+def _currency(code, minor, exponent=2):
+    return {
+        "exchangeRate": 1.1,
+        "exponent": exponent,
+        "originalCurrencyAmount": minor,
+        "originalCurrencyCode": code,
+        "symbol": "?",
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "code", "original"),
+    [
+        (_currency("EUR", "4500"), "EUR", Decimal("45.00")),
+        (_currency("EUR", "-4500"), "EUR", Decimal("-45.00")),
+        (_currency("JPY", "4500", 0), "JPY", Decimal("4500")),
+        (_currency("USD", "5303"), "USD", Decimal("53.03")),
+        (_currency("EUR", "45.00"), "EUR", None),  # not minor units: amount unknown
+        (_currency("EUR", "4500", "2"), "EUR", None),
+        ({"originalCurrencyCode": "GBP"}, "GBP", None),
+        (None, None, None),
+    ],
+)
+def test_original_currency_and_amount_are_read_from_currency_data(data, code, original):
+    t = DivvyTransaction.from_json(txn_json(currencyData=data))
+    assert (t.currency_code, t.original_amount) == (code, original)
+
+
+@pytest.mark.parametrize(("code", "foreign"), [("EUR", True), ("usd", False), (None, False)])
+def test_foreign_currency_is_anything_but_usd(code, foreign):
+    t = DivvyTransaction.from_json(txn_json(currencyData=_currency(code, "100")))
+    assert t.is_foreign_currency is foreign

@@ -14,10 +14,13 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from intacct_hook.divvy.posting_rules import posting_lines
+from intacct_hook.divvy.records import DivvyTransaction
 from intacct_hook.intacct import request as rq
 from intacct_hook.intacct.text import FIELD_LIMITS, UnpostableRecord
 from intacct_hook.sync import steps
 from intacct_hook.sync.ledger import Ledger, LedgerRow, MappedLine
+from intacct_hook.sync.mapping import line_description
 from intacct_hook.sync.rules import RuleSet
 from intacct_hook.sync.settings import SyncSettings
 from intacct_hook.sync.window import SyncWindow
@@ -361,3 +364,68 @@ def test_bad_data_holds_count_as_one_kind_in_the_summary(ledger):
     _land(ledger, "run-1", divvy_json(occurredTime="1970-01-01T00:00:00+00:00"))
     summary = steps.stage(ledger, SyncSettings(), WINDOW, "run-1")
     assert summary["not_postable"] == {"held: Bad data in Divvy": 3}
+
+
+# --- foreign currency --------------------------------------------------------------------------
+
+EUR = {
+    "exchangeRate": 1.1785,
+    "exponent": 2,
+    "originalCurrencyAmount": "4500",
+    "originalCurrencyCode": "EUR",
+    "symbol": "€",
+}
+
+
+def test_a_foreign_currency_purchase_is_held_unless_the_setting_allows_it(ledger):
+    eur = divvy_json(currencyData=EUR)
+    _land(ledger, "run-1", eur)
+    steps.stage(ledger, SyncSettings(), WINDOW, "run-1")
+    row = _rows(ledger)[eur["uuid"]]
+    assert row.state == "held" and "allow_foreign_currency" in row.state_reason
+
+    _land(ledger, "run-2", eur)
+    steps.stage(ledger, SyncSettings(allow_foreign_currency=True), WINDOW, "run-2")
+    assert _rows(ledger)[eur["uuid"]].state == "ready"
+
+
+def test_an_allowed_foreign_purchase_posts_the_usd_amount_with_the_original_in_the_text(
+    ledger, schema
+):
+    eur = divvy_json(currencyData=EUR)
+    allowed = SyncSettings(allow_foreign_currency=True)
+    _land(ledger, "run-1", eur)
+    steps.stage(ledger, allowed, WINDOW, "run-1")
+    steps.map_transactions(ledger, allowed, RuleSet(), card_default_location="100", valid_ids=None)
+    (row,) = ledger.select_in_state(["ready"])
+    lines = ledger.mapped_lines([row.uuid])[row.uuid]
+    rec = _validates(schema, steps.build_cctransaction(row, lines, allowed))
+    assert rec.find("currency") is None  # posted in the card's currency, USD
+    assert rec.findtext("ccpayitems/ccpayitem/paymentamount") == "53.03"
+    assert rec.findtext("ccpayitems/ccpayitem/description").endswith("| 45.00 EUR")
+    assert rec.findtext("description").endswith("| 45.00 EUR")
+
+
+def test_a_long_memo_is_cut_but_the_original_amount_is_kept():
+    eur = DivvyTransaction.from_json(divvy_json(currencyData=EUR, note="N" * 5000))
+    (line,) = posting_lines(eur)
+    text = line_description(eur, line)
+    assert len(text) == FIELD_LIMITS["line_description"]
+    assert text.endswith("N… | 45.00 EUR") and text.startswith("Jane Doe | Operations | NNN")
+
+
+def test_split_lines_name_the_original_amount_of_their_part_or_of_the_whole_purchase():
+    part_eur = divvy_json(
+        uuid="txr_part_eur",
+        amount="20.00",
+        isParent=False,
+        currencyData={**EUR, "originalCurrencyAmount": "1700"},
+    )
+    part_plain = divvy_json(uuid="txr_part_plain", amount="33.03", isParent=False)
+    part_plain.pop("currencyData")
+    parent = DivvyTransaction.from_json(
+        divvy_json(currencyData=EUR, childTransactionUuids=["txr_part_eur", "txr_part_plain"])
+    ).with_children(DivvyTransaction.from_json(p) for p in (part_eur, part_plain))
+    texts = [line_description(parent, line) for line in posting_lines(parent)]
+    assert texts[0].endswith("| 17.00 EUR")
+    assert texts[1].endswith("| 45.00 EUR for the whole purchase")

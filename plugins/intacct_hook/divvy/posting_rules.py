@@ -23,12 +23,15 @@ The rules, in the order they are applied:
    amount (of it or of a split part) of :data:`MAX_PLAUSIBLE_AMOUNT` or more, or a purchase
    date outside the years :data:`PLAUSIBLE_YEARS`. Posting it would put a wrong figure in the
    books, or Intacct would refuse it and the record would fail on every run.
-4. A CLEAR that is not ``complete`` (coding, receipt or note missing) is ``hold``, to be picked
+4. A CLEAR purchased in another currency than USD (``currencyData.originalCurrencyCode``) is
+   ``hold`` unless ``PostingRules(allow_foreign_currency=True)``; then it posts like any other,
+   at the USD amount Divvy settled (``amount``), its reason naming the original amount.
+5. A CLEAR that is not ``complete`` (coding, receipt or note missing) is ``hold``, to be picked
    up again once completed. Turn off with ``PostingRules(hold_incomplete=False)``.
-5. A split parent posts one line per child with the child's coding (the parent's coding fills in
+6. A split parent posts one line per child with the child's coding (the parent's coding fills in
    for a child that has none); a parent whose children are missing or do not add up to its amount
    is ``hold``.
-6. Otherwise one line for the whole amount. A zero amount is ``skip``.
+7. Otherwise one line for the whole amount. A zero amount is ``skip``.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ __all__ = [
     "PostingLine",
     "PostingRules",
     "decide",
+    "original_amount_text",
 ]
 
 Action = Literal["post", "hold", "skip"]
@@ -65,10 +69,13 @@ class PostingRules:
 
     :param hold_incomplete: hold CLEARs that Divvy does not mark complete.
     :param skip_already_synced: skip CLEARs that Divvy's own accounting sync has synced.
+    :param allow_foreign_currency: post CLEARs purchased in another currency (at the USD
+        amount Divvy settled) instead of holding them.
     """
 
     hold_incomplete: bool = True
     skip_already_synced: bool = True
+    allow_foreign_currency: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,6 +169,11 @@ def decide(txn: DivvyTransaction, rules: PostingRules | None = None) -> PostingD
     if decision is not None:
         return decision
 
+    if not rules.allow_foreign_currency:
+        decision = _foreign_currency_hold(txn)
+        if decision is not None:
+            return decision
+
     if rules.hold_incomplete:
         incomplete = [t for t in (txn, *txn.children) if not t.complete]
         if incomplete:
@@ -178,10 +190,12 @@ def decide(txn: DivvyTransaction, rules: PostingRules | None = None) -> PostingD
 
     (line,) = posting_lines(txn)
     if txn.amount < 0:
-        reason = f"Refund of {_money(txn.amount)} from {_merchant(txn)}."
+        reason = f"Refund of {_money(txn.amount)} from {_merchant(txn)}"
     else:
-        reason = f"Card charge of {_money(txn.amount)} at {_merchant(txn)}."
-    return PostingDecision("post", reason, (line,))
+        reason = f"Card charge of {_money(txn.amount)} at {_merchant(txn)}"
+    if txn.is_foreign_currency:
+        reason += f" (purchased as {original_amount_text(txn)})"
+    return PostingDecision("post", reason + ".", (line,))
 
 
 def _divvy_sync_decision(txn: DivvyTransaction) -> PostingDecision | None:
@@ -221,6 +235,26 @@ def _implausible_data(txn: DivvyTransaction) -> PostingDecision | None:
             bad_field="occurredTime",
         )
     return None
+
+
+def original_amount_text(txn: DivvyTransaction) -> str:
+    """What was paid in the purchase currency, e.g. ``45.00 EUR`` (the code alone if the
+    amount is unknown)."""
+    code = (txn.currency_code or "").strip().upper()
+    return f"{txn.original_amount} {code}" if txn.original_amount is not None else code
+
+
+def _foreign_currency_hold(txn: DivvyTransaction) -> PostingDecision | None:
+    part = next((p for p in (txn, *txn.children) if p.is_foreign_currency), None)
+    if part is None:
+        return None
+    code = (part.currency_code or "").strip().upper()
+    which = "" if part is txn else f" (split part {part.uuid})"
+    return _hold(
+        f"Purchased in {code}{which} ({original_amount_text(part)}, settled as "
+        f"{_money(part.amount)}): foreign-currency purchases are held. Set allow_foreign_currency "
+        "to true in the settings to post them at the USD amount Divvy settled."
+    )
 
 
 def _decide_split(txn: DivvyTransaction) -> PostingDecision:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -261,6 +262,7 @@ class DivvyTransaction:
     transacted_amount: Decimal | None = None
     fees: Decimal | None = None
     currency_code: str | None = None
+    original_amount: Decimal | None = None
     original_auth_uuid: str | None = None
     matched_clear_uuid: str | None = None
     is_parent: bool = False
@@ -289,6 +291,12 @@ class DivvyTransaction:
         return bool(self.child_uuids)
 
     @property
+    def is_foreign_currency(self) -> bool:
+        """True when the purchase was made in a currency other than USD (``amount`` is still
+        the USD settlement: Divvy cards settle in USD)."""
+        return bool(self.currency_code) and self.currency_code.strip().upper() != "USD"
+
+    @property
     def synced_by_divvy(self) -> bool:
         """True when Divvy's own accounting integration reports this transaction as synced."""
         return any(s.is_synced for s in self.accounting_sync)
@@ -308,11 +316,7 @@ class DivvyTransaction:
         uuid = r.uuid_required()
         raw_type = r.text("transactionType", required=True)
         assert raw_type is not None
-        currency = data.get("currencyData")
-        currency_code = None
-        if isinstance(currency, Mapping):
-            code = currency.get("originalCurrencyCode")
-            currency_code = code if isinstance(code, str) else None
+        currency_code, original_amount = _currency_data(data.get("currencyData"))
         note = r.text("note")
         if note is None:
             note = r.text("memo")
@@ -327,6 +331,7 @@ class DivvyTransaction:
             transacted_amount=r.number("transactedAmount"),
             fees=r.number("fees"),
             currency_code=currency_code,
+            original_amount=original_amount,
             occurred_time=r.moment("occurredTime", required=True),  # type: ignore[arg-type]
             updated_time=r.moment("updatedTime"),
             authorized_time=r.moment("authorizedTime"),
@@ -354,6 +359,30 @@ class DivvyTransaction:
             decline_reason=r.text("declineReason"),
             raw=_freeze(data),
         )
+
+
+_MINOR_UNITS = re.compile(r"^-?\d{1,30}$")
+
+
+def _currency_data(value: Any) -> tuple[str | None, Decimal | None]:
+    """``originalCurrencyCode`` and ``originalCurrencyAmount`` (minor units, as a string) in
+    major units. Informational only, so a malformed part is read as unknown, not an error:
+    ``amount`` (the USD settlement) is what posts."""
+    if not isinstance(value, Mapping):
+        return None, None
+    code = value.get("originalCurrencyCode")
+    minor = value.get("originalCurrencyAmount")
+    exponent = value.get("exponent", 2)
+    amount = None
+    if (
+        isinstance(minor, str)
+        and _MINOR_UNITS.match(minor)
+        and isinstance(exponent, int)
+        and not isinstance(exponent, bool)
+        and 0 <= exponent <= 6
+    ):
+        amount = Decimal(minor).scaleb(-exponent)
+    return (code if isinstance(code, str) and code else None), amount
 
 
 def _custom_fields(r: _Reader) -> Mapping[str, tuple[str, ...]]:

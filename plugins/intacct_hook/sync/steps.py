@@ -143,6 +143,7 @@ def stage(
     rules = PostingRules(
         hold_incomplete=settings.hold_incomplete,
         skip_already_synced=settings.skip_already_synced,
+        allow_foreign_currency=settings.allow_foreign_currency,
     )
     rows: list[StagedTransaction] = []
     bad: list[str] = []
