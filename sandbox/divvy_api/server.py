@@ -133,7 +133,12 @@ class _Handler(BaseHTTPRequestHandler):
         headers: dict[str, str] | None = None,
         truncate: bool = False,
     ) -> None:
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        try:
+            data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            # Text UTF-8 cannot carry (an unpaired surrogate) still travels, \u-escaped, as
+            # JSON allows: hostile data must reach the client for its handling to be tested.
+            data = json.dumps(payload).encode("ascii")
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")

@@ -179,3 +179,89 @@ def test_lines_exist_exactly_when_posting(kind):
     d = decide(txn(transactionType=kind))
     assert (d.action == "post") == bool(d.lines)
     assert d.reason.endswith(".")
+
+
+@pytest.mark.parametrize("amount", ["100000000000.00", "-1E+26", "1e26"])
+def test_an_implausible_amount_is_held_naming_the_field(amount):
+    d = decide(txn(amount=amount))
+    assert (d.action, d.lines, d.bad_field) == ("hold", (), "amount")
+    assert "'amount'" in d.reason and "Divvy" in d.reason
+
+
+def test_the_largest_plausible_amount_posts():
+    assert decide(txn(amount="99999999999.99")).action == "post"
+
+
+def test_an_implausible_split_part_holds_the_split():
+    parent, children = _split(100, ["1e26", "-99999999999999999999999900"])
+    d = decide(parent.with_children(children))
+    assert d.action == "hold" and children[0].uuid in d.reason
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "0001-01-01T00:00:00+00:00",
+        "1999-12-31T23:59:59+00:00",
+        "2101-01-01T00:00:00+00:00",
+        "9999-12-31T23:59:59+00:00",
+    ],
+)
+def test_an_implausible_purchase_date_is_held_naming_the_field(moment):
+    d = decide(txn(occurredTime=moment))
+    assert (d.action, d.bad_field) == ("hold", "occurredTime")
+    assert "'occurredTime'" in d.reason
+
+
+@pytest.mark.parametrize("moment", ["2000-01-01T00:00:00+00:00", "2100-12-31T23:59:59+00:00"])
+def test_dates_at_the_ends_of_the_plausible_range_post(moment):
+    assert decide(txn(occurredTime=moment)).action == "post"
+
+
+def test_implausible_data_on_a_decline_is_still_just_skipped():
+    d = decide(txn(transactionType="DECLINE", amount="1e26", occurredTime="0001-01-01T00:00Z"))
+    assert d.action == "skip"
+
+
+def _eur(**overrides):
+    data = {
+        "amount": 53.03,
+        "currencyData": {
+            "exchangeRate": 1.1785,
+            "exponent": 2,
+            "originalCurrencyAmount": "4500",
+            "originalCurrencyCode": "EUR",
+            "symbol": "€",
+        },
+    }
+    data.update(overrides)
+    return txn(**data)
+
+
+def test_a_foreign_currency_purchase_is_held_by_default_naming_the_setting():
+    d = decide(_eur())
+    assert (d.action, d.lines, d.bad_field) == ("hold", (), None)
+    assert d.reason.startswith("Purchased in EUR (45.00 EUR, settled as $53.03)")
+    assert "allow_foreign_currency" in d.reason
+
+
+def test_a_foreign_currency_purchase_posts_its_usd_settlement_when_allowed():
+    d = decide(_eur(), PostingRules(allow_foreign_currency=True))
+    assert d.action == "post"
+    assert [line.amount for line in d.lines] == [Decimal("53.03")]
+    assert d.reason == "Card charge of $53.03 at Amazon (purchased as 45.00 EUR)."
+
+
+def test_a_foreign_currency_split_part_holds_the_split():
+    parent, children = _split(100, [60, 40])
+    children[1] = _eur(uuid=children[1].uuid, amount=40, isParent=False)
+    d = decide(parent.with_children(children))
+    assert d.action == "hold" and "EUR" in d.reason
+    allowed = decide(parent.with_children(children), PostingRules(allow_foreign_currency=True))
+    assert allowed.action == "post"
+
+
+@pytest.mark.parametrize("code", ["USD", "usd", None])
+def test_usd_or_no_currency_data_posts(code):
+    t = txn(currencyData={"originalCurrencyCode": code} if code else None)
+    assert decide(t).action == "post"

@@ -177,3 +177,70 @@ def test_amounts_are_normalised_to_cents(raw, cents):
 def test_a_sub_cent_amount_is_refused_naming_the_record():
     with pytest.raises(DivvyRecordError, match=r"txr_.*amount.*cent"):
         DivvyTransaction.from_json(txn_json(amount="1.005"))
+
+
+@pytest.mark.parametrize("raw", [1e26, "-1E+26", "123456789012345678901234567890.25"])
+def test_an_absurd_but_readable_amount_parses_so_the_rules_can_hold_it(raw):
+    # Quantizing 1e26 to cents needs 29 digits, one more than Decimal's default context: it
+    # used to raise a bare InvalidOperation that stopped the whole stage step.
+    amount = DivvyTransaction.from_json(txn_json(amount=raw)).amount
+    assert amount == Decimal(str(raw)) and amount.as_tuple().exponent == -2
+
+
+@pytest.mark.parametrize("raw", ["1e60", "-9E+999999999"])
+def test_an_amount_beyond_any_number_of_dollars_is_refused_naming_the_record(raw):
+    with pytest.raises(DivvyRecordError, match=r"txr_.*'amount'.*too large"):
+        DivvyTransaction.from_json(txn_json(amount=raw))
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59.999+00:00"])
+def test_extreme_years_in_utc_parse(moment):
+    t = DivvyTransaction.from_json(txn_json(occurredTime=moment))
+    assert t.occurred_time.isoformat().startswith(moment[:19])
+
+
+@pytest.mark.parametrize(
+    ("field", "moment"),
+    [
+        ("occurredTime", "0001-01-01T00:30:00+01:00"),
+        ("updatedTime", "9999-12-31T23:00:00-05:00"),
+    ],
+)
+def test_a_time_that_has_no_utc_equivalent_is_refused_naming_the_record(field, moment):
+    # Converting to UTC overflowed with a bare OverflowError; now it is a record error.
+    with pytest.raises(DivvyRecordError, match=rf"txr_.*'{field}'.*outside"):
+        DivvyTransaction.from_json(txn_json(**{field: moment}))
+
+
+def _currency(code, minor, exponent=2):
+    return {
+        "exchangeRate": 1.1,
+        "exponent": exponent,
+        "originalCurrencyAmount": minor,
+        "originalCurrencyCode": code,
+        "symbol": "?",
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "code", "original"),
+    [
+        (_currency("EUR", "4500"), "EUR", Decimal("45.00")),
+        (_currency("EUR", "-4500"), "EUR", Decimal("-45.00")),
+        (_currency("JPY", "4500", 0), "JPY", Decimal("4500")),
+        (_currency("USD", "5303"), "USD", Decimal("53.03")),
+        (_currency("EUR", "45.00"), "EUR", None),  # not minor units: amount unknown
+        (_currency("EUR", "4500", "2"), "EUR", None),
+        ({"originalCurrencyCode": "GBP"}, "GBP", None),
+        (None, None, None),
+    ],
+)
+def test_original_currency_and_amount_are_read_from_currency_data(data, code, original):
+    t = DivvyTransaction.from_json(txn_json(currencyData=data))
+    assert (t.currency_code, t.original_amount) == (code, original)
+
+
+@pytest.mark.parametrize(("code", "foreign"), [("EUR", True), ("usd", False), (None, False)])
+def test_foreign_currency_is_anything_but_usd(code, foreign):
+    t = DivvyTransaction.from_json(txn_json(currencyData=_currency(code, "100")))
+    assert t.is_foreign_currency is foreign

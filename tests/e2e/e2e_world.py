@@ -6,13 +6,21 @@ from __future__ import annotations
 import json
 import pathlib
 import uuid as uuidlib
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
 
+from intacct_hook.hooks.divvy import DivvyHook
+from intacct_hook.hooks.intacct import IntacctHook
+from intacct_hook.sync import steps
 from intacct_hook.sync.ledger import Ledger
+from intacct_hook.sync.preflight import read_posting_facts
+from intacct_hook.sync.rules import load_rules
+from intacct_hook.sync.settings import SyncSettings
+from intacct_hook.sync.window import SyncWindow, resolve_window
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DIVVY_SEED = ROOT / "sandbox/divvy_api/seeds/default.json"
@@ -156,6 +164,70 @@ class World:
 
     def records(self) -> list[dict[str, Any]]:
         return self.gw.cctransactions()
+
+
+class StepRun:
+    """One DAG run's steps, driven one at a time: the functions the operators call, with the
+    real hooks, so a test can interleave runs exactly where production would."""
+
+    def __init__(
+        self, world: World, run_id: str, day: date, ledger: Ledger, last: date | None = None
+    ) -> None:
+        self.run_id = run_id
+        self.ledger = ledger
+        ledger.ensure_schema()  # as the operators' open_ledger does
+        self.settings = SyncSettings.from_variable(world.settings)
+        self.window: SyncWindow = resolve_window(
+            params={"start_date": day.isoformat(), "end_date": (last or day).isoformat()},
+            data_interval_start=None,
+            data_interval_end=None,
+            run_after=None,
+            timezone=self.settings.timezone,
+            lookback_days=0,
+        )
+
+    def intacct(self) -> IntacctHook:
+        return IntacctHook(batch_size=self.settings.batch_size)
+
+    def extract(self) -> dict:
+        return steps.extract(
+            DivvyHook(), self.ledger, self.window, self.run_id, settings=self.settings
+        )
+
+    def stage(self) -> dict:
+        return steps.stage(self.ledger, self.settings, self.window, self.run_id)
+
+    def map(self) -> dict:
+        facts = read_posting_facts(self.intacct(), self.settings)
+        return steps.map_transactions(
+            self.ledger,
+            self.settings,
+            load_rules(self.settings.mapping_path()),
+            card_default_location=facts.card_default_location,
+            valid_ids=facts.active_ids,
+        )
+
+    def load(self, try_number: int = 1) -> steps.LoadReport:
+        return steps.load(
+            self.intacct(), self.ledger, self.settings, self.run_id, try_number=try_number
+        )
+
+    def reconcile(self):
+        return steps.reconcile(
+            self.intacct(), self.ledger, self.settings, self.window, self.run_id
+        )
+
+    def all(self):
+        self.extract()
+        self.stage()
+        self.map()
+        self.load()
+        return self.reconcile()
+
+
+def posted_once(world: World) -> Counter:
+    """How many Intacct records each reference number has on the card."""
+    return Counter(r["RECORDID"] for r in world.records())
 
 
 def task_states(dag_run: Any) -> dict[str, str]:

@@ -301,3 +301,38 @@ def test_a_malformed_divvy_record_fails_alone_named_and_the_rest_is_staged(world
     assert bad["uuid"] in out and "fractions of a cent" in out
     staged = {r.uuid for r in world.ledger().select_in_state(["ready"])}
     assert good["uuid"] in staged and bad["uuid"] not in staged
+
+
+def test_bad_data_fails_alone_and_everything_else_posts(world):
+    good = world.add(DAY, 10.00)
+    dirty = world.add(DAY, 12.00, merchantName="Sta\x00ples\x0b" + "S" * 10_000, note="a\ud800b")
+    huge = world.add(DAY, 1e26)
+    euro = world.add(
+        DAY,
+        53.03,
+        currencyData={
+            "exponent": 2,
+            "originalCurrencyAmount": "4500",
+            "originalCurrencyCode": "EUR",
+        },
+    )
+
+    dr = world.run_day(DAY)
+
+    assert dr.state == "success", task_states(dr)
+    records = {r["RECORDID"]: r for r in world.records()}
+    assert set(records) == {good["uuid"], dirty["uuid"]}
+    payee = records[dirty["uuid"]]["PAYEE"]
+    assert payee.startswith("Sta ples SSS") and len(payee) == 80 and payee.endswith("…")
+    held = {r.uuid: r.state_reason for r in world.ledger().select_in_state(["held"])}
+    assert set(held) == {huge["uuid"], euro["uuid"]}
+    assert "'amount'" in held[huge["uuid"]] and "allow_foreign_currency" in held[euro["uuid"]]
+    assert xcom(dr, "stage")["held_bad_data"] == 1
+
+    world.configure(allow_foreign_currency=True)
+    again = world.run_day(DAY)
+
+    assert again.state == "success", task_states(again)
+    posted = {r["RECORDID"]: r for r in world.records()}[euro["uuid"]]
+    assert posted["TOTALENTERED"] == "53.03"
+    assert posted["lines"][0]["DESCRIPTION"].endswith("45.00 EUR")

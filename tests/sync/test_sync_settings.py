@@ -25,6 +25,7 @@ INVALID = {
     "timezone": ("Central Time", "not an IANA time zone name"),
     "hold_incomplete": ("yes", "true or false"),
     "skip_already_synced": (1, "true or false"),
+    "allow_foreign_currency": ("yes", "true or false"),
     "reconcile_mode": ("ignore", "one of fail, warn"),
     "batch_size": (101, "from 1 to 100"),
     "claim_lease_minutes": (1, "from 5 to 1440"),
@@ -54,6 +55,7 @@ def test_empty_variable_means_the_setup_guide_defaults(value):
         30,
     )
     assert s.hold_incomplete is True and s.skip_already_synced is True
+    assert s.allow_foreign_currency is False
     assert s.reconcile_mode == "fail"
     assert dict(s.custom_field_names) == {
         "gl_account": "GL Account",
@@ -168,3 +170,10 @@ def test_settings_are_frozen():
         s.batch_size = 5  # type: ignore[misc]
     with pytest.raises(TypeError):
         s.custom_field_names["class"] = "x"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("key", ["card_account_id", "divvy_gl_account_no", "default_gl_account"])
+def test_a_text_setting_intacct_could_not_be_sent_is_refused(key):
+    # Every record would otherwise fail to post, one by one, for the same setting.
+    with pytest.raises(SettingsError, match=rf"'{key}'.*U\+000B"):
+        SyncSettings.from_variable({key: "Divvy\x0bCC"})

@@ -19,12 +19,19 @@ The rules, in the order they are applied:
 2. A CLEAR that Divvy's own accounting integration already synced is ``skip`` (so running both
    never posts twice); one whose Divvy sync is still pending is ``hold``. Turn this off with
    ``PostingRules(skip_already_synced=False)`` when the native sync is not in use.
-3. A CLEAR that is not ``complete`` (coding, receipt or note missing) is ``hold``, to be picked
+3. A CLEAR whose data cannot be a real card transaction is ``hold``, naming the Divvy field: an
+   amount (of it or of a split part) of :data:`MAX_PLAUSIBLE_AMOUNT` or more, or a purchase
+   date outside the years :data:`PLAUSIBLE_YEARS`. Posting it would put a wrong figure in the
+   books, or Intacct would refuse it and the record would fail on every run.
+4. A CLEAR purchased in another currency than USD (``currencyData.originalCurrencyCode``) is
+   ``hold`` unless ``PostingRules(allow_foreign_currency=True)``; then it posts like any other,
+   at the USD amount Divvy settled (``amount``), its reason naming the original amount.
+5. A CLEAR that is not ``complete`` (coding, receipt or note missing) is ``hold``, to be picked
    up again once completed. Turn off with ``PostingRules(hold_incomplete=False)``.
-4. A split parent posts one line per child with the child's coding (the parent's coding fills in
+6. A split parent posts one line per child with the child's coding (the parent's coding fills in
    for a child that has none); a parent whose children are missing or do not add up to its amount
    is ``hold``.
-5. Otherwise one line for the whole amount. A zero amount is ``skip``.
+7. Otherwise one line for the whole amount. A zero amount is ``skip``.
 """
 
 from __future__ import annotations
@@ -36,9 +43,24 @@ from typing import Literal
 
 from intacct_hook.divvy.records import DivvyTransaction, TransactionType
 
-__all__ = ["PostingDecision", "PostingLine", "PostingRules", "decide"]
+__all__ = [
+    "BAD_DATA",
+    "MAX_PLAUSIBLE_AMOUNT",
+    "PLAUSIBLE_YEARS",
+    "PostingDecision",
+    "PostingLine",
+    "PostingRules",
+    "decide",
+    "original_amount_text",
+]
 
 Action = Literal["post", "hold", "skip"]
+
+#: A card amount of this many dollars or more is bad data, not spend: far above any card limit,
+#: and Intacct's amount field size is not documented, so it could be refused or truncated.
+MAX_PLAUSIBLE_AMOUNT = Decimal("100000000000")  # $100 billion
+#: Purchase years (UTC) that can be real; outside them the date is bad data (year 1, 9999…).
+PLAUSIBLE_YEARS = (2000, 2100)
 
 
 @dataclass(frozen=True)
@@ -47,10 +69,13 @@ class PostingRules:
 
     :param hold_incomplete: hold CLEARs that Divvy does not mark complete.
     :param skip_already_synced: skip CLEARs that Divvy's own accounting sync has synced.
+    :param allow_foreign_currency: post CLEARs purchased in another currency (at the USD
+        amount Divvy settled) instead of holding them.
     """
 
     hold_incomplete: bool = True
     skip_already_synced: bool = True
+    allow_foreign_currency: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,11 +100,16 @@ class PostingLine:
 
 @dataclass(frozen=True)
 class PostingDecision:
-    """The outcome for one transaction: ``post`` (with lines), ``hold`` or ``skip`` (no lines)."""
+    """The outcome for one transaction: ``post`` (with lines), ``hold`` or ``skip`` (no lines).
+
+    ``bad_field`` names the Divvy field when the hold is for bad data (rule 3), so a report can
+    count those apart from holds that resolve themselves in Divvy.
+    """
 
     action: Action
     reason: str
     lines: tuple[PostingLine, ...] = ()
+    bad_field: str | None = None
 
 
 def _money(amount: Decimal) -> str:
@@ -94,8 +124,8 @@ def _skip(reason: str) -> PostingDecision:
     return PostingDecision("skip", reason)
 
 
-def _hold(reason: str) -> PostingDecision:
-    return PostingDecision("hold", reason)
+def _hold(reason: str, bad_field: str | None = None) -> PostingDecision:
+    return PostingDecision("hold", reason, bad_field=bad_field)
 
 
 def decide(txn: DivvyTransaction, rules: PostingRules | None = None) -> PostingDecision:
@@ -135,6 +165,15 @@ def decide(txn: DivvyTransaction, rules: PostingRules | None = None) -> PostingD
         if decision is not None:
             return decision
 
+    decision = _implausible_data(txn)
+    if decision is not None:
+        return decision
+
+    if not rules.allow_foreign_currency:
+        decision = _foreign_currency_hold(txn)
+        if decision is not None:
+            return decision
+
     if rules.hold_incomplete:
         incomplete = [t for t in (txn, *txn.children) if not t.complete]
         if incomplete:
@@ -151,10 +190,12 @@ def decide(txn: DivvyTransaction, rules: PostingRules | None = None) -> PostingD
 
     (line,) = posting_lines(txn)
     if txn.amount < 0:
-        reason = f"Refund of {_money(txn.amount)} from {_merchant(txn)}."
+        reason = f"Refund of {_money(txn.amount)} from {_merchant(txn)}"
     else:
-        reason = f"Card charge of {_money(txn.amount)} at {_merchant(txn)}."
-    return PostingDecision("post", reason, (line,))
+        reason = f"Card charge of {_money(txn.amount)} at {_merchant(txn)}"
+    if txn.is_foreign_currency:
+        reason += f" (purchased as {original_amount_text(txn)})"
+    return PostingDecision("post", reason + ".", (line,))
 
 
 def _divvy_sync_decision(txn: DivvyTransaction) -> PostingDecision | None:
@@ -169,6 +210,51 @@ def _divvy_sync_decision(txn: DivvyTransaction) -> PostingDecision | None:
     if any(s.sync_status == "pending" for s in records):
         return _hold("Divvy's own accounting sync is still working on it; held until it finishes.")
     return None
+
+
+#: Every hold for bad data starts so, which keeps them one bucket in counts and easy to find.
+BAD_DATA = "Bad data in Divvy"
+
+
+def _implausible_data(txn: DivvyTransaction) -> PostingDecision | None:
+    for part in (txn, *txn.children):
+        if abs(part.amount) >= MAX_PLAUSIBLE_AMOUNT:
+            which = "" if part is txn else f" of split part {part.uuid}"
+            return _hold(
+                f"{BAD_DATA}: field 'amount'{which} is {part.amount:,.2f}, which cannot be a card "
+                f"transaction (the limit is {MAX_PLAUSIBLE_AMOUNT:,.0f}); held until it is "
+                "corrected in Divvy (report it to Divvy support).",
+                bad_field="amount",
+            )
+    first, last = PLAUSIBLE_YEARS
+    if not first <= txn.occurred_time.year <= last:
+        return _hold(
+            f"{BAD_DATA}: field 'occurredTime' is {txn.occurred_time.isoformat()}, outside the "
+            f"years {first}-{last} a purchase can have; held until it is corrected in Divvy "
+            "(report it to Divvy support).",
+            bad_field="occurredTime",
+        )
+    return None
+
+
+def original_amount_text(txn: DivvyTransaction) -> str:
+    """What was paid in the purchase currency, e.g. ``45.00 EUR`` (the code alone if the
+    amount is unknown)."""
+    code = (txn.currency_code or "").strip().upper()
+    return f"{txn.original_amount} {code}" if txn.original_amount is not None else code
+
+
+def _foreign_currency_hold(txn: DivvyTransaction) -> PostingDecision | None:
+    part = next((p for p in (txn, *txn.children) if p.is_foreign_currency), None)
+    if part is None:
+        return None
+    code = (part.currency_code or "").strip().upper()
+    which = "" if part is txn else f" (split part {part.uuid})"
+    return _hold(
+        f"Purchased in {code}{which} ({original_amount_text(part)}, settled as "
+        f"{_money(part.amount)}): foreign-currency purchases are held. Set allow_foreign_currency "
+        "to true in the settings to post them at the USD amount Divvy settled."
+    )
 
 
 def _decide_split(txn: DivvyTransaction) -> PostingDecision:

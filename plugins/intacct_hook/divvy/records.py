@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any
 
@@ -36,6 +37,14 @@ __all__ = [
 
 
 CENT = Decimal("0.01")
+#: Amounts are read up to this many digits before the decimal point. Far more than any real
+#: amount (the posting rules hold anything from $100 billion up), so an absurd value is still
+#: read, stored and held with a reason; only beyond it is the record unreadable. The bound keeps
+#: "1e999999999" from becoming a billion-digit string.
+MAX_AMOUNT_DIGITS = 50
+# Decimal's default context has 28 digits: quantizing 1e26 to cents (29 digits) would raise
+# InvalidOperation. This one holds every amount up to MAX_AMOUNT_DIGITS exactly.
+_MONEY = Context(prec=MAX_AMOUNT_DIGITS + 2)
 
 
 def _empty() -> Mapping[str, Any]:
@@ -56,7 +65,9 @@ class DivvyRecordError(ValueError):
         self.uuid = uuid
         self.field = field
         self.problem = problem
-        who = f"{kind} {uuid}" if uuid else f"{kind} without a uuid"
+        # repr() for a uuid holding controls or damage keeps the message safe to log and store.
+        shown = uuid if uuid is None or uuid.isprintable() else repr(uuid)
+        who = f"{kind} {shown}" if uuid else f"{kind} without a uuid"
         super().__init__(f"Divvy {who}: field {field!r} {problem}")
 
 
@@ -139,7 +150,9 @@ class _Reader:
         value = self.number(name, required=required)
         if value is None:
             return None
-        cents = value.quantize(CENT)
+        if value.adjusted() >= MAX_AMOUNT_DIGITS:
+            raise self.fail(name, f"is too large to be an amount ({value:.3e})")
+        cents = value.quantize(CENT, context=_MONEY)
         if cents != value:
             raise self.fail(name, f"has fractions of a cent ({value}); Divvy amounts are cents")
         return cents
@@ -159,7 +172,10 @@ class _Reader:
         if parsed.tzinfo is None or parsed.utcoffset() is None:
             # A naive time would be silently read as local time and shift day buckets.
             raise self.fail(name, f"has no UTC offset: {value!r}")
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise self.fail(name, f"is outside the years 1..9999 in UTC: {value!r}") from None
 
     def str_tuple(self, name: str) -> tuple[str, ...]:
         value = self.data.get(name)
@@ -246,6 +262,7 @@ class DivvyTransaction:
     transacted_amount: Decimal | None = None
     fees: Decimal | None = None
     currency_code: str | None = None
+    original_amount: Decimal | None = None
     original_auth_uuid: str | None = None
     matched_clear_uuid: str | None = None
     is_parent: bool = False
@@ -274,6 +291,12 @@ class DivvyTransaction:
         return bool(self.child_uuids)
 
     @property
+    def is_foreign_currency(self) -> bool:
+        """True when the purchase was made in a currency other than USD (``amount`` is still
+        the USD settlement: Divvy cards settle in USD)."""
+        return bool(self.currency_code) and self.currency_code.strip().upper() != "USD"
+
+    @property
     def synced_by_divvy(self) -> bool:
         """True when Divvy's own accounting integration reports this transaction as synced."""
         return any(s.is_synced for s in self.accounting_sync)
@@ -293,11 +316,7 @@ class DivvyTransaction:
         uuid = r.uuid_required()
         raw_type = r.text("transactionType", required=True)
         assert raw_type is not None
-        currency = data.get("currencyData")
-        currency_code = None
-        if isinstance(currency, Mapping):
-            code = currency.get("originalCurrencyCode")
-            currency_code = code if isinstance(code, str) else None
+        currency_code, original_amount = _currency_data(data.get("currencyData"))
         note = r.text("note")
         if note is None:
             note = r.text("memo")
@@ -312,6 +331,7 @@ class DivvyTransaction:
             transacted_amount=r.number("transactedAmount"),
             fees=r.number("fees"),
             currency_code=currency_code,
+            original_amount=original_amount,
             occurred_time=r.moment("occurredTime", required=True),  # type: ignore[arg-type]
             updated_time=r.moment("updatedTime"),
             authorized_time=r.moment("authorizedTime"),
@@ -339,6 +359,30 @@ class DivvyTransaction:
             decline_reason=r.text("declineReason"),
             raw=_freeze(data),
         )
+
+
+_MINOR_UNITS = re.compile(r"^-?\d{1,30}$")
+
+
+def _currency_data(value: Any) -> tuple[str | None, Decimal | None]:
+    """``originalCurrencyCode`` and ``originalCurrencyAmount`` (minor units, as a string) in
+    major units. Informational only, so a malformed part is read as unknown, not an error:
+    ``amount`` (the USD settlement) is what posts."""
+    if not isinstance(value, Mapping):
+        return None, None
+    code = value.get("originalCurrencyCode")
+    minor = value.get("originalCurrencyAmount")
+    exponent = value.get("exponent", 2)
+    amount = None
+    if (
+        isinstance(minor, str)
+        and _MINOR_UNITS.match(minor)
+        and isinstance(exponent, int)
+        and not isinstance(exponent, bool)
+        and 0 <= exponent <= 6
+    ):
+        amount = Decimal(minor).scaleb(-exponent)
+    return (code if isinstance(code, str) and code else None), amount
 
 
 def _custom_fields(r: _Reader) -> Mapping[str, tuple[str, ...]]:

@@ -3,6 +3,11 @@
 A ``CCTransaction`` is one Intacct credit card transaction (``record_cctransaction``) with its
 lines. Amounts are Decimals and dates are dates from the start, so no float or string formatting
 leaks into the wire format.
+
+Both records make themselves sendable on construction: free text (payee, descriptions) is made
+XML-safe and cut to Intacct's length (``intacct.text``); an identifier that cannot be sent as is
+raises :class:`~intacct_hook.intacct.text.UnpostableRecord` naming the field, so one bad record
+fails alone instead of breaking the request it would have been part of.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from decimal import Decimal
 from typing import Literal
 
 from intacct_hook.intacct.errors import IntacctError
+from intacct_hook.intacct.text import FIELD_LIMITS, UnpostableRecord, check_identifier, clean_text
 
 #: Prefix of every write control ID. Changing it would make re-runs post duplicates, because
 #: Intacct's uniqueid check works on the exact control ID: treat it as frozen.
@@ -56,10 +62,25 @@ def _decimal(value: object, what: str) -> Decimal:
     if isinstance(value, float):
         # A float has already lost the cents; refuse instead of guessing.
         raise TypeError(f"{what} must be a Decimal, int or str, not float")
-    result = Decimal(str(value)) if not isinstance(value, Decimal) else value
+    try:
+        result = Decimal(str(value)) if not isinstance(value, Decimal) else value
+    except ArithmeticError:
+        raise UnpostableRecord(what, "is not a number") from None
     if not result.is_finite():
-        raise ValueError(f"{what} must be a finite number")
+        raise UnpostableRecord(what, "must be a finite number")
     return result
+
+
+_LINE_IDS = (
+    "location_id",
+    "department_id",
+    "class_id",
+    "project_id",
+    "customer_id",
+    "vendor_id",
+    "employee_id",
+    "item_id",
+)
 
 
 @dataclass(frozen=True)
@@ -79,9 +100,13 @@ class CCLine:
     item_id: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.gl_account_no:
-            raise ValueError("gl_account_no is required")
+        check_identifier("gl_account_no", self.gl_account_no, required=True)
+        for name in _LINE_IDS:
+            check_identifier(name, getattr(self, name))
         object.__setattr__(self, "amount", _decimal(self.amount, "amount"))
+        object.__setattr__(
+            self, "description", clean_text(self.description, FIELD_LIMITS["line_description"])
+        )
 
 
 @dataclass(frozen=True)
@@ -106,15 +131,25 @@ class CCTransaction:
     attempt: int = 1
 
     def __post_init__(self) -> None:
-        if not self.card_id:
-            raise ValueError("card_id is required")
-        if not self.reference_no:
-            raise ValueError("reference_no is required")
+        check_identifier("reference_no", self.reference_no, required=True)
+        try:
+            self._check()
+        except UnpostableRecord as exc:
+            raise exc.for_record(self.reference_no) from None
+
+    def _check(self) -> None:
+        check_identifier("card_id", self.card_id, required=True)
         if not isinstance(self.payment_date, date):
             raise TypeError("payment_date must be a date")
         object.__setattr__(self, "lines", tuple(self.lines))
         if not self.lines:
-            raise ValueError(f"transaction {self.reference_no!r} has no lines")
+            raise UnpostableRecord("lines", "is empty: the transaction has no lines")
+        for name in ("supdoc_id", "currency", "exchange_rate_type"):
+            check_identifier(name, getattr(self, name))
+        object.__setattr__(self, "payee", clean_text(self.payee, FIELD_LIMITS["payee"]))
+        object.__setattr__(
+            self, "description", clean_text(self.description, FIELD_LIMITS["description"])
+        )
         if self.exchange_rate is not None:
             object.__setattr__(self, "exchange_rate", _decimal(self.exchange_rate, "exchange_rate"))
         if self.currency and self.exchange_rate is None and not self.exchange_rate_type:

@@ -18,6 +18,7 @@ from decimal import Decimal
 from lxml import etree
 
 from intacct_hook.intacct.records import CCLine, CCTransaction
+from intacct_hook.intacct.text import FIELD_LIMITS, UnpostableRecord, clean_text, describe_illegal
 from intacct_hook.intacct.values import format_value
 
 DTD_VERSION = "3.0"
@@ -47,6 +48,7 @@ class Function:
     def __post_init__(self) -> None:
         if len(self.control_id) > 256:
             raise ValueError("a function control ID is at most 256 characters")
+        _check_text("controlid", self.control_id)
 
     @property
     def name(self) -> str:
@@ -63,10 +65,20 @@ class Function:
         return fn
 
 
+def _check_text(tag: str, text: str) -> str:
+    # Records clean their text on construction; this catches whatever arrives another way, with
+    # the typed error (naming the element) instead of lxml's bare "All strings must be XML
+    # compatible", which names nothing.
+    problem = describe_illegal(text)
+    if problem is not None:
+        raise UnpostableRecord(tag, problem)
+    return text
+
+
 def _sub(parent: etree._Element, tag: str, text: object | None = None) -> etree._Element:
     el = etree.SubElement(parent, tag)
     if text is not None:
-        el.text = format_value(text)
+        el.text = _check_text(tag, format_value(text))
     return el
 
 
@@ -419,7 +431,17 @@ def _ccpayitem(parent: etree._Element, line: CCLine) -> None:
 
 
 def record_cctransaction(txn: CCTransaction, *, control_id: str | None = None) -> Function:
-    """``record_cctransaction`` for ``txn``; the control ID defaults to its idempotency key."""
+    """``record_cctransaction`` for ``txn``; the control ID defaults to its idempotency key.
+
+    :raises UnpostableRecord: naming the record and the element, for text XML cannot carry.
+    """
+    try:
+        return _record_cctransaction(txn, control_id)
+    except UnpostableRecord as exc:
+        raise exc.for_record(txn.reference_no) from None
+
+
+def _record_cctransaction(txn: CCTransaction, control_id: str | None) -> Function:
     el = etree.Element("record_cctransaction")
     _sub(el, "chargecardid", txn.card_id)
     _split_date(el, "paymentdate", txn.payment_date)
@@ -449,7 +471,7 @@ def reverse_cctransaction(
     control_id: str | None = None,
 ) -> Function:
     """``reverse_cctransaction key=RECORDNO``: datereversed, then memo."""
-    el = etree.Element("reverse_cctransaction", key=str(record_no))
+    el = etree.Element("reverse_cctransaction", key=_check_text("key", str(record_no)))
     _split_date(el, "datereversed", date_reversed)
-    _opt(el, "memo", memo)
+    _opt(el, "memo", clean_text(memo, FIELD_LIMITS["memo"]))
     return Function(control_id or new_control_id(), el)

@@ -43,6 +43,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from intacct_hook.intacct.text import describe_illegal
 from intacct_hook.sync.reconcile import Difference
 from intacct_hook.sync.settings import PROJECT_ROOT
 
@@ -719,9 +720,10 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _landing_key(transaction: Mapping[str, Any]) -> str:
-    """The uuid, or for a row Divvy sent without one, a stable key from its content."""
+    """The uuid, or for a row Divvy sent without one (or with one no database can store: NUL,
+    an unpaired surrogate), a stable key from its content; stage names that record."""
     uuid = transaction.get("uuid")
-    if isinstance(uuid, str) and uuid:
+    if isinstance(uuid, str) and uuid and describe_illegal(uuid) is None:
         return uuid
     digest = hashlib.sha256(json.dumps(transaction, sort_keys=True, default=str).encode())
     return f"no-uuid-{digest.hexdigest()[:24]}"

@@ -33,8 +33,9 @@ from typing import Any
 
 import pandas as pd
 
-from intacct_hook.divvy.posting_rules import PostingLine, posting_lines
+from intacct_hook.divvy.posting_rules import PostingLine, original_amount_text, posting_lines
 from intacct_hook.divvy.records import DivvyTransaction
+from intacct_hook.intacct.text import FIELD_LIMITS, clean_text, describe_illegal, fit, xml_safe
 from intacct_hook.sync.ledger import MappedLine
 from intacct_hook.sync.rules import LineFacts, RuleSet, intacct_id
 from intacct_hook.sync.settings import DEFAULT_CUSTOM_FIELD_NAMES, DIMENSIONS
@@ -207,6 +208,19 @@ class _LineMapper:
         if name:
             ids = list(dict.fromkeys(intacct_id(v) for v in facts.custom_values(name)))
             ids = [i for i in ids if i]
+            for value in ids:
+                # Such an ID could be sent to neither Intacct nor the ledger (PostgreSQL refuses
+                # NUL): the line waits, unmapped, for the value to be corrected in Divvy.
+                problem = describe_illegal(value)
+                if problem is not None:
+                    return (
+                        None,
+                        None,
+                        (
+                            f"custom field {name!r} value {value[:60]!r} {problem}; correct it in "
+                            "Divvy"
+                        ),
+                    )
             if len(ids) > 1:
                 return (
                     None,
@@ -318,9 +332,27 @@ def memo_of(coding: Mapping[str, tuple[str, ...]], note: str | None) -> str | No
 
 
 def line_description(txn: DivvyTransaction, line: PostingLine) -> str | None:
-    """Cardholder, budget and memo, as Divvy's own integration writes them."""
+    """Cardholder, budget and memo, as Divvy's own integration writes them; for a purchase in
+    another currency also the amount paid in it (the line's amount is the USD settlement)."""
+    limit = FIELD_LIMITS["line_description"]
     bits = [txn.user_name, txn.budget_name, memo_of(line.coding, line.note)]
-    return " | ".join(b for b in bits if b)[:1000] or None
+    text = xml_safe(" | ".join(b for b in bits if b))
+    original = _original_amount(txn, line)
+    if original is None:
+        return clean_text(text, limit)
+    # Cut the memo, never the original amount: the accountant needs it to check the rate.
+    tail = f" | {original}" if text.strip() else original
+    return clean_text(fit(text, limit - len(tail)) + tail, limit)
+
+
+def _original_amount(txn: DivvyTransaction, line: PostingLine) -> str | None:
+    part = next((c for c in txn.children if c.uuid == line.source_uuid), txn)
+    if part.is_foreign_currency:
+        return xml_safe(original_amount_text(part))
+    if txn.is_foreign_currency:  # a split part without currency data: the whole purchase's
+        suffix = " for the whole purchase" if txn.children else ""
+        return xml_safe(original_amount_text(txn)) + suffix
+    return None
 
 
 def _opt_text(value: Any) -> str | None:

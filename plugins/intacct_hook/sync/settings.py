@@ -26,6 +26,8 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from intacct_hook.intacct.text import describe_illegal
+
 VARIABLE_KEY = "divvy_intacct_settings"
 
 #: Root against which relative paths (mapping file, SQLite ledger) are resolved: the repository
@@ -85,6 +87,7 @@ class SyncSettings:
     timezone: str = "America/Chicago"
     hold_incomplete: bool = True
     skip_already_synced: bool = True
+    allow_foreign_currency: bool = False
     reconcile_mode: str = "fail"
     batch_size: int = 50
     custom_field_names: Mapping[str, str | None] = dataclasses.field(
@@ -196,6 +199,11 @@ def _text(key: str, value: Any, problems: list[str], *, optional: bool = False) 
     if value != value.strip():
         problems.append(f"{key!r} has leading or trailing spaces ({value!r}); remove them")
         return _INVALID
+    illegal = describe_illegal(value)
+    if illegal is not None:
+        # Card and account IDs go into every request; one bad character would fail every record.
+        problems.append(f"{key!r} {illegal}; remove it")
+        return _INVALID
     return value
 
 
@@ -282,6 +290,7 @@ _CHECKS = {
     "timezone": _timezone,
     "hold_incomplete": _bool,
     "skip_already_synced": _bool,
+    "allow_foreign_currency": _bool,
     "reconcile_mode": _reconcile_mode,
     "batch_size": _int_in(*BATCH_SIZE_RANGE),
     "custom_field_names": _field_names,

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from intacct_hook.divvy.posting_rules import (
+    BAD_DATA,
     PostingDecision,
     PostingRules,
     decide,
@@ -23,6 +24,13 @@ from intacct_hook.divvy.posting_rules import (
 )
 from intacct_hook.divvy.records import DivvyRecordError, DivvyTransaction
 from intacct_hook.intacct.records import CCLine, CCTransaction, RecordOutcome
+from intacct_hook.intacct.text import (
+    FIELD_LIMITS,
+    UnpostableRecord,
+    describe_illegal,
+    fit,
+    xml_safe,
+)
 from intacct_hook.sync.ledger import (
     ExpectedEntry,
     Ledger,
@@ -142,7 +150,7 @@ def _postable_entry(
     """What reconcile will expect of ``txn`` in Intacct, if the posting rules post it. Bad data
     gives None here: stage holds or names that record."""
     try:
-        if decide(txn, rules).action != "post":
+        if describe_illegal(txn.uuid) is not None or decide(txn, rules).action != "post":
             return None
         return ExpectedEntry(txn.uuid, window.posting_date(txn.occurred_time), txn.amount)
     except (DivvyRecordError, ValueError, TypeError, ArithmeticError, OverflowError):
@@ -158,6 +166,7 @@ def posting_rules(settings: SyncSettings) -> PostingRules:
     return PostingRules(
         hold_incomplete=settings.hold_incomplete,
         skip_already_synced=settings.skip_already_synced,
+        allow_foreign_currency=settings.allow_foreign_currency,
     )
 
 
@@ -166,24 +175,31 @@ def stage(
 ) -> dict[str, Any]:
     """Decide each landed transaction (post / hold / skip) and upsert it into the ledger.
 
-    The landing stays: it belongs to this run until its reconcile has counted it.
+    Each record is decided on its own: bad data (an absurd amount or date, text the ledger or
+    Intacct cannot hold) is held with a reason naming the field, and the others go on. A record
+    that cannot even have a ledger row (unreadable, or a uuid unusable as a key) is named in the
+    :class:`StepError` raised after everything else is staged. The landing stays: it belongs to
+    this run until its reconcile has counted it.
     """
     rules = posting_rules(settings)
     rows: list[StagedTransaction] = []
     bad: list[str] = []
     reasons: Counter[str] = Counter()
+    held_bad_data = 0
     for payload in ledger.landed(run_id):
         try:
-            txn = transaction_from_payload(payload)
-        except DivvyRecordError as exc:
+            row, bad_data = _stage_one(payload, rules, window)
+        except _Unstageable as exc:
             bad.append(str(exc))
             continue
-        row = staged_transaction(txn, decide(txn, rules), window, payload)
+        if bad_data:
+            held_bad_data += 1
+            log.warning("Divvy transaction %s held: %s", row.uuid, row.reason)
         if row.state != "ready":
             reasons[f"{row.state}: {_reason_kind(row.reason or '')}"] += 1
         rows.append(row)
     counts = ledger.stage(rows, run_id)
-    summary = counts.as_dict() | {"not_postable": dict(reasons)}
+    summary = counts.as_dict() | {"not_postable": dict(reasons), "held_bad_data": held_bad_data}
     if bad:
         summary["unreadable"] = len(bad)
         raise StepError(
@@ -193,26 +209,90 @@ def stage(
     return summary
 
 
+class _Unstageable(Exception):
+    """A landed record that cannot have a ledger row; the message names it and the fix."""
+
+
+def _stage_one(
+    payload: Mapping[str, Any], rules: PostingRules, window: SyncWindow
+) -> tuple[StagedTransaction, bool]:
+    """The ledger row for one landed payload, and whether it is held for bad data."""
+    try:
+        txn = transaction_from_payload(payload)
+    except DivvyRecordError as exc:
+        raise _Unstageable(str(exc)) from None
+    problem = describe_illegal(txn.uuid)
+    if problem is not None or len(txn.uuid) > FIELD_LIMITS["reference_no"]:
+        why = problem or f"is {len(txn.uuid)} characters long"
+        raise _Unstageable(
+            f"Divvy transaction {txn.uuid[:60]!r}: field 'uuid' {why}; it can be neither a "
+            "ledger key nor an Intacct reference number. Report the transaction to Divvy support."
+        )
+    try:
+        decision = decide(txn, rules)
+        row = staged_transaction(txn, decision, window, payload)
+    except Exception as exc:
+        # Whatever else one record's data breaks must not stop the others; the step still
+        # fails at the end, naming it.
+        raise _Unstageable(
+            f"Divvy transaction {txn.uuid}: could not be staged ({type(exc).__name__}: "
+            f"{fit(xml_safe(str(exc)), 300)}); please report this as a bug."
+        ) from exc
+    # staged_transaction holds a postable record whose data the ledger or map step cannot take.
+    demoted = decision.action == "post" and row.state == "held"
+    return row, decision.bad_field is not None or demoted
+
+
 def staged_transaction(
     txn: DivvyTransaction,
     decision: PostingDecision,
     window: SyncWindow,
     payload: Mapping[str, Any],
 ) -> StagedTransaction:
-    """The ledger row for ``txn`` as the posting rules decided it."""
+    """The ledger row for ``txn`` as the posting rules decided it.
+
+    Text columns are made safe for both databases (PostgreSQL refuses NUL, SQLite a lone
+    surrogate); the raw payload is kept as sent, since JSON escapes those characters.
+    """
     state = STATE_FOR_ACTION[decision.action]
+    reason = None if state == "ready" else decision.reason
+    try:
+        posting_date = window.posting_date(txn.occurred_time)
+    except OverflowError:
+        # Year 1 west of UTC, or 9999 east of it: the local date does not exist in Python.
+        posting_date = txn.occurred_time.date()
+        if state == "ready":
+            state = "held"
+            reason = (
+                f"{BAD_DATA}: field 'occurredTime' ({txn.occurred_time.isoformat()}) has no "
+                f"date in {window.timezone}; held until it is corrected in Divvy."
+            )
+    if state == "ready":
+        children = [c.uuid for c in txn.children if describe_illegal(c.uuid)]
+        if children:
+            state = "held"
+            reason = (
+                f"{BAD_DATA}: field 'childTransactionUuids' has {children[0][:60]!r}, which "
+                f"{describe_illegal(children[0])}; held until Divvy corrects it (report it to "
+                "Divvy support)."
+            )
+    merchant = txn.merchant_name or txn.raw_merchant_name
     return StagedTransaction(
         uuid=txn.uuid,
-        transaction_type=txn.raw_transaction_type,
+        transaction_type=xml_safe(txn.raw_transaction_type),
         amount=txn.amount,
         occurred_time=txn.occurred_time,
-        posting_date=window.posting_date(txn.occurred_time),
+        posting_date=posting_date,
         updated_time=txn.updated_time,
-        merchant=txn.merchant_name or txn.raw_merchant_name,
+        merchant=(xml_safe(merchant).strip() or None) if merchant else None,
         raw_payload=payload,
         state=state,
-        reason=None if state == "ready" else decision.reason,
+        reason=fit(xml_safe(reason), _REASON_LIMIT) if reason else reason,
     )
+
+
+#: A reason quotes the merchant; a 10k-character one must not make the ledger unreadable.
+_REASON_LIMIT = 1000
 
 
 def _reason_kind(reason: str) -> str:
@@ -340,27 +420,82 @@ def header_description(txn: DivvyTransaction) -> str | None:
 def build_cctransaction(
     row: LedgerRow, lines: Sequence[MappedLine], settings: SyncSettings
 ) -> CCTransaction:
-    txn = transaction_from_payload(row.raw_payload)
-    return CCTransaction(
-        card_id=settings.card_account_id,
-        payment_date=row.posting_date,
-        reference_no=row.uuid,
-        attempt=row.failed_attempts + 1,
-        payee=(txn.merchant_name or txn.raw_merchant_name or None),
-        description=header_description(txn),
-        lines=tuple(
-            CCLine(
-                gl_account_no=line.gl_account_no or "",
-                amount=line.amount,
-                description=line.description,
-                location_id=line.location_id,
-                department_id=line.department_id,
-                class_id=line.class_id,
-                project_id=line.project_id,
+    """The Intacct transaction for a ready ledger row and its mapped lines.
+
+    :raises UnpostableRecord: the only error for bad data; it names the Divvy uuid, the field
+        (``lines[2].gl_account_no``, ``card_id``, ``divvy.amount``…) and where to fix the value.
+        Free text never raises: it is cleaned and cut (``intacct.text``).
+    """
+    try:
+        txn = transaction_from_payload(row.raw_payload)
+        payee = txn.merchant_name or txn.raw_merchant_name or None
+        description = header_description(txn)
+    except DivvyRecordError as exc:
+        raise UnpostableRecord(
+            f"divvy.{exc.field}",
+            exc.problem,
+            record=row.uuid,
+            fix="the Divvy payload stored in the ledger cannot be read; run extract and stage "
+            "again, and report the transaction to Divvy support if it stays",
+        ) from None
+    ordered = sorted(lines, key=lambda ln: ln.line_no)
+    cc_lines = []
+    for n, line in enumerate(ordered, 1):
+        try:
+            cc_lines.append(
+                CCLine(
+                    gl_account_no=line.gl_account_no or "",
+                    amount=line.amount,
+                    description=line.description,
+                    location_id=line.location_id,
+                    department_id=line.department_id,
+                    class_id=line.class_id,
+                    project_id=line.project_id,
+                )
             )
-            for line in sorted(lines, key=lambda ln: ln.line_no)
-        ),
-    )
+        except UnpostableRecord as exc:
+            raise exc.for_record(
+                row.uuid, field_prefix=f"lines[{n}].", fix=_line_fix(line, exc.field)
+            ) from None
+    try:
+        return CCTransaction(
+            card_id=settings.card_account_id,
+            payment_date=row.posting_date,
+            reference_no=row.uuid,
+            attempt=row.failed_attempts + 1,
+            payee=payee,
+            description=description,
+            lines=tuple(cc_lines),
+        )
+    except UnpostableRecord as exc:
+        raise exc.for_record(row.uuid, fix=_TRANSACTION_FIXES.get(exc.field)) from None
+
+
+_TRANSACTION_FIXES = {
+    "card_id": "set card_account_id in the Variable divvy_intacct_settings to the card's ID "
+    "in Intacct",
+    "reference_no": "the Divvy uuid cannot be an Intacct reference number; report the "
+    "transaction to Divvy support",
+    "lines": "run the map step again so the transaction gets its lines",
+}
+# Which ``MappedLine`` column records where each ID came from.
+_RULE_OF = {
+    "gl_account_no": "gl_account_rule",
+    "location_id": "location_rule",
+    "department_id": "department_rule",
+    "class_id": "class_rule",
+    "project_id": "project_rule",
+}
+
+
+def _line_fix(line: MappedLine, field: str) -> str:
+    rule_column = _RULE_OF.get(field)
+    if rule_column is None:
+        return "run the map step again; report it if the line stays unpostable"
+    source = getattr(line, rule_column, None)
+    if not source:
+        return f"no custom field or mapping rule gives {field}; add a mapping rule for it"
+    return f"the value came from {source}; correct it there, then run again"
 
 
 def resolve_unknown_outcomes(
@@ -472,7 +607,9 @@ def load(
             try:
                 batch.append(build_cctransaction(row, lines.get(row.uuid, ()), settings))
             except (ValueError, TypeError, ArithmeticError, DivvyRecordError) as exc:
-                message = f"cannot be sent to Intacct: {exc}"
+                # UnpostableRecord names the record and field; anything else is cleaned too,
+                # since the ledger must be able to store the message (PostgreSQL refuses NUL).
+                message = xml_safe(str(exc))
                 ledger.mark_failed(row.uuid, message, owner=owner, sent=False)
                 report.fail(row.uuid, message)
         if batch:
@@ -512,7 +649,7 @@ def _dry_run(ledger: Ledger, settings: SyncSettings, report: LoadReport) -> None
         try:
             txn = build_cctransaction(row, lines.get(row.uuid, ()), settings)
         except (ValueError, TypeError, ArithmeticError, DivvyRecordError) as exc:
-            report.fail(row.uuid, f"would not be sent to Intacct: {exc}")
+            report.fail(row.uuid, f"would not be sent to Intacct: {xml_safe(str(exc))}")
             continue
         report.would_post += 1
         report.would_post_total += txn.total
