@@ -81,7 +81,7 @@ def _require_permission(ctx: Context, function: str, obj: str) -> None:
 
 def _object(ctx: Context, name: str | None) -> str:
     obj = (name or "").strip().upper()
-    if obj not in OBJECT_FIELDS:
+    if obj not in OBJECT_FIELDS or obj in ctx.company.unknown_objects:
         raise FunctionFailure(GwError(ERR_QUERY, "Query Failed",
                                       f"Object definition {(name or '').strip()} not found"))
     return obj
@@ -97,7 +97,7 @@ def visible(ctx: Context, obj: str) -> list[dict[str, str]]:
 
 def readable(ctx: Context, obj: str) -> list[dict[str, str]]:
     """Copies of the visible records as reads return them, with computed fields added."""
-    rows = visible(ctx, obj)
+    rows = [ctx.company.public(obj, r) for r in visible(ctx, obj)]
     if obj != "CCTRANSACTION":
         return rows
     # [EMULATOR CHOICE] Intacct reads return RECORD_URL, a link into its UI (the field is in
@@ -107,11 +107,11 @@ def readable(ctx: Context, obj: str) -> list[dict[str, str]]:
     return [r | {"RECORD_URL": f"{base}?.r={r['RECORDNO']}"} for r in rows]
 
 
-def _fields(obj: str, spec: str | None) -> tuple[str, ...]:
+def _fields(ctx: Context, obj: str, spec: str | None) -> tuple[str, ...]:
     names = [f.strip().upper() for f in (spec or "*").split(",") if f.strip()]
     if not names or names == ["*"]:
-        return OBJECT_FIELDS[obj]
-    unknown = [n for n in names if n not in OBJECT_FIELDS[obj]]
+        return ctx.company.fields(obj)
+    unknown = [n for n in names if n not in ctx.company.fields(obj)]
     if unknown:
         raise FunctionFailure(GwError(ERR_QUERY, "Query Failed",
                                       f"Invalid field {unknown[0]} for object {obj}"))
@@ -170,10 +170,10 @@ def _page_data(rs: ResultSet) -> etree._Element:
 def read_by_query(ctx: Context, fn: etree._Element) -> list[etree._Element]:
     obj = _object(ctx, fn.findtext("object"))
     _require_permission(ctx, "readByQuery", obj)
-    fields = _fields(obj, fn.findtext("fields"))
+    fields = _fields(ctx, obj, fn.findtext("fields"))
     pagesize = int(_text(fn, "pagesize") or 100)  # range checked by the schema
     try:
-        pred = parse_read_by_query(fn.findtext("query") or "", OBJECT_FIELDS[obj])
+        pred = parse_read_by_query(fn.findtext("query") or "", ctx.company.fields(obj))
     except QueryError as exc:
         raise _query_error(str(exc)) from exc
     rows = [dict(r) for r in readable(ctx, obj) if pred(r)]
@@ -227,14 +227,14 @@ def query(ctx: Context, fn: etree._Element) -> list[etree._Element]:
     select = [(c.tag, (c.text or "").strip().upper()) for c in fn.find("select")
               if isinstance(c.tag, str)]
     for _, name in select:
-        if name not in OBJECT_FIELDS[obj]:
+        if name not in ctx.company.fields(obj):
             raise _query_error(f"Invalid field {name} for object {obj}")
     fold = _text(fn, "options/caseinsensitive").lower() == "true"
     rows = list(readable(ctx, obj))
     filt = fn.find("filter")
     if filt is not None:
         try:
-            pred = compile_filter(filt[0], OBJECT_FIELDS[obj], fold_case=fold)
+            pred = compile_filter(filt[0], ctx.company.fields(obj), fold_case=fold)
         except QueryError as exc:
             raise _query_error(str(exc)) from exc
         rows = [r for r in rows if pred(r)]
@@ -260,7 +260,7 @@ def query(ctx: Context, fn: etree._Element) -> list[etree._Element]:
         columns = plain
     for order in reversed(fn.findall("orderby/order")):
         name = _text(order, "field").upper()
-        if name not in OBJECT_FIELDS[obj] and name not in columns:
+        if name not in ctx.company.fields(obj) and name not in columns:
             raise _query_error(f"Invalid orderby field {name}")
         rows = sorted(rows, key=lambda r, n=name: sort_key(r.get(n, "")),
                       reverse=order.find("descending") is not None)
@@ -278,7 +278,7 @@ def query(ctx: Context, fn: etree._Element) -> list[etree._Element]:
 def _read_keys(ctx: Context, fn: etree._Element, function: str, key_field: str | None):
     obj = _object(ctx, fn.findtext("object"))
     _require_permission(ctx, function, obj)
-    fields = _fields(obj, fn.findtext("fields"))
+    fields = _fields(ctx, obj, fn.findtext("fields"))
     keys = [k.strip() for k in (fn.findtext("keys") or "").split(",") if k.strip()]
     if len(keys) > MAX_READ_KEYS:
         raise _query_error(f"Too many keys: {len(keys)} (at most {MAX_READ_KEYS})")

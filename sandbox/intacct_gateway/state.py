@@ -117,9 +117,32 @@ class Company:
     next_recordno: int = 1000
     # (function controlid) of successful functions run under uniqueid=true
     processed_control_ids: set[str] = field(default_factory=set)
+    # Per object, stored field -> the name reads give it (None: reads do not return it). Real
+    # field names are undocumented for some objects (CREDITCARD's offset account), so a test can
+    # meet an Intacct whose names the hook never guessed. Postings keep using the stored field.
+    field_names: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    # Objects this company answers "Object definition X not found" for, as if never defined.
+    unknown_objects: set[str] = field(default_factory=set)
 
     def records(self, obj: str) -> list[dict[str, str]]:
         return self.objects.setdefault(obj, [])
+
+    def fields(self, obj: str) -> tuple[str, ...]:
+        """The fields reads of ``obj`` return, in order, under the names reads use."""
+        names = self.field_names.get(obj, {})
+        out = (names.get(f, f) for f in OBJECT_FIELDS[obj])
+        return tuple(f for f in out if f is not None)
+
+    def public(self, obj: str, row: dict[str, str]) -> dict[str, str]:
+        """``row`` as reads see it: fields renamed or left out per :attr:`field_names`."""
+        names = self.field_names.get(obj)
+        if not names:
+            return row
+        out = {k: v for k, v in row.items() if k not in names}
+        for stored, shown in names.items():
+            if shown is not None and stored in row:
+                out[shown] = row[stored]
+        return out
 
     def new_recordno(self) -> str:
         self.next_recordno += 1
@@ -250,6 +273,8 @@ def load_seed(
             multi_entity=bool(spec.get("multi_entity", False)),
             objects={},
             next_recordno=int(spec.get("next_recordno", 1000)),
+            field_names=_field_names(spec.get("field_names", {})),
+            unknown_objects={o.upper() for o in spec.get("unknown_objects", [])},
         )
         for obj in OBJECT_FIELDS:
             company.objects[obj] = []
@@ -267,6 +292,17 @@ def load_seed(
         companies=companies,
         session_timeout_seconds=session_timeout_seconds,
     )
+
+
+def _field_names(spec: Mapping[str, Mapping[str, str | None]]) -> dict[str, dict[str, str | None]]:
+    out: dict[str, dict[str, str | None]] = {}
+    for obj, names in spec.items():
+        obj = obj.upper()
+        unknown = [f for f in names if f.upper() not in OBJECT_FIELDS.get(obj, ())]
+        if obj not in OBJECT_FIELDS or unknown:
+            raise ValueError(f"seed: field_names names unknown {obj!r} fields {unknown}")
+        out[obj] = {f.upper(): (n.upper() if n else None) for f, n in names.items()}
+    return out
 
 
 def _add_seed_record(company: Company, obj: str, row: Mapping[str, Any]) -> None:

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import pytest
-from gw_wire import call, descriptions, el, errornos, read_by_query, results
+from gw_wire import call, cctransaction, descriptions, el, errornos, line, read_by_query, results
 
+from sandbox.intacct_gateway.state import load_seed
 from sandbox.intacct_gateway.testing import running_gateway
 
 
@@ -144,3 +145,51 @@ def test_books_closed_per_entity(gw):
     data = _one(gw, read_by_query("BOOKSCLOSED")).find("data")
     assert _ids(data, "booksclosed", "CLOSEDTHROUGH") == ["09/30/2026"]
     assert _ids(data, "booksclosed", "MEGAENTITYID") == ["E100"]
+
+
+def _card(gw, **kw):
+    fn = el("readByName", None, el("object", "CREDITCARD"), el("keys", "Divvy CC Object"), **kw)
+    return _one(gw, fn)
+
+
+def test_seed_can_name_card_fields_otherwise_or_hide_them(seed):
+    # Intacct's real CREDITCARD field names are not documented: a seed picks them, so tests can
+    # meet an Intacct whose names nobody guessed.
+    seed["companies"]["ACME-DEMO"]["field_names"] = {
+        "CREDITCARD": {"LIABACCTNO": "CCOFFSETACCT", "LOCATION": None}
+    }
+    with running_gateway(seed) as gw:
+        card = _card(gw).find("data/CREDITCARD")
+        tags = [c.tag for c in card]
+        assert card.findtext("CCOFFSETACCT") == "2150"
+        assert "LIABACCTNO" not in tags and "LOCATION" not in tags
+        query = read_by_query("CREDITCARD", "CCOFFSETACCT = '2150'", fields="CARDID")
+        assert _ids(_one(gw, query).find("data"), "creditcard", "CARDID") == ["Divvy CC Object"]
+        hidden = _one(gw, read_by_query("CREDITCARD", fields="CARDID,LIABACCTNO"))
+        assert hidden.findtext("status") == "failure"
+        assert "Invalid field LIABACCTNO" in descriptions(hidden)[0]
+        # Postings still offset to the account the card holds, whatever reads call it.
+        posted = _one(gw, cctransaction(line("6200", "1.00", locationid="100")))
+        assert posted.findtext("status") == "success", descriptions(posted)
+
+
+def test_seed_can_leave_the_card_offset_field_unreadable(seed):
+    seed["companies"]["ACME-DEMO"]["field_names"] = {"CREDITCARD": {"LIABACCTNO": None}}
+    with running_gateway(seed) as gw:
+        card = _card(gw).find("data/CREDITCARD")
+        assert "2150" not in [c.text for c in card]
+        assert _one(gw, cctransaction(line("6200", "1.00"))).findtext("status") == "success"
+
+
+def test_seed_can_make_an_object_unknown(seed):
+    seed["companies"]["ACME-DEMO"]["unknown_objects"] = ["BOOKSCLOSED"]
+    with running_gateway(seed) as gw:
+        result = _one(gw, read_by_query("BOOKSCLOSED"))
+        assert descriptions(result)[0].endswith("Object definition BOOKSCLOSED not found")
+
+
+@pytest.mark.parametrize("names", [{"NOPE": {"X": "Y"}}, {"CREDITCARD": {"NOPE": "X"}}])
+def test_field_names_must_name_known_fields(seed, names):
+    seed["companies"]["ACME-DEMO"]["field_names"] = names
+    with pytest.raises(ValueError, match="field_names"):
+        load_seed(seed)
