@@ -227,3 +227,53 @@ def test_settings_names_are_settings_not_constants(preflight):
         rename, card_account_id="Amex Corporate", divvy_gl_account_title="Card Liability"
     )
     assert report.errors == []
+
+
+def _card_fields(**names: str | None) -> Callable[[dict], None]:
+    """The gateway returns the card's fields under other names (None: not at all)."""
+    return lambda seed: _company(seed).update(field_names={"CREDITCARD": names})
+
+
+def _finding(report, check: str):
+    [finding] = [f for f in report.findings if f.check == check]
+    return finding
+
+
+def test_offset_account_is_found_by_value_under_a_name_nobody_guessed(preflight):
+    report = preflight(_card_fields(LIABACCTNO="CCOFFSETACCT"))
+    assert report.errors == [], [f.line() for f in report.errors]
+    found = _finding(report, "card.offset_account")
+    assert found.severity == "info"
+    assert "CCOFFSETACCT" in found.message and "2150" in found.message
+    assert report.card_offset_account == "2150"
+
+
+def test_an_offset_account_that_cannot_be_read_is_a_warning_saying_what_was_looked_for(
+    preflight,
+):
+    report = preflight(_card_fields(LIABACCTNO=None))
+    assert report.errors == [], [f.line() for f in report.errors]
+    warning = _finding(report, "card.offset_account")
+    assert warning.severity == "warning"
+    assert "could not verify" in warning.message.lower()
+    for looked_for in ("2150", "LIABACCTNO", "OFFSETACCOUNTNO", "GLACCOUNTNO"):
+        assert looked_for in warning.message
+    assert "'Credit card offset account'" in warning.fix
+    assert report.card_offset_account is None
+
+
+def test_an_unguessed_field_holding_another_account_is_not_taken_for_the_offset(preflight):
+    def other_account(seed):
+        _card_fields(LIABACCTNO="CCOFFSETACCT")(seed)
+        _card(seed)["LIABACCTNO"] = "6100"
+
+    report = preflight(other_account)
+    assert report.errors == []
+    warning = _finding(report, "card.offset_account")
+    assert warning.severity == "warning" and "CCOFFSETACCT = 6100" in warning.message
+
+
+def test_an_empty_guessed_offset_field_proves_nothing(preflight):
+    report = preflight(_set(_card, LIABACCTNO=""))
+    assert report.errors == []
+    assert _finding(report, "card.offset_account").severity == "warning"

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from typing import Any, Literal, Protocol
 
 from intacct_hook.intacct import errors as ierr
+from intacct_hook.intacct.fields import ACCOUNT_LIKE_FIELD, CARD_OFFSET_ACCOUNT_FIELDS
 from intacct_hook.sync.settings import SyncSettings
 from intacct_hook.sync.window import SyncWindow
 
@@ -342,23 +343,7 @@ def check_card(
             "days).",
             f"{where}: set the expiration date far in the future.",
         )
-    offset = card.get("offset_account_no")
-    report.card_offset_account = _text(offset) or None
-    if not offset:
-        report.add(
-            "card.offset_account",
-            "error",
-            f"The credit card account '{card_id}' has no credit card offset account.",
-            f"{where}: set 'Credit card offset account' to the Divvy GL Account.",
-        )
-    elif gl_account_no and _text(offset) != gl_account_no:
-        report.add(
-            "card.offset_account",
-            "error",
-            f"The credit card account '{card_id}' offsets to account {offset}, not to the Divvy "
-            f"GL Account {gl_account_no}.",
-            f"{where}: set 'Credit card offset account' to {gl_account_no}.",
-        )
+    check_card_offset_account(report, card, card_id, gl_account_no)
     location = _text(card.get("default_location_id"))
     report.card_default_location = location or None
     if not location:
@@ -376,6 +361,67 @@ def check_card(
             f"The default location '{location}' of '{card_id}' does not exist or is inactive.",
             f"{where}: choose an active location as 'Default location'.",
         )
+
+
+def _account_like_fields(card: Mapping[str, Any]) -> dict[str, str]:
+    """The card's own fields (Intacct's are upper case) that are named like a GL account."""
+    return {
+        name: _text(value)
+        for name, value in card.items()
+        if name.isupper() and ACCOUNT_LIKE_FIELD.search(name) and _text(value)
+    }
+
+
+def check_card_offset_account(
+    report: PreflightReport, card: Mapping[str, Any], card_id: str, gl_account_no: str | None
+) -> None:
+    """The card must offset to the Divvy GL Account; only a value read and found wrong stops.
+
+    The CREDITCARD field holding the offset account is not documented, so the account is looked
+    for by value: any account-like field holding the Divvy GL Account's number proves it. A
+    guessed name holding another account is read and wrong; anything else cannot be verified.
+    """
+    where = f"In Intacct, {CARD_SCREEN} > '{card_id}'"
+    fields = _account_like_fields(card)
+    guessed_field = card.get("offset_account_field")
+    guessed = _text(card.get("offset_account_no")) or None
+    if gl_account_no is None:
+        # The Divvy GL Account itself is missing (already an error): nothing to compare with.
+        report.card_offset_account = guessed
+        return
+    matches = [name for name, value in fields.items() if value == gl_account_no]
+    if matches:
+        found_in = guessed_field if guessed_field in matches else matches[0]
+        report.card_offset_account = gl_account_no
+        report.add(
+            "card.offset_account",
+            "info",
+            f"The credit card account '{card_id}' offsets to the Divvy GL Account "
+            f"{gl_account_no} (card field {found_in}).",
+        )
+        return
+    report.card_offset_account = guessed
+    if guessed:
+        report.add(
+            "card.offset_account",
+            "error",
+            f"The credit card account '{card_id}' offsets to account {guessed} (card field "
+            f"{guessed_field}), not to the Divvy GL Account {gl_account_no}.",
+            f"{where}: set 'Credit card offset account' to {gl_account_no}.",
+        )
+        return
+    seen = ", ".join(f"{name} = {value}" for name, value in sorted(fields.items()))
+    report.add(
+        "card.offset_account",
+        "warning",
+        f"Could not verify that the credit card account '{card_id}' offsets to the Divvy GL "
+        f"Account {gl_account_no}: no field of the card record holds {gl_account_no} (looked "
+        f"in {', '.join(CARD_OFFSET_ACCOUNT_FIELDS)} and every field named like an account"
+        + (f"; account fields seen: {seen}" if seen else "; none were returned")
+        + "). The sync goes on; Intacct books every posting against the card's real offset "
+        "account.",
+        f"{where}: make sure 'Credit card offset account' is {gl_account_no}.",
+    )
 
 
 def _index(rows: Iterable[Mapping[str, Any]], key: str) -> dict[str, Mapping[str, Any]]:
