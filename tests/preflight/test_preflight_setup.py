@@ -150,10 +150,10 @@ BROKEN = {
         "card.offset_account",
         "'Credit card offset account' to 2150",
     ),
-    "no default location": (
-        _set(_card, LOCATION=""),
+    "default location is no active location": (
+        _set(_card, LOCATION="999"),
         "card.default_location",
-        "'Default location'",
+        "choose an active location as 'Default location'",
     ),
 }
 
@@ -277,3 +277,68 @@ def test_an_empty_guessed_offset_field_proves_nothing(preflight):
     report = preflight(_set(_card, LIABACCTNO=""))
     assert report.errors == []
     assert _finding(report, "card.offset_account").severity == "warning"
+
+
+def _gl_fields(**names: str | None) -> Callable[[dict], None]:
+    return lambda seed: _company(seed).update(field_names={"GLACCOUNT": names})
+
+
+def _unknown_books_closed(seed: dict[str, Any]) -> None:
+    _company(seed)["unknown_objects"] = ["BOOKSCLOSED"]
+
+
+# (mutation, check id, words the warning must contain): facts preflight cannot read.
+UNVERIFIABLE = {
+    "no default location field": (
+        _card_fields(LOCATION=None),
+        "card.default_location",
+        ["LOCATION", "LOCATIONID", "DEFAULTLOCATION"],
+    ),
+    # An empty field under a guessed name proves nothing: the real field may be another one.
+    "empty guessed default location": (
+        _set(_card, LOCATION=""),
+        "card.default_location",
+        ["LOCATION", "LOCATIONID", "DEFAULTLOCATION"],
+    ),
+    "no card status field": (_card_fields(STATUS=None), "card.active", ["STATUS"]),
+    "no card expiry fields": (
+        _card_fields(EXP_MONTH=None, EXP_YEAR=None),
+        "card.expiry",
+        ["EXP_MONTH", "EXP_YEAR"],
+    ),
+    "no account type field": (
+        _gl_fields(ACCOUNTTYPE=None),
+        "gl_account.accounttype",
+        ["ACCOUNTTYPE", "2150"],
+    ),
+    "no direct posting field": (
+        _gl_fields(SUBLEDGERCONTROLON=None),
+        "gl_account.direct_posting",
+        ["SUBLEDGERCONTROLON"],
+    ),
+    "no books-closed object": (
+        _unknown_books_closed,
+        "periods.closed",
+        ["BOOKSCLOSED", "CLOSEDTHROUGH"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNVERIFIABLE))
+def test_a_fact_that_cannot_be_read_is_a_warning_and_the_run_goes_on(preflight, case):
+    mutate, check, looked_for = UNVERIFIABLE[case]
+    report = preflight(mutate)
+    assert report.errors == [], [f.line() for f in report.errors]
+    warning = _finding(report, check)
+    assert warning.severity == "warning"
+    assert "could not verify" in warning.message.lower()
+    for name in looked_for:
+        assert name in warning.message
+    report.raise_if_failed()
+
+
+def test_default_location_read_from_the_card_is_named_with_its_field(preflight):
+    report = preflight()
+    found = _finding(report, "card.default_location")
+    assert (found.severity, report.card_default_location) == ("info", "100")
+    assert "LOCATION" in found.message

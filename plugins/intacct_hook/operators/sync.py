@@ -49,6 +49,8 @@ the sender authorization, the user's sign-in and permissions, the entity, the *D
 (Balance Sheet, Credit, Non-Closing, Active, direct posting allowed, no required dimensions), the
 credit card account (exists, active, not expiring, offsets to the Divvy GL Account, has a default
 location), every GL account and dimension the mapping can produce, and closed periods.
+Only what it read and found wrong fails it; what it could not read (a field Intacct names
+otherwise) is a warning saying what it looked for, and the run goes on.
 
 *When it fails:* read the log; each problem says which Intacct screen and field to change.
 Fix it in Intacct, then clear this task.

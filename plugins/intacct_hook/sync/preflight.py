@@ -13,7 +13,13 @@ from datetime import date, timedelta
 from typing import Any, Literal, Protocol
 
 from intacct_hook.intacct import errors as ierr
-from intacct_hook.intacct.fields import ACCOUNT_LIKE_FIELD, CARD_OFFSET_ACCOUNT_FIELDS
+from intacct_hook.intacct.fields import (
+    ACCOUNT_LIKE_FIELD,
+    BOOKS_CLOSED_FIELD,
+    BOOKS_CLOSED_OBJECT,
+    CARD_LOCATION_FIELDS,
+    CARD_OFFSET_ACCOUNT_FIELDS,
+)
 from intacct_hook.sync.settings import SyncSettings
 from intacct_hook.sync.window import SyncWindow
 
@@ -230,6 +236,9 @@ def check_gl_account(report: PreflightReport, account: Mapping[str, Any], label:
         ("STATUS", "active", "Status", "Active"),
     ]
     for fld, want, ui_field, ui_value in expectations:
+        if fld not in account:
+            _unverifiable_gl_field(report, f"gl_account.{fld.lower()}", label, no, fld, ui_field)
+            continue
         got = account.get(fld)
         if _norm(got).replace(" ", "") != want.replace(" ", ""):
             report.add(
@@ -246,7 +255,16 @@ def check_gl_account(report: PreflightReport, account: Mapping[str, Any], label:
             f"{label} {no}: GL account alternative is '{account.get('ALTERNATIVEACCOUNT')}'.",
             f"{where}: set GL account alternative to None.",
         )
-    if _flag(account.get("SUBLEDGERCONTROLON")):
+    if "SUBLEDGERCONTROLON" not in account:
+        _unverifiable_gl_field(
+            report,
+            "gl_account.direct_posting",
+            label,
+            no,
+            "SUBLEDGERCONTROLON",
+            "'Disallow direct posting'",
+        )
+    elif _flag(account.get("SUBLEDGERCONTROLON")):
         report.add(
             "gl_account.direct_posting",
             "error",
@@ -263,6 +281,18 @@ def check_gl_account(report: PreflightReport, account: Mapping[str, Any], label:
             "guide warns they make the sync fail.",
             f"{where}: uncheck every dimension under 'Required dimensions'.",
         )
+
+
+def _unverifiable_gl_field(
+    report: PreflightReport, check: str, label: str, no: str, fld: str, ui_field: str
+) -> None:
+    report.add(
+        check,
+        "warning",
+        f"Could not verify {ui_field} of the {label} {no}: Intacct returned no {fld} field for "
+        "the account. The sync goes on.",
+        f"In Intacct, {GL_ACCOUNTS_SCREEN} > {no}: check {ui_field} as the setup guide says.",
+    )
 
 
 def _find_divvy_gl_account(
@@ -318,7 +348,15 @@ def check_card(
         return
     status = card.get("active")
     active = status if isinstance(status, bool) else _norm(card.get("STATUS")) == "active"
-    if not active:
+    if "STATUS" not in card:
+        report.add(
+            "card.active",
+            "warning",
+            f"Could not verify that the credit card account '{card_id}' is active: Intacct "
+            "returned no STATUS field for it. The sync goes on.",
+            f"{where}: check that Status is Active.",
+        )
+    elif not active:
         report.add(
             "card.active",
             "error",
@@ -328,10 +366,16 @@ def check_card(
     expiry = _card_expiry(card)
     needed = window.last_day + timedelta(days=settings.card_expiry_margin_days)
     if expiry is None:
+        got = ", ".join(
+            f"{f} = '{_text(card.get(f))}'" if f in card else f"no {f}"
+            for f in ("EXP_MONTH", "EXP_YEAR")
+        )
         report.add(
             "card.expiry",
             "warning",
-            f"The credit card account '{card_id}' has no readable expiration date.",
+            f"Could not verify the expiration date of the credit card account '{card_id}': "
+            f"no readable month and year in its fields EXP_MONTH and EXP_YEAR ({got}). The sync "
+            "goes on.",
             f"{where}: set an expiration date far in the future.",
         )
     elif expiry < needed:
@@ -344,23 +388,54 @@ def check_card(
             f"{where}: set the expiration date far in the future.",
         )
     check_card_offset_account(report, card, card_id, gl_account_no)
-    location = _text(card.get("default_location_id"))
-    report.card_default_location = location or None
-    if not location:
+    check_card_default_location(report, card, card_id, locations)
+
+
+def check_card_default_location(
+    report: PreflightReport,
+    card: Mapping[str, Any],
+    card_id: str,
+    locations: Mapping[str, Mapping[str, Any]],
+) -> None:
+    """A default location read from the card must be an active location; none read is a warning.
+
+    Its field name is a guess (an empty guessed field proves nothing either), so without a value
+    the map step simply has no card default to fall back on.
+    """
+    where = f"In Intacct, {CARD_SCREEN} > '{card_id}'"
+    location = card_default_location(card)
+    found_in = card.get("default_location_field")
+    report.card_default_location = location
+    if location is None:
         report.add(
             "card.default_location",
-            "error",
-            f"The credit card account '{card_id}' has no default location, so lines without a "
-            "mapped location cannot be posted.",
-            f"{where}: set 'Default location' to the location for this Divvy account.",
+            "warning",
+            f"Could not verify the default location of the credit card account '{card_id}': "
+            f"none of its fields {', '.join(CARD_LOCATION_FIELDS)} holds a value. The sync "
+            "goes on; lines without a mapped location are sent without one.",
+            f"{where}: make sure 'Default location' is the location for this Divvy account, or "
+            "map a location for every line (Divvy 'Location' field or a rule).",
         )
     elif location not in locations:
         report.add(
             "card.default_location",
             "error",
-            f"The default location '{location}' of '{card_id}' does not exist or is inactive.",
+            f"The default location '{location}' of '{card_id}' (card field {found_in}) does not "
+            "exist or is inactive.",
             f"{where}: choose an active location as 'Default location'.",
         )
+    else:
+        report.add(
+            "card.default_location",
+            "info",
+            f"The credit card account '{card_id}' has the default location '{location}' (card "
+            f"field {found_in}).",
+        )
+
+
+def card_default_location(card: Mapping[str, Any] | None) -> str | None:
+    """The card's default location ID as the hook found it under a guessed field, else None."""
+    return _text((card or {}).get("default_location_id")) or None
 
 
 def _account_like_fields(card: Mapping[str, Any]) -> dict[str, str]:
@@ -495,15 +570,26 @@ def check_coding_targets(
 
 
 def check_closed_periods(
-    report: PreflightReport, closed_through: date | None, window: SyncWindow, *, supported: bool
+    report: PreflightReport,
+    closed_through: date | None,
+    window: SyncWindow,
+    *,
+    unreadable: str | None = None,
 ) -> None:
+    """Warn about closed days in the window; a books-closed date that cannot be read is a
+    warning too (the object and field are a guess), never an error."""
     report.books_closed_through = closed_through
-    if not supported:
+    if closed_through is None:
         report.add(
             "periods.closed",
-            "info",
-            "This Intacct company does not expose its books-closed date to the API; closed "
-            "periods will be reported per transaction when posting.",
+            "warning",
+            "Could not verify closed periods: Intacct returned no books-closed date (looked for "
+            f"object {BOOKS_CLOSED_OBJECT}, field {BOOKS_CLOSED_FIELD}"
+            + (f"; Intacct said: {unreadable}" if unreadable else "")
+            + "). The sync goes on; a transaction dated in a closed period fails alone with "
+            "Intacct's message.",
+            "Nothing to change unless such failures appear; then ask the controller which "
+            "periods are closed.",
         )
         return
     if closed_through is not None and closed_through >= window.lookback_from:
@@ -542,7 +628,7 @@ def read_posting_facts(intacct: IntacctSetupReader, settings: SyncSettings) -> P
     dimensions = _read_dimensions(intacct)
     card = intacct.get_credit_card(settings.card_account_id) or {}
     return PostingFacts(
-        card_default_location=_text(card.get("default_location_id")) or None,
+        card_default_location=card_default_location(card),
         active_ids={"gl_account": set(accounts)} | {k: set(v) for k, v in dimensions.items()},
     )
 
@@ -584,9 +670,8 @@ def run_preflight(
     report.active_ids = {"gl_account": set(accounts)} | {k: set(v) for k, v in dimensions.items()}
 
     try:
-        closed = intacct.get_books_closed_through()
-        supported = True
-    except ierr.IntacctFunctionError:
-        closed, supported = None, False
-    check_closed_periods(report, closed, window, supported=supported and closed is not None)
+        closed, unreadable = intacct.get_books_closed_through(), None
+    except ierr.IntacctFunctionError as exc:
+        closed, unreadable = None, exc.description2 or exc.description or str(exc)
+    check_closed_periods(report, closed, window, unreadable=unreadable)
     return report
