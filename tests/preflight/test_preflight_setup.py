@@ -176,9 +176,14 @@ def test_wrong_password_names_the_web_services_user(preflight):
     assert "wrong" not in error.line()
 
 
-def test_wrong_entity_names_the_entity_setting(preflight):
-    [error] = preflight(entity="E999").errors
-    assert error.check == "setup.entity" and "entity_id" in error.fix
+@pytest.mark.parametrize("settings_entity", [None, "E200"])
+def test_wrong_entity_names_the_entity_the_connection_signed_in_with(preflight, settings_entity):
+    settings = {"entity_id": settings_entity} if settings_entity else {}
+    [error] = preflight(entity="E999", **settings).errors
+    assert error.check == "setup.entity"
+    assert "'E999'" in error.message and "'None'" not in error.message
+    assert "E200" not in error.line()
+    assert "extra 'entity_id' of the Airflow connection 'intacct_default'" in error.fix
 
 
 def test_mapping_targets_must_exist_and_carry_required_dimensions(preflight):

@@ -53,8 +53,20 @@ DIMENSION_LABELS = {
 }
 
 
+class SignInParams(Protocol):
+    """What the connection signed in with (the hook's ``conn_params``)."""
+
+    @property
+    def entity_id(self) -> str | None: ...
+
+
 class IntacctSetupReader(Protocol):
     """What preflight needs from the Intacct hook."""
+
+    @property
+    def intacct_conn_id(self) -> str: ...
+    @property
+    def conn_params(self) -> SignInParams: ...
 
     def get_gl_accounts(self, account_nos: Sequence[str] | None = None) -> list[dict[str, Any]]: ...
     def get_credit_card(self, card_id: str) -> dict[str, Any] | None: ...
@@ -177,7 +189,12 @@ def _card_expiry(card: Mapping[str, Any]) -> date | None:
     return date(year, month, calendar.monthrange(year, month)[1])
 
 
-def _auth_finding(report: PreflightReport, exc: ierr.IntacctError, settings: SyncSettings) -> None:
+def _auth_finding(
+    report: PreflightReport,
+    exc: ierr.IntacctError,
+    settings: SyncSettings,
+    intacct: IntacctSetupReader,
+) -> None:
     """Turn a sign-in failure into the setup step that fixes it."""
     text = f"{exc.description or ''} {exc.description2 or ''}".lower()
     if isinstance(exc, ierr.IntacctSenderNotAuthorized):
@@ -190,12 +207,21 @@ def _auth_finding(report: PreflightReport, exc: ierr.IntacctError, settings: Syn
             "all lower case.",
         )
     elif "entity" in text or "location" in text:
+        # Name what signed in: the connection's entity, not the settings' (which may differ).
+        entity = intacct.conn_params.entity_id
+        conn = f"the Airflow connection '{intacct.intacct_conn_id}'"
+        into = (
+            f"into entity '{entity}' (extra 'entity_id' of {conn})"
+            if entity
+            else f"at the top level ({conn} has no extra 'entity_id')"
+        )
+        said = exc.description2 or exc.description or exc.errorno
         report.add(
             "setup.entity",
             "error",
-            f"Sign-in into entity '{settings.entity_id}' failed: {exc.description2 or exc}.",
-            "In Intacct, Company > Entities: copy the Entity ID into the Airflow connection's "
-            "extra 'entity_id' (leave it empty for a company without entities).",
+            f"Sign-in {into} failed: {said}.",
+            "In Intacct, Company > Entities: copy the Entity ID into the extra 'entity_id' of "
+            f"{conn} (leave it empty for a company without entities).",
         )
     elif isinstance(exc, ierr.IntacctControlError):
         report.add(
@@ -647,7 +673,7 @@ def run_preflight(
         _permission_finding(report, exc, "GL accounts")
         return report
     except (ierr.IntacctAuthenticationError, ierr.IntacctControlError) as exc:
-        _auth_finding(report, exc, settings)
+        _auth_finding(report, exc, settings, intacct)
         return report
     report.add("setup.sign_in", "info", "Sender authorized; Web Services user signed in.")
 
