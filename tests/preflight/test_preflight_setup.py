@@ -13,9 +13,10 @@ from datetime import date
 from typing import Any
 
 import pytest
+import tenacity
 
 from intacct_hook.hooks.intacct import IntacctHook
-from intacct_hook.sync.preflight import CodingTarget, run_preflight
+from intacct_hook.sync.preflight import CodingTarget, read_posting_facts, run_preflight
 from intacct_hook.sync.settings import SyncSettings
 from intacct_hook.sync.window import SyncWindow
 from sandbox.intacct_gateway.testing import running_gateway
@@ -74,28 +75,34 @@ def preflight(monkeypatch) -> Callable[..., Any]:
         if mutate:
             mutate(seed)
         with running_gateway(seed) as gw:
-            monkeypatch.setenv(
-                "AIRFLOW_CONN_INTACCT_DEFAULT",
-                json.dumps(
-                    {
-                        "conn_type": "intacct",
-                        "host": gw.url,
-                        "login": "Divvy",
-                        "password": password,
-                        "extra": {
-                            "company_id": "ACME-DEMO",
-                            "sender_id": "bill.com",
-                            "sender_password": "sender-pass-0001",
-                            "entity_id": entity,
-                            "timeout": 10,
-                        },
-                    }
-                ),
-            )
-            hook = IntacctHook(retry_args={"stop": __import__("tenacity").stop_after_attempt(1)})
+            hook = _hook(monkeypatch, gw.url, entity=entity, password=password)
             return run_preflight(hook, SyncSettings.from_variable(settings), WINDOW, targets)
 
     return _run
+
+
+def _hook(
+    monkeypatch, url: str, *, entity: str = "E100", password: str = "ws-user-pass-0001"
+) -> IntacctHook:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_INTACCT_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "intacct",
+                "host": url,
+                "login": "Divvy",
+                "password": password,
+                "extra": {
+                    "company_id": "ACME-DEMO",
+                    "sender_id": "bill.com",
+                    "sender_password": "sender-pass-0001",
+                    "entity_id": entity,
+                    "timeout": 10,
+                },
+            }
+        ),
+    )
+    return IntacctHook(retry_args={"stop": tenacity.stop_after_attempt(1)})
 
 
 def test_the_setup_guide_company_passes(preflight):
@@ -347,3 +354,18 @@ def test_default_location_read_from_the_card_is_named_with_its_field(preflight):
     found = _finding(report, "card.default_location")
     assert (found.severity, report.card_default_location) == ("info", "100")
     assert "LOCATION" in found.message
+
+
+def test_posting_facts_carry_the_required_dimensions_of_active_accounts_read_once(monkeypatch):
+    seed = copy.deepcopy(SEED)
+    _gl(seed, "6300")["REQUIRECUSTOMER"] = True
+    _gl(seed, "6999")["REQUIREDEPT"] = True  # inactive: nothing may post to it anyway
+    with running_gateway(seed) as gw:
+        hook = _hook(monkeypatch, gw.url)
+        facts = read_posting_facts(hook, SyncSettings.from_variable({}))
+        account_reads = [
+            r for r in gw.requests for obj in r.iter("object") if obj.text == "GLACCOUNT"
+        ]
+    assert facts.required_dimensions == {"6250": {"department"}, "6300": {"customer"}}
+    assert facts.card_default_location == "100"
+    assert len(account_reads) == 1

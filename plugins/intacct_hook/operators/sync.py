@@ -138,7 +138,8 @@ class MapTransactionsOperator(SyncStepOperator):
 **Map.** Gives each line its Intacct coding: the Divvy custom fields (`GL Account`, `Location`,
 `Department`, `Class`, `Project`; values start with the Intacct ID), then the rules in
 `mapping_rules.csv`, then the default account; location falls back to the card's default
-location. IDs that are not active in Intacct are refused.
+location. IDs that are not active in Intacct are refused, and a line without a dimension its
+GL account requires in Intacct is held (Intacct would refuse it).
 
 *Unmapped transactions are held, not failed*: the log and XCom list why. Add a rule or fix the
 Divvy coding; the next run maps and posts them.
@@ -154,6 +155,7 @@ Divvy coding; the next run maps and posts them.
             _rules(settings),
             card_default_location=facts.card_default_location,
             valid_ids=facts.active_ids,
+            required_dimensions=facts.required_dimensions,
         )
         self.log.info("Mapped %d, unmapped %d", result["mapped"], result["unmapped"])
         for reason, count in result["unmapped_reasons"].items():

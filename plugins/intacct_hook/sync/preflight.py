@@ -53,6 +53,24 @@ DIMENSION_LABELS = {
 }
 
 
+def required_dimensions(account: Mapping[str, Any]) -> frozenset[str]:
+    """The dimensions every line posted to ``account`` must carry: the mapping's coding keys
+    (``department``…) for those it can supply, the Intacct name (``customer``, ``gldim<name>``)
+    for those it cannot."""
+    return frozenset(
+        REQUIRED_DIMENSION_FLAGS.get(flag) or flag.removeprefix("REQUIRE").lower()
+        for flag, value in account.items()
+        if flag.startswith("REQUIRE") and _flag(value)
+    )
+
+
+def dimension_label(dimension: str) -> str:
+    """``department`` → ``Department``, ``gldimregion`` → ``custom dimension REGION``."""
+    if dimension.startswith("gldim"):
+        return f"custom dimension {dimension.removeprefix('gldim').upper()}"
+    return DIMENSION_LABELS.get(dimension, dimension.title())
+
+
 class SignInParams(Protocol):
     """What the connection signed in with (the hook's ``conn_params``)."""
 
@@ -438,7 +456,8 @@ def check_card_default_location(
             "warning",
             f"Could not verify the default location of the credit card account '{card_id}': "
             f"none of its fields {', '.join(CARD_LOCATION_FIELDS)} holds a value. The sync "
-            "goes on; lines without a mapped location are sent without one.",
+            "goes on; lines without a mapped location are sent without one, or held when "
+            "their GL account requires a location.",
             f"{where}: make sure 'Default location' is the location for this Divvy account, or "
             "map a location for every line (Divvy 'Location' field or a rule).",
         )
@@ -560,22 +579,24 @@ def check_coding_targets(
                         f"In Intacct, {GL_ACCOUNTS_SCREEN} > {target.gl_account}: uncheck "
                         "'Disallow direct posting', or map to another account.",
                     )
-                for flag, dim in REQUIRED_DIMENSION_FLAGS.items():
-                    if not _flag(account.get(flag)):
-                        continue
-                    supplied = target.dimension(dim) if dim else None
+                for dim in sorted(required_dimensions(account)):
+                    codable = dim in DIMENSION_LABELS
+                    supplied = target.dimension(dim) if codable else None
                     if dim == "location" and not supplied:
                         supplied = default_location
                     if not supplied:
-                        label = DIMENSION_LABELS.get(dim or "", flag.removeprefix("REQUIRE"))
+                        label = dimension_label(dim)
                         divvy_may = dim in target.may_come_from_divvy
+                        # The map step holds exactly these lines (mapping.map_lines with
+                        # PostingFacts.required_dimensions), so this promise is kept.
                         report.add(
                             "mapping.required_dimension",
                             "warning" if divvy_may else severity,
                             f"GL account {target.gl_account} requires the {label} dimension, "
                             f"but {target.source} does not supply one"
                             + (
-                                f"; transactions without a Divvy {label} value will be held."
+                                f"; transactions without a Divvy {label} value will be held "
+                                "as unmapped (never sent) until they have one."
                                 if divvy_may
                                 else "."
                             ),
@@ -633,11 +654,13 @@ def check_closed_periods(
 
 @dataclass(frozen=True)
 class PostingFacts:
-    """What the map step needs to know about Intacct: the active IDs and the card's default
-    location."""
+    """What the map step needs to know about Intacct: the active IDs, the card's default
+    location, and per active GL account the dimensions it requires (only accounts that require
+    any; see :func:`required_dimensions`)."""
 
     card_default_location: str | None
     active_ids: dict[str, set[str]]
+    required_dimensions: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 def _read_dimensions(intacct: IntacctSetupReader) -> dict[str, dict[str, Mapping[str, Any]]]:
@@ -653,9 +676,11 @@ def read_posting_facts(intacct: IntacctSetupReader, settings: SyncSettings) -> P
     accounts = _index(intacct.get_gl_accounts(), "ACCOUNTNO")
     dimensions = _read_dimensions(intacct)
     card = intacct.get_credit_card(settings.card_account_id) or {}
+    required = {no: required_dimensions(account) for no, account in accounts.items()}
     return PostingFacts(
         card_default_location=card_default_location(card),
         active_ids={"gl_account": set(accounts)} | {k: set(v) for k, v in dimensions.items()},
+        required_dimensions={no: dims for no, dims in required.items() if dims},
     )
 
 
