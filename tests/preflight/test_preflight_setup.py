@@ -16,7 +16,12 @@ import pytest
 import tenacity
 
 from intacct_hook.hooks.intacct import IntacctHook
-from intacct_hook.sync.preflight import CodingTarget, read_posting_facts, run_preflight
+from intacct_hook.sync.preflight import (
+    REQUIRED_DIMENSION_FLAGS,
+    CodingTarget,
+    read_posting_facts,
+    run_preflight,
+)
 from intacct_hook.sync.settings import SyncSettings
 from intacct_hook.sync.window import SyncWindow
 from sandbox.intacct_gateway.testing import running_gateway
@@ -327,6 +332,11 @@ UNVERIFIABLE = {
         _gl_fields(SUBLEDGERCONTROLON=None),
         "gl_account.direct_posting",
         ["SUBLEDGERCONTROLON"],
+    ),
+    "no required-dimension flags": (
+        _gl_fields(**{flag: None for flag in REQUIRED_DIMENSION_FLAGS}),
+        "gl_account.required_dimensions",
+        ["REQUIREDEPT", "2150"],
     ),
     "no books-closed object": (
         _unknown_books_closed,

@@ -317,7 +317,15 @@ def check_gl_account(report: PreflightReport, account: Mapping[str, Any], label:
             f"{where}: uncheck 'Disallow direct posting'.",
         )
     required = [f for f in account if f.startswith("REQUIRE") and _flag(account.get(f))]
-    if required:
+    if not any(f in account for f in REQUIRED_DIMENSION_FLAGS):
+        report.add(
+            "gl_account.required_dimensions",
+            "warning",
+            f"Could not verify that the {label} {no} requires no dimensions: Intacct returned "
+            f"none of its flags ({', '.join(REQUIRED_DIMENSION_FLAGS)}). The sync goes on.",
+            f"{where}: check that every dimension under 'Required dimensions' is unchecked.",
+        )
+    elif required:
         report.add(
             "gl_account.required_dimensions",
             "error",
