@@ -124,13 +124,19 @@ class World:
 
     # --- running the DAG ------------------------------------------------------------------
 
-    def run(self, *, logical_date: datetime | None, conf: dict[str, Any] | None = None) -> Any:
+    def run(
+        self,
+        *,
+        logical_date: datetime | None,
+        conf: dict[str, Any] | None = None,
+        run_after: datetime | None = None,
+    ) -> Any:
         from airflow.dag_processing.dagbag import DagBag
 
         bag = DagBag(dag_folder=str(ROOT / "dags"))
         assert bag.import_errors == {}, bag.import_errors
         dag = bag.get_dag("divvy_intacct_sync")
-        return dag.test(logical_date=logical_date, run_conf=conf)
+        return dag.test(run_after=run_after, logical_date=logical_date, run_conf=conf)
 
     def run_day(self, day: date, **conf: Any) -> Any:
         return self.run(logical_date=logical_date_for(day), conf=conf or None)

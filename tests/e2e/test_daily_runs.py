@@ -108,11 +108,13 @@ def test_dry_run_writes_nothing_to_intacct(world):
 def test_manual_run_without_logical_date_covers_yesterday(world):
     from datetime import UTC, datetime
 
-    yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
-    # Mid-day in Chicago yesterday, whatever the time zone of the machine.
-    world.add(yesterday, 33.00)
+    # A fixed run_after (02:30 UTC is still the previous evening in Chicago): the local day
+    # before it is DAY, at any wall-clock time the test runs.
+    run_after = datetime(2026, 11, 19, 2, 30, tzinfo=UTC)
+    world.add(DAY, 33.00)
+    world.add(DAY + timedelta(days=1), 44.00)  # the local "today" of run_after: not this run's
 
-    dr = world.run(logical_date=None)
+    dr = world.run(logical_date=None, run_after=run_after)
 
     assert dr.state == "success", task_states(dr)
     assert xcom(dr, "extract")["window"]["source"] == "run_after"
