@@ -101,7 +101,13 @@ def run() -> list[Figure]:
         raise AssertionError(f"lines_frame made {len(frame)} lines, expected {LINES}")
 
     def map_all() -> Any:
-        return map_lines(frame, rules, card_default_location="100", valid_ids=valid_ids())
+        return map_lines(
+            frame,
+            rules,
+            card_default_location="100",
+            valid_ids=valid_ids(),
+            required_dimensions={"6250": frozenset({"department"})},  # as the default seed
+        )
 
     # Best of two: the first call also pays pandas' one-off set-up.
     result, map_s = timed(map_all)

@@ -40,9 +40,14 @@ CC_REVERSE_FAILED = "Could not reverse cctransaction record!"  # [EMULATOR CHOIC
 MAX_READ_KEYS = 100  # reference §4.4 (SDK cap; the gateway enforces it)
 
 OPERATION_NAMES = {
-    "readByQuery": "READ_BY_QUERY", "readMore": "READ_BY_QUERY", "query": "READ_BY_QUERY",
-    "read": "READ", "readByName": "READ", "delete": "DELETE",
-    "record_cctransaction": "CREATE", "reverse_cctransaction": "REVERSE",
+    "readByQuery": "READ_BY_QUERY",
+    "readMore": "READ_BY_QUERY",
+    "query": "READ_BY_QUERY",
+    "read": "READ",
+    "readByName": "READ",
+    "delete": "DELETE",
+    "record_cctransaction": "CREATE",
+    "reverse_cctransaction": "REVERSE",
 }
 
 
@@ -73,17 +78,24 @@ def _query_error(text: str) -> FunctionFailure:
 def _require_permission(ctx: Context, function: str, obj: str) -> None:
     op = OPERATION_NAMES.get(function)
     if op and not ctx.user.may(op, obj):
-        raise FunctionFailure(GwError(
-            ERR_PERMISSION, "",
-            f"You do not have permission for API operation {op} on objects of type {obj.lower()}",
-        ))
+        raise FunctionFailure(
+            GwError(
+                ERR_PERMISSION,
+                "",
+                f"You do not have permission for API operation {op} on objects of type "
+                f"{obj.lower()}",
+            )
+        )
 
 
 def _object(ctx: Context, name: str | None) -> str:
     obj = (name or "").strip().upper()
-    if obj not in OBJECT_FIELDS:
-        raise FunctionFailure(GwError(ERR_QUERY, "Query Failed",
-                                      f"Object definition {(name or '').strip()} not found"))
+    if obj not in OBJECT_FIELDS or obj in ctx.company.unknown_objects:
+        raise FunctionFailure(
+            GwError(
+                ERR_QUERY, "Query Failed", f"Object definition {(name or '').strip()} not found"
+            )
+        )
     return obj
 
 
@@ -97,7 +109,7 @@ def visible(ctx: Context, obj: str) -> list[dict[str, str]]:
 
 def readable(ctx: Context, obj: str) -> list[dict[str, str]]:
     """Copies of the visible records as reads return them, with computed fields added."""
-    rows = visible(ctx, obj)
+    rows = [ctx.company.public(obj, r) for r in visible(ctx, obj)]
     if obj != "CCTRANSACTION":
         return rows
     # [EMULATOR CHOICE] Intacct reads return RECORD_URL, a link into its UI (the field is in
@@ -109,14 +121,15 @@ def readable(ctx: Context, obj: str) -> list[dict[str, str]]:
     return [r | {"RECORD_URL": fmt.replace("{recordno}", r["RECORDNO"])} for r in rows]
 
 
-def _fields(obj: str, spec: str | None) -> tuple[str, ...]:
+def _fields(ctx: Context, obj: str, spec: str | None) -> tuple[str, ...]:
     names = [f.strip().upper() for f in (spec or "*").split(",") if f.strip()]
     if not names or names == ["*"]:
-        return OBJECT_FIELDS[obj]
-    unknown = [n for n in names if n not in OBJECT_FIELDS[obj]]
+        return ctx.company.fields(obj)
+    unknown = [n for n in names if n not in ctx.company.fields(obj)]
     if unknown:
-        raise FunctionFailure(GwError(ERR_QUERY, "Query Failed",
-                                      f"Invalid field {unknown[0]} for object {obj}"))
+        raise FunctionFailure(
+            GwError(ERR_QUERY, "Query Failed", f"Invalid field {unknown[0]} for object {obj}")
+        )
     return tuple(names)
 
 
@@ -160,10 +173,15 @@ def _is_entity(company: Company, entity: str) -> bool:
 
 
 def _page_data(rs: ResultSet) -> etree._Element:
-    page, rs.rows = rs.rows[: rs.pagesize], rs.rows[rs.pagesize:]
-    data = etree.Element("data", listtype=rs.obj.lower(), count=str(len(page)),
-                         totalcount=str(rs.totalcount), numremaining=str(len(rs.rows)),
-                         resultId=rs.result_id)
+    page, rs.rows = rs.rows[: rs.pagesize], rs.rows[rs.pagesize :]
+    data = etree.Element(
+        "data",
+        listtype=rs.obj.lower(),
+        count=str(len(page)),
+        totalcount=str(rs.totalcount),
+        numremaining=str(len(rs.rows)),
+        resultId=rs.result_id,
+    )
     for row in page:
         _render(data, rs.obj.lower(), row, rs.fields)
     return data
@@ -172,15 +190,16 @@ def _page_data(rs: ResultSet) -> etree._Element:
 def read_by_query(ctx: Context, fn: etree._Element) -> list[etree._Element]:
     obj = _object(ctx, fn.findtext("object"))
     _require_permission(ctx, "readByQuery", obj)
-    fields = _fields(obj, fn.findtext("fields"))
+    fields = _fields(ctx, obj, fn.findtext("fields"))
     pagesize = int(_text(fn, "pagesize") or 100)  # range checked by the schema
     try:
-        pred = parse_read_by_query(fn.findtext("query") or "", OBJECT_FIELDS[obj])
+        pred = parse_read_by_query(fn.findtext("query") or "", ctx.company.fields(obj))
     except QueryError as exc:
         raise _query_error(str(exc)) from exc
     rows = [dict(r) for r in readable(ctx, obj) if pred(r)]
-    rs = ResultSet(ctx.state.new_result_id(), ctx.company.company_id, obj, rows, fields,
-                   pagesize, len(rows))
+    rs = ResultSet(
+        ctx.state.new_result_id(), ctx.company.company_id, obj, rows, fields, pagesize, len(rows)
+    )
     data = _page_data(rs)
     if rs.rows:
         ctx.state.result_sets[rs.result_id] = rs
@@ -193,8 +212,14 @@ def read_more(ctx: Context, fn: etree._Element) -> list[etree._Element]:
     if result_id == "" and fn.find("object") is not None:
         # legacy form: the latest open cursor on that object in this company
         obj = _text(fn, "object").upper()
-        rs = next((r for r in reversed(ctx.state.result_sets.values())
-                   if r.obj == obj and r.company_id == ctx.company.company_id), None)
+        rs = next(
+            (
+                r
+                for r in reversed(ctx.state.result_sets.values())
+                if r.obj == obj and r.company_id == ctx.company.company_id
+            ),
+            None,
+        )
     if rs is None or rs.company_id != ctx.company.company_id:
         # [EMULATOR CHOICE] text: stale/unknown cursor (reference §4.2, UNVERIFIED)
         raise _query_error(f"Attempt to readMore on an invalid or expired resultId '{result_id}'")
@@ -226,17 +251,18 @@ def _aggregate(kind: str, values: list[str]) -> str:
 def query(ctx: Context, fn: etree._Element) -> list[etree._Element]:
     obj = _object(ctx, fn.findtext("object"))
     _require_permission(ctx, "query", obj)
-    select = [(c.tag, (c.text or "").strip().upper()) for c in fn.find("select")
-              if isinstance(c.tag, str)]
+    select = [
+        (c.tag, (c.text or "").strip().upper()) for c in fn.find("select") if isinstance(c.tag, str)
+    ]
     for _, name in select:
-        if name not in OBJECT_FIELDS[obj]:
+        if name not in ctx.company.fields(obj):
             raise _query_error(f"Invalid field {name} for object {obj}")
     fold = _text(fn, "options/caseinsensitive").lower() == "true"
     rows = list(readable(ctx, obj))
     filt = fn.find("filter")
     if filt is not None:
         try:
-            pred = compile_filter(filt[0], OBJECT_FIELDS[obj], fold_case=fold)
+            pred = compile_filter(filt[0], ctx.company.fields(obj), fold_case=fold)
         except QueryError as exc:
             raise _query_error(str(exc)) from exc
         rows = [r for r in rows if pred(r)]
@@ -262,16 +288,24 @@ def query(ctx: Context, fn: etree._Element) -> list[etree._Element]:
         columns = plain
     for order in reversed(fn.findall("orderby/order")):
         name = _text(order, "field").upper()
-        if name not in OBJECT_FIELDS[obj] and name not in columns:
+        if name not in ctx.company.fields(obj) and name not in columns:
             raise _query_error(f"Invalid orderby field {name}")
-        rows = sorted(rows, key=lambda r, n=name: sort_key(r.get(n, "")),
-                      reverse=order.find("descending") is not None)
+        rows = sorted(
+            rows,
+            key=lambda r, n=name: sort_key(r.get(n, "")),
+            reverse=order.find("descending") is not None,
+        )
     offset = int(_text(fn, "offset") or 0)
     pagesize = int(_text(fn, "pagesize") or 100)
-    page = rows[offset: offset + pagesize]
-    data = etree.Element("data", listtype=obj, totalcount=str(len(rows)), offset=str(offset),
-                         count=str(len(page)),
-                         numremaining=str(max(0, len(rows) - offset - len(page))))
+    page = rows[offset : offset + pagesize]
+    data = etree.Element(
+        "data",
+        listtype=obj,
+        totalcount=str(len(rows)),
+        offset=str(offset),
+        count=str(len(page)),
+        numremaining=str(max(0, len(rows) - offset - len(page))),
+    )
     for row in page:
         _render(data, obj, row, columns)
     return [data]
@@ -280,7 +314,7 @@ def query(ctx: Context, fn: etree._Element) -> list[etree._Element]:
 def _read_keys(ctx: Context, fn: etree._Element, function: str, key_field: str | None):
     obj = _object(ctx, fn.findtext("object"))
     _require_permission(ctx, function, obj)
-    fields = _fields(obj, fn.findtext("fields"))
+    fields = _fields(ctx, obj, fn.findtext("fields"))
     keys = [k.strip() for k in (fn.findtext("keys") or "").split(",") if k.strip()]
     if len(keys) > MAX_READ_KEYS:
         raise _query_error(f"Too many keys: {len(keys)} (at most {MAX_READ_KEYS})")
@@ -320,8 +354,12 @@ DIMENSIONS: tuple[tuple[str, str, str, str | None], ...] = (
     ("contractid", "REQUIRECONTRACT", "Contract", None),
     ("warehouseid", "REQUIREWAREHOUSE", "Warehouse", None),
 )
-_ID_FIELD = {"DEPARTMENT": "DEPARTMENTID", "LOCATION": "LOCATIONID", "PROJECT": "PROJECTID",
-             "CLASS": "CLASSID"}
+_ID_FIELD = {
+    "DEPARTMENT": "DEPARTMENTID",
+    "LOCATION": "LOCATIONID",
+    "PROJECT": "PROJECTID",
+    "CLASS": "CLASSID",
+}
 
 
 def _invalid_dimension(label: str, value: str) -> str:
@@ -343,14 +381,17 @@ def _split_date(el: etree._Element | None, what: str, generic: str) -> dt.date:
             raise ValueError
         return dt.date(int(_text(el, "year")), int(_text(el, "month")), int(_text(el, "day")))
     except ValueError:
-        raise FunctionFailure(GwError("BL03000018", "", f"Illegal format for {what}"),
-                              GwError(ERR_BUSINESS, "", generic)) from None
+        raise FunctionFailure(
+            GwError("BL03000018", "", f"Illegal format for {what}"),
+            GwError(ERR_BUSINESS, "", generic),
+        ) from None
 
 
 def closed_through(ctx: Context, entity: str | None) -> dt.date | None:
     """Books-closed date for an entity; None entity (unknown) takes the latest of all."""
     dates = [
-        parse_date(r["CLOSEDTHROUGH"]) for r in ctx.company.records("BOOKSCLOSED")
+        parse_date(r["CLOSEDTHROUGH"])
+        for r in ctx.company.records("BOOKSCLOSED")
         if r.get("CLOSEDTHROUGH") and (entity is None or r.get("_entity", "") in ("", entity))
     ]
     return max(dates) if dates else None
@@ -362,7 +403,9 @@ def _check_open_period(ctx: Context, day: dt.date, entity: str | None, generic: 
         # [EMULATOR CHOICE] text, architecture.md
         raise _cc_fail(
             f"The date {fmt_date(day)} is in a closed period. Date must be on or after "
-            f"{fmt_date(closed + dt.timedelta(days=1))}.", generic)
+            f"{fmt_date(closed + dt.timedelta(days=1))}.",
+            generic,
+        )
 
 
 def _line_entity(ctx: Context, lines: list[etree._Element]) -> str | None:
@@ -394,7 +437,8 @@ def record_cctransaction(ctx: Context, fn: etree._Element) -> list[etree._Elemen
         except InvalidOperation:
             raise FunctionFailure(
                 GwError("BL03000018", "", f"Illegal format for paymentamount '{raw}'"),
-                GwError(ERR_BUSINESS, "", CC_CREATE_FAILED)) from None
+                GwError(ERR_BUSINESS, "", CC_CREATE_FAILED),
+            ) from None
     # 2. card exists and is active ([EMULATOR CHOICE] text, reference §2.4)
     card = company.find("CREDITCARD", "CARDID", card_id)
     if card is None or card.get("STATUS") != "active":
@@ -423,8 +467,10 @@ def record_cctransaction(ctx: Context, fn: etree._Element) -> list[etree._Elemen
     for line, acct in zip(lines, accounts, strict=True):
         for tag, flag, label, _ in DIMENSIONS:
             if acct.get(flag) == "true" and not _text(line, tag):
-                raise _cc_fail(f"This transaction is missing the {label} dimension for the "
-                               f"Account {acct['ACCOUNTNO']}")
+                raise _cc_fail(
+                    f"This transaction is missing the {label} dimension for the "
+                    f"Account {acct['ACCOUNTNO']}"
+                )
     # 6. dimension values exist and are active
     for line in lines:
         for tag, _, label, obj in DIMENSIONS:
@@ -439,19 +485,40 @@ def record_cctransaction(ctx: Context, fn: etree._Element) -> list[etree._Elemen
         for n, line in enumerate(lines, start=1):
             if not _text(line, "locationid"):
                 # [EMULATOR CHOICE] text
-                raise _cc_fail(f"Line {n}: a location is required for transactions entered at "
-                               "the top level of a multi-entity company.")
+                raise _cc_fail(
+                    f"Line {n}: a location is required for transactions entered at "
+                    "the top level of a multi-entity company."
+                )
     key = store_cctransaction(
-        company, entity=entity or "", card_id=card_id, day=day,
-        reference_no=_text(fn, "referenceno"), payee=_text(fn, "payee"),
-        description=_text(fn, "description"), currency=_text(fn, "currency") or "USD",
-        lines=[{
-            "ACCOUNTNO": _text(line, "glaccountno"), "AMOUNT": amount,
-            "DESCRIPTION": _text(line, "description"),
-            **{tag[:-2].upper() + "ID": _text(line, tag) for tag in
-               ("departmentid", "locationid", "classid", "projectid", "customerid", "vendorid",
-                "employeeid", "itemid")},
-        } for line, amount in zip(lines, amounts, strict=True)],
+        company,
+        entity=entity or "",
+        card_id=card_id,
+        day=day,
+        reference_no=_text(fn, "referenceno"),
+        payee=_text(fn, "payee"),
+        description=_text(fn, "description"),
+        currency=_text(fn, "currency") or "USD",
+        lines=[
+            {
+                "ACCOUNTNO": _text(line, "glaccountno"),
+                "AMOUNT": amount,
+                "DESCRIPTION": _text(line, "description"),
+                **{
+                    tag[:-2].upper() + "ID": _text(line, tag)
+                    for tag in (
+                        "departmentid",
+                        "locationid",
+                        "classid",
+                        "projectid",
+                        "customerid",
+                        "vendorid",
+                        "employeeid",
+                        "itemid",
+                    )
+                },
+            }
+            for line, amount in zip(lines, amounts, strict=True)
+        ],
     )
     key_el = etree.Element("key")
     key_el.text = key
@@ -459,29 +526,58 @@ def record_cctransaction(ctx: Context, fn: etree._Element) -> list[etree._Elemen
 
 
 def store_cctransaction(
-    company: Company, *, entity: str, card_id: str, day: dt.date, reference_no: str,
-    payee: str, description: str, currency: str, lines: list[dict], state: str = "Posted",
+    company: Company,
+    *,
+    entity: str,
+    card_id: str,
+    day: dt.date,
+    reference_no: str,
+    payee: str,
+    description: str,
+    currency: str,
+    lines: list[dict],
+    state: str = "Posted",
 ) -> str:
     """Persist a header and its lines; ``lines`` hold ACCOUNTNO, AMOUNT (Decimal) and dims."""
     key = company.new_recordno()
     total = sum((Decimal(line["AMOUNT"]) for line in lines), Decimal(0))
     ename = company.entity_name(entity)
-    company.records("CCTRANSACTION").append({
-        "RECORDNO": key, "RECORDID": reference_no, "FINANCIALENTITY": card_id,
-        "WHENCREATED": fmt_date(day), "TOTALENTERED": fmt_amount(total),
-        "TRX_TOTALENTERED": fmt_amount(total), "CURRENCY": currency,
-        "DESCRIPTION": description, "PAYEE": payee, "STATE": state, "REVERSALKEY": "",
-        "REVERSEDKEY": "", "REVERSALDATE": "", "MEGAENTITYID": entity, "MEGAENTITYNAME": ename,
-        "WHENMODIFIED": dt.datetime.now().strftime("%m/%d/%Y %H:%M:%S"), "_entity": entity,
-    })
+    company.records("CCTRANSACTION").append(
+        {
+            "RECORDNO": key,
+            "RECORDID": reference_no,
+            "FINANCIALENTITY": card_id,
+            "WHENCREATED": fmt_date(day),
+            "TOTALENTERED": fmt_amount(total),
+            "TRX_TOTALENTERED": fmt_amount(total),
+            "CURRENCY": currency,
+            "DESCRIPTION": description,
+            "PAYEE": payee,
+            "STATE": state,
+            "REVERSALKEY": "",
+            "REVERSEDKEY": "",
+            "REVERSALDATE": "",
+            "MEGAENTITYID": entity,
+            "MEGAENTITYNAME": ename,
+            "WHENMODIFIED": dt.datetime.now().strftime("%m/%d/%Y %H:%M:%S"),
+            "_entity": entity,
+        }
+    )
     for n, line in enumerate(lines, start=1):
         amount = fmt_amount(Decimal(line["AMOUNT"]))
         row = {f: str(line.get(f, "")) for f in OBJECT_FIELDS["CCTRANSACTIONENTRY"]}
-        row.update({
-            "RECORDNO": company.new_recordno(), "RECORDKEY": key, "LINE_NO": str(n),
-            "AMOUNT": amount, "TRX_AMOUNT": amount, "MEGAENTITYID": entity,
-            "MEGAENTITYNAME": ename, "_entity": entity,
-        })
+        row.update(
+            {
+                "RECORDNO": company.new_recordno(),
+                "RECORDKEY": key,
+                "LINE_NO": str(n),
+                "AMOUNT": amount,
+                "TRX_AMOUNT": amount,
+                "MEGAENTITYID": entity,
+                "MEGAENTITYNAME": ename,
+                "_entity": entity,
+            }
+        )
         company.records("CCTRANSACTIONENTRY").append(row)
     return key
 
@@ -499,18 +595,25 @@ def reverse_cctransaction(ctx: Context, fn: etree._Element) -> list[etree._Eleme
     key = fn.get("key", "").strip()
     header = _own_cctransaction(ctx, key, CC_REVERSE_FAILED)
     if header.get("REVERSALKEY") or header.get("REVERSEDKEY"):
-        raise _cc_fail(f"Charge card transaction {key} has already been reversed.",
-                       CC_REVERSE_FAILED)
+        raise _cc_fail(
+            f"Charge card transaction {key} has already been reversed.", CC_REVERSE_FAILED
+        )
     day = _split_date(fn.find("datereversed"), "datereversed", CC_REVERSE_FAILED)
     if day < parse_date(header["WHENCREATED"]):
-        raise _cc_fail("The reversal date cannot be before the transaction date.",
-                       CC_REVERSE_FAILED)
+        raise _cc_fail(
+            "The reversal date cannot be before the transaction date.", CC_REVERSE_FAILED
+        )
     _check_open_period(ctx, day, header.get("_entity", ""), CC_REVERSE_FAILED)
     lines = [r for r in ctx.company.records("CCTRANSACTIONENTRY") if r["RECORDKEY"] == key]
     new_key = store_cctransaction(
-        ctx.company, entity=header.get("_entity", ""), card_id=header["FINANCIALENTITY"],
-        day=day, reference_no=header["RECORDID"], payee=header["PAYEE"],
-        description=_text(fn, "memo") or header["DESCRIPTION"], currency=header["CURRENCY"],
+        ctx.company,
+        entity=header.get("_entity", ""),
+        card_id=header["FINANCIALENTITY"],
+        day=day,
+        reference_no=header["RECORDID"],
+        payee=header["PAYEE"],
+        description=_text(fn, "memo") or header["DESCRIPTION"],
+        currency=header["CURRENCY"],
         lines=[{**line, "AMOUNT": -Decimal(line["AMOUNT"])} for line in lines],
         state="Reversal",  # [EMULATOR CHOICE] state names
     )
@@ -527,21 +630,28 @@ def delete(ctx: Context, fn: etree._Element) -> list[etree._Element]:
     obj = _object(ctx, fn.findtext("object"))
     _require_permission(ctx, "delete", obj)
     if obj != "CCTRANSACTION":
-        raise FunctionFailure(GwError(
-            ERR_BUSINESS, "", f"API operation 'DELETE' cannot be performed on objects of type "
-            f"{obj.lower()}"))
+        raise FunctionFailure(
+            GwError(
+                ERR_BUSINESS,
+                "",
+                f"API operation 'DELETE' cannot be performed on objects of type {obj.lower()}",
+            )
+        )
     keys = [k.strip() for k in (fn.findtext("keys") or "").split(",") if k.strip()]
     generic = "Could not delete cctransaction record!"  # [EMULATOR CHOICE]
     headers = [_own_cctransaction(ctx, k, generic) for k in keys]
     for header in headers:
-        _check_open_period(ctx, parse_date(header["WHENCREATED"]), header.get("_entity", ""),
-                           generic)
+        _check_open_period(
+            ctx, parse_date(header["WHENCREATED"]), header.get("_entity", ""), generic
+        )
     gone = {h["RECORDNO"] for h in headers}
     company = ctx.company
     company.objects["CCTRANSACTION"] = [
-        r for r in company.records("CCTRANSACTION") if r["RECORDNO"] not in gone]
+        r for r in company.records("CCTRANSACTION") if r["RECORDNO"] not in gone
+    ]
     company.objects["CCTRANSACTIONENTRY"] = [
-        r for r in company.records("CCTRANSACTIONENTRY") if r["RECORDKEY"] not in gone]
+        r for r in company.records("CCTRANSACTIONENTRY") if r["RECORDKEY"] not in gone
+    ]
     return []
 
 

@@ -28,34 +28,103 @@ DEFAULT_SEED_PATH = pathlib.Path(__file__).with_name("seeds") / "default.json"
 # Output field order per object (reference §3.5, §5; architecture.md "Emulator choices").
 OBJECT_FIELDS: dict[str, tuple[str, ...]] = {
     "GLACCOUNT": (
-        "RECORDNO", "ACCOUNTNO", "TITLE", "ACCOUNTTYPE", "NORMALBALANCE", "CLOSINGTYPE",
-        "CLOSINGACCOUNTNO", "ALTERNATIVEACCOUNT", "STATUS", "CATEGORY", "TAXABLE",
-        "SUBLEDGERCONTROLON", "REQUIREDEPT", "REQUIRELOC", "REQUIREPROJECT", "REQUIRETASK",
-        "REQUIRECUSTOMER", "REQUIREVENDOR", "REQUIREEMPLOYEE", "REQUIREITEM", "REQUIRECLASS",
-        "REQUIRECONTRACT", "REQUIREWAREHOUSE", "MEGAENTITYID", "MEGAENTITYNAME", "WHENCREATED",
+        "RECORDNO",
+        "ACCOUNTNO",
+        "TITLE",
+        "ACCOUNTTYPE",
+        "NORMALBALANCE",
+        "CLOSINGTYPE",
+        "CLOSINGACCOUNTNO",
+        "ALTERNATIVEACCOUNT",
+        "STATUS",
+        "CATEGORY",
+        "TAXABLE",
+        "SUBLEDGERCONTROLON",
+        "REQUIREDEPT",
+        "REQUIRELOC",
+        "REQUIREPROJECT",
+        "REQUIRETASK",
+        "REQUIRECUSTOMER",
+        "REQUIREVENDOR",
+        "REQUIREEMPLOYEE",
+        "REQUIREITEM",
+        "REQUIRECLASS",
+        "REQUIRECONTRACT",
+        "REQUIREWAREHOUSE",
+        "MEGAENTITYID",
+        "MEGAENTITYNAME",
+        "WHENCREATED",
         "WHENMODIFIED",
     ),
     "CREDITCARD": (
-        "RECORDNO", "CARDID", "DESCRIPTION", "CARDTYPE", "EXP_MONTH", "EXP_YEAR", "COMMCARD",
-        "STATUS", "LIABACCTNO", "LOCATION", "DEPT", "VENDORID", "LIABILITYTYPE", "CURRENCY",
-        "MEGAENTITYID", "MEGAENTITYNAME",
+        "RECORDNO",
+        "CARDID",
+        "DESCRIPTION",
+        "CARDTYPE",
+        "EXP_MONTH",
+        "EXP_YEAR",
+        "COMMCARD",
+        "STATUS",
+        "LIABACCTNO",
+        "LOCATION",
+        "DEPT",
+        "VENDORID",
+        "LIABILITYTYPE",
+        "CURRENCY",
+        "MEGAENTITYID",
+        "MEGAENTITYNAME",
     ),
-    "LOCATION": ("RECORDNO", "LOCATIONID", "NAME", "PARENTID", "STATUS", "CURRENCY",
-                 "MEGAENTITYID", "MEGAENTITYNAME"),
+    "LOCATION": (
+        "RECORDNO",
+        "LOCATIONID",
+        "NAME",
+        "PARENTID",
+        "STATUS",
+        "CURRENCY",
+        "MEGAENTITYID",
+        "MEGAENTITYNAME",
+    ),
     "DEPARTMENT": ("RECORDNO", "DEPARTMENTID", "TITLE", "PARENTID", "STATUS"),
     "CLASS": ("RECORDNO", "CLASSID", "NAME", "PARENTID", "STATUS"),
     "PROJECT": ("RECORDNO", "PROJECTID", "NAME", "STATUS", "MEGAENTITYID", "MEGAENTITYNAME"),
     "LOCATIONENTITY": ("RECORDNO", "LOCATIONID", "NAME", "REPORTPRINTAS", "CURRENCY", "STATUS"),
     "CCTRANSACTION": (
-        "RECORDNO", "RECORDID", "FINANCIALENTITY", "WHENCREATED", "TOTALENTERED",
-        "TRX_TOTALENTERED", "CURRENCY", "DESCRIPTION", "PAYEE", "STATE", "REVERSALKEY",
-        "REVERSEDKEY", "REVERSALDATE", "MEGAENTITYID", "MEGAENTITYNAME", "WHENMODIFIED",
+        "RECORDNO",
+        "RECORDID",
+        "FINANCIALENTITY",
+        "WHENCREATED",
+        "TOTALENTERED",
+        "TRX_TOTALENTERED",
+        "CURRENCY",
+        "DESCRIPTION",
+        "PAYEE",
+        "STATE",
+        "REVERSALKEY",
+        "REVERSEDKEY",
+        "REVERSALDATE",
+        "MEGAENTITYID",
+        "MEGAENTITYNAME",
+        "WHENMODIFIED",
         "RECORD_URL",
     ),
     "CCTRANSACTIONENTRY": (
-        "RECORDNO", "RECORDKEY", "LINE_NO", "ACCOUNTNO", "AMOUNT", "TRX_AMOUNT", "DESCRIPTION",
-        "LOCATIONID", "DEPARTMENTID", "CLASSID", "PROJECTID", "CUSTOMERID", "VENDORID",
-        "EMPLOYEEID", "ITEMID", "MEGAENTITYID", "MEGAENTITYNAME",
+        "RECORDNO",
+        "RECORDKEY",
+        "LINE_NO",
+        "ACCOUNTNO",
+        "AMOUNT",
+        "TRX_AMOUNT",
+        "DESCRIPTION",
+        "LOCATIONID",
+        "DEPARTMENTID",
+        "CLASSID",
+        "PROJECTID",
+        "CUSTOMERID",
+        "VENDORID",
+        "EMPLOYEEID",
+        "ITEMID",
+        "MEGAENTITYID",
+        "MEGAENTITYNAME",
     ),
     # [EMULATOR CHOICE] architecture.md: invented object for the books-closed date.
     "BOOKSCLOSED": ("RECORDNO", "CLOSEDTHROUGH", "MEGAENTITYID", "MEGAENTITYNAME"),
@@ -63,10 +132,16 @@ OBJECT_FIELDS: dict[str, tuple[str, ...]] = {
 
 # The field readByName matches its keys against (reference §4.4).
 NAME_FIELDS: dict[str, str] = {
-    "GLACCOUNT": "ACCOUNTNO", "CREDITCARD": "CARDID", "LOCATION": "LOCATIONID",
-    "DEPARTMENT": "DEPARTMENTID", "CLASS": "CLASSID", "PROJECT": "PROJECTID",
-    "LOCATIONENTITY": "LOCATIONID", "CCTRANSACTION": "RECORDNO",
-    "CCTRANSACTIONENTRY": "RECORDNO", "BOOKSCLOSED": "RECORDNO",
+    "GLACCOUNT": "ACCOUNTNO",
+    "CREDITCARD": "CARDID",
+    "LOCATION": "LOCATIONID",
+    "DEPARTMENT": "DEPARTMENTID",
+    "CLASS": "CLASSID",
+    "PROJECT": "PROJECTID",
+    "LOCATIONENTITY": "LOCATIONID",
+    "CCTRANSACTION": "RECORDNO",
+    "CCTRANSACTIONENTRY": "RECORDNO",
+    "BOOKSCLOSED": "RECORDNO",
 }
 
 # readByQuery compares these fields in their internal form (reference §4.1).
@@ -117,9 +192,32 @@ class Company:
     next_recordno: int = 1000
     # (function controlid) of successful functions run under uniqueid=true
     processed_control_ids: set[str] = field(default_factory=set)
+    # Per object, stored field -> the name reads give it (None: reads do not return it). Real
+    # field names are undocumented for some objects (CREDITCARD's offset account), so a test can
+    # meet an Intacct whose names the hook never guessed. Postings keep using the stored field.
+    field_names: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    # Objects this company answers "Object definition X not found" for, as if never defined.
+    unknown_objects: set[str] = field(default_factory=set)
 
     def records(self, obj: str) -> list[dict[str, str]]:
         return self.objects.setdefault(obj, [])
+
+    def fields(self, obj: str) -> tuple[str, ...]:
+        """The fields reads of ``obj`` return, in order, under the names reads use."""
+        names = self.field_names.get(obj, {})
+        out = (names.get(f, f) for f in OBJECT_FIELDS[obj])
+        return tuple(f for f in out if f is not None)
+
+    def public(self, obj: str, row: dict[str, str]) -> dict[str, str]:
+        """``row`` as reads see it: fields renamed or left out per :attr:`field_names`."""
+        names = self.field_names.get(obj)
+        if not names:
+            return row
+        out = {k: v for k, v in row.items() if k not in names}
+        for stored, shown in names.items():
+            if shown is not None and stored in row:
+                out[shown] = row[stored]
+        return out
 
     def new_recordno(self) -> str:
         self.next_recordno += 1
@@ -185,7 +283,10 @@ class GatewayState:
         now = _now()
         session = Session(
             session_id=secrets.token_urlsafe(24) + "..",
-            company_id=company_id, user_id=user_id, entity=entity, started=now,
+            company_id=company_id,
+            user_id=user_id,
+            entity=entity,
+            started=now,
             expires=now + dt.timedelta(seconds=self.session_timeout_seconds),
         )
         self.sessions[session.session_id] = session
@@ -252,6 +353,8 @@ def load_seed(
             multi_entity=bool(spec.get("multi_entity", False)),
             objects={},
             next_recordno=int(spec.get("next_recordno", 1000)),
+            field_names=_field_names(spec.get("field_names", {})),
+            unknown_objects={o.upper() for o in spec.get("unknown_objects", [])},
         )
         for obj in OBJECT_FIELDS:
             company.objects[obj] = []
@@ -260,15 +363,31 @@ def load_seed(
                 _add_seed_record(company, obj.upper(), row)
         closed = spec.get("books_closed_through", {})
         for entity, day in closed.items():
-            _add_seed_record(company, "BOOKSCLOSED", {
-                "CLOSEDTHROUGH": fmt_date(parse_date(day)), "MEGAENTITYID": entity,
-            })
+            _add_seed_record(
+                company,
+                "BOOKSCLOSED",
+                {
+                    "CLOSEDTHROUGH": fmt_date(parse_date(day)),
+                    "MEGAENTITYID": entity,
+                },
+            )
         companies[company_id] = company
     return GatewayState(
         senders=dict(data.get("senders", {})),
         companies=companies,
         session_timeout_seconds=session_timeout_seconds,
     )
+
+
+def _field_names(spec: Mapping[str, Mapping[str, str | None]]) -> dict[str, dict[str, str | None]]:
+    out: dict[str, dict[str, str | None]] = {}
+    for obj, names in spec.items():
+        obj = obj.upper()
+        unknown = [f for f in names if f.upper() not in OBJECT_FIELDS.get(obj, ())]
+        if obj not in OBJECT_FIELDS or unknown:
+            raise ValueError(f"seed: field_names names unknown {obj!r} fields {unknown}")
+        out[obj] = {f.upper(): (n.upper() if n else None) for f, n in names.items()}
+    return out
 
 
 def _add_seed_record(company: Company, obj: str, row: Mapping[str, Any]) -> None:

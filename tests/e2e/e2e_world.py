@@ -205,6 +205,7 @@ class StepRun:
             load_rules(self.settings.mapping_path()),
             card_default_location=facts.card_default_location,
             valid_ids=facts.active_ids,
+            required_dimensions=facts.required_dimensions,
         )
 
     def load(self, try_number: int = 1) -> steps.LoadReport:

@@ -13,9 +13,15 @@ from datetime import date
 from typing import Any
 
 import pytest
+import tenacity
 
 from intacct_hook.hooks.intacct import IntacctHook
-from intacct_hook.sync.preflight import CodingTarget, run_preflight
+from intacct_hook.sync.preflight import (
+    REQUIRED_DIMENSION_FLAGS,
+    CodingTarget,
+    read_posting_facts,
+    run_preflight,
+)
 from intacct_hook.sync.settings import SyncSettings
 from intacct_hook.sync.window import SyncWindow
 from sandbox.intacct_gateway.testing import running_gateway
@@ -74,28 +80,34 @@ def preflight(monkeypatch) -> Callable[..., Any]:
         if mutate:
             mutate(seed)
         with running_gateway(seed) as gw:
-            monkeypatch.setenv(
-                "AIRFLOW_CONN_INTACCT_DEFAULT",
-                json.dumps(
-                    {
-                        "conn_type": "intacct",
-                        "host": gw.url,
-                        "login": "Divvy",
-                        "password": password,
-                        "extra": {
-                            "company_id": "ACME-DEMO",
-                            "sender_id": "bill.com",
-                            "sender_password": "sender-pass-0001",
-                            "entity_id": entity,
-                            "timeout": 10,
-                        },
-                    }
-                ),
-            )
-            hook = IntacctHook(retry_args={"stop": __import__("tenacity").stop_after_attempt(1)})
+            hook = _hook(monkeypatch, gw.url, entity=entity, password=password)
             return run_preflight(hook, SyncSettings.from_variable(settings), WINDOW, targets)
 
     return _run
+
+
+def _hook(
+    monkeypatch, url: str, *, entity: str = "E100", password: str = "ws-user-pass-0001"
+) -> IntacctHook:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_INTACCT_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "intacct",
+                "host": url,
+                "login": "Divvy",
+                "password": password,
+                "extra": {
+                    "company_id": "ACME-DEMO",
+                    "sender_id": "bill.com",
+                    "sender_password": "sender-pass-0001",
+                    "entity_id": entity,
+                    "timeout": 10,
+                },
+            }
+        ),
+    )
+    return IntacctHook(retry_args={"stop": tenacity.stop_after_attempt(1)})
 
 
 def test_the_setup_guide_company_passes(preflight):
@@ -150,10 +162,10 @@ BROKEN = {
         "card.offset_account",
         "'Credit card offset account' to 2150",
     ),
-    "no default location": (
-        _set(_card, LOCATION=""),
+    "default location is no active location": (
+        _set(_card, LOCATION="999"),
         "card.default_location",
-        "'Default location'",
+        "choose an active location as 'Default location'",
     ),
 }
 
@@ -176,9 +188,14 @@ def test_wrong_password_names_the_web_services_user(preflight):
     assert "wrong" not in error.line()
 
 
-def test_wrong_entity_names_the_entity_setting(preflight):
-    [error] = preflight(entity="E999").errors
-    assert error.check == "setup.entity" and "entity_id" in error.fix
+@pytest.mark.parametrize("settings_entity", [None, "E200"])
+def test_wrong_entity_names_the_entity_the_connection_signed_in_with(preflight, settings_entity):
+    settings = {"entity_id": settings_entity} if settings_entity else {}
+    [error] = preflight(entity="E999", **settings).errors
+    assert error.check == "setup.entity"
+    assert "'E999'" in error.message and "'None'" not in error.message
+    assert "E200" not in error.line()
+    assert "extra 'entity_id' of the Airflow connection 'intacct_default'" in error.fix
 
 
 def test_mapping_targets_must_exist_and_carry_required_dimensions(preflight):
@@ -227,3 +244,138 @@ def test_settings_names_are_settings_not_constants(preflight):
         rename, card_account_id="Amex Corporate", divvy_gl_account_title="Card Liability"
     )
     assert report.errors == []
+
+
+def _card_fields(**names: str | None) -> Callable[[dict], None]:
+    """The gateway returns the card's fields under other names (None: not at all)."""
+    return lambda seed: _company(seed).update(field_names={"CREDITCARD": names})
+
+
+def _finding(report, check: str):
+    [finding] = [f for f in report.findings if f.check == check]
+    return finding
+
+
+def test_offset_account_is_found_by_value_under_a_name_nobody_guessed(preflight):
+    report = preflight(_card_fields(LIABACCTNO="CCOFFSETACCT"))
+    assert report.errors == [], [f.line() for f in report.errors]
+    found = _finding(report, "card.offset_account")
+    assert found.severity == "info"
+    assert "CCOFFSETACCT" in found.message and "2150" in found.message
+    assert report.card_offset_account == "2150"
+
+
+def test_an_offset_account_that_cannot_be_read_is_a_warning_saying_what_was_looked_for(
+    preflight,
+):
+    report = preflight(_card_fields(LIABACCTNO=None))
+    assert report.errors == [], [f.line() for f in report.errors]
+    warning = _finding(report, "card.offset_account")
+    assert warning.severity == "warning"
+    assert "could not verify" in warning.message.lower()
+    for looked_for in ("2150", "LIABACCTNO", "OFFSETACCOUNTNO", "GLACCOUNTNO"):
+        assert looked_for in warning.message
+    assert "'Credit card offset account'" in warning.fix
+    assert report.card_offset_account is None
+
+
+def test_an_unguessed_field_holding_another_account_is_not_taken_for_the_offset(preflight):
+    def other_account(seed):
+        _card_fields(LIABACCTNO="CCOFFSETACCT")(seed)
+        _card(seed)["LIABACCTNO"] = "6100"
+
+    report = preflight(other_account)
+    assert report.errors == []
+    warning = _finding(report, "card.offset_account")
+    assert warning.severity == "warning" and "CCOFFSETACCT = 6100" in warning.message
+
+
+def test_an_empty_guessed_offset_field_proves_nothing(preflight):
+    report = preflight(_set(_card, LIABACCTNO=""))
+    assert report.errors == []
+    assert _finding(report, "card.offset_account").severity == "warning"
+
+
+def _gl_fields(**names: str | None) -> Callable[[dict], None]:
+    return lambda seed: _company(seed).update(field_names={"GLACCOUNT": names})
+
+
+def _unknown_books_closed(seed: dict[str, Any]) -> None:
+    _company(seed)["unknown_objects"] = ["BOOKSCLOSED"]
+
+
+# (mutation, check id, words the warning must contain): facts preflight cannot read.
+UNVERIFIABLE = {
+    "no default location field": (
+        _card_fields(LOCATION=None),
+        "card.default_location",
+        ["LOCATION", "LOCATIONID", "DEFAULTLOCATION"],
+    ),
+    # An empty field under a guessed name proves nothing: the real field may be another one.
+    "empty guessed default location": (
+        _set(_card, LOCATION=""),
+        "card.default_location",
+        ["LOCATION", "LOCATIONID", "DEFAULTLOCATION"],
+    ),
+    "no card status field": (_card_fields(STATUS=None), "card.active", ["STATUS"]),
+    "no card expiry fields": (
+        _card_fields(EXP_MONTH=None, EXP_YEAR=None),
+        "card.expiry",
+        ["EXP_MONTH", "EXP_YEAR"],
+    ),
+    "no account type field": (
+        _gl_fields(ACCOUNTTYPE=None),
+        "gl_account.accounttype",
+        ["ACCOUNTTYPE", "2150"],
+    ),
+    "no direct posting field": (
+        _gl_fields(SUBLEDGERCONTROLON=None),
+        "gl_account.direct_posting",
+        ["SUBLEDGERCONTROLON"],
+    ),
+    "no required-dimension flags": (
+        _gl_fields(**{flag: None for flag in REQUIRED_DIMENSION_FLAGS}),
+        "gl_account.required_dimensions",
+        ["REQUIREDEPT", "2150"],
+    ),
+    "no books-closed object": (
+        _unknown_books_closed,
+        "periods.closed",
+        ["BOOKSCLOSED", "CLOSEDTHROUGH"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNVERIFIABLE))
+def test_a_fact_that_cannot_be_read_is_a_warning_and_the_run_goes_on(preflight, case):
+    mutate, check, looked_for = UNVERIFIABLE[case]
+    report = preflight(mutate)
+    assert report.errors == [], [f.line() for f in report.errors]
+    warning = _finding(report, check)
+    assert warning.severity == "warning"
+    assert "could not verify" in warning.message.lower()
+    for name in looked_for:
+        assert name in warning.message
+    report.raise_if_failed()
+
+
+def test_default_location_read_from_the_card_is_named_with_its_field(preflight):
+    report = preflight()
+    found = _finding(report, "card.default_location")
+    assert (found.severity, report.card_default_location) == ("info", "100")
+    assert "LOCATION" in found.message
+
+
+def test_posting_facts_carry_the_required_dimensions_of_active_accounts_read_once(monkeypatch):
+    seed = copy.deepcopy(SEED)
+    _gl(seed, "6300")["REQUIRECUSTOMER"] = True
+    _gl(seed, "6999")["REQUIREDEPT"] = True  # inactive: nothing may post to it anyway
+    with running_gateway(seed) as gw:
+        hook = _hook(monkeypatch, gw.url)
+        facts = read_posting_facts(hook, SyncSettings.from_variable({}))
+        account_reads = [
+            r for r in gw.requests for obj in r.iter("object") if obj.text == "GLACCOUNT"
+        ]
+    assert facts.required_dimensions == {"6250": {"department"}, "6300": {"customer"}}
+    assert facts.card_default_location == "100"
+    assert len(account_reads) == 1

@@ -52,7 +52,13 @@ def map_one(rules=RULES, **kw):
     return outcome
 
 
-OPTIONS = {"field_names", "default_gl_account", "card_default_location", "valid_ids"}
+OPTIONS = {
+    "field_names",
+    "default_gl_account",
+    "card_default_location",
+    "valid_ids",
+    "required_dimensions",
+}
 
 
 def coding(outcome):
@@ -319,3 +325,83 @@ def test_memo_from_a_free_text_custom_field_reaches_the_description():
     memo = {"name": "Memo", "note": "Team lunch with ACME", "selectedValues": []}
     frame = lines_frame([_divvy(note=None, customFields=[memo])])
     assert frame.loc[0, "description"] == "Jane Doe | Field Operations | Team lunch with ACME"
+
+
+# As read from Intacct once per run (read_posting_facts): 6250 requires a department.
+REQUIRED = {"6250": frozenset({"department"}), "6200": frozenset({"location"})}
+
+
+def test_a_line_without_a_dimension_its_account_requires_is_held_naming_record_and_fix():
+    out = map_one(
+        uuid="txr_client",
+        custom_fields={"GL Account": ("6250 - Travel - Client",)},
+        required_dimensions=REQUIRED,
+    )
+    assert out.state == "unmapped"
+    assert out.reason == (
+        "Divvy record txr_client: GL account '6250' (from custom field 'GL Account') requires "
+        "a department in Intacct and the line has none; choose a value for 'Department' in "
+        "Divvy, add a department to a rule in rules.csv that matches it, or uncheck the "
+        "required Department dimension of 6250 in Intacct (General Ledger > Accounts)"
+    )
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"custom_fields": {"GL Account": ("6250 - Travel",), "Department": ("10 - Sales",)}},
+        {"custom_fields": {"Trip": ("Client visit",)}},  # rules.csv line 6 gives 6250 and 10
+        {"mcc": "3000", "card_default_location": "100"},  # 6200 needs a location: the card's
+    ],
+    ids=["department from Divvy", "department from the same rule", "card default location"],
+)
+def test_a_required_dimension_from_any_source_satisfies_the_account(kw):
+    rules = parse_rules(
+        "match_field,match_value,gl_account,location,department,class,project,note\n"
+        "custom_field:Trip,Client visit,6250,,10,,,\n"
+        "mcc,3000,6200,,,,,\n",
+        source="rules.csv",
+    )
+    out = map_one(rules=rules, required_dimensions=REQUIRED, **kw)
+    assert (out.state, out.reason) == ("ready", None)
+
+
+def test_a_required_location_without_a_card_default_is_held():
+    rules = parse_rules(
+        "match_field,match_value,gl_account,location,department,class,project,note\n"
+        "mcc,3000,6200,,,,,\n",
+        source="rules.csv",
+    )
+    out = map_one(rules=rules, mcc="3000", required_dimensions=REQUIRED)
+    assert out.state == "unmapped"
+    assert "GL account '6200' (from rules.csv line 2) requires a location" in out.reason
+    assert "set the credit card account's default location" in out.reason
+
+
+def test_a_dimension_the_sync_cannot_supply_holds_every_line_on_that_account():
+    out = map_one(mcc="5812", required_dimensions={"6300": frozenset({"customer"})})
+    assert out.state == "unmapped"
+    assert "GL account '6300' (from rules.csv line 4) requires the Customer dimension" in (
+        out.reason
+    )
+    assert "this sync cannot supply" in out.reason
+
+
+def test_only_the_split_line_missing_the_dimension_is_named():
+    frame = pd.DataFrame(
+        [
+            line("txr_s", 1, "30.00", source_uuid="txr_c1", mcc="5812"),
+            line("txr_s", 2, "23.03", source_uuid="txr_c2",
+                 custom_fields={"GL Account": ("6250 - Travel - Client",)}),
+        ]
+    )  # fmt: skip
+    result = map_lines(frame, RULES, required_dimensions=REQUIRED)
+    [tx] = result.transactions.to_dict("records")
+    assert tx["state"] == "unmapped"
+    assert tx["reason"].startswith("line 2: Divvy record txr_c2: GL account '6250'")
+    assert "line 1" not in tx["reason"]
+
+
+def test_without_required_dimensions_nothing_is_held_for_them():
+    out = map_one(custom_fields={"GL Account": ("6250 - Travel - Client",)})
+    assert out.state == "ready"

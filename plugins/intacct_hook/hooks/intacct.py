@@ -40,6 +40,12 @@ from intacct_hook.intacct.errors import (
     IntacctSignInError,
     error_for,
 )
+from intacct_hook.intacct.fields import (
+    BOOKS_CLOSED_FIELD,
+    BOOKS_CLOSED_OBJECT,
+    CARD_LOCATION_FIELDS,
+    CARD_OFFSET_ACCOUNT_FIELDS,
+)
 from intacct_hook.intacct.records import (
     CCTransaction,
     RecordOutcome,
@@ -68,10 +74,6 @@ CCTRANSACTION_FIELDS = (
     "STATE",
     "RECORD_URL",  # a link into Intacct's UI (field in public SDK field lists)
 )
-# Candidate CREDITCARD field names (docs/architecture.md): the real names are not documented.
-CARD_OFFSET_ACCOUNT_FIELDS = ("LIABACCTNO", "OFFSETACCOUNTNO", "GLACCOUNTNO", "LIABILITYACCOUNTNO")
-CARD_LOCATION_FIELDS = ("LOCATION", "LOCATIONID", "DEFAULTLOCATION")
-BOOKS_CLOSED_OBJECT = "BOOKSCLOSED"  # emulator choice (docs/architecture.md)
 
 # Status codes after which the request certainly did not change anything or re-sending is
 # safe even for a write, because uniqueid catches a duplicate.
@@ -743,14 +745,22 @@ class IntacctHook(BaseHook):
         return list(self.iter_read_by_query("GLACCOUNT"))
 
     def get_credit_card(self, card_id: str) -> dict | None:
-        """The CREDITCARD ``card_id`` or None, plus normalized keys ``offset_account_no``,
-        ``default_location_id``, ``expires`` (last day of the expiry month) and ``active``."""
+        """The CREDITCARD ``card_id`` (its fields as Intacct names them) or None.
+
+        Added lower-case keys: ``offset_account_no`` / ``default_location_id``, the first value
+        found under :data:`CARD_OFFSET_ACCOUNT_FIELDS` / :data:`CARD_LOCATION_FIELDS`, and
+        ``offset_account_field`` / ``default_location_field``, the field it was found in (None
+        when none of the guessed names holds a value); ``expires`` (last day of the expiry
+        month) and ``active``.
+        """
         rows = [r for r in self.read_by_name("CREDITCARD", [card_id]) if r.get("CARDID")]
         if not rows:
             return None
         card = dict(rows[0])
-        card["offset_account_no"] = _first(card, CARD_OFFSET_ACCOUNT_FIELDS)
-        card["default_location_id"] = _first(card, CARD_LOCATION_FIELDS)
+        card["offset_account_field"] = _first_field(card, CARD_OFFSET_ACCOUNT_FIELDS)
+        card["offset_account_no"] = card.get(card["offset_account_field"] or "")
+        card["default_location_field"] = _first_field(card, CARD_LOCATION_FIELDS)
+        card["default_location_id"] = card.get(card["default_location_field"] or "")
         card["expires"] = _expiry(card.get("EXP_MONTH"), card.get("EXP_YEAR"))
         card["active"] = _is_active(card.get("STATUS"))
         return card
@@ -773,14 +783,14 @@ class IntacctHook(BaseHook):
     def get_books_closed_through(self) -> date | None:
         """The last closed day, or None when Intacct cannot tell (object unknown, no rows)."""
         try:
-            rows = list(self.iter_read_by_query(BOOKS_CLOSED_OBJECT, fields=("CLOSEDTHROUGH",)))
+            rows = list(self.iter_read_by_query(BOOKS_CLOSED_OBJECT, fields=(BOOKS_CLOSED_FIELD,)))
         except IntacctPermissionError:
             raise
         except IntacctFunctionError as exc:
             if _object_unknown(exc):
                 return None
             raise
-        dates = [d for d in (_as_date(r.get("CLOSEDTHROUGH")) for r in rows) if d]
+        dates = [d for d in (_as_date(r.get(BOOKS_CLOSED_FIELD)) for r in rows) if d]
         return max(dates) if dates else None
 
     # --- UI -------------------------------------------------------------------------------------
@@ -898,12 +908,9 @@ def _failed(txn: CCTransaction, result: FunctionResult) -> RecordOutcome:
     )
 
 
-def _first(row: dict, names: Sequence[str]) -> Any:
-    for name in names:
-        value = row.get(name)
-        if value not in (None, ""):
-            return value
-    return None
+def _first_field(row: dict, names: Sequence[str]) -> str | None:
+    """The first of ``names`` that holds a value in ``row``."""
+    return next((name for name in names if row.get(name) not in (None, "")), None)
 
 
 def _expiry(month: object, year: object) -> date | None:

@@ -51,6 +51,8 @@ the sender authorization, the user's sign-in and permissions, the entity, the *D
 (Balance Sheet, Credit, Non-Closing, Active, direct posting allowed, no required dimensions), the
 credit card account (exists, active, not expiring, offsets to the Divvy GL Account, has a default
 location), every GL account and dimension the mapping can produce, and closed periods.
+Only what it read and found wrong fails it; what it could not read (a field Intacct names
+otherwise) is a warning saying what it looked for, and the run goes on.
 
 *When it fails:* read the log; each problem says which Intacct screen and field to change.
 Fix it in Intacct, then clear this task.
@@ -144,7 +146,8 @@ class MapTransactionsOperator(SyncStepOperator):
 **Map.** Gives each line its Intacct coding: the Divvy custom fields (`GL Account`, `Location`,
 `Department`, `Class`, `Project`; values start with the Intacct ID), then the rules in
 `mapping_rules.csv`, then the default account; location falls back to the card's default
-location. IDs that are not active in Intacct are refused.
+location. IDs that are not active in Intacct are refused, and a line without a dimension its
+GL account requires in Intacct is held (Intacct would refuse it).
 
 *Unmapped transactions are held, not failed*: the log and XCom list why. Add a rule or fix the
 Divvy coding; the next run maps and posts them.
@@ -160,6 +163,7 @@ Divvy coding; the next run maps and posts them.
             _rules(settings),
             card_default_location=facts.card_default_location,
             valid_ids=facts.active_ids,
+            required_dimensions=facts.required_dimensions,
         )
         self.log.info("Mapped %d, unmapped %d", result["mapped"], result["unmapped"])
         for reason, count in result["unmapped_reasons"].items():

@@ -9,9 +9,11 @@ Intacct integration does it:
 3. the ``default_gl_account`` setting (GL account only);
 4. the credit card account's default location (location only).
 
-A line without a GL account, with a custom field holding several different IDs, or with an ID
-that is not among the active Intacct IDs given in ``valid_ids`` makes its whole transaction
-``unmapped``, with a reason that says what to fix. Other dimensions may stay empty.
+A line without a GL account, with a custom field holding several different IDs, with an ID
+that is not among the active Intacct IDs given in ``valid_ids``, or without a dimension its GL
+account requires (``required_dimensions``, read from Intacct once per run) makes its whole
+transaction ``unmapped``, with a reason that says what to fix: Intacct would refuse it. Other
+dimensions may stay empty.
 
 Example::
 
@@ -37,6 +39,7 @@ from intacct_hook.divvy.posting_rules import PostingLine, original_amount_text, 
 from intacct_hook.divvy.records import DivvyTransaction
 from intacct_hook.intacct.text import FIELD_LIMITS, clean_text, describe_illegal, fit, xml_safe
 from intacct_hook.sync.ledger import MappedLine
+from intacct_hook.sync.preflight import GL_ACCOUNTS_SCREEN, dimension_label
 from intacct_hook.sync.rules import LineFacts, RuleSet, intacct_id
 from intacct_hook.sync.settings import DEFAULT_CUSTOM_FIELD_NAMES, DIMENSIONS
 
@@ -115,8 +118,14 @@ def map_lines(
     default_gl_account: str | None = None,
     card_default_location: str | None = None,
     valid_ids: Mapping[str, Set[str]] | None = None,
+    required_dimensions: Mapping[str, Set[str]] | None = None,
 ) -> MappingResult:
-    """Map posting lines (columns :data:`INPUT_COLUMNS`) to Intacct coding with provenance."""
+    """Map posting lines (columns :data:`INPUT_COLUMNS`) to Intacct coding with provenance.
+
+    ``required_dimensions``: GL account → the dimensions it requires, as
+    :func:`~intacct_hook.sync.preflight.required_dimensions` names them; a name outside
+    :data:`ID_COLUMNS` is one this sync never supplies, so every line on that account is held.
+    """
     missing = [c for c in INPUT_COLUMNS if c not in lines.columns]
     if missing:
         raise ValueError(f"mapping input lacks column(s) {missing}")
@@ -127,6 +136,14 @@ def map_lines(
     mapped = [mapper.map(rec) for rec in lines.to_dict("records")]
     # object dtype keeps None as None (pandas 3 would infer str columns holding NaN).
     out = pd.DataFrame(mapped, columns=list(LINE_COLUMNS), dtype=object)
+    if required_dimensions:
+        _hold_missing_required(
+            out,
+            required_dimensions,
+            rules_source=rules.source,
+            field_names=field_names,
+            card_default_location=card_default_location,
+        )
     return MappingResult(out, _transactions(out))
 
 
@@ -262,6 +279,60 @@ class _LineMapper:
             f"no GL account: {source} and no rule in {self.rules.source} matches "
             f"{' / '.join(seen)}; code it in Divvy, add a rule, or set default_gl_account"
         )
+
+
+def _hold_missing_required(
+    out: pd.DataFrame,
+    required: Mapping[str, Set[str]],
+    *,
+    rules_source: str,
+    field_names: Mapping[str, str | None],
+    card_default_location: str | None,
+) -> None:
+    """Add a problem to every line whose GL account requires a dimension the line lacks.
+
+    One vectorised pass per required dimension (a handful), never per line: Intacct refuses such
+    a line ("missing the Department dimension"), and preflight promised to hold it.
+    """
+    account = out["gl_account_no"]
+    for dim in sorted({d for dims in required.values() for d in dims}):
+        missing = account.isin([a for a, dims in required.items() if dim in dims])
+        if dim in ID_COLUMNS:
+            missing &= out[ID_COLUMNS[dim]].isna()
+        if not missing.any():
+            continue
+        rows = out.loc[missing]
+        acct = rows["gl_account_no"].astype(str)
+        text = (
+            "Divvy record " + rows["source_uuid"].astype(str)
+            + ": GL account '" + acct + "' (from " + rows["gl_account_rule"].astype(str) + ") "
+            + _required_dimension_text(dim, rules_source, field_names, card_default_location)
+            + " of " + acct + f" in Intacct ({GL_ACCOUNTS_SCREEN})"
+        )  # fmt: skip
+        before = rows["problem"]
+        out.loc[missing, "problem"] = (before.fillna("") + "; " + text).where(before.notna(), text)
+
+
+def _required_dimension_text(
+    dim: str,
+    rules_source: str,
+    field_names: Mapping[str, str | None],
+    card_default_location: str | None,
+) -> str:
+    """What is missing and how to fix it, up to the account number that ends the sentence."""
+    label = dimension_label(dim)
+    if dim not in ID_COLUMNS:
+        return (
+            f"requires the {label} dimension in Intacct, which this sync cannot supply; code "
+            f"the line to another account, or uncheck the required {label} dimension"
+        )
+    name = field_names.get(dim)
+    fixes = [f"choose a value for {name!r} in Divvy"] if name else []
+    fixes.append(f"add a {_LABELS[dim]} to a rule in {rules_source} that matches it")
+    if dim == "location" and card_default_location is None:
+        fixes.append("set the credit card account's default location")
+    fixes.append(f"or uncheck the required {label} dimension")
+    return f"requires a {_LABELS[dim]} in Intacct and the line has none; " + ", ".join(fixes)
 
 
 def _fix_for(dim: str, rule: str | None, field_name: str | None) -> str:

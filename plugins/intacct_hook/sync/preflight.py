@@ -13,6 +13,13 @@ from datetime import date, timedelta
 from typing import Any, Literal, Protocol
 
 from intacct_hook.intacct import errors as ierr
+from intacct_hook.intacct.fields import (
+    ACCOUNT_LIKE_FIELD,
+    BOOKS_CLOSED_FIELD,
+    BOOKS_CLOSED_OBJECT,
+    CARD_LOCATION_FIELDS,
+    CARD_OFFSET_ACCOUNT_FIELDS,
+)
 from intacct_hook.sync.settings import SyncSettings
 from intacct_hook.sync.window import SyncWindow
 
@@ -46,8 +53,38 @@ DIMENSION_LABELS = {
 }
 
 
+def required_dimensions(account: Mapping[str, Any]) -> frozenset[str]:
+    """The dimensions every line posted to ``account`` must carry: the mapping's coding keys
+    (``department``…) for those it can supply, the Intacct name (``customer``, ``gldim<name>``)
+    for those it cannot."""
+    return frozenset(
+        REQUIRED_DIMENSION_FLAGS.get(flag) or flag.removeprefix("REQUIRE").lower()
+        for flag, value in account.items()
+        if flag.startswith("REQUIRE") and _flag(value)
+    )
+
+
+def dimension_label(dimension: str) -> str:
+    """``department`` → ``Department``, ``gldimregion`` → ``custom dimension REGION``."""
+    if dimension.startswith("gldim"):
+        return f"custom dimension {dimension.removeprefix('gldim').upper()}"
+    return DIMENSION_LABELS.get(dimension, dimension.title())
+
+
+class SignInParams(Protocol):
+    """What the connection signed in with (the hook's ``conn_params``)."""
+
+    @property
+    def entity_id(self) -> str | None: ...
+
+
 class IntacctSetupReader(Protocol):
     """What preflight needs from the Intacct hook."""
+
+    @property
+    def intacct_conn_id(self) -> str: ...
+    @property
+    def conn_params(self) -> SignInParams: ...
 
     def get_gl_accounts(self, account_nos: Sequence[str] | None = None) -> list[dict[str, Any]]: ...
     def get_credit_card(self, card_id: str) -> dict[str, Any] | None: ...
@@ -170,7 +207,12 @@ def _card_expiry(card: Mapping[str, Any]) -> date | None:
     return date(year, month, calendar.monthrange(year, month)[1])
 
 
-def _auth_finding(report: PreflightReport, exc: ierr.IntacctError, settings: SyncSettings) -> None:
+def _auth_finding(
+    report: PreflightReport,
+    exc: ierr.IntacctError,
+    settings: SyncSettings,
+    intacct: IntacctSetupReader,
+) -> None:
     """Turn a sign-in failure into the setup step that fixes it."""
     text = f"{exc.description or ''} {exc.description2 or ''}".lower()
     if isinstance(exc, ierr.IntacctSenderNotAuthorized):
@@ -183,12 +225,21 @@ def _auth_finding(report: PreflightReport, exc: ierr.IntacctError, settings: Syn
             "all lower case.",
         )
     elif "entity" in text or "location" in text:
+        # Name what signed in: the connection's entity, not the settings' (which may differ).
+        entity = intacct.conn_params.entity_id
+        conn = f"the Airflow connection '{intacct.intacct_conn_id}'"
+        into = (
+            f"into entity '{entity}' (extra 'entity_id' of {conn})"
+            if entity
+            else f"at the top level ({conn} has no extra 'entity_id')"
+        )
+        said = exc.description2 or exc.description or exc.errorno
         report.add(
             "setup.entity",
             "error",
-            f"Sign-in into entity '{settings.entity_id}' failed: {exc.description2 or exc}.",
-            "In Intacct, Company > Entities: copy the Entity ID into the Airflow connection's "
-            "extra 'entity_id' (leave it empty for a company without entities).",
+            f"Sign-in {into} failed: {said}.",
+            "In Intacct, Company > Entities: copy the Entity ID into the extra 'entity_id' of "
+            f"{conn} (leave it empty for a company without entities).",
         )
     elif isinstance(exc, ierr.IntacctControlError):
         report.add(
@@ -229,6 +280,9 @@ def check_gl_account(report: PreflightReport, account: Mapping[str, Any], label:
         ("STATUS", "active", "Status", "Active"),
     ]
     for fld, want, ui_field, ui_value in expectations:
+        if fld not in account:
+            _unverifiable_gl_field(report, f"gl_account.{fld.lower()}", label, no, fld, ui_field)
+            continue
         got = account.get(fld)
         if _norm(got).replace(" ", "") != want.replace(" ", ""):
             report.add(
@@ -245,7 +299,16 @@ def check_gl_account(report: PreflightReport, account: Mapping[str, Any], label:
             f"{label} {no}: GL account alternative is '{account.get('ALTERNATIVEACCOUNT')}'.",
             f"{where}: set GL account alternative to None.",
         )
-    if _flag(account.get("SUBLEDGERCONTROLON")):
+    if "SUBLEDGERCONTROLON" not in account:
+        _unverifiable_gl_field(
+            report,
+            "gl_account.direct_posting",
+            label,
+            no,
+            "SUBLEDGERCONTROLON",
+            "'Disallow direct posting'",
+        )
+    elif _flag(account.get("SUBLEDGERCONTROLON")):
         report.add(
             "gl_account.direct_posting",
             "error",
@@ -254,7 +317,15 @@ def check_gl_account(report: PreflightReport, account: Mapping[str, Any], label:
             f"{where}: uncheck 'Disallow direct posting'.",
         )
     required = [f for f in account if f.startswith("REQUIRE") and _flag(account.get(f))]
-    if required:
+    if not any(f in account for f in REQUIRED_DIMENSION_FLAGS):
+        report.add(
+            "gl_account.required_dimensions",
+            "warning",
+            f"Could not verify that the {label} {no} requires no dimensions: Intacct returned "
+            f"none of its flags ({', '.join(REQUIRED_DIMENSION_FLAGS)}). The sync goes on.",
+            f"{where}: check that every dimension under 'Required dimensions' is unchecked.",
+        )
+    elif required:
         report.add(
             "gl_account.required_dimensions",
             "error",
@@ -262,6 +333,18 @@ def check_gl_account(report: PreflightReport, account: Mapping[str, Any], label:
             "guide warns they make the sync fail.",
             f"{where}: uncheck every dimension under 'Required dimensions'.",
         )
+
+
+def _unverifiable_gl_field(
+    report: PreflightReport, check: str, label: str, no: str, fld: str, ui_field: str
+) -> None:
+    report.add(
+        check,
+        "warning",
+        f"Could not verify {ui_field} of the {label} {no}: Intacct returned no {fld} field for "
+        "the account. The sync goes on.",
+        f"In Intacct, {GL_ACCOUNTS_SCREEN} > {no}: check {ui_field} as the setup guide says.",
+    )
 
 
 def _find_divvy_gl_account(
@@ -317,7 +400,15 @@ def check_card(
         return
     status = card.get("active")
     active = status if isinstance(status, bool) else _norm(card.get("STATUS")) == "active"
-    if not active:
+    if "STATUS" not in card:
+        report.add(
+            "card.active",
+            "warning",
+            f"Could not verify that the credit card account '{card_id}' is active: Intacct "
+            "returned no STATUS field for it. The sync goes on.",
+            f"{where}: check that Status is Active.",
+        )
+    elif not active:
         report.add(
             "card.active",
             "error",
@@ -327,10 +418,16 @@ def check_card(
     expiry = _card_expiry(card)
     needed = window.last_day + timedelta(days=settings.card_expiry_margin_days)
     if expiry is None:
+        got = ", ".join(
+            f"{f} = '{_text(card.get(f))}'" if f in card else f"no {f}"
+            for f in ("EXP_MONTH", "EXP_YEAR")
+        )
         report.add(
             "card.expiry",
             "warning",
-            f"The credit card account '{card_id}' has no readable expiration date.",
+            f"Could not verify the expiration date of the credit card account '{card_id}': "
+            f"no readable month and year in its fields EXP_MONTH and EXP_YEAR ({got}). The sync "
+            "goes on.",
             f"{where}: set an expiration date far in the future.",
         )
     elif expiry < needed:
@@ -342,40 +439,117 @@ def check_card(
             "days).",
             f"{where}: set the expiration date far in the future.",
         )
-    offset = card.get("offset_account_no")
-    report.card_offset_account = _text(offset) or None
-    if not offset:
-        report.add(
-            "card.offset_account",
-            "error",
-            f"The credit card account '{card_id}' has no credit card offset account.",
-            f"{where}: set 'Credit card offset account' to the Divvy GL Account.",
-        )
-    elif gl_account_no and _text(offset) != gl_account_no:
-        report.add(
-            "card.offset_account",
-            "error",
-            f"The credit card account '{card_id}' offsets to account {offset}, not to the Divvy "
-            f"GL Account {gl_account_no}.",
-            f"{where}: set 'Credit card offset account' to {gl_account_no}.",
-        )
-    location = _text(card.get("default_location_id"))
-    report.card_default_location = location or None
-    if not location:
+    check_card_offset_account(report, card, card_id, gl_account_no)
+    check_card_default_location(report, card, card_id, locations)
+
+
+def check_card_default_location(
+    report: PreflightReport,
+    card: Mapping[str, Any],
+    card_id: str,
+    locations: Mapping[str, Mapping[str, Any]],
+) -> None:
+    """A default location read from the card must be an active location; none read is a warning.
+
+    Its field name is a guess (an empty guessed field proves nothing either), so without a value
+    the map step simply has no card default to fall back on.
+    """
+    where = f"In Intacct, {CARD_SCREEN} > '{card_id}'"
+    location = card_default_location(card)
+    found_in = card.get("default_location_field")
+    report.card_default_location = location
+    if location is None:
         report.add(
             "card.default_location",
-            "error",
-            f"The credit card account '{card_id}' has no default location, so lines without a "
-            "mapped location cannot be posted.",
-            f"{where}: set 'Default location' to the location for this Divvy account.",
+            "warning",
+            f"Could not verify the default location of the credit card account '{card_id}': "
+            f"none of its fields {', '.join(CARD_LOCATION_FIELDS)} holds a value. The sync "
+            "goes on; lines without a mapped location are sent without one, or held when "
+            "their GL account requires a location.",
+            f"{where}: make sure 'Default location' is the location for this Divvy account, or "
+            "map a location for every line (Divvy 'Location' field or a rule).",
         )
     elif location not in locations:
         report.add(
             "card.default_location",
             "error",
-            f"The default location '{location}' of '{card_id}' does not exist or is inactive.",
+            f"The default location '{location}' of '{card_id}' (card field {found_in}) does not "
+            "exist or is inactive.",
             f"{where}: choose an active location as 'Default location'.",
         )
+    else:
+        report.add(
+            "card.default_location",
+            "info",
+            f"The credit card account '{card_id}' has the default location '{location}' (card "
+            f"field {found_in}).",
+        )
+
+
+def card_default_location(card: Mapping[str, Any] | None) -> str | None:
+    """The card's default location ID as the hook found it under a guessed field, else None."""
+    return _text((card or {}).get("default_location_id")) or None
+
+
+def _account_like_fields(card: Mapping[str, Any]) -> dict[str, str]:
+    """The card's own fields (Intacct's are upper case) that are named like a GL account."""
+    return {
+        name: _text(value)
+        for name, value in card.items()
+        if name.isupper() and ACCOUNT_LIKE_FIELD.search(name) and _text(value)
+    }
+
+
+def check_card_offset_account(
+    report: PreflightReport, card: Mapping[str, Any], card_id: str, gl_account_no: str | None
+) -> None:
+    """The card must offset to the Divvy GL Account; only a value read and found wrong stops.
+
+    The CREDITCARD field holding the offset account is not documented, so the account is looked
+    for by value: any account-like field holding the Divvy GL Account's number proves it. A
+    guessed name holding another account is read and wrong; anything else cannot be verified.
+    """
+    where = f"In Intacct, {CARD_SCREEN} > '{card_id}'"
+    fields = _account_like_fields(card)
+    guessed_field = card.get("offset_account_field")
+    guessed = _text(card.get("offset_account_no")) or None
+    if gl_account_no is None:
+        # The Divvy GL Account itself is missing (already an error): nothing to compare with.
+        report.card_offset_account = guessed
+        return
+    matches = [name for name, value in fields.items() if value == gl_account_no]
+    if matches:
+        found_in = guessed_field if guessed_field in matches else matches[0]
+        report.card_offset_account = gl_account_no
+        report.add(
+            "card.offset_account",
+            "info",
+            f"The credit card account '{card_id}' offsets to the Divvy GL Account "
+            f"{gl_account_no} (card field {found_in}).",
+        )
+        return
+    report.card_offset_account = guessed
+    if guessed:
+        report.add(
+            "card.offset_account",
+            "error",
+            f"The credit card account '{card_id}' offsets to account {guessed} (card field "
+            f"{guessed_field}), not to the Divvy GL Account {gl_account_no}.",
+            f"{where}: set 'Credit card offset account' to {gl_account_no}.",
+        )
+        return
+    seen = ", ".join(f"{name} = {value}" for name, value in sorted(fields.items()))
+    report.add(
+        "card.offset_account",
+        "warning",
+        f"Could not verify that the credit card account '{card_id}' offsets to the Divvy GL "
+        f"Account {gl_account_no}: no field of the card record holds {gl_account_no} (looked "
+        f"in {', '.join(CARD_OFFSET_ACCOUNT_FIELDS)} and every field named like an account"
+        + (f"; account fields seen: {seen}" if seen else "; none were returned")
+        + "). The sync goes on; Intacct books every posting against the card's real offset "
+        "account.",
+        f"{where}: make sure 'Credit card offset account' is {gl_account_no}.",
+    )
 
 
 def _index(rows: Iterable[Mapping[str, Any]], key: str) -> dict[str, Mapping[str, Any]]:
@@ -413,22 +587,24 @@ def check_coding_targets(
                         f"In Intacct, {GL_ACCOUNTS_SCREEN} > {target.gl_account}: uncheck "
                         "'Disallow direct posting', or map to another account.",
                     )
-                for flag, dim in REQUIRED_DIMENSION_FLAGS.items():
-                    if not _flag(account.get(flag)):
-                        continue
-                    supplied = target.dimension(dim) if dim else None
+                for dim in sorted(required_dimensions(account)):
+                    codable = dim in DIMENSION_LABELS
+                    supplied = target.dimension(dim) if codable else None
                     if dim == "location" and not supplied:
                         supplied = default_location
                     if not supplied:
-                        label = DIMENSION_LABELS.get(dim or "", flag.removeprefix("REQUIRE"))
+                        label = dimension_label(dim)
                         divvy_may = dim in target.may_come_from_divvy
+                        # The map step holds exactly these lines (mapping.map_lines with
+                        # PostingFacts.required_dimensions), so this promise is kept.
                         report.add(
                             "mapping.required_dimension",
                             "warning" if divvy_may else severity,
                             f"GL account {target.gl_account} requires the {label} dimension, "
                             f"but {target.source} does not supply one"
                             + (
-                                f"; transactions without a Divvy {label} value will be held."
+                                f"; transactions without a Divvy {label} value will be held "
+                                "as unmapped (never sent) until they have one."
                                 if divvy_may
                                 else "."
                             ),
@@ -449,15 +625,26 @@ def check_coding_targets(
 
 
 def check_closed_periods(
-    report: PreflightReport, closed_through: date | None, window: SyncWindow, *, supported: bool
+    report: PreflightReport,
+    closed_through: date | None,
+    window: SyncWindow,
+    *,
+    unreadable: str | None = None,
 ) -> None:
+    """Warn about closed days in the window; a books-closed date that cannot be read is a
+    warning too (the object and field are a guess), never an error."""
     report.books_closed_through = closed_through
-    if not supported:
+    if closed_through is None:
         report.add(
             "periods.closed",
-            "info",
-            "This Intacct company does not expose its books-closed date to the API; closed "
-            "periods will be reported per transaction when posting.",
+            "warning",
+            "Could not verify closed periods: Intacct returned no books-closed date (looked for "
+            f"object {BOOKS_CLOSED_OBJECT}, field {BOOKS_CLOSED_FIELD}"
+            + (f"; Intacct said: {unreadable}" if unreadable else "")
+            + "). The sync goes on; a transaction dated in a closed period fails alone with "
+            "Intacct's message.",
+            "Nothing to change unless such failures appear; then ask the controller which "
+            "periods are closed.",
         )
         return
     if closed_through is not None and closed_through >= window.lookback_from:
@@ -475,11 +662,13 @@ def check_closed_periods(
 
 @dataclass(frozen=True)
 class PostingFacts:
-    """What the map step needs to know about Intacct: the active IDs and the card's default
-    location."""
+    """What the map step needs to know about Intacct: the active IDs, the card's default
+    location, and per active GL account the dimensions it requires (only accounts that require
+    any; see :func:`required_dimensions`)."""
 
     card_default_location: str | None
     active_ids: dict[str, set[str]]
+    required_dimensions: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 def _read_dimensions(intacct: IntacctSetupReader) -> dict[str, dict[str, Mapping[str, Any]]]:
@@ -495,9 +684,11 @@ def read_posting_facts(intacct: IntacctSetupReader, settings: SyncSettings) -> P
     accounts = _index(intacct.get_gl_accounts(), "ACCOUNTNO")
     dimensions = _read_dimensions(intacct)
     card = intacct.get_credit_card(settings.card_account_id) or {}
+    required = {no: required_dimensions(account) for no, account in accounts.items()}
     return PostingFacts(
-        card_default_location=_text(card.get("default_location_id")) or None,
+        card_default_location=card_default_location(card),
         active_ids={"gl_account": set(accounts)} | {k: set(v) for k, v in dimensions.items()},
+        required_dimensions={no: dims for no, dims in required.items() if dims},
     )
 
 
@@ -515,7 +706,7 @@ def run_preflight(
         _permission_finding(report, exc, "GL accounts")
         return report
     except (ierr.IntacctAuthenticationError, ierr.IntacctControlError) as exc:
-        _auth_finding(report, exc, settings)
+        _auth_finding(report, exc, settings, intacct)
         return report
     report.add("setup.sign_in", "info", "Sender authorized; Web Services user signed in.")
 
@@ -538,9 +729,8 @@ def run_preflight(
     report.active_ids = {"gl_account": set(accounts)} | {k: set(v) for k, v in dimensions.items()}
 
     try:
-        closed = intacct.get_books_closed_through()
-        supported = True
-    except ierr.IntacctFunctionError:
-        closed, supported = None, False
-    check_closed_periods(report, closed, window, supported=supported and closed is not None)
+        closed, unreadable = intacct.get_books_closed_through(), None
+    except ierr.IntacctFunctionError as exc:
+        closed, unreadable = None, exc.description2 or exc.description or str(exc)
+    check_closed_periods(report, closed, window, unreadable=unreadable)
     return report

@@ -310,6 +310,7 @@ def map_transactions(
     *,
     card_default_location: str | None,
     valid_ids: Mapping[str, set[str]] | None,
+    required_dimensions: Mapping[str, frozenset[str]] | None = None,
 ) -> dict[str, Any]:
     """Code every line of every postable transaction; the uncodable ones become ``unmapped``."""
     rows = ledger.select_for_mapping()
@@ -323,6 +324,7 @@ def map_transactions(
         default_gl_account=settings.default_gl_account,
         card_default_location=card_default_location,
         valid_ids=valid_ids,
+        required_dimensions=required_dimensions,
     )
     states: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
