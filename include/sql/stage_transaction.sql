@@ -2,7 +2,10 @@
 -- A row that is being posted or is posted is left exactly as it is (state, Intacct RECORDNO,
 -- control ID, payload): re-extracting it must never make it postable again.
 -- A failed, held, unmapped, ready or skipped row takes the state decided by this staging;
--- its last_error is kept for the record until the next posting attempt.
+-- its last_error is kept for the record until the next posting attempt. But a row whose Divvy
+-- data has not changed keeps the map step's verdict (ready with its lines, unmapped, failed)
+-- when staging would only say 'ready' again: runs overlap, and another run re-reading the same
+-- data must not undo this run's map between its map and its load.
 INSERT INTO divvy_transaction (
     uuid, transaction_type, amount, occurred_time, posting_date, updated_time, merchant,
     raw_payload, state, state_reason, first_run_id, last_run_id, staged_at, updated_at
@@ -23,3 +26,10 @@ ON CONFLICT (uuid) DO UPDATE SET
     last_run_id      = excluded.last_run_id,
     updated_at       = excluded.updated_at
 WHERE divvy_transaction.state NOT IN ('posting', 'posted')
+  AND NOT (
+      divvy_transaction.raw_payload = excluded.raw_payload
+      AND (
+          divvy_transaction.state = excluded.state
+          OR (excluded.state = 'ready' AND divvy_transaction.state IN ('unmapped', 'failed'))
+      )
+  )

@@ -117,9 +117,31 @@ def test_restaging_re_decides_held_and_unmapped_rows(ledger):
     ledger.stage([staged()], "run2")
     assert (one(ledger).state, one(ledger).state_reason) == ("ready", None)
     ledger.save_mapping("txr_1", [line()], "unmapped", "no GL account")
-    ledger.stage([staged()], "run3")
+    # Divvy changed the transaction: stage re-decides it and the stale coding is dropped
+    ledger.stage([staged(raw_payload={"uuid": "txr_1", "amount": "53.03", "v": 2})], "run3")
     assert one(ledger).state == "ready"
-    assert ledger.mapped_lines(["txr_1"]) == {"txr_1": []}  # stale coding is dropped
+    assert ledger.mapped_lines(["txr_1"]) == {"txr_1": []}
+
+
+@pytest.mark.parametrize(("mapped_as", "reason"), [("ready", None), ("unmapped", "no GL")])
+def test_restaging_an_unchanged_transaction_leaves_its_coding_alone(ledger, mapped_as, reason):
+    # Another run re-reads the same Divvy data between this run's map and its load: its
+    # stage must not undo the map (a coded row reset to ready without lines, an unmapped row
+    # suddenly expected in Intacct by this run's reconcile).
+    ledger.stage([staged()], "run1")
+    ledger.save_mapping("txr_1", [line()], mapped_as, reason)
+    before = one(ledger)
+    counts = ledger.stage([staged()], "run2")
+    assert (counts.inserted, counts.updated, counts.unchanged) == (0, 0, 1)
+    assert one(ledger) == before
+    assert ledger.mapped_lines(["txr_1"])["txr_1"] == [line()]
+
+
+def test_restaging_unchanged_data_under_new_rules_re_decides_it(ledger):
+    # Same Divvy data, different decision (a setting changed): the new decision wins.
+    ledger.stage([staged(state="held", reason="purchased in EUR")], "run1")
+    ledger.stage([staged()], "run2")
+    assert one(ledger).state == "ready"
 
 
 @pytest.mark.parametrize("final", ["posting", "posted"])
@@ -156,10 +178,13 @@ def test_the_stage_sql_itself_guards_posted_rows(ledger):
 
 
 def test_a_failed_row_is_restaged_and_keeps_its_last_error(ledger):
-    stage_mapped(ledger, [staged()], "run1")
+    stage_mapped(ledger, [staged()])
     assert claim(ledger) == ["txr_1"]
     ledger.mark_failed("txr_1", "BL01001973 closed period", owner=OWNER)
-    ledger.stage([staged()], "run2")
+    ledger.stage([staged()], "run2")  # same Divvy data: map decides (and re-maps it to ready)
+    row = one(ledger)
+    assert (row.state, row.last_error) == ("failed", "BL01001973 closed period")
+    ledger.stage([staged(raw_payload={"uuid": "txr_1", "v": 2})], "run3")  # Divvy changed it
     row = one(ledger)
     assert (row.state, row.last_error) == ("ready", "BL01001973 closed period")
 
@@ -544,9 +569,9 @@ def test_postgresql_only_lines_are_dropped_for_sqlite():
 
 
 def test_a_ready_row_without_coding_is_not_claimed(ledger):
-    # stage re-decided it after map coded it (another run), which drops its lines: it waits
-    # for the next map instead of being sent without lines.
+    # Divvy changed it and another run's stage re-decided it after this run's map coded it,
+    # which drops its lines: it waits for the next map instead of being sent without lines.
     stage_mapped(ledger, [staged("a")])
-    ledger.stage([staged("a")], "run2")
+    ledger.stage([staged("a", raw_payload={"uuid": "a", "v": 2})], "run2")
     assert ledger.mapped_lines(["a"]) == {"a": []}
     assert claim(ledger) == []

@@ -163,6 +163,7 @@ class StageCounts:
     updated: int = 0
     protected: int = 0
     by_state: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    unchanged: int = 0  # same Divvy data, and the map step's verdict stands
 
     def as_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "by_state": dict(self.by_state)}
@@ -360,12 +361,15 @@ class Ledger:
     # --- stage ---------------------------------------------------------------------------
 
     def stage(self, rows: Iterable[StagedTransaction], run_id: str) -> StageCounts:
-        """Upsert transactions by uuid; rows already posting or posted are left untouched."""
-        inserted = updated = protected = 0
+        """Upsert transactions by uuid. Rows posting or posted are left untouched (protected);
+        so is a row whose Divvy data is unchanged and whose map verdict stands (unchanged):
+        only new data, or a new decision, resets a row and drops its mapped lines."""
+        inserted = updated = unchanged = protected = 0
         by_state: dict[str, int] = {}
         now = self.now()
         upsert = self._stmt("stage_transaction")
         clear_lines = self._stmt("clear_mapped_lines")
+        select = self._stmt("select_staged", "uuids")
         with self._write() as conn:
             for batch in _chunks(list(rows), 500):
                 for row in batch:
@@ -373,20 +377,27 @@ class Ledger:
                         raise ValueError(
                             f"cannot stage {row.uuid} as {row.state!r}; use one of {STAGE_STATES}"
                         )
-                existing = self._states(conn, [r.uuid for r in batch])
+                existing = {
+                    r.uuid: (r.state, r.raw_payload)
+                    for r in conn.execute(select, {"uuids": list({r.uuid for r in batch})})
+                }
                 upserts: dict[str, dict[str, Any]] = {}
                 for row in batch:
-                    before = existing.get(row.uuid)
+                    before, stored_payload = existing.get(row.uuid, (None, None))
+                    params = _stage_params(row, run_id, now)
                     if before in PROTECTED_STATES:
                         protected += 1
                         continue
                     if row.uuid in upserts:  # a uuid twice in one batch: the last one wins
-                        by_state[upserts[row.uuid]["state"]] -= 1
+                        by_state[upserts.pop(row.uuid)["state"]] -= 1
                     elif before is None:
                         inserted += 1
+                    elif _verdict_stands(before, stored_payload, row.state, params):
+                        unchanged += 1
+                        continue
                     else:
                         updated += 1
-                    upserts[row.uuid] = _stage_params(row, run_id, now)
+                    upserts[row.uuid] = params
                     by_state[row.state] = by_state.get(row.state, 0) + 1
                 # One executemany per statement: a round trip per row dominated on PostgreSQL.
                 if upserts:
@@ -395,7 +406,7 @@ class Ledger:
                 if restaged:
                     conn.execute(clear_lines, restaged)
         by_state = {state: n for state, n in by_state.items() if n}
-        return StageCounts(inserted, updated, protected, by_state)
+        return StageCounts(inserted, updated, protected, by_state, unchanged)
 
     def states(self, uuids: Sequence[str]) -> dict[str, str]:
         """The state of each of ``uuids`` the ledger holds (absent ones are left out)."""
@@ -796,6 +807,18 @@ def _stage_params(row: StagedTransaction, run_id: str, now: str) -> dict[str, An
         "run_id": run_id,
         "now": now,
     }
+
+
+def _verdict_stands(
+    stored_state: str, stored_payload: str | None, decided: str, params: Mapping[str, Any]
+) -> bool:
+    """Same Divvy data and the same decision (``ready`` covers what map made of it): keep the
+    row as it is. Mirrors the guard in ``stage_transaction.sql``."""
+    if stored_payload != params["raw_payload"]:
+        return False
+    return stored_state == decided or (
+        decided == "ready" and stored_state in ("unmapped", "failed")
+    )
 
 
 def _line_params(uuid: str, line: MappedLine, now: str) -> dict[str, Any]:
