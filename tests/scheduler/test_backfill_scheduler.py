@@ -211,6 +211,15 @@ def check_runs(
                 if ti["run_id"] == run["run_id"] and ti["state"] == "failed":
                     for error in cluster.task_errors(ti["run_id"], ti["task_id"], ti["try_number"]):
                         problems.append(f"run for {day}: {ti['task_id']} failed: {error}")
+    values = {(x["run_id"], x["task_id"]): _json(x["value"]) for x in xcoms}
+    for run_id, day in sorted(day_of_run.items(), key=lambda kv: kv[1]):
+        extracted = values.get((run_id, "extract"), {}).get("extracted")
+        staged = _staged(values.get((run_id, "stage"), {}))
+        if extracted is not None and staged is not None and staged != extracted:
+            problems.append(
+                f"run for {day}: extract landed {extracted} transactions, stage staged {staged} "
+                "(landed payloads lost between the two steps)"
+            )
     windows = {
         x["run_id"]: _json(x["value"]).get("window") for x in xcoms if x["task_id"] == "extract"
     }
@@ -364,6 +373,13 @@ def task_states(tis: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
     return out
 
 
+def _staged(stage: Mapping[str, Any]) -> int | None:
+    """How many landed transactions the stage step wrote or left protected (its XCom)."""
+    if not stage:
+        return None
+    return sum(int(stage.get(k) or 0) for k in ("inserted", "updated", "protected"))
+
+
 def _json(value: Any) -> dict[str, Any]:
     if isinstance(value, str):
         value = json.loads(value)
@@ -433,11 +449,14 @@ def summary(
             {
                 "day": day_of_run[run_id].isoformat(),
                 **{step: states.get(run_id, {}).get(step, "-") for step in STEPS},
+                "extracted": values.get((run_id, "extract"), {}).get("extracted", "-"),
+                "staged": _staged(stage) if stage else "-",
                 "new in ledger": stage.get("inserted", "-"),
                 "posted": load.get("posted", "-"),
                 "matched": reconcile.get("matched", "-"),
                 "run": run["state"],
                 "secs": secs,
+                "run_id": run_id,
             }
         )
     count = Counter(r["RECORDID"] for r in records)
