@@ -10,7 +10,7 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
-.PHONY: install test demo lint bench sandbox-intacct sandbox-divvy clean
+.PHONY: install test test-scheduler demo lint bench sandbox-intacct sandbox-divvy clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ install: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Only the real-scheduler test (also part of `make test`): `airflow backfill create` over a
+# generated week, 3 runs at a time, LocalExecutor on a fresh PostgreSQL metadata DB; ~2-3 min.
+test-scheduler: $(STAMP)
+	$(BIN)/python -m pytest -m scheduler tests/scheduler $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(BIN)/python -m demo

@@ -1,0 +1,290 @@
+"""Real Airflow with a running scheduler: a fresh PostgreSQL metadata DB, LocalExecutor, the
+api-server (with the execution API), scheduler and dag-processor as subprocesses, against the
+local Intacct gateway and the local Divvy API (served from this process, over real HTTP).
+
+The fixture ``scheduler_world`` yields once the DAG is parsed, the pools exist and the DAG is
+unpaused; it stops every component and drops both databases afterwards, failure or not. When a
+test fails, its report gets the tails of the component logs and of the failed tasks' logs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from scheduler_cluster import (
+    DAG_ID,
+    ROOT,
+    AirflowCluster,
+    database_url,
+    free_port,
+    postgres_database,
+    wait_until,
+)
+
+from sandbox.divvy_api.generator import generate_week
+from sandbox.divvy_api.testing import running_divvy
+from sandbox.intacct_gateway.testing import running_gateway
+
+# The generated week (as `make demo`): ~480 Divvy records over Nov 16-22 (UTC days).
+WEEK_START = date(2026, 11, 16)
+WEEK_DAYS = 7
+PER_DAY = 40
+GENERATOR_SEED = 7
+TIMEZONE = "America/Chicago"
+# Divvy's 60 calls per rolling window, with a 1 s window on both the API and the hook (as the
+# demo does): the limit is still enforced on both sides, without minutes of waiting.
+RATE_WINDOW_SECONDS = 1.0
+
+# The sandboxes' default seeds hold these test credentials; they go into the components'
+# environment only and are redacted from everything this suite prints.
+INTACCT_USER_PASSWORD = "ws-user-pass-0001"
+INTACCT_SENDER_PASSWORD = "sender-pass-0001"
+
+CLUSTER_KEY = pytest.StashKey["AirflowCluster"]()
+
+
+@dataclass
+class SchedulerWorld:
+    cluster: AirflowCluster
+    gw: Any  # sandbox.intacct_gateway.testing.GatewayHandle
+    dv: Any  # sandbox.divvy_api.testing.DivvyHandle
+    ledger_dsn: str  # the PostgreSQL ledger (libpq form)
+    days: list[date]  # the local days the backfill runs for
+    timezone: str = TIMEZONE
+
+
+def _component_env(
+    *,
+    home: Any,
+    metadata_url: str,
+    api_port: int,
+    jwt_secret: str,
+    api_secret_key: str,
+    gw_url: str,
+    dv_url: str,
+    dv_token: str,
+    ledger_db: str,
+    server: dict[str, Any],
+) -> dict[str, str]:
+    # Nothing Airflow-related leaks in from the test session (its own AIRFLOW_HOME, ...).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "DIVVY_INTACCT_"))}
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            # This work tree's code first (the venv may hold another checkout's editable install).
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "6",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(api_port),
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__SECRET_KEY": api_secret_key,
+            "AIRFLOW__API_AUTH__JWT_SECRET": jwt_secret,
+            # Only the backfill's runs: the timetable must not add a run for "yesterday" by the
+            # machine's clock (catchup=False would otherwise create one on unpausing).
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+            # The DAG's schedule and the settings' time zone, pinned: the expected days below
+            # depend on them, never on the machine's time zone.
+            "DIVVY_INTACCT_SCHEDULE_HOUR": "6",
+            "DIVVY_INTACCT_TIMEZONE": TIMEZONE,
+            # An unexpected task error fails its run now instead of after minutes of retry delay.
+            "DIVVY_INTACCT_TASK_RETRIES": "0",
+            "INTACCT_XSD_PATH": os.environ.get("INTACCT_XSD_PATH", ""),
+            "AIRFLOW_CONN_INTACCT_DEFAULT": json.dumps(
+                {
+                    "conn_type": "intacct",
+                    "host": gw_url,
+                    "login": "Divvy",
+                    "password": INTACCT_USER_PASSWORD,
+                    "extra": {
+                        "company_id": "ACME-DEMO",
+                        "sender_id": "bill.com",
+                        "sender_password": INTACCT_SENDER_PASSWORD,
+                        "entity_id": "E100",
+                        "timeout": 30,
+                    },
+                }
+            ),
+            "AIRFLOW_CONN_DIVVY_DEFAULT": json.dumps(
+                {
+                    "conn_type": "divvy",
+                    "host": dv_url,
+                    "password": dv_token,
+                    "extra": {"timeout": 30, "rate_limit_window": RATE_WINDOW_SECONDS},
+                }
+            ),
+            "AIRFLOW_CONN_LEDGER_PG": json.dumps(
+                {
+                    "conn_type": "postgres",
+                    "host": server.get("host", "127.0.0.1"),
+                    "port": int(server.get("port", 5432)),
+                    "login": server.get("user", "postgres"),
+                    "password": server.get("password"),
+                    "schema": ledger_db,
+                }
+            ),
+            "AIRFLOW_VAR_DIVVY_INTACCT_SETTINGS": json.dumps(
+                {
+                    "ledger_conn_id": "ledger_pg",
+                    "mapping_file": str(ROOT / "include/mapping_rules.csv"),
+                    "timezone": TIMEZONE,
+                }
+            ),
+        }
+    )
+    return {k: v for k, v in env.items() if v != ""}
+
+
+@pytest.fixture
+def scheduler_world(request, tmp_path, postgres_dsn) -> Iterator[SchedulerWorld]:
+    import psycopg
+
+    server = psycopg.conninfo.conninfo_to_dict(postgres_dsn)
+    week = generate_week(WEEK_START, WEEK_DAYS, seed=GENERATOR_SEED, per_day=PER_DAY)
+    days = [WEEK_START + timedelta(days=n) for n in range(WEEK_DAYS)]
+    api_port = free_port()
+    jwt_secret, api_secret_key = secrets.token_hex(32), secrets.token_hex(16)
+    with (
+        running_gateway() as gw,
+        running_divvy(
+            week, calls_per_minute=60, window_seconds=RATE_WINDOW_SECONDS, retry_after=True
+        ) as dv,
+        postgres_database(postgres_dsn, "airflow") as metadata_db,
+        postgres_database(postgres_dsn, "ledger") as ledger_db,
+    ):
+        home = tmp_path / "airflow_home"
+        home.mkdir()
+        env = _component_env(
+            home=home,
+            metadata_url=database_url(postgres_dsn, metadata_db, "psycopg2"),
+            api_port=api_port,
+            jwt_secret=jwt_secret,
+            api_secret_key=api_secret_key,
+            gw_url=gw.url,
+            dv_url=dv.url,
+            dv_token=dv.token,
+            ledger_db=ledger_db,
+            server=server,
+        )
+        cluster = AirflowCluster(
+            home=home,
+            metadata_dsn=database_url(postgres_dsn, metadata_db),
+            env=env,
+            api_port=api_port,
+            secrets=[
+                INTACCT_USER_PASSWORD,
+                INTACCT_SENDER_PASSWORD,
+                dv.token,
+                jwt_secret,
+                api_secret_key,
+                server.get("password") or "",
+            ],
+        )
+        request.node.stash[CLUSTER_KEY] = cluster
+        try:
+            _bring_up(cluster)
+            yield SchedulerWorld(
+                cluster=cluster,
+                gw=gw,
+                dv=dv,
+                ledger_dsn=database_url(postgres_dsn, ledger_db),
+                days=days,
+            )
+        finally:
+            cluster.stop()
+
+
+def _bring_up(cluster: AirflowCluster) -> None:
+    step = time.monotonic()
+
+    def took(what: str) -> None:
+        nonlocal step
+        now = time.monotonic()
+        cluster.timings[what] = now - step
+        step = now
+
+    imported = cluster_python(cluster, "import intacct_hook; print(intacct_hook.__file__)")
+    assert imported.startswith(str(ROOT / "plugins")), f"components would import {imported}"
+    cluster.cli("db", "migrate", timeout=600)
+    took("db migrate")
+    cluster.cli("pools", "set", "intacct_api", "1", "Intacct XML API")
+    cluster.cli("pools", "set", "divvy_api", "1", "Divvy API")
+    took("pools")
+    cluster.start(
+        "api-server", "api-server", "--host", "127.0.0.1", "--port", str(cluster.api_port)
+    )
+    cluster.start("scheduler", "scheduler")
+    cluster.start("dag-processor", "dag-processor")
+    wait_until(
+        lambda: cluster.http_ok("/execution/health"),
+        timeout=180,
+        what="the api-server's execution API",
+        check=cluster.check_alive,
+    )
+    wait_until(
+        lambda: cluster.healthy("metadatabase", "scheduler", "dag_processor"),
+        timeout=180,
+        what="metadatabase, scheduler and dag_processor healthy (/api/v2/monitor/health)",
+        check=cluster.check_alive,
+    )
+    took("components healthy")
+
+    def dag_parsed() -> bool:
+        errors = cluster.query("SELECT filename, stacktrace FROM import_error")
+        if errors:
+            raise AssertionError(f"the DAG folder does not import: {errors}")
+        return bool(cluster.query("SELECT 1 FROM serialized_dag WHERE dag_id = %s", [DAG_ID]))
+
+    wait_until(dag_parsed, timeout=180, what=f"{DAG_ID} serialized", check=cluster.check_alive)
+    cluster.cli("dags", "unpause", DAG_ID)
+    took("DAG parsed and unpaused")
+
+
+def cluster_python(cluster: AirflowCluster, code: str) -> str:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=cluster.env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    cluster = item.stash.get(CLUSTER_KEY, None)
+    if cluster is not None and report.failed and report.when in ("setup", "call"):
+        report.sections.append(("Airflow components (log tails)", cluster.log_tails()))
+        try:
+            failed = cluster.query(
+                "SELECT run_id, task_id, try_number FROM task_instance "
+                "WHERE dag_id = %s AND state = 'failed' ORDER BY run_id, task_id",
+                [DAG_ID],
+            )
+        except Exception as exc:  # the DB may be gone when set-up failed
+            failed, note = [], f"(failed tasks not listed: {exc})"
+        else:
+            note = "" if failed else "(no failed task instances)"
+        report.sections.append(
+            ("Failed tasks' logs (tails)", cluster.task_log_tails(failed) or note)
+        )
+    return report
