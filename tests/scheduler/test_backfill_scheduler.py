@@ -374,10 +374,12 @@ def task_states(tis: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
 
 
 def _staged(stage: Mapping[str, Any]) -> int | None:
-    """How many landed transactions the stage step wrote or left protected (its XCom)."""
+    """How many landed transactions the stage step accounted for (its XCom): written, left
+    unchanged (same Divvy data, already decided) or left protected (posting, posted)."""
     if not stage:
         return None
-    return sum(int(stage.get(k) or 0) for k in ("inserted", "updated", "protected"))
+    keys = ("inserted", "updated", "unchanged", "protected")
+    return sum(int(stage.get(k) or 0) for k in keys)
 
 
 def _json(value: Any) -> dict[str, Any]:
