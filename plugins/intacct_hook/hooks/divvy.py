@@ -36,7 +36,7 @@ from intacct_hook.divvy.records import (
     DivvyTransaction,
     DivvyUser,
 )
-from intacct_hook.hooks.http_util import parse_retry_after
+from intacct_hook.hooks.http_util import checked_url, parse_retry_after, positive_number
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -288,9 +288,7 @@ class DivvyHook(BaseHook):
                 f"Divvy connection {cid!r}: auth_type {auth_type!r} is not one of "
                 f"{', '.join(AUTH_TYPES)}"
             )
-        timeout = float(self._timeout or extras.get("timeout") or DEFAULT_TIMEOUT)
-        if timeout <= 0:
-            raise ValueError(f"Divvy connection {cid!r}: timeout must be positive seconds")
+        timeout = self._seconds("timeout", self._timeout, extras, DEFAULT_TIMEOUT)
         calls = int(self._calls_per_minute or extras.get("calls_per_minute") or 60)
         if not 1 <= calls <= MAX_CALLS_PER_MINUTE:
             raise ValueError(
@@ -298,14 +296,10 @@ class DivvyHook(BaseHook):
                 f" (the API allows {MAX_CALLS_PER_MINUTE} a minute per token), got {calls}"
             )
 
-        window = float(self._rate_limit_window or extras.get("rate_limit_window") or 60.0)
-        if window <= 0:
-            raise ValueError(
-                f"Divvy connection {cid!r}: rate_limit_window must be positive seconds"
-            )
+        window = self._seconds("rate_limit_window", self._rate_limit_window, extras, 60.0)
 
         params = DivvyConnParams(
-            base_url=host.rstrip("/"),
+            base_url=checked_url(host, conn_id=cid, name="host (API base URL)").rstrip("/"),
             auth_type=auth_type,
             timeout=timeout,
             calls_per_minute=calls,
@@ -313,7 +307,11 @@ class DivvyHook(BaseHook):
             api_token=(conn.password or None) if auth_type == "api_token" else None,
             client_id=extras.get("client_id") or None,
             client_secret=extras.get("client_secret") or None,
-            token_url=extras.get("token_url") or None,
+            token_url=(
+                checked_url(str(extras["token_url"]).strip(), conn_id=cid, name="token_url")
+                if extras.get("token_url")
+                else None
+            ),
         )
         for secret in params.secrets:
             mask_secret(secret)
@@ -331,6 +329,18 @@ class DivvyHook(BaseHook):
                     f"{', '.join(missing)} in its extras"
                 )
         return params
+
+    def _seconds(
+        self, name: str, argument: float | None, extras: Mapping[str, Any], default: float
+    ) -> float:
+        """A hook argument, else the extra, else ``default``; validated either way."""
+        if argument is not None:
+            return positive_number(
+                argument, conn_id=self.divvy_conn_id, name=name, default=default, what="argument"
+            )
+        return positive_number(
+            extras.get(name), conn_id=self.divvy_conn_id, name=name, default=default
+        )
 
     @cached_property
     def conn_params(self) -> DivvyConnParams:

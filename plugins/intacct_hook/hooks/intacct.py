@@ -20,7 +20,7 @@ import tenacity
 from airflow.sdk import BaseHook
 
 from intacct_hook import __version__
-from intacct_hook.hooks.http_util import parse_retry_after
+from intacct_hook.hooks.http_util import checked_url, parse_retry_after, positive_number
 from intacct_hook.intacct import request as rq
 from intacct_hook.intacct.errors import (
     IntacctAmbiguousWrite,
@@ -184,17 +184,29 @@ class IntacctHook(BaseHook):
         """Turn the Airflow Connection into client parameters. Nothing else reads extras."""
         conn = self.get_connection(self.intacct_conn_id)
         extra = conn.extra_dejson or {}
+        cid = self.intacct_conn_id
         url = (conn.host or "").strip() or DEFAULT_GATEWAY_URL
         if "://" not in url:
             url = f"https://{url}"
-        timeout = self._timeout_override or extra.get("timeout") or DEFAULT_TIMEOUT
+        if self._timeout_override is not None:
+            timeout = positive_number(
+                self._timeout_override,
+                conn_id=cid,
+                name="timeout",
+                default=DEFAULT_TIMEOUT,
+                what="argument",
+            )
+        else:
+            timeout = positive_number(
+                extra.get("timeout"), conn_id=cid, name="timeout", default=DEFAULT_TIMEOUT
+            )
         params = IntacctConnParams(
-            url=url,
+            url=checked_url(url, conn_id=cid, name="host (gateway URL)"),
             user_id=conn.login or "",
             company_id=str(extra.get("company_id") or ""),
             sender_id=str(extra.get("sender_id") or DEFAULT_SENDER_ID),
             entity_id=str(extra["entity_id"]) if extra.get("entity_id") else None,
-            timeout=float(timeout),
+            timeout=timeout,
             password=conn.password or "",
             sender_password=str(extra.get("sender_password") or ""),
         )
