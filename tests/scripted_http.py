@@ -113,7 +113,7 @@ def scripted_server(
     """
     server = _Server((host, 0), _Handler)
     server.scripted = ScriptedServer(server, default or respond(404, b"not scripted"), host)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield server.scripted

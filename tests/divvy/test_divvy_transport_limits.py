@@ -12,15 +12,22 @@ import json
 import math
 
 import pytest
+import tenacity
 
+from intacct_hook.hooks import divvy as hooks
 from intacct_hook.hooks.divvy import DivvyHook
+from tests.scripted_http import redirect, scripted_server
+
+TOKEN = "divvy-token-0001"
+CLIENT_SECRET = "client-secret-0001"
+FAST = {"wait": tenacity.wait_none(), "stop": tenacity.stop_after_attempt(3)}
 
 
 @pytest.fixture
 def use_connection(monkeypatch):
     """``use_connection(host, token=..., schema=None, **extra)``: (re)define ``divvy_default``."""
 
-    def _use(host: str, *, token: str = "divvy-token-0001", schema: str | None = None, **extra):
+    def _use(host: str, *, token: str = TOKEN, schema: str | None = None, **extra):
         conn = {"conn_type": "divvy", "host": host, "password": token, "extra": extra}
         if schema:
             conn["schema"] = schema
@@ -96,3 +103,47 @@ def test_token_url_must_be_https_unless_on_this_machine(use_connection):
 def test_https_and_local_sandboxes_are_accepted(use_connection, host):
     use_connection(host)
     assert DivvyHook().conn_params.base_url == host
+
+
+# --- redirects ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_refused_and_the_token_stays_here(use_connection, status):
+    with scripted_server() as elsewhere, scripted_server() as api:
+        target = elsewhere.url.replace("http://", "http://user:pw-in-location@")
+        api.then(redirect(status, f"{target}/capture?token=tok-in-query"))
+        use_connection(api.url + "/connect", token=TOKEN)
+        hook = DivvyHook(retry_args=FAST)
+        with pytest.raises(hooks.DivvyRedirectError) as info:
+            hook.get_current_user()
+        assert elsewhere.requests == []  # the apiToken header went nowhere else
+        assert len(api.requests) == 1  # and a redirect is not retried
+        err = info.value
+        assert err.status == status and f"{elsewhere.url}/capture" in str(err)
+        for leak in ("pw-in-location", "tok-in-query", TOKEN):
+            assert leak not in str(err)
+
+        api.then(redirect(status, "/elsewhere?token=tok-in-query"))
+        ok, shown = hook.test_connection()
+        assert not ok and f"{api.url}/elsewhere" in shown and "tok-in-query" not in shown
+        assert elsewhere.requests == []
+
+
+def test_a_redirected_oauth_token_request_keeps_the_client_secret_here(use_connection):
+    with scripted_server() as elsewhere, scripted_server() as auth:
+        auth.then(redirect(307, f"{elsewhere.url}/token"))
+        use_connection(
+            "http://127.0.0.1:9/connect",
+            token="",
+            auth_type="oauth_client_credentials",
+            client_id="client-1",
+            client_secret=CLIENT_SECRET,
+            token_url=auth.url + "/oauth/token",
+        )
+        hook = DivvyHook(retry_args=FAST)
+        with pytest.raises(hooks.DivvyRedirectError) as info:
+            hook.get_current_user()
+        assert elsewhere.requests == [] and len(auth.requests) == 1
+        assert f"{elsewhere.url}/token" in str(info.value)
+        assert CLIENT_SECRET not in str(info.value)

@@ -10,17 +10,33 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import date
+from decimal import Decimal
 
 import pytest
 import tenacity
 
 from intacct_hook.hooks.intacct import IntacctHook
+from intacct_hook.intacct import errors as e
+from intacct_hook.intacct.records import CCLine, CCTransaction
 from sandbox.intacct_gateway.testing import running_gateway
+from tests.scripted_http import forward, redirect, scripted_server
 
 USER_PASSWORD = "ws-user-pass-0001"
 SENDER_PASSWORD = "sender-pass-0001"
 GATEWAY_PATH = "/ia/xml/xmlgw.phtml"
 ONE_TRY = {"wait": tenacity.wait_none(), "stop": tenacity.stop_after_attempt(1)}
+FAST = {"wait": tenacity.wait_none(), "stop": tenacity.stop_after_attempt(3)}
+
+
+def _txn(ref: str, amount: str = "12.34") -> CCTransaction:
+    return CCTransaction(
+        card_id="Divvy CC Object",
+        payment_date=date(2026, 10, 5),  # the default seed's books are closed through Sept.
+        reference_no=ref,
+        payee="Staples",
+        lines=(CCLine("6100", Decimal(amount), location_id="100"),),
+    )
 
 
 @pytest.fixture
@@ -131,3 +147,54 @@ def test_the_sandbox_over_plain_http_on_loopback_still_works(gw, use_connection)
     use_connection(gw.url)
     ok, message = IntacctHook(retry_args=ONE_TRY).test_connection()
     assert ok, message
+
+
+# --- redirects ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirected_login_is_refused_and_the_passwords_stay_here(use_connection, status):
+    with scripted_server() as elsewhere, scripted_server() as gateway:
+        target = elsewhere.url.replace("http://", "http://Divvy:pw-in-location@")
+        gateway.then(redirect(status, f"{target}/capture?sessionid=sid-in-query#frag"))
+        use_connection(gateway.url + GATEWAY_PATH)
+        hook = IntacctHook(retry_args=FAST)
+        with pytest.raises(e.IntacctRedirectError) as info:
+            hook.get_locations()
+        assert elsewhere.requests == []  # neither password went anywhere else
+        assert len(gateway.requests) == 1  # and a redirect is not retried
+        message = str(info.value)
+        assert f"HTTP {status}" in message
+        assert f"{elsewhere.url}/capture" in message
+        for leak in ("pw-in-location", "sid-in-query", USER_PASSWORD, SENDER_PASSWORD):
+            assert leak not in message
+
+        gateway.then(redirect(status, f"{target}/capture?sessionid=sid-in-query"))
+        ok, shown = hook.test_connection()
+        assert not ok and f"{elsewhere.url}/capture" in shown
+        assert "pw-in-location" not in shown and "sid-in-query" not in shown
+        assert elsewhere.requests == []
+
+
+def test_a_redirected_session_request_is_refused(gw, use_connection):
+    # The login reaches the real gateway (forwarded); the next request is redirected.
+    with scripted_server() as elsewhere, scripted_server(host="localhost") as proxy:
+        proxy.then(forward(gw.url.removesuffix(GATEWAY_PATH)), redirect(302, "/moved?x=1"))
+        use_connection(proxy.url + GATEWAY_PATH)
+        hook = IntacctHook(retry_args=FAST)
+        with pytest.raises(e.IntacctRedirectError) as info:
+            hook.get_locations()
+        assert f"{proxy.url}/moved" in str(info.value) and "x=1" not in str(info.value)
+        assert hook._session_id not in str(info.value)
+        assert len(proxy.requests) == 2 and elsewhere.requests == []
+
+
+def test_a_redirected_write_is_refused_not_resent(gw, use_connection):
+    with scripted_server() as elsewhere, scripted_server(host="localhost") as proxy:
+        proxy.then(forward(gw.url.removesuffix(GATEWAY_PATH)), redirect(307, elsewhere.url))
+        use_connection(proxy.url + GATEWAY_PATH)
+        hook = IntacctHook(retry_args=FAST)
+        with pytest.raises(e.IntacctRedirectError):
+            hook.record_cctransactions([_txn("redirected-1")])
+        assert len(proxy.requests) == 2  # the login and the write, once
+        assert elsewhere.requests == [] and gw.cctransactions() == []

@@ -36,7 +36,13 @@ from intacct_hook.divvy.records import (
     DivvyTransaction,
     DivvyUser,
 )
-from intacct_hook.hooks.http_util import checked_url, parse_retry_after, positive_number
+from intacct_hook.hooks.http_util import (
+    NoRedirectSession,
+    checked_url,
+    parse_retry_after,
+    positive_number,
+    redirect_location,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -44,6 +50,7 @@ __all__ = [
     "DivvyConnParams",
     "DivvyHook",
     "DivvyPaginationError",
+    "DivvyRedirectError",
     "DivvyTransientError",
     "RollingWindowLimiter",
 ]
@@ -93,6 +100,14 @@ class DivvyTransientError(DivvyApiError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+
+
+class DivvyRedirectError(DivvyApiError):
+    """The API (or the OAuth token URL) answered with a redirect (3xx); never followed or retried.
+
+    Every request carries the token (or the client secret), which following would hand to
+    whatever host the ``Location`` names.
+    """
 
 
 class DivvyPaginationError(DivvyApiError):
@@ -349,8 +364,11 @@ class DivvyHook(BaseHook):
 
     @cached_property
     def session(self) -> requests.Session:
-        """The HTTP session; auth headers are added per request so a Bearer token can renew."""
-        session = requests.Session()
+        """The HTTP session; auth headers are added per request so a Bearer token can renew.
+
+        It never follows a redirect: the token header would go to the redirect's host.
+        """
+        session = NoRedirectSession()
         session.headers.update({"Accept": "application/json", "User-Agent": "divvy-intacct"})
         return session
 
@@ -393,6 +411,7 @@ class DivvyHook(BaseHook):
                         "client_secret": params.client_secret,
                     },
                     timeout=params.timeout,
+                    allow_redirects=False,
                 )
             except requests.RequestException as exc:
                 raise DivvyTransientError(
@@ -400,6 +419,7 @@ class DivvyHook(BaseHook):
                     method="POST",
                     path="token_url",
                 ) from None
+            self._refuse_redirect(response, "POST", "token_url", fix="the token_url extra")
             if response.status_code != 200:
                 raise self._error_from(response, "POST", "token_url")
             body = response.json()
@@ -482,7 +502,9 @@ class DivvyHook(BaseHook):
             params=params,
             headers=self._auth_headers(),
             timeout=self.conn_params.timeout,
+            allow_redirects=False,
         )
+        self._refuse_redirect(response, method, path, fix="the connection's host field")
         status = response.status_code
         if status == 429 or status >= 500:
             error = self._error_from(response, method, path)
@@ -517,6 +539,22 @@ class DivvyHook(BaseHook):
                 method=method,
                 path=path,
             ) from None
+
+    def _refuse_redirect(
+        self, response: requests.Response, method: str, path: str, *, fix: str
+    ) -> None:
+        where = redirect_location(response)
+        if where is None:
+            return
+        response.close()
+        raise DivvyRedirectError(
+            f"redirect to {self._redact(where)} refused: requests carry the API credentials, "
+            f"so the hook never follows a redirect. Fix: if that is the right address, put it "
+            f"in {fix}",
+            status=response.status_code,
+            method=method,
+            path=path,
+        )
 
     def _error_from(self, response: requests.Response, method: str, path: str) -> DivvyApiError:
         code = None

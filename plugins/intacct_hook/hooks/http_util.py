@@ -1,4 +1,4 @@
-"""HTTP details both hooks share: connection settings, ``Retry-After``."""
+"""HTTP details both hooks share: connection settings, redirects, ``Retry-After``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import email.utils
 import ipaddress
 import math
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
+
+import requests
 
 # Plain http is refused except towards this machine, where the local sandboxes listen.
 _LOOPBACK_NAMES = frozenset({"localhost"})
@@ -131,3 +133,30 @@ def checked_url(url: str, *, conn_id: str, name: str) -> str:
             "sandbox on 127.0.0.1, localhost or ::1)."
         )
     return url
+
+
+class NoRedirectSession(requests.Session):
+    """A ``requests.Session`` that never follows a redirect, whatever a call asks.
+
+    Both APIs carry credentials in every request (passwords in the Intacct body, the Divvy
+    token in a header, the OAuth client secret in a form): a 307/308 would re-send them to
+    wherever the ``Location`` points. Callers also pass ``allow_redirects=False``; this makes
+    it hold for any call, and stops requests from reading a redirect's whole body (it does, to
+    prepare ``Response.next``) before the caller has looked at the status.
+    """
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        return None
+
+
+def redirect_location(response: requests.Response) -> str | None:
+    """Where a 3xx answer points (``scheme://host/path``, see :func:`describe_url`), else None.
+
+    Any 3xx counts, with or without a ``Location``: neither API answers with one normally.
+    """
+    if not 300 <= response.status_code < 400:
+        return None
+    location = response.headers.get("Location")
+    if not location:
+        return "(no Location header)"
+    return describe_url(urljoin(response.url or "", location))

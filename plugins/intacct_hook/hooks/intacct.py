@@ -20,7 +20,13 @@ import tenacity
 from airflow.sdk import BaseHook
 
 from intacct_hook import __version__
-from intacct_hook.hooks.http_util import checked_url, parse_retry_after, positive_number
+from intacct_hook.hooks.http_util import (
+    NoRedirectSession,
+    checked_url,
+    parse_retry_after,
+    positive_number,
+    redirect_location,
+)
 from intacct_hook.intacct import request as rq
 from intacct_hook.intacct.errors import (
     IntacctAmbiguousWrite,
@@ -33,6 +39,7 @@ from intacct_hook.intacct.errors import (
     IntacctInvalidRequest,
     IntacctPermissionError,
     IntacctRateLimited,
+    IntacctRedirectError,
     IntacctResultIncomplete,
     IntacctSenderCredentialsError,
     IntacctSenderNotAuthorized,
@@ -229,8 +236,9 @@ class IntacctHook(BaseHook):
 
     @cached_property
     def session(self) -> requests.Session:
-        """The HTTP session: only a content type and a User-Agent, never credentials."""
-        http = requests.Session()
+        """The HTTP session: only a content type and a User-Agent, never credentials; it never
+        follows a redirect (the login would re-send both passwords to the redirect's host)."""
+        http = NoRedirectSession()
         http.headers.clear()
         http.headers.update(
             {
@@ -287,7 +295,9 @@ class IntacctHook(BaseHook):
         resolved by a lookup, never by re-sending blindly.
         """
         try:
-            return self.session.post(url, data=body, timeout=self.conn_params.timeout)
+            http = self.session.post(
+                url, data=body, timeout=self.conn_params.timeout, allow_redirects=False
+            )
         except requests.ConnectTimeout as exc:
             raise IntacctConnectionError(f"could not connect to {_host(url)}: timed out") from exc
         except requests.Timeout as exc:
@@ -304,6 +314,15 @@ class IntacctHook(BaseHook):
                     f"the connection to {_host(url)} dropped after the request was sent"
                 ) from exc
             raise IntacctConnectionError(f"the connection to {_host(url)} dropped") from exc
+        where = redirect_location(http)
+        if where is not None:
+            http.close()
+            raise IntacctRedirectError(
+                f"HTTP {http.status_code} redirect to {where} refused: requests carry "
+                "credentials, so the hook never follows a redirect",
+                http_status=http.status_code,
+            )
+        return http
 
     def check_response(
         self, http: requests.Response, *, write: bool, records: dict[str, str] | None = None

@@ -194,6 +194,22 @@ class IntacctConnectionError(IntacctGatewayError):
     hint = "Check the gateway URL and network access to it."
 
 
+class IntacctRedirectError(IntacctGatewayError):
+    """The gateway answered with a redirect (3xx). The hook never follows one, nor retries.
+
+    Every request carries credentials (the login both passwords, later requests the session
+    ID), so following would hand them to whatever host the ``Location`` names. For a write
+    the refusal does not prove that nothing was recorded (a 303 follows processing): the sync
+    ledger keeps such a record "posting" and looks it up by reference number before sending it
+    again.
+    """
+
+    hint = (
+        "Check the gateway URL in the connection's host field; if the address the redirect "
+        "names is the right gateway, put it there."
+    )
+
+
 class IntacctAmbiguousWrite(IntacctGatewayError):
     """A write was sent but its outcome is unknown (524, timeout, connection dropped)."""
 
