@@ -209,20 +209,27 @@ def gzip_bomb(decoded_bytes: int, *, content_type: str = "application/xml") -> R
     return respond(200, payload, content_type=content_type, headers={"Content-Encoding": "gzip"})
 
 
-def forward(to_url: str) -> Reply:
-    """Relay the request to a real server (a sandbox) and its answer back, unchanged."""
+def forward(to_url: str, answer: Reply | None = None) -> Reply:
+    """Relay the request to a real server (a sandbox) and its answer back, unchanged.
+
+    With ``answer``, the real server still processes the request (a write is recorded) but
+    the client gets ``answer`` instead: what a CDN does when it cuts or slows a response.
+    """
 
     def reply(handler: BaseHTTPRequestHandler, request: bytes) -> None:
         headers = {
             k: v for k, v in handler.headers.items() if k.lower() not in ("host", "content-length")
         }
-        answer = requests.request(
+        relayed = requests.request(
             handler.command, to_url + handler.path, data=request, headers=headers, timeout=30
         )
+        if answer is not None:
+            answer(handler, request)
+            return
         respond(
-            answer.status_code,
-            answer.content,
-            content_type=answer.headers.get("Content-Type", "application/octet-stream"),
+            relayed.status_code,
+            relayed.content,
+            content_type=relayed.headers.get("Content-Type", "application/octet-stream"),
         )(handler, request)
 
     return reply

@@ -10,17 +10,27 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from datetime import date
 from decimal import Decimal
 
 import pytest
 import tenacity
 
-from intacct_hook.hooks.intacct import IntacctHook
+from intacct_hook.hooks.intacct import IntacctHook, is_retryable
 from intacct_hook.intacct import errors as e
 from intacct_hook.intacct.records import CCLine, CCTransaction
+from intacct_hook.intacct.response import parse_response
 from sandbox.intacct_gateway.testing import running_gateway
-from tests.scripted_http import forward, redirect, scripted_server
+from tests.scripted_http import (
+    endless,
+    forward,
+    gzip_bomb,
+    redirect,
+    respond,
+    scripted_server,
+    trickle,
+)
 
 USER_PASSWORD = "ws-user-pass-0001"
 SENDER_PASSWORD = "sender-pass-0001"
@@ -198,3 +208,147 @@ def test_a_redirected_write_is_refused_not_resent(gw, use_connection):
             hook.record_cctransactions([_txn("redirected-1")])
         assert len(proxy.requests) == 2  # the login and the write, once
         assert elsewhere.requests == [] and gw.cctransactions() == []
+
+
+# --- size, time and depth limits ----------------------------------------------------------------
+
+SLOW = {"timeout": 0.5, "max_request_seconds": 1.0}
+
+
+def _deep(levels: int) -> bytes:
+    return b"<x>" * levels + b"1" + b"</x>" * levels
+
+
+def _response_with_row(row: bytes) -> bytes:
+    """A well-formed getAPISession-like success whose one data row is ``row``."""
+    return (
+        b"<?xml version='1.0' encoding='UTF-8'?><response><control><status>success</status>"
+        b"<senderid>bill.com</senderid><controlid>c</controlid><uniqueid>false</uniqueid>"
+        b"<dtdversion>3.0</dtdversion></control><operation><authentication>"
+        b"<status>success</status><userid>Divvy</userid><companyid>ACME-DEMO</companyid>"
+        b"</authentication><result><status>success</status><function>getAPISession</function>"
+        b"<controlid>f</controlid><data>" + row + b"</data></result></operation></response>"
+    )
+
+
+@pytest.mark.parametrize("extra", ["timeout", "max_request_seconds", "max_response_mb"])
+@pytest.mark.parametrize("value", [-1, 0, "nan", "inf", "30s", True])
+def test_limit_extras_must_be_positive_finite_numbers(use_connection, extra, value):
+    use_connection("http://127.0.0.1:9" + GATEWAY_PATH, **{extra: value})
+    with pytest.raises(ValueError, match=rf"'{extra}' must be a positive number"):
+        _ = IntacctHook().conn_params
+
+
+def test_limit_defaults_follow_the_timeout(use_connection):
+    use_connection("http://127.0.0.1:9" + GATEWAY_PATH, timeout=20)
+    p = IntacctHook().conn_params
+    assert (p.max_request_seconds, p.max_response_bytes) == (40.0, 100 * 1024 * 1024)
+    use_connection("http://127.0.0.1:9" + GATEWAY_PATH, max_request_seconds=5, max_response_mb=2)
+    p = IntacctHook().conn_params
+    assert (p.max_request_seconds, p.max_response_bytes) == (5.0, 2 * 1024 * 1024)
+
+
+def test_a_trickled_answer_is_cut_at_max_request_seconds(use_connection):
+    # 160 bytes at one every 0.05 s: each read is far inside the 0.5 s timeout, the whole
+    # answer would take 8 s.
+    with scripted_server(trickle(b" " * 160, every=0.05)) as gateway:
+        use_connection(gateway.url + GATEWAY_PATH, **SLOW)
+        hook = IntacctHook(retry_args=ONE_TRY)
+        started = time.monotonic()
+        with pytest.raises(e.IntacctResponseTooSlow) as info:
+            hook.get_locations()
+        assert time.monotonic() - started < 3.0
+    assert "max_request_seconds" in str(info.value) and "1 s" in str(info.value)
+    assert is_retryable(info.value)  # for a read, a slow answer is worth another try
+
+
+def test_a_trickled_answer_to_a_write_is_ambiguous_and_resolved_by_lookup(gw, use_connection):
+    relay = gw.url.removesuffix(GATEWAY_PATH)
+    with scripted_server(forward(relay), host="localhost") as proxy:
+        # The login; then the write reaches Intacct but its answer trickles.
+        proxy.then(forward(relay), forward(relay, trickle(b" " * 400, every=0.025)))
+        use_connection(proxy.url + GATEWAY_PATH, **SLOW)
+        hook = IntacctHook(retry_args=FAST)
+        started = time.monotonic()
+        (outcome,) = hook.record_cctransactions([_txn("trickled-1")])
+        assert time.monotonic() - started < 5.0
+    assert (outcome.status, outcome.record_no) == (
+        "already_posted",
+        gw.cctransactions()[0]["RECORDNO"],
+    )
+    assert len(gw.cctransactions()) == 1
+    writes = [r for r in proxy.requests if b"record_cctransaction" in r.body]
+    assert len(writes) == 1  # looked up, never re-sent
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        endless(declared=50 * 1024 * 1024),
+        gzip_bomb(50 * 1024 * 1024),
+        endless(),
+    ],
+    ids=["declared-50MB", "gzip-bomb-50MB", "endless-chunked"],
+)
+def test_an_answer_over_max_response_mb_is_refused(use_connection, answer):
+    with scripted_server(answer) as gateway:
+        use_connection(gateway.url + GATEWAY_PATH, max_response_mb=1)
+        hook = IntacctHook(retry_args=FAST)
+        with pytest.raises(e.IntacctResponseTooLarge) as info:
+            hook.get_locations()
+        assert len(gateway.requests) == 1  # the same answer would come again: not retried
+    assert "max_response_mb" in str(info.value) and "1 MB" in str(info.value)
+
+
+def test_a_huge_answer_to_a_write_is_ambiguous_and_resolved_by_lookup(gw, use_connection):
+    relay = gw.url.removesuffix(GATEWAY_PATH)
+    with scripted_server(forward(relay), host="localhost") as proxy:
+        proxy.then(forward(relay), forward(relay, endless(declared=5 * 1024 * 1024)))
+        use_connection(proxy.url + GATEWAY_PATH, max_response_mb=1)
+        (outcome,) = IntacctHook(retry_args=FAST).record_cctransactions([_txn("huge-1")])
+    assert outcome.status == "already_posted" and len(gw.cctransactions()) == 1
+
+
+def test_an_error_page_is_read_only_in_part_and_keeps_its_status(use_connection):
+    # A 502 with an endless body is still a retryable server error, not "too large".
+    with scripted_server(endless(status=502, content_type="text/html")) as gateway:
+        use_connection(gateway.url + GATEWAY_PATH, max_response_mb=1)
+        with pytest.raises(e.IntacctServerError) as info:
+            IntacctHook(retry_args=FAST).get_locations()
+    assert info.value.http_status == 502 and len(gateway.requests) == 3
+
+
+@pytest.mark.parametrize("levels", [100, 1500, 5000])
+def test_a_deeply_nested_answer_is_a_typed_error(use_connection, levels):
+    with scripted_server(respond(200, _response_with_row(_deep(levels)))) as gateway:
+        use_connection(gateway.url + GATEWAY_PATH)
+        with pytest.raises(e.IntacctResponseTooDeep, match="nested deeper than"):
+            IntacctHook(retry_args=FAST).get_locations()
+        assert len(gateway.requests) == 1
+
+
+def test_normal_nesting_still_parses():
+    parsed = parse_response(_response_with_row(b"<api><sessionid>s</sessionid></api>"))
+    assert parsed.results[0].data == [{"sessionid": "s"}]
+
+
+def test_the_parser_loads_no_dtd_and_resolves_no_entity(tmp_path):
+    marker = tmp_path / "marker.txt"
+    marker.write_text("FILE-CONTENT-MARKER")
+    with scripted_server(respond(200, b"<!ENTITY leak 'DTD-MARKER'>")) as dtd_host:
+        body = (
+            f'<?xml version="1.0"?><!DOCTYPE response SYSTEM "{dtd_host.url}/evil.dtd" ['
+            f'<!ENTITY file SYSTEM "file://{marker}">'
+            '<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+            '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+        ).encode() + _response_with_row(b"<api><sessionid>&file;&c;&leak;</sessionid></api>")[
+            len(b"<?xml version='1.0' encoding='UTF-8'?>") :
+        ]
+        try:
+            parsed = parse_response(body)
+            text = str(parsed.results[0].data)
+        except e.IntacctResponseError as exc:
+            text = str(exc)
+        assert dtd_host.requests == []
+    assert "FILE-CONTENT-MARKER" not in text and "aaaaaaaaaa" not in text
+    assert "DTD-MARKER" not in text

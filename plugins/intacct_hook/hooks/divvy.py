@@ -37,10 +37,18 @@ from intacct_hook.divvy.records import (
     DivvyUser,
 )
 from intacct_hook.hooks.http_util import (
+    ERROR_BODY_BYTES,
+    MB,
+    BodyError,
+    BodyTooLarge,
+    BodyTooSlow,
+    Limits,
     NoRedirectSession,
     checked_url,
+    limit_extras,
     parse_retry_after,
     positive_number,
+    read_body,
     redirect_location,
 )
 
@@ -51,12 +59,19 @@ __all__ = [
     "DivvyHook",
     "DivvyPaginationError",
     "DivvyRedirectError",
+    "DivvyResponseTooDeep",
+    "DivvyResponseTooLarge",
+    "DivvyResponseTooSlow",
     "DivvyTransientError",
     "RollingWindowLimiter",
 ]
 
 DEFAULT_BASE_URL = "https://gateway.prod.bill.com/connect"
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_RESPONSE_MB = 10  # a page of 50 transactions is a few hundred KB
+# Real answers nest about five deep (results / transaction / customFields / selectedValues);
+# the ledger later serializes payloads recursively, so absurd depth is refused here.
+MAX_JSON_DEPTH = 64
 MAX_CALLS_PER_MINUTE = 60  # the documented Spend & Expense limit per token
 TRANSACTIONS_MAX_PAGE = 50  # the API answers 400 above 50 for transactions
 REFERENCE_MAX_PAGE = 100  # budgets, users, cards, custom fields
@@ -108,6 +123,19 @@ class DivvyRedirectError(DivvyApiError):
     Every request carries the token (or the client secret), which following would hand to
     whatever host the ``Location`` names.
     """
+
+
+class DivvyResponseTooLarge(DivvyApiError):
+    """The answer exceeds the connection's ``max_response_mb``; not retried."""
+
+
+class DivvyResponseTooSlow(DivvyTransientError):
+    """The whole answer took longer than the connection's ``max_request_seconds`` (a server
+    trickling bytes beats a per-read timeout); retried like a timeout."""
+
+
+class DivvyResponseTooDeep(DivvyApiError):
+    """The JSON answer nests deeper than any Divvy answer does; not retried."""
 
 
 class DivvyPaginationError(DivvyApiError):
@@ -181,6 +209,12 @@ class DivvyConnParams:
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
     token_url: str | None = None
+    max_request_seconds: float = 2 * DEFAULT_TIMEOUT
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_MB * MB
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.timeout, self.max_request_seconds, self.max_response_bytes)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -214,6 +248,33 @@ def _is_retryable(exc: BaseException) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """One HTTP answer, its body already read within the connection's limits."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    body: bytes = field(repr=False)
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """True if lists/objects nest more than ``limit`` levels (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 class DivvyHook(BaseHook):
     """Read card transactions and reference data from Divvy (BILL Spend & Expense, API v3).
 
@@ -225,14 +286,17 @@ class DivvyHook(BaseHook):
       header.
     * extras: ``auth_type`` (``api_token`` default, or ``oauth_client_credentials`` with
       ``client_id``, ``client_secret`` and ``token_url``: a Bearer token is fetched and
-      renewed), ``timeout`` seconds per request (default 30), ``calls_per_minute``
-      (default and maximum 60, the API's limit per token).
+      renewed), ``timeout`` seconds per connect and per read (default 30),
+      ``max_request_seconds`` for one whole request (default twice the timeout),
+      ``max_response_mb`` (default 10), ``calls_per_minute`` (default and maximum 60, the
+      API's limit per token).
 
     Every call passes a client-side rolling-window limiter shared by all hooks in the process
     that use the same token. A 429 waits what ``Retry-After`` asks (else exponential backoff
-    with jitter); 5xx, connection errors and cut-off bodies are retried a bounded number of
-    times; any other 4xx raises :class:`DivvyApiError` with Divvy's BDC code and message. The
-    token never appears in logs, exceptions or ``repr``.
+    with jitter); 5xx, connection errors, cut-off and too slow bodies are retried a bounded
+    number of times; any other 4xx, a redirect (never followed), a too large or too deeply
+    nested answer raises :class:`DivvyApiError` (or a subclass) with Divvy's BDC code and
+    message. The token never appears in logs, exceptions or ``repr``.
 
     :param divvy_conn_id: the Connection id.
     :param timeout: overrides the ``timeout`` extra.
@@ -312,6 +376,9 @@ class DivvyHook(BaseHook):
             )
 
         window = self._seconds("rate_limit_window", self._rate_limit_window, extras, 60.0)
+        max_seconds, max_bytes = limit_extras(
+            extras, conn_id=cid, timeout=timeout, default_mb=DEFAULT_MAX_RESPONSE_MB
+        )
 
         params = DivvyConnParams(
             base_url=checked_url(host, conn_id=cid, name="host (API base URL)").rstrip("/"),
@@ -327,6 +394,8 @@ class DivvyHook(BaseHook):
                 if extras.get("token_url")
                 else None
             ),
+            max_request_seconds=max_seconds,
+            max_response_bytes=max_bytes,
         )
         for secret in params.secrets:
             mask_secret(secret)
@@ -403,15 +472,16 @@ class DivvyHook(BaseHook):
             params = self.conn_params
             self.limiter.acquire(self._log_limiter_wait)
             try:
-                response = self.session.post(
+                answer = self._exchange(
+                    "POST",
                     params.token_url or "",
+                    "token_url",
+                    fix="the token_url extra",
                     data={
                         "grant_type": "client_credentials",
                         "client_id": params.client_id,
                         "client_secret": params.client_secret,
                     },
-                    timeout=params.timeout,
-                    allow_redirects=False,
                 )
             except requests.RequestException as exc:
                 raise DivvyTransientError(
@@ -419,11 +489,10 @@ class DivvyHook(BaseHook):
                     method="POST",
                     path="token_url",
                 ) from None
-            self._refuse_redirect(response, "POST", "token_url", fix="the token_url extra")
-            if response.status_code != 200:
-                raise self._error_from(response, "POST", "token_url")
-            body = response.json()
-            token = body.get("access_token") if isinstance(body, Mapping) else None
+            if answer.status != 200:
+                raise self._error_from(answer, "POST", "token_url")
+            grant = self._decode(answer, "POST", "token_url")
+            token = grant.get("access_token") if isinstance(grant, Mapping) else None
             if not token:
                 raise DivvyApiError(
                     "OAuth token response had no access_token",
@@ -432,7 +501,7 @@ class DivvyHook(BaseHook):
                     path="token_url",
                 )
             mask_secret(token)
-            ttl = float(body.get("expires_in") or 300)
+            ttl = float(grant.get("expires_in") or 300)
             self._bearer = (token, time.monotonic() + max(1.0, ttl - self._OAUTH_REFRESH_EARLY))
             self.log.info("Divvy: obtained an OAuth access token valid for %.0f s", ttl)
             return token
@@ -496,25 +565,24 @@ class DivvyHook(BaseHook):
     def _request_once(self, method: str, path: str, params: Mapping[str, Any] | None) -> Any:
         self.limiter.acquire(self._log_limiter_wait)
         self.log.debug("Divvy %s %s %s", method, path, dict(params or {}))
-        response = self.session.request(
+        answer = self._exchange(
             method,
             self.conn_params.base_url + path,
+            path,
+            fix="the connection's host field",
             params=params,
             headers=self._auth_headers(),
-            timeout=self.conn_params.timeout,
-            allow_redirects=False,
         )
-        self._refuse_redirect(response, method, path, fix="the connection's host field")
-        status = response.status_code
+        status = answer.status
         if status == 429 or status >= 500:
-            error = self._error_from(response, method, path)
+            error = self._error_from(answer, method, path)
             raise DivvyTransientError(
                 error.message,
                 status=status,
                 code=error.code,
                 method=method,
                 path=path,
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                retry_after=parse_retry_after(answer.headers.get("Retry-After")),
             )
         if (
             status == 401
@@ -527,18 +595,62 @@ class DivvyHook(BaseHook):
                 "access token rejected", status=401, method=method, path=path, retry_after=0.0
             )
         if status >= 400:
-            raise self._error_from(response, method, path)
+            raise self._error_from(answer, method, path)
+        return self._decode(answer, method, path)
+
+    def _exchange(self, method: str, url: str, path: str, *, fix: str, **kwargs: Any) -> _Answer:
+        """Send one request and read its answer within the connection's limits.
+
+        Redirects are refused (``fix`` names where the address would go).
+        """
+        limits = self.conn_params.limits
+        deadline = limits.deadline()
+        response = self.session.request(
+            method,
+            url,
+            timeout=limits.requests_timeout,
+            allow_redirects=False,
+            stream=True,
+            **kwargs,
+        )
+        self._refuse_redirect(response, method, path, fix=fix)
+        status = response.status_code
+        if status >= 400:
+            # The status decides; the body only adds details, so a bad one is not fatal.
+            try:
+                body = read_body(response, limits, deadline=deadline, truncate_at=ERROR_BODY_BYTES)
+            except BodyError:
+                body = b""
+            return _Answer(status, response.reason or "", response.headers, body)
         try:
-            return json.loads(response.content, parse_float=Decimal)
+            body = read_body(response, limits, deadline=deadline)
+        except BodyTooLarge as exc:
+            raise DivvyResponseTooLarge(str(exc), status=status, method=method, path=path) from None
+        except BodyTooSlow as exc:
+            raise DivvyResponseTooSlow(str(exc), status=status, method=method, path=path) from None
+        except BodyError as exc:
+            raise DivvyTransientError(str(exc), status=status, method=method, path=path) from None
+        return _Answer(status, response.reason or "", response.headers, body)
+
+    def _decode(self, answer: _Answer, method: str, path: str) -> Any:
+        """The JSON of a successful answer, numbers as ``Decimal``."""
+        status = answer.status
+        too_deep = f"the answer is nested deeper than {MAX_JSON_DEPTH} levels"
+        try:
+            value = json.loads(answer.body, parse_float=Decimal)
+        except RecursionError:
+            raise DivvyResponseTooDeep(too_deep, status=status, method=method, path=path) from None
         except ValueError:
             # A body cut short arrives as invalid JSON; it is a transport fault, so retry.
             raise DivvyTransientError(
-                f"response body is not valid JSON ({len(response.content)} bytes), "
-                "probably cut off",
+                f"response body is not valid JSON ({len(answer.body)} bytes), probably cut off",
                 status=status,
                 method=method,
                 path=path,
             ) from None
+        if _nested_deeper_than(value, MAX_JSON_DEPTH):
+            raise DivvyResponseTooDeep(too_deep, status=status, method=method, path=path)
+        return value
 
     def _refuse_redirect(
         self, response: requests.Response, method: str, path: str, *, fix: str
@@ -556,14 +668,14 @@ class DivvyHook(BaseHook):
             path=path,
         )
 
-    def _error_from(self, response: requests.Response, method: str, path: str) -> DivvyApiError:
+    def _error_from(self, answer: _Answer, method: str, path: str) -> DivvyApiError:
         code = None
-        message = (response.text or response.reason or "").strip()[:300]
+        message = (answer.body.decode("utf-8", "replace") or answer.reason).strip()[:300]
         try:
-            body = response.json()
-        except ValueError:
-            body = None
-        first = body[0] if isinstance(body, list) and body else body
+            parsed = json.loads(answer.body)
+        except (ValueError, RecursionError):
+            parsed = None
+        first = parsed[0] if isinstance(parsed, list) and parsed else parsed
         if isinstance(first, Mapping):
             code = first.get("code") if isinstance(first.get("code"), str) else None
             text = first.get("message") or first.get("error_description") or first.get("error")
@@ -571,7 +683,7 @@ class DivvyHook(BaseHook):
                 message = text
         return DivvyApiError(
             self._redact(message or "no message"),
-            status=response.status_code,
+            status=answer.status,
             code=code,
             method=method,
             path=path,

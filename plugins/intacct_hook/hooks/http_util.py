@@ -1,14 +1,25 @@
-"""HTTP details both hooks share: connection settings, redirects, ``Retry-After``."""
+"""HTTP details both hooks share: connection settings, redirects, bounded responses,
+``Retry-After``."""
 
 from __future__ import annotations
 
 import email.utils
 import ipaddress
 import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3.exceptions
+
+MB = 1024 * 1024
+# Error pages (4xx/5xx) are read only this far: their status decides, their text only explains.
+ERROR_BODY_BYTES = 64 * 1024
+_READ_CHUNK = 64 * 1024
 
 # Plain http is refused except towards this machine, where the local sandboxes listen.
 _LOOPBACK_NAMES = frozenset({"localhost"})
@@ -160,3 +171,127 @@ def redirect_location(response: requests.Response) -> str | None:
     if not location:
         return "(no Location header)"
     return describe_url(urljoin(response.url or "", location))
+
+
+def limit_extras(
+    extras: Mapping[str, Any], *, conn_id: str, timeout: float, default_mb: float
+) -> tuple[float, int]:
+    """``(max_request_seconds, max_response_bytes)`` from the extras of the same names.
+
+    ``max_request_seconds`` defaults to twice ``timeout``: a per-read timeout alone lets a
+    server that trickles bytes hold a request for ever. ``max_response_mb`` defaults to
+    ``default_mb``.
+    """
+    seconds = positive_number(
+        extras.get("max_request_seconds"),
+        conn_id=conn_id,
+        name="max_request_seconds",
+        default=2 * timeout,
+        example="120",
+    )
+    megabytes = positive_number(
+        extras.get("max_response_mb"),
+        conn_id=conn_id,
+        name="max_response_mb",
+        default=default_mb,
+        unit="megabytes",
+        example=f"{default_mb:g}",
+    )
+    return seconds, int(megabytes * MB)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long one request may wait per read and in all, and how much it may return."""
+
+    timeout: float
+    max_request_seconds: float
+    max_response_bytes: int
+
+    @property
+    def requests_timeout(self) -> tuple[float, float]:
+        """requests' ``(connect, read)`` timeout: no single read outlasts the whole request."""
+        return self.timeout, min(self.timeout, self.max_request_seconds)
+
+    def deadline(self) -> float:
+        """The ``time.monotonic()`` by which a request started now must be fully read."""
+        return time.monotonic() + self.max_request_seconds
+
+
+class BodyError(Exception):
+    """The body could not be read whole within the limits; each hook maps it to its API's
+    error family (and, for an Intacct write, to an ambiguous outcome)."""
+
+
+class BodyTooLarge(BodyError):
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        super().__init__(f"the answer is larger than max_response_mb = {max_bytes / MB:g} MB")
+
+
+class BodyTooSlow(BodyError):
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"the answer took longer than max_request_seconds = {seconds:g} s")
+
+
+class BodyCut(BodyError):
+    """The connection dropped, a read timed out or the content encoding broke mid-body."""
+
+
+def read_body(
+    response: requests.Response,
+    limits: Limits,
+    *,
+    deadline: float,
+    truncate_at: int | None = None,
+) -> bytes:
+    """The body of a ``stream=True`` response, read within ``limits``.
+
+    Reads return as soon as any bytes arrive (``read1``), and each waits at most until
+    ``deadline`` (from :meth:`Limits.deadline`, taken before the request was sent), so a
+    server trickling bytes cannot stretch the request beyond it. Sizes count decoded bytes,
+    so a small gzip body cannot expand without bound.
+
+    :param truncate_at: return at most this many bytes instead of raising ``BodyTooLarge``
+        (for error pages, whose status matters more than their text).
+    :raises BodyTooLarge, BodyTooSlow, BodyCut: the response is then closed, never reused.
+    """
+    max_bytes = limits.max_response_bytes if truncate_at is None else truncate_at
+    declared = response.headers.get("Content-Length", "")
+    if truncate_at is None and declared.isdigit() and int(declared) > max_bytes:
+        response.close()
+        raise BodyTooLarge(max_bytes)
+    raw = response.raw
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BodyTooSlow(limits.max_request_seconds)
+            if sock is not None:
+                # urllib3 sets the socket's timeout afresh before the next request on it.
+                sock.settimeout(min(limits.timeout, remaining))
+            try:
+                chunk = raw.read1(_READ_CHUNK, decode_content=True)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                if time.monotonic() >= deadline:
+                    raise BodyTooSlow(limits.max_request_seconds) from None
+                raise BodyCut(f"the answer was cut off ({type(exc).__name__})") from None
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > max_bytes:
+                if truncate_at is None:
+                    raise BodyTooLarge(max_bytes)
+                chunks.append(chunk[: len(chunk) - (size - max_bytes)])
+                response.close()  # the rest is unread: the connection cannot be reused
+                return b"".join(chunks)
+            chunks.append(chunk)
+    except BodyError:
+        response.close()
+        raise
+    raw.release_conn()
+    return b"".join(chunks)

@@ -21,10 +21,18 @@ from airflow.sdk import BaseHook
 
 from intacct_hook import __version__
 from intacct_hook.hooks.http_util import (
+    ERROR_BODY_BYTES,
+    MB,
+    BodyError,
+    BodyTooLarge,
+    BodyTooSlow,
+    Limits,
     NoRedirectSession,
     checked_url,
+    limit_extras,
     parse_retry_after,
     positive_number,
+    read_body,
     redirect_location,
 )
 from intacct_hook.intacct import request as rq
@@ -40,6 +48,8 @@ from intacct_hook.intacct.errors import (
     IntacctPermissionError,
     IntacctRateLimited,
     IntacctRedirectError,
+    IntacctResponseTooLarge,
+    IntacctResponseTooSlow,
     IntacctResultIncomplete,
     IntacctSenderCredentialsError,
     IntacctSenderNotAuthorized,
@@ -63,6 +73,7 @@ from intacct_hook.intacct.values import (
 DEFAULT_GATEWAY_URL = "https://api.intacct.com/ia/xml/xmlgw.phtml"
 DEFAULT_SENDER_ID = "bill.com"
 DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_RESPONSE_MB = 100  # a 1000-row page of wide records is a few MB
 
 CCTRANSACTION_FIELDS = (
     "RECORDNO",
@@ -100,6 +111,12 @@ class IntacctConnParams:
     timeout: float
     password: str = field(repr=False)
     sender_password: str = field(repr=False)
+    max_request_seconds: float = 2 * DEFAULT_TIMEOUT
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_MB * MB
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.timeout, self.max_request_seconds, self.max_response_bytes)
 
 
 class _RetryAfterWait(tenacity.wait.wait_base):
@@ -131,8 +148,10 @@ class IntacctHook(BaseHook):
     Connection: host = gateway URL (default ``https://api.intacct.com/ia/xml/xmlgw.phtml``),
     login = Web Services user ID, password = its password; extras ``company_id``,
     ``sender_id`` (default ``bill.com``), ``sender_password``, ``entity_id`` (multi-entity
-    companies) and ``timeout`` (seconds, default 60). Credentials are read only from the
-    connection; they never appear in logs, headers or exception messages.
+    companies), ``timeout`` (seconds per connect and per read, default 60),
+    ``max_request_seconds`` (one whole request, default twice the timeout) and
+    ``max_response_mb`` (default 100). Credentials are read only from the connection; they
+    never appear in logs, headers or exception messages, and no redirect is ever followed.
 
     :param intacct_conn_id: the Airflow connection ID.
     :param batch_size: functions per request when a call sends many (default 100).
@@ -207,6 +226,9 @@ class IntacctHook(BaseHook):
             timeout = positive_number(
                 extra.get("timeout"), conn_id=cid, name="timeout", default=DEFAULT_TIMEOUT
             )
+        max_seconds, max_bytes = limit_extras(
+            extra, conn_id=cid, timeout=timeout, default_mb=DEFAULT_MAX_RESPONSE_MB
+        )
         params = IntacctConnParams(
             url=checked_url(url, conn_id=cid, name="host (gateway URL)"),
             user_id=conn.login or "",
@@ -216,6 +238,8 @@ class IntacctHook(BaseHook):
             timeout=timeout,
             password=conn.password or "",
             sender_password=str(extra.get("sender_password") or ""),
+            max_request_seconds=max_seconds,
+            max_response_bytes=max_bytes,
         )
         missing = [
             name
@@ -288,22 +312,30 @@ class IntacctHook(BaseHook):
 
     # --- transport ------------------------------------------------------------------------------
 
-    def _post(self, url: str, body: bytes, *, write: bool) -> requests.Response:
-        """POST one request; turn transport failures into typed errors.
+    def _post(self, url: str, body: bytes, *, write: bool) -> tuple[requests.Response, bytes]:
+        """POST one request and read its answer within the connection's limits; turn transport
+        failures into typed errors.
 
         For a write, a failure after the body may have reached Intacct is ambiguous and must be
-        resolved by a lookup, never by re-sending blindly.
+        resolved by a lookup, never by re-sending blindly: that includes an answer cut off,
+        too slow or too large, since Intacct answered only after it had run the write.
         """
+        limits = self.conn_params.limits
+        deadline = limits.deadline()
         try:
             http = self.session.post(
-                url, data=body, timeout=self.conn_params.timeout, allow_redirects=False
+                url,
+                data=body,
+                timeout=limits.requests_timeout,
+                allow_redirects=False,
+                stream=True,
             )
         except requests.ConnectTimeout as exc:
             raise IntacctConnectionError(f"could not connect to {_host(url)}: timed out") from exc
         except requests.Timeout as exc:
             if write:
                 raise IntacctAmbiguousWrite(
-                    f"no answer from {_host(url)} within {self.conn_params.timeout:g}s"
+                    f"no answer from {_host(url)} within {limits.requests_timeout[1]:g}s"
                 ) from exc
             raise IntacctConnectionError(f"read from {_host(url)} timed out") from exc
         except requests.ConnectionError as exc:
@@ -322,14 +354,41 @@ class IntacctHook(BaseHook):
                 "credentials, so the hook never follows a redirect",
                 http_status=http.status_code,
             )
-        return http
+        if http.status_code != 200:
+            # The status decides; the body only adds details, so a bad one is not fatal.
+            try:
+                return http, read_body(
+                    http, limits, deadline=deadline, truncate_at=ERROR_BODY_BYTES
+                )
+            except BodyError:
+                return http, b""
+        try:
+            return http, read_body(http, limits, deadline=deadline)
+        except BodyError as exc:
+            raise self._unreadable(exc, url, write=write) from exc
+
+    @staticmethod
+    def _unreadable(exc: BodyError, url: str, *, write: bool) -> IntacctError:
+        what = f"{exc} (from {_host(url)})"
+        if write:
+            return IntacctAmbiguousWrite(f"{what}; the write may have been recorded")
+        if isinstance(exc, BodyTooLarge):
+            return IntacctResponseTooLarge(what, http_status=200)
+        if isinstance(exc, BodyTooSlow):
+            return IntacctResponseTooSlow(what, http_status=200)
+        return IntacctConnectionError(what, http_status=200)
 
     def check_response(
-        self, http: requests.Response, *, write: bool, records: dict[str, str] | None = None
+        self,
+        http: requests.Response,
+        body: bytes,
+        *,
+        write: bool,
+        records: dict[str, str] | None = None,
     ) -> Response:
-        """Map the HTTP status and body to a parsed ``Response`` or a typed error."""
+        """Map the HTTP status and the body read by :meth:`_post` to a parsed ``Response`` or a
+        typed error."""
         status = http.status_code
-        body = http.content
         if status == 200:
             return parse_response(
                 body, http_status=status, secrets=self._secrets(), records=records
@@ -359,8 +418,8 @@ class IntacctHook(BaseHook):
         """One request with the retry policy (each attempt is the very same body)."""
         for attempt in self._retrying():
             with attempt:
-                http = self._post(url, body, write=write)
-                response = self.check_response(http, write=write, records=records)
+                http, answer = self._post(url, body, write=write)
+                response = self.check_response(http, answer, write=write, records=records)
         return response
 
     # --- sessions -------------------------------------------------------------------------------

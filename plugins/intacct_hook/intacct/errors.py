@@ -225,6 +225,36 @@ class IntacctResponseError(IntacctGatewayError):
     hint = "Check that the gateway URL points to Intacct's XML gateway."
 
 
+class IntacctResponseTooLarge(IntacctResponseError):
+    """The answer exceeds the connection's ``max_response_mb``; reading stopped there.
+
+    Not retried: the same request would bring the same answer. (For a write the hook raises
+    :class:`IntacctAmbiguousWrite` instead: the write may have been recorded.)
+    """
+
+    hint = (
+        "Read fewer records per request (a smaller page size), or raise the connection's "
+        "max_response_mb extra."
+    )
+
+
+class IntacctResponseTooDeep(IntacctResponseError):
+    """The answer nests elements deeper than any Intacct response (or than the parser allows)."""
+
+
+class IntacctResponseTooSlow(IntacctConnectionError):
+    """The whole answer took longer than the connection's ``max_request_seconds``.
+
+    A read timeout only bounds each read; a server trickling bytes is stopped by this. Retried
+    like a timeout for reads. (For a write the hook raises :class:`IntacctAmbiguousWrite`.)
+    """
+
+    hint = (
+        "Intacct or its CDN answered too slowly; the hook retries reads. If it persists, raise "
+        "the connection's max_request_seconds extra."
+    )
+
+
 # --- control level ----------------------------------------------------------------------------
 
 
