@@ -25,6 +25,7 @@ Reply = Callable[[BaseHTTPRequestHandler, bytes], None]
 __all__ = [
     "Reply",
     "ScriptedServer",
+    "echo",
     "endless",
     "forward",
     "gzip_bomb",
@@ -142,6 +143,17 @@ def respond(
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
         handler.wfile.write(body)
+
+    return reply
+
+
+def echo(status: int = 400, *, content_type: str = "text/plain") -> Reply:
+    """Answer with the request's own body, as careless servers do in error messages."""
+
+    def reply(handler: BaseHTTPRequestHandler, request: bytes) -> None:
+        respond(status, b"could not process: " + request, content_type=content_type)(
+            handler, request
+        )
 
     return reply
 

@@ -8,11 +8,14 @@ Intacct exchange is needed they forward to the local gateway sandbox.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import time
 from datetime import date
 from decimal import Decimal
+from urllib.parse import quote, quote_plus, unquote_plus
+from xml.sax.saxutils import escape as xml_escape
 
 import pytest
 import tenacity
@@ -21,6 +24,7 @@ from intacct_hook.hooks.intacct import IntacctHook, is_retryable
 from intacct_hook.intacct import errors as e
 from intacct_hook.intacct.records import CCLine, CCTransaction
 from intacct_hook.intacct.response import parse_response
+from intacct_hook.masking import secret_forms
 from sandbox.intacct_gateway.testing import running_gateway
 from tests.scripted_http import (
     endless,
@@ -352,3 +356,110 @@ def test_the_parser_loads_no_dtd_and_resolves_no_entity(tmp_path):
         assert dtd_host.requests == []
     assert "FILE-CONTENT-MARKER" not in text and "aaaaaaaaaa" not in text
     assert "DTD-MARKER" not in text
+
+
+# --- secrets ------------------------------------------------------------------------------------
+
+# Characters that every encoding changes: XML, URL (quote / quote_plus) and JSON forms differ.
+ODD_PASSWORD = 'ws pass&<1>%41/é"x'
+ODD_SENDER_PASSWORD = "snd+pw 'q'#2\\z"
+
+
+def _forms(secret: str) -> dict[str, str]:
+    """Every form a server may echo ``secret`` in, by name."""
+    return {
+        "raw": secret,
+        "xml": xml_escape(secret, {'"': "&quot;", "'": "&apos;"}),
+        "xml-numeric": "".join(c if c.isalnum() else f"&#{ord(c)};" for c in secret),
+        "xml-hex": "".join(c if c.isalnum() else f"&#x{ord(c):X};" for c in secret),
+        "quote": quote(secret, safe=""),
+        "quote-lower": quote(secret, safe="").lower(),
+        "quote-slash": quote(secret),
+        "quote_plus": quote_plus(secret),
+        "json": json.dumps(secret)[1:-1],
+        "json-unicode": json.dumps(secret, ensure_ascii=False)[1:-1],
+    }
+
+
+def _leaks(text: str, *secrets: str) -> list[str]:
+    return [
+        f"{name} form of secret {n}"
+        for n, secret in enumerate(secrets)
+        for name, form in _forms(secret).items()
+        if form in text
+    ] + [f"secret {n} decoded" for n, s in enumerate(secrets) if s in _decoded(text)]
+
+
+def _decoded(text: str) -> str:
+    return html.unescape(unquote_plus(text))
+
+
+def _control_failure(descriptions: list[str]) -> bytes:
+    errors = "".join(
+        f"<error><errorno>XL03000006</errorno><description>{xml_escape(d)}</description>"
+        "<description2></description2><correction></correction></error>"
+        for d in descriptions
+    )
+    return (
+        "<?xml version='1.0' encoding='UTF-8'?><response><control><status>failure</status>"
+        "<senderid>bill.com</senderid><controlid>c</controlid><uniqueid>false</uniqueid>"
+        f"<dtdversion>3.0</dtdversion></control><errormessage>{errors}</errormessage></response>"
+    ).encode()
+
+
+def test_passwords_with_surrounding_whitespace_are_stripped(gw, use_connection):
+    use_connection(
+        gw.url, password=f" {USER_PASSWORD}\n", sender_password=f"\t{SENDER_PASSWORD} \r\n"
+    )
+    ok, message = IntacctHook(retry_args=ONE_TRY).test_connection()
+    assert ok, message
+
+
+@pytest.mark.parametrize("secret", ["user", "sender"])
+def test_every_echoed_form_of_a_password_is_masked(use_connection, secret):
+    password = ODD_PASSWORD if secret == "user" else ODD_SENDER_PASSWORD
+    echoes = [f"Password {form} is wrong" for form in _forms(password).values()]
+    with scripted_server(respond(200, _control_failure(echoes))) as gateway:
+        use_connection(
+            gateway.url + GATEWAY_PATH,
+            password=ODD_PASSWORD,
+            sender_password=ODD_SENDER_PASSWORD,
+        )
+        hook = IntacctHook(retry_args=ONE_TRY)
+        with pytest.raises(e.IntacctError) as info:
+            hook.get_locations()
+        shown = hook.test_connection()[1]
+    text = "\n".join([str(info.value), repr(info.value), shown, *info.value.all_text()])
+    assert "Password *** is wrong" in str(info.value)
+    assert _leaks(text, ODD_PASSWORD, ODD_SENDER_PASSWORD) == []
+
+
+def test_every_form_is_registered_with_airflows_masker(use_connection):
+    from airflow.sdk._shared.secrets_masker import redact
+
+    use_connection(
+        "http://127.0.0.1:9" + GATEWAY_PATH,
+        password=ODD_PASSWORD,
+        sender_password=ODD_SENDER_PASSWORD,
+    )
+    _ = IntacctHook().conn_params
+    for secret in (ODD_PASSWORD, ODD_SENDER_PASSWORD):
+        for name, form in _forms(secret).items():
+            if name in ("raw", "xml", "quote", "quote-slash", "quote_plus", "json"):
+                assert redact(f"<{form}>") == "<***>", name
+
+
+def test_the_hook_hands_only_secrets_to_the_masker(use_connection, record_masking):
+    # Short non-secret extras (entity "E100") used to go too, through extra_dejson, and made
+    # Airflow warn "Skipping masking for a secret as it's too short".
+    use_connection(
+        "http://127.0.0.1:9" + GATEWAY_PATH,
+        company_id="ACME",
+        entity_id="E100",
+        password=ODD_PASSWORD,
+        sender_password=ODD_SENDER_PASSWORD,
+    )
+    registered = record_masking(IntacctHook)
+    assert IntacctHook().conn_params.entity_id == "E100"
+    allowed = set(secret_forms(ODD_PASSWORD)) | set(secret_forms(ODD_SENDER_PASSWORD))
+    assert registered and all(value in allowed for value in registered), registered

@@ -24,7 +24,6 @@ import requests
 import tenacity
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowException
-from airflow.sdk.log import mask_secret
 
 from intacct_hook.divvy.filters import TransactionWindow
 from intacct_hook.divvy.records import (
@@ -45,12 +44,15 @@ from intacct_hook.hooks.http_util import (
     Limits,
     NoRedirectSession,
     checked_url,
+    connection_extras,
     limit_extras,
     parse_retry_after,
     positive_number,
     read_body,
     redirect_location,
+    register_secrets,
 )
+from intacct_hook.masking import excerpt, redactor
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -72,6 +74,7 @@ DEFAULT_MAX_RESPONSE_MB = 10  # a page of 50 transactions is a few hundred KB
 # Real answers nest about five deep (results / transaction / customFields / selectedValues);
 # the ledger later serializes payloads recursively, so absurd depth is refused here.
 MAX_JSON_DEPTH = 64
+ERROR_TEXT_CHARS = 300  # of an error body quoted in an exception
 MAX_CALLS_PER_MINUTE = 60  # the documented Spend & Expense limit per token
 TRANSACTIONS_MAX_PAGE = 50  # the API answers 400 above 50 for transactions
 REFERENCE_MAX_PAGE = 100  # budgets, users, cards, custom fields
@@ -258,6 +261,16 @@ class _Answer:
     body: bytes = field(repr=False)
 
 
+def _text(value: object) -> str:
+    """A connection field as text without surrounding whitespace ("" when empty)."""
+    return str(value).strip() if value not in (None, "") else ""
+
+
+def _header_safe(value: str) -> bool:
+    """Only visible ASCII: what an API or access token is made of, and a header can carry."""
+    return bool(value) and all("!" <= c <= "~" for c in value)
+
+
 def _nested_deeper_than(value: Any, limit: int) -> bool:
     """True if lists/objects nest more than ``limit`` levels (iterative: no recursion)."""
     stack = [(value, 1)]
@@ -355,8 +368,8 @@ class DivvyHook(BaseHook):
     def _get_conn_params(self) -> DivvyConnParams:
         """Read and validate the Connection; the only place that looks at it."""
         conn = self.get_connection(self.divvy_conn_id)
-        extras = conn.extra_dejson
         cid = self.divvy_conn_id
+        extras = connection_extras(conn, cid)
 
         host = (conn.host or "").strip() or DEFAULT_BASE_URL
         if "://" not in host:
@@ -386,9 +399,10 @@ class DivvyHook(BaseHook):
             timeout=timeout,
             calls_per_minute=calls,
             rate_limit_window=window,
-            api_token=(conn.password or None) if auth_type == "api_token" else None,
-            client_id=extras.get("client_id") or None,
-            client_secret=extras.get("client_secret") or None,
+            # A pasted token often brings a line break along, which no header may carry.
+            api_token=(_text(conn.password) or None) if auth_type == "api_token" else None,
+            client_id=_text(extras.get("client_id")) or None,
+            client_secret=_text(extras.get("client_secret")) or None,
             token_url=(
                 checked_url(str(extras["token_url"]).strip(), conn_id=cid, name="token_url")
                 if extras.get("token_url")
@@ -397,11 +411,16 @@ class DivvyHook(BaseHook):
             max_request_seconds=max_seconds,
             max_response_bytes=max_bytes,
         )
-        for secret in params.secrets:
-            mask_secret(secret)
+        register_secrets(*params.secrets)
         if auth_type == "api_token" and not params.api_token:
             raise ValueError(
                 f"Divvy connection {cid!r} has no API token: put it in the Password field"
+            )
+        if params.api_token and not _header_safe(params.api_token):
+            raise ValueError(
+                f"Divvy connection {cid!r}: the API token contains a character that cannot be "
+                "sent in an HTTP header (a space, line break or non-ASCII character inside it). "
+                "Fix: copy the token again from Divvy and paste it into the Password field."
             )
         if auth_type == "oauth_client_credentials":
             missing = [
@@ -454,10 +473,9 @@ class DivvyHook(BaseHook):
         )
 
     def _redact(self, text: str) -> str:
-        for secret in (*self.conn_params.secrets, self._bearer[0] if self._bearer else None):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        """``text`` with every form of the token, client secret and access token masked."""
+        bearer = self._bearer[0] if self._bearer else None
+        return redactor((*self.conn_params.secrets, bearer))(text)
 
     def _auth_headers(self) -> dict[str, str]:
         params = self.conn_params
@@ -500,7 +518,15 @@ class DivvyHook(BaseHook):
                     method="POST",
                     path="token_url",
                 )
-            mask_secret(token)
+            register_secrets(token)
+            if not isinstance(token, str) or not _header_safe(token):
+                raise DivvyApiError(
+                    "the OAuth access token contains a character that cannot be sent in an "
+                    "HTTP header; check that token_url is the BILL OAuth token endpoint",
+                    status=200,
+                    method="POST",
+                    path="token_url",
+                )
             ttl = float(grant.get("expires_in") or 300)
             self._bearer = (token, time.monotonic() + max(1.0, ttl - self._OAUTH_REFRESH_EARLY))
             self.log.info("Divvy: obtained an OAuth access token valid for %.0f s", ttl)
@@ -605,14 +631,22 @@ class DivvyHook(BaseHook):
         """
         limits = self.conn_params.limits
         deadline = limits.deadline()
-        response = self.session.request(
-            method,
-            url,
-            timeout=limits.requests_timeout,
-            allow_redirects=False,
-            stream=True,
-            **kwargs,
-        )
+        try:
+            response = self.session.request(
+                method,
+                url,
+                timeout=limits.requests_timeout,
+                allow_redirects=False,
+                stream=True,
+                **kwargs,
+            )
+        except requests.exceptions.InvalidHeader:
+            # Its message quotes the header value, which may be a credential.
+            raise DivvyApiError(
+                "a request header value cannot be sent in an HTTP header",
+                method=method,
+                path=path,
+            ) from None
         self._refuse_redirect(response, method, path, fix=fix)
         status = response.status_code
         if status >= 400:
@@ -670,7 +704,7 @@ class DivvyHook(BaseHook):
 
     def _error_from(self, answer: _Answer, method: str, path: str) -> DivvyApiError:
         code = None
-        message = (answer.body.decode("utf-8", "replace") or answer.reason).strip()[:300]
+        message = (answer.body.decode("utf-8", "replace") or answer.reason).strip()
         try:
             parsed = json.loads(answer.body)
         except (ValueError, RecursionError):
@@ -682,7 +716,7 @@ class DivvyHook(BaseHook):
             if isinstance(text, str) and text:
                 message = text
         return DivvyApiError(
-            self._redact(message or "no message"),
+            excerpt(message, self._redact, ERROR_TEXT_CHARS) or "no message",
             status=answer.status,
             code=code,
             method=method,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email.utils
 import ipaddress
+import json
 import math
 import time
 from collections.abc import Mapping
@@ -15,6 +16,8 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
+
+from intacct_hook.masking import secret_forms
 
 MB = 1024 * 1024
 # Error pages (4xx/5xx) are read only this far: their status decides, their text only explains.
@@ -43,6 +46,43 @@ def parse_retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def connection_extras(conn: Any, conn_id: str) -> dict[str, Any]:
+    """The connection's extras as a dict, parsed here rather than with ``extra_dejson``.
+
+    ``extra_dejson`` hands every extra to Airflow's secrets masker, and a short non-secret
+    one (an entity ID such as ``E100``) then logs "Skipping masking for a secret as it's too
+    short". The hooks register their secrets themselves, in every form
+    (:func:`register_secrets`).
+    """
+    raw = conn.extra
+    if not raw:
+        return {}
+    if isinstance(raw, Mapping):
+        return dict(raw)
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ValueError(
+            f"Connection {conn_id!r}: its extra is not a JSON object. Fix: write the extras as "
+            'JSON, e.g. {"timeout": 60}.'
+        )
+    return value
+
+
+def register_secrets(*secrets: str | None) -> None:
+    """Register each secret, in every form a server or library may print it, with Airflow's
+    log masker (task logs)."""
+    try:
+        from airflow.sdk.log import mask_secret
+    except ImportError:  # older SDKs: masking is then the connection's job alone
+        return
+    for secret in secrets:
+        for form in secret_forms(secret or ""):
+            mask_secret(form)
 
 
 def positive_number(

@@ -29,11 +29,13 @@ from intacct_hook.hooks.http_util import (
     Limits,
     NoRedirectSession,
     checked_url,
+    connection_extras,
     limit_extras,
     parse_retry_after,
     positive_number,
     read_body,
     redirect_location,
+    register_secrets,
 )
 from intacct_hook.intacct import request as rq
 from intacct_hook.intacct.errors import (
@@ -69,6 +71,7 @@ from intacct_hook.intacct.values import (
     parse_bool,
     parse_date,
 )
+from intacct_hook.masking import redactor
 
 DEFAULT_GATEWAY_URL = "https://api.intacct.com/ia/xml/xmlgw.phtml"
 DEFAULT_SENDER_ID = "bill.com"
@@ -209,8 +212,8 @@ class IntacctHook(BaseHook):
     def _get_conn_params(self) -> IntacctConnParams:
         """Turn the Airflow Connection into client parameters. Nothing else reads extras."""
         conn = self.get_connection(self.intacct_conn_id)
-        extra = conn.extra_dejson or {}
         cid = self.intacct_conn_id
+        extra = connection_extras(conn, cid)
         url = (conn.host or "").strip() or DEFAULT_GATEWAY_URL
         if "://" not in url:
             url = f"https://{url}"
@@ -231,13 +234,14 @@ class IntacctHook(BaseHook):
         )
         params = IntacctConnParams(
             url=checked_url(url, conn_id=cid, name="host (gateway URL)"),
-            user_id=conn.login or "",
-            company_id=str(extra.get("company_id") or ""),
-            sender_id=str(extra.get("sender_id") or DEFAULT_SENDER_ID),
-            entity_id=str(extra["entity_id"]) if extra.get("entity_id") else None,
+            user_id=_text(conn.login),
+            company_id=_text(extra.get("company_id")),
+            sender_id=_text(extra.get("sender_id")) or DEFAULT_SENDER_ID,
+            entity_id=_text(extra.get("entity_id")) or None,
             timeout=timeout,
-            password=conn.password or "",
-            sender_password=str(extra.get("sender_password") or ""),
+            # A pasted password often brings a line break along; Intacct would refuse it.
+            password=_text(conn.password),
+            sender_password=_text(extra.get("sender_password")),
             max_request_seconds=max_seconds,
             max_response_bytes=max_bytes,
         )
@@ -255,7 +259,7 @@ class IntacctHook(BaseHook):
             raise ValueError(
                 f"Connection {self.intacct_conn_id!r} is missing: {', '.join(missing)}"
             )
-        _mask(params.password, params.sender_password)
+        register_secrets(params.password, params.sender_password)
         return params
 
     @cached_property
@@ -350,7 +354,8 @@ class IntacctHook(BaseHook):
         if where is not None:
             http.close()
             raise IntacctRedirectError(
-                f"HTTP {http.status_code} redirect to {where} refused: requests carry "
+                f"HTTP {http.status_code} redirect to {redactor(self._secrets())(where)} "
+                "refused: requests carry "
                 "credentials, so the hook never follows a redirect",
                 http_status=http.status_code,
             )
@@ -452,7 +457,7 @@ class IntacctHook(BaseHook):
         session_id = str(api.get("sessionid") or "")
         if not session_id:
             raise IntacctResultIncomplete("getAPISession returned no session ID")
-        _mask(session_id)
+        register_secrets(session_id)
         self._session_id = session_id
         self._endpoint = self._trusted_endpoint(str(api.get("endpoint") or ""))
 
@@ -931,15 +936,9 @@ class IntacctHook(BaseHook):
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _mask(*secrets: str | None) -> None:
-    """Register secrets with Airflow's log masker (task logs) when it is available."""
-    try:
-        from airflow.sdk.log import mask_secret
-    except ImportError:  # older SDKs: masking is then the connection's job alone
-        return
-    for secret in secrets:
-        if secret:
-            mask_secret(secret)
+def _text(value: object) -> str:
+    """A connection field as text without surrounding whitespace ("" when empty)."""
+    return str(value).strip() if value not in (None, "") else ""
 
 
 def _host(url: str) -> str:

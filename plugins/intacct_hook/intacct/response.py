@@ -28,8 +28,7 @@ from intacct_hook.intacct.errors import (
     error_for,
 )
 from intacct_hook.intacct.values import coerce
-
-REDACTED = "***"
+from intacct_hook.masking import redactor
 
 # Responses come from the network: no DTD is loaded, no entity resolved, nothing fetched, and
 # libxml2's own limits stay on (no huge_tree: it lifts the depth and text-size caps).
@@ -118,24 +117,13 @@ def _text(el: etree._Element | None, tag: str) -> str | None:
     return (child.text or "").strip()
 
 
-class _Redactor:
-    def __init__(self, secrets: Iterable[str | None]) -> None:
-        # Longest first, so a secret containing another is replaced whole.
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
-        return text
-
-
 def parse_errors(
     container: etree._Element | None, *, secrets: Iterable[str | None] = ()
 ) -> list[ErrorDetail]:
     """Every ``error`` under ``container`` (an ``errormessage`` or a parent of one)."""
     if container is None:
         return []
-    redact = _Redactor(secrets)
+    redact = redactor(secrets)
     errors = (
         container.findall("error")
         if container.tag == "errormessage"
@@ -148,7 +136,8 @@ def parse_errors(
 
         def field_(tag: str, err: etree._Element = err) -> str:
             # Support IDs sometimes arrive URL-encoded (%7E for ~); decode for readability.
-            return redact(unquote(_text(err, tag) or ""))
+            # Masked before decoding too: decoding changes a secret that contains "%41".
+            return redact(unquote(redact(_text(err, tag) or "")))
 
         details.append(
             ErrorDetail(
