@@ -262,8 +262,10 @@ def test_a_trickled_answer_is_cut_at_max_request_seconds(use_connection):
         with pytest.raises(e.IntacctResponseTooSlow) as info:
             hook.get_locations()
         assert time.monotonic() - started < 3.0
+        ok, shown = hook.test_connection()
     assert "max_request_seconds" in str(info.value) and "1 s" in str(info.value)
     assert is_retryable(info.value)  # for a read, a slow answer is worth another try
+    assert not ok and "too slowly" in shown and "max_request_seconds" in shown
 
 
 def test_a_trickled_answer_to_a_write_is_ambiguous_and_resolved_by_lookup(gw, use_connection):

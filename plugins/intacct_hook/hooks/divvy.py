@@ -518,7 +518,8 @@ class DivvyHook(BaseHook):
                     method="POST",
                     path="token_url",
                 )
-            register_secrets(token)
+            if isinstance(token, str):
+                register_secrets(token)
             if not isinstance(token, str) or not _header_safe(token):
                 raise DivvyApiError(
                     "the OAuth access token contains a character that cannot be sent in an "

@@ -926,6 +926,8 @@ class IntacctHook(BaseHook):
                 "Administrator role on the user's Roles tab. Intacct said: "
                 f"{exc.description or exc.description2}"
             )
+        if isinstance(exc, IntacctResponseTooSlow):
+            return f"The gateway at {p.url} answered too slowly: {exc}"
         if isinstance(exc, IntacctConnectionError):
             return f"Could not reach the Intacct gateway at {p.url}: check the host field."
         if isinstance(exc, IntacctGatewayError):
