@@ -43,11 +43,12 @@ from intacct_hook.hooks.http_util import (
     BodyTooSlow,
     Limits,
     NoRedirectSession,
+    argument_or_extra,
     checked_url,
     connection_extras,
+    field_text,
     limit_extras,
     parse_retry_after,
-    positive_number,
     read_body,
     redirect_location,
     register_secrets,
@@ -261,11 +262,6 @@ class _Answer:
     body: bytes = field(repr=False)
 
 
-def _text(value: object) -> str:
-    """A connection field as text without surrounding whitespace ("" when empty)."""
-    return str(value).strip() if value not in (None, "") else ""
-
-
 def _header_safe(value: str) -> bool:
     """Only visible ASCII: what an API or access token is made of, and a header can carry."""
     return bool(value) and all("!" <= c <= "~" for c in value)
@@ -380,7 +376,9 @@ class DivvyHook(BaseHook):
                 f"Divvy connection {cid!r}: auth_type {auth_type!r} is not one of "
                 f"{', '.join(AUTH_TYPES)}"
             )
-        timeout = self._seconds("timeout", self._timeout, extras, DEFAULT_TIMEOUT)
+        timeout = argument_or_extra(
+            self._timeout, extras, "timeout", conn_id=cid, default=DEFAULT_TIMEOUT
+        )
         calls = int(self._calls_per_minute or extras.get("calls_per_minute") or 60)
         if not 1 <= calls <= MAX_CALLS_PER_MINUTE:
             raise ValueError(
@@ -388,7 +386,9 @@ class DivvyHook(BaseHook):
                 f" (the API allows {MAX_CALLS_PER_MINUTE} a minute per token), got {calls}"
             )
 
-        window = self._seconds("rate_limit_window", self._rate_limit_window, extras, 60.0)
+        window = argument_or_extra(
+            self._rate_limit_window, extras, "rate_limit_window", conn_id=cid, default=60.0
+        )
         max_seconds, max_bytes = limit_extras(
             extras, conn_id=cid, timeout=timeout, default_mb=DEFAULT_MAX_RESPONSE_MB
         )
@@ -399,10 +399,9 @@ class DivvyHook(BaseHook):
             timeout=timeout,
             calls_per_minute=calls,
             rate_limit_window=window,
-            # A pasted token often brings a line break along, which no header may carry.
-            api_token=(_text(conn.password) or None) if auth_type == "api_token" else None,
-            client_id=_text(extras.get("client_id")) or None,
-            client_secret=_text(extras.get("client_secret")) or None,
+            api_token=(field_text(conn.password) or None) if auth_type == "api_token" else None,
+            client_id=field_text(extras.get("client_id")) or None,
+            client_secret=field_text(extras.get("client_secret")) or None,
             token_url=(
                 checked_url(str(extras["token_url"]).strip(), conn_id=cid, name="token_url")
                 if extras.get("token_url")
@@ -432,18 +431,6 @@ class DivvyHook(BaseHook):
                     f"{', '.join(missing)} in its extras"
                 )
         return params
-
-    def _seconds(
-        self, name: str, argument: float | None, extras: Mapping[str, Any], default: float
-    ) -> float:
-        """A hook argument, else the extra, else ``default``; validated either way."""
-        if argument is not None:
-            return positive_number(
-                argument, conn_id=self.divvy_conn_id, name=name, default=default, what="argument"
-            )
-        return positive_number(
-            extras.get(name), conn_id=self.divvy_conn_id, name=name, default=default
-        )
 
     @cached_property
     def conn_params(self) -> DivvyConnParams:

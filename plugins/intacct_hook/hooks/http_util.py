@@ -123,6 +123,32 @@ def positive_number(
     return number
 
 
+def argument_or_extra(
+    argument: float | None,
+    extras: Mapping[str, Any],
+    name: str,
+    *,
+    conn_id: str,
+    default: float,
+) -> float:
+    """A hook argument, else the extra of the same name, else ``default``; validated with
+    :func:`positive_number` either way."""
+    if argument is not None:
+        return positive_number(
+            argument, conn_id=conn_id, name=name, default=default, what="argument"
+        )
+    return positive_number(extras.get(name), conn_id=conn_id, name=name, default=default)
+
+
+def field_text(value: object) -> str:
+    """A connection field as text without surrounding whitespace ("" when empty).
+
+    A pasted password or token often brings a line break along: the server would refuse it,
+    and in a header requests raises an error that quotes it.
+    """
+    return str(value).strip() if value not in (None, "") else ""
+
+
 def describe_url(url: str) -> str:
     """``scheme://host[:port]/path`` of ``url``: no user info, query or fragment.
 

@@ -28,11 +28,12 @@ from intacct_hook.hooks.http_util import (
     BodyTooSlow,
     Limits,
     NoRedirectSession,
+    argument_or_extra,
     checked_url,
     connection_extras,
+    field_text,
     limit_extras,
     parse_retry_after,
-    positive_number,
     read_body,
     redirect_location,
     register_secrets,
@@ -217,31 +218,21 @@ class IntacctHook(BaseHook):
         url = (conn.host or "").strip() or DEFAULT_GATEWAY_URL
         if "://" not in url:
             url = f"https://{url}"
-        if self._timeout_override is not None:
-            timeout = positive_number(
-                self._timeout_override,
-                conn_id=cid,
-                name="timeout",
-                default=DEFAULT_TIMEOUT,
-                what="argument",
-            )
-        else:
-            timeout = positive_number(
-                extra.get("timeout"), conn_id=cid, name="timeout", default=DEFAULT_TIMEOUT
-            )
+        timeout = argument_or_extra(
+            self._timeout_override, extra, "timeout", conn_id=cid, default=DEFAULT_TIMEOUT
+        )
         max_seconds, max_bytes = limit_extras(
             extra, conn_id=cid, timeout=timeout, default_mb=DEFAULT_MAX_RESPONSE_MB
         )
         params = IntacctConnParams(
             url=checked_url(url, conn_id=cid, name="host (gateway URL)"),
-            user_id=_text(conn.login),
-            company_id=_text(extra.get("company_id")),
-            sender_id=_text(extra.get("sender_id")) or DEFAULT_SENDER_ID,
-            entity_id=_text(extra.get("entity_id")) or None,
+            user_id=field_text(conn.login),
+            company_id=field_text(extra.get("company_id")),
+            sender_id=field_text(extra.get("sender_id")) or DEFAULT_SENDER_ID,
+            entity_id=field_text(extra.get("entity_id")) or None,
             timeout=timeout,
-            # A pasted password often brings a line break along; Intacct would refuse it.
-            password=_text(conn.password),
-            sender_password=_text(extra.get("sender_password")),
+            password=field_text(conn.password),
+            sender_password=field_text(extra.get("sender_password")),
             max_request_seconds=max_seconds,
             max_response_bytes=max_bytes,
         )
@@ -355,8 +346,7 @@ class IntacctHook(BaseHook):
             http.close()
             raise IntacctRedirectError(
                 f"HTTP {http.status_code} redirect to {redactor(self._secrets())(where)} "
-                "refused: requests carry "
-                "credentials, so the hook never follows a redirect",
+                "refused: requests carry credentials, so the hook never follows a redirect",
                 http_status=http.status_code,
             )
         if http.status_code != 200:
@@ -936,11 +926,6 @@ class IntacctHook(BaseHook):
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def _text(value: object) -> str:
-    """A connection field as text without surrounding whitespace ("" when empty)."""
-    return str(value).strip() if value not in (None, "") else ""
 
 
 def _host(url: str) -> str:
