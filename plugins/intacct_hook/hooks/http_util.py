@@ -1,5 +1,5 @@
-"""HTTP details both hooks share: connection settings, redirects, bounded responses,
-``Retry-After``."""
+"""HTTP details both hooks share: connection settings, redirects, bounded responses, secret
+registration, ``Retry-After``."""
 
 from __future__ import annotations
 
