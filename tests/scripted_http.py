@@ -33,6 +33,7 @@ __all__ = [
     "respond",
     "scripted_server",
     "trickle",
+    "trickle_chunk_size",
 ]
 
 
@@ -180,6 +181,27 @@ def trickle(body: bytes, *, every: float, content_type: str = "application/xml")
         handler.wfile.flush()
         for i in range(len(body)):
             handler.wfile.write(body[i : i + 1])
+            handler.wfile.flush()
+            time.sleep(every)
+
+    return reply
+
+
+def trickle_chunk_size(*, every: float, digits: int = 200) -> Reply:
+    """HTTP 200, chunked, whose first chunk-size line (``000…01``) arrives a byte at a time.
+
+    The HTTP library reads that line whole within one read of the body, so only a deadline
+    that interrupts a read in progress stops it.
+    """
+
+    def reply(handler: BaseHTTPRequestHandler, _request: bytes) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/xml")
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        handler.wfile.flush()
+        for digit in b"0" * (digits - 1) + b"1\r\nx\r\n0\r\n\r\n":
+            handler.wfile.write(bytes([digit]))
             handler.wfile.flush()
             time.sleep(every)
 

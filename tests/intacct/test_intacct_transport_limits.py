@@ -34,6 +34,7 @@ from tests.scripted_http import (
     respond,
     scripted_server,
     trickle,
+    trickle_chunk_size,
 )
 
 USER_PASSWORD = "ws-user-pass-0001"
@@ -266,6 +267,16 @@ def test_a_trickled_answer_is_cut_at_max_request_seconds(use_connection):
     assert "max_request_seconds" in str(info.value) and "1 s" in str(info.value)
     assert is_retryable(info.value)  # for a read, a slow answer is worth another try
     assert not ok and "too slowly" in shown and "max_request_seconds" in shown
+
+
+def test_a_read_in_progress_is_interrupted_at_the_deadline(use_connection):
+    # A chunk-size line trickled a byte at a time is read within one read of the body.
+    with scripted_server(trickle_chunk_size(every=0.05)) as gateway:
+        use_connection(gateway.url + GATEWAY_PATH, **SLOW)
+        started = time.monotonic()
+        with pytest.raises(e.IntacctResponseTooSlow):
+            IntacctHook(retry_args=ONE_TRY).get_locations()
+        assert time.monotonic() - started < 3.0
 
 
 def test_a_trickled_answer_to_a_write_is_ambiguous_and_resolved_by_lookup(gw, use_connection):

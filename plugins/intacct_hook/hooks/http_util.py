@@ -3,10 +3,13 @@ registration, ``Retry-After``."""
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import ipaddress
 import json
 import math
+import socket
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -314,10 +317,11 @@ def read_body(
 ) -> bytes:
     """The body of a ``stream=True`` response, read within ``limits``.
 
-    Reads return as soon as any bytes arrive (``read1``), and each waits at most until
-    ``deadline`` (from :meth:`Limits.deadline`, taken before the request was sent), so a
-    server trickling bytes cannot stretch the request beyond it. Sizes count decoded bytes,
-    so a small gzip body cannot expand without bound.
+    Reads return as soon as any bytes arrive (``read1``), each waits at most until
+    ``deadline`` (from :meth:`Limits.deadline`, taken before the request was sent), and at the
+    deadline the socket is shut down, which ends a read still in progress (a chunk header or
+    compressed data trickled a byte at a time is read within one call). Sizes count decoded
+    bytes, so a small gzip body cannot expand without bound.
 
     :param truncate_at: return at most this many bytes instead of raising ``BodyTooLarge``
         (for error pages, whose status matters more than their text).
@@ -330,12 +334,14 @@ def read_body(
         raise BodyTooLarge(max_bytes)
     raw = response.raw
     sock = getattr(getattr(raw, "connection", None), "sock", None)
+    expired = threading.Event()
+    watchdog = _Watchdog(sock, deadline, expired) if sock is not None else None
     chunks: list[bytes] = []
     size = 0
     try:
         while True:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or expired.is_set():
                 raise BodyTooSlow(limits.max_request_seconds)
             if sock is not None:
                 # urllib3 sets the socket's timeout afresh before the next request on it.
@@ -343,10 +349,12 @@ def read_body(
             try:
                 chunk = raw.read1(_READ_CHUNK, decode_content=True)
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                if time.monotonic() >= deadline:
+                if expired.is_set() or time.monotonic() >= deadline:
                     raise BodyTooSlow(limits.max_request_seconds) from None
                 raise BodyCut(f"the answer was cut off ({type(exc).__name__})") from None
             if not chunk:
+                if expired.is_set():  # the end may be the watchdog's shutdown, not the body's
+                    raise BodyTooSlow(limits.max_request_seconds)
                 break
             size += len(chunk)
             if size > max_bytes:
@@ -359,5 +367,30 @@ def read_body(
     except BodyError:
         response.close()
         raise
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
     raw.release_conn()
     return b"".join(chunks)
+
+
+class _Watchdog:
+    """Shut a socket down at a deadline, from a timer thread: the one way to end a blocking
+    read in progress (a socket timeout applies to each receive, not to a whole read)."""
+
+    def __init__(self, sock: socket.socket, deadline: float, expired: threading.Event) -> None:
+        self._sock = sock
+        self._expired = expired
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        self._expired.set()
+        # The base class method: an SSL socket's own would also drop its TLS state under the
+        # reading thread's feet.
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
