@@ -53,3 +53,34 @@ def postgres_dsn() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return dsn
+
+
+@pytest.fixture
+def record_masking(monkeypatch: pytest.MonkeyPatch):
+    """``registered = record_masking(HookClass)``: what the hook itself hands to Airflow's log
+    masker once it has its Connection (Airflow's own registrations while fetching it are not
+    the hook's doing). The values are still registered for real."""
+    import airflow.sdk.log as sdk_log
+
+    def _record(hook_class: type) -> list[object]:
+        registered: list[object] = []
+        fetched = False
+        original_mask = sdk_log.mask_secret
+        original_fetch = hook_class.get_connection
+
+        def mask_secret(secret: object, name: str | None = None) -> None:
+            if fetched:
+                registered.append(secret)
+            original_mask(secret, name)
+
+        def get_connection(cls: type, conn_id: str) -> object:
+            nonlocal fetched
+            conn = original_fetch(conn_id)
+            fetched = True
+            return conn
+
+        monkeypatch.setattr(sdk_log, "mask_secret", mask_secret)
+        monkeypatch.setattr(hook_class, "get_connection", classmethod(get_connection))
+        return registered
+
+    return _record

@@ -14,6 +14,19 @@ _STRING = {"type": ["string", "null"]}
 _SECRET = {"type": ["string", "null"], "format": "password"}
 
 
+def _limit_fields(*, default_mb: int) -> dict[str, Any]:
+    return {
+        "max_request_seconds": {
+            "label": "Longest time for one whole request, in seconds (default twice the timeout)",
+            "schema": {"type": ["number", "null"]},
+        },
+        "max_response_mb": {
+            "label": f"Largest answer read, in MB (default {default_mb})",
+            "schema": {"type": ["number", "null"]},
+        },
+    }
+
+
 def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "divvy-intacct",
@@ -54,6 +67,7 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "Request timeout (seconds)",
                         "schema": {"type": ["number", "null"]},
                     },
+                    **_limit_fields(default_mb=100),
                 },
             },
             {
@@ -86,6 +100,7 @@ def get_provider_info() -> dict[str, Any]:
                         "local sandbox)",
                         "schema": {"type": ["number", "null"]},
                     },
+                    **_limit_fields(default_mb=10),
                 },
             },
         ],

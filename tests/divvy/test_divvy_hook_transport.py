@@ -50,7 +50,7 @@ def test_rate_limit_window_comes_from_the_connection_extra(connect):
             hook.get_current_user()
         assert 1.0 <= time.monotonic() - started < 10
         assert statuses(api) == [200] * 6
-        with pytest.raises(ValueError, match="rate_limit_window must be positive"):
+        with pytest.raises(ValueError, match="'rate_limit_window' must be a positive number"):
             _ = connect(api, rate_limit_window=-1).conn_params
 
 

@@ -24,7 +24,6 @@ import requests
 import tenacity
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowException
-from airflow.sdk.log import mask_secret
 
 from intacct_hook.divvy.filters import TransactionWindow
 from intacct_hook.divvy.records import (
@@ -36,7 +35,25 @@ from intacct_hook.divvy.records import (
     DivvyTransaction,
     DivvyUser,
 )
-from intacct_hook.hooks.http_util import parse_retry_after
+from intacct_hook.hooks.http_util import (
+    ERROR_BODY_BYTES,
+    MB,
+    BodyError,
+    BodyTooLarge,
+    BodyTooSlow,
+    Limits,
+    NoRedirectSession,
+    argument_or_extra,
+    checked_url,
+    connection_extras,
+    field_text,
+    limit_extras,
+    parse_retry_after,
+    read_body,
+    redirect_location,
+    register_secrets,
+)
+from intacct_hook.masking import excerpt, redactor
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -44,12 +61,21 @@ __all__ = [
     "DivvyConnParams",
     "DivvyHook",
     "DivvyPaginationError",
+    "DivvyRedirectError",
+    "DivvyResponseTooDeep",
+    "DivvyResponseTooLarge",
+    "DivvyResponseTooSlow",
     "DivvyTransientError",
     "RollingWindowLimiter",
 ]
 
 DEFAULT_BASE_URL = "https://gateway.prod.bill.com/connect"
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_RESPONSE_MB = 10  # a page of 50 transactions is a few hundred KB
+# Real answers nest about five deep (results / transaction / customFields / selectedValues);
+# the ledger later serializes payloads recursively, so absurd depth is refused here.
+MAX_JSON_DEPTH = 64
+ERROR_TEXT_CHARS = 300  # of an error body quoted in an exception
 MAX_CALLS_PER_MINUTE = 60  # the documented Spend & Expense limit per token
 TRANSACTIONS_MAX_PAGE = 50  # the API answers 400 above 50 for transactions
 REFERENCE_MAX_PAGE = 100  # budgets, users, cards, custom fields
@@ -93,6 +119,27 @@ class DivvyTransientError(DivvyApiError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+
+
+class DivvyRedirectError(DivvyApiError):
+    """The API (or the OAuth token URL) answered with a redirect (3xx); never followed or retried.
+
+    Every request carries the token (or the client secret), which following would hand to
+    whatever host the ``Location`` names.
+    """
+
+
+class DivvyResponseTooLarge(DivvyApiError):
+    """The answer exceeds the connection's ``max_response_mb``; not retried."""
+
+
+class DivvyResponseTooSlow(DivvyTransientError):
+    """The whole answer took longer than the connection's ``max_request_seconds`` (a server
+    trickling bytes beats a per-read timeout); retried like a timeout."""
+
+
+class DivvyResponseTooDeep(DivvyApiError):
+    """The JSON answer nests deeper than any Divvy answer does; not retried."""
 
 
 class DivvyPaginationError(DivvyApiError):
@@ -166,6 +213,12 @@ class DivvyConnParams:
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
     token_url: str | None = None
+    max_request_seconds: float = 2 * DEFAULT_TIMEOUT
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_MB * MB
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.timeout, self.max_request_seconds, self.max_response_bytes)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -199,6 +252,38 @@ def _is_retryable(exc: BaseException) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """One HTTP answer, its body already read within the connection's limits."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    body: bytes = field(repr=False)
+
+
+def _header_safe(value: str) -> bool:
+    """Only visible ASCII: what an API or access token is made of, and a header can carry."""
+    return bool(value) and all("!" <= c <= "~" for c in value)
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """True if lists/objects nest more than ``limit`` levels (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 class DivvyHook(BaseHook):
     """Read card transactions and reference data from Divvy (BILL Spend & Expense, API v3).
 
@@ -210,14 +295,17 @@ class DivvyHook(BaseHook):
       header.
     * extras: ``auth_type`` (``api_token`` default, or ``oauth_client_credentials`` with
       ``client_id``, ``client_secret`` and ``token_url``: a Bearer token is fetched and
-      renewed), ``timeout`` seconds per request (default 30), ``calls_per_minute``
-      (default and maximum 60, the API's limit per token).
+      renewed), ``timeout`` seconds per connect and per read (default 30),
+      ``max_request_seconds`` for one whole request (default twice the timeout),
+      ``max_response_mb`` (default 10), ``calls_per_minute`` (default and maximum 60, the
+      API's limit per token).
 
     Every call passes a client-side rolling-window limiter shared by all hooks in the process
     that use the same token. A 429 waits what ``Retry-After`` asks (else exponential backoff
-    with jitter); 5xx, connection errors and cut-off bodies are retried a bounded number of
-    times; any other 4xx raises :class:`DivvyApiError` with Divvy's BDC code and message. The
-    token never appears in logs, exceptions or ``repr``.
+    with jitter); 5xx, connection errors, cut-off and too slow bodies are retried a bounded
+    number of times; any other 4xx, a redirect (never followed), a too large or too deeply
+    nested answer raises :class:`DivvyApiError` (or a subclass) with Divvy's BDC code and
+    message. The token never appears in logs, exceptions or ``repr``.
 
     :param divvy_conn_id: the Connection id.
     :param timeout: overrides the ``timeout`` extra.
@@ -276,8 +364,8 @@ class DivvyHook(BaseHook):
     def _get_conn_params(self) -> DivvyConnParams:
         """Read and validate the Connection; the only place that looks at it."""
         conn = self.get_connection(self.divvy_conn_id)
-        extras = conn.extra_dejson
         cid = self.divvy_conn_id
+        extras = connection_extras(conn, cid)
 
         host = (conn.host or "").strip() or DEFAULT_BASE_URL
         if "://" not in host:
@@ -288,9 +376,9 @@ class DivvyHook(BaseHook):
                 f"Divvy connection {cid!r}: auth_type {auth_type!r} is not one of "
                 f"{', '.join(AUTH_TYPES)}"
             )
-        timeout = float(self._timeout or extras.get("timeout") or DEFAULT_TIMEOUT)
-        if timeout <= 0:
-            raise ValueError(f"Divvy connection {cid!r}: timeout must be positive seconds")
+        timeout = argument_or_extra(
+            self._timeout, extras, "timeout", conn_id=cid, default=DEFAULT_TIMEOUT
+        )
         calls = int(self._calls_per_minute or extras.get("calls_per_minute") or 60)
         if not 1 <= calls <= MAX_CALLS_PER_MINUTE:
             raise ValueError(
@@ -298,28 +386,40 @@ class DivvyHook(BaseHook):
                 f" (the API allows {MAX_CALLS_PER_MINUTE} a minute per token), got {calls}"
             )
 
-        window = float(self._rate_limit_window or extras.get("rate_limit_window") or 60.0)
-        if window <= 0:
-            raise ValueError(
-                f"Divvy connection {cid!r}: rate_limit_window must be positive seconds"
-            )
+        window = argument_or_extra(
+            self._rate_limit_window, extras, "rate_limit_window", conn_id=cid, default=60.0
+        )
+        max_seconds, max_bytes = limit_extras(
+            extras, conn_id=cid, timeout=timeout, default_mb=DEFAULT_MAX_RESPONSE_MB
+        )
 
         params = DivvyConnParams(
-            base_url=host.rstrip("/"),
+            base_url=checked_url(host, conn_id=cid, name="host (API base URL)").rstrip("/"),
             auth_type=auth_type,
             timeout=timeout,
             calls_per_minute=calls,
             rate_limit_window=window,
-            api_token=(conn.password or None) if auth_type == "api_token" else None,
-            client_id=extras.get("client_id") or None,
-            client_secret=extras.get("client_secret") or None,
-            token_url=extras.get("token_url") or None,
+            api_token=(field_text(conn.password) or None) if auth_type == "api_token" else None,
+            client_id=field_text(extras.get("client_id")) or None,
+            client_secret=field_text(extras.get("client_secret")) or None,
+            token_url=(
+                checked_url(str(extras["token_url"]).strip(), conn_id=cid, name="token_url")
+                if extras.get("token_url")
+                else None
+            ),
+            max_request_seconds=max_seconds,
+            max_response_bytes=max_bytes,
         )
-        for secret in params.secrets:
-            mask_secret(secret)
+        register_secrets(*params.secrets)
         if auth_type == "api_token" and not params.api_token:
             raise ValueError(
                 f"Divvy connection {cid!r} has no API token: put it in the Password field"
+            )
+        if params.api_token and not _header_safe(params.api_token):
+            raise ValueError(
+                f"Divvy connection {cid!r}: the API token contains a character that cannot be "
+                "sent in an HTTP header (a space, line break or non-ASCII character inside it). "
+                "Fix: copy the token again from Divvy and paste it into the Password field."
             )
         if auth_type == "oauth_client_credentials":
             missing = [
@@ -339,8 +439,11 @@ class DivvyHook(BaseHook):
 
     @cached_property
     def session(self) -> requests.Session:
-        """The HTTP session; auth headers are added per request so a Bearer token can renew."""
-        session = requests.Session()
+        """The HTTP session; auth headers are added per request so a Bearer token can renew.
+
+        It never follows a redirect: the token header would go to the redirect's host.
+        """
+        session = NoRedirectSession()
         session.headers.update({"Accept": "application/json", "User-Agent": "divvy-intacct"})
         return session
 
@@ -357,10 +460,9 @@ class DivvyHook(BaseHook):
         )
 
     def _redact(self, text: str) -> str:
-        for secret in (*self.conn_params.secrets, self._bearer[0] if self._bearer else None):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        """``text`` with every form of the token, client secret and access token masked."""
+        bearer = self._bearer[0] if self._bearer else None
+        return redactor((*self.conn_params.secrets, bearer))(text)
 
     def _auth_headers(self) -> dict[str, str]:
         params = self.conn_params
@@ -375,14 +477,16 @@ class DivvyHook(BaseHook):
             params = self.conn_params
             self.limiter.acquire(self._log_limiter_wait)
             try:
-                response = self.session.post(
+                answer = self._exchange(
+                    "POST",
                     params.token_url or "",
+                    "token_url",
+                    fix="the token_url extra",
                     data={
                         "grant_type": "client_credentials",
                         "client_id": params.client_id,
                         "client_secret": params.client_secret,
                     },
-                    timeout=params.timeout,
                 )
             except requests.RequestException as exc:
                 raise DivvyTransientError(
@@ -390,10 +494,10 @@ class DivvyHook(BaseHook):
                     method="POST",
                     path="token_url",
                 ) from None
-            if response.status_code != 200:
-                raise self._error_from(response, "POST", "token_url")
-            body = response.json()
-            token = body.get("access_token") if isinstance(body, Mapping) else None
+            if answer.status != 200:
+                raise self._error_from(answer, "POST", "token_url")
+            grant = self._decode(answer, "POST", "token_url")
+            token = grant.get("access_token") if isinstance(grant, Mapping) else None
             if not token:
                 raise DivvyApiError(
                     "OAuth token response had no access_token",
@@ -401,8 +505,17 @@ class DivvyHook(BaseHook):
                     method="POST",
                     path="token_url",
                 )
-            mask_secret(token)
-            ttl = float(body.get("expires_in") or 300)
+            if isinstance(token, str):
+                register_secrets(token)
+            if not isinstance(token, str) or not _header_safe(token):
+                raise DivvyApiError(
+                    "the OAuth access token contains a character that cannot be sent in an "
+                    "HTTP header; check that token_url is the BILL OAuth token endpoint",
+                    status=200,
+                    method="POST",
+                    path="token_url",
+                )
+            ttl = float(grant.get("expires_in") or 300)
             self._bearer = (token, time.monotonic() + max(1.0, ttl - self._OAUTH_REFRESH_EARLY))
             self.log.info("Divvy: obtained an OAuth access token valid for %.0f s", ttl)
             return token
@@ -466,23 +579,24 @@ class DivvyHook(BaseHook):
     def _request_once(self, method: str, path: str, params: Mapping[str, Any] | None) -> Any:
         self.limiter.acquire(self._log_limiter_wait)
         self.log.debug("Divvy %s %s %s", method, path, dict(params or {}))
-        response = self.session.request(
+        answer = self._exchange(
             method,
             self.conn_params.base_url + path,
+            path,
+            fix="the connection's host field",
             params=params,
             headers=self._auth_headers(),
-            timeout=self.conn_params.timeout,
         )
-        status = response.status_code
+        status = answer.status
         if status == 429 or status >= 500:
-            error = self._error_from(response, method, path)
+            error = self._error_from(answer, method, path)
             raise DivvyTransientError(
                 error.message,
                 status=status,
                 code=error.code,
                 method=method,
                 path=path,
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                retry_after=parse_retry_after(answer.headers.get("Retry-After")),
             )
         if (
             status == 401
@@ -495,35 +609,103 @@ class DivvyHook(BaseHook):
                 "access token rejected", status=401, method=method, path=path, retry_after=0.0
             )
         if status >= 400:
-            raise self._error_from(response, method, path)
+            raise self._error_from(answer, method, path)
+        return self._decode(answer, method, path)
+
+    def _exchange(self, method: str, url: str, path: str, *, fix: str, **kwargs: Any) -> _Answer:
+        """Send one request and read its answer within the connection's limits.
+
+        Redirects are refused (``fix`` names where the address would go).
+        """
+        limits = self.conn_params.limits
+        deadline = limits.deadline()
         try:
-            return json.loads(response.content, parse_float=Decimal)
+            response = self.session.request(
+                method,
+                url,
+                timeout=limits.requests_timeout,
+                allow_redirects=False,
+                stream=True,
+                **kwargs,
+            )
+        except requests.exceptions.InvalidHeader:
+            # Its message quotes the header value, which may be a credential.
+            raise DivvyApiError(
+                "a request header value cannot be sent in an HTTP header",
+                method=method,
+                path=path,
+            ) from None
+        self._refuse_redirect(response, method, path, fix=fix)
+        status = response.status_code
+        if status >= 400:
+            # The status decides; the body only adds details, so a bad one is not fatal.
+            try:
+                body = read_body(response, limits, deadline=deadline, truncate_at=ERROR_BODY_BYTES)
+            except BodyError:
+                body = b""
+            return _Answer(status, response.reason or "", response.headers, body)
+        try:
+            body = read_body(response, limits, deadline=deadline)
+        except BodyTooLarge as exc:
+            raise DivvyResponseTooLarge(str(exc), status=status, method=method, path=path) from None
+        except BodyTooSlow as exc:
+            raise DivvyResponseTooSlow(str(exc), status=status, method=method, path=path) from None
+        except BodyError as exc:
+            raise DivvyTransientError(str(exc), status=status, method=method, path=path) from None
+        return _Answer(status, response.reason or "", response.headers, body)
+
+    def _decode(self, answer: _Answer, method: str, path: str) -> Any:
+        """The JSON of a successful answer, numbers as ``Decimal``."""
+        status = answer.status
+        too_deep = f"the answer is nested deeper than {MAX_JSON_DEPTH} levels"
+        try:
+            value = json.loads(answer.body, parse_float=Decimal)
+        except RecursionError:
+            raise DivvyResponseTooDeep(too_deep, status=status, method=method, path=path) from None
         except ValueError:
             # A body cut short arrives as invalid JSON; it is a transport fault, so retry.
             raise DivvyTransientError(
-                f"response body is not valid JSON ({len(response.content)} bytes), "
-                "probably cut off",
+                f"response body is not valid JSON ({len(answer.body)} bytes), probably cut off",
                 status=status,
                 method=method,
                 path=path,
             ) from None
+        if _nested_deeper_than(value, MAX_JSON_DEPTH):
+            raise DivvyResponseTooDeep(too_deep, status=status, method=method, path=path)
+        return value
 
-    def _error_from(self, response: requests.Response, method: str, path: str) -> DivvyApiError:
+    def _refuse_redirect(
+        self, response: requests.Response, method: str, path: str, *, fix: str
+    ) -> None:
+        where = redirect_location(response)
+        if where is None:
+            return
+        response.close()
+        raise DivvyRedirectError(
+            f"redirect to {self._redact(where)} refused: requests carry the API credentials, "
+            f"so the hook never follows a redirect. Fix: if that is the right address, put it "
+            f"in {fix}",
+            status=response.status_code,
+            method=method,
+            path=path,
+        )
+
+    def _error_from(self, answer: _Answer, method: str, path: str) -> DivvyApiError:
         code = None
-        message = (response.text or response.reason or "").strip()[:300]
+        message = (answer.body.decode("utf-8", "replace") or answer.reason).strip()
         try:
-            body = response.json()
-        except ValueError:
-            body = None
-        first = body[0] if isinstance(body, list) and body else body
+            parsed = json.loads(answer.body)
+        except (ValueError, RecursionError):
+            parsed = None
+        first = parsed[0] if isinstance(parsed, list) and parsed else parsed
         if isinstance(first, Mapping):
             code = first.get("code") if isinstance(first.get("code"), str) else None
             text = first.get("message") or first.get("error_description") or first.get("error")
             if isinstance(text, str) and text:
                 message = text
         return DivvyApiError(
-            self._redact(message or "no message"),
-            status=response.status_code,
+            excerpt(message, self._redact, ERROR_TEXT_CHARS) or "no message",
+            status=answer.status,
             code=code,
             method=method,
             path=path,

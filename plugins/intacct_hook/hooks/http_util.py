@@ -1,9 +1,34 @@
-"""HTTP details both hooks share."""
+"""HTTP details both hooks share: connection settings, redirects, bounded responses, secret
+registration, ``Retry-After``."""
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
+import ipaddress
+import json
+import math
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3.exceptions
+
+from intacct_hook.masking import secret_forms
+
+MB = 1024 * 1024
+# Error pages (4xx/5xx) are read only this far: their status decides, their text only explains.
+ERROR_BODY_BYTES = 64 * 1024
+_READ_CHUNK = 64 * 1024
+
+# Plain http is refused except towards this machine, where the local sandboxes listen.
+_LOOPBACK_NAMES = frozenset({"localhost"})
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -25,3 +50,348 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def connection_extras(conn: Any, conn_id: str) -> dict[str, Any]:
+    """The connection's extras as a dict, parsed here rather than with ``extra_dejson``.
+
+    ``extra_dejson`` hands every extra to Airflow's secrets masker, and a short non-secret
+    one (an entity ID such as ``E100``) then logs "Skipping masking for a secret as it's too
+    short". The hooks register their secrets themselves, in every form
+    (:func:`register_secrets`).
+    """
+    raw = conn.extra
+    if not raw:
+        return {}
+    if isinstance(raw, Mapping):
+        return dict(raw)
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ValueError(
+            f"Connection {conn_id!r}: its extra is not a JSON object. Fix: write the extras as "
+            'JSON, e.g. {"timeout": 60}.'
+        )
+    return value
+
+
+def register_secrets(*secrets: str | None) -> None:
+    """Register each secret, in every form a server or library may print it, with Airflow's
+    log masker (task logs)."""
+    try:
+        from airflow.sdk.log import mask_secret
+    except ImportError:  # older SDKs: masking is then the connection's job alone
+        return
+    for secret in secrets:
+        for form in secret_forms(secret or ""):
+            mask_secret(form)
+
+
+def positive_number(
+    value: object,
+    *,
+    conn_id: str,
+    name: str,
+    default: float,
+    unit: str = "seconds",
+    example: str = "60",
+    what: str = "extra",
+) -> float:
+    """A connection setting that must be a positive, finite number (or absent for ``default``).
+
+    Numeric text (``"30"``) is accepted because URI-form connections and secrets backends carry
+    extras as strings. ``0``, negatives, ``nan``, ``inf``, booleans and units (``"30s"``) are
+    refused: each used to be taken silently as "no limit", "the default" or garbage.
+
+    :param what: ``extra`` or ``argument``, for the message.
+    :raises ValueError: naming the connection, the setting and the fix.
+    """
+    if value is None or value == "":
+        return float(default)
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if number is None or not math.isfinite(number) or number <= 0:
+        raise ValueError(
+            f"Connection {conn_id!r}: {what} {name!r} must be a positive number of {unit}, got "
+            f"{value!r}. Fix: set it to a plain number such as {example} (no unit), or remove "
+            f"it to use the default {default:g}."
+        )
+    return number
+
+
+def argument_or_extra(
+    argument: float | None,
+    extras: Mapping[str, Any],
+    name: str,
+    *,
+    conn_id: str,
+    default: float,
+) -> float:
+    """A hook argument, else the extra of the same name, else ``default``; validated with
+    :func:`positive_number` either way."""
+    if argument is not None:
+        return positive_number(
+            argument, conn_id=conn_id, name=name, default=default, what="argument"
+        )
+    return positive_number(extras.get(name), conn_id=conn_id, name=name, default=default)
+
+
+def field_text(value: object) -> str:
+    """A connection field as text without surrounding whitespace ("" when empty).
+
+    A pasted password or token often brings a line break along: the server would refuse it,
+    and in a header requests raises an error that quotes it.
+    """
+    return str(value).strip() if value not in (None, "") else ""
+
+
+def describe_url(url: str) -> str:
+    """``scheme://host[:port]/path`` of ``url``: no user info, query or fragment.
+
+    Safe to put in a message or a log line: credentials and query secrets are left out.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "(unreadable URL)"
+    if ":" in host:
+        host = f"[{host}]"
+    where = f"{host}:{port}" if port else host
+    return f"{parts.scheme}://{where}{parts.path}" if parts.scheme else f"{where}{parts.path}"
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def checked_url(url: str, *, conn_id: str, name: str) -> str:
+    """``url`` if credentials may be sent to it: https, or plain http only to this machine.
+
+    :param name: how the connection calls it (``host``, ``token_url``), for the message.
+    :raises ValueError: naming the connection, the field and the fix; never echoing user info.
+    """
+    safe = describe_url(url)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        _ = parts.port  # an unreadable port raises here rather than at the first request
+    except ValueError:
+        raise ValueError(
+            f"Connection {conn_id!r}: {name} {safe} is not a valid URL. Fix: give a URL such as "
+            "https://host/path."
+        ) from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not host:
+        raise ValueError(
+            f"Connection {conn_id!r}: {name} {safe} is not an https URL with a host. Fix: give "
+            "a URL such as https://host/path."
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(
+            f"Connection {conn_id!r}: {name} {safe} contains a user name or password. Fix: "
+            "remove them from the URL; credentials belong in the connection's own fields."
+        )
+    if scheme == "http" and not is_loopback(host):
+        raise ValueError(
+            f"Connection {conn_id!r}: {name} {safe} uses plain http, so credentials would "
+            f"travel unencrypted. Fix: use https:// (plain http is accepted only for a local "
+            "sandbox on 127.0.0.1, localhost or ::1)."
+        )
+    return url
+
+
+class NoRedirectSession(requests.Session):
+    """A ``requests.Session`` that never follows a redirect, whatever a call asks.
+
+    Both APIs carry credentials in every request (passwords in the Intacct body, the Divvy
+    token in a header, the OAuth client secret in a form): a 307/308 would re-send them to
+    wherever the ``Location`` points. Callers also pass ``allow_redirects=False``; this makes
+    it hold for any call, and stops requests from reading a redirect's whole body (it does, to
+    prepare ``Response.next``) before the caller has looked at the status.
+    """
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        return None
+
+
+def redirect_location(response: requests.Response) -> str | None:
+    """Where a 3xx answer points (``scheme://host/path``, see :func:`describe_url`), else None.
+
+    Any 3xx counts, with or without a ``Location``: neither API answers with one normally.
+    """
+    if not 300 <= response.status_code < 400:
+        return None
+    location = response.headers.get("Location")
+    if not location:
+        return "(no Location header)"
+    return describe_url(urljoin(response.url or "", location))
+
+
+def limit_extras(
+    extras: Mapping[str, Any], *, conn_id: str, timeout: float, default_mb: float
+) -> tuple[float, int]:
+    """``(max_request_seconds, max_response_bytes)`` from the extras of the same names.
+
+    ``max_request_seconds`` defaults to twice ``timeout``: a per-read timeout alone lets a
+    server that trickles bytes hold a request for ever. ``max_response_mb`` defaults to
+    ``default_mb``.
+    """
+    seconds = positive_number(
+        extras.get("max_request_seconds"),
+        conn_id=conn_id,
+        name="max_request_seconds",
+        default=2 * timeout,
+        example="120",
+    )
+    megabytes = positive_number(
+        extras.get("max_response_mb"),
+        conn_id=conn_id,
+        name="max_response_mb",
+        default=default_mb,
+        unit="megabytes",
+        example=f"{default_mb:g}",
+    )
+    return seconds, int(megabytes * MB)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long one request may wait per read and in all, and how much it may return."""
+
+    timeout: float
+    max_request_seconds: float
+    max_response_bytes: int
+
+    @property
+    def requests_timeout(self) -> tuple[float, float]:
+        """requests' ``(connect, read)`` timeout: no single read outlasts the whole request."""
+        return self.timeout, min(self.timeout, self.max_request_seconds)
+
+    def deadline(self) -> float:
+        """The ``time.monotonic()`` by which a request started now must be fully read."""
+        return time.monotonic() + self.max_request_seconds
+
+
+class BodyError(Exception):
+    """The body could not be read whole within the limits; each hook maps it to its API's
+    error family (and, for an Intacct write, to an ambiguous outcome)."""
+
+
+class BodyTooLarge(BodyError):
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        super().__init__(f"the answer is larger than max_response_mb = {max_bytes / MB:g} MB")
+
+
+class BodyTooSlow(BodyError):
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"the answer took longer than max_request_seconds = {seconds:g} s")
+
+
+class BodyCut(BodyError):
+    """The connection dropped, a read timed out or the content encoding broke mid-body."""
+
+
+def read_body(
+    response: requests.Response,
+    limits: Limits,
+    *,
+    deadline: float,
+    truncate_at: int | None = None,
+) -> bytes:
+    """The body of a ``stream=True`` response, read within ``limits``.
+
+    Reads return as soon as any bytes arrive (``read1``), each waits at most until
+    ``deadline`` (from :meth:`Limits.deadline`, taken before the request was sent), and at the
+    deadline the socket is shut down, which ends a read still in progress (a chunk header or
+    compressed data trickled a byte at a time is read within one call). Sizes count decoded
+    bytes, so a small gzip body cannot expand without bound.
+
+    :param truncate_at: return at most this many bytes instead of raising ``BodyTooLarge``
+        (for error pages, whose status matters more than their text).
+    :raises BodyTooLarge, BodyTooSlow, BodyCut: the response is then closed, never reused.
+    """
+    max_bytes = limits.max_response_bytes if truncate_at is None else truncate_at
+    declared = response.headers.get("Content-Length", "")
+    if truncate_at is None and declared.isdigit() and int(declared) > max_bytes:
+        response.close()
+        raise BodyTooLarge(max_bytes)
+    raw = response.raw
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    expired = threading.Event()
+    watchdog = _Watchdog(sock, deadline, expired) if sock is not None else None
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or expired.is_set():
+                raise BodyTooSlow(limits.max_request_seconds)
+            if sock is not None:
+                # urllib3 sets the socket's timeout afresh before the next request on it.
+                sock.settimeout(min(limits.timeout, remaining))
+            try:
+                chunk = raw.read1(_READ_CHUNK, decode_content=True)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                if expired.is_set() or time.monotonic() >= deadline:
+                    raise BodyTooSlow(limits.max_request_seconds) from None
+                raise BodyCut(f"the answer was cut off ({type(exc).__name__})") from None
+            if not chunk:
+                if expired.is_set():  # the end may be the watchdog's shutdown, not the body's
+                    raise BodyTooSlow(limits.max_request_seconds)
+                break
+            size += len(chunk)
+            if size > max_bytes:
+                if truncate_at is None:
+                    raise BodyTooLarge(max_bytes)
+                chunks.append(chunk[: len(chunk) - (size - max_bytes)])
+                response.close()  # the rest is unread: the connection cannot be reused
+                return b"".join(chunks)
+            chunks.append(chunk)
+    except BodyError:
+        response.close()
+        raise
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
+    raw.release_conn()
+    return b"".join(chunks)
+
+
+class _Watchdog:
+    """Shut a socket down at a deadline, from a timer thread: the one way to end a blocking
+    read in progress (a socket timeout applies to each receive, not to a whole read)."""
+
+    def __init__(self, sock: socket.socket, deadline: float, expired: threading.Event) -> None:
+        self._sock = sock
+        self._expired = expired
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        self._expired.set()
+        # The base class method: an SSL socket's own would also drop its TLS state under the
+        # reading thread's feet.
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()

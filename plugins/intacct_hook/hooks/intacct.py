@@ -20,7 +20,24 @@ import tenacity
 from airflow.sdk import BaseHook
 
 from intacct_hook import __version__
-from intacct_hook.hooks.http_util import parse_retry_after
+from intacct_hook.hooks.http_util import (
+    ERROR_BODY_BYTES,
+    MB,
+    BodyError,
+    BodyTooLarge,
+    BodyTooSlow,
+    Limits,
+    NoRedirectSession,
+    argument_or_extra,
+    checked_url,
+    connection_extras,
+    field_text,
+    limit_extras,
+    parse_retry_after,
+    read_body,
+    redirect_location,
+    register_secrets,
+)
 from intacct_hook.intacct import request as rq
 from intacct_hook.intacct.errors import (
     IntacctAmbiguousWrite,
@@ -33,6 +50,9 @@ from intacct_hook.intacct.errors import (
     IntacctInvalidRequest,
     IntacctPermissionError,
     IntacctRateLimited,
+    IntacctRedirectError,
+    IntacctResponseTooLarge,
+    IntacctResponseTooSlow,
     IntacctResultIncomplete,
     IntacctSenderCredentialsError,
     IntacctSenderNotAuthorized,
@@ -58,10 +78,12 @@ from intacct_hook.intacct.values import (
     parse_bool,
     parse_date,
 )
+from intacct_hook.masking import redactor
 
 DEFAULT_GATEWAY_URL = "https://api.intacct.com/ia/xml/xmlgw.phtml"
 DEFAULT_SENDER_ID = "bill.com"
 DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_RESPONSE_MB = 100  # a 1000-row page of wide records is a few MB
 
 CCTRANSACTION_FIELDS = (
     "RECORDNO",
@@ -95,6 +117,12 @@ class IntacctConnParams:
     timeout: float
     password: str = field(repr=False)
     sender_password: str = field(repr=False)
+    max_request_seconds: float = 2 * DEFAULT_TIMEOUT
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_MB * MB
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.timeout, self.max_request_seconds, self.max_response_bytes)
 
 
 class _RetryAfterWait(tenacity.wait.wait_base):
@@ -126,8 +154,10 @@ class IntacctHook(BaseHook):
     Connection: host = gateway URL (default ``https://api.intacct.com/ia/xml/xmlgw.phtml``),
     login = Web Services user ID, password = its password; extras ``company_id``,
     ``sender_id`` (default ``bill.com``), ``sender_password``, ``entity_id`` (multi-entity
-    companies) and ``timeout`` (seconds, default 60). Credentials are read only from the
-    connection; they never appear in logs, headers or exception messages.
+    companies), ``timeout`` (seconds per connect and per read, default 60),
+    ``max_request_seconds`` (one whole request, default twice the timeout) and
+    ``max_response_mb`` (default 100). Credentials are read only from the connection; they
+    never appear in logs, headers or exception messages, and no redirect is ever followed.
 
     :param intacct_conn_id: the Airflow connection ID.
     :param batch_size: functions per request when a call sends many (default 100).
@@ -185,20 +215,28 @@ class IntacctHook(BaseHook):
     def _get_conn_params(self) -> IntacctConnParams:
         """Turn the Airflow Connection into client parameters. Nothing else reads extras."""
         conn = self.get_connection(self.intacct_conn_id)
-        extra = conn.extra_dejson or {}
+        cid = self.intacct_conn_id
+        extra = connection_extras(conn, cid)
         url = (conn.host or "").strip() or DEFAULT_GATEWAY_URL
         if "://" not in url:
             url = f"https://{url}"
-        timeout = self._timeout_override or extra.get("timeout") or DEFAULT_TIMEOUT
+        timeout = argument_or_extra(
+            self._timeout_override, extra, "timeout", conn_id=cid, default=DEFAULT_TIMEOUT
+        )
+        max_seconds, max_bytes = limit_extras(
+            extra, conn_id=cid, timeout=timeout, default_mb=DEFAULT_MAX_RESPONSE_MB
+        )
         params = IntacctConnParams(
-            url=url,
-            user_id=conn.login or "",
-            company_id=str(extra.get("company_id") or ""),
-            sender_id=str(extra.get("sender_id") or DEFAULT_SENDER_ID),
-            entity_id=str(extra["entity_id"]) if extra.get("entity_id") else None,
-            timeout=float(timeout),
-            password=conn.password or "",
-            sender_password=str(extra.get("sender_password") or ""),
+            url=checked_url(url, conn_id=cid, name="host (gateway URL)"),
+            user_id=field_text(conn.login),
+            company_id=field_text(extra.get("company_id")),
+            sender_id=field_text(extra.get("sender_id")) or DEFAULT_SENDER_ID,
+            entity_id=field_text(extra.get("entity_id")) or None,
+            timeout=timeout,
+            password=field_text(conn.password),
+            sender_password=field_text(extra.get("sender_password")),
+            max_request_seconds=max_seconds,
+            max_response_bytes=max_bytes,
         )
         missing = [
             name
@@ -214,13 +252,14 @@ class IntacctHook(BaseHook):
             raise ValueError(
                 f"Connection {self.intacct_conn_id!r} is missing: {', '.join(missing)}"
             )
-        _mask(params.password, params.sender_password)
+        register_secrets(params.password, params.sender_password)
         return params
 
     @cached_property
     def session(self) -> requests.Session:
-        """The HTTP session: only a content type and a User-Agent, never credentials."""
-        http = requests.Session()
+        """The HTTP session: only a content type and a User-Agent, never credentials; it never
+        follows a redirect (the login would re-send both passwords to the redirect's host)."""
+        http = NoRedirectSession()
         http.headers.clear()
         http.headers.update(
             {
@@ -270,20 +309,30 @@ class IntacctHook(BaseHook):
 
     # --- transport ------------------------------------------------------------------------------
 
-    def _post(self, url: str, body: bytes, *, write: bool) -> requests.Response:
-        """POST one request; turn transport failures into typed errors.
+    def _post(self, url: str, body: bytes, *, write: bool) -> tuple[requests.Response, bytes]:
+        """POST one request and read its answer within the connection's limits; turn transport
+        failures into typed errors.
 
         For a write, a failure after the body may have reached Intacct is ambiguous and must be
-        resolved by a lookup, never by re-sending blindly.
+        resolved by a lookup, never by re-sending blindly: that includes an answer cut off,
+        too slow or too large, since Intacct answered only after it had run the write.
         """
+        limits = self.conn_params.limits
+        deadline = limits.deadline()
         try:
-            return self.session.post(url, data=body, timeout=self.conn_params.timeout)
+            http = self.session.post(
+                url,
+                data=body,
+                timeout=limits.requests_timeout,
+                allow_redirects=False,
+                stream=True,
+            )
         except requests.ConnectTimeout as exc:
             raise IntacctConnectionError(f"could not connect to {_host(url)}: timed out") from exc
         except requests.Timeout as exc:
             if write:
                 raise IntacctAmbiguousWrite(
-                    f"no answer from {_host(url)} within {self.conn_params.timeout:g}s"
+                    f"no answer from {_host(url)} within {limits.requests_timeout[1]:g}s"
                 ) from exc
             raise IntacctConnectionError(f"read from {_host(url)} timed out") from exc
         except requests.ConnectionError as exc:
@@ -294,13 +343,49 @@ class IntacctHook(BaseHook):
                     f"the connection to {_host(url)} dropped after the request was sent"
                 ) from exc
             raise IntacctConnectionError(f"the connection to {_host(url)} dropped") from exc
+        where = redirect_location(http)
+        if where is not None:
+            http.close()
+            raise IntacctRedirectError(
+                f"HTTP {http.status_code} redirect to {redactor(self._secrets())(where)} "
+                "refused: requests carry credentials, so the hook never follows a redirect",
+                http_status=http.status_code,
+            )
+        if http.status_code != 200:
+            # The status decides; the body only adds details, so a bad one is not fatal.
+            try:
+                return http, read_body(
+                    http, limits, deadline=deadline, truncate_at=ERROR_BODY_BYTES
+                )
+            except BodyError:
+                return http, b""
+        try:
+            return http, read_body(http, limits, deadline=deadline)
+        except BodyError as exc:
+            raise self._unreadable(exc, url, write=write) from exc
+
+    @staticmethod
+    def _unreadable(exc: BodyError, url: str, *, write: bool) -> IntacctError:
+        what = f"{exc} (from {_host(url)})"
+        if write:
+            return IntacctAmbiguousWrite(f"{what}; the write may have been recorded")
+        if isinstance(exc, BodyTooLarge):
+            return IntacctResponseTooLarge(what, http_status=200)
+        if isinstance(exc, BodyTooSlow):
+            return IntacctResponseTooSlow(what, http_status=200)
+        return IntacctConnectionError(what, http_status=200)
 
     def check_response(
-        self, http: requests.Response, *, write: bool, records: dict[str, str] | None = None
+        self,
+        http: requests.Response,
+        body: bytes,
+        *,
+        write: bool,
+        records: dict[str, str] | None = None,
     ) -> Response:
-        """Map the HTTP status and body to a parsed ``Response`` or a typed error."""
+        """Map the HTTP status and the body read by :meth:`_post` to a parsed ``Response`` or a
+        typed error."""
         status = http.status_code
-        body = http.content
         if status == 200:
             return parse_response(
                 body, http_status=status, secrets=self._secrets(), records=records
@@ -330,8 +415,8 @@ class IntacctHook(BaseHook):
         """One request with the retry policy (each attempt is the very same body)."""
         for attempt in self._retrying():
             with attempt:
-                http = self._post(url, body, write=write)
-                response = self.check_response(http, write=write, records=records)
+                http, answer = self._post(url, body, write=write)
+                response = self.check_response(http, answer, write=write, records=records)
         return response
 
     # --- sessions -------------------------------------------------------------------------------
@@ -364,7 +449,7 @@ class IntacctHook(BaseHook):
         session_id = str(api.get("sessionid") or "")
         if not session_id:
             raise IntacctResultIncomplete("getAPISession returned no session ID")
-        _mask(session_id)
+        register_secrets(session_id)
         self._session_id = session_id
         self._endpoint = self._trusted_endpoint(str(api.get("endpoint") or ""))
 
@@ -841,6 +926,8 @@ class IntacctHook(BaseHook):
                 "Administrator role on the user's Roles tab. Intacct said: "
                 f"{exc.description or exc.description2}"
             )
+        if isinstance(exc, IntacctResponseTooSlow):
+            return f"The gateway at {p.url} answered too slowly: {exc}"
         if isinstance(exc, IntacctConnectionError):
             return f"Could not reach the Intacct gateway at {p.url}: check the host field."
         if isinstance(exc, IntacctGatewayError):
@@ -849,17 +936,6 @@ class IntacctHook(BaseHook):
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def _mask(*secrets: str | None) -> None:
-    """Register secrets with Airflow's log masker (task logs) when it is available."""
-    try:
-        from airflow.sdk.log import mask_secret
-    except ImportError:  # older SDKs: masking is then the connection's job alone
-        return
-    for secret in secrets:
-        if secret:
-            mask_secret(secret)
 
 
 def _host(url: str) -> str:

@@ -194,6 +194,22 @@ class IntacctConnectionError(IntacctGatewayError):
     hint = "Check the gateway URL and network access to it."
 
 
+class IntacctRedirectError(IntacctGatewayError):
+    """The gateway answered with a redirect (3xx). The hook never follows one, nor retries.
+
+    Every request carries credentials (the login both passwords, later requests the session
+    ID), so following would hand them to whatever host the ``Location`` names. For a write
+    the refusal does not prove that nothing was recorded (a 303 follows processing): the sync
+    ledger keeps such a record "posting" and looks it up by reference number before sending it
+    again.
+    """
+
+    hint = (
+        "Check the gateway URL in the connection's host field; if the address the redirect "
+        "names is the right gateway, put it there."
+    )
+
+
 class IntacctAmbiguousWrite(IntacctGatewayError):
     """A write was sent but its outcome is unknown (524, timeout, connection dropped)."""
 
@@ -207,6 +223,36 @@ class IntacctResponseError(IntacctGatewayError):
     """The body is not an Intacct response (HTML error page, truncated XML, missing blocks)."""
 
     hint = "Check that the gateway URL points to Intacct's XML gateway."
+
+
+class IntacctResponseTooLarge(IntacctResponseError):
+    """The answer exceeds the connection's ``max_response_mb``; reading stopped there.
+
+    Not retried: the same request would bring the same answer. (For a write the hook raises
+    :class:`IntacctAmbiguousWrite` instead: the write may have been recorded.)
+    """
+
+    hint = (
+        "Read fewer records per request (a smaller page size), or raise the connection's "
+        "max_response_mb extra."
+    )
+
+
+class IntacctResponseTooDeep(IntacctResponseError):
+    """The answer nests elements deeper than any Intacct response (or than the parser allows)."""
+
+
+class IntacctResponseTooSlow(IntacctConnectionError):
+    """The whole answer took longer than the connection's ``max_request_seconds``.
+
+    A read timeout only bounds each read; a server trickling bytes is stopped by this. Retried
+    like a timeout for reads. (For a write the hook raises :class:`IntacctAmbiguousWrite`.)
+    """
+
+    hint = (
+        "Intacct or its CDN answered too slowly; the hook retries reads. If it persists, raise "
+        "the connection's max_request_seconds extra."
+    )
 
 
 # --- control level ----------------------------------------------------------------------------

@@ -23,17 +23,27 @@ from intacct_hook.intacct.errors import (
     ErrorDetail,
     IntacctError,
     IntacctResponseError,
+    IntacctResponseTooDeep,
     IntacctResultIncomplete,
     error_for,
 )
 from intacct_hook.intacct.values import coerce
+from intacct_hook.masking import redactor
 
-REDACTED = "***"
-
-# A hardened parser: responses come from the network.
+# Responses come from the network: no DTD is loaded, no entity resolved, nothing fetched, and
+# libxml2's own limits stay on (no huge_tree: it lifts the depth and text-size caps).
 _PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, huge_tree=True, remove_blank_text=True
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    dtd_validation=False,
+    huge_tree=False,
+    remove_blank_text=True,
 )
+# Real responses nest about eight deep (response/operation/result/data/OBJECT/field...); the
+# data conversion recurses per level, so a hostile depth must stop at the parser.
+MAX_DEPTH = 64
+_DEEPER_THAN_MAX = "boolean(" + "/*" * (MAX_DEPTH + 1) + ")"  # evaluated in C, no recursion
 
 
 @dataclass
@@ -107,24 +117,13 @@ def _text(el: etree._Element | None, tag: str) -> str | None:
     return (child.text or "").strip()
 
 
-class _Redactor:
-    def __init__(self, secrets: Iterable[str | None]) -> None:
-        # Longest first, so a secret containing another is replaced whole.
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
-        return text
-
-
 def parse_errors(
     container: etree._Element | None, *, secrets: Iterable[str | None] = ()
 ) -> list[ErrorDetail]:
     """Every ``error`` under ``container`` (an ``errormessage`` or a parent of one)."""
     if container is None:
         return []
-    redact = _Redactor(secrets)
+    redact = redactor(secrets)
     errors = (
         container.findall("error")
         if container.tag == "errormessage"
@@ -137,7 +136,8 @@ def parse_errors(
 
         def field_(tag: str, err: etree._Element = err) -> str:
             # Support IDs sometimes arrive URL-encoded (%7E for ~); decode for readability.
-            return redact(unquote(_text(err, tag) or ""))
+            # Masked before decoding too: decoding changes a secret that contains "%41".
+            return redact(unquote(redact(_text(err, tag) or "")))
 
         details.append(
             ErrorDetail(
@@ -168,25 +168,40 @@ def row_to_dict(row: etree._Element) -> dict:
 
 
 def load_xml(body: bytes, *, http_status: int | None = None) -> etree._Element:
-    """Parse a body as XML or raise ``IntacctResponseError`` (HTML error pages, truncation)."""
+    """Parse a body as XML or raise ``IntacctResponseError`` (HTML error pages, truncation).
+
+    :raises IntacctResponseTooDeep: elements nested deeper than ``MAX_DEPTH``.
+    """
     try:
         root = etree.fromstring(body, _PARSER)
-    except (etree.XMLSyntaxError, ValueError):
+    except etree.XMLSyntaxError as exc:
+        if exc.code == etree.ErrorTypes.ERR_RESOURCE_LIMIT and "depth" in str(exc).lower():
+            raise _too_deep(http_status) from None
+        raise IntacctResponseError(
+            "the gateway answered with a body that is not XML", http_status=http_status
+        ) from None
+    except ValueError:
         raise IntacctResponseError(
             "the gateway answered with a body that is not XML", http_status=http_status
         ) from None
     if root is None:
         raise IntacctResponseError("empty response body", http_status=http_status)
+    if root.xpath(_DEEPER_THAN_MAX):
+        raise _too_deep(http_status)
     return root
 
 
+def _too_deep(http_status: int | None) -> IntacctResponseTooDeep:
+    return IntacctResponseTooDeep(
+        f"the answer is nested deeper than {MAX_DEPTH} levels", http_status=http_status
+    )
+
+
 def gateway_errors(body: bytes, *, secrets: Iterable[str | None] = ()) -> list[ErrorDetail]:
-    """Errors in a non-200 body, if it is XML at all (429 GW-0010, 400 GW-0011...)."""
+    """Errors in a non-200 body, if it is readable XML at all (429 GW-0010, 400 GW-0011...)."""
     try:
-        root = etree.fromstring(body, _PARSER)
-    except (etree.XMLSyntaxError, ValueError):
-        return []
-    if root is None:
+        root = load_xml(body)
+    except IntacctError:
         return []
     return parse_errors(root, secrets=secrets)
 
