@@ -6,7 +6,8 @@ through SQLAlchemy ``text()`` with named bind parameters, unchanged on SQLite an
 States and who moves a transaction between them::
 
     stage:   (new) -> ready | held | skipped; re-staging re-decides every state except
-             posting and posted, which it never touches
+             posting and posted, which it never touches, and leaves a row whose Divvy data is
+             unchanged and whose decision stands as it is (map's verdict included)
     map:     ready | unmapped | failed -> ready | unmapped      (REMAPPABLE_STATES)
     load:    ready | failed -> posted (adopt_posted: found in Intacct before being sent)
              ready -> posting (claim_for_posting, committed before the request is sent)
