@@ -1,8 +1,8 @@
 -- State and payload of the given transactions, so staging can tell new, changed and unchanged
--- rows apart. On PostgreSQL the rows stay locked until the stage commits: no other run can map
--- or claim one between this read and the upsert (the line is dropped on SQLite, whose
--- immediate transaction already holds the write lock).
+-- rows apart. No row lock: a stage transaction is long, and a load's claim skips locked rows,
+-- so a lock here would make a concurrent load skip rows it should post. The upsert's own
+-- guards (stage_transaction.sql, clear_mapped_lines.sql) keep a row another run claims or
+-- maps meanwhile safe.
 SELECT uuid, state, raw_payload
 FROM divvy_transaction
 WHERE uuid IN :uuids
-FOR UPDATE -- postgresql only

@@ -24,6 +24,12 @@ def ledger(request: pytest.FixtureRequest, tmp_path) -> Iterator[Ledger]:
     yield from _postgres_ledger(request.getfixturevalue("postgres_dsn"))
 
 
+@pytest.fixture
+def pg_ledger(postgres_dsn: str) -> Iterator[Ledger]:
+    """An empty ledger on PostgreSQL only, for behaviour that exists only there (row locks)."""
+    yield from _postgres_ledger(postgres_dsn)
+
+
 def _postgres_ledger(dsn: str) -> Iterator[Ledger]:
     # A schema per test keeps concurrent runs (and other engineers' tests) apart; the generated
     # name is the only identifier ever formatted into SQL, and only in this test fixture.

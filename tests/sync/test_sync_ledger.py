@@ -575,3 +575,17 @@ def test_a_ready_row_without_coding_is_not_claimed(ledger):
     ledger.stage([staged("a", raw_payload={"uuid": "a", "v": 2})], "run2")
     assert ledger.mapped_lines(["a"]) == {"a": []}
     assert claim(ledger) == []
+
+
+@pytest.mark.postgres
+def test_a_stage_in_progress_does_not_hide_rows_from_a_concurrent_load(pg_ledger):
+    # Found by the scheduler backfill test: stage read the rows it re-stages FOR UPDATE, and a
+    # load claiming with SKIP LOCKED meanwhile found nothing to post, so that run's reconcile
+    # reported every transaction missing. (SQLite has no row locks: it serialises writers.)
+    ledger = pg_ledger
+    stage_mapped(ledger, [staged("a"), staged("b")])
+    other = _twin(ledger)
+    with other.engine.begin() as conn:  # another run's stage, between its read and its commit
+        conn.execute(other._stmt("select_staged", "uuids"), {"uuids": ["a", "b"]})
+        assert claim(ledger) == ["a", "b"]
+    other.engine.dispose()
