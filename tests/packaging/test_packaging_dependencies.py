@@ -163,3 +163,14 @@ def test_every_declared_dependency_is_used():
             f"{name} is declared but the package neither imports it nor loads it by "
             "connection type: drop it from pyproject.toml and constraints.txt"
         )
+
+
+def test_the_build_backend_floor_can_read_this_pyproject():
+    # project.license is an SPDX expression (PEP 639), which setuptools reads from 77.0 on;
+    # 68 to 76 refuse the whole file ("project.license must be valid exactly by one
+    # definition"), so a build environment holding one of them could not build the wheel.
+    build = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    (setuptools,) = [r for r in map(Requirement, build) if r.name == "setuptools"]
+    assert isinstance(PROJECT["license"], str)
+    assert "76.1.0" not in setuptools.specifier
+    assert "77.0.3" in setuptools.specifier
