@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import pathlib
 from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param, chain
@@ -17,8 +16,11 @@ from intacct_hook.operators.sync import (
     MapTransactionsOperator,
     StageTransactionsOperator,
 )
+from intacct_hook.paths import SQL_DIR
 
-INCLUDE_SQL = pathlib.Path(__file__).resolve().parents[1] / "include" / "sql"
+# The ledger SQL the operators' <name>_sql fields render: a resource of the package (include/sql/
+# in the repository), so an installed wheel renders the same files.
+INCLUDE_SQL = SQL_DIR
 # The schedule is read at parse time, so it comes from the environment, not the settings
 # Variable. Keep the time zone the same as the Variable's "timezone" so one run = one local day.
 SCHEDULE_HOUR = int(os.environ.get("DIVVY_INTACCT_SCHEDULE_HOUR", "6"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import pytest
 
 from intacct_hook.sync.rules import (
@@ -12,8 +14,8 @@ from intacct_hook.sync.rules import (
     load_rules,
     parse_rules,
 )
-from intacct_hook.sync.settings import PROJECT_ROOT
 
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 HEADER = "match_field,match_value,gl_account,location,department,class,project,note\n"
 
 
@@ -25,13 +27,13 @@ def problems_of(text: str) -> list[str]:
 
 @pytest.mark.parametrize("name", ["mapping_rules.csv", "mapping_rules.example.csv"])
 def test_shipped_rule_files_are_valid(name):
-    rules = load_rules(PROJECT_ROOT / "include" / name)
+    rules = load_rules(ROOT / "include" / name)
     assert len(rules) >= 8
     assert rules.source == name
 
 
 def test_default_rules_code_the_demo_cases():
-    rules = load_rules(PROJECT_ROOT / "include" / "mapping_rules.csv")
+    rules = load_rules(ROOT / "include" / "mapping_rules.csv")
     marketing = rules.first_match(LineFacts({}, budget_name="Marketing"), "gl_account")
     meals = rules.first_match(LineFacts({}, mcc="5813"), "gl_account")
     fuel = rules.first_match(LineFacts({}, merchant="Shell Oil 123"), "gl_account")

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from intacct_hook.sync.settings import PROJECT_ROOT, SettingsError, SyncSettings
+from intacct_hook.paths import base_dir
+from intacct_hook.sync.settings import SettingsError, SyncSettings
 
 # One invalid value per key with a fragment its message must contain. Keyed by every field, so a
 # new setting without a validation test fails test_every_key_has_an_invalid_case.
@@ -148,10 +149,10 @@ def test_custom_field_name_must_be_text():
         SyncSettings.from_variable({"custom_field_names": {"location": ""}})
 
 
-def test_paths_resolve_against_the_project_root_unless_absolute(tmp_path):
+def test_paths_resolve_against_the_base_folder_unless_absolute(tmp_path):
     s = SyncSettings.from_variable({"ledger_path": str(tmp_path / "l.db")})
-    assert s.mapping_path() == PROJECT_ROOT / "include" / "mapping_rules.csv"
-    assert s.mapping_path().is_file()  # the default file ships with the package
+    assert s.mapping_path() == base_dir() / "include" / "mapping_rules.csv"
+    assert s.mapping_path().is_file()  # run from this checkout: its include/mapping_rules.csv
     assert s.mapping_path(pathlib.Path("/deploy")) == pathlib.Path(
         "/deploy/include/mapping_rules.csv"
     )

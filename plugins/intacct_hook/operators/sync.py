@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowFailException
 
-from intacct_hook.hooks.divvy import DivvyHook
-from intacct_hook.hooks.intacct import IntacctHook
 from intacct_hook.links import RECORD_URL_XCOM_KEY, IntacctRecordsLink, trusted_record_url
 from intacct_hook.operators.base import SyncStepOperator
 from intacct_hook.sync import steps
@@ -29,6 +27,12 @@ from intacct_hook.sync.report import (
 from intacct_hook.sync.rules import RulesError, RuleSet, load_rules
 from intacct_hook.sync.settings import SyncSettings
 from intacct_hook.sync.targets import coding_targets
+
+if TYPE_CHECKING:
+    from intacct_hook.hooks.intacct import IntacctHook
+
+# The hooks (requests, lxml) are imported inside execute(): the DAG file imports this module
+# every time it is parsed, and Airflow's guidance is to keep what that imports light.
 
 
 def _rules(settings: SyncSettings) -> RuleSet:
@@ -59,6 +63,9 @@ Fix it in Intacct, then clear this task.
 """
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from intacct_hook.hooks.divvy import DivvyHook
+        from intacct_hook.hooks.intacct import IntacctHook
+
         settings = self.load_settings()
         window = self.resolve_window(context, settings)
         self.log.info("Settings: %s", settings.to_public_dict())
@@ -103,6 +110,8 @@ the `divvy_default` connection is wrong or revoked.
 """
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from intacct_hook.hooks.divvy import DivvyHook
+
         settings = self.load_settings()
         window = self.resolve_window(context, settings)
         ledger = self.open_ledger(settings)
@@ -154,6 +163,8 @@ Divvy coding; the next run maps and posts them.
 """
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from intacct_hook.hooks.intacct import IntacctHook
+
         settings = self.load_settings()
         ledger = self.open_ledger(settings)
         facts = read_posting_facts(IntacctHook(intacct_conn_id=self.intacct_conn_id), settings)
@@ -197,6 +208,8 @@ With `dry_run` it only lists what would be posted, held and skipped.
 """
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from intacct_hook.hooks.intacct import IntacctHook
+
         settings = self.load_settings()
         window = self.resolve_window(context, settings)
         ledger = self.open_ledger(settings)
@@ -284,6 +297,8 @@ the settings makes differences a warning instead.
 """
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from intacct_hook.hooks.intacct import IntacctHook
+
         settings = self.load_settings()
         window = self.resolve_window(context, settings)
         ledger = self.open_ledger(settings)

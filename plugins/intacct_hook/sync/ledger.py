@@ -1,7 +1,9 @@
 """The sync ledger: every Divvy transaction the sync has seen, its state, lines and reconciliation.
 
 One SQL file per operation lives in ``include/sql/`` (shown rendered in the Airflow UI) and runs
-through SQLAlchemy ``text()`` with named bind parameters, unchanged on SQLite and PostgreSQL.
+through SQLAlchemy ``text()`` with named bind parameters, unchanged on SQLite and PostgreSQL. The
+files ship inside the package (``intacct_hook/sql``); ``SQL_DIR`` is where
+:mod:`intacct_hook.paths` finds them.
 
 States and who moves a transaction between them::
 
@@ -45,10 +47,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from intacct_hook.intacct.text import describe_illegal
+from intacct_hook.paths import SQL_DIR
 from intacct_hook.sync.reconcile import Difference
-from intacct_hook.sync.settings import PROJECT_ROOT
-
-SQL_DIR = PROJECT_ROOT / "include" / "sql"
 
 log = logging.getLogger(__name__)
 
@@ -325,9 +325,7 @@ class Ledger:
                     conn.execute(self._stmt("record_extracted"), manifest)
         return len(params)
 
-    def extracted(
-        self, run_id: str, date_from: dt.date, date_to: dt.date
-    ) -> list[ExpectedEntry]:
+    def extracted(self, run_id: str, date_from: dt.date, date_to: dt.date) -> list[ExpectedEntry]:
         """The postable transactions ``run_id``'s extract read, dated in the inclusive range."""
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -486,9 +484,7 @@ class Ledger:
             "claim_for_posting", owner, run_id, lease, {"batch_size": int(batch_size)}
         )
 
-    def take_over_claims(
-        self, owner: str, *, run_id: str, lease: dt.timedelta
-    ) -> list[LedgerRow]:
+    def take_over_claims(self, owner: str, *, run_id: str, lease: dt.timedelta) -> list[LedgerRow]:
         """Rows left ``posting`` by a load that stopped before recording Intacct's answer and
         that ``owner`` may now resolve (expired lease, or an earlier attempt of ``run_id``);
         they become ``owner``'s, with a new lease. A live claim of another run is left alone."""

@@ -11,7 +11,7 @@ Example::
 
     settings = SyncSettings.from_variable('{"lookback_days": 30, "entity_id": "E100"}')
     settings.zone            # ZoneInfo('America/Chicago')
-    settings.mapping_path()  # <repo root>/include/mapping_rules.csv
+    settings.mapping_path()  # <repo root>/include/mapping_rules.csv (see intacct_hook.paths)
 """
 
 from __future__ import annotations
@@ -27,12 +27,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from intacct_hook.intacct.text import describe_illegal
+from intacct_hook.paths import base_dir
 
 VARIABLE_KEY = "divvy_intacct_settings"
-
-#: Root against which relative paths (mapping file, SQLite ledger) are resolved: the repository
-#: or deploy root, i.e. the folder holding ``plugins/`` and ``include/``.
-PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 #: The Intacct dimensions a posting line carries, in the order used everywhere.
 DIMENSIONS: tuple[str, ...] = ("gl_account", "location", "department", "class", "project")
@@ -131,11 +128,14 @@ class SyncSettings:
         return dt.timedelta(minutes=self.claim_lease_minutes)
 
     def mapping_path(self, root: pathlib.Path | None = None) -> pathlib.Path:
-        """The rules CSV; a relative ``mapping_file`` is resolved against the project root."""
+        """The rules CSV; a relative ``mapping_file`` is resolved against ``root``, by default
+        :func:`intacct_hook.paths.base_dir` (beside ``plugins/``, or ``$AIRFLOW_HOME`` when the
+        package is installed)."""
         return _resolve(self.mapping_file, root)
 
     def sqlite_ledger_path(self, root: pathlib.Path | None = None) -> pathlib.Path:
-        """The SQLite ledger file used when ``ledger_conn_id`` is not set."""
+        """The SQLite ledger file used when ``ledger_conn_id`` is not set (a relative
+        ``ledger_path`` resolves as in :meth:`mapping_path`)."""
         return _resolve(self.ledger_path, root)
 
     def field_name(self, dimension: str) -> str | None:
@@ -186,7 +186,7 @@ def _unknown_key_problem(key: str, known: set[str]) -> str:
 
 def _resolve(path: str, root: pathlib.Path | None) -> pathlib.Path:
     p = pathlib.Path(path).expanduser()
-    return p if p.is_absolute() else (root or PROJECT_ROOT) / p
+    return p if p.is_absolute() else (root or base_dir()) / p
 
 
 def _text(key: str, value: Any, problems: list[str], *, optional: bool = False) -> Any:

@@ -39,7 +39,6 @@ from intacct_hook.sync.ledger import (
     StagedTransaction,
     Tally,
 )
-from intacct_hook.sync.mapping import line_description, lines_frame, map_lines
 from intacct_hook.sync.reconcile import (
     ExpectedPosting,
     IntacctPosting,
@@ -313,6 +312,9 @@ def map_transactions(
     required_dimensions: Mapping[str, frozenset[str]] | None = None,
 ) -> dict[str, Any]:
     """Code every line of every postable transaction; the uncodable ones become ``unmapped``."""
+    # Mapping is done in pandas: imported when the step runs, not when the DAG file is parsed.
+    from intacct_hook.sync.mapping import lines_frame, map_lines
+
     rows = ledger.select_for_mapping()
     if not rows:
         return {"mapped": 0, "unmapped": 0, "unmapped_reasons": {}}
@@ -415,6 +417,8 @@ def claim_owner(run_id: str, try_number: int) -> str:
 
 def header_description(txn: DivvyTransaction) -> str | None:
     """Cardholder, budget and memo for the transaction header (the first line's memo)."""
+    from intacct_hook.sync.mapping import line_description  # pandas: see map_transactions
+
     lines = posting_lines(txn)
     return line_description(txn, lines[0]) if lines else None
 
@@ -712,9 +716,7 @@ def reconcile(
     return result
 
 
-def lost_in_sync(
-    ledger: Ledger, window: SyncWindow, run_id: str
-) -> list[ExpectedPosting]:
+def lost_in_sync(ledger: Ledger, window: SyncWindow, run_id: str) -> list[ExpectedPosting]:
     """Postable transactions of the window that this run's extract read from Divvy and that
     the ledger does not hold at all: lost between extract and stage (a landing deleted, a
     record stage could not write). Counted from the extract's manifest, not from the landing."""
