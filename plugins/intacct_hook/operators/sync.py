@@ -68,9 +68,10 @@ Fix it in Intacct, then clear this task.
         )
         intacct = IntacctHook(intacct_conn_id=self.intacct_conn_id)
         report = run_preflight(intacct, settings, window, targets)
+        log_at = {"error": self.log.error, "warning": self.log.warning}
         for finding in report.findings:
-            log_at = {"error": self.log.error, "warning": self.log.warning}
-            log_at.get(finding.severity, self.log.info)(finding.line())
+            # The record's level is the severity; the text does not repeat it.
+            log_at.get(finding.severity, self.log.info)("%s", finding.text())
         summary = report.summary() | {"window": window.to_public_dict()}
         if not report.errors:
             warning = steps.new_ledger_warning(
