@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from intacct_hook.intacct.text import fit
 from intacct_hook.sync.ledger import Ledger
 from intacct_hook.sync.window import SyncWindow
 
@@ -16,6 +18,37 @@ DRY_RUN_ACTIONS = {
     "failed": "would retry",
     "posting": "unknown outcome: would look up",
 }
+
+
+# The record-specific parts of a posting decision's reason (posting_rules.decide, stage):
+# amounts ($1,234.50), Divvy ids, and whatever is in parentheses (a decline's reason, the
+# original currency amount, a split part). Blanked, the reasons of one kind read the same.
+_MONEY = re.compile(r"\$[\d,]*\d(?:\.\d+)?")
+_DIVVY_ID = re.compile(r"\b(?:txr|bgt|usr|crd|tty)_[\w.-]*\w")
+_PARENS = re.compile(r"\([^()]*\)")
+# A clause ends at '.', ';' or ':' followed by a space or the end: never inside "$29.99".
+_CLAUSE_END = re.compile(r"[.;:](?=\s|$)")
+REASON_KIND_LIMIT = 80
+
+
+def generic_reason(reason: str | None) -> str:
+    """``reason`` with its record-specific parts blanked (``$…``, ``…``, ``(…)``)."""
+    text = _PARENS.sub("(…)", reason or "")  # first: a parenthesis may hold '. ' or an amount
+    text = _MONEY.sub("$…", text)
+    text = _DIVVY_ID.sub("…", text)
+    return " ".join(text.split()) or "(no reason recorded)"
+
+
+def reason_kind(reason: str | None) -> str:
+    """A short bucket for counting reasons: the first clause of :func:`generic_reason`, at most
+    80 characters. Records held or skipped for the same cause share it; the full reason stays
+    in the ledger.
+
+    ``"Reversal of a pending $29.99 authorization (cancelled before it settled); nothing to
+    post."`` → ``"Reversal of a pending $… authorization (…)"``.
+    """
+    first = _CLAUSE_END.split(generic_reason(reason), maxsplit=1)[0].strip()
+    return fit(first or "(no reason recorded)", REASON_KIND_LIMIT)
 
 
 def format_table(rows: Sequence[Mapping[str, Any]], *, title: str = "") -> str:
