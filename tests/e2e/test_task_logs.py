@@ -41,3 +41,20 @@ def test_a_failed_check_is_logged_at_error_without_a_level_in_its_text(world, ca
     [finding] = [r for r in records if r.text.startswith("setup.sender_authorized")]
     assert finding.level == "error"
     assert [r for r in records if _LEVEL_IN_TEXT.match(r.text)] == []
+
+
+def test_reconcile_tables_fit_the_log_view_and_keep_each_reason_whole(world, capfd):
+    world.add(DAY, 10.00)
+    client = world.add(DAY, 40.00, customFields={"GL Account": "6250 - Travel - Client"})
+
+    dr = world.run_day(DAY)
+
+    assert dr.state == "success", task_states(dr)
+    [held] = world.ledger().select_in_state(["unmapped"])
+    assert held.uuid == client["uuid"] and len(held.state_reason) > 120
+    records = log_records(capfd.readouterr().out)
+    [table] = [r.text for r in records if r.text.lstrip().startswith("Held, unmapped or failed")]
+    # The console adds " [logger] loc=…" after the message's last line.
+    lines = table.strip("\n").rsplit(" [airflow.task.", 1)[0].splitlines()
+    assert max(len(line) for line in lines) <= 120, table
+    assert " ".join(held.state_reason.split()) in " ".join(" ".join(lines).split())
