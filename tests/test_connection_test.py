@@ -60,19 +60,8 @@ def divvy_conn(divvy: Any, **changes: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def api(airflow_db, monkeypatch) -> Iterator[Any]:
-    """The API server's real FastAPI app (core API), every request signed in as an admin."""
-    monkeypatch.setenv("AIRFLOW__CORE__TEST_CONNECTION", "Enabled")
-    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
-    from airflow.api_fastapi.app import create_app, purge_cached_app
-    from fastapi.testclient import TestClient
-
-    purge_cached_app()
-    try:
-        with TestClient(create_app("core")) as client:
-            yield client
-    finally:
-        purge_cached_app()
+def api(airflow_api) -> Any:
+    return airflow_api
 
 
 @pytest.fixture

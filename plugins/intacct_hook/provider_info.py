@@ -102,5 +102,8 @@ def get_provider_info() -> dict[str, Any]:
                 },
             },
         ],
-        "extra-links": ["intacct_hook.links.IntacctRecordsLink"],
+        "extra-links": [
+            "intacct_hook.links.IntacctReconciliationLink",
+            "intacct_hook.links.IntacctRecordsLink",
+        ],
     }

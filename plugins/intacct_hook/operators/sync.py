@@ -17,7 +17,12 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from intacct_hook.hooks.divvy import DivvyHook
 from intacct_hook.hooks.intacct import IntacctHook
-from intacct_hook.links import RECORD_URL_XCOM_KEY, IntacctRecordsLink, trusted_record_url
+from intacct_hook.links import (
+    RECORD_URL_XCOM_KEY,
+    IntacctReconciliationLink,
+    IntacctRecordsLink,
+    trusted_record_url,
+)
 from intacct_hook.operators.base import SyncStepOperator
 from intacct_hook.sync import steps
 from intacct_hook.sync.preflight import CodingTarget, read_posting_facts, run_preflight
@@ -175,7 +180,7 @@ Divvy coding; the next run maps and posts them.
 class IntacctLoadOperator(SyncStepOperator):
     """Record the ready transactions in Intacct as credit card transactions, exactly once."""
 
-    operator_extra_links = (IntacctRecordsLink(),)
+    operator_extra_links = (IntacctReconciliationLink(), IntacctRecordsLink())
     ledger_statements = (
         "take_over_claims",
         "adopt_posted",
