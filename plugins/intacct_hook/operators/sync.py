@@ -232,7 +232,8 @@ With `dry_run` it only lists what would be posted, held and skipped.
             except Exception as exc:
                 self.log.warning(
                     "Could not read the posted record's link from Intacct (%s: %s); the "
-                    "postings are done, only the task's 'Intacct record' link stays empty",
+                    "postings are done, only the task's 'Intacct: last record posted' link "
+                    "stays empty",
                     type(exc).__name__,
                     exc,
                 )
