@@ -82,7 +82,7 @@ def stored(api) -> Iterator[Any]:
         api.delete(f"/api/v2/connections/{conn_id}")
 
 
-def test_button_request(listed: dict[str, Any]) -> dict[str, Any]:
+def button_request(listed: dict[str, Any]) -> dict[str, Any]:
     """The body the 3.3.2 UI's Test button posts for a listed connection: every field as the
     list returned it (secrets as "***"), ``port`` as ``Number(port)``, i.e. 0 when unset."""
     return {
@@ -96,9 +96,6 @@ def test_button_request(listed: dict[str, Any]) -> dict[str, Any]:
         "port": listed["port"] or 0,
         "schema": listed["schema"] or "",
     }
-
-
-test_button_request.__test__ = False  # a helper, not a test
 
 
 def test_the_connection_form_offers_the_divvy_auth_types_as_a_choice(api):
@@ -120,7 +117,7 @@ def test_airflow_3_3_2_refuses_the_test_buttons_request(api, stored, gateway, di
     listed = stored(f"ui_test_{kind}", conn)
     assert listed["port"] is None and listed["password"] == "***"
 
-    response = api.post("/api/v2/connections/test", json=test_button_request(listed))
+    response = api.post("/api/v2/connections/test", json=button_request(listed))
 
     assert response.status_code == 400
     assert PORT_REFUSED in response.json()["detail"]
@@ -140,7 +137,7 @@ def test_the_api_tests_a_stored_connection_when_asked_without_a_port(
     # The same request without the port (what #73298 makes of port 0): the stored secrets are
     # used for the stored host, and the hook's own check runs.
     conn = intacct_conn(gateway) if kind == "intacct" else divvy_conn(divvy)
-    request = test_button_request(stored(f"ui_test_{kind}", conn))
+    request = button_request(stored(f"ui_test_{kind}", conn))
     del request["port"]
 
     response = api.post("/api/v2/connections/test", json=request)
@@ -151,7 +148,7 @@ def test_the_api_tests_a_stored_connection_when_asked_without_a_port(
 
 
 def test_a_failing_check_says_what_is_wrong_through_the_api(api, stored, gateway):
-    request = test_button_request(stored("ui_test_intacct", intacct_conn(gateway)))
+    request = button_request(stored("ui_test_intacct", intacct_conn(gateway)))
     del request["port"]
     request["password"] = "not-the-password"  # the caller supplies credentials to try
 
