@@ -5,7 +5,6 @@ Nothing here prints secrets: the ledger holds none, and gateway records are read
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
@@ -13,19 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from intacct_hook.sync.ledger import Ledger, LedgerRow
-from intacct_hook.sync.report import format_table
-
-_MONEY = re.compile(r"\$[\d,]+\.\d\d")
-_DIVVY_ID = re.compile(r"\b(?:txr|bgt|usr|crd|tty)_\w+")
-_PARENS = re.compile(r"\([^)]*\)")
-
-
-def reason_kind(reason: str | None) -> str:
-    """A reason with its per-transaction details (amounts, uuids, bracketed text) blanked, so
-    that transactions skipped or held for the same cause group together."""
-    text = _MONEY.sub("$…", reason or "(no reason recorded)")
-    text = _DIVVY_ID.sub("…", text)
-    return _PARENS.sub("(…)", text)
+from intacct_hook.sync.report import format_table, generic_reason
 
 
 def money(value: Decimal) -> str:
@@ -69,7 +56,7 @@ def grouped_reasons(rows: Iterable[LedgerRow], *, title: str) -> str:
     counts: Counter[str] = Counter()
     totals: dict[str, Decimal] = defaultdict(Decimal)
     for row in rows:
-        kind = reason_kind(row.state_reason)
+        kind = generic_reason(row.state_reason)
         counts[kind] += 1
         totals[kind] += row.amount
     table = [

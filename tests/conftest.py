@@ -38,6 +38,23 @@ def airflow_db() -> pathlib.Path:
     return AIRFLOW_HOME / "airflow.db"
 
 
+@pytest.fixture
+def airflow_api(airflow_db, monkeypatch):
+    """The API server's real FastAPI app (core API, as the UI calls it), every request signed in
+    as an admin, connection testing enabled."""
+    monkeypatch.setenv("AIRFLOW__CORE__TEST_CONNECTION", "Enabled")
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
+    from airflow.api_fastapi.app import create_app, purge_cached_app
+    from fastapi.testclient import TestClient
+
+    purge_cached_app()
+    try:
+        with TestClient(create_app("core")) as client:
+            yield client
+    finally:
+        purge_cached_app()
+
+
 @pytest.fixture(scope="session")
 def postgres_dsn() -> str:
     """DSN of a reachable PostgreSQL server, or a visible skip (a failure when CI requires it)."""

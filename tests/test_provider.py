@@ -46,3 +46,32 @@ def test_a_connection_of_each_type_builds_its_hook(monkeypatch):
     divvy = Connection(conn_id="divvy_default", conn_type="divvy")
     assert isinstance(intacct.get_hook(), IntacctHook)
     assert isinstance(divvy.get_hook(), DivvyHook)
+
+
+def test_the_divvy_auth_type_is_a_choice_of_exactly_the_hooks_auth_types():
+    from airflow.providers_manager import ProvidersManager
+
+    from intacct_hook.hooks.divvy import AUTH_TYPES
+
+    field = ProvidersManager().connection_form_widgets["extra__divvy__auth_type"].field
+    schema = field["schema"]
+    assert schema["enum"] == list(AUTH_TYPES)  # the UI renders an enum as a drop-down
+    assert field["value"] == schema["default"] == "api_token"
+    assert set(schema["values_display"]) == set(AUTH_TYPES)
+    assert schema["title"] == "Authentication"
+
+
+@pytest.mark.parametrize("auth_type", ["oauth", "token", "api-token"])
+def test_an_auth_type_the_hook_does_not_know_is_refused_naming_the_choices(monkeypatch, auth_type):
+    from intacct_hook.hooks.divvy import DivvyHook
+
+    conn = {"conn_type": "divvy", "password": "divvy-token-0001", "extra": {"auth_type": auth_type}}
+    monkeypatch.setenv("AIRFLOW_CONN_DIVVY_CHOICE", json.dumps(conn))
+    hook = DivvyHook(divvy_conn_id="divvy_choice")
+    with pytest.raises(ValueError) as refused:
+        hook.conn_params  # noqa: B018 - reading the connection validates it
+    message = str(refused.value)
+    for words in ("divvy_choice", repr(auth_type), "api_token", "oauth_client_credentials"):
+        assert words in message, message
+    # The Test button and `airflow connections test` show the same sentence.
+    assert DivvyHook(divvy_conn_id="divvy_choice").test_connection() == (False, message)

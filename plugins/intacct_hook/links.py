@@ -1,10 +1,11 @@
-"""Operator extra link: open the last record the load step posted, in Intacct."""
+"""Operator extra links of the load task: the run's reconciliation (in Airflow) and the last
+record it posted (in Intacct). Every URL offered is checked here before the UI gets it."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 from airflow.sdk import BaseOperatorLink
 
@@ -77,10 +78,70 @@ def offerable_link(url: object) -> str:
     return url if isinstance(url, str) and _web_parts(url) is not None else ""
 
 
-class IntacctRecordsLink(BaseOperatorLink):
-    """'Intacct record' on the load task: the last credit card transaction it posted."""
+def airflow_task_link(dag_id: str, run_id: str, task_id: str, base_url: str | None) -> str:
+    """The Airflow UI page of one task instance (its log first), or ``""``.
 
-    name = "Intacct record"
+    The form Airflow itself builds for ``TaskInstance.log_url``: ``{[api] base_url}/dags/<dag>/
+    runs/<run>/tasks/<task>``, each part percent-encoded. With a ``base_url`` that is not an
+    http(s) URL with a plain host (unset, a path, a ``javascript:`` text, credentials in it),
+    the link is the path alone: the UI opens it on its own origin.
+    """
+    path = "/dags/{}/runs/{}/tasks/{}".format(*(quote(str(p), safe="") for p in (
+        dag_id, run_id, task_id
+    )))  # fmt: skip
+    base = _web_parts(base_url)
+    url = str(base_url).rstrip("/") + path if base is not None and not base.query else path
+    return url if _is_own_page(url, base) else ""
+
+
+def _is_own_page(url: str, base: SplitResult | None) -> bool:
+    """``url`` is a page of this Airflow: a path on the UI's origin, or under ``base``."""
+    if _UNSAFE_CHARS.search(url):
+        return False
+    if url.startswith("/"):
+        return not url.startswith("//")
+    parts = _web_parts(url)
+    return (
+        base is not None
+        and parts is not None
+        and (parts.scheme.lower(), parts.hostname, _port(parts))
+        == (base.scheme.lower(), base.hostname, _port(base))
+    )
+
+
+def _reconcile_task_id(operator: Any) -> str | None:
+    """The reconcile task downstream of ``operator`` in its DAG, if there is one."""
+    from intacct_hook.operators.sync import IntacctReconcileOperator
+
+    try:
+        downstream = operator.get_flat_relatives(upstream=False)
+    except Exception:  # an operator outside a DAG has no relatives
+        return None
+    found = sorted(t.task_id for t in downstream if isinstance(t, IntacctReconcileOperator))
+    return found[0] if found else None
+
+
+class IntacctReconciliationLink(BaseOperatorLink):
+    """'Reconciliation (this run)' on the load task: the reconcile task of the same run in
+    Airflow (its log has the per-day table and each difference; its XCom the totals)."""
+
+    name = "Reconciliation (this run)"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        from airflow.sdk.configuration import conf
+
+        task_id = _reconcile_task_id(operator)
+        if task_id is None:
+            return ""
+        base_url = conf.get("api", "base_url", fallback=None)
+        return airflow_task_link(ti_key.dag_id, ti_key.run_id, task_id, base_url)
+
+
+class IntacctRecordsLink(BaseOperatorLink):
+    """'Intacct: last record posted' on the load task: the last credit card transaction this
+    load posted, by the RECORD_URL Intacct returned for it (see :func:`trusted_record_url`)."""
+
+    name = "Intacct: last record posted"
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
         from airflow.sdk.execution_time.xcom import XCom

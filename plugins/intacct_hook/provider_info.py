@@ -81,8 +81,21 @@ def get_provider_info() -> dict[str, Any]:
                 },
                 "conn-fields": {
                     "auth_type": {
-                        "label": "Auth type: api_token (default) or oauth_client_credentials",
-                        "schema": _STRING,
+                        "label": "Authentication",
+                        # A drop-down in the UI (an enum in conn-fields, as the smtp provider
+                        # declares its auth_type); the values are DivvyHook's AUTH_TYPES, which
+                        # refuses any other with the valid ones named.
+                        "schema": {
+                            "type": ["string", "null"],
+                            "default": "api_token",
+                            "enum": ["api_token", "oauth_client_credentials"],
+                            "values_display": {
+                                "api_token": "API token (in the API token field)",
+                                "oauth_client_credentials": "OAuth client credentials "
+                                "(client ID, client secret, token URL below)",
+                            },
+                        },
+                        "description": "API token unless your BILL account uses OAuth clients.",
                     },
                     "client_id": {"label": "OAuth client ID", "schema": _STRING},
                     "client_secret": {"label": "OAuth client secret", "schema": _SECRET},
@@ -104,5 +117,8 @@ def get_provider_info() -> dict[str, Any]:
                 },
             },
         ],
-        "extra-links": ["intacct_hook.links.IntacctRecordsLink"],
+        "extra-links": [
+            "intacct_hook.links.IntacctReconciliationLink",
+            "intacct_hook.links.IntacctRecordsLink",
+        ],
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 import uuid as uuidlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -214,9 +215,7 @@ class StepRun:
         )
 
     def reconcile(self):
-        return steps.reconcile(
-            self.intacct(), self.ledger, self.settings, self.window, self.run_id
-        )
+        return steps.reconcile(self.intacct(), self.ledger, self.settings, self.window, self.run_id)
 
     def all(self):
         self.extract()
@@ -233,6 +232,26 @@ def posted_once(world: World) -> Counter:
 
 def task_states(dag_run: Any) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+
+
+_RECORD_START = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z \[(\w+)\s*\] ", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    level: str  # as Airflow's log shows it: "info", "warning", "error"
+    text: str  # the message, continuation lines included
+
+
+def log_records(captured: str) -> list[LogRecord]:
+    """The log records in what ``dag.test()`` printed (Airflow's console rendering of the task
+    logs: ``<time> [<level>] <message> [<logger>] loc=…``), multi-line messages kept whole."""
+    starts = list(_RECORD_START.finditer(captured))
+    records = []
+    for n, match in enumerate(starts):
+        end = starts[n + 1].start() if n + 1 < len(starts) else len(captured)
+        records.append(LogRecord(match.group(1), captured[match.end() : end].rstrip("\n")))
+    return records
 
 
 def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:

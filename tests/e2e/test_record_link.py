@@ -1,14 +1,18 @@
-"""The load task's extra link: only a link into Intacct is offered, and reading it back is
-optional: it can never fail a load whose postings are done."""
+"""The load task's extra links: the run's reconciliation, and the last record it posted as
+Intacct links it; only a link into Intacct (or the UI's own origin) is offered, and reading the
+record's link back is optional: it can never fail a load whose postings are done."""
 
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import quote
 
 import pytest
 from e2e_world import task_states, xcom
 
 DAY = date(2026, 11, 17)
+RECONCILIATION = "Reconciliation (this run)"
+LAST_RECORD = "Intacct: last record posted"
 
 
 @pytest.mark.parametrize(
@@ -59,3 +63,53 @@ def test_a_failing_read_back_of_the_link_does_not_fail_a_load_whose_postings_are
     assert xcom(dr, "reconcile")["matched"] is True
     logs = capfd.readouterr()
     assert "Could not read the posted record's link" in logs.out + logs.err
+
+
+def _links(api, dag_run, task_id: str) -> dict:
+    """What the UI shows: the API server's extra links of one task instance."""
+    run = quote(dag_run.run_id, safe="")
+    response = api.get(f"/api/v2/dags/{dag_run.dag_id}/dagRuns/{run}/taskInstances/{task_id}/links")
+    assert response.status_code == 200, response.text
+    return response.json()["extra_links"]
+
+
+def test_the_load_task_offers_the_runs_reconciliation_and_the_last_record(world, airflow_api):
+    charge = world.add(DAY, 10.00)
+
+    dr = world.run_day(DAY)
+
+    assert dr.state == "success", task_states(dr)
+    links = _links(airflow_api, dr, "load")
+    assert set(links) == {RECONCILIATION, LAST_RECORD}
+    # The reconcile task of the same run in Airflow's UI (its log: the per-day table and each
+    # difference), as a path on the UI's own origin when [api] base_url is not set.
+    run = quote(dr.run_id, safe="")
+    assert links[RECONCILIATION] == f"/dags/divvy_intacct_sync/runs/{run}/tasks/reconcile"
+    # The last record as Intacct itself links it (RECORD_URL), on the gateway's origin.
+    [record] = world.records()
+    assert record["RECORDID"] == charge["uuid"]
+    assert links[LAST_RECORD].startswith(world.gw.url.rsplit("/ia/", 1)[0] + "/")
+    assert links[LAST_RECORD].endswith(f"={record['RECORDNO']}")
+
+
+@pytest.mark.parametrize(
+    ("base_url", "expected_prefix"),
+    [
+        ("https://airflow.acme.example/", "https://airflow.acme.example/dags/"),
+        ("https://acme.example/airflow", "https://acme.example/airflow/dags/"),
+        # Not an http(s) URL with a plain host: the link stays on the UI's own origin.
+        ("javascript:alert(1)//", "/dags/"),
+        ("https://user:pw@airflow.acme.example/", "/dags/"),
+    ],
+)
+def test_the_reconciliation_link_follows_the_configured_base_url_only_when_it_is_a_web_url(
+    world, airflow_api, monkeypatch, base_url, expected_prefix
+):
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", base_url)
+    dr = world.run_day(DAY)  # nothing to post: the reconciliation is still the run's
+
+    link = _links(airflow_api, dr, "load")[RECONCILIATION]
+
+    run = quote(dr.run_id, safe="")
+    assert link == f"{expected_prefix}divvy_intacct_sync/runs/{run}/tasks/reconcile"
+    assert _links(airflow_api, dr, "load")[LAST_RECORD] is None  # nothing posted, no record

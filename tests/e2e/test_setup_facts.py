@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from e2e_world import task_states, xcom
+from e2e_world import log_records, task_states, xcom
 
 DAY = date(2026, 11, 17)
 
@@ -31,8 +31,8 @@ def test_a_card_offset_field_nobody_guessed_does_not_stop_the_run(
     assert dr.state == "success", task_states(dr)
     assert [r["RECORDID"] for r in world.records()] == [txn["uuid"]]
     assert xcom(dr, "preflight")["errors"] == 0
-    out = capfd.readouterr().out
-    assert f"[{severity.upper()}] card.offset_account" in out
+    records = log_records(capfd.readouterr().out)
+    assert [r.level for r in records if r.text.startswith("card.offset_account:")] == [severity]
 
 
 def test_a_line_missing_a_dimension_its_account_requires_is_held_as_preflight_said(world, capfd):

@@ -276,6 +276,32 @@ def test_ledger_sql_is_rendered_from_include_sql(world):
             assert fields[task_id][f"{name}_sql"].strip() == text.strip(), (task_id, name)
 
 
+def test_every_tasks_rendered_template_tab_shows_text_never_an_empty_value(world):
+    # Preflight writes no ledger statement; its tab once showed a bare "{}" (an empty
+    # ledger_sql dict, before each statement became its own field). It names the Variable and
+    # the connections it used, like every task, and nothing empty.
+    world.add(DAY, 10.00)
+    dr = world.run_day(DAY)
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        fields = {
+            r.task_id: r.rendered_fields
+            for r in session.query(RTIF).filter(RTIF.dag_id == dr.dag_id, RTIF.run_id == dr.run_id)
+        }
+    assert set(fields) == {"preflight", "extract", "stage", "map", "load", "reconcile"}
+    for task_id, rendered in fields.items():
+        for name, value in rendered.items():
+            assert isinstance(value, str) and value.strip(), (task_id, name, value)
+            assert value.strip() not in ("{}", "[]", "None"), (task_id, name, value)
+    assert fields["preflight"] == {
+        "settings_variable": "divvy_intacct_settings",
+        "intacct_conn_id": "intacct_default",
+        "divvy_conn_id": "divvy_default",
+    }
+
+
 def test_logical_date_helper_points_at_the_right_interval(world):
     dr = world.run_day(DAY)
     window = xcom(dr, "extract")["window"]

@@ -68,7 +68,8 @@ def test_format_table_aligns_columns_and_shows_none_as_blank():
     lines = text.splitlines()
     assert lines[0] == "T"
     assert lines[1].split() == ["day", "count", "why"]
-    assert lines[3].startswith("2026-11-17  2  ") and lines[4].endswith("held")
+    # None is blank; lines carry no trailing padding.
+    assert lines[3] == "2026-11-17  2" and lines[4] == "2026-11-18  10     held"
     assert format_table([], title="Nothing") == "Nothing: (none)"
 
 
@@ -116,3 +117,60 @@ def test_would_post_rows_and_ledger_summary_explain_every_state(tmp_path):
         "skipped": (1, "1.00"),
     }
     assert summary["by_date"]["2026-11-17"]["ready"] == {"count": 1, "total": "10.00"}
+
+
+# --- wide tables: the log view shows about 120 characters ------------------------------------
+
+REASON = (
+    "Divvy transaction txr_unmapped000000000000000001: GL account '6250' requires the "
+    "Department dimension, but the line has no department; add a Divvy Department value or a "
+    "rule in mapping_rules.csv that sets one, and the next run posts it."
+)
+
+
+def _held_row(n: int, why: str = REASON) -> dict:
+    return {
+        "date": "2026-11-17",
+        "uuid": f"txr_unmapped{n:019d}",
+        "type": "AUTHORIZATION",
+        "amount": "1234.56",
+        "merchant": "The Very Long Merchant Name Co",
+        "action": "held (unmapped)",
+        "why": why,
+    }
+
+
+def test_a_wide_table_stays_within_120_characters_and_keeps_every_reason_whole():
+    rows = [_held_row(1), _held_row(2, "Not marked complete in Divvy."), _held_row(3, "")]
+    text = format_table(rows, title="Held, unmapped or failed (and why)")
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 120, text
+    assert all(line == line.rstrip() for line in lines)
+    # Every value is there, none cut: the identifiers whole on their row, the reason in words.
+    for row in rows:
+        assert row["uuid"] in text
+        assert " ".join(row["why"].split()) in " ".join(text.split()).replace("why: ", "")
+    # The columns still line up under their headers.
+    header, rule = lines[1], lines[2]
+    starts = [header.index(name) for name in ("date", "uuid", "type", "amount", "merchant")]
+    assert [n for n, ch in enumerate(rule) if ch == "-" and (n == 0 or rule[n - 1] == " ")] == (
+        [*starts, header.index("action")]
+    )
+    row_line = next(line for line in lines if "txr_unmapped0000000000000000002" in line)
+    assert row_line.index("txr_unmapped") == starts[1]
+    assert row_line.index("AUTHORIZATION") == starts[2]
+
+
+def test_a_huge_cell_is_cut_with_an_ellipsis_at_a_sane_length():
+    text = format_table([_held_row(1, "word " * 4000)], title="T")
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 120
+    assert len(lines) <= 15
+    assert text.rstrip().endswith("…")
+
+
+def test_many_columns_without_spaces_wrap_within_the_width():
+    row = {f"column_{n}": "x" * 40 for n in range(6)}
+    text = format_table([row])
+    assert max(len(line) for line in text.splitlines()) <= 120, text
+    assert "".join(text.split()).count("x") == 240  # wrapped, nothing lost

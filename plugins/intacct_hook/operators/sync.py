@@ -15,7 +15,12 @@ from urllib.parse import urlsplit
 from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowFailException
 
-from intacct_hook.links import RECORD_URL_XCOM_KEY, IntacctRecordsLink, trusted_record_url
+from intacct_hook.links import (
+    RECORD_URL_XCOM_KEY,
+    IntacctReconciliationLink,
+    IntacctRecordsLink,
+    trusted_record_url,
+)
 from intacct_hook.operators.base import SyncStepOperator
 from intacct_hook.sync import steps
 from intacct_hook.sync.preflight import CodingTarget, read_posting_facts, run_preflight
@@ -75,9 +80,10 @@ Fix it in Intacct, then clear this task.
         )
         intacct = IntacctHook(intacct_conn_id=self.intacct_conn_id)
         report = run_preflight(intacct, settings, window, targets)
+        log_at = {"error": self.log.error, "warning": self.log.warning}
         for finding in report.findings:
-            log_at = {"error": self.log.error, "warning": self.log.warning}
-            log_at.get(finding.severity, self.log.info)(finding.line())
+            # The record's level is the severity; the text does not repeat it.
+            log_at.get(finding.severity, self.log.info)("%s", finding.text())
         summary = report.summary() | {"window": window.to_public_dict()}
         if not report.errors:
             warning = steps.new_ledger_warning(
@@ -185,7 +191,7 @@ Divvy coding; the next run maps and posts them.
 class IntacctLoadOperator(SyncStepOperator):
     """Record the ready transactions in Intacct as credit card transactions, exactly once."""
 
-    operator_extra_links = (IntacctRecordsLink(),)
+    operator_extra_links = (IntacctReconciliationLink(), IntacctRecordsLink())
     ledger_statements = (
         "take_over_claims",
         "adopt_posted",
@@ -239,7 +245,8 @@ With `dry_run` it only lists what would be posted, held and skipped.
             except Exception as exc:
                 self.log.warning(
                     "Could not read the posted record's link from Intacct (%s: %s); the "
-                    "postings are done, only the task's 'Intacct record' link stays empty",
+                    "postings are done, only the task's 'Intacct: last record posted' link "
+                    "stays empty",
                     type(exc).__name__,
                     exc,
                 )

@@ -124,9 +124,14 @@ class Finding:
     message: str
     fix: str | None = None
 
-    def line(self) -> str:
-        text = f"[{self.severity.upper()}] {self.check}: {self.message}"
+    def text(self) -> str:
+        """The finding for a log record, which carries the severity as its level."""
+        text = f"{self.check}: {self.message}"
         return f"{text}\n    fix: {self.fix}" if self.fix else text
+
+    def line(self) -> str:
+        """The finding with its severity, where nothing else says it (XCom, exception text)."""
+        return f"[{self.severity.upper()}] {self.text()}"
 
 
 class PreflightFailed(Exception):

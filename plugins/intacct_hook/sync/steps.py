@@ -45,6 +45,7 @@ from intacct_hook.sync.reconcile import (
     ReconcileResult,
     compare,
 )
+from intacct_hook.sync.report import reason_kind
 from intacct_hook.sync.rules import RuleSet
 from intacct_hook.sync.settings import SyncSettings
 from intacct_hook.sync.window import SyncWindow
@@ -195,7 +196,7 @@ def stage(
             held_bad_data += 1
             log.warning("Divvy transaction %s held: %s", row.uuid, row.reason)
         if row.state != "ready":
-            reasons[f"{row.state}: {_reason_kind(row.reason or '')}"] += 1
+            reasons[f"{row.state}: {reason_kind(row.reason)}"] += 1
         rows.append(row)
     counts = ledger.stage(rows, run_id)
     summary = counts.as_dict() | {"not_postable": dict(reasons), "held_bad_data": held_bad_data}
@@ -292,11 +293,6 @@ def staged_transaction(
 
 #: A reason quotes the merchant; a 10k-character one must not make the ledger unreadable.
 _REASON_LIMIT = 1000
-
-
-def _reason_kind(reason: str) -> str:
-    """A short bucket for a decision's reason, for counts (the full text stays in the ledger)."""
-    return reason.split(":")[0].split(";")[0].split(".")[0][:80]
 
 
 # --- map --------------------------------------------------------------------------------------
