@@ -37,7 +37,8 @@ XML_CONTENT_TYPES = ("application/xml", "text/xml")
 ADMIN_PREFIX = "/_gateway/"  # test/demo controls; not part of Intacct
 CONTENT_TYPE = 'text/xml; encoding="UTF-8"'
 FAULT_KINDS = frozenset({"rate_limit", "server_error", "timeout_after_commit",
-                         "cf_524_after_commit", "drop_after_commit", "latency"})
+                         "cf_524_after_commit", "drop_after_commit", "drop_before_commit",
+                         "latency"})
 
 
 class _Fail(Exception):
@@ -75,6 +76,13 @@ class Gateway:
             kind = "cf_524_after_commit"
         with self._fault_lock:
             self._faults.append(Fault(kind, count, params))
+
+    def clear_faults(self) -> int:
+        """Drop every queued fault; returns how many requests they would still have hit."""
+        with self._fault_lock:
+            left = sum(f.remaining for f in self._faults)
+            self._faults.clear()
+            return left
 
     def next_fault(self) -> Fault | None:
         with self._fault_lock:
@@ -325,6 +333,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b"Not Found", "text/plain")
             return
         fault = gateway.next_fault()
+        if fault is not None and fault.kind == "drop_before_commit":
+            # The request was read but never processed: hang up without an answer.
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         if fault is not None and fault.kind == "latency":
             time.sleep(float(fault.params.get("seconds", 1)))
         elif fault is not None and fault.kind == "rate_limit":
