@@ -8,6 +8,7 @@ the size and the seed; ``make soak`` runs the full 1,000 from the command line. 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import pytest
 
@@ -48,3 +49,47 @@ def test_a_schedule_is_the_same_for_the_same_seed_and_number():
         again.batch_size,
     )
     assert first.data.rows != other.data.rows
+
+
+def test_the_check_finds_a_duplicate_a_loss_and_a_wrong_amount(tmp_path):
+    """The check itself: a clean schedule passes; records changed behind its back do not."""
+    _env.prepare(own_airflow_home=False)
+    from sandbox.intacct_gateway.state import fmt_date
+    from soak.faults import plan
+    from soak.harness import ScheduleRunner, world
+
+    schedule = plan(1, 3)
+    schedule.faults = []
+    with world(tmp_path) as w:
+        runner = ScheduleRunner(w, schedule)
+        runner.reset_servers()
+        outcome = None
+        for i, spec in enumerate(schedule.runs):
+            outcome = runner.run(i, spec, faulty=False)
+            assert outcome.ok, outcome.failure
+        runner.check(schedule.runs[-1], outcome)
+        assert runner.result.problems == []
+
+        doubled, lost, changed = sorted(schedule.data.expected.values(), key=lambda e: e.uuid)[:3]
+        w.gw.add_cctransaction(
+            date=doubled.posting_date,
+            reference_no=doubled.uuid,
+            lines=[{"ACCOUNTNO": "6100", "AMOUNT": str(doubled.total)}],
+        )
+        with w.gw.state.lock:
+            records = w.gw.state.companies["ACME-DEMO"].objects["CCTRANSACTION"]
+            records[:] = [r for r in records if r["RECORDID"] != lost.uuid]
+            for r in records:
+                if r["RECORDID"] == changed.uuid:
+                    r["TOTALENTERED"] = str(changed.total + 1)
+                    r["WHENCREATED"] = fmt_date(changed.posting_date - timedelta(days=1))
+        runner.check(schedule.runs[-1], outcome)
+        runner.delete_ledger()
+
+    found = {(p.kind, p.detail.split(" ")[0].rstrip(":")) for p in runner.result.problems}
+    assert found == {
+        ("duplicate", doubled.uuid),
+        ("loss", lost.uuid),
+        ("wrong_amount", changed.uuid),
+        ("wrong_date", changed.uuid),
+    }
