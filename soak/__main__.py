@@ -22,10 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="same seed = same schedules")
     parser.add_argument(
         "--only",
-        type=int,
         action="append",
-        metavar="N",
-        help="run only schedule N (repeatable), to replay what a soak reported",
+        metavar="N[,N…]",
+        help="run only these schedules (repeatable, or comma-separated), to replay a report",
     )
     parser.add_argument(
         "--kinds",
@@ -42,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.list_kinds:
         print("\n".join(ALL_KINDS))
         return 0
+    try:
+        only = [int(n) for item in args.only or () for n in item.split(",") if n.strip()]
+    except ValueError:
+        parser.error(f"--only takes schedule numbers, got {args.only}")
     kinds = tuple(k.strip() for k in args.kinds.split(",")) if args.kinds else ALL_KINDS
     unknown = sorted(set(kinds) - set(ALL_KINDS))
     if unknown:
@@ -59,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  schedule {result.number}{found}", file=sys.stderr, flush=True)
 
     report = run_soak(
-        schedules=args.schedules, seed=args.seed, only=args.only, kinds=kinds, progress=progress
+        schedules=args.schedules, seed=args.seed, only=only, kinds=kinds, progress=progress
     )
     print(report.render())
     return 0 if report.clean else 1

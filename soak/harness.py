@@ -318,19 +318,40 @@ class ScheduleRunner:
         return self.result
 
     def repeat(self, index: int) -> RunOutcome:
-        """Run a failed run again without faults until it succeeds (bounded)."""
+        """Run a failed run again without faults until it succeeds (bounded).
+
+        A clean repeat that changed nothing (same ledger states, same Intacct records) ends
+        the repeats early: the next one would start from the same state and fail the same way.
+        """
         outcome = RunOutcome(False)
-        for _attempt in range(MAX_REPEATS):
+        tries = 0
+        while tries < MAX_REPEATS:
+            tries += 1
             self.result.repeats += 1
+            before = self.fingerprint()
             outcome = self.run(index, self.s.runs[index], faulty=False)
             if outcome.ok:
                 return outcome
+            if self.fingerprint() == before:
+                break
         self.problem(
             "stuck",
-            f"{self.s.runs[index].run_id}: still failing after {MAX_REPEATS} clean repeats: "
-            f"{outcome.failure}",
+            f"{self.s.runs[index].run_id}: still failing after {tries} clean repeat(s)"
+            f"{'' if tries == MAX_REPEATS else ' (the last changed nothing)'}: {outcome.failure}",
         )
         return outcome
+
+    def fingerprint(self) -> tuple[Any, ...]:
+        """What a clean run can change: the ledger's transactions and Intacct's records."""
+        with self.ledger().engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT uuid, state, failed_attempts, intacct_record_no, control_id "
+                    "FROM divvy_transaction ORDER BY uuid"
+                )
+            ).all()
+        records = sorted(str(r.get("RECORDNO")) for r in self.w.gw.cctransactions())
+        return tuple(tuple(r) for r in rows), tuple(records)
 
     def problem(self, kind: str, detail: str) -> None:
         self.result.problems.append(

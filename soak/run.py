@@ -53,7 +53,7 @@ class SoakReport:
     def clean(self) -> bool:
         return not self.problems
 
-    def render(self, *, max_problems: int = 60) -> str:
+    def render(self, *, detailed: int = 12) -> str:
         planned: Counter[str] = Counter()
         fired: Counter[str] = Counter()
         failures: Counter[str] = Counter()
@@ -115,19 +115,23 @@ class SoakReport:
         ]
         problems = self.problems
         if problems:
-            parts += ["", f"Problems found ({len(problems)}), by schedule"]
-            shown = 0
-            for r in self.results:
-                if not r.problems:
-                    continue
-                if shown >= max_problems:
-                    parts.append(f"… and more in later schedules (max {max_problems} shown)")
-                    break
+            with_problems = [r for r in self.results if r.problems]
+            parts += [
+                "",
+                f"Problems found: {len(problems)} in {len(with_problems)} schedule(s)",
+            ]
+            for r in with_problems[:detailed]:
                 parts.append(f"schedule {r.number}: {r.problems[0].replay()}")
                 parts.append(f"  faults: {r.fault_list}")
-                for p in r.problems:
-                    parts.append(f"  {p.kind:<12} {p.detail}")
-                    shown += 1
+                parts += [f"  {p.kind:<12} {p.detail}" for p in r.problems]
+            if len(with_problems) > detailed:
+                parts.append(f"… the other {len(with_problems) - detailed}, in short:")
+            for r in with_problems[detailed:]:
+                counts = Counter(p.kind for p in r.problems)
+                found = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+                parts.append(
+                    f"schedule {r.number}: {found} | {r.problems[0].replay()} | {r.fault_list}"
+                )
         verdict = (
             "OK: no duplicates, no losses"
             if self.clean
