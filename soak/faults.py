@@ -70,6 +70,7 @@ class Fault:
     step: str  # applied just before this step of that run
     count: int = 1
     variant: str = ""
+    part_of: str = ""  # set on a fault drawn only to set up another kind's scenario
 
     def label(self) -> str:
         extra = f"[{self.variant}]" if self.variant else ""
@@ -94,7 +95,8 @@ class Schedule:
         return [f for f in self.faults if f.run == run and f.step == step]
 
     def kinds(self) -> list[str]:
-        return sorted({f.kind for f in self.faults})
+        """The kinds drawn for this schedule (not those only setting up another's scenario)."""
+        return sorted({f.kind for f in self.faults if not f.part_of})
 
     def fault_list(self) -> str:
         labels = [f.label() for f in self.faults] or ["(none)"]
@@ -202,7 +204,9 @@ def _add_ledger_loss(rng: random.Random, s: Schedule) -> None:
         # Usually with a record posted under an attempt-2 control ID before the loss: refused
         # once, then posted by the run's repeat, before the loss.
         day = rng.choice(days)
-        s.faults.append(Fault("definitive_refusal", rng.randrange(run), "load", 1, str(day)))
+        s.faults.append(
+            Fault("definitive_refusal", rng.randrange(run), "load", 1, str(day), "ledger_lost")
+        )
         s.repeat_at_once = True
 
 

@@ -85,28 +85,32 @@ class SoakReport:
         by_kind = []
         for kind in self.kinds:
             with_kind = [r for r in self.results if kind in r.kinds]
-            hit = Counter(p.kind for r in with_kind for p in r.problems)
+            alone = [r for r in with_kind if r.kinds == [kind]]
             by_kind.append(
                 {
                     "fault": kind,
                     "schedules": len(with_kind),
-                    "planned": planned[kind],
                     "fired": fired[kind],
-                    "schedules w/ dup": sum(
-                        1 for r in with_kind if any(p.kind == "duplicate" for p in r.problems)
-                    ),
-                    "schedules w/ loss": sum(
-                        1 for r in with_kind if any(p.kind == "loss" for p in r.problems)
-                    ),
-                    "other problems": sum(
-                        v for k, v in hit.items() if k not in ("duplicate", "loss")
+                    "w/ dup": _having(with_kind, "duplicate"),
+                    "w/ loss": _having(with_kind, "loss"),
+                    "alone": len(alone),
+                    "alone w/ dup": _having(alone, "duplicate"),
+                    "alone w/ loss": _having(alone, "loss"),
+                    "alone w/ other": sum(
+                        1
+                        for r in alone
+                        if any(p.kind not in ("duplicate", "loss") for p in r.problems)
                     ),
                 }
             )
         parts = [
             format_table(summary, title="Soak summary"),
             "",
-            format_table(by_kind, title="Faults by kind (a schedule holds 1-4 faults)"),
+            format_table(
+                by_kind,
+                title="Faults by kind: schedules holding it (1-4 kinds each), and those holding "
+                "only it ('alone')",
+            ),
             "",
             format_table(
                 [{"step failure (then repeated)": k, "n": v} for k, v in failures.most_common()],
@@ -141,6 +145,11 @@ class SoakReport:
             )
         )
         return "\n".join([*parts, "", verdict])
+
+
+def _having(results: Sequence[ScheduleResult], kind: str) -> int:
+    """How many of ``results`` found at least one problem of ``kind``."""
+    return sum(1 for r in results if any(p.kind == kind for p in r.problems))
 
 
 def run_soak(
