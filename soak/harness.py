@@ -7,6 +7,7 @@ race variant are left to the operating system.
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import threading
@@ -97,7 +98,7 @@ def call_step(name: str, c: StepContext) -> Any:
         report = steps.load(c.intacct, c.ledger, c.settings, c.run_id, dry_run=False)
         return report, (f"{report.failed} refused by Intacct" if report.failed else None)
     if name == "reconcile":
-        result = steps.reconcile(c.intacct, c.ledger, c.settings, c.window, c.run_id)
+        result = steps.reconcile(c.intacct, c.ledger, c.settings, c.window, c.run_id, dry_run=False)
         kinds = Counter(d.kind for d in result.differences)
         return result, (f"differs {dict(sorted(kinds.items()))}" if kinds else None)
     raise ValueError(f"unknown step {name!r}")
@@ -193,8 +194,7 @@ def _local_only(session: Any) -> None:
 
 
 def _divvy_seed() -> dict[str, Any]:
-    import json
-
+    """The default Divvy company (users, budgets, cards, custom fields), no transactions."""
     seed = json.loads((_env.ROOT / "sandbox/divvy_api/seeds/default.json").read_text())
     seed["transactions"] = []
     seed.pop("scheduledClears", None)
