@@ -90,6 +90,12 @@ class Schedule:
     # ran (someone clears the failed runs later).
     repeat_at_once: bool = True
     faults: list[Fault] = field(default_factory=list)
+    drawn_from: tuple[str, ...] = ALL_KINDS  # the --kinds it was planned with
+
+    def replay(self) -> str:
+        """The command that runs this schedule again, exactly."""
+        kinds = "" if self.drawn_from == ALL_KINDS else f" --kinds {','.join(self.drawn_from)}"
+        return f"python -m soak --seed {self.seed} --only {self.number}{kinds}"
 
     def faults_at(self, run: int, step: str) -> list[Fault]:
         return [f for f in self.faults if f.run == run and f.step == step]
@@ -127,6 +133,7 @@ def plan(seed: int, number: int, kinds: Sequence[str] = ALL_KINDS) -> Schedule:
         batch_size=rng.choice((1, 2, 3, 50)),
         runs=runs,
         repeat_at_once=rng.random() < 0.5,
+        drawn_from=tuple(kinds),
     )
     for _ in range(rng.randint(1, 4)):
         _add_fault(rng, schedule, rng.choice(list(kinds)))

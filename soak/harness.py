@@ -117,9 +117,10 @@ class Problem:
     # | stuck | harness
     detail: str
     faults: str
+    replay_command: str
 
     def replay(self) -> str:
-        return f"python -m soak --seed {self.seed} --only {self.schedule}"
+        return self.replay_command
 
 
 @dataclass
@@ -355,7 +356,7 @@ class ScheduleRunner:
 
     def problem(self, kind: str, detail: str) -> None:
         self.result.problems.append(
-            Problem(self.s.number, self.s.seed, kind, detail, self.s.fault_list())
+            Problem(self.s.number, self.s.seed, kind, detail, self.s.fault_list(), self.s.replay())
         )
 
     # --- one run ------------------------------------------------------------------------------
