@@ -10,7 +10,7 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
-.PHONY: install test test-scheduler demo lint bench sandbox-intacct sandbox-divvy clean
+.PHONY: install test test-scheduler demo lint bench soak sandbox-intacct sandbox-divvy clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# The randomized fault soak at full size (make test runs 200 schedules of it).
+SOAK_SCHEDULES ?= 1000
+SOAK_SEED ?= 1
+soak: $(STAMP)
+	$(BIN)/python -m soak --schedules $(SOAK_SCHEDULES) --seed $(SOAK_SEED)
 
 sandbox-intacct: $(STAMP)
 	$(BIN)/python -m sandbox.intacct_gateway --port 8081

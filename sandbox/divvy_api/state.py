@@ -634,9 +634,24 @@ class DivvyState:
         with self.lock:
             return self._faults.popleft() if self._faults else None
 
-    def clear_faults(self) -> None:
+    def clear_faults(self) -> int:
+        """Drop the queued faults; returns how many there were (faults that never fired)."""
         with self.lock:
+            left = len(self._faults)
             self._faults.clear()
+            return left
+
+    def clear_transactions(self) -> None:
+        """Forget every transaction, pending scheduled clear, recorded request, queued fault
+        and rate-limit count; users, budgets, cards, custom fields and tokens stay."""
+        with self.lock:
+            self._ids = {k: v for k, v in self._ids.items() if v not in self.transactions}
+            self.transactions.clear()
+            self.scheduled_clears.clear()
+            self.requests.clear()
+            self._faults.clear()
+            self._calls.clear()
+            self._latest_updated = None
 
     def record(self, entry: RecordedRequest) -> None:
         with self.lock:

@@ -36,6 +36,15 @@ class DivvyHandle:
         """
         self.state.queue_fault(kind, count, **params)
 
+    def clear_faults(self) -> int:
+        """Drop the queued faults; returns how many never fired."""
+        return self.state.clear_faults()
+
+    def reset_transactions(self) -> None:
+        """Start over without restarting: no transactions, requests, faults or rate-limit
+        counts; the company (users, budgets, cards, custom fields, tokens) stays."""
+        self.state.clear_transactions()
+
     @property
     def requests(self) -> list[RecordedRequest]:
         """Every request so far as ``(method, path, query, headers)``, secrets masked."""

@@ -37,7 +37,8 @@ XML_CONTENT_TYPES = ("application/xml", "text/xml")
 ADMIN_PREFIX = "/_gateway/"  # test/demo controls; not part of Intacct
 CONTENT_TYPE = 'text/xml; encoding="UTF-8"'
 FAULT_KINDS = frozenset({"rate_limit", "server_error", "timeout_after_commit",
-                         "cf_524_after_commit", "drop_after_commit", "latency"})
+                         "cf_524_after_commit", "drop_after_commit", "drop_before_commit",
+                         "latency"})
 
 
 class _Fail(Exception):
@@ -78,6 +79,13 @@ class Gateway:
             kind = "cf_524_after_commit"
         with self._fault_lock:
             self._faults.append(Fault(kind, count, params, armed="after_function" not in params))
+
+    def clear_faults(self) -> int:
+        """Drop every queued fault; returns how many requests they would still have hit."""
+        with self._fault_lock:
+            left = sum(f.remaining for f in self._faults)
+            self._faults.clear()
+            return left
 
     def next_fault(self) -> Fault | None:
         with self._fault_lock:
@@ -312,6 +320,9 @@ _HTML_5XX = (b"<!DOCTYPE html><html><head><title>{status}</title></head><body>"
 class _Handler(BaseHTTPRequestHandler):
     server: GatewayHTTPServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without this, delayed ACKs add ~40 ms to
+    # every request on a kept-alive connection (as in the Divvy emulator).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
@@ -342,6 +353,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, b"Not Found", "text/plain")
             return
         fault = gateway.next_fault()
+        if fault is not None and fault.kind == "drop_before_commit":
+            # The request was read but never processed: hang up without an answer.
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         if fault is not None and fault.kind == "latency":
             time.sleep(float(fault.params.get("seconds", 1)))
         elif fault is not None and fault.kind == "rate_limit":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
 import threading
@@ -25,6 +26,12 @@ class GatewayHandle:
     def __init__(self, server: GatewayHTTPServer) -> None:
         self._server = server
         self._gateway: Gateway = server.gateway
+        with self.state.lock:
+            # What reset_records() restores: the books-closed dates as seeded.
+            self._seeded_books_closed = {
+                cid: copy.deepcopy(company.records("BOOKSCLOSED"))
+                for cid, company in self.state.companies.items()
+            }
 
     @property
     def url(self) -> str:
@@ -44,14 +51,32 @@ class GatewayHandle:
 
         Kinds: ``rate_limit`` (429 + GW-0010), ``server_error`` (``status=500|502|503``,
         ``html=False``), ``timeout_after_commit`` / ``cf_524_after_commit`` (process, then 524),
-        ``drop_after_commit`` (process, then close the socket), ``latency`` (``seconds=``).
+        ``drop_after_commit`` (process, then close the socket), ``drop_before_commit`` (read
+        the request, close the socket without processing it), ``latency`` (``seconds=``).
         ``after_function="record_cctransaction"`` holds the fault until a request carrying
         that function has been answered.
         """
         self._gateway.queue_fault(kind, count, **params)
 
+    def clear_faults(self) -> int:
+        """Drop the queued faults; returns how many requests they would still have hit."""
+        return self._gateway.clear_faults()
+
     def expire_sessions(self) -> None:
         self.state.expire_sessions()
+
+    def reset_records(self) -> None:
+        """Start over without restarting: forget every credit card transaction, the control IDs
+        remembered under ``uniqueid``, the recorded requests and queued faults, and put the
+        books-closed dates back as seeded. Setup objects, users and sessions stay."""
+        self.clear_faults()
+        with self.state.lock:
+            for cid, company in self.state.companies.items():
+                company.objects["CCTRANSACTION"] = []
+                company.objects["CCTRANSACTIONENTRY"] = []
+                company.objects["BOOKSCLOSED"] = copy.deepcopy(self._seeded_books_closed[cid])
+                company.processed_control_ids.clear()
+            self._gateway.requests.clear()
 
     def cctransactions(self, company_id: str = "ACME-DEMO") -> list[dict[str, Any]]:
         """Stored headers (public fields only), each with its ``lines``."""

@@ -86,3 +86,32 @@ def test_truncated_fault_breaks_the_body_then_recovers(divvy, client: Client) ->
 def test_unknown_fault_kind_is_refused(divvy) -> None:
     with pytest.raises(ValueError):
         divvy.queue_fault("meltdown")
+
+
+def test_clear_faults_reports_what_never_fired(divvy, client: Client) -> None:
+    divvy.queue_fault("server_error", count=3, status=503)
+    assert client.get("transactions").status_code == 503
+    assert divvy.clear_faults() == 2
+    assert client.get("transactions").status_code == 200
+
+
+def test_reset_transactions_keeps_the_company() -> None:
+    with running_divvy(calls_per_minute=4) as divvy:
+        client = Client(divvy)
+        users = client.get("users").json()
+        parent = divvy.state.add_transaction({"uuid": "txr_parent", "amount": 10.0})
+        divvy.state.add_transaction(
+            {"uuid": "txr_child", "amount": 10.0, "parentTransactionUuid": parent["uuid"]}
+        )
+        assert "txr_parent" in {t["uuid"] for t in client.walk("transactions", {})}
+        divvy.queue_fault("server_error", count=2)
+        assert client.get("users").status_code == 500
+
+        divvy.reset_transactions()
+
+        assert divvy.requests == []
+        assert client.walk("transactions", {}) == []  # no fault left over
+        assert client.get("transactions/txr_parent").status_code == 404
+        assert client.get("users").json() == users  # the company stays
+        assert client.get("users").status_code == 200  # the rate-limit count started over
+        divvy.state.add_transaction({"uuid": "txr_parent", "amount": 5.0})  # the uuid is free

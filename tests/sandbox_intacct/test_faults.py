@@ -4,7 +4,7 @@ import time
 
 import pytest
 import requests
-from gw_wire import cctransaction, post, read_by_query, request
+from gw_wire import call, cctransaction, post, read_by_query, request, results
 from lxml import etree
 
 
@@ -74,3 +74,41 @@ def test_a_waiting_fault_does_not_block_the_faults_behind_it(gw):
     gw.queue_fault("rate_limit")
     assert post(gw.url, request([read_by_query("LOCATION")])).status_code == 429
     assert post(gw.url, request([read_by_query("LOCATION")])).status_code == 200
+
+
+def test_drop_before_commit(gw):
+    gw.queue_fault("drop_before_commit")
+    with pytest.raises(requests.ConnectionError):
+        post(gw.url, request([cctransaction()]))
+    assert gw.cctransactions() == []
+    assert gw.requests == []  # read, never processed
+    assert post(gw.url, request([cctransaction()])).status_code == 200
+    assert len(gw.cctransactions()) == 1
+
+
+def test_clear_faults_reports_what_never_fired(gw):
+    gw.queue_fault("rate_limit", count=3)
+    assert post(gw.url, request([read_by_query("LOCATION")])).status_code == 429
+    assert gw.clear_faults() == 2
+    assert post(gw.url, request([read_by_query("LOCATION")])).status_code == 200
+    assert gw.clear_faults() == 0
+
+
+def test_reset_records_forgets_postings_and_control_ids(gw):
+    assert results(call(gw.url, cctransaction(), unique=True))[0].findtext("status") == "success"
+    assert results(call(gw.url, cctransaction(), unique=True))[0].findtext("status") == "failure"
+    with gw.state.lock:
+        for row in gw.state.companies["ACME-DEMO"].objects["BOOKSCLOSED"]:
+            row["CLOSEDTHROUGH"] = "12/31/2030"
+    gw.queue_fault("rate_limit")
+
+    gw.reset_records()
+
+    assert gw.cctransactions() == [] and gw.requests == []
+    with gw.state.lock:
+        company = gw.state.companies["ACME-DEMO"]
+        assert company.processed_control_ids == set()
+        assert {r["CLOSEDTHROUGH"] for r in company.objects["BOOKSCLOSED"]} == {"09/30/2026"}
+    # The same control ID is accepted again, and no fault is left over.
+    assert results(call(gw.url, cctransaction(), unique=True))[0].findtext("status") == "success"
+    assert len(gw.cctransactions()) == 1

@@ -1,0 +1,88 @@
+"""The process the soak runs in: this checkout's code first, Airflow quiet, connections in env.
+
+Airflow reads its configuration when first imported, so :func:`prepare` runs before anything
+imports ``airflow`` (the hooks do). Nothing is written into the repository tree.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import pathlib
+import shutil
+import sys
+import tempfile
+from typing import Any
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+# The sandboxes' default seeds hold these test credentials; they go into the environment only.
+INTACCT_USER_PASSWORD = "ws-user-pass-0001"
+INTACCT_SENDER_PASSWORD = "sender-pass-0001"
+INTACCT_CONN_ID = "intacct_soak"
+DIVVY_CONN_ID = "divvy_soak"
+
+_prepared = False
+
+
+def prepare(*, own_airflow_home: bool) -> None:
+    """Put this checkout ahead of any installed copy and keep Airflow's logging quiet.
+
+    ``own_airflow_home``: use a throw-away ``AIRFLOW_HOME`` (the command line; under pytest the
+    suite's conftest has already chosen one).
+    """
+    global _prepared
+    if _prepared:
+        return
+    _prepared = True
+    for path in (ROOT / "plugins", ROOT):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+    if own_airflow_home:
+        home = pathlib.Path(tempfile.mkdtemp(prefix="divvy-intacct-soak-airflow-"))
+        atexit.register(shutil.rmtree, home, ignore_errors=True)
+        os.environ["AIRFLOW_HOME"] = str(home)
+        os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+        os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
+        os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+        os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+        os.environ.setdefault(
+            "INTACCT_XSD_PATH", str(ROOT.parent / "shared/reference/intacct/api.xsd")
+        )
+    # Thousands of retries and page lines are expected here; only the soak's report matters.
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
+    quiet_logs()
+
+
+def quiet_logs() -> None:
+    for name in ("airflow", "intacct_hook", "sandbox", "urllib3", "sqlalchemy"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def connect(intacct_url: str, divvy_url: str, divvy_token: str) -> dict[str, str]:
+    """Environment variables for the two connections (the hooks read them without a DB)."""
+    intacct = {
+        "conn_type": "intacct",
+        "host": intacct_url,
+        "login": "Divvy",
+        "password": INTACCT_USER_PASSWORD,
+        "extra": {
+            "company_id": "ACME-DEMO",
+            "sender_id": "bill.com",
+            "sender_password": INTACCT_SENDER_PASSWORD,
+            "entity_id": "E100",
+            "timeout": 10,
+        },
+    }
+    divvy: dict[str, Any] = {
+        "conn_type": "divvy",
+        "host": divvy_url,
+        "password": divvy_token,
+        "extra": {"timeout": 10},
+    }
+    return {
+        f"AIRFLOW_CONN_{INTACCT_CONN_ID.upper()}": json.dumps(intacct),
+        f"AIRFLOW_CONN_{DIVVY_CONN_ID.upper()}": json.dumps(divvy),
+    }
