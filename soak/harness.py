@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -49,6 +49,25 @@ from soak.faults import (
 )
 
 MAX_REPEATS = 5  # clean repeats of a failed run before the schedule is called stuck
+# The schedule's clock (the ledger's leases and landing retention run on it, never on the wall
+# clock): a day between a schedule's runs, as daily runs are, and Airflow's retry delay between
+# a run and its repeat. A killed load's claim is thus live for its own retries and expired for
+# the next day's run, as in production.
+RUN_GAP = timedelta(days=1)
+RETRY_DELAY = timedelta(minutes=2)
+
+
+class SimClock:
+    """A clock that moves only when the schedule says so."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
 RACE_TIMEOUT = 30.0  # seconds a paused load waits for the other, and a racing thread may take
 # The local Divvy API allows this many calls per window; the hook's own limiter gets the same
 # short window (60 calls per 10 ms), as the demo shortens it, so nothing waits on the limit.
@@ -239,6 +258,8 @@ class ScheduleRunner:
         self.ledgers: list[Ledger] = []  # every engine opened on the file, to dispose
         self.main: Ledger | None = None  # the one the runs use (a racing load opens its own)
         self.tries: dict[str, int] = {}  # attempts per run id, as Airflow counts task tries
+        first_day = min(r.first_day for r in schedule.runs)
+        self.clock = SimClock(datetime.combine(first_day, time(12), UTC))
         self.settings = SyncSettings.from_variable(
             {
                 "lookback_days": schedule.lookback_days,
@@ -275,6 +296,7 @@ class ScheduleRunner:
 
     def open_ledger(self) -> Ledger:
         ledger = Ledger.sqlite(self.ledger_path)
+        ledger.clock = self.clock
         # No fsync: the soak kills workers, not the machine, and a commit would otherwise cost
         # ~15 ms on a slow disk (most of the soak's time). Locking is unchanged.
         sa.event.listen(ledger.engine, "connect", _no_fsync)
@@ -309,8 +331,8 @@ class ScheduleRunner:
                         final = self.repeat(i)
                     else:
                         failed.append(i)
-            for i in failed:
-                last, final = i, self.repeat(i)
+            if failed:
+                last, final = self.repeat_all(failed)
             self.check(self.s.runs[last], final)
         except HarnessError as exc:
             self.problem("harness", str(exc))
@@ -347,6 +369,32 @@ class ScheduleRunner:
         )
         return outcome
 
+    def repeat_all(self, failed: list[int]) -> tuple[int, RunOutcome]:
+        """Repeat every failed run, one round after another, as an operator clearing all the
+        failed runs (or Airflow retrying each) would: one run may wait on another's claim,
+        which that run's own repeat resolves. Stops when all succeed, after MAX_REPEATS rounds,
+        or when a whole round changed nothing."""
+        pending = list(failed)
+        outcomes: dict[int, RunOutcome] = {}
+        rounds = 0
+        while pending and rounds < MAX_REPEATS:
+            rounds += 1
+            before = self.fingerprint()
+            for i in pending:
+                self.result.repeats += 1
+                outcomes[i] = self.run(i, self.s.runs[i], faulty=False)
+            pending = [i for i in pending if not outcomes[i].ok]
+            if pending and self.fingerprint() == before:
+                break
+        for i in pending:
+            self.problem(
+                "stuck",
+                f"{self.s.runs[i].run_id}: still failing after {rounds} round(s) of clean "
+                f"repeats: {outcomes[i].failure}",
+            )
+        last = failed[-1]
+        return last, outcomes[last]
+
     def fingerprint(self) -> tuple[Any, ...]:
         """What a clean run can change: the ledger's transactions and Intacct's records."""
         with self.ledger().engine.connect() as conn:
@@ -368,6 +416,7 @@ class ScheduleRunner:
 
     def run(self, index: int, spec: RunSpec, *, faulty: bool) -> RunOutcome:
         self.result.runs += 1
+        self.clock.advance(RUN_GAP if faulty else RETRY_DELAY)
         self.tries[spec.run_id] = self.tries.get(spec.run_id, 0) + 1
         faults = [f for f in self.s.faults if f.run == index] if faulty else []
         for fault in faults:
