@@ -36,9 +36,14 @@ def test_every_task_and_the_dag_document_themselves(dag):
 
 
 def test_daily_day_long_intervals_one_run_at_a_time(dag):
-    from airflow.sdk import CronDataIntervalTimetable
+    from intacct_hook.timetables import LocalDayTimetable
 
-    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    # One local day per run, in the company's zone, at 06:00 the next morning.
+    assert isinstance(dag.timetable, LocalDayTimetable)
+    assert (dag.timetable.timezone, dag.timetable.run_hour) == ("America/Chicago", 6)
+    assert dag.timetable.summary == "Daily at 06:00 America/Chicago"
+    # The UI shows the DAG's zone (its start date's), not UTC.
+    assert dag.timezone.name == "America/Chicago"
     assert dag.catchup is False and dag.max_active_runs == 1
     assert dag.get_task("load").max_active_tis_per_dag == 1
     assert {dag.get_task(t).pool for t in ("preflight", "load", "reconcile")} == {"intacct_api"}

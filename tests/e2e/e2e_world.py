@@ -4,7 +4,10 @@ against the local Intacct gateway and the local Divvy API over real HTTP."""
 from __future__ import annotations
 
 import json
+import os
 import pathlib
+import subprocess
+import sys
 import uuid as uuidlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,6 +26,9 @@ from intacct_hook.sync.settings import SyncSettings
 from intacct_hook.sync.window import SyncWindow, resolve_window
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+TZ = "America/Chicago"
+SYNC_DAG = "divvy_intacct_sync"
+PREVIEW_DAG = "divvy_intacct_preview"
 DIVVY_SEED = ROOT / "sandbox/divvy_api/seeds/default.json"
 USER_PASSWORD = "ws-user-pass-0001"
 SENDER_PASSWORD = "sender-pass-0001"
@@ -138,6 +144,7 @@ class World:
         logical_date: datetime | None,
         conf: dict[str, Any] | None = None,
         run_after: datetime | None = None,
+        dag_id: str = SYNC_DAG,
     ) -> Any:
         """One real DAG run. ``run_after`` is the run's clock: without it ``dag.test()`` reads
         the wall clock, and a run without a logical date takes its day from that clock, so
@@ -151,7 +158,7 @@ class World:
             run_after = logical_date
         bag = DagBag(dag_folder=str(ROOT / "dags"))
         assert bag.import_errors == {}, bag.import_errors
-        dag = bag.get_dag("divvy_intacct_sync")
+        dag = bag.get_dag(dag_id)
         return dag.test(run_after=run_after, logical_date=logical_date, run_conf=conf)
 
     def run_day(self, day: date, **conf: Any) -> Any:
@@ -214,9 +221,7 @@ class StepRun:
         )
 
     def reconcile(self):
-        return steps.reconcile(
-            self.intacct(), self.ledger, self.settings, self.window, self.run_id
-        )
+        return steps.reconcile(self.intacct(), self.ledger, self.settings, self.window, self.run_id)
 
     def all(self):
         self.extract()
@@ -224,6 +229,64 @@ class StepRun:
         self.map()
         self.load()
         return self.reconcile()
+
+
+def local_midnight(day: date) -> datetime:
+    """The start of ``day`` in the sync's time zone: the logical date of the run for that day."""
+    import pendulum
+
+    return pendulum.datetime(day.year, day.month, day.day, tz=TZ)
+
+
+# The real `airflow` command with the clock the test gives: Airflow refuses to backfill days
+# that have not ended by "now", so a test that read the wall clock would depend on its date.
+_CLI_WITH_CLOCK = """
+import sys
+
+import pendulum
+
+import airflow._shared.timezones.timezone as timezone
+
+now = pendulum.parse(sys.argv[1])
+timezone.utcnow = lambda: now
+from airflow.__main__ import main
+
+sys.argv = ["airflow", *sys.argv[2:]]
+main()
+"""
+
+
+def airflow_cli(*args: str, now: datetime, timeout: float = 180) -> subprocess.CompletedProcess:
+    """Run ``airflow <args>`` in a subprocess on this test's metadata DB, with ``now`` as its
+    clock, importing this work tree's package (not another checkout the venv points at)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT / "plugins"), str(ROOT), env.get("PYTHONPATH")) if p
+    )
+    return subprocess.run(
+        [sys.executable, "-c", _CLI_WITH_CLOCK, now.isoformat(), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def delete_runs(*dag_ids: str) -> None:
+    """Forget every run and backfill of these DAGs (the metadata DB lives for the session, and
+    Airflow allows one unfinished backfill per DAG and skips days that already have a run)."""
+    from airflow.models.backfill import Backfill, BackfillDagRun
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete, select
+
+    with create_session() as session:
+        backfills = select(Backfill.id).where(Backfill.dag_id.in_(dag_ids))
+        session.execute(delete(BackfillDagRun).where(BackfillDagRun.backfill_id.in_(backfills)))
+        for run in session.scalars(select(DagRun).where(DagRun.dag_id.in_(dag_ids))):
+            session.delete(run)
+        session.flush()
+        session.execute(delete(Backfill).where(Backfill.dag_id.in_(dag_ids)))
 
 
 def posted_once(world: World) -> Counter:
