@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import os
 import pathlib
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, chain
+import pendulum
+from airflow.sdk import DAG, Param, chain
 
 from intacct_hook.operators.sync import (
     DivvyExtractOperator,
@@ -17,10 +18,12 @@ from intacct_hook.operators.sync import (
     MapTransactionsOperator,
     StageTransactionsOperator,
 )
+from intacct_hook.timetables import LocalDayTimetable
 
 INCLUDE_SQL = pathlib.Path(__file__).resolve().parents[1] / "include" / "sql"
 # The schedule is read at parse time, so it comes from the environment, not the settings
-# Variable. Keep the time zone the same as the Variable's "timezone" so one run = one local day.
+# Variable. Keep the time zone the same as the Variable's "timezone": each run covers one local
+# day of it (LocalDayTimetable) and the window maps that interval to posting dates in it.
 SCHEDULE_HOUR = int(os.environ.get("DIVVY_INTACCT_SCHEDULE_HOUR", "6"))
 SCHEDULE_TZ = os.environ.get("DIVVY_INTACCT_TIMEZONE", "America/Chicago")
 # Retries cover outages; setup and data problems fail at once (AirflowFailException).
@@ -47,14 +50,14 @@ that cannot be posted is held in the sync ledger with its reason and retried by 
 6. **reconcile** compares Divvy's and Intacct's count and total per day. *Fails:* a difference
    (or only warns, per settings); the log lists each missing, extra or differing record.
 
-**Runs.** Scheduled runs cover one local day (a day-long data interval) plus a lookback
-(default 14 days) for late clears and newly mapped transactions. Manual runs take
-`start_date`/`end_date` (inclusive) for any range; `dry_run=true` shows what would be posted
-without writing to Intacct. Backfills (a run's logical date is 06:00 local on its day, so end
-the range after the last day's run):
+**Runs.** Each scheduled run covers one local day, midnight to midnight in the company's time
+zone, and runs at {hour:02d}:00 the next morning; its logical date is the day itself. A lookback
+(default 14 days) re-reads earlier days for late clears and newly mapped transactions. Manual
+runs take `start_date`/`end_date` (inclusive) for any range; `dry_run=true` shows what would be
+posted without writing to Intacct. Backfills name the days themselves, both inclusive:
 
     airflow backfill create --dag-id divvy_intacct_sync \\
-        --from-date 2026-11-01 --to-date 2026-11-07T23:59:59
+        --from-date 2026-11-01 --to-date 2026-11-07
 
 **Settings** live in the Variable `divvy_intacct_settings` (JSON); connections `intacct_default`
 and `divvy_default`. See the README.
@@ -63,12 +66,13 @@ and `divvy_default`. See the README.
 with DAG(
     dag_id="divvy_intacct_sync",
     description="Post Divvy card transactions to Sage Intacct exactly once, and reconcile.",
-    schedule=CronDataIntervalTimetable(f"0 {SCHEDULE_HOUR} * * *", timezone=SCHEDULE_TZ),
-    start_date=datetime(2026, 1, 1),
+    schedule=LocalDayTimetable(SCHEDULE_TZ, run_hour=SCHEDULE_HOUR),
+    # In the company's zone: the UI shows the DAG's zone from its start date.
+    start_date=pendulum.datetime(2026, 1, 1, tz=SCHEDULE_TZ),
     catchup=False,
     max_active_runs=1,
     template_searchpath=[str(INCLUDE_SQL)],
-    doc_md=DAG_DOC,
+    doc_md=DAG_DOC.format(hour=SCHEDULE_HOUR),
     tags=["divvy", "intacct", "finance"],
     params={
         "start_date": Param(

@@ -11,7 +11,7 @@ import sys
 import uuid as uuidlib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pytest
@@ -49,12 +49,16 @@ def noon_utc(day: date) -> datetime:
 
 
 def logical_date_for(day: date) -> datetime:
-    """A manual run at this logical date gets the data interval that covers ``day``.
+    """The logical date of the run for ``day``: its local midnight (LocalDayTimetable), which
+    a scheduled run, a backfill and a manual run at that date all cover ``day`` with."""
+    return local_midnight(day)
 
-    The schedule fires at 06:00 Chicago (12:00 UTC in winter); a manual run's interval is the
-    one ending at its logical date.
-    """
-    return datetime.combine(day + timedelta(days=1), time(12), UTC)
+
+def local_midnight(day: date) -> datetime:
+    """The start of ``day`` in the sync's time zone: the logical date of the run for that day."""
+    import pendulum
+
+    return pendulum.datetime(day.year, day.month, day.day, tz=TZ)
 
 
 @dataclass
@@ -149,13 +153,16 @@ class World:
         """One real DAG run. ``run_after`` is the run's clock: without it ``dag.test()`` reads
         the wall clock, and a run without a logical date takes its day from that clock, so
         the test would depend on the hour it runs at. A run with a logical date defaults to
-        ``run_after = logical_date``, as a scheduled run at the end of its interval."""
+        the time the schedule runs it: 06:00 local the morning after the day it names."""
         from airflow.dag_processing.dagbag import DagBag
+
+        from intacct_hook.timetables import LocalDayTimetable
 
         if run_after is None:
             if logical_date is None:
                 raise ValueError("a run without a logical date needs run_after (its clock)")
-            run_after = logical_date
+            timetable = LocalDayTimetable(TZ)
+            run_after = timetable.runs_at(timetable.day_of(logical_date))
         bag = DagBag(dag_folder=str(ROOT / "dags"))
         assert bag.import_errors == {}, bag.import_errors
         dag = bag.get_dag(dag_id)
@@ -231,24 +238,31 @@ class StepRun:
         return self.reconcile()
 
 
-def local_midnight(day: date) -> datetime:
-    """The start of ``day`` in the sync's time zone: the logical date of the run for that day."""
-    import pendulum
-
-    return pendulum.datetime(day.year, day.month, day.day, tz=TZ)
-
-
-# The real `airflow` command with the clock the test gives: Airflow refuses to backfill days
-# that have not ended by "now", so a test that read the wall clock would depend on its date.
+# The real `airflow` command with the clock the test gives to backfill planning: Airflow refuses
+# to backfill days that have not ended by "now", so a test reading the wall clock would depend
+# on its date. Only the backfill module sees this clock; everything else (the timestamps Airflow
+# writes, e.g. which serialized DAG version is the latest) keeps the real one.
 _CLI_WITH_CLOCK = """
 import sys
 
 import pendulum
 
-import airflow._shared.timezones.timezone as timezone
+import airflow._shared.timezones.timezone as real_timezone
+import airflow.models.backfill as backfill
 
 now = pendulum.parse(sys.argv[1])
-timezone.utcnow = lambda: now
+
+
+class _Clock:
+    def __getattr__(self, name):
+        return getattr(real_timezone, name)
+
+    @staticmethod
+    def utcnow():
+        return now
+
+
+backfill.timezone = _Clock()
 from airflow.__main__ import main
 
 sys.argv = ["airflow", *sys.argv[2:]]
@@ -257,8 +271,9 @@ main()
 
 
 def airflow_cli(*args: str, now: datetime, timeout: float = 180) -> subprocess.CompletedProcess:
-    """Run ``airflow <args>`` in a subprocess on this test's metadata DB, with ``now`` as its
-    clock, importing this work tree's package (not another checkout the venv points at)."""
+    """Run ``airflow <args>`` in a subprocess on this test's metadata DB, with ``now`` as the
+    backfill planner's clock, importing this work tree's package (not another checkout the
+    venv's editable install points at)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(ROOT / "plugins"), str(ROOT), env.get("PYTHONPATH")) if p

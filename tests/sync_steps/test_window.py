@@ -110,6 +110,40 @@ def test_interval_across_a_dst_change_is_still_one_day():
     assert (w.first_day, w.last_day) == (date(2026, 11, 1), date(2026, 11, 1))
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "day"),
+    [
+        # LocalDayTimetable's intervals: local midnight to local midnight, 23 hours on the
+        # spring-forward day and 25 on the fall-back day.
+        (
+            datetime(2026, 3, 8, 6, tzinfo=UTC),
+            datetime(2026, 3, 9, 5, tzinfo=UTC),
+            date(2026, 3, 8),
+        ),
+        (
+            datetime(2026, 11, 1, 5, tzinfo=UTC),
+            datetime(2026, 11, 2, 6, tzinfo=UTC),
+            date(2026, 11, 1),
+        ),
+        (
+            datetime(2026, 3, 7, 6, tzinfo=UTC),
+            datetime(2026, 3, 8, 6, tzinfo=UTC),
+            date(2026, 3, 7),
+        ),
+        (
+            datetime(2026, 3, 9, 5, tzinfo=UTC),
+            datetime(2026, 3, 10, 5, tzinfo=UTC),
+            date(2026, 3, 9),
+        ),
+    ],
+)
+def test_local_midnight_intervals_are_their_day_dst_days_included(start, end, day):
+    w = _resolve(data_interval_start=start, data_interval_end=end, lookback_days=0)
+    assert (w.first_day, w.last_day, w.source) == (day, day, "data_interval")
+    # The extraction window is exactly the interval: the day, whatever its length.
+    assert (w.extract_from, w.extract_to) == (start, end)
+
+
 def test_week_long_interval_covers_seven_days():
     w = _resolve(
         data_interval_start=datetime(2026, 11, 16, 12, tzinfo=UTC),

@@ -176,9 +176,11 @@ def _resolve(
         and data_interval_end is not None
         and data_interval_end > data_interval_start
     ):
-        # The interval names days, it does not cut them: a schedule firing at 06:00 gives
-        # 06:00→06:00 intervals, and the one starting on Nov 21 means "Nov 21". Its length in
-        # days (rounded, so 23/25-hour DST days count as one) says how many days follow.
+        # The interval names days, it does not cut them. LocalDayTimetable's interval is the
+        # local day itself (midnight to midnight); runs made before it (CronDataInterval at
+        # 06:00) have 06:00→06:00 intervals, and the one starting on Nov 21 means "Nov 21".
+        # Either way the local date of the start is the first day, and the length in days
+        # (rounded, so 23/25-hour DST days count as one) says how many days follow.
         first = data_interval_start.astimezone(zone).date()
         seconds = (data_interval_end - data_interval_start).total_seconds()  # pendulum-safe
         span = max(1, round(seconds / 86_400))
