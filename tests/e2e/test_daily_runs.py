@@ -1,4 +1,5 @@
-"""A normal day, a rerun, a refund, a late clear, a dry run and a run without a logical date."""
+"""A normal day, a rerun, a refund, a late clear and a run without a logical date (previews:
+test_preview.py)."""
 
 from __future__ import annotations
 
@@ -87,23 +88,6 @@ def test_late_clear_is_picked_up_by_a_later_run(world):
         "11/17/2026",
     )
     assert xcom(dr, "reconcile")["days"][DAY.isoformat()]["status"] == "matched"
-
-
-def test_dry_run_writes_nothing_to_intacct(world):
-    world.add(DAY, 10.00)
-    world.add(DAY, 7.25, gl=None, merchantName="Mystery Vendor", merchantCategoryCode="7399")
-
-    dr = world.run_day(DAY, dry_run=True)
-
-    assert world.records() == []
-    load = xcom(dr, "load")
-    assert load["dry_run"] is True and load["would_post"] == 1
-    assert load["would_post_total"] == "10.00"
-    # Reconcile compares what is really in Intacct with what was really posted: a dry run is
-    # green, and the would-post transaction is not reported as missing.
-    assert dr.state == "success", task_states(dr)
-    rec = xcom(dr, "reconcile")
-    assert rec["matched"] is True and rec["dry_run"] is True
 
 
 @pytest.mark.parametrize(

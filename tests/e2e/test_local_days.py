@@ -54,15 +54,16 @@ def _planned(dag_id: str, *dates: str) -> list[pendulum.DateTime]:
     return [pendulum.parse(s.replace(" ", "T"), tz="UTC") for s in stamps]
 
 
-def test_backfill_dry_run_from_nov_1_to_nov_7_plans_those_seven_local_days(world, no_runs):
+@pytest.mark.parametrize("dag_id", [SYNC_DAG, PREVIEW_DAG])
+def test_backfill_dry_run_from_nov_1_to_nov_7_plans_those_seven_local_days(world, no_runs, dag_id):
     _reserialize()
 
-    planned = _planned(SYNC_DAG, "2026-11-01", "2026-11-07")
+    planned = _planned(dag_id, "2026-11-01", "2026-11-07")
 
     # One run per day, each at the local midnight that starts it (Nov 1 is the 25-hour DST day).
     assert planned == [local_midnight(d) for d in WEEK]
     # The README's old advice for the end date still means the same week.
-    assert _planned(SYNC_DAG, "2026-11-01", "2026-11-07T23:59:59") == planned
+    assert _planned(dag_id, "2026-11-01", "2026-11-07T23:59:59") == planned
 
 
 def test_backfill_runs_are_named_by_their_day_and_extract_covers_it(world, no_runs):
