@@ -88,4 +88,4 @@ def test_the_preview_dag_is_never_scheduled_but_can_be_triggered_and_backfilled(
     assert preview.timetable.preview is True and preview.timetable.can_be_scheduled is False
     # periodic: `airflow backfill create` and the UI's backfill dialog accept it.
     assert preview.timetable.periodic is True
-    assert {str(t) for t in preview.allowed_run_types} == {"manual", "backfill"}
+    assert {t.value for t in preview.allowed_run_types} == {"manual", "backfill"}
