@@ -1,4 +1,5 @@
-"""The Airflow plugin of the sync: registers :class:`LocalDayTimetable`.
+"""The Airflow plugin of the sync: registers :class:`LocalDayTimetable` and the run-note
+listener (:mod:`intacct_hook.run_notes`).
 
 Airflow stores a DAG's timetable by its import path and reads it back only if a plugin
 registered that class (``TimetableNotRegistered`` otherwise). The DAG processor (which stores
@@ -14,9 +15,11 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from intacct_hook import run_notes
 from intacct_hook.timetables import LocalDayTimetable
 
 
 class DivvyIntacctPlugin(AirflowPlugin):
     name = "divvy_intacct"
     timetables = [LocalDayTimetable]
+    listeners = [run_notes]

@@ -291,3 +291,18 @@ def test_without_run_after_only_the_fixed_limits_apply():
 def test_calendar_overflow_is_a_window_error_not_an_overflow_error(kw):
     with pytest.raises(WindowError, match="outside the calendar"):
         _resolve(**kw)
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "label"),
+    [
+        ("2026-11-01", "2026-11-01", "Nov 1, 2026 (America/Chicago)"),
+        ("2026-11-01", "2026-11-07", "Nov 1\u20137, 2026 (America/Chicago)"),
+        ("2026-10-30", "2026-11-02", "Oct 30 \u2013 Nov 2, 2026 (America/Chicago)"),
+        ("2026-12-30", "2027-01-02", "Dec 30, 2026 \u2013 Jan 2, 2027 (America/Chicago)"),
+    ],
+)
+def test_the_label_names_the_days_as_a_person_reads_them(first, last, label):
+    w = _resolve(params={"start_date": first, "end_date": last})
+    assert w.label() == label
+    assert w.to_public_dict()["label"] == label

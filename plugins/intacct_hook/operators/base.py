@@ -22,6 +22,22 @@ PREVIEW_DAG_ID = "divvy_intacct_preview"
 PREVIEW_REQUEST_KEYS = ("dry_run", "preview")
 
 
+def preview_request(*sources: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The keys of a run's conf or params that ask for a preview, with their values (any value
+    but ``None`` or ``False`` asks: ``"false"`` as text is refused rather than guessed at)."""
+    return {
+        key: source[key]
+        for source in sources
+        if source
+        for key in PREVIEW_REQUEST_KEYS
+        if key in source and source[key] is not None and source[key] is not False
+    }
+
+
+def describe(asked: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in sorted(asked.items()))
+
+
 class SyncStepOperator(BaseOperator):
     """Base of the sync's operators: reads settings, resolves the run's window, opens the ledger.
 
@@ -125,18 +141,11 @@ class SyncStepOperator(BaseOperator):
         if self.preview:
             return  # the preview DAG ignores them: it is a preview whatever they say
         dag_run = context.get("dag_run")
-        sources = (getattr(dag_run, "conf", None) or {}, context.get("params") or {})
-        asked = {
-            key: source[key]
-            for source in sources
-            for key in PREVIEW_REQUEST_KEYS
-            if key in source and source[key] is not None and source[key] is not False
-        }
+        asked = preview_request(getattr(dag_run, "conf", None), context.get("params"))
         if asked:
-            given = ", ".join(f"{k}={v!r}" for k, v in sorted(asked.items()))
             raise AirflowFailException(
-                f"This run asks for a preview ({given}), but {SYNC_DAG_ID} posts to Intacct "
-                "and has no dry run; nothing was read or posted. For a preview, trigger or "
+                f"This run asks for a preview ({describe(asked)}), but {SYNC_DAG_ID} posts to "
+                "Intacct and has no dry run; nothing was read or posted. For a preview, trigger or "
                 f"backfill the DAG {PREVIEW_DAG_ID} (it writes nothing to Intacct). To post, "
                 "run this DAG without dry_run/preview in its conf."
             )
