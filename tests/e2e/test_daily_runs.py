@@ -136,21 +136,36 @@ def test_manual_range_params_cover_several_days(world):
     assert sum(Decimal(r["TOTALENTERED"]) for r in world.records()) == Decimal("6.00")
 
 
-def test_an_implausible_range_fails_the_run_before_anything_is_read(world, capfd):
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        ("0001-01-01", DAY.isoformat(), "param start_date=0001-01-01 is before 2000-01-01"),
+        # A reversed range: Airflow validates each param alone, so the trigger form accepts it;
+        # the first task refuses it at once, naming both dates and the fix.
+        ("2026-11-17", "2026-11-10", "end_date 2026-11-10 is before start_date 2026-11-17; swap"),
+    ],
+    ids=["before-2000", "reversed"],
+)
+def test_an_implausible_range_fails_the_run_before_anything_is_read(
+    world, capfd, start, end, message
+):
     world.add(DAY, 10.00)
+    before = (len(world.dv.requests), len(world.gw.requests))
 
-    dr = world.run_day(DAY, start_date="0001-01-01", end_date=DAY.isoformat())
+    dr = world.run_day(DAY, start_date=start, end_date=end)
 
     assert dr.state == "failed"
     # A setup problem (AirflowFailException, no retry) that names the param and the fix, not
     # an OverflowError from date arithmetic that the task would retry.
     logs = capfd.readouterr()
-    assert "param start_date=0001-01-01 is before 2000-01-01" in logs.out + logs.err
+    assert message in logs.out + logs.err
     assert "OverflowError" not in logs.out + logs.err
     states = task_states(dr)
     assert states["preflight"] == "failed"
     assert {states[t] for t in STEPS[1:]} == {"upstream_failed"}
     assert world.records() == []
+    # Nothing was read: not one request to Divvy or Intacct.
+    assert (len(world.dv.requests), len(world.gw.requests)) == before
 
 
 def test_noon_helper_is_on_the_local_day():
