@@ -157,6 +157,32 @@ def test_a_dst_day_run_posts_exactly_that_local_day(world, day, hours):
     assert {r["WHENCREATED"] for r in records} == {day.strftime("%m/%d/%Y")}
 
 
+def test_what_the_ui_reads_after_the_dag_processor_stored_the_dags(world, no_runs):
+    """The DAG list and details read these columns, written when the DAG processor stores a DAG
+    (here `airflow dags reserialize`, the same code)."""
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    _reserialize()
+
+    with create_session() as session:
+        sync, preview = (
+            session.scalar(select(DagModel).where(DagModel.dag_id == dag_id))
+            for dag_id in (SYNC_DAG, PREVIEW_DAG)
+        )
+        assert sync.timetable_summary == "Daily at 06:00 America/Chicago"
+        assert sync.timetable_description.startswith(
+            "Daily at 06:00 America/Chicago, one local day per run"
+        )
+        assert sync.timetable_type == "intacct_hook.timetables.LocalDayTimetable"
+        assert preview.timetable_summary.startswith("Preview")
+        assert preview.dag_display_name.startswith("Preview")
+        # Never scheduled: no next run to show, and the scheduler will not create one.
+        assert preview.next_dagrun_create_after is None and preview.next_dagrun is None
+        assert sorted(preview.allowed_run_types) == ["backfill", "manual"]
+
+
 def test_the_timetable_is_what_the_dag_uses(world):
     from airflow.dag_processing.dagbag import DagBag
 
