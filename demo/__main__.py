@@ -93,15 +93,10 @@ def quiet(log_path: pathlib.Path) -> Iterator[None]:
 
 
 def logical_date_for(day: date) -> datetime:
-    """The logical date of the daily run that covers ``day``.
-
-    The DAG fires at DIVVY_INTACCT_SCHEDULE_HOUR in DIVVY_INTACCT_TIMEZONE; a manual run gets
-    the day-long data interval that ends at its logical date, i.e. the one that starts on
-    ``day`` at that hour.
-    """
-    hour = int(os.environ.get("DIVVY_INTACCT_SCHEDULE_HOUR", "6"))
+    """The logical date of the daily run that covers ``day``: local midnight starting it in
+    DIVVY_INTACCT_TIMEZONE (LocalDayTimetable), as a scheduled run or a backfill of that day."""
     zone = ZoneInfo(os.environ.get("DIVVY_INTACCT_TIMEZONE", "America/Chicago"))
-    return datetime.combine(day + timedelta(days=1), dtime(hour), tzinfo=zone)
+    return datetime.combine(day, dtime(0), tzinfo=zone)
 
 
 @dataclass

@@ -12,14 +12,24 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def dag(airflow_db):
+def bag(airflow_db):
     # DagBag reads the metadata DB: without the migrated one this module passed only when an
     # e2e test had happened to run first.
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
+    return bag
+
+
+@pytest.fixture(scope="module")
+def dag(bag):
     return bag.get_dag("divvy_intacct_sync")
+
+
+@pytest.fixture(scope="module")
+def preview(bag):
+    return bag.get_dag("divvy_intacct_preview")
 
 
 def test_the_steps_run_in_one_line(dag):
@@ -36,12 +46,46 @@ def test_every_task_and_the_dag_document_themselves(dag):
 
 
 def test_daily_day_long_intervals_one_run_at_a_time(dag):
-    from airflow.sdk import CronDataIntervalTimetable
+    from intacct_hook.timetables import LocalDayTimetable
 
-    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    # One local day per run, in the company's zone, at 06:00 the next morning.
+    assert isinstance(dag.timetable, LocalDayTimetable)
+    assert (dag.timetable.timezone, dag.timetable.run_hour) == ("America/Chicago", 6)
+    assert dag.timetable.summary == "Daily at 06:00 America/Chicago"
+    # The UI shows the DAG's zone (its start date's), not UTC.
+    assert dag.timezone.name == "America/Chicago"
     assert dag.catchup is False and dag.max_active_runs == 1
     assert dag.get_task("load").max_active_tis_per_dag == 1
     assert {dag.get_task(t).pool for t in ("preflight", "load", "reconcile")} == {"intacct_api"}
     assert dag.get_task("extract").pool == "divvy_api"
     assert dag.default_args["execution_timeout"] == timedelta(hours=1)
-    assert set(dag.params) == {"start_date", "end_date", "dry_run"}
+    # No dry_run parameter: a preview is the preview DAG (a parameter can be lost on the way).
+    assert set(dag.params) == {"start_date", "end_date"}
+
+
+def test_the_preview_dag_is_the_same_steps_built_to_write_nothing(dag, preview):
+    assert [t.task_id for t in preview.tasks] == [t.task_id for t in dag.tasks]
+    for task in preview.tasks:
+        assert task.upstream_task_ids == dag.get_task(task.task_id).upstream_task_ids
+        assert task.pool == dag.get_task(task.task_id).pool
+        # Fixed when the DAG is defined: not a templated field, so no param or conf reaches it.
+        assert task.preview is True and "preview" not in task.template_fields
+    assert all(task.preview is False for task in dag.tasks)
+
+
+def test_the_preview_dag_says_what_it_is_everywhere_the_ui_shows_it(preview):
+    assert preview.description.startswith("PREVIEW — writes nothing to Intacct")
+    assert preview.doc_md.lstrip().startswith("# PREVIEW — writes nothing to Intacct")
+    assert "Preview" in preview.dag_display_name
+    assert "preview" in preview.tags
+    assert preview.timetable.summary.startswith("Preview")
+
+
+def test_the_preview_dag_is_never_scheduled_but_can_be_triggered_and_backfilled(preview):
+    from intacct_hook.timetables import LocalDayTimetable
+
+    assert isinstance(preview.timetable, LocalDayTimetable)
+    assert preview.timetable.preview is True and preview.timetable.can_be_scheduled is False
+    # periodic: `airflow backfill create` and the UI's backfill dialog accept it.
+    assert preview.timetable.periodic is True
+    assert {t.value for t in preview.allowed_run_types} == {"manual", "backfill"}

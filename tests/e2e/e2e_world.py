@@ -4,12 +4,15 @@ against the local Intacct gateway and the local Divvy API over real HTTP."""
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import re
+import subprocess
+import sys
 import uuid as uuidlib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pytest
@@ -24,6 +27,9 @@ from intacct_hook.sync.settings import SyncSettings
 from intacct_hook.sync.window import SyncWindow, resolve_window
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+TZ = "America/Chicago"
+SYNC_DAG = "divvy_intacct_sync"
+PREVIEW_DAG = "divvy_intacct_preview"
 DIVVY_SEED = ROOT / "sandbox/divvy_api/seeds/default.json"
 USER_PASSWORD = "ws-user-pass-0001"
 SENDER_PASSWORD = "sender-pass-0001"
@@ -44,12 +50,16 @@ def noon_utc(day: date) -> datetime:
 
 
 def logical_date_for(day: date) -> datetime:
-    """A manual run at this logical date gets the data interval that covers ``day``.
+    """The logical date of the run for ``day``: its local midnight (LocalDayTimetable), which
+    a scheduled run, a backfill and a manual run at that date all cover ``day`` with."""
+    return local_midnight(day)
 
-    The schedule fires at 06:00 Chicago (12:00 UTC in winter); a manual run's interval is the
-    one ending at its logical date.
-    """
-    return datetime.combine(day + timedelta(days=1), time(12), UTC)
+
+def local_midnight(day: date) -> datetime:
+    """The start of ``day`` in the sync's time zone: the logical date of the run for that day."""
+    import pendulum
+
+    return pendulum.datetime(day.year, day.month, day.day, tz=TZ)
 
 
 @dataclass
@@ -139,20 +149,24 @@ class World:
         logical_date: datetime | None,
         conf: dict[str, Any] | None = None,
         run_after: datetime | None = None,
+        dag_id: str = SYNC_DAG,
     ) -> Any:
         """One real DAG run. ``run_after`` is the run's clock: without it ``dag.test()`` reads
         the wall clock, and a run without a logical date takes its day from that clock, so
         the test would depend on the hour it runs at. A run with a logical date defaults to
-        ``run_after = logical_date``, as a scheduled run at the end of its interval."""
+        the time the schedule runs it: 06:00 local the morning after the day it names."""
         from airflow.dag_processing.dagbag import DagBag
+
+        from intacct_hook.timetables import LocalDayTimetable
 
         if run_after is None:
             if logical_date is None:
                 raise ValueError("a run without a logical date needs run_after (its clock)")
-            run_after = logical_date
+            timetable = LocalDayTimetable(TZ)
+            run_after = timetable.runs_at(timetable.day_of(logical_date))
         bag = DagBag(dag_folder=str(ROOT / "dags"))
         assert bag.import_errors == {}, bag.import_errors
-        dag = bag.get_dag("divvy_intacct_sync")
+        dag = bag.get_dag(dag_id)
         return dag.test(run_after=run_after, logical_date=logical_date, run_conf=conf)
 
     def run_day(self, day: date, **conf: Any) -> Any:
@@ -223,6 +237,72 @@ class StepRun:
         self.map()
         self.load()
         return self.reconcile()
+
+
+# The real `airflow` command with the clock the test gives to backfill planning: Airflow refuses
+# to backfill days that have not ended by "now", so a test reading the wall clock would depend
+# on its date. Only the backfill module sees this clock; everything else (the timestamps Airflow
+# writes, e.g. which serialized DAG version is the latest) keeps the real one.
+_CLI_WITH_CLOCK = """
+import sys
+
+import pendulum
+
+import airflow._shared.timezones.timezone as real_timezone
+import airflow.models.backfill as backfill
+
+now = pendulum.parse(sys.argv[1])
+
+
+class _Clock:
+    def __getattr__(self, name):
+        return getattr(real_timezone, name)
+
+    @staticmethod
+    def utcnow():
+        return now
+
+
+backfill.timezone = _Clock()
+from airflow.__main__ import main
+
+sys.argv = ["airflow", *sys.argv[2:]]
+main()
+"""
+
+
+def airflow_cli(*args: str, now: datetime, timeout: float = 180) -> subprocess.CompletedProcess:
+    """Run ``airflow <args>`` in a subprocess on this test's metadata DB, with ``now`` as the
+    backfill planner's clock, importing this work tree's package (not another checkout the
+    venv's editable install points at)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT / "plugins"), str(ROOT), env.get("PYTHONPATH")) if p
+    )
+    return subprocess.run(
+        [sys.executable, "-c", _CLI_WITH_CLOCK, now.isoformat(), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def delete_runs(*dag_ids: str) -> None:
+    """Forget every run and backfill of these DAGs (the metadata DB lives for the session, and
+    Airflow allows one unfinished backfill per DAG and skips days that already have a run)."""
+    from airflow.models.backfill import Backfill, BackfillDagRun
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete, select
+
+    with create_session() as session:
+        backfills = select(Backfill.id).where(Backfill.dag_id.in_(dag_ids))
+        session.execute(delete(BackfillDagRun).where(BackfillDagRun.backfill_id.in_(backfills)))
+        for run in session.scalars(select(DagRun).where(DagRun.dag_id.in_(dag_ids))):
+            session.delete(run)
+        session.flush()
+        session.execute(delete(Backfill).where(Backfill.dag_id.in_(dag_ids)))
 
 
 def posted_once(world: World) -> Counter:

@@ -1,4 +1,5 @@
-"""A normal day, a rerun, a refund, a late clear, a dry run and a run without a logical date."""
+"""A normal day, a rerun, a refund, a late clear and a run without a logical date (previews:
+test_preview.py)."""
 
 from __future__ import annotations
 
@@ -89,23 +90,6 @@ def test_late_clear_is_picked_up_by_a_later_run(world):
     assert xcom(dr, "reconcile")["days"][DAY.isoformat()]["status"] == "matched"
 
 
-def test_dry_run_writes_nothing_to_intacct(world):
-    world.add(DAY, 10.00)
-    world.add(DAY, 7.25, gl=None, merchantName="Mystery Vendor", merchantCategoryCode="7399")
-
-    dr = world.run_day(DAY, dry_run=True)
-
-    assert world.records() == []
-    load = xcom(dr, "load")
-    assert load["dry_run"] is True and load["would_post"] == 1
-    assert load["would_post_total"] == "10.00"
-    # Reconcile compares what is really in Intacct with what was really posted: a dry run is
-    # green, and the would-post transaction is not reported as missing.
-    assert dr.state == "success", task_states(dr)
-    rec = xcom(dr, "reconcile")
-    assert rec["matched"] is True and rec["dry_run"] is True
-
-
 @pytest.mark.parametrize(
     ("utc_hour", "local_yesterday"),
     # At 02:00 UTC on Nov 18 it is still Nov 17 in Chicago, so "yesterday" is Nov 16 there
@@ -152,21 +136,36 @@ def test_manual_range_params_cover_several_days(world):
     assert sum(Decimal(r["TOTALENTERED"]) for r in world.records()) == Decimal("6.00")
 
 
-def test_an_implausible_range_fails_the_run_before_anything_is_read(world, capfd):
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        ("0001-01-01", DAY.isoformat(), "param start_date=0001-01-01 is before 2000-01-01"),
+        # A reversed range: Airflow validates each param alone, so the trigger form accepts it;
+        # the first task refuses it at once, naming both dates and the fix.
+        ("2026-11-17", "2026-11-10", "end_date 2026-11-10 is before start_date 2026-11-17; swap"),
+    ],
+    ids=["before-2000", "reversed"],
+)
+def test_an_implausible_range_fails_the_run_before_anything_is_read(
+    world, capfd, start, end, message
+):
     world.add(DAY, 10.00)
+    before = (len(world.dv.requests), len(world.gw.requests))
 
-    dr = world.run_day(DAY, start_date="0001-01-01", end_date=DAY.isoformat())
+    dr = world.run_day(DAY, start_date=start, end_date=end)
 
     assert dr.state == "failed"
     # A setup problem (AirflowFailException, no retry) that names the param and the fix, not
     # an OverflowError from date arithmetic that the task would retry.
     logs = capfd.readouterr()
-    assert "param start_date=0001-01-01 is before 2000-01-01" in logs.out + logs.err
+    assert message in logs.out + logs.err
     assert "OverflowError" not in logs.out + logs.err
     states = task_states(dr)
     assert states["preflight"] == "failed"
     assert {states[t] for t in STEPS[1:]} == {"upstream_failed"}
     assert world.records() == []
+    # Nothing was read: not one request to Divvy or Intacct.
+    assert (len(world.dv.requests), len(world.gw.requests)) == before
 
 
 def test_noon_helper_is_on_the_local_day():

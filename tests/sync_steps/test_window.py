@@ -110,6 +110,40 @@ def test_interval_across_a_dst_change_is_still_one_day():
     assert (w.first_day, w.last_day) == (date(2026, 11, 1), date(2026, 11, 1))
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "day"),
+    [
+        # LocalDayTimetable's intervals: local midnight to local midnight, 23 hours on the
+        # spring-forward day and 25 on the fall-back day.
+        (
+            datetime(2026, 3, 8, 6, tzinfo=UTC),
+            datetime(2026, 3, 9, 5, tzinfo=UTC),
+            date(2026, 3, 8),
+        ),
+        (
+            datetime(2026, 11, 1, 5, tzinfo=UTC),
+            datetime(2026, 11, 2, 6, tzinfo=UTC),
+            date(2026, 11, 1),
+        ),
+        (
+            datetime(2026, 3, 7, 6, tzinfo=UTC),
+            datetime(2026, 3, 8, 6, tzinfo=UTC),
+            date(2026, 3, 7),
+        ),
+        (
+            datetime(2026, 3, 9, 5, tzinfo=UTC),
+            datetime(2026, 3, 10, 5, tzinfo=UTC),
+            date(2026, 3, 9),
+        ),
+    ],
+)
+def test_local_midnight_intervals_are_their_day_dst_days_included(start, end, day):
+    w = _resolve(data_interval_start=start, data_interval_end=end, lookback_days=0)
+    assert (w.first_day, w.last_day, w.source) == (day, day, "data_interval")
+    # The extraction window is exactly the interval: the day, whatever its length.
+    assert (w.extract_from, w.extract_to) == (start, end)
+
+
 def test_week_long_interval_covers_seven_days():
     w = _resolve(
         data_interval_start=datetime(2026, 11, 16, 12, tzinfo=UTC),
@@ -257,3 +291,18 @@ def test_without_run_after_only_the_fixed_limits_apply():
 def test_calendar_overflow_is_a_window_error_not_an_overflow_error(kw):
     with pytest.raises(WindowError, match="outside the calendar"):
         _resolve(**kw)
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "label"),
+    [
+        ("2026-11-01", "2026-11-01", "Nov 1, 2026 (America/Chicago)"),
+        ("2026-11-01", "2026-11-07", "Nov 1\u20137, 2026 (America/Chicago)"),
+        ("2026-10-30", "2026-11-02", "Oct 30 \u2013 Nov 2, 2026 (America/Chicago)"),
+        ("2026-12-30", "2027-01-02", "Dec 30, 2026 \u2013 Jan 2, 2027 (America/Chicago)"),
+    ],
+)
+def test_the_label_names_the_days_as_a_person_reads_them(first, last, label):
+    w = _resolve(params={"start_date": first, "end_date": last})
+    assert w.label() == label
+    assert w.to_public_dict()["label"] == label

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook, BaseOperator, Variable
 from airflow.sdk.exceptions import AirflowFailException
@@ -12,7 +12,31 @@ from intacct_hook.sync.ledger import Ledger
 from intacct_hook.sync.settings import SettingsError, SyncSettings
 from intacct_hook.sync.window import SyncWindow, WindowError, resolve_window
 
+if TYPE_CHECKING:  # the hooks import lxml and requests: loaded when a task runs, not at parse
+    from intacct_hook.hooks.intacct import IntacctHook
+
 SETTINGS_VARIABLE = "divvy_intacct_settings"
+SYNC_DAG_ID = "divvy_intacct_sync"
+PREVIEW_DAG_ID = "divvy_intacct_preview"
+# Run conf keys that ask for a preview. The real DAG has no such parameter (a parameter can be
+# lost on the way: the 3.3.2 backfill dialog sends no conf at all), so it refuses them.
+PREVIEW_REQUEST_KEYS = ("dry_run", "preview")
+
+
+def preview_request(*sources: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The keys of a run's conf or params that ask for a preview, with their values (any value
+    but ``None`` or ``False`` asks: ``"false"`` as text is refused rather than guessed at)."""
+    return {
+        key: source[key]
+        for source in sources
+        if source
+        for key in PREVIEW_REQUEST_KEYS
+        if key in source and source[key] is not None and source[key] is not False
+    }
+
+
+def describe(asked: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in sorted(asked.items()))
 
 
 class SyncStepOperator(BaseOperator):
@@ -21,6 +45,9 @@ class SyncStepOperator(BaseOperator):
     :param settings_variable: name of the Airflow Variable holding the JSON settings.
     :param intacct_conn_id: Airflow connection of the Intacct XML gateway.
     :param divvy_conn_id: Airflow connection of the Divvy API.
+    :param preview: build the step for the preview DAG: it talks to Intacct through a hook that
+        refuses every write, and load and reconcile behave as a preview. Fixed when the DAG is
+        defined; not a templated field, so no run parameter or conf can change it.
     """
 
     template_fields: Sequence[str] = ("settings_variable", "intacct_conn_id", "divvy_conn_id")
@@ -45,10 +72,15 @@ class SyncStepOperator(BaseOperator):
         settings_variable: str = SETTINGS_VARIABLE,
         intacct_conn_id: str = "intacct_default",
         divvy_conn_id: str = "divvy_default",
+        preview: bool = False,
         **kwargs: Any,
     ) -> None:
+        if not isinstance(preview, bool):
+            # A template string ("{{ params.preview }}") would be truthy text, never rendered.
+            raise TypeError(f"preview must be True or False, not {preview!r}")
         kwargs.setdefault("doc_md", self.step_doc)
         super().__init__(**kwargs)
+        self.preview = preview
         for name in self.ledger_statements:
             setattr(self, f"{name}_sql", f"{name}.sql")
         self.settings_variable = settings_variable
@@ -92,5 +124,32 @@ class SyncStepOperator(BaseOperator):
         ledger.ensure_schema()
         return ledger
 
-    def dry_run(self, context: Mapping[str, Any]) -> bool:
-        return bool((context.get("params") or {}).get("dry_run"))
+    def intacct_hook(self, **kwargs: Any) -> IntacctHook:
+        """The Intacct hook of this step; a preview's cannot write."""
+        from intacct_hook.hooks.intacct import IntacctHook
+        from intacct_hook.hooks.read_only import ReadOnlyIntacctHook
+
+        hook_class = ReadOnlyIntacctHook if self.preview else IntacctHook
+        return hook_class(intacct_conn_id=self.intacct_conn_id, **kwargs)
+
+    def pre_execute(self, context: Any) -> None:
+        self.refuse_preview_request(context)
+        super().pre_execute(context)
+
+    def refuse_preview_request(self, context: Mapping[str, Any]) -> None:
+        """A run of the real DAG that asks for a preview fails before anything is read or sent.
+
+        Never a silent post: whoever passed ``dry_run`` meant a preview, and only the preview DAG
+        gives one whatever reaches it (a parameter, a conf, or none at all).
+        """
+        if self.preview:
+            return  # the preview DAG ignores them: it is a preview whatever they say
+        dag_run = context.get("dag_run")
+        asked = preview_request(getattr(dag_run, "conf", None), context.get("params"))
+        if asked:
+            raise AirflowFailException(
+                f"This run asks for a preview ({describe(asked)}), but {SYNC_DAG_ID} posts to "
+                "Intacct and has no dry run; nothing was read or posted. For a preview, trigger or "
+                f"backfill the DAG {PREVIEW_DAG_ID} (it writes nothing to Intacct). To post, "
+                "run this DAG without dry_run/preview in its conf."
+            )

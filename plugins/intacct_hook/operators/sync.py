@@ -69,7 +69,6 @@ Fix it in Intacct, then clear this task.
 
     def execute(self, context: Context) -> dict[str, Any]:
         from intacct_hook.hooks.divvy import DivvyHook
-        from intacct_hook.hooks.intacct import IntacctHook
 
         settings = self.load_settings()
         window = self.resolve_window(context, settings)
@@ -78,7 +77,7 @@ Fix it in Intacct, then clear this task.
         targets: Sequence[CodingTarget] = coding_targets(
             _rules(settings), settings, DivvyHook(divvy_conn_id=self.divvy_conn_id)
         )
-        intacct = IntacctHook(intacct_conn_id=self.intacct_conn_id)
+        intacct = self.intacct_hook()
         report = run_preflight(intacct, settings, window, targets)
         log_at = {"error": self.log.error, "warning": self.log.warning}
         for finding in report.findings:
@@ -169,11 +168,10 @@ Divvy coding; the next run maps and posts them.
 """
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from intacct_hook.hooks.intacct import IntacctHook
 
         settings = self.load_settings()
         ledger = self.open_ledger(settings)
-        facts = read_posting_facts(IntacctHook(intacct_conn_id=self.intacct_conn_id), settings)
+        facts = read_posting_facts(self.intacct_hook(), settings)
         result = steps.map_transactions(
             ledger,
             settings,
@@ -210,29 +208,28 @@ nothing is posted twice.
 
 *When it fails:* a record Intacct refuses (closed period, inactive account) fails alone with
 Intacct's message; all the others are posted first. Fix the cause; the next run retries it.
-With `dry_run` it only lists what would be posted, held and skipped.
+In the preview DAG it only lists what would be posted, held and skipped: its Intacct hook
+refuses every write.
 """
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from intacct_hook.hooks.intacct import IntacctHook
 
         settings = self.load_settings()
         window = self.resolve_window(context, settings)
         ledger = self.open_ledger(settings)
-        dry_run = self.dry_run(context)
-        intacct = IntacctHook(intacct_conn_id=self.intacct_conn_id, batch_size=settings.batch_size)
+        intacct = self.intacct_hook(batch_size=settings.batch_size)
         report = steps.load(
             intacct,
             ledger,
             settings,
             context["run_id"],
-            dry_run=dry_run,
+            dry_run=self.preview,
             try_number=context["ti"].try_number,
         )
-        summary = report.summary() | {"dry_run": dry_run}
-        if dry_run:
+        summary = report.summary() | {"preview": self.preview}
+        if self.preview:
             self.log.info(
-                "DRY RUN: nothing written to Intacct.\n%s",
+                "PREVIEW: nothing written to Intacct.\n%s",
                 format_table(would_post_rows(ledger, window), title="Would-post diff"),
             )
         self.log.info("Load: %s", summary)
@@ -304,19 +301,18 @@ the settings makes differences a warning instead.
 """
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from intacct_hook.hooks.intacct import IntacctHook
 
         settings = self.load_settings()
         window = self.resolve_window(context, settings)
         ledger = self.open_ledger(settings)
-        intacct = IntacctHook(intacct_conn_id=self.intacct_conn_id)
-        dry_run = self.dry_run(context)
+        intacct = self.intacct_hook()
+        # A preview compares only what was really posted: what it would post is not "missing".
         result = steps.reconcile(
-            intacct, ledger, settings, window, context["run_id"], dry_run=dry_run
+            intacct, ledger, settings, window, context["run_id"], dry_run=self.preview
         )
         summary = result.summary() | {
             "ledger": ledger_summary(ledger, window),
-            "dry_run": dry_run,
+            "preview": self.preview,
         }
         self.log.info(
             "\n%s",

@@ -17,6 +17,9 @@ EARLIEST_DAY = date(2000, 1, 1)
 # One run re-reads its whole range from Divvy (60 calls a minute) and reconciles every day of
 # it; a longer range is far more often a mistyped year than a wish, and splits into runs.
 MAX_PARAM_DAYS = 366
+# Month names for labels, fixed (strftime's %b follows the machine's locale).
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_EN_DASH = "\u2013"
 
 
 class WindowError(ValueError):
@@ -59,6 +62,25 @@ class SyncWindow:
             raise WindowError(f"timestamp {instant.isoformat()} has no time zone")
         return instant.astimezone(ZoneInfo(self.timezone)).date()
 
+    def label(self) -> str:
+        """The run's days as a person reads them (without the lookback): ``Nov 1, 2026
+        (America/Chicago)``, ``Nov 1-7, 2026 (...)``, ``Oct 30 - Nov 2, 2026 (...)``, with an
+        en dash for the range."""
+        a, b = self.first_day, self.last_day
+
+        def day(d: date) -> str:
+            return f"{_MONTHS[d.month - 1]} {d.day}"
+
+        if a == b:
+            days = f"{day(a)}, {a.year}"
+        elif (a.year, a.month) == (b.year, b.month):
+            days = f"{day(a)}{_EN_DASH}{b.day}, {a.year}"
+        elif a.year == b.year:
+            days = f"{day(a)} {_EN_DASH} {day(b)}, {a.year}"
+        else:
+            days = f"{day(a)}, {a.year} {_EN_DASH} {day(b)}, {b.year}"
+        return f"{days} ({self.timezone})"
+
     def to_public_dict(self) -> dict[str, str | int]:
         return {
             "first_day": self.first_day.isoformat(),
@@ -69,6 +91,7 @@ class SyncWindow:
             "extract_from_utc": self.extract_from.isoformat(),
             "extract_to_utc": self.extract_to.isoformat(),
             "source": self.source,
+            "label": self.label(),
         }
 
 
@@ -176,9 +199,11 @@ def _resolve(
         and data_interval_end is not None
         and data_interval_end > data_interval_start
     ):
-        # The interval names days, it does not cut them: a schedule firing at 06:00 gives
-        # 06:00→06:00 intervals, and the one starting on Nov 21 means "Nov 21". Its length in
-        # days (rounded, so 23/25-hour DST days count as one) says how many days follow.
+        # The interval names days, it does not cut them. LocalDayTimetable's interval is the
+        # local day itself (midnight to midnight); runs made before it (CronDataInterval at
+        # 06:00) have 06:00→06:00 intervals, and the one starting on Nov 21 means "Nov 21".
+        # Either way the local date of the start is the first day, and the length in days
+        # (rounded, so 23/25-hour DST days count as one) says how many days follow.
         first = data_interval_start.astimezone(zone).date()
         seconds = (data_interval_end - data_interval_start).total_seconds()  # pendulum-safe
         span = max(1, round(seconds / 86_400))
