@@ -3,8 +3,10 @@ listener (:mod:`intacct_hook.run_notes`).
 
 Airflow stores a DAG's timetable by its import path and reads it back only if a plugin
 registered that class (``TimetableNotRegistered`` otherwise). The DAG processor (which stores
-the DAG), the scheduler and the API server (which read it) load plugins from
-``[core] plugins_folder``: point it at this project's ``plugins/`` in each of them.
+the DAG), the scheduler and the API server (which read it) load this plugin through the
+``airflow.plugins`` entry point of the installed package (pyproject.toml);
+``plugins/.airflowignore`` keeps a plugins-folder scan of this checkout from registering it
+twice.
 
 The class is imported from its package module, never defined here: Airflow imports the files of
 the plugins folder under their bare file names, and the registered import path must be the one
