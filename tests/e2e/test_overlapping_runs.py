@@ -11,6 +11,7 @@ import contextlib
 import threading
 from datetime import date
 
+import pytest
 import sqlalchemy as sa
 from e2e_world import StepRun as Run
 from e2e_world import posted_once, task_states, xcom
@@ -40,14 +41,21 @@ def test_a_run_landing_survives_another_runs_stage_and_reconcile(world):
     assert posted_once(world) == {a_txn["uuid"]: 1, b_txn["uuid"]: 1}
 
 
-def test_reconcile_counts_what_extract_read_so_lost_data_is_a_difference(world):
+def test_stage_fails_when_its_landing_lost_what_extract_read(world):
+    # Found by the soak (schedule 820): a ledger lost, then the new run's landing deleted
+    # before stage: stage staged nothing, and reconcile matched because Intacct already held
+    # the records, so the ledger never learned of them. Stage now checks the extract manifest.
     lost = world.add(DAY1, 33.00)
     ledger = world.ledger()
     run = Run(world, "scheduled__lost", DAY1, ledger)
     run.extract()
     with ledger.engine.begin() as conn:  # the landing disappears before stage reads it
         conn.execute(sa.text("DELETE FROM divvy_landing"))
-    assert run.stage()["inserted"] == 0
+    with pytest.raises(steps.StepError) as err:
+        run.stage()
+    assert "1 transaction(s) this run's extract read" in str(err.value)
+    assert "clear this run's extract task" in str(err.value)
+    # had the run gone on regardless, reconcile reports it rather than "matched"
     run.map()
     run.load()
     result = run.reconcile()

@@ -325,8 +325,11 @@ class Ledger:
                     conn.execute(self._stmt("record_extracted"), manifest)
         return len(params)
 
-    def extracted(self, run_id: str, date_from: dt.date, date_to: dt.date) -> list[ExpectedEntry]:
-        """The postable transactions ``run_id``'s extract read, dated in the inclusive range."""
+    def extracted(
+        self, run_id: str, date_from: dt.date | None = None, date_to: dt.date | None = None
+    ) -> list[ExpectedEntry]:
+        """The postable transactions ``run_id``'s extract read, dated in the inclusive range
+        (all of them without one)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 self._stmt("select_extracted"),

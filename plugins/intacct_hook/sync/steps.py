@@ -186,7 +186,11 @@ def stage(
     bad: list[str] = []
     reasons: Counter[str] = Counter()
     held_bad_data = 0
+    seen: set[str] = set()
     for payload in ledger.landed(run_id):
+        uuid = (payload.get("transaction") or {}).get("uuid")
+        if isinstance(uuid, str):
+            seen.add(uuid)
         try:
             row, bad_data = _stage_one(payload, rules, window)
         except _Unstageable as exc:
@@ -200,6 +204,16 @@ def stage(
         rows.append(row)
     counts = ledger.stage(rows, run_id)
     summary = counts.as_dict() | {"not_postable": dict(reasons), "held_bad_data": held_bad_data}
+    # What extract noted as postable must have been landed: a landing lost between the two
+    # steps (deleted, or from a restored database) would otherwise stage nothing and succeed.
+    missing = [e.uuid for e in ledger.extracted(run_id) if e.uuid not in seen]
+    if missing:
+        summary["not_landed"] = len(missing)
+        raise StepError(
+            f"{len(missing)} transaction(s) this run's extract read from Divvy are no longer in "
+            "its landing (deleted before stage read it); the rest were staged. Fix: clear this "
+            "run's extract task so it reads them again. First ones: " + ", ".join(missing[:10])
+        )
     if bad:
         summary["unreadable"] = len(bad)
         raise StepError(
