@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	# The editable install puts plugins/ on sys.path; metadata setuptools left there would be a
+	# second 'divvy-intacct' distribution, and Airflow would load the plugin entry point twice.
+	rm -rf plugins/*.egg-info
 	touch $(STAMP)
 
 install: $(STAMP)
