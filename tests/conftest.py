@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import sqlite3
 import subprocess
 import sys
 
@@ -15,6 +16,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 AIRFLOW_HOME = ROOT / ".airflow_test"
+PRISTINE_DB = AIRFLOW_HOME / "airflow.pristine.db"
 
 os.environ["AIRFLOW_HOME"] = str(AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
@@ -31,11 +33,24 @@ DEFAULT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 @pytest.fixture(scope="session")
 def airflow_db() -> pathlib.Path:
-    """A migrated Airflow metadata DB (SQLite) for tests that run real DAGs."""
+    """A migrated Airflow metadata DB (SQLite) for tests that run real DAGs, new each session:
+    runs left by an earlier session (same run id, another logical date) would collide."""
     AIRFLOW_HOME.mkdir(exist_ok=True)
+    db = AIRFLOW_HOME / "airflow.db"
+    for leftover in (db, PRISTINE_DB):
+        leftover.unlink(missing_ok=True)
     airflow = pathlib.Path(sys.executable).parent / "airflow"
     subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True)
-    return AIRFLOW_HOME / "airflow.db"
+    # A copy before any test writes to it, for tests that need an Airflow of their own.
+    with sqlite3.connect(db) as src, sqlite3.connect(PRISTINE_DB) as dst:
+        src.backup(dst)
+    return db
+
+
+@pytest.fixture(scope="session")
+def pristine_airflow_db(airflow_db: pathlib.Path) -> pathlib.Path:
+    """The migrated metadata DB as it was before any test ran a DAG (copy it, never write it)."""
+    return PRISTINE_DB
 
 
 @pytest.fixture

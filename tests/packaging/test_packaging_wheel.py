@@ -195,12 +195,14 @@ def _divvy_seed_with_one_clear() -> tuple[dict, dict]:
     return seed, clear
 
 
-def test_the_wheel_installed_in_a_fresh_virtualenv_runs_the_dag(wheel, tmp_path, airflow_db):
+def test_the_wheel_installed_in_a_fresh_virtualenv_runs_the_dag(
+    wheel, tmp_path, pristine_airflow_db
+):
     from sandbox.divvy_api.testing import running_divvy
     from sandbox.intacct_gateway.testing import running_gateway
 
     python = _fresh_virtualenv(tmp_path, wheel)
-    home = _airflow_home(tmp_path, airflow_db)
+    home = _airflow_home(tmp_path, pristine_airflow_db)
     dags = tmp_path / "dags"
     shutil.copytree(ROOT / "dags", dags, ignore=shutil.ignore_patterns("__pycache__"))
     no_plugins = tmp_path / "no-plugins"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from decimal import Decimal
 
@@ -551,12 +552,24 @@ def test_an_existing_ledger_gains_the_claim_columns(tmp_path):
     assert claim(ledger) == ["a"]
 
 
-def test_a_missing_ledger_file_is_created_only_when_asked_and_said(tmp_path, caplog):
-    with pytest.raises(LedgerMissingError):
-        Ledger.sqlite(tmp_path / "gone.db", create=False)
-    created = Ledger.sqlite(tmp_path / "new.db")
+def test_a_missing_ledger_file_is_created_only_when_asked_and_said(tmp_path, monkeypatch):
+    # Listen on the module's logger itself: Airflow's logging set-up (run by earlier tests in
+    # the session) may have disabled loggers created before it, and caplog sees only the root.
+    records: list[logging.LogRecord] = []
+    logger = logging.getLogger("intacct_hook.sync.ledger")
+    monkeypatch.setattr(logger, "disabled", False)
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    try:
+        with pytest.raises(LedgerMissingError):
+            Ledger.sqlite(tmp_path / "gone.db", create=False)
+        created = Ledger.sqlite(tmp_path / "new.db")
+    finally:
+        logger.removeHandler(handler)
     assert created.created is True
-    assert "did not exist: created a new, empty one" in caplog.text
+    assert [r.levelno for r in records] == [logging.WARNING]
+    assert "did not exist: created a new, empty one" in records[0].getMessage()
     created.ensure_schema()
     assert created.is_empty()
     assert Ledger.sqlite(tmp_path / "new.db").created is False
