@@ -39,12 +39,6 @@ STEPS = ("preflight", "extract", "stage", "map", "load", "reconcile")
 DAG_ID = "divvy_intacct_sync"
 RATE_WINDOW_SECONDS = 1.0
 
-# The sandboxes' default seeds hold these test credentials; they are put into the Airflow
-# connections (environment only) and never printed.
-INTACCT_USER_PASSWORD = "ws-user-pass-0001"
-INTACCT_SENDER_PASSWORD = "sender-pass-0001"
-
-
 def _airflow_env() -> None:
     """The Makefile exports these; set them too when the demo is run by hand."""
     os.environ.setdefault("AIRFLOW_HOME", str(ROOT / ".airflow"))
@@ -446,20 +440,11 @@ def _late_clears(
 def _configure(demo: Demo, intacct_url: str, divvy_url: str, divvy_token: str) -> None:
     """Connections and settings through the environment, as a deployment's secrets backend
     would supply them (JSON form: see README, 'Connections')."""
+    # The default seed's test credentials: in the environment only, never printed.
+    from sandbox.intacct_gateway.testing import default_connection
+
     os.environ["AIRFLOW_CONN_INTACCT_DEFAULT"] = json.dumps(
-        {
-            "conn_type": "intacct",
-            "host": intacct_url,
-            "login": "Divvy",
-            "password": INTACCT_USER_PASSWORD,
-            "extra": {
-                "company_id": "ACME-DEMO",
-                "sender_id": "bill.com",
-                "sender_password": INTACCT_SENDER_PASSWORD,
-                "entity_id": "E100",
-                "timeout": 30,
-            },
-        }
+        default_connection(intacct_url, timeout=30)
     )
     os.environ["AIRFLOW_CONN_DIVVY_DEFAULT"] = json.dumps(
         {

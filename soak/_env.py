@@ -16,11 +16,11 @@ import sys
 import tempfile
 from typing import Any
 
+from sandbox.intacct_gateway.testing import default_connection
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 # The sandboxes' default seeds hold these test credentials; they go into the environment only.
-INTACCT_USER_PASSWORD = "ws-user-pass-0001"
-INTACCT_SENDER_PASSWORD = "sender-pass-0001"
 INTACCT_CONN_ID = "intacct_soak"
 DIVVY_CONN_ID = "divvy_soak"
 
@@ -63,19 +63,7 @@ def quiet_logs() -> None:
 
 def connect(intacct_url: str, divvy_url: str, divvy_token: str) -> dict[str, str]:
     """Environment variables for the two connections (the hooks read them without a DB)."""
-    intacct = {
-        "conn_type": "intacct",
-        "host": intacct_url,
-        "login": "Divvy",
-        "password": INTACCT_USER_PASSWORD,
-        "extra": {
-            "company_id": "ACME-DEMO",
-            "sender_id": "bill.com",
-            "sender_password": INTACCT_SENDER_PASSWORD,
-            "entity_id": "E100",
-            "timeout": 10,
-        },
-    }
+    intacct = default_connection(intacct_url)
     divvy: dict[str, Any] = {
         "conn_type": "divvy",
         "host": divvy_url,

@@ -17,6 +17,30 @@ from .functions import store_cctransaction
 from .server import Gateway, GatewayHTTPServer, serve
 from .state import GatewayState, load_seed, parse_date
 
+#: The default seed's passwords (seeds/default.json): the sender's and the Web Services user's.
+DEFAULT_SENDER_PASSWORD = "sender-pass-0001"
+DEFAULT_USER_PASSWORD = "ws-user-pass-0001"
+
+
+def default_connection(url: str, **extra: Any) -> dict[str, Any]:
+    """The Airflow connection (JSON form, for ``AIRFLOW_CONN_*``) of the default seed's company
+    at ``url``: the setup guide's sender and Web Services user, entity E100. ``extra`` adds or
+    replaces extras (``timeout=30``)."""
+    return {
+        "conn_type": "intacct",
+        "host": url,
+        "login": "Divvy",
+        "password": DEFAULT_USER_PASSWORD,
+        "extra": {
+            "company_id": "ACME-DEMO",
+            "sender_id": "bill.com",
+            "sender_password": DEFAULT_SENDER_PASSWORD,
+            "entity_id": "E100",
+            "timeout": 10,
+            **extra,
+        },
+    }
+
 __all__ = ["GatewayHandle", "running_gateway"]
 
 

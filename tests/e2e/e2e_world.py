@@ -25,16 +25,19 @@ from intacct_hook.sync.preflight import read_posting_facts
 from intacct_hook.sync.rules import load_rules
 from intacct_hook.sync.settings import SyncSettings
 from intacct_hook.sync.window import SyncWindow, resolve_window
+from sandbox.intacct_gateway.testing import (
+    DEFAULT_SENDER_PASSWORD,
+    DEFAULT_USER_PASSWORD,
+    default_connection,
+)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TZ = "America/Chicago"
 SYNC_DAG = "divvy_intacct_sync"
 PREVIEW_DAG = "divvy_intacct_preview"
 DIVVY_SEED = ROOT / "sandbox/divvy_api/seeds/default.json"
-USER_PASSWORD = "ws-user-pass-0001"
-SENDER_PASSWORD = "sender-pass-0001"
 CARD = "Divvy CC Object"
-SECRETS = (USER_PASSWORD, SENDER_PASSWORD, "divvy-token-0001")
+SECRETS = (DEFAULT_USER_PASSWORD, DEFAULT_SENDER_PASSWORD, "divvy-token-0001")
 
 
 def empty_divvy_seed() -> dict[str, Any]:
@@ -89,22 +92,12 @@ class World:
         self.monkeypatch.setenv("AIRFLOW_VAR_DIVVY_INTACCT_SETTINGS", json.dumps(self.settings))
 
     def connect_intacct(self, **overrides: Any) -> None:
-        extra = {
-            "company_id": "ACME-DEMO",
-            "sender_id": "bill.com",
-            "sender_password": SENDER_PASSWORD,
-            "entity_id": "E100",
-            "timeout": 10,
-        }
-        conn = {
-            "conn_type": "intacct",
-            "host": self.gw.url,
-            "login": "Divvy",
-            "password": USER_PASSWORD,
-        }
+        conn = default_connection(self.gw.url)
         for key, value in overrides.items():
-            (conn if key in ("host", "login", "password") else extra)[key] = value
-        conn["extra"] = extra
+            if key in ("host", "login", "password"):
+                conn[key] = value
+            else:
+                conn["extra"][key] = value
         self.monkeypatch.setenv("AIRFLOW_CONN_INTACCT_DEFAULT", json.dumps(conn))
 
     # --- Divvy data -----------------------------------------------------------------------

@@ -31,7 +31,12 @@ from scheduler_cluster import (
 
 from sandbox.divvy_api.generator import generate_week
 from sandbox.divvy_api.testing import running_divvy
-from sandbox.intacct_gateway.testing import running_gateway
+from sandbox.intacct_gateway.testing import (
+    DEFAULT_SENDER_PASSWORD,
+    DEFAULT_USER_PASSWORD,
+    default_connection,
+    running_gateway,
+)
 
 # The generated week (as `make demo`): ~480 Divvy records over Nov 16-22 (UTC days).
 WEEK_START = date(2026, 11, 16)
@@ -42,11 +47,6 @@ TIMEZONE = "America/Chicago"
 # Divvy's 60 calls per rolling window, with a 1 s window on both the API and the hook (as the
 # demo does): the limit is still enforced on both sides, without minutes of waiting.
 RATE_WINDOW_SECONDS = 1.0
-
-# The sandboxes' default seeds hold these test credentials; they go into the components'
-# environment only and are redacted from everything this suite prints.
-INTACCT_USER_PASSWORD = "ws-user-pass-0001"
-INTACCT_SENDER_PASSWORD = "sender-pass-0001"
 
 CLUSTER_KEY = pytest.StashKey["AirflowCluster"]()
 
@@ -107,21 +107,7 @@ def _component_env(
             # An unexpected task error fails its run now instead of after minutes of retry delay.
             "DIVVY_INTACCT_TASK_RETRIES": "0",
             "INTACCT_XSD_PATH": os.environ.get("INTACCT_XSD_PATH", ""),
-            "AIRFLOW_CONN_INTACCT_DEFAULT": json.dumps(
-                {
-                    "conn_type": "intacct",
-                    "host": gw_url,
-                    "login": "Divvy",
-                    "password": INTACCT_USER_PASSWORD,
-                    "extra": {
-                        "company_id": "ACME-DEMO",
-                        "sender_id": "bill.com",
-                        "sender_password": INTACCT_SENDER_PASSWORD,
-                        "entity_id": "E100",
-                        "timeout": 30,
-                    },
-                }
-            ),
+            "AIRFLOW_CONN_INTACCT_DEFAULT": json.dumps(default_connection(gw_url, timeout=30)),
             "AIRFLOW_CONN_DIVVY_DEFAULT": json.dumps(
                 {
                     "conn_type": "divvy",
@@ -189,8 +175,8 @@ def scheduler_world(request, tmp_path, postgres_dsn) -> Iterator[SchedulerWorld]
             env=env,
             api_port=api_port,
             secrets=[
-                INTACCT_USER_PASSWORD,
-                INTACCT_SENDER_PASSWORD,
+                DEFAULT_USER_PASSWORD,
+                DEFAULT_SENDER_PASSWORD,
                 dv.token,
                 jwt_secret,
                 api_secret_key,
