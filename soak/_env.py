@@ -7,6 +7,7 @@ imports ``airflow`` (the hooks do). Nothing is written into the repository tree.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ import pathlib
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 from sandbox.intacct_gateway.testing import default_connection
@@ -51,14 +53,31 @@ def prepare(*, own_airflow_home: bool) -> None:
         os.environ.setdefault(
             "INTACCT_XSD_PATH", str(ROOT.parent / "shared/reference/intacct/api.xsd")
         )
-    # Thousands of retries and page lines are expected here; only the soak's report matters.
-    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
-    quiet_logs()
+        # Thousands of retries and page lines are expected here; only the soak's report
+        # matters. Only in the soak's own process: under pytest, quiet() scopes it to the test.
+        os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
+        quiet_logs()
+
+
+_QUIET = ("airflow", "intacct_hook", "sandbox", "urllib3", "sqlalchemy")
 
 
 def quiet_logs() -> None:
-    for name in ("airflow", "intacct_hook", "sandbox", "urllib3", "sqlalchemy"):
+    for name in _QUIET:
         logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Quiet logs for the block only, as a test in a shared pytest process needs: the levels
+    are restored after, so later tests still see the package's warnings."""
+    before = {name: logging.getLogger(name).level for name in _QUIET}
+    quiet_logs()
+    try:
+        yield
+    finally:
+        for name, level in before.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def connect(intacct_url: str, divvy_url: str, divvy_token: str) -> dict[str, str]:

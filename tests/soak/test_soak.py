@@ -24,7 +24,8 @@ def test_every_clear_is_in_intacct_exactly_once_after_randomized_faults(tmp_path
     schedules = int(os.environ.get("DIVVY_INTACCT_SOAK_SCHEDULES", "200"))
     seed = int(os.environ.get("DIVVY_INTACCT_SOAK_SEED", "1"))
 
-    report = run_soak(schedules=schedules, seed=seed, workdir=tmp_path)
+    with _env.quiet():
+        report = run_soak(schedules=schedules, seed=seed, workdir=tmp_path)
 
     with capsys.disabled():
         print(f"\n{report.render()}")  # the summary table, and each problem with its replay

@@ -553,20 +553,24 @@ def test_an_existing_ledger_gains_the_claim_columns(tmp_path):
 
 
 def test_a_missing_ledger_file_is_created_only_when_asked_and_said(tmp_path, monkeypatch):
-    # Listen on the module's logger itself: Airflow's logging set-up (run by earlier tests in
-    # the session) may have disabled loggers created before it, and caplog sees only the root.
+    # Listen on the module's logger itself, at its own level: Airflow's logging set-up (run by
+    # earlier tests in the session) may have disabled loggers created before it or raised a
+    # parent's level, and caplog sees only what reaches the root.
     records: list[logging.LogRecord] = []
     logger = logging.getLogger("intacct_hook.sync.ledger")
     monkeypatch.setattr(logger, "disabled", False)
     handler = logging.Handler(logging.WARNING)
     handler.emit = records.append  # type: ignore[method-assign]
     logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.WARNING)
     try:
         with pytest.raises(LedgerMissingError):
             Ledger.sqlite(tmp_path / "gone.db", create=False)
         created = Ledger.sqlite(tmp_path / "new.db")
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)
     assert created.created is True
     assert [r.levelno for r in records] == [logging.WARNING]
     assert "did not exist: created a new, empty one" in records[0].getMessage()
