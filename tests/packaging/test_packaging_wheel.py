@@ -10,12 +10,12 @@ import pathlib
 import shutil
 import sqlite3
 import subprocess
-import sys
-import sysconfig
 import zipfile
 from datetime import UTC, date, datetime
 
 import pytest
+
+from deploy.wheel import build_wheel, virtualenv_with_wheel
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "plugins" / "intacct_hook"
@@ -25,30 +25,7 @@ pytestmark = pytest.mark.wheel
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> pathlib.Path:
-    """``pip wheel`` of a copy of the sources: an in-tree build would leave build/ behind, and a
-    stale build/lib can put deleted modules into the next wheel."""
-    tmp = tmp_path_factory.mktemp("wheel")
-    src = tmp / "src"
-    src.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(ROOT / name, src / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
-    for name in ("plugins", "include"):
-        shutil.copytree(ROOT / name, src / name, symlinks=True, ignore=ignore)
-    out = subprocess.run(
-        # No build isolation: the venv's setuptools (a dev dependency) builds it, so the test
-        # does not need the package index.
-        [
-            *(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"),
-            *("-w", str(tmp / "dist"), str(src)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    (built,) = (tmp / "dist").glob("divvy_intacct-*.whl")
-    return built
+    return build_wheel(tmp_path_factory.mktemp("wheel") / "dist")
 
 
 def test_the_wheel_holds_the_ledger_sql_and_the_provider_entry_point(wheel):
@@ -123,47 +100,6 @@ print("RESULT " + json.dumps({
 """
 
 
-def _dependencies_without_this_package(tmp: pathlib.Path) -> pathlib.Path:
-    """This environment's installed distributions, minus divvy-intacct (an editable install of
-    some checkout): a folder of links, so the new virtualenv gets Airflow and the other
-    dependencies without a 60-second install and without another copy of this package."""
-    site_packages = pathlib.Path(sysconfig.get_paths()["purelib"])
-    deps = tmp / "dependencies"
-    deps.mkdir()
-    for entry in site_packages.iterdir():
-        name = entry.name.lower()
-        if name.startswith(("divvy_intacct", "__editable__", "intacct_hook")) or name.endswith(
-            ".pth"
-        ):
-            continue
-        (deps / entry.name).symlink_to(entry)
-    return deps
-
-
-def _fresh_virtualenv(tmp: pathlib.Path, wheel: pathlib.Path) -> pathlib.Path:
-    venv = tmp / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
-    python = venv / "bin" / "python"
-    out = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "-q", wheel],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    purelib = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    # Appended after the virtualenv's own site-packages: the wheel's package comes first.
-    (pathlib.Path(purelib) / "dependencies.pth").write_text(
-        f"{_dependencies_without_this_package(tmp)}\n"
-    )
-    return python
-
-
 def _airflow_home(tmp: pathlib.Path, airflow_db: pathlib.Path) -> pathlib.Path:
     home = tmp / "airflow-home"
     home.mkdir()
@@ -201,7 +137,7 @@ def test_the_wheel_installed_in_a_fresh_virtualenv_runs_the_dag(
     from sandbox.divvy_api.testing import running_divvy
     from sandbox.intacct_gateway.testing import running_gateway
 
-    python = _fresh_virtualenv(tmp_path, wheel)
+    python = virtualenv_with_wheel(tmp_path / "venv", wheel)
     home = _airflow_home(tmp_path, pristine_airflow_db)
     dags = tmp_path / "dags"
     shutil.copytree(ROOT / "dags", dags, ignore=shutil.ignore_patterns("__pycache__"))

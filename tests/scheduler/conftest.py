@@ -19,7 +19,8 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from scheduler_cluster import (
+
+from deploy.cluster import (
     DAG_ID,
     ROOT,
     AirflowCluster,
@@ -28,7 +29,6 @@ from scheduler_cluster import (
     postgres_database,
     wait_until,
 )
-
 from sandbox.divvy_api.generator import generate_week
 from sandbox.divvy_api.testing import running_divvy
 from sandbox.intacct_gateway.testing import (

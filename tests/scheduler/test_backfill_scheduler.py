@@ -21,8 +21,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from scheduler_cluster import DAG_ID, wait_until
 
+from deploy.cluster import DAG_ID, wait_until
 from intacct_hook.divvy.posting_rules import decide
 from intacct_hook.divvy.records import DivvyTransaction
 from intacct_hook.sync.report import format_table

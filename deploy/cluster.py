@@ -1,9 +1,12 @@
-"""A real Airflow deployment for one test: PostgreSQL metadata DB, LocalExecutor, and the
-api-server, scheduler and dag-processor as subprocesses on free local ports.
+"""A real Airflow deployment as processes on this machine: its components (api-server,
+scheduler, dag-processor, triggerer, Celery worker ...) started as ``airflow <command>`` each in
+its own process group, their output in ``<home>/component-logs/<name>.log`` and their process
+IDs in ``<home>/pids/<name>.pid`` (so that another command can stop them: ``make airflow-stop``).
 
-Everything waits by polling with a deadline (``wait_until``); nothing relies on a fixed sleep.
-Secrets handed to the components through the environment are redacted from every text this
-module returns (log tails, command output).
+Used by ``make airflow`` (deploy.profile) and by the tests that run a real scheduler
+(tests/scheduler, tests/deployment). Everything waits by polling with a deadline
+(``wait_until``); nothing relies on a fixed sleep. Secrets handed to the components through the
+environment are redacted from every text this module returns (log tails, command output).
 """
 
 from __future__ import annotations
@@ -23,8 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-AIRFLOW = pathlib.Path(sys.executable).parent / "airflow"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 DAG_ID = "divvy_intacct_sync"
 
 T = TypeVar("T")
@@ -121,13 +123,16 @@ class Component:
 
 @dataclass
 class AirflowCluster:
-    """One Airflow deployment. ``env`` is the complete environment of every component."""
+    """One Airflow deployment. ``env`` is the complete environment of every component;
+    ``python`` the interpreter whose Airflow runs them (``python -m airflow``): this one, or a
+    virtualenv that holds the built wheel (deploy.wheel)."""
 
     home: pathlib.Path
-    metadata_dsn: str  # libpq form, for this test's own queries
+    metadata_dsn: str  # libpq form, for this process's own queries
     env: dict[str, str]
     api_port: int
     secrets: Sequence[str] = ()
+    python: pathlib.Path = field(default_factory=lambda: pathlib.Path(sys.executable))
     components: dict[str, Component] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per set-up step
 
@@ -139,12 +144,20 @@ class AirflowCluster:
     def log_dir(self) -> pathlib.Path:
         return self.home / "component-logs"
 
+    @property
+    def pid_dir(self) -> pathlib.Path:
+        return self.home / "pids"
+
+    @property
+    def airflow(self) -> list[str]:
+        return [str(self.python), "-m", "airflow"]
+
     # --- commands ---------------------------------------------------------------------------
 
     def cli(self, *args: str, timeout: float = 180) -> str:
         """Run ``airflow <args>``; its stdout, or an AssertionError with the (redacted) output."""
         done = subprocess.run(
-            [str(AIRFLOW), *args],
+            [*self.airflow, *args],
             env=self.env,
             capture_output=True,
             text=True,
@@ -163,11 +176,16 @@ class AirflowCluster:
 
     def start(self, name: str, *args: str) -> Component:
         """Start ``airflow <args>`` in its own process group, output to ``<name>.log``."""
+        return self.start_command(name, [*self.airflow, *args])
+
+    def start_command(self, name: str, argv: Sequence[str]) -> Component:
+        """Start ``argv`` (with the components' environment) as component ``name``."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.pid_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"{name}.log"
         with log.open("ab") as out:
             proc = subprocess.Popen(
-                [str(AIRFLOW), *args],
+                list(argv),
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -176,6 +194,7 @@ class AirflowCluster:
             )
         component = Component(name, proc, log)
         self.components[name] = component
+        (self.pid_dir / f"{name}.pid").write_text(f"{proc.pid}\n")
         return component
 
     def check_alive(self) -> None:
@@ -202,6 +221,7 @@ class AirflowCluster:
                 os.killpg(c.proc.pid, signal.SIGKILL)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 c.proc.wait(timeout=5)
+            (self.pid_dir / f"{c.name}.pid").unlink(missing_ok=True)
 
     # --- health -----------------------------------------------------------------------------
 
@@ -305,3 +325,53 @@ def database_url(server_dsn: str, dbname: str, driver: str | None = None) -> str
     host, port = info.get("host", "127.0.0.1"), info.get("port", 5432)
     scheme = f"postgresql+{driver}" if driver else "postgresql"
     return f"{scheme}://{auth}@{host}:{port}/{dbname}"
+
+
+# --- components started by an earlier command (make airflow-stop / airflow-status) -------------
+
+
+def recorded_components(home: pathlib.Path) -> dict[str, int]:
+    """Component name -> process ID, as ``AirflowCluster.start`` recorded them under ``home``."""
+    found = {}
+    for pidfile in sorted((home / "pids").glob("*.pid")):
+        with contextlib.suppress(ValueError, OSError):
+            found[pidfile.stem] = int(pidfile.read_text().strip())
+    return found
+
+
+def is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but someone else's
+        return True
+    # A zombie (exited, not yet reaped by a parent that is gone) is not running.
+    with contextlib.suppress(OSError):
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
+def stop_recorded(home: pathlib.Path, grace: float = 30) -> dict[str, str]:
+    """Stop every component recorded under ``home`` (its whole process group): SIGTERM, then
+    SIGKILL what is left after ``grace`` seconds. Returns what happened to each."""
+    recorded = recorded_components(home)
+    outcome = {}
+    for name, pid in recorded.items():
+        if is_running(pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGTERM)
+            outcome[name] = "stopped"
+        else:
+            outcome[name] = "was not running"
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(is_running(p) for p in recorded.values()):
+        time.sleep(0.3)
+    for name, pid in recorded.items():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+            if outcome[name] == "stopped" and is_running(pid):
+                outcome[name] = "killed"
+        (home / "pids" / f"{name}.pid").unlink(missing_ok=True)
+    return outcome
