@@ -178,7 +178,9 @@ class AirflowCluster:
         """Start ``airflow <args>`` in its own process group, output to ``<name>.log``."""
         return self.start_command(name, [*self.airflow, *args])
 
-    def start_command(self, name: str, argv: Sequence[str]) -> Component:
+    def start_command(
+        self, name: str, argv: Sequence[str], cwd: pathlib.Path | None = None
+    ) -> Component:
         """Start ``argv`` (with the components' environment) as component ``name``."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.pid_dir.mkdir(parents=True, exist_ok=True)
@@ -187,6 +189,7 @@ class AirflowCluster:
             proc = subprocess.Popen(
                 list(argv),
                 env=self.env,
+                cwd=cwd,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

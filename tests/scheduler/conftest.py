@@ -9,6 +9,7 @@ test fails, its report gets the tails of the component logs and of the failed ta
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -245,10 +246,13 @@ def _bring_up(cluster: AirflowCluster) -> None:
 
 def cluster_python(cluster: AirflowCluster, code: str) -> str:
     import subprocess
-    import sys
 
     done = subprocess.run(
-        [sys.executable, "-c", code], env=cluster.env, capture_output=True, text=True, timeout=60
+        [str(cluster.python), "-c", code],
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout.strip()
@@ -274,3 +278,101 @@ def pytest_runtest_makereport(item, call):
             ("Failed tasks' logs (tails)", cluster.task_log_tails(failed) or note)
         )
     return report
+
+
+# --- the production profile (make airflow), for the deployment and browser tests ---------------
+
+
+@dataclass
+class DeploymentWorld:
+    cluster: AirflowCluster
+    profile: Any  # deploy.profile.Profile
+    gw: Any
+    dv: Any
+    ledger_dsn: str
+    days: list[date]
+    timezone: str = TIMEZONE
+
+
+def redis_or_skip(url: str) -> None:
+    """Redis answers at ``url``, or a visible skip (a failure when CI requires it)."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_timeout=3).ping()
+    except redis.RedisError as exc:
+        message = f"Redis not reachable at {url}: {exc}"
+        if os.environ.get("DIVVY_INTACCT_REQUIRE_REDIS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@contextlib.contextmanager
+def running_profile(
+    request, tmp_path, postgres_dsn, *, connections: tuple[str, ...]
+) -> Iterator[DeploymentWorld]:
+    """The production profile (deploy.profile, as `make airflow` runs it: the wheel in a
+    virtualenv of its own, CeleryExecutor with Redis, PostgreSQL metadata DB and ledger) on
+    free ports, fresh databases, a Redis database and queue of its own, against the local
+    sandboxes served from this process. Everything it started is stopped afterwards."""
+    from deploy import profile as deployment
+
+    redis_url = "redis://127.0.0.1:6379/11"  # not make airflow's (0)
+    redis_or_skip(redis_url)
+    week = generate_week(WEEK_START, WEEK_DAYS, seed=GENERATOR_SEED, per_day=PER_DAY)
+    days = [WEEK_START + timedelta(days=n) for n in range(WEEK_DAYS)]
+    with (
+        running_gateway() as gw,
+        running_divvy(
+            week, calls_per_minute=60, window_seconds=RATE_WINDOW_SECONDS, retry_after=True
+        ) as dv,
+        postgres_database(postgres_dsn, "airflow") as metadata_db,
+        postgres_database(postgres_dsn, "ledger") as ledger_db,
+    ):
+        profile = deployment.Profile(
+            home=tmp_path / "airflow",
+            api_port=free_port(),
+            metadata_db=metadata_db,
+            ledger_db=ledger_db,
+            postgres=postgres_dsn,
+            redis=redis_url,
+            celery_queue=f"divvy_intacct_test_{secrets.token_hex(4)}",
+            timezone=TIMEZONE,
+            intacct_url=gw.url,
+            divvy_url=dv.url,
+            divvy_token=dv.token,
+            connections=connections,
+            use_job_schedule=False,
+            task_retries=0,
+            log_server_ports=(free_port(), free_port()),
+        )
+        cluster = deployment.prepare(profile)
+        cluster.secrets = [*cluster.secrets, DEFAULT_USER_PASSWORD, DEFAULT_SENDER_PASSWORD]
+        cluster.secrets.append(dv.token)
+        request.node.stash[CLUSTER_KEY] = cluster
+        try:
+            deployment.start(profile, cluster)
+            installed = cluster_python(cluster, "import intacct_hook; print(intacct_hook.__file__)")
+            assert installed.startswith(str(profile.venv)), f"components import {installed}"
+            yield DeploymentWorld(
+                cluster=cluster,
+                profile=profile,
+                gw=gw,
+                dv=dv,
+                ledger_dsn=database_url(postgres_dsn, ledger_db),
+                days=days,
+            )
+        finally:
+            cluster.stop()
+
+
+@pytest.fixture
+def deployment_world(request, tmp_path, postgres_dsn) -> Iterator[DeploymentWorld]:
+    with running_profile(
+        request,
+        tmp_path,
+        postgres_dsn,
+        connections=("intacct_default", "divvy_default", "ledger_pg"),
+    ) as world:
+        world.cluster.cli("dags", "unpause", DAG_ID)
+        yield world

@@ -1,0 +1,1 @@
+"""Running the package as a deployment: the wheel, the production profile (make airflow)."""
