@@ -10,12 +10,13 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
-.PHONY: install test test-scheduler demo lint bench soak sandbox-intacct sandbox-divvy clean
+.PHONY: install test test-scheduler test-deployment browser-setup demo lint bench soak \
+	sandbox-intacct sandbox-divvy airflow airflow-status airflow-stop airflow-reset clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,deploy]'
 	# The editable install puts plugins/ on sys.path; metadata setuptools left there would be a
 	# second 'divvy-intacct' distribution, and Airflow would load the plugin entry point twice.
 	rm -rf plugins/*.egg-info
@@ -23,7 +24,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) browser-setup
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -32,8 +33,35 @@ test: $(STAMP)
 test-scheduler: $(STAMP)
 	$(BIN)/python -m pytest -m scheduler tests/scheduler $(PYTEST_ARGS)
 
+# The deployment and browser tests on the production profile (also part of `make test`).
+test-deployment: $(STAMP) browser-setup
+	$(BIN)/python -m pytest -m "deployment or browser" tests/scheduler $(PYTEST_ARGS)
+
+# Debian's Chromium for the browser test (Playwright's own browser download needs the internet
+# at test time and is not used). Needs root or sudo; without it the browser test skips visibly.
+browser-setup:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -q chromium >/dev/null; \
+	  elif command -v sudo >/dev/null; then sudo apt-get install -y -q chromium >/dev/null; \
+	  else echo "browser-setup: install Debian's chromium to run the browser test"; fi; }
+
 demo: $(STAMP)
 	$(BIN)/python -m demo
+
+# The production profile: a real Airflow (CeleryExecutor, Redis, PostgreSQL) from the wheel,
+# on http://127.0.0.1:8080 (README, "Deployment"). Runs in the background until airflow-stop.
+airflow: $(STAMP)
+	$(BIN)/python -m deploy up
+
+airflow-status: $(STAMP)
+	$(BIN)/python -m deploy status
+
+airflow-stop: $(STAMP)
+	$(BIN)/python -m deploy stop
+
+# Stops it and deletes its databases and var/airflow (runs, logs, connections, the ledger).
+airflow-reset: $(STAMP)
+	$(BIN)/python -m deploy reset
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -55,4 +83,4 @@ sandbox-divvy: $(STAMP)
 	$(BIN)/python -m sandbox.divvy_api --port 8082
 
 clean:
-	rm -rf $(VENV) .airflow .airflow_test .pytest_cache .ruff_cache
+	rm -rf $(VENV) .airflow .airflow_test .pytest_cache .ruff_cache var/demo var/screenshots

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from deploy.cluster import WaitTimeout
-from deploy.profile import Profile, ProfileError, status, stop, summary, up
+from deploy.profile import Profile, ProfileError, reset, status, stop, summary, up
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m deploy",
         description="A real Airflow (CeleryExecutor, PostgreSQL, Redis) running this package.",
     )
-    parser.add_argument("command", choices=("up", "status", "stop"))
+    parser.add_argument("command", choices=("up", "status", "stop", "reset"))
     args = parser.parse_args(argv)
     profile = Profile()
     if args.command == "up":
@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for name, outcome in stop(profile).items():
         print(f"{name:16} {outcome}")
+    if args.command == "reset":
+        for line in reset(profile):
+            print(line)
     return 0
 
 

@@ -408,6 +408,24 @@ def stop(profile: Profile) -> dict[str, str]:
     return stop_recorded(profile.home)
 
 
+def reset(profile: Profile) -> list[str]:
+    """After ``stop``: the profile's two databases dropped and its home deleted."""
+    import psycopg
+    from psycopg import sql
+
+    done = []
+    with psycopg.connect(profile.postgres, autocommit=True, connect_timeout=5) as conn:
+        for name in (profile.metadata_db, profile.ledger_db):
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+            done.append(f"dropped database {name}")
+    if profile.home.exists():
+        shutil.rmtree(profile.home)
+        done.append(f"deleted {profile.home}")
+    return done
+
+
 def summary(profile: Profile) -> str:
     return "\n".join(
         [
