@@ -10,6 +10,7 @@ test fails, its report gets the tails of the component logs and of the failed ta
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -364,6 +365,12 @@ def running_profile(
             )
         finally:
             cluster.stop()
+
+
+@pytest.fixture
+def start_profile(request, tmp_path, postgres_dsn):
+    """``start_profile(connections=...)``: the context manager above, for this test."""
+    return functools.partial(running_profile, request, tmp_path, postgres_dsn)
 
 
 @pytest.fixture
