@@ -63,6 +63,7 @@ from intacct_hook.hooks.http_util import (
     field_text,
     http_session,
     limit_extras,
+    open_stream,
     parse_retry_after,
     read_body,
     read_error_body,
@@ -494,14 +495,7 @@ class DivvyHook(BaseHook):
         limits = self.conn_params.limits
         deadline = limits.deadline()
         try:
-            response = self.session.request(
-                method,
-                url,
-                timeout=limits.requests_timeout,
-                allow_redirects=False,
-                stream=True,
-                **kwargs,
-            )
+            response = open_stream(self.session, method, url, limits, **kwargs)
         except requests.exceptions.InvalidHeader:
             # Its message quotes the header value, which may be a credential.
             raise DivvyApiError(

@@ -508,6 +508,23 @@ def http_session(headers: Mapping[str, str]) -> NoRedirectSession:
     return session
 
 
+def open_stream(
+    session: requests.Session, method: str, url: str, limits: Limits, **kwargs: Any
+) -> requests.Response:
+    """Send one request and return its answer unread (``stream=True``), for :func:`read_body`.
+
+    Never follows a redirect; connect and each read wait at most ``limits.requests_timeout``.
+    """
+    return session.request(
+        method,
+        url,
+        timeout=limits.requests_timeout,
+        allow_redirects=False,
+        stream=True,
+        **kwargs,
+    )
+
+
 def read_error_body(response: requests.Response, limits: Limits, *, deadline: float) -> bytes:
     """The start of an error answer (4xx/5xx): its status decides, its text only explains, so
     an unreadable body is empty rather than an error of its own."""

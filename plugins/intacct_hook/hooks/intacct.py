@@ -35,6 +35,7 @@ from intacct_hook.hooks.http_util import (
     http_session,
     limit_extras,
     never_sent,
+    open_stream,
     parse_retry_after,
     read_body,
     read_error_body,
@@ -67,7 +68,11 @@ from intacct_hook.intacct.errors import (
 )
 from intacct_hook.intacct.records import CCTransaction, RecordOutcome
 from intacct_hook.intacct.response import FunctionResult, Response, gateway_errors, parse_response
-from intacct_hook.intacct.writer import CCTransactionWriter, find_cctransactions
+from intacct_hook.intacct.writer import (
+    CCTransactionWriter,
+    find_cctransactions,
+    reverse_cctransaction,
+)
 from intacct_hook.masking import redactor
 
 DEFAULT_GATEWAY_URL = "https://api.intacct.com/ia/xml/xmlgw.phtml"
@@ -254,13 +259,7 @@ class IntacctHook(BaseHook):
         limits = self.conn_params.limits
         deadline = limits.deadline()
         try:
-            http = self.session.post(
-                url,
-                data=body,
-                timeout=limits.requests_timeout,
-                allow_redirects=False,
-                stream=True,
-            )
+            http = open_stream(self.session, "POST", url, limits, data=body)
         except requests.ConnectTimeout as exc:
             raise IntacctConnectionError(f"could not connect to {_host(url)}: timed out") from exc
         except requests.Timeout as exc:
@@ -598,8 +597,7 @@ class IntacctHook(BaseHook):
         self, record_no: str | int, date_reversed: date, memo: str | None = None
     ) -> str:
         """Reverse a credit card transaction; return the key Intacct gives back."""
-        result = self._one(rq.reverse_cctransaction(record_no, date_reversed, memo=memo))
-        return result.key or str(record_no)
+        return reverse_cctransaction(self, record_no, date_reversed, memo=memo)
 
     def record_cctransactions(
         self,
@@ -687,7 +685,8 @@ class IntacctHook(BaseHook):
     def _explain(self, exc: IntacctError) -> str:
         """What failed, with the connection's facts, then the error's own fix."""
         p = self.conn_params
-        fix = exc.fix(conn_id=self.intacct_conn_id, sender_id=p.sender_id)
+        # Not naming the connection ID: the UI's Test button checks a form under a made-up one.
+        fix = exc.fix(sender_id=p.sender_id)
         if isinstance(exc, IntacctSenderNotAuthorized):
             return (
                 f"The sender ID '{p.sender_id}' is not authorized for company "

@@ -419,9 +419,14 @@ class IntacctSignInError(IntacctAuthenticationError):
     def fix_for(cls, *, conn_id: str | None = None, sender_id: str | None = None) -> str:
         return cls.template.format(conn=_connection(conn_id))
 
+    @classmethod
+    def entity_fix_for(cls, *, conn_id: str | None = None) -> str:
+        """The fix when the entity ID was the rejected part."""
+        return cls.entity_template.format(conn=_connection(conn_id))
+
     def fix(self, *, conn_id: str | None = None, sender_id: str | None = None) -> str:
         if self.says(ENTITY_REJECTED):
-            return self.entity_template.format(conn=_connection(conn_id))
+            return self.entity_fix_for(conn_id=conn_id)
         return self.fix_for(conn_id=conn_id)
 
 

@@ -1,5 +1,5 @@
 """The exactly-once writer: record credit card transactions, settle each outcome, look records
-up by reference number.
+up by reference number (and reverse one).
 
 Exactly once rests on two things Intacct offers: ``uniqueid=true`` with a deterministic control
 ID per record and attempt (``control_id_for``), and the reference number (RECORDID) to look a
@@ -83,6 +83,15 @@ def find_cctransactions(
         flt = rq.and_(base, rq.in_("RECORDID", refs[i : i + rq.MAX_IN_VALUES]))
         rows.extend(client.iter_query("CCTRANSACTION", CCTRANSACTION_FIELDS, flt))
     return rows
+
+
+def reverse_cctransaction(
+    client: IntacctClient, record_no: str | int, date_reversed: date, memo: str | None = None
+) -> str:
+    """Reverse a credit card transaction; return the key Intacct gives back."""
+    fn = rq.reverse_cctransaction(record_no, date_reversed, memo=memo)
+    result = client.execute([fn])[0].raise_for_status()
+    return result.key or str(record_no)
 
 
 class CCTransactionWriter:

@@ -216,7 +216,7 @@ def _auth_finding(
             "setup.entity",
             "error",
             f"Sign-in {into} failed: {said}.",
-            ierr.IntacctSignInError.entity_template.format(conn=conn),
+            ierr.IntacctSignInError.entity_fix_for(conn_id=conn_id),
         )
     elif isinstance(exc, ierr.IntacctControlError):
         report.add(
