@@ -206,6 +206,7 @@ class World:
             divvy_conn_id=_env.DIVVY_CONN_ID,
             rate_limit_window=DIVVY_WINDOW_SECONDS,
             retry_args={"wait": tenacity.wait_none()},
+            max_retry_after=0,
         )
         _local_only(hook.session)
         return hook

@@ -157,8 +157,10 @@ def test_a_failing_check_says_what_is_wrong_through_the_api(api, stored, gateway
     assert response.status_code == 200
     assert response.json() == {
         "status": False,
-        "message": "Sign-in failed for Web Services user 'Divvy' at company 'ACME-DEMO': check "
-        "the user ID, its password and the company ID.",
+        "message": "Sign-in failed for Web Services user 'Divvy' at company 'ACME-DEMO'. In "
+        "Intacct, Company > Web Services Users: check the user ID and reset its password, then "
+        "put both in the Airflow connection (login and password); check its extra 'company_id' "
+        "too.",
     }
 
 

@@ -36,3 +36,64 @@ def test_http_date_form_is_seconds_from_now():
 )
 def test_describe_url_leaves_out_credentials_query_and_fragment(url, shown):
     assert describe_url(url) == shown
+
+
+def test_one_retry_policy_for_both_apis():
+    import logging
+
+    import tenacity
+
+    from intacct_hook.divvy.errors import DivvyTransientError
+    from intacct_hook.hooks.http_util import DEFAULT_ATTEMPTS, retry_logger, retrying
+    from intacct_hook.intacct.errors import IntacctServerError
+
+    sleeps: list[float] = []
+    lines: list[str] = []
+
+    class Lines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    log = logging.getLogger("test_one_retry_policy")
+    log.addHandler(Lines())
+    failures = [
+        DivvyTransientError("slow down", status=429, path="/v3/x", retry_after=500),
+        DivvyTransientError("slow down", status=429, path="/v3/x"),
+        IntacctServerError("HTTP 503", http_status=503),
+    ]
+    calls: list[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if failures:
+            raise failures.pop(0)
+        return "done"
+
+    policy = retrying(
+        {"wait": tenacity.wait_fixed(3), "sleep": sleeps.append},
+        retryable=lambda exc: True,
+        max_retry_after=120,
+        before_sleep=retry_logger(log, "API", lambda exc: f" ({type(exc).__name__})"),
+    )
+    assert policy(flaky) == "done"
+    assert sleeps == [120, 3, 3]  # Retry-After capped; without one, the wait given
+    assert lines[0] == "API rate limit (HTTP 429) (DivvyTransientError): waiting 120.00 s " \
+        "(Retry-After) before attempt 2"
+    assert "(no Retry-After, backoff) before attempt 3" in lines[1]
+    assert lines[2].startswith("API request failed (IntacctServerError): waiting 3.00 s (backoff)")
+
+    stubborn = retrying(
+        {"wait": tenacity.wait_none(), "sleep": sleeps.append},
+        retryable=lambda exc: True,
+        max_retry_after=0,
+        before_sleep=lambda state: None,
+    )
+    calls.clear()
+
+    def always_down() -> None:
+        calls.append(1)
+        raise IntacctServerError("HTTP 503", http_status=503)
+
+    with pytest.raises(IntacctServerError):
+        stubborn(always_down)
+    assert len(calls) == DEFAULT_ATTEMPTS

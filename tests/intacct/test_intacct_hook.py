@@ -318,7 +318,7 @@ def test_rate_limit_is_retried_with_one_log_line_per_wait(gw, hook, caplog, caps
     gw.queue_fault("rate_limit", count=2)
     with caplog.at_level(logging.WARNING):
         assert len(hook.get_locations()) >= 3
-    waits = [line for line in logged(caplog, capsys).splitlines() if "retrying in" in line]
+    waits = [line for line in logged(caplog, capsys).splitlines() if "before attempt" in line]
     assert len(waits) == 2 and "IntacctRateLimited" in waits[0]
 
 
@@ -336,7 +336,7 @@ def test_rate_limit_gives_up_after_the_configured_attempts(gw, connect):
 def test_server_errors_on_reads_are_retried(gw, hook, status):
     hook.get_locations()
     gw.queue_fault("server_error", status=status, html=True)
-    assert hook.get_gl_accounts(["2150"])[0]["TITLE"] == "Divvy GL Account"
+    assert hook.get_gl_accounts(["2150"])[0].title == "Divvy GL Account"
 
 
 # --- reads and paging ---------------------------------------------------------------------------
@@ -370,10 +370,10 @@ def test_pagination_over_hundreds_of_records(gw, connect):
 
 def test_read_and_read_by_name(hook):
     accounts = hook.get_gl_accounts(["2150", "6100", "9999"])
-    assert sorted(a["ACCOUNTNO"] for a in accounts) == ["2150", "6100"]
-    by_no = hook.read("GLACCOUNT", [accounts[0]["RECORDNO"]])
-    assert by_no[0]["ACCOUNTNO"] == accounts[0]["ACCOUNTNO"]
-    assert isinstance(accounts[0]["REQUIREDEPT"], bool)
+    assert sorted(a.account_no for a in accounts) == ["2150", "6100"]
+    by_no = hook.read("GLACCOUNT", [accounts[0].fields["RECORDNO"]])
+    assert by_no[0]["ACCOUNTNO"] == accounts[0].account_no
+    assert isinstance(accounts[0].fields["REQUIREDEPT"], bool)
 
 
 # --- typed helpers ------------------------------------------------------------------------------
@@ -381,16 +381,16 @@ def test_read_and_read_by_name(hook):
 
 def test_setup_helpers(hook):
     card = hook.get_credit_card(CARD)
-    assert card["offset_account_no"] == "2150"
-    assert card["default_location_id"] == "100"
-    assert card["expires"] == date(2035, 12, 31)
-    assert card["active"] is True
+    assert (card.offset_account_no, card.offset_account_field) == ("2150", "LIABACCTNO")
+    assert (card.default_location_id, card.default_location_field) == ("100", "LOCATION")
+    assert card.expires == date(2035, 12, 31)
+    assert card.active is True
     assert hook.get_credit_card("No Such Card") is None
-    assert {"100", "200", "300"} <= {r["LOCATIONID"] for r in hook.get_locations()}
-    assert {"10", "20", "30"} <= {r["DEPARTMENTID"] for r in hook.get_departments()}
-    assert {"C1", "C2"} <= {r["CLASSID"] for r in hook.get_classes()}
-    assert {"P-100", "P-200"} <= {r["PROJECTID"] for r in hook.get_projects()}
-    assert {"E100", "E200"} <= {r["LOCATIONID"] for r in hook.get_entities()}
+    assert {"100", "200", "300"} <= {r.id for r in hook.get_locations()}
+    assert {"10", "20", "30"} <= {r.id for r in hook.get_departments()}
+    assert {"C1", "C2"} <= {r.id for r in hook.get_classes()}
+    assert {"P-100", "P-200"} <= {r.id for r in hook.get_projects()}
+    assert {"E100", "E200"} <= {r.entity_id for r in hook.get_entities()}
     assert len(hook.get_gl_accounts()) >= 10
     assert hook.get_books_closed_through() == date(2026, 9, 30)
 
@@ -432,7 +432,7 @@ def test_secrets_never_reach_logs_or_exceptions(gw, connect, caplog, capsys):
 
     assert all(sessions) and sessions[0] != sessions[1]
     logs = logged(caplog, capsys)
-    assert "retrying in" in logs and "signing in again" in logs  # the logs captured the run
+    assert "before attempt" in logs and "signing in again" in logs  # the logs captured the run
     haystack = logs + "\n".join(messages)
     for secret in (USER_PASSWORD, SENDER_PASSWORD, "wrong-user-pass-0002", *sessions):
         assert secret not in haystack

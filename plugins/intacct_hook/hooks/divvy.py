@@ -1,14 +1,15 @@
 """Airflow hook for the Divvy (BILL Spend & Expense v3) REST API.
 
 Reads card transactions (with split children), budgets, users, cards and custom fields, within
-the API's rate limit, and returns the typed records of :mod:`intacct_hook.divvy.records`.
+the API's rate limit, and returns the typed records of :mod:`intacct_hook.divvy.records`. The
+hook owns the connection, OAuth, transport (with the toolkit of
+:mod:`intacct_hook.hooks.http_util`) and paging; the errors (:mod:`intacct_hook.divvy.errors`)
+and the rate limiter (:mod:`intacct_hook.divvy.rate_limit`) live beside the wire format.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import random
 import threading
 import time
 from collections import deque
@@ -25,7 +26,21 @@ import tenacity
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowException
 
+from intacct_hook.divvy.errors import (
+    DivvyApiError,
+    DivvyPaginationError,
+    DivvyRedirectError,
+    DivvyResponseTooDeep,
+    DivvyResponseTooLarge,
+    DivvyResponseTooSlow,
+    DivvyTransientError,
+)
 from intacct_hook.divvy.filters import TransactionWindow
+from intacct_hook.divvy.rate_limit import (
+    MAX_CALLS_PER_MINUTE,
+    RollingWindowLimiter,
+    shared_limiter,
+)
 from intacct_hook.divvy.records import (
     DivvyBudget,
     DivvyCard,
@@ -36,25 +51,30 @@ from intacct_hook.divvy.records import (
     DivvyUser,
 )
 from intacct_hook.hooks.http_util import (
-    ERROR_BODY_BYTES,
+    DEFAULT_MAX_RETRY_AFTER,
     MB,
     BodyError,
     BodyTooLarge,
     BodyTooSlow,
     Limits,
-    NoRedirectSession,
     argument_or_extra,
     checked_url,
     connection_extras,
     field_text,
+    http_session,
     limit_extras,
+    open_stream,
     parse_retry_after,
     read_body,
+    read_error_body,
     redirect_location,
     register_secrets,
+    retry_logger,
+    retrying,
 )
 from intacct_hook.masking import excerpt, redactor
 
+# The errors and the limiter are imported from here by callers written before they moved.
 __all__ = [
     "DEFAULT_BASE_URL",
     "DivvyApiError",
@@ -76,128 +96,11 @@ DEFAULT_MAX_RESPONSE_MB = 10  # a page of 50 transactions is a few hundred KB
 # the ledger later serializes payloads recursively, so absurd depth is refused here.
 MAX_JSON_DEPTH = 64
 ERROR_TEXT_CHARS = 300  # of an error body quoted in an exception
-MAX_CALLS_PER_MINUTE = 60  # the documented Spend & Expense limit per token
 TRANSACTIONS_MAX_PAGE = 50  # the API answers 400 above 50 for transactions
 REFERENCE_MAX_PAGE = 100  # budgets, users, cards, custom fields
 AUTH_TYPES = ("api_token", "oauth_client_credentials")
 
 _R = TypeVar("_R")
-
-
-class DivvyApiError(AirflowException):
-    """The Divvy API refused a request, or could not be read.
-
-    :param message: Divvy's message (first entry of the BDC error array) or a description.
-    :param status: HTTP status, if a response arrived.
-    :param code: the ``BDC_…`` code, if Divvy sent one.
-    :param method: HTTP method of the request.
-    :param path: request path without host or query (never the token, which travels in a header).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        code: str | None = None,
-        method: str | None = None,
-        path: str | None = None,
-    ) -> None:
-        self.message = message
-        self.status = status
-        self.code = code
-        self.method = method
-        self.path = path
-        where = f"{method} {path}" if method and path else (path or "request")
-        what = " ".join(str(p) for p in (f"HTTP {status}" if status else None, code) if p)
-        super().__init__(f"Divvy API {where} failed: {what + ': ' if what else ''}{message}")
-
-
-class DivvyTransientError(DivvyApiError):
-    """A failure worth retrying: 429, 5xx, or a cut-off body. ``retry_after`` in seconds."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
-
-
-class DivvyRedirectError(DivvyApiError):
-    """The API (or the OAuth token URL) answered with a redirect (3xx); never followed or retried.
-
-    Every request carries the token (or the client secret), which following would hand to
-    whatever host the ``Location`` names.
-    """
-
-
-class DivvyResponseTooLarge(DivvyApiError):
-    """The answer exceeds the connection's ``max_response_mb``; not retried."""
-
-
-class DivvyResponseTooSlow(DivvyTransientError):
-    """The whole answer took longer than the connection's ``max_request_seconds`` (a server
-    trickling bytes beats a per-read timeout); retried like a timeout."""
-
-
-class DivvyResponseTooDeep(DivvyApiError):
-    """The JSON answer nests deeper than any Divvy answer does; not retried."""
-
-
-class DivvyPaginationError(DivvyApiError):
-    """The page cursor misbehaved (e.g. repeated), so the walk cannot be trusted."""
-
-
-class RollingWindowLimiter:
-    """At most ``calls`` acquisitions in any rolling ``period`` seconds; thread-safe.
-
-    :param calls: calls allowed per window.
-    :param period: window length in seconds.
-    :param margin: extra seconds before a call leaves the window. The server stamps a call when
-        it arrives, later than we stamp it here; without a margin jitter can cost a 429.
-    """
-
-    def __init__(self, calls: int, period: float, *, margin: float = 0.05) -> None:
-        if calls < 1 or period <= 0:
-            raise ValueError("a rate limit needs at least one call per positive period")
-        self.calls = calls
-        self.period = period
-        self.margin = margin
-        self._stamps: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def acquire(self, on_wait: Callable[[float], None] | None = None) -> float:
-        """Block until a call is allowed; return the seconds waited.
-
-        ``on_wait(seconds)`` is called before each sleep (for the "waiting" log line).
-        """
-        waited = 0.0
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                horizon = self.period + self.margin
-                while self._stamps and now - self._stamps[0] >= horizon:
-                    self._stamps.popleft()
-                if len(self._stamps) < self.calls:
-                    self._stamps.append(now)
-                    return waited
-                delay = horizon - (now - self._stamps[0])
-            if on_wait is not None:
-                on_wait(delay)
-            time.sleep(delay)
-            waited += delay
-
-
-# One limiter per (API, token, limit) in this process, so parallel hooks (mapped tasks, threads)
-# sharing a token share its budget instead of each spending the full 60 a minute.
-_LIMITERS: dict[tuple[str, str, int, float], RollingWindowLimiter] = {}
-_LIMITERS_LOCK = threading.Lock()
-
-
-def _shared_limiter(base_url: str, secret: str, calls: int, period: float) -> RollingWindowLimiter:
-    key = (base_url, hashlib.sha256(secret.encode()).hexdigest(), calls, period)
-    with _LIMITERS_LOCK:
-        if key not in _LIMITERS:
-            _LIMITERS[key] = RollingWindowLimiter(calls, period)
-        return _LIMITERS[key]
 
 
 @dataclass(frozen=True)
@@ -225,23 +128,9 @@ class DivvyConnParams:
         return tuple(s for s in (self.api_token, self.client_secret) if s)
 
 
-class _RetryAfterOrBackoff(tenacity.wait.wait_base):
-    """Wait what a 429's ``Retry-After`` asks (capped), else exponential backoff with jitter."""
-
-    def __init__(self, base: float = 1.0, cap: float = 60.0, max_retry_after: float = 300.0):
-        self.base = base
-        self.cap = cap
-        self.max_retry_after = max_retry_after
-
-    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        if isinstance(exc, DivvyTransientError) and exc.retry_after is not None:
-            return min(exc.retry_after, self.max_retry_after)
-        backoff = min(self.cap, self.base * 2 ** (retry_state.attempt_number - 1))
-        return backoff + random.uniform(0, self.base)
-
-
-def _is_retryable(exc: BaseException) -> bool:
+def is_retryable(exc: BaseException) -> bool:
+    """Transient failures: 429, 5xx, a cut-off or too slow body, connection errors (Divvy is
+    only read, so any request may be sent again)."""
     return isinstance(
         exc,
         DivvyTransientError
@@ -315,8 +204,11 @@ class DivvyHook(BaseHook):
         API whose own window is shorter (the sandbox, the demo, tests).
     :param dedupe_pages: how many recent pages of uuids a transaction walk remembers to drop rows
         the offset cursor repeats (memory stays flat; the ledger dedupes by uuid anyway).
-    :param retry_args: tenacity ``Retrying`` arguments that replace the defaults (``stop`` after
-        6 attempts, ``wait`` Retry-After else backoff, ``before_sleep`` log line).
+    :param retry_args: tenacity ``Retrying`` arguments merged over the defaults of
+        :func:`~intacct_hook.hooks.http_util.retrying` (5 attempts, exponential backoff with
+        jitter, one log line per wait). A ``wait`` given is the backoff; ``Retry-After`` is always
+        honoured up to ``max_retry_after`` seconds.
+    :param max_retry_after: upper bound for a server-requested wait (default 120).
 
     Example::
 
@@ -342,6 +234,7 @@ class DivvyHook(BaseHook):
         rate_limit_window: float | None = None,
         dedupe_pages: int = 20,
         retry_args: Mapping[str, Any] | None = None,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         logger_name: str | None = None,
     ) -> None:
         super().__init__(logger_name=logger_name)
@@ -353,6 +246,7 @@ class DivvyHook(BaseHook):
         self.dedupe_pages = dedupe_pages
         self._rate_limit_window = rate_limit_window
         self.retry_args = dict(retry_args or {})
+        self.max_retry_after = max_retry_after
         self._oauth_lock = threading.Lock()
         self._bearer: tuple[str, float] | None = None
 
@@ -379,7 +273,9 @@ class DivvyHook(BaseHook):
         timeout = argument_or_extra(
             self._timeout, extras, "timeout", conn_id=cid, default=DEFAULT_TIMEOUT
         )
-        calls = int(self._calls_per_minute or extras.get("calls_per_minute") or 60)
+        calls = int(
+            self._calls_per_minute or extras.get("calls_per_minute") or MAX_CALLS_PER_MINUTE
+        )
         if not 1 <= calls <= MAX_CALLS_PER_MINUTE:
             raise ValueError(
                 f"Divvy connection {cid!r}: calls_per_minute must be 1..{MAX_CALLS_PER_MINUTE}"
@@ -443,9 +339,7 @@ class DivvyHook(BaseHook):
 
         It never follows a redirect: the token header would go to the redirect's host.
         """
-        session = NoRedirectSession()
-        session.headers.update({"Accept": "application/json", "User-Agent": "divvy-intacct"})
-        return session
+        return http_session({"Accept": "application/json"})
 
     def get_conn(self) -> requests.Session:
         """The underlying :class:`requests.Session`."""
@@ -455,7 +349,7 @@ class DivvyHook(BaseHook):
     def limiter(self) -> RollingWindowLimiter:
         params = self.conn_params
         key = params.api_token or f"{params.client_id}@{params.token_url}"
-        return _shared_limiter(
+        return shared_limiter(
             params.base_url, key, params.calls_per_minute, params.rate_limit_window
         )
 
@@ -530,37 +424,18 @@ class DivvyHook(BaseHook):
             self.conn_params.rate_limit_window,
         )
 
-    def _log_retry(self, retry_state: tenacity.RetryCallState) -> None:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
-        if isinstance(exc, DivvyTransientError) and exc.status == 429:
-            why = "Retry-After" if exc.retry_after is not None else "no Retry-After, backoff"
-            self.log.warning(
-                "Divvy rate limit (HTTP 429) on %s: waiting %.2f s (%s) before attempt %d",
-                exc.path,
-                wait,
-                why,
-                retry_state.attempt_number + 1,
-            )
-        else:
-            self.log.warning(
-                "Divvy request failed (%s); retrying in %.2f s, attempt %d",
-                self._redact(str(exc)),
-                wait,
-                retry_state.attempt_number + 1,
-            )
+    def _describe(self, exc: BaseException | None) -> str:
+        if isinstance(exc, DivvyApiError) and exc.status == 429:
+            return f" on {exc.path}"
+        return f" ({self._redact(str(exc))})"
 
     def _retrying(self, **overrides: Any) -> tenacity.Retrying:
-        kwargs: dict[str, Any] = {
-            "retry": tenacity.retry_if_exception(_is_retryable),
-            "stop": tenacity.stop_after_attempt(6),
-            "wait": _RetryAfterOrBackoff(),
-            "before_sleep": self._log_retry,
-            "reraise": True,
-        }
-        kwargs.update(self.retry_args)
-        kwargs.update(overrides)
-        return tenacity.Retrying(**kwargs)
+        return retrying(
+            {**self.retry_args, **overrides},
+            retryable=is_retryable,
+            max_retry_after=self.max_retry_after,
+            before_sleep=retry_logger(self.log, "Divvy", self._describe),
+        )
 
     def _request(
         self,
@@ -620,14 +495,7 @@ class DivvyHook(BaseHook):
         limits = self.conn_params.limits
         deadline = limits.deadline()
         try:
-            response = self.session.request(
-                method,
-                url,
-                timeout=limits.requests_timeout,
-                allow_redirects=False,
-                stream=True,
-                **kwargs,
-            )
+            response = open_stream(self.session, method, url, limits, **kwargs)
         except requests.exceptions.InvalidHeader:
             # Its message quotes the header value, which may be a credential.
             raise DivvyApiError(
@@ -638,11 +506,7 @@ class DivvyHook(BaseHook):
         self._refuse_redirect(response, method, path, fix=fix)
         status = response.status_code
         if status >= 400:
-            # The status decides; the body only adds details, so a bad one is not fatal.
-            try:
-                body = read_body(response, limits, deadline=deadline, truncate_at=ERROR_BODY_BYTES)
-            except BodyError:
-                body = b""
+            body = read_error_body(response, limits, deadline=deadline)
             return _Answer(status, response.reason or "", response.headers, body)
         try:
             body = read_body(response, limits, deadline=deadline)

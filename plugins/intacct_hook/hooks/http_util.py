@@ -1,5 +1,10 @@
-"""HTTP details both hooks share: connection settings, redirects, bounded responses, secret
-registration, ``Retry-After``."""
+"""The transport toolkit both hooks use: connection settings, the retry policy and its log
+line, ``Retry-After``, the session (User-Agent, no redirects), bounded responses, secret
+registration.
+
+What differs between the APIs stays in each hook: which failures are retryable, and how an
+answer maps to that API's errors (for an Intacct write, to an ambiguous outcome).
+"""
 
 from __future__ import annotations
 
@@ -7,22 +12,34 @@ import contextlib
 import email.utils
 import ipaddress
 import json
+import logging
 import math
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import tenacity
 import urllib3.exceptions
 
+from intacct_hook import __version__
 from intacct_hook.masking import secret_forms
 
 MB = 1024 * 1024
+USER_AGENT = f"divvy-intacct-airflow/{__version__}"
+
+# The retry policy of both hooks. Five attempts with exponential backoff (1, 2, 4, 8 s plus up
+# to 1 s of jitter, at most 30 s) ride out a short outage; a longer one is the task's own retry
+# (with Airflow's retry delay), which does not hold a worker slot while it waits.
+DEFAULT_ATTEMPTS = 5
+# A server-requested wait is honoured up to two minutes: Divvy's rate-limit window is one
+# minute, and a longer ask is better left to the task's retry than slept through.
+DEFAULT_MAX_RETRY_AFTER = 120.0
 # Error pages (4xx/5xx) are read only this far: their status decides, their text only explains.
 ERROR_BODY_BYTES = 64 * 1024
 _READ_CHUNK = 64 * 1024
@@ -395,3 +412,137 @@ class _Watchdog:
 
     def cancel(self) -> None:
         self._timer.cancel()
+
+
+# --- retries ----------------------------------------------------------------------------------
+
+
+def default_backoff() -> tenacity.wait.wait_base:
+    """Exponential backoff with jitter: 1, 2, 4 … s (+ up to 1 s), at most 30 s."""
+    return tenacity.wait_exponential_jitter(initial=1, max=30)
+
+
+class RetryAfterWait(tenacity.wait.wait_base):
+    """Wait what the server's ``Retry-After`` asked (the error's ``retry_after``), at most
+    ``max_wait`` seconds; without one, wait what ``fallback`` says."""
+
+    def __init__(self, fallback: tenacity.wait.wait_base, max_wait: float) -> None:
+        self.fallback = fallback
+        self.max_wait = max_wait
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return min(float(retry_after), self.max_wait)
+        return self.fallback(retry_state)
+
+
+def retrying(
+    retry_args: Mapping[str, Any],
+    *,
+    retryable: Callable[[BaseException], bool],
+    max_retry_after: float,
+    before_sleep: Callable[[tenacity.RetryCallState], None],
+) -> tenacity.Retrying:
+    """The retry policy: ``retry_args`` (tenacity ``Retrying`` arguments) merged over the
+    defaults (:data:`DEFAULT_ATTEMPTS`, :func:`default_backoff`, retry when ``retryable``,
+    log with ``before_sleep``). A ``wait`` given is the backoff used when the server names
+    no wait: ``Retry-After`` is always honoured, up to ``max_retry_after`` seconds.
+    """
+    args: dict[str, Any] = {
+        "stop": tenacity.stop_after_attempt(DEFAULT_ATTEMPTS),
+        "wait": default_backoff(),
+        "retry": tenacity.retry_if_exception(retryable),
+        "before_sleep": before_sleep,
+        "reraise": True,
+    }
+    args.update(retry_args)
+    args["wait"] = RetryAfterWait(args["wait"] or tenacity.wait_none(), max_retry_after)
+    return tenacity.Retrying(**args)
+
+
+def retry_logger(
+    log: logging.Logger, api: str, describe: Callable[[BaseException | None], str]
+) -> Callable[[tenacity.RetryCallState], None]:
+    """The ``before_sleep`` of :func:`retrying`: one warning per wait, saying how long, why
+    (``Retry-After`` or backoff) and which attempt comes next.
+
+    :param describe: the failure for the line (``" on /path"``, ``" (IntacctServerError)"``);
+        it must not carry a secret.
+    """
+
+    def log_retry(retry_state: tenacity.RetryCallState) -> None:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
+        limited = getattr(exc, "http_status", None) == 429
+        if getattr(exc, "retry_after", None) is not None:
+            why = "Retry-After"
+        else:
+            why = "no Retry-After, backoff" if limited else "backoff"
+        log.warning(
+            "%s %s%s: waiting %.2f s (%s) before attempt %d",
+            api,
+            "rate limit (HTTP 429)" if limited else "request failed",
+            describe(exc),
+            wait,
+            why,
+            retry_state.attempt_number + 1,
+        )
+
+    return log_retry
+
+
+# --- sending ----------------------------------------------------------------------------------
+
+
+def http_session(headers: Mapping[str, str]) -> NoRedirectSession:
+    """A session that never follows a redirect and sends only ``headers``, the User-Agent and
+    ``Accept-Encoding`` (credentials are added per request, never kept on the session)."""
+    session = NoRedirectSession()
+    session.headers.clear()
+    session.headers.update(
+        {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate", **headers}
+    )
+    return session
+
+
+def open_stream(
+    session: requests.Session, method: str, url: str, limits: Limits, **kwargs: Any
+) -> requests.Response:
+    """Send one request and return its answer unread (``stream=True``), for :func:`read_body`.
+
+    Never follows a redirect; connect and each read wait at most ``limits.requests_timeout``.
+    """
+    return session.request(
+        method,
+        url,
+        timeout=limits.requests_timeout,
+        allow_redirects=False,
+        stream=True,
+        **kwargs,
+    )
+
+
+def read_error_body(response: requests.Response, limits: Limits, *, deadline: float) -> bytes:
+    """The start of an error answer (4xx/5xx): its status decides, its text only explains, so
+    an unreadable body is empty rather than an error of its own."""
+    try:
+        return read_body(response, limits, deadline=deadline, truncate_at=ERROR_BODY_BYTES)
+    except BodyError:
+        return b""
+
+
+def never_sent(exc: requests.ConnectionError) -> bool:
+    """True when the TCP connection was never established, so nothing reached the server."""
+    text = repr(exc.args[0]) if exc.args else ""
+    return any(
+        marker in text
+        for marker in (
+            "NewConnectionError",
+            "NameResolutionError",
+            "Connection refused",
+            "Failed to establish",
+        )
+    )

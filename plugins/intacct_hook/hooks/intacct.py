@@ -1,8 +1,10 @@
 """Airflow hook for the Sage Intacct XML Web Services API.
 
-The hook owns the connection, the API session, HTTP transport, retries and paging. The XML
-itself (builders, parser, error taxonomy) lives in :mod:`intacct_hook.intacct`, which has no
-Airflow imports.
+The hook owns the connection, the API session, HTTP transport (with the toolkit of
+:mod:`intacct_hook.hooks.http_util`), ``execute`` and paging. Everything else lives in
+:mod:`intacct_hook.intacct`, which has no Airflow imports: the XML (builders, parser, error
+taxonomy), the exactly-once writer (``writer``) and the setup records (``setup``); the hook's
+methods for those are one-line delegates.
 """
 
 from __future__ import annotations
@@ -19,33 +21,37 @@ import requests
 import tenacity
 from airflow.sdk import BaseHook
 
-from intacct_hook import __version__
 from intacct_hook.hooks.http_util import (
-    ERROR_BODY_BYTES,
+    DEFAULT_MAX_RETRY_AFTER,
     MB,
     BodyError,
     BodyTooLarge,
     BodyTooSlow,
     Limits,
-    NoRedirectSession,
     argument_or_extra,
     checked_url,
     connection_extras,
     field_text,
+    http_session,
     limit_extras,
+    never_sent,
+    open_stream,
     parse_retry_after,
     read_body,
+    read_error_body,
     redirect_location,
     register_secrets,
+    retry_logger,
+    retrying,
 )
 from intacct_hook.intacct import request as rq
+from intacct_hook.intacct import setup
 from intacct_hook.intacct.errors import (
+    ENTITY_REJECTED,
     IntacctAmbiguousWrite,
     IntacctAuthenticationError,
     IntacctConnectionError,
-    IntacctDuplicateControlId,
     IntacctError,
-    IntacctFunctionError,
     IntacctGatewayError,
     IntacctInvalidRequest,
     IntacctPermissionError,
@@ -60,23 +66,12 @@ from intacct_hook.intacct.errors import (
     IntacctSignInError,
     error_for,
 )
-from intacct_hook.intacct.fields import (
-    BOOKS_CLOSED_FIELD,
-    BOOKS_CLOSED_OBJECT,
-    CARD_LOCATION_FIELDS,
-    CARD_OFFSET_ACCOUNT_FIELDS,
-)
-from intacct_hook.intacct.records import (
-    CCTransaction,
-    RecordOutcome,
-    check_unique_references,
-)
+from intacct_hook.intacct.records import CCTransaction, RecordOutcome
 from intacct_hook.intacct.response import FunctionResult, Response, gateway_errors, parse_response
-from intacct_hook.intacct.values import (
-    last_day_of_month,
-    month_number,
-    parse_bool,
-    parse_date,
+from intacct_hook.intacct.writer import (
+    CCTransactionWriter,
+    find_cctransactions,
+    reverse_cctransaction,
 )
 from intacct_hook.masking import redactor
 
@@ -85,24 +80,11 @@ DEFAULT_SENDER_ID = "bill.com"
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RESPONSE_MB = 100  # a 1000-row page of wide records is a few MB
 
-CCTRANSACTION_FIELDS = (
-    "RECORDNO",
-    "RECORDID",
-    "FINANCIALENTITY",
-    "WHENCREATED",
-    "TOTALENTERED",
-    "DESCRIPTION",
-    "PAYEE",
-    "STATE",
-    "RECORD_URL",  # a link into Intacct's UI (field in public SDK field lists)
-)
-
 # Status codes after which the request certainly did not change anything or re-sending is
 # safe even for a write, because uniqueid catches a duplicate.
 _RETRY_ANY = frozenset({502, 503, 504})
 # Status codes after which a write may have happened (the CDN gave up, Intacct kept going).
 _AMBIGUOUS_FOR_WRITES = frozenset({500, 524})
-_MAX_AMBIGUOUS_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -123,22 +105,6 @@ class IntacctConnParams:
     @property
     def limits(self) -> Limits:
         return Limits(self.timeout, self.max_request_seconds, self.max_response_bytes)
-
-
-class _RetryAfterWait(tenacity.wait.wait_base):
-    """Wait what ``Retry-After`` asks (bounded), else fall back to the configured strategy."""
-
-    def __init__(self, fallback: tenacity.wait.wait_base, max_wait: float) -> None:
-        self.fallback = fallback
-        self.max_wait = max_wait
-
-    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
-        outcome = retry_state.outcome
-        exc = outcome.exception() if outcome is not None else None
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            return min(float(retry_after), self.max_wait)
-        return self.fallback(retry_state)
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -162,10 +128,11 @@ class IntacctHook(BaseHook):
     :param intacct_conn_id: the Airflow connection ID.
     :param batch_size: functions per request when a call sends many (default 100).
     :param timeout: HTTP timeout in seconds; overrides the connection's ``timeout`` extra.
-    :param retry_args: tenacity ``Retrying`` arguments merged over the defaults (5 attempts,
-        exponential backoff with jitter, retry on 429 / 502-504 / connection errors, and 500 for
-        reads). ``Retry-After`` is always honoured up to ``max_retry_after`` seconds.
-    :param max_retry_after: upper bound for a server-requested wait.
+    :param retry_args: tenacity ``Retrying`` arguments merged over the defaults of
+        :func:`~intacct_hook.hooks.http_util.retrying` (5 attempts, exponential backoff with
+        jitter), retrying 429 / 502-504 / connection errors, and 500 for reads. A ``wait`` given
+        is the backoff; ``Retry-After`` is always honoured up to ``max_retry_after`` seconds.
+    :param max_retry_after: upper bound for a server-requested wait (default 120).
 
     Example::
 
@@ -188,7 +155,7 @@ class IntacctHook(BaseHook):
         batch_size: int = 100,
         timeout: float | None = None,
         retry_args: dict[str, Any] | None = None,
-        max_retry_after: float = 120.0,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -197,7 +164,7 @@ class IntacctHook(BaseHook):
         self.intacct_conn_id = intacct_conn_id
         self.batch_size = batch_size
         self._timeout_override = timeout
-        self.retry_args = self._default_retry_args() | (retry_args or {})
+        self.retry_args = dict(retry_args or {})
         self.max_retry_after = max_retry_after
         self._session_id: str | None = None
         self._endpoint: str | None = None
@@ -259,16 +226,7 @@ class IntacctHook(BaseHook):
     def session(self) -> requests.Session:
         """The HTTP session: only a content type and a User-Agent, never credentials; it never
         follows a redirect (the login would re-send both passwords to the redirect's host)."""
-        http = NoRedirectSession()
-        http.headers.clear()
-        http.headers.update(
-            {
-                "Content-Type": "application/xml; charset=utf-8",
-                "Accept-Encoding": "gzip, deflate",
-                "User-Agent": f"divvy-intacct-airflow/{__version__}",
-            }
-        )
-        return http
+        return http_session({"Content-Type": "application/xml; charset=utf-8"})
 
     def get_conn(self) -> requests.Session:
         """The ``requests.Session`` used for every call."""
@@ -280,31 +238,12 @@ class IntacctHook(BaseHook):
 
     # --- retry policy ---------------------------------------------------------------------------
 
-    @staticmethod
-    def _default_retry_args() -> dict[str, Any]:
-        return {
-            "stop": tenacity.stop_after_attempt(5),
-            "wait": tenacity.wait_exponential_jitter(initial=1, max=30),
-            "retry": tenacity.retry_if_exception(is_retryable),
-            "reraise": True,
-        }
-
     def _retrying(self) -> tenacity.Retrying:
-        args = dict(self.retry_args)
-        args["wait"] = _RetryAfterWait(
-            args.get("wait") or tenacity.wait_none(), self.max_retry_after
-        )
-        args.setdefault("before_sleep", self._log_retry)
-        return tenacity.Retrying(**args)
-
-    def _log_retry(self, retry_state: tenacity.RetryCallState) -> None:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
-        self.log.warning(
-            "Intacct request failed (attempt %d: %s); retrying in %.1fs",
-            retry_state.attempt_number,
-            type(exc).__name__,
-            wait,
+        return retrying(
+            self.retry_args,
+            retryable=is_retryable,
+            max_retry_after=self.max_retry_after,
+            before_sleep=retry_logger(self.log, "Intacct", _describe),
         )
 
     # --- transport ------------------------------------------------------------------------------
@@ -320,13 +259,7 @@ class IntacctHook(BaseHook):
         limits = self.conn_params.limits
         deadline = limits.deadline()
         try:
-            http = self.session.post(
-                url,
-                data=body,
-                timeout=limits.requests_timeout,
-                allow_redirects=False,
-                stream=True,
-            )
+            http = open_stream(self.session, "POST", url, limits, data=body)
         except requests.ConnectTimeout as exc:
             raise IntacctConnectionError(f"could not connect to {_host(url)}: timed out") from exc
         except requests.Timeout as exc:
@@ -336,7 +269,7 @@ class IntacctHook(BaseHook):
                 ) from exc
             raise IntacctConnectionError(f"read from {_host(url)} timed out") from exc
         except requests.ConnectionError as exc:
-            if _never_sent(exc):
+            if never_sent(exc):
                 raise IntacctConnectionError(f"could not connect to {_host(url)}") from exc
             if write:
                 raise IntacctAmbiguousWrite(
@@ -352,13 +285,7 @@ class IntacctHook(BaseHook):
                 http_status=http.status_code,
             )
         if http.status_code != 200:
-            # The status decides; the body only adds details, so a bad one is not fatal.
-            try:
-                return http, read_body(
-                    http, limits, deadline=deadline, truncate_at=ERROR_BODY_BYTES
-                )
-            except BodyError:
-                return http, b""
+            return http, read_error_body(http, limits, deadline=deadline)
         try:
             return http, read_body(http, limits, deadline=deadline)
         except BodyError as exc:
@@ -664,22 +591,13 @@ class IntacctHook(BaseHook):
     ) -> list[dict]:
         """Credit card transactions on ``card_id`` dated ``start``..``end`` (inclusive),
         optionally only those whose RECORDID is one of ``reference_nos``."""
-        base = rq.and_(rq.eq("FINANCIALENTITY", card_id), rq.between("WHENCREATED", start, end))
-        if reference_nos is None:
-            return list(self.iter_query("CCTRANSACTION", CCTRANSACTION_FIELDS, base))
-        refs = list(dict.fromkeys(reference_nos))
-        rows: list[dict] = []
-        for i in range(0, len(refs), rq.MAX_IN_VALUES):
-            flt = rq.and_(base, rq.in_("RECORDID", refs[i : i + rq.MAX_IN_VALUES]))
-            rows.extend(self.iter_query("CCTRANSACTION", CCTRANSACTION_FIELDS, flt))
-        return rows
+        return find_cctransactions(self, card_id, start, end, reference_nos)
 
     def reverse_cctransaction(
         self, record_no: str | int, date_reversed: date, memo: str | None = None
     ) -> str:
         """Reverse a credit card transaction; return the key Intacct gives back."""
-        result = self._one(rq.reverse_cctransaction(record_no, date_reversed, memo=memo))
-        return result.key or str(record_no)
+        return reverse_cctransaction(self, record_no, date_reversed, memo=memo)
 
     def record_cctransactions(
         self,
@@ -689,7 +607,8 @@ class IntacctHook(BaseHook):
         transaction: bool = False,
         check_first: bool = False,
     ) -> list[RecordOutcome]:
-        """Post credit card transactions exactly once; one outcome per transaction, in order.
+        """Post credit card transactions exactly once; one outcome per transaction, in order
+        (:class:`~intacct_hook.intacct.writer.CCTransactionWriter`).
 
         Each write carries ``uniqueid=true`` and the control ID ``txn.control_id``, that is
         ``control_id_for(reference_no, attempt)``.
@@ -708,175 +627,41 @@ class IntacctHook(BaseHook):
             outcomes = hook.record_cctransactions(txns, batch_size=50)
             posted = {o.reference_no: o.record_no for o in outcomes if o.ok}
         """
-        txns = list(txns)
-        check_unique_references(txns)
-        size = len(txns) if transaction else (batch_size or self.batch_size)
-        outcomes: dict[str, RecordOutcome] = {}
-        for start in range(0, len(txns), max(size, 1)):
-            batch = txns[start : start + size]
-            if check_first:
-                found = self._lookup(batch)
-                outcomes.update(
-                    {
-                        t.reference_no: _already(t, found[t.reference_no])
-                        for t in batch
-                        if t.reference_no in found
-                    }
-                )
-                batch = [t for t in batch if t.reference_no not in found]
-            if batch:
-                outcomes.update(self._record_batch(batch, transaction))
-        return [outcomes[t.reference_no] for t in txns]
+        return CCTransactionWriter(self, log=self.log).record(
+            txns,
+            batch_size=batch_size or self.batch_size,
+            transaction=transaction,
+            check_first=check_first,
+        )
 
-    def _record_batch(
-        self, batch: list[CCTransaction], transaction: bool
-    ) -> dict[str, RecordOutcome]:
-        outcomes: dict[str, RecordOutcome] = {}
-        pending = batch
-        last_error: IntacctError | None = None
-        for _round in range(_MAX_AMBIGUOUS_ROUNDS):
-            records = {t.control_id: t.reference_no for t in pending}
-            functions = [rq.record_cctransaction(t) for t in pending]
-            try:
-                results = self.execute(
-                    functions, transaction=transaction, unique_id=True, records=records
-                )
-            except IntacctAmbiguousWrite as exc:
-                self.log.warning(
-                    "Outcome of %d credit card transaction(s) unknown (%s); "
-                    "looking them up before sending again",
-                    len(pending),
-                    exc.http_status or "no answer",
-                )
-                found = self._lookup(pending)
-                for txn in pending:
-                    if txn.reference_no in found:
-                        outcomes[txn.reference_no] = _already(txn, found[txn.reference_no])
-                pending = [t for t in pending if t.reference_no not in found]
-                if not pending:
-                    return outcomes
-                last_error = exc
-                continue
-            outcomes.update(self._settle(pending, results))
-            return outcomes
-        assert last_error is not None  # only reached after ambiguous rounds
-        for txn in pending:
-            outcomes[txn.reference_no] = RecordOutcome(
-                txn.reference_no,
-                txn.control_id,
-                "failed",
-                error=last_error.with_context(record=txn.reference_no, control_id=txn.control_id),
-            )
-        return outcomes
+    # --- setup objects (records and their reading: intacct.setup) ---------------------------
 
-    def _settle(
-        self, txns: list[CCTransaction], results: list[FunctionResult]
-    ) -> dict[str, RecordOutcome]:
-        """Turn results into outcomes; failed writes are checked against Intacct first."""
-        outcomes: dict[str, RecordOutcome] = {}
-        doubtful: list[tuple[CCTransaction, FunctionResult]] = []
-        for txn, result in zip(txns, results, strict=True):
-            if result.ok:
-                outcomes[txn.reference_no] = RecordOutcome(
-                    txn.reference_no, txn.control_id, "posted", record_no=result.key
-                )
-            elif result.status == "aborted":
-                # Rolled back: nothing was written, so no lookup is needed.
-                outcomes[txn.reference_no] = _failed(txn, result)
-            else:
-                doubtful.append((txn, result))
-        if doubtful:
-            found = self._lookup([t for t, _ in doubtful])
-            for txn, result in doubtful:
-                if txn.reference_no in found:
-                    outcomes[txn.reference_no] = _already(txn, found[txn.reference_no])
-                else:
-                    outcomes[txn.reference_no] = _failed(txn, result)
-        return outcomes
-
-    def _lookup(self, txns: list[CCTransaction]) -> dict[str, dict]:
-        """Existing CCTRANSACTION rows by reference number, for the given transactions."""
-        by_card: dict[str, list[CCTransaction]] = {}
-        for txn in txns:
-            by_card.setdefault(txn.card_id, []).append(txn)
-        found: dict[str, dict] = {}
-        for card_id, group in by_card.items():
-            start = min(t.payment_date for t in group)
-            end = max(t.payment_date for t in group)
-            rows = self.find_cctransactions(card_id, start, end, [t.reference_no for t in group])
-            for row in rows:
-                ref = row.get("RECORDID")
-                if ref and ref not in found:
-                    found[str(ref)] = row
-        for txn in txns:
-            row = found.get(txn.reference_no)
-            total = row.get("TOTALENTERED") if row else None
-            if total is not None and total != txn.total:
-                self.log.warning(
-                    "Intacct record %s for reference %s totals %s, expected %s",
-                    row.get("RECORDNO"),
-                    txn.reference_no,
-                    total,
-                    txn.total,
-                )
-        return found
-
-    # --- setup objects --------------------------------------------------------------------------
-
-    def get_gl_accounts(self, account_nos: Iterable[str] | None = None) -> list[dict]:
+    def get_gl_accounts(self, account_nos: Iterable[str] | None = None) -> list[setup.GLAccount]:
         """GL accounts (all, or only ``account_nos``)."""
-        if account_nos is not None:
-            return self.read_by_name("GLACCOUNT", list(account_nos))
-        return list(self.iter_read_by_query("GLACCOUNT"))
+        return setup.read_gl_accounts(self, account_nos)
 
-    def get_credit_card(self, card_id: str) -> dict | None:
-        """The CREDITCARD ``card_id`` (its fields as Intacct names them) or None.
+    def get_credit_card(self, card_id: str) -> setup.CreditCard | None:
+        """The CREDITCARD ``card_id`` or None."""
+        return setup.read_credit_card(self, card_id)
 
-        Added lower-case keys: ``offset_account_no`` / ``default_location_id``, the first value
-        found under :data:`CARD_OFFSET_ACCOUNT_FIELDS` / :data:`CARD_LOCATION_FIELDS`, and
-        ``offset_account_field`` / ``default_location_field``, the field it was found in (None
-        when none of the guessed names holds a value); ``expires`` (last day of the expiry
-        month) and ``active``.
-        """
-        rows = [r for r in self.read_by_name("CREDITCARD", [card_id]) if r.get("CARDID")]
-        if not rows:
-            return None
-        card = dict(rows[0])
-        card["offset_account_field"] = _first_field(card, CARD_OFFSET_ACCOUNT_FIELDS)
-        card["offset_account_no"] = card.get(card["offset_account_field"] or "")
-        card["default_location_field"] = _first_field(card, CARD_LOCATION_FIELDS)
-        card["default_location_id"] = card.get(card["default_location_field"] or "")
-        card["expires"] = _expiry(card.get("EXP_MONTH"), card.get("EXP_YEAR"))
-        card["active"] = _is_active(card.get("STATUS"))
-        return card
+    def get_locations(self) -> list[setup.DimensionValue]:
+        return setup.read_dimension(self, "LOCATION")
 
-    def get_locations(self) -> list[dict]:
-        return list(self.iter_read_by_query("LOCATION"))
+    def get_departments(self) -> list[setup.DimensionValue]:
+        return setup.read_dimension(self, "DEPARTMENT")
 
-    def get_departments(self) -> list[dict]:
-        return list(self.iter_read_by_query("DEPARTMENT"))
+    def get_classes(self) -> list[setup.DimensionValue]:
+        return setup.read_dimension(self, "CLASS")
 
-    def get_classes(self) -> list[dict]:
-        return list(self.iter_read_by_query("CLASS"))
+    def get_projects(self) -> list[setup.DimensionValue]:
+        return setup.read_dimension(self, "PROJECT")
 
-    def get_projects(self) -> list[dict]:
-        return list(self.iter_read_by_query("PROJECT"))
-
-    def get_entities(self) -> list[dict]:
-        return list(self.iter_read_by_query("LOCATIONENTITY"))
+    def get_entities(self) -> list[setup.Entity]:
+        return setup.read_entities(self)
 
     def get_books_closed_through(self) -> date | None:
         """The last closed day, or None when Intacct cannot tell (object unknown, no rows)."""
-        try:
-            rows = list(self.iter_read_by_query(BOOKS_CLOSED_OBJECT, fields=(BOOKS_CLOSED_FIELD,)))
-        except IntacctPermissionError:
-            raise
-        except IntacctFunctionError as exc:
-            if _object_unknown(exc):
-                return None
-            raise
-        dates = [d for d in (_as_date(r.get(BOOKS_CLOSED_FIELD)) for r in rows) if d]
-        return max(dates) if dates else None
+        return setup.read_books_closed_through(self)
 
     # --- UI -------------------------------------------------------------------------------------
 
@@ -898,32 +683,27 @@ class IntacctHook(BaseHook):
         return True, f"Connected to Intacct {where} as Web Services user '{p.user_id}'."
 
     def _explain(self, exc: IntacctError) -> str:
+        """What failed, with the connection's facts, then the error's own fix."""
         p = self.conn_params
+        # Not naming the connection ID: the UI's Test button checks a form under a made-up one.
+        fix = exc.fix(sender_id=p.sender_id)
         if isinstance(exc, IntacctSenderNotAuthorized):
             return (
                 f"The sender ID '{p.sender_id}' is not authorized for company "
-                f"'{p.company_id}': in Intacct go to Company > Setup > Company > Security > "
-                "Web Services authorizations and add it (all lower case)."
+                f"'{p.company_id}'. {fix}"
             )
         if isinstance(exc, IntacctSenderCredentialsError):
-            return (
-                f"Intacct rejected the sender ID '{p.sender_id}' or its password: check the "
-                "sender_id and sender_password extras of the connection."
-            )
+            return f"Intacct rejected the sender ID '{p.sender_id}' or its password. {fix}"
         if isinstance(exc, IntacctSignInError):
-            if p.entity_id and "entity" in exc.all_text():
-                return (
-                    f"The entity ID '{p.entity_id}' is not valid: copy it from Company > "
-                    "Entities in Intacct into the entity_id extra."
-                )
+            if p.entity_id and exc.says(ENTITY_REJECTED):
+                return f"The entity ID '{p.entity_id}' is not valid. {fix}"
             return (
                 f"Sign-in failed for Web Services user '{p.user_id}' at company "
-                f"'{p.company_id}': check the user ID, its password and the company ID."
+                f"'{p.company_id}'. {fix}"
             )
         if isinstance(exc, IntacctPermissionError):
             return (
-                f"The Web Services user '{p.user_id}' lacks a permission: add the "
-                "Administrator role on the user's Roles tab. Intacct said: "
+                f"The Web Services user '{p.user_id}' lacks a permission. {fix} Intacct said: "
                 f"{exc.description or exc.description2}"
             )
         if isinstance(exc, IntacctResponseTooSlow):
@@ -942,91 +722,6 @@ def _host(url: str) -> str:
     return urlsplit(url).netloc or url
 
 
-def _never_sent(exc: requests.ConnectionError) -> bool:
-    """True when the TCP connection was never established (so nothing reached Intacct)."""
-    text = repr(exc.args[0]) if exc.args else ""
-    return any(
-        marker in text
-        for marker in (
-            "NewConnectionError",
-            "NameResolutionError",
-            "Connection refused",
-            "Failed to establish",
-        )
-    )
-
-
-def _already(txn: CCTransaction, row: dict) -> RecordOutcome:
-    return RecordOutcome(
-        txn.reference_no,
-        txn.control_id,
-        "already_posted",
-        record_no=str(row.get("RECORDNO") or "") or None,
-    )
-
-
-def _failed(txn: CCTransaction, result: FunctionResult) -> RecordOutcome:
-    error = result.error or IntacctResultIncomplete("no status")
-    if isinstance(error, IntacctResultIncomplete | IntacctDuplicateControlId):
-        # Already processed but not found by reference number: say so rather than guess.
-        error = type(error)(
-            "Intacct refused the write as already processed, but no record with this "
-            "reference number exists on the card",
-            errors=error.errors,
-            control_id=txn.control_id,
-            record=txn.reference_no,
-        )
-    return RecordOutcome(
-        txn.reference_no,
-        txn.control_id,
-        "failed",
-        error=error.with_context(record=txn.reference_no, control_id=txn.control_id),
-    )
-
-
-def _first_field(row: dict, names: Sequence[str]) -> str | None:
-    """The first of ``names`` that holds a value in ``row``."""
-    return next((name for name in names if row.get(name) not in (None, "")), None)
-
-
-def _expiry(month: object, year: object) -> date | None:
-    try:
-        m = month_number(str(month)) if month not in (None, "") else None
-        y = int(str(year)) if year not in (None, "") else None
-    except ValueError:
-        return None
-    return last_day_of_month(y, m) if m and y else None
-
-
-def _is_active(status: object) -> bool:
-    if isinstance(status, bool):
-        return status
-    text = str(status or "").strip().lower()
-    if text in ("active", "inactive"):
-        return text == "active"
-    try:
-        return bool(parse_bool(text))
-    except ValueError:
-        return False
-
-
-def _as_date(value: object) -> date | None:
-    if isinstance(value, date):
-        return value
-    if value in (None, ""):
-        return None
-    return parse_date(str(value))
-
-
-def _object_unknown(exc: IntacctError) -> bool:
-    text = exc.all_text()
-    return any(
-        marker in text
-        for marker in (
-            "object definition",
-            "not found",
-            "does not exist",
-            "unknown object",
-            "cannot be performed on objects",
-        )
-    )
+def _describe(exc: BaseException | None) -> str:
+    # The class only: the message may quote Intacct's text, which the log does not need.
+    return f" ({type(exc).__name__})"

@@ -19,7 +19,7 @@ AUTHENTICATION = "authentication"
 FUNCTION = "function"
 
 # Error numbers the hook branches on. Where the real number is unknown the emulator's choice is
-# named as such (see docs/architecture.md); the text heuristics below cover the real service.
+# named as such (see docs/architecture.md); TEXT_MATCHES below backs them up for the real service.
 SCHEMA_ERRORNO = "XL03000003"
 CREDENTIALS_ERRORNO = "XL03000006"
 ROLLED_BACK_ERRORNO = "XL03000009"
@@ -29,6 +29,83 @@ BUSINESS_ERRORNO = "BL01001973"
 RATE_LIMIT_ERRORNO = "GW-0010"
 INVALID_REQUEST_ERRORNO = "GW-0011"
 SIGN_IN_CONTROL_ERRORNOS = frozenset({"XMLGW_JPP0002", "UJPP0002"})
+QUERY_ERRORNO = "DL02000001"  # emulator choice: query syntax, unknown object or field
+
+# Intacct screens the fixes name.
+WS_AUTHORIZATIONS_SCREEN = "Company > Setup > Company > Security > Web Services authorizations"
+WS_USERS_SCREEN = "Company > Web Services Users"
+ENTITIES_SCREEN = "Company > Entities"
+
+
+# --- error texts ------------------------------------------------------------------------------
+# The one place where Intacct's error texts are read. An error number alone does not always say
+# what went wrong (XL03000006 is the answer to five different sign-in problems), and the real
+# service's numbers for some cases are unknown. Each entry names the number it backs up; every
+# other module asks ``IntacctError.says(meaning)``.
+
+SIGN_IN_REJECTED = "sign-in rejected"
+SENDER_REJECTED = "sender rejected"
+SENDER_NOT_AUTHORIZED = "sender not authorized"
+SESSION_INVALID = "session invalid"
+ENTITY_REJECTED = "entity rejected"
+NO_PERMISSION = "no permission"
+ALREADY_PROCESSED = "already processed"
+CLOSED_PERIOD = "closed period"
+OBJECT_UNKNOWN = "object unknown"
+
+
+@dataclass(frozen=True)
+class TextMatch:
+    """Lower-case phrases in Intacct's error texts that mean ``meaning``, backing up the error
+    number ``errorno`` (at ``level``), which alone is ambiguous or not known for sure."""
+
+    meaning: str
+    errorno: str
+    level: str
+    phrases: tuple[str, ...]
+
+    def found_in(self, text: str) -> bool:
+        return any(phrase in text for phrase in self.phrases)
+
+
+TEXT_MATCHES: dict[str, TextMatch] = {
+    m.meaning: m
+    for m in (
+        TextMatch(SIGN_IN_REJECTED, "XMLGW_JPP0002", CONTROL, ("sign-in",)),
+        TextMatch(SENDER_REJECTED, CREDENTIALS_ERRORNO, CONTROL, ("partner id", "sender")),
+        TextMatch(
+            SENDER_NOT_AUTHORIZED,
+            CREDENTIALS_ERRORNO,
+            AUTHENTICATION,
+            ("web services authorization", "not authorized"),
+        ),
+        TextMatch(SESSION_INVALID, CREDENTIALS_ERRORNO, AUTHENTICATION, ("session",)),
+        TextMatch(ENTITY_REJECTED, CREDENTIALS_ERRORNO, AUTHENTICATION, ("entity", "location")),
+        TextMatch(NO_PERMISSION, PERMISSION_ERRORNO, FUNCTION, ("do not have permission",)),
+        TextMatch(
+            ALREADY_PROCESSED, DUPLICATE_CONTROL_ID_ERRORNO, FUNCTION, ("already been processed",)
+        ),
+        TextMatch(
+            CLOSED_PERIOD, BUSINESS_ERRORNO, FUNCTION, ("closed period", "date must be on or after")
+        ),
+        TextMatch(
+            OBJECT_UNKNOWN,
+            QUERY_ERRORNO,
+            FUNCTION,
+            (
+                "object definition",
+                "not found",
+                "does not exist",
+                "unknown object",
+                "cannot be performed on objects",
+            ),
+        ),
+    )
+}
+
+
+def _said(meaning: str, text: str) -> bool:
+    return TEXT_MATCHES[meaning].found_in(text)
 
 
 @dataclass(frozen=True)
@@ -105,6 +182,19 @@ class IntacctError(Exception):
         parts = [e.text() for e in self.errors] + [self._message or ""]
         return " ".join(parts).lower()
 
+    def says(self, meaning: str) -> bool:
+        """Whether Intacct's texts say ``meaning`` (a key of :data:`TEXT_MATCHES`)."""
+        return _said(meaning, self.all_text())
+
+    @classmethod
+    def fix_for(cls, *, conn_id: str | None = None, sender_id: str | None = None) -> str:
+        """The class's :attr:`hint`, naming the connection or sender where it needs them."""
+        return cls.hint
+
+    def fix(self, *, conn_id: str | None = None, sender_id: str | None = None) -> str:
+        """What to do about this error (see :meth:`fix_for`)."""
+        return self.fix_for(conn_id=conn_id, sender_id=sender_id)
+
     def with_context(self, *, record: str | None = None, control_id: str | None = None):
         """Return a copy that names the record (and control ID) it concerns."""
         return type(self)(
@@ -146,6 +236,14 @@ class IntacctError(Exception):
                 self.http_status,
             ),
         )
+
+
+def _connection(conn_id: str | None) -> str:
+    return f"the Airflow connection '{conn_id}'" if conn_id else "the Airflow connection"
+
+
+def _sender(sender_id: str | None) -> str:
+    return f"the sender ID '{sender_id}'" if sender_id else "the sender ID"
 
 
 def _rebuild(cls, message, errors, level, control_id, record, http_status):
@@ -273,7 +371,15 @@ class IntacctSchemaError(IntacctControlError):
 class IntacctSenderCredentialsError(IntacctControlError):
     """Control-level XL03000006: the Web Services sender ID or sender password is wrong."""
 
-    hint = "Check the extras sender_id (normally bill.com, all lower case) and sender_password."
+    template = (
+        "Check the extras 'sender_id' (normally bill.com, all lower case) and 'sender_password' "
+        "of {conn}."
+    )
+    hint = template.format(conn=_connection(None))
+
+    @classmethod
+    def fix_for(cls, *, conn_id: str | None = None, sender_id: str | None = None) -> str:
+        return cls.template.format(conn=_connection(conn_id))
 
 
 # --- authentication level ---------------------------------------------------------------------
@@ -288,19 +394,40 @@ class IntacctAuthenticationError(IntacctError):
 class IntacctSenderNotAuthorized(IntacctAuthenticationError):
     """The sender ID is not in the company's Web Services authorizations."""
 
-    hint = (
-        "In Intacct go to Company > Setup > Company > Security > Web Services authorizations "
-        "and add the sender ID (all lower case)."
-    )
+    template = f"In Intacct, {WS_AUTHORIZATIONS_SCREEN}: add {{sender}} exactly, all lower case."
+    hint = template.format(sender=_sender(None))
+
+    @classmethod
+    def fix_for(cls, *, conn_id: str | None = None, sender_id: str | None = None) -> str:
+        return cls.template.format(sender=_sender(sender_id))
 
 
 class IntacctSignInError(IntacctAuthenticationError):
     """User ID, user password, company ID or entity ID rejected."""
 
-    hint = (
-        "Check the Web Services user ID and password (login/password of the connection), the "
-        "company_id extra and, for multi-entity companies, the entity_id extra."
+    template = (
+        f"In Intacct, {WS_USERS_SCREEN}: check the user ID and reset its password, then put "
+        "both in {conn} (login and password); check its extra 'company_id' too."
     )
+    entity_template = (
+        f"In Intacct, {ENTITIES_SCREEN}: copy the Entity ID into the extra 'entity_id' of "
+        "{conn} (leave it empty for a company without entities)."
+    )
+    hint = template.format(conn=_connection(None))
+
+    @classmethod
+    def fix_for(cls, *, conn_id: str | None = None, sender_id: str | None = None) -> str:
+        return cls.template.format(conn=_connection(conn_id))
+
+    @classmethod
+    def entity_fix_for(cls, *, conn_id: str | None = None) -> str:
+        """The fix when the entity ID was the rejected part."""
+        return cls.entity_template.format(conn=_connection(conn_id))
+
+    def fix(self, *, conn_id: str | None = None, sender_id: str | None = None) -> str:
+        if self.says(ENTITY_REJECTED):
+            return self.entity_fix_for(conn_id=conn_id)
+        return self.fix_for(conn_id=conn_id)
 
 
 class IntacctSessionExpired(IntacctAuthenticationError):
@@ -321,7 +448,10 @@ class IntacctFunctionError(IntacctError):
 class IntacctPermissionError(IntacctFunctionError):
     """PL04000005: the Web Services user lacks permission for the operation."""
 
-    hint = "Give the Web Services user a role with this permission (e.g. Administrator)."
+    hint = (
+        f"In Intacct, {WS_USERS_SCREEN} > the user > Roles tab: add the Administrator role (or "
+        "another role with this permission)."
+    )
 
 
 class IntacctRecordError(IntacctFunctionError):
@@ -386,6 +516,10 @@ def _classify(
 ) -> type[IntacctError]:
     numbers = {e.errorno for e in errors}
     text = " ".join(e.text() for e in errors).lower()
+
+    def said(meaning: str) -> bool:
+        return _said(meaning, text)
+
     if level == GATEWAY:
         if RATE_LIMIT_ERRORNO in numbers:
             return IntacctRateLimited
@@ -395,26 +529,26 @@ def _classify(
     if level == CONTROL:
         if SCHEMA_ERRORNO in numbers:
             return IntacctSchemaError
-        if numbers & SIGN_IN_CONTROL_ERRORNOS or "sign-in" in text:
+        if numbers & SIGN_IN_CONTROL_ERRORNOS or said(SIGN_IN_REJECTED):
             return IntacctSignInError
-        if "partner id" in text or "sender" in text:
+        if said(SENDER_REJECTED):
             return IntacctSenderCredentialsError
         return IntacctControlError
     if level == AUTHENTICATION:
-        if "web services authorization" in text or "not authorized" in text:
+        if said(SENDER_NOT_AUTHORIZED):
             return IntacctSenderNotAuthorized
-        if "session" in text:
+        if said(SESSION_INVALID):
             return IntacctSessionExpired
         return IntacctSignInError
     # Function level. The rollback marker XL03000009 accompanies the real cause on the failing
     # function, so the cause is classified first; only aborted results are "aborted".
     if status == "aborted":
         return IntacctTransactionAborted
-    if PERMISSION_ERRORNO in numbers or "do not have permission" in text:
+    if PERMISSION_ERRORNO in numbers or said(NO_PERMISSION):
         return IntacctPermissionError
-    if DUPLICATE_CONTROL_ID_ERRORNO in numbers or "already been processed" in text:
+    if DUPLICATE_CONTROL_ID_ERRORNO in numbers or said(ALREADY_PROCESSED):
         return IntacctDuplicateControlId
-    if "closed period" in text or "date must be on or after" in text:
+    if said(CLOSED_PERIOD):
         return IntacctClosedPeriod
     if BUSINESS_ERRORNO in numbers:
         return IntacctRecordError

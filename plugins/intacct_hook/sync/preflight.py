@@ -6,7 +6,6 @@ read Intacct through the hook; nothing here writes.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -14,12 +13,12 @@ from typing import Any, Literal, Protocol
 
 from intacct_hook.intacct import errors as ierr
 from intacct_hook.intacct.fields import (
-    ACCOUNT_LIKE_FIELD,
     BOOKS_CLOSED_FIELD,
     BOOKS_CLOSED_OBJECT,
     CARD_LOCATION_FIELDS,
     CARD_OFFSET_ACCOUNT_FIELDS,
 )
+from intacct_hook.intacct.setup import CreditCard, DimensionValue, GLAccount
 from intacct_hook.sync.settings import SyncSettings
 from intacct_hook.sync.window import SyncWindow
 
@@ -27,8 +26,6 @@ Severity = Literal["error", "warning", "info"]
 
 GL_ACCOUNTS_SCREEN = "General Ledger > Accounts"
 CARD_SCREEN = "Cash Management > Accounts > Credit card"
-WS_AUTH_SCREEN = "Company > Setup > Company > Security > Web Services authorizations"
-WS_USERS_SCREEN = "Company > Web Services Users"
 
 # GLACCOUNT flags that make a dimension mandatory on every line posted to the account, and the
 # coding key our mapping uses for each. Custom dimensions (REQUIREGLDIM*) cannot be supplied.
@@ -53,14 +50,13 @@ DIMENSION_LABELS = {
 }
 
 
-def required_dimensions(account: Mapping[str, Any]) -> frozenset[str]:
+def required_dimensions(account: GLAccount) -> frozenset[str]:
     """The dimensions every line posted to ``account`` must carry: the mapping's coding keys
     (``department``…) for those it can supply, the Intacct name (``customer``, ``gldim<name>``)
     for those it cannot."""
     return frozenset(
-        REQUIRED_DIMENSION_FLAGS.get(flag) or flag.removeprefix("REQUIRE").lower()
-        for flag, value in account.items()
-        if flag.startswith("REQUIRE") and _flag(value)
+        REQUIRED_DIMENSION_FLAGS.get(name) or name.removeprefix("REQUIRE").lower()
+        for name in account.required_flags
     )
 
 
@@ -86,13 +82,12 @@ class IntacctSetupReader(Protocol):
     @property
     def conn_params(self) -> SignInParams: ...
 
-    def get_gl_accounts(self, account_nos: Sequence[str] | None = None) -> list[dict[str, Any]]: ...
-    def get_credit_card(self, card_id: str) -> dict[str, Any] | None: ...
-    def get_locations(self) -> list[dict[str, Any]]: ...
-    def get_departments(self) -> list[dict[str, Any]]: ...
-    def get_classes(self) -> list[dict[str, Any]]: ...
-    def get_projects(self) -> list[dict[str, Any]]: ...
-    def get_entities(self) -> list[dict[str, Any]]: ...
+    def get_gl_accounts(self, account_nos: Sequence[str] | None = None) -> list[GLAccount]: ...
+    def get_credit_card(self, card_id: str) -> CreditCard | None: ...
+    def get_locations(self) -> list[DimensionValue]: ...
+    def get_departments(self) -> list[DimensionValue]: ...
+    def get_classes(self) -> list[DimensionValue]: ...
+    def get_projects(self) -> list[DimensionValue]: ...
     def get_books_closed_through(self) -> date | None: ...
 
 
@@ -183,12 +178,6 @@ class PreflightReport:
         }
 
 
-def _flag(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value or "").strip().lower() in {"true", "t", "1", "yes"}
-
-
 def _text(value: Any) -> str:
     return str(value or "").strip()
 
@@ -197,42 +186,26 @@ def _norm(value: Any) -> str:
     return _text(value).lower().replace("_", " ").replace("-", " ")
 
 
-def _card_expiry(card: Mapping[str, Any]) -> date | None:
-    """Last day of the card's expiry month; Intacct stores the month as a name."""
-    if isinstance(card.get("expires"), date):
-        return card["expires"]
-    month_text, year_text = _text(card.get("EXP_MONTH")), _text(card.get("EXP_YEAR"))
-    if not month_text or not year_text:
-        return None
-    names = {name.lower(): n for n, name in enumerate(calendar.month_name) if name}
-    month = names.get(month_text.lower()) or (int(month_text) if month_text.isdigit() else None)
-    if month is None or not year_text.isdigit():
-        return None
-    year = int(year_text)
-    return date(year, month, calendar.monthrange(year, month)[1])
-
-
 def _auth_finding(
     report: PreflightReport,
     exc: ierr.IntacctError,
     settings: SyncSettings,
     intacct: IntacctSetupReader,
 ) -> None:
-    """Turn a sign-in failure into the setup step that fixes it."""
-    text = f"{exc.description or ''} {exc.description2 or ''}".lower()
+    """Turn a sign-in failure into the setup step that fixes it (the error's own fix)."""
+    conn_id = intacct.intacct_conn_id
     if isinstance(exc, ierr.IntacctSenderNotAuthorized):
         report.add(
             "setup.sender_authorized",
             "error",
             f"The Web Services sender ID '{settings.sender_id}' is not authorized for this "
             "company (XL03000006 Invalid Web Services Authorization).",
-            f"In Intacct, {WS_AUTH_SCREEN}: add the sender ID '{settings.sender_id}' exactly, "
-            "all lower case.",
+            exc.fix(sender_id=settings.sender_id),
         )
-    elif "entity" in text or "location" in text:
+    elif exc.says(ierr.ENTITY_REJECTED):
         # Name what signed in: the connection's entity, not the settings' (which may differ).
         entity = intacct.conn_params.entity_id
-        conn = f"the Airflow connection '{intacct.intacct_conn_id}'"
+        conn = f"the Airflow connection '{conn_id}'"
         into = (
             f"into entity '{entity}' (extra 'entity_id' of {conn})"
             if entity
@@ -243,16 +216,14 @@ def _auth_finding(
             "setup.entity",
             "error",
             f"Sign-in {into} failed: {said}.",
-            "In Intacct, Company > Entities: copy the Entity ID into the extra 'entity_id' of "
-            f"{conn} (leave it empty for a company without entities).",
+            ierr.IntacctSignInError.entity_fix_for(conn_id=conn_id),
         )
     elif isinstance(exc, ierr.IntacctControlError):
         report.add(
             "setup.sender_credentials",
             "error",
             f"The gateway rejected the sender credentials ({exc.errorno}).",
-            "Check the extras 'sender_id' and 'sender_password' of the Airflow connection "
-            "intacct_default.",
+            ierr.IntacctSenderCredentialsError.fix_for(conn_id=conn_id),
         )
     else:
         report.add(
@@ -260,8 +231,7 @@ def _auth_finding(
             "error",
             f"The Web Services user '{settings.ws_user_id}' cannot sign in "
             f"({exc.errorno}: {exc.description or exc.description2}).",
-            f"In Intacct, {WS_USERS_SCREEN}: check the user ID and reset its password, then "
-            "put both in the Airflow connection intacct_default (login and password).",
+            ierr.IntacctSignInError.fix_for(conn_id=conn_id),
         )
 
 
@@ -270,14 +240,16 @@ def _permission_finding(report: PreflightReport, exc: ierr.IntacctError, what: s
         "setup.user_permissions",
         "error",
         f"The Web Services user may not read {what}: {exc.description2 or exc.description}.",
-        f"In Intacct, {WS_USERS_SCREEN} > the user > Roles tab: add the Administrator role.",
+        exc.fix(),
     )
 
 
-def check_gl_account(report: PreflightReport, account: Mapping[str, Any], label: str) -> None:
+def check_gl_account(report: PreflightReport, gl: GLAccount, label: str) -> None:
     """The Divvy GL Account must be exactly as the setup guide's step 6 says."""
-    no = _text(account.get("ACCOUNTNO"))
-    where = f"In Intacct, {GL_ACCOUNTS_SCREEN} > {no} '{_text(account.get('TITLE'))}'"
+    no = gl.account_no
+    where = f"In Intacct, {GL_ACCOUNTS_SCREEN} > {no} '{gl.title}'"
+    # The setup guide's words are compared with the fields as Intacct returned them.
+    account = gl.fields
     expectations = [
         ("ACCOUNTTYPE", "balancesheet", "Account type", "Balance Sheet"),
         ("NORMALBALANCE", "credit", "Normal balance", "Credit"),
@@ -304,7 +276,7 @@ def check_gl_account(report: PreflightReport, account: Mapping[str, Any], label:
             f"{label} {no}: GL account alternative is '{account.get('ALTERNATIVEACCOUNT')}'.",
             f"{where}: set GL account alternative to None.",
         )
-    if "SUBLEDGERCONTROLON" not in account:
+    if gl.disallows_direct_posting is None:
         _unverifiable_gl_field(
             report,
             "gl_account.direct_posting",
@@ -313,7 +285,7 @@ def check_gl_account(report: PreflightReport, account: Mapping[str, Any], label:
             "SUBLEDGERCONTROLON",
             "'Disallow direct posting'",
         )
-    elif _flag(account.get("SUBLEDGERCONTROLON")):
+    elif gl.disallows_direct_posting:
         report.add(
             "gl_account.direct_posting",
             "error",
@@ -321,7 +293,7 @@ def check_gl_account(report: PreflightReport, account: Mapping[str, Any], label:
             "post to it.",
             f"{where}: uncheck 'Disallow direct posting'.",
         )
-    required = [f for f in account if f.startswith("REQUIRE") and _flag(account.get(f))]
+    required = gl.required_flags
     if not any(f in account for f in REQUIRED_DIMENSION_FLAGS):
         report.add(
             "gl_account.required_dimensions",
@@ -353,13 +325,13 @@ def _unverifiable_gl_field(
 
 
 def _find_divvy_gl_account(
-    report: PreflightReport, accounts: Sequence[Mapping[str, Any]], settings: SyncSettings
-) -> Mapping[str, Any] | None:
+    report: PreflightReport, accounts: Sequence[GLAccount], settings: SyncSettings
+) -> GLAccount | None:
     if settings.divvy_gl_account_no:
-        matches = [a for a in accounts if _text(a.get("ACCOUNTNO")) == settings.divvy_gl_account_no]
+        matches = [a for a in accounts if a.account_no == settings.divvy_gl_account_no]
         wanted = f"number {settings.divvy_gl_account_no}"
     else:
-        matches = [a for a in accounts if _text(a.get("TITLE")) == settings.divvy_gl_account_title]
+        matches = [a for a in accounts if a.title == settings.divvy_gl_account_title]
         wanted = f"title '{settings.divvy_gl_account_title}'"
     if len(matches) == 1:
         return matches[0]
@@ -373,7 +345,7 @@ def _find_divvy_gl_account(
             "or set divvy_gl_account_no in the divvy_intacct_settings Variable.",
         )
     else:
-        numbers = ", ".join(_text(a.get("ACCOUNTNO")) for a in matches)
+        numbers = ", ".join(a.account_no for a in matches)
         report.add(
             "gl_account.exists",
             "error",
@@ -385,11 +357,11 @@ def _find_divvy_gl_account(
 
 def check_card(
     report: PreflightReport,
-    card: Mapping[str, Any] | None,
+    card: CreditCard | None,
     settings: SyncSettings,
     window: SyncWindow,
     gl_account_no: str | None,
-    locations: Mapping[str, Mapping[str, Any]],
+    locations: Mapping[str, DimensionValue],
 ) -> None:
     """The credit card object must be as the setup guide's step 7 says."""
     card_id = settings.card_account_id
@@ -403,9 +375,7 @@ def check_card(
             "Account, a default location; or set card_account_id in divvy_intacct_settings.",
         )
         return
-    status = card.get("active")
-    active = status if isinstance(status, bool) else _norm(card.get("STATUS")) == "active"
-    if "STATUS" not in card:
+    if card.active is None:
         report.add(
             "card.active",
             "warning",
@@ -413,18 +383,18 @@ def check_card(
             "returned no STATUS field for it. The sync goes on.",
             f"{where}: check that Status is Active.",
         )
-    elif not active:
+    elif not card.active:
         report.add(
             "card.active",
             "error",
-            f"The credit card account '{card_id}' is {_text(card.get('STATUS')) or 'not active'}.",
+            f"The credit card account '{card_id}' is {card.status or 'not active'}.",
             f"{where}: set Status to Active.",
         )
-    expiry = _card_expiry(card)
+    expiry = card.expires
     needed = window.last_day + timedelta(days=settings.card_expiry_margin_days)
     if expiry is None:
         got = ", ".join(
-            f"{f} = '{_text(card.get(f))}'" if f in card else f"no {f}"
+            f"{f} = '{_text(card.fields.get(f))}'" if f in card.fields else f"no {f}"
             for f in ("EXP_MONTH", "EXP_YEAR")
         )
         report.add(
@@ -450,9 +420,9 @@ def check_card(
 
 def check_card_default_location(
     report: PreflightReport,
-    card: Mapping[str, Any],
+    card: CreditCard,
     card_id: str,
-    locations: Mapping[str, Mapping[str, Any]],
+    locations: Mapping[str, DimensionValue],
 ) -> None:
     """A default location read from the card must be an active location; none read is a warning.
 
@@ -460,8 +430,8 @@ def check_card_default_location(
     the map step simply has no card default to fall back on.
     """
     where = f"In Intacct, {CARD_SCREEN} > '{card_id}'"
-    location = card_default_location(card)
-    found_in = card.get("default_location_field")
+    location = card.default_location_id
+    found_in = card.default_location_field
     report.card_default_location = location
     if location is None:
         report.add(
@@ -491,22 +461,8 @@ def check_card_default_location(
         )
 
 
-def card_default_location(card: Mapping[str, Any] | None) -> str | None:
-    """The card's default location ID as the hook found it under a guessed field, else None."""
-    return _text((card or {}).get("default_location_id")) or None
-
-
-def _account_like_fields(card: Mapping[str, Any]) -> dict[str, str]:
-    """The card's own fields (Intacct's are upper case) that are named like a GL account."""
-    return {
-        name: _text(value)
-        for name, value in card.items()
-        if name.isupper() and ACCOUNT_LIKE_FIELD.search(name) and _text(value)
-    }
-
-
 def check_card_offset_account(
-    report: PreflightReport, card: Mapping[str, Any], card_id: str, gl_account_no: str | None
+    report: PreflightReport, card: CreditCard, card_id: str, gl_account_no: str | None
 ) -> None:
     """The card must offset to the Divvy GL Account; only a value read and found wrong stops.
 
@@ -515,9 +471,9 @@ def check_card_offset_account(
     guessed name holding another account is read and wrong; anything else cannot be verified.
     """
     where = f"In Intacct, {CARD_SCREEN} > '{card_id}'"
-    fields = _account_like_fields(card)
-    guessed_field = card.get("offset_account_field")
-    guessed = _text(card.get("offset_account_no")) or None
+    fields = card.account_like_fields()
+    guessed_field = card.offset_account_field
+    guessed = card.offset_account_no
     if gl_account_no is None:
         # The Divvy GL Account itself is missing (already an error): nothing to compare with.
         report.card_offset_account = guessed
@@ -557,15 +513,19 @@ def check_card_offset_account(
     )
 
 
-def _index(rows: Iterable[Mapping[str, Any]], key: str) -> dict[str, Mapping[str, Any]]:
-    return {_text(r.get(key)): r for r in rows if _norm(r.get("STATUS") or "active") == "active"}
+def _active_accounts(accounts: Iterable[GLAccount]) -> dict[str, GLAccount]:
+    return {a.account_no: a for a in accounts if a.active}
+
+
+def _active_values(values: Iterable[DimensionValue]) -> dict[str, DimensionValue]:
+    return {v.id: v for v in values if v.active}
 
 
 def check_coding_targets(
     report: PreflightReport,
     targets: Sequence[CodingTarget],
-    accounts: Mapping[str, Mapping[str, Any]],
-    dimensions: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    accounts: Mapping[str, GLAccount],
+    dimensions: Mapping[str, Mapping[str, DimensionValue]],
     default_location: str | None,
 ) -> None:
     """Every account and dimension value the mapping can produce must exist and be postable."""
@@ -583,7 +543,7 @@ def check_coding_targets(
                     f"activate {target.gl_account}.",
                 )
             else:
-                if _flag(account.get("SUBLEDGERCONTROLON")):
+                if account.disallows_direct_posting:
                     report.add(
                         "mapping.gl_account",
                         severity,
@@ -676,22 +636,22 @@ class PostingFacts:
     required_dimensions: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
-def _read_dimensions(intacct: IntacctSetupReader) -> dict[str, dict[str, Mapping[str, Any]]]:
+def _read_dimensions(intacct: IntacctSetupReader) -> dict[str, dict[str, DimensionValue]]:
     return {
-        "location": _index(intacct.get_locations(), "LOCATIONID"),
-        "department": _index(intacct.get_departments(), "DEPARTMENTID"),
-        "class": _index(intacct.get_classes(), "CLASSID"),
-        "project": _index(intacct.get_projects(), "PROJECTID"),
+        "location": _active_values(intacct.get_locations()),
+        "department": _active_values(intacct.get_departments()),
+        "class": _active_values(intacct.get_classes()),
+        "project": _active_values(intacct.get_projects()),
     }
 
 
 def read_posting_facts(intacct: IntacctSetupReader, settings: SyncSettings) -> PostingFacts:
-    accounts = _index(intacct.get_gl_accounts(), "ACCOUNTNO")
+    accounts = _active_accounts(intacct.get_gl_accounts())
     dimensions = _read_dimensions(intacct)
-    card = intacct.get_credit_card(settings.card_account_id) or {}
+    card = intacct.get_credit_card(settings.card_account_id)
     required = {no: required_dimensions(account) for no, account in accounts.items()}
     return PostingFacts(
-        card_default_location=card_default_location(card),
+        card_default_location=card.default_location_id if card else None,
         active_ids={"gl_account": set(accounts)} | {k: set(v) for k, v in dimensions.items()},
         required_dimensions={no: dims for no, dims in required.items() if dims},
     )
@@ -716,7 +676,7 @@ def run_preflight(
     report.add("setup.sign_in", "info", "Sender authorized; Web Services user signed in.")
 
     gl = _find_divvy_gl_account(report, accounts_list, settings)
-    gl_no = _text(gl.get("ACCOUNTNO")) if gl else None
+    gl_no = gl.account_no if gl else None
     if gl is not None:
         check_gl_account(report, gl, "Divvy GL Account")
 
@@ -729,7 +689,7 @@ def run_preflight(
         return report
     check_card(report, card, settings, window, gl_no, locations)
 
-    accounts = _index(accounts_list, "ACCOUNTNO")
+    accounts = _active_accounts(accounts_list)
     check_coding_targets(report, targets, accounts, dimensions, report.card_default_location)
     report.active_ids = {"gl_account": set(accounts)} | {k: set(v) for k, v in dimensions.items()}
 
