@@ -42,6 +42,7 @@ from intacct_hook.sync.ledger import MappedLine
 from intacct_hook.sync.preflight import GL_ACCOUNTS_SCREEN, dimension_label
 from intacct_hook.sync.rules import LineFacts, RuleSet, intacct_id
 from intacct_hook.sync.settings import DEFAULT_CUSTOM_FIELD_NAMES, DIMENSIONS
+from intacct_hook.sync.states import LedgerState
 
 #: Input columns of :func:`map_lines`; ``description`` is optional.
 INPUT_COLUMNS = (
@@ -83,7 +84,7 @@ class MappingOutcome:
     """What to save for one transaction (see :meth:`Ledger.save_mapping`)."""
 
     uuid: str
-    state: str  # ready | unmapped
+    state: LedgerState  # READY | UNMAPPED
     reason: str | None
     lines: tuple[MappedLine, ...]
 
@@ -107,7 +108,7 @@ class MappingResult:
 
     def unmapped(self) -> pd.DataFrame:
         """The transactions that cannot be posted yet, with their reasons."""
-        return self.transactions[self.transactions["state"] == "unmapped"]
+        return self.transactions[self.transactions["state"] == LedgerState.UNMAPPED]
 
 
 def map_lines(
@@ -372,7 +373,7 @@ def _transactions(lines: pd.DataFrame) -> pd.DataFrame:
         rows.append(
             {
                 "uuid": uuid,
-                "state": "unmapped" if bad else "ready",
+                "state": LedgerState.UNMAPPED if bad else LedgerState.READY,
                 "reason": reason,
                 "line_count": len(group),
                 "amount": sum((r["amount"] for r in group), Decimal("0")),

@@ -48,15 +48,16 @@ from intacct_hook.sync.reconcile import (
 from intacct_hook.sync.report import reason_kind
 from intacct_hook.sync.rules import RuleSet
 from intacct_hook.sync.settings import SyncSettings
+from intacct_hook.sync.states import (
+    EXPECTED_AFTER_PREVIEW,
+    EXPECTED_IN_INTACCT,
+    STATE_FOR_ACTION,
+    LedgerState,
+)
 from intacct_hook.sync.window import SyncWindow
 
 log = logging.getLogger(__name__)
 
-STATE_FOR_ACTION = {"post": "ready", "hold": "held", "skip": "skipped"}
-# States whose transactions Divvy and Intacct should agree on: everything the sync means to post.
-EXPECTED_IN_INTACCT = ("ready", "posting", "posted", "failed")
-# A dry run posted nothing, so its ready transactions are not expected in Intacct yet.
-EXPECTED_AFTER_DRY_RUN = ("posting", "posted", "failed")
 # A run's landing is deleted by its own reconcile; a run that never got there (failed, marked
 # failed, deleted) leaves it behind, and any later reconcile deletes it once it is this old.
 # Longer than any run lasts, so a live run's landing is never taken.
@@ -199,7 +200,7 @@ def stage(
         if bad_data:
             held_bad_data += 1
             log.warning("Divvy transaction %s held: %s", row.uuid, row.reason)
-        if row.state != "ready":
+        if row.state != LedgerState.READY:
             reasons[f"{row.state}: {reason_kind(row.reason)}"] += 1
         rows.append(row)
     counts = ledger.stage(rows, run_id)
@@ -253,7 +254,7 @@ def _stage_one(
             f"{fit(xml_safe(str(exc)), 300)}); please report this as a bug."
         ) from exc
     # staged_transaction holds a postable record whose data the ledger or map step cannot take.
-    demoted = decision.action == "post" and row.state == "held"
+    demoted = decision.action == "post" and row.state == LedgerState.HELD
     return row, decision.bad_field is not None or demoted
 
 
@@ -269,22 +270,22 @@ def staged_transaction(
     surrogate); the raw payload is kept as sent, since JSON escapes those characters.
     """
     state = STATE_FOR_ACTION[decision.action]
-    reason = None if state == "ready" else decision.reason
+    reason = None if state == LedgerState.READY else decision.reason
     try:
         posting_date = window.posting_date(txn.occurred_time)
     except OverflowError:
         # Year 1 west of UTC, or 9999 east of it: the local date does not exist in Python.
         posting_date = txn.occurred_time.date()
-        if state == "ready":
-            state = "held"
+        if state == LedgerState.READY:
+            state = LedgerState.HELD
             reason = (
                 f"{BAD_DATA}: field 'occurredTime' ({txn.occurred_time.isoformat()}) has no "
                 f"date in {window.timezone}; held until it is corrected in Divvy."
             )
-    if state == "ready":
+    if state == LedgerState.READY:
         children = [c.uuid for c in txn.children if describe_illegal(c.uuid)]
         if children:
-            state = "held"
+            state = LedgerState.HELD
             reason = (
                 f"{BAD_DATA}: field 'childTransactionUuids' has {children[0][:60]!r}, which "
                 f"{describe_illegal(children[0])}; held until Divvy corrects it (report it to "
@@ -348,8 +349,8 @@ def map_transactions(
         if outcome.reason:
             reasons[outcome.reason] += 1
     return {
-        "mapped": states["ready"],
-        "unmapped": states["unmapped"],
+        "mapped": states[LedgerState.READY],
+        "unmapped": states[LedgerState.UNMAPPED],
         "claimed_by_another_run": states["claimed_elsewhere"],
         "unmapped_reasons": dict(reasons.most_common(20)),
     }
@@ -556,7 +557,7 @@ def adopt_already_in_intacct(
     whichever attempt's control ID posted it — is recorded as posted and not sent. One query
     per 1,000 references, not one per record.
     """
-    ready = ledger.select_in_state(["ready"])
+    ready = ledger.select_in_state([LedgerState.READY])
     if not ready:
         return
     found = _found_in_intacct(intacct, settings, ready)
@@ -659,7 +660,7 @@ def _send(
 
 
 def _dry_run(ledger: Ledger, settings: SyncSettings, report: LoadReport) -> None:
-    ready = ledger.select_in_state(["ready"])
+    ready = ledger.select_in_state([LedgerState.READY])
     lines = ledger.mapped_lines([r.uuid for r in ready])
     for row in ready:
         try:
@@ -702,7 +703,7 @@ def reconcile(
     extract and load) is a difference, not a quiet "matched". Then this run's landing goes.
     """
     days = window.days()
-    states = EXPECTED_AFTER_DRY_RUN if dry_run else EXPECTED_IN_INTACCT
+    states = EXPECTED_AFTER_PREVIEW if dry_run else EXPECTED_IN_INTACCT
     expected = [
         ExpectedPosting(r.uuid, r.posting_date, r.amount)
         for r in ledger.select_in_state(states, days[0], days[-1])
