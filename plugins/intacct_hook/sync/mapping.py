@@ -38,10 +38,16 @@ import pandas as pd
 from intacct_hook.divvy.posting_rules import PostingLine, original_amount_text, posting_lines
 from intacct_hook.divvy.records import DivvyTransaction
 from intacct_hook.intacct.text import FIELD_LIMITS, clean_text, describe_illegal, fit, xml_safe
+from intacct_hook.sync.dimensions import (
+    BY_KEY,
+    DEFAULT_CUSTOM_FIELD_NAMES,
+    DIMENSIONS,
+    ID_COLUMNS,
+    RULE_COLUMNS,
+)
 from intacct_hook.sync.ledger import MappedLine
 from intacct_hook.sync.preflight import GL_ACCOUNTS_SCREEN, dimension_label
 from intacct_hook.sync.rules import LineFacts, RuleSet, intacct_id
-from intacct_hook.sync.settings import DEFAULT_CUSTOM_FIELD_NAMES, DIMENSIONS
 from intacct_hook.sync.states import LedgerState
 
 #: Input columns of :func:`map_lines`; ``description`` is optional.
@@ -50,23 +56,6 @@ INPUT_COLUMNS = (
     "budget_name", "budget_uuid", "mcc", "merchant",
 )  # fmt: skip
 
-#: Output column holding each dimension's ID (the ledger's ``mapped_line`` names).
-ID_COLUMNS: Mapping[str, str] = {
-    "gl_account": "gl_account_no",
-    "location": "location_id",
-    "department": "department_id",
-    "class": "class_id",
-    "project": "project_id",
-}
-RULE_COLUMNS: Mapping[str, str] = {dim: f"{dim}_rule" for dim in DIMENSIONS}
-
-_LABELS = {
-    "gl_account": "GL account",
-    "location": "location",
-    "department": "department",
-    "class": "class",
-    "project": "project",
-}
 DEFAULT_ACCOUNT = "default account"
 CARD_DEFAULT_LOCATION = "card default location"
 
@@ -264,8 +253,8 @@ class _LineMapper:
         if active is None or value in active:
             return None
         return (
-            f"{_LABELS[dim]} {value!r} (from {rule}) does not exist in Intacct or is not active; "
-            f"{_fix_for(dim, rule, self.field_names.get(dim))}"
+            f"{BY_KEY[dim].noun} {value!r} (from {rule}) does not exist in Intacct or is not "
+            f"active; {_fix_for(dim, rule, self.field_names.get(dim))}"
         )
 
     def _no_gl_reason(self, facts: LineFacts) -> str:
@@ -329,11 +318,11 @@ def _required_dimension_text(
         )
     name = field_names.get(dim)
     fixes = [f"choose a value for {name!r} in Divvy"] if name else []
-    fixes.append(f"add a {_LABELS[dim]} to a rule in {rules_source} that matches it")
+    fixes.append(f"add a {BY_KEY[dim].noun} to a rule in {rules_source} that matches it")
     if dim == "location" and card_default_location is None:
         fixes.append("set the credit card account's default location")
     fixes.append(f"or uncheck the required {label} dimension")
-    return f"requires a {_LABELS[dim]} in Intacct and the line has none; " + ", ".join(fixes)
+    return f"requires a {BY_KEY[dim].noun} in Intacct and the line has none; " + ", ".join(fixes)
 
 
 def _fix_for(dim: str, rule: str | None, field_name: str | None) -> str:
@@ -343,7 +332,7 @@ def _fix_for(dim: str, rule: str | None, field_name: str | None) -> str:
         return "change the default_gl_account setting or activate the account in Intacct"
     if rule == CARD_DEFAULT_LOCATION:
         return "fix the credit card account's default location in Intacct"
-    return f"fix {rule} or activate the {_LABELS[dim]} in Intacct"
+    return f"fix {rule} or activate the {BY_KEY[dim].noun} in Intacct"
 
 
 def _groups(lines: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:

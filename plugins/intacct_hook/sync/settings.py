@@ -28,21 +28,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from intacct_hook.intacct.text import describe_illegal
 from intacct_hook.paths import base_dir
+from intacct_hook.sync.dimensions import DEFAULT_CUSTOM_FIELD_NAMES, DIMENSIONS
 
 VARIABLE_KEY = "divvy_intacct_settings"
 
-#: The Intacct dimensions a posting line carries, in the order used everywhere.
-DIMENSIONS: tuple[str, ...] = ("gl_account", "location", "department", "class", "project")
-
-DEFAULT_CUSTOM_FIELD_NAMES: Mapping[str, str | None] = MappingProxyType(
-    {
-        "gl_account": "GL Account",
-        "location": "Location",
-        "department": "Department",
-        "class": "Class",
-        "project": "Project",
-    }
-)
 
 RECONCILE_MODES = ("fail", "warn")
 BATCH_SIZE_RANGE = (1, 100)  # Intacct accepts at most 100 functions per request

@@ -31,6 +31,7 @@ from intacct_hook.intacct.text import (
     fit,
     xml_safe,
 )
+from intacct_hook.sync.dimensions import RULE_OF_ID_COLUMN
 from intacct_hook.sync.ledger import (
     ExpectedEntry,
     Ledger,
@@ -495,18 +496,10 @@ _TRANSACTION_FIXES = {
     "transaction to Divvy support",
     "lines": "run the map step again so the transaction gets its lines",
 }
-# Which ``MappedLine`` column records where each ID came from.
-_RULE_OF = {
-    "gl_account_no": "gl_account_rule",
-    "location_id": "location_rule",
-    "department_id": "department_rule",
-    "class_id": "class_rule",
-    "project_id": "project_rule",
-}
 
 
 def _line_fix(line: MappedLine, field: str) -> str:
-    rule_column = _RULE_OF.get(field)
+    rule_column = RULE_OF_ID_COLUMN.get(field)
     if rule_column is None:
         return "run the map step again; report it if the line stays unpostable"
     source = getattr(line, rule_column, None)
