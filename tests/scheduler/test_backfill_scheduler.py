@@ -23,9 +23,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from scheduler_cluster import DAG_ID, wait_until
 
-from intacct_hook.divvy.posting_rules import decide
 from intacct_hook.divvy.records import DivvyTransaction
 from intacct_hook.sync.report import format_table
+from intacct_hook.sync.translation import decide
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.postgres]
 

@@ -35,9 +35,8 @@ from typing import Any
 
 import pandas as pd
 
-from intacct_hook.divvy.posting_rules import PostingLine, original_amount_text, posting_lines
 from intacct_hook.divvy.records import DivvyTransaction
-from intacct_hook.intacct.text import FIELD_LIMITS, clean_text, describe_illegal, fit, xml_safe
+from intacct_hook.intacct.text import describe_illegal
 from intacct_hook.sync.dimensions import (
     BY_KEY,
     DEFAULT_CUSTOM_FIELD_NAMES,
@@ -49,6 +48,7 @@ from intacct_hook.sync.ledger import MappedLine
 from intacct_hook.sync.preflight import GL_ACCOUNTS_SCREEN, dimension_label
 from intacct_hook.sync.rules import LineFacts, RuleSet, intacct_id
 from intacct_hook.sync.states import LedgerState
+from intacct_hook.sync.translation import line_description, posting_lines
 
 #: Input columns of :func:`map_lines`; ``description`` is optional.
 INPUT_COLUMNS = (
@@ -64,8 +64,6 @@ LINE_COLUMNS = (
     *ID_COLUMNS.values(), *RULE_COLUMNS.values(), "problem",
 )  # fmt: skip
 TRANSACTION_COLUMNS = ("uuid", "state", "reason", "line_count", "amount")
-# Divvy keeps the cardholder's memo in a free-text (NOTE) custom field on many tenants.
-MEMO_FIELD_NAMES = ("Memo", "Notes", "Note")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -379,41 +377,6 @@ def _mapped_line(rec: Mapping[str, Any]) -> MappedLine:
         description=rec["description"],
         **{col: rec[col] for col in (*ID_COLUMNS.values(), *RULE_COLUMNS.values())},
     )
-
-
-def memo_of(coding: Mapping[str, tuple[str, ...]], note: str | None) -> str | None:
-    """The cardholder's memo: Divvy's note, else a free-text custom field named like a memo."""
-    if note:
-        return note
-    for name in MEMO_FIELD_NAMES:
-        values = coding.get(name) or ()
-        if values and values[0]:
-            return values[0]
-    return None
-
-
-def line_description(txn: DivvyTransaction, line: PostingLine) -> str | None:
-    """Cardholder, budget and memo, as Divvy's own integration writes them; for a purchase in
-    another currency also the amount paid in it (the line's amount is the USD settlement)."""
-    limit = FIELD_LIMITS["line_description"]
-    bits = [txn.user_name, txn.budget_name, memo_of(line.coding, line.note)]
-    text = xml_safe(" | ".join(b for b in bits if b))
-    original = _original_amount(txn, line)
-    if original is None:
-        return clean_text(text, limit)
-    # Cut the memo, never the original amount: the accountant needs it to check the rate.
-    tail = f" | {original}" if text.strip() else original
-    return clean_text(fit(text, limit - len(tail)) + tail, limit)
-
-
-def _original_amount(txn: DivvyTransaction, line: PostingLine) -> str | None:
-    part = next((c for c in txn.children if c.uuid == line.source_uuid), txn)
-    if part.is_foreign_currency:
-        return xml_safe(original_amount_text(part))
-    if txn.is_foreign_currency:  # a split part without currency data: the whole purchase's
-        suffix = " for the whole purchase" if txn.children else ""
-        return xml_safe(original_amount_text(txn)) + suffix
-    return None
 
 
 def _opt_text(value: Any) -> str | None:

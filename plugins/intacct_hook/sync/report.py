@@ -23,7 +23,7 @@ DRY_RUN_ACTIONS: Mapping[LedgerState, str] = {
 }
 
 
-# The record-specific parts of a posting decision's reason (posting_rules.decide, stage):
+# The record-specific parts of a posting decision's reason (translation.decide, stage):
 # amounts ($1,234.50), Divvy ids, and whatever is in parentheses (a decline's reason, the
 # original currency amount, a split part). Blanked, the reasons of one kind read the same.
 _MONEY = re.compile(r"\$[\d,]*\d(?:\.\d+)?")

@@ -15,28 +15,18 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from intacct_hook.divvy.posting_rules import (
-    BAD_DATA,
-    PostingDecision,
-    PostingRules,
-    decide,
-    posting_lines,
-)
 from intacct_hook.divvy.records import DivvyRecordError, DivvyTransaction
-from intacct_hook.intacct.records import CCLine, CCTransaction, RecordOutcome
+from intacct_hook.intacct.records import CCTransaction, RecordOutcome
 from intacct_hook.intacct.text import (
     FIELD_LIMITS,
-    UnpostableRecord,
     describe_illegal,
     fit,
     xml_safe,
 )
-from intacct_hook.sync.dimensions import RULE_OF_ID_COLUMN
 from intacct_hook.sync.ledger import (
     ExpectedEntry,
     Ledger,
     LedgerRow,
-    MappedLine,
     StagedTransaction,
     Tally,
 )
@@ -54,6 +44,16 @@ from intacct_hook.sync.states import (
     EXPECTED_IN_INTACCT,
     STATE_FOR_ACTION,
     LedgerState,
+)
+from intacct_hook.sync.translation import (
+    BAD_DATA,
+    PostingDecision,
+    PostingRules,
+    build_cctransaction,
+    decide,
+    posting_date,
+    rules_from_settings,
+    transaction_from_payload,
 )
 from intacct_hook.sync.window import SyncWindow
 
@@ -91,12 +91,6 @@ def landing_payload(txn: DivvyTransaction) -> dict[str, Any]:
     return {"transaction": dict(txn.raw), "children": [dict(c.raw) for c in txn.children]}
 
 
-def transaction_from_payload(payload: Mapping[str, Any]) -> DivvyTransaction:
-    txn = DivvyTransaction.from_json(payload["transaction"])
-    children = payload.get("children") or ()
-    return txn.with_children(DivvyTransaction.from_json(c) for c in children) if children else txn
-
-
 def extract(
     divvy: DivvySource,
     ledger: Ledger,
@@ -113,7 +107,7 @@ def extract(
     Memory stays flat: rows go to the landing table in chunks, which keeps one row per uuid
     (both passes return many of the same transactions), and the counts are read back from it.
     """
-    rules = posting_rules(settings or SyncSettings())
+    rules = rules_from_settings(settings or SyncSettings())
     passes = (
         ("occurred", {"occurred_from": window.extract_from, "occurred_to": window.extract_to}),
         ("updated", {"updated_from": window.extract_from, "updated_to": window.extract_to}),
@@ -154,22 +148,12 @@ def _postable_entry(
     try:
         if describe_illegal(txn.uuid) is not None or decide(txn, rules).action != "post":
             return None
-        return ExpectedEntry(txn.uuid, window.posting_date(txn.occurred_time), txn.amount)
+        return ExpectedEntry(txn.uuid, posting_date(txn, window.timezone), txn.amount)
     except (DivvyRecordError, ValueError, TypeError, ArithmeticError, OverflowError):
         return None
 
 
 # --- stage ------------------------------------------------------------------------------------
-
-
-def posting_rules(settings: SyncSettings) -> PostingRules:
-    """The posting rules as the settings configure them (stage decides with them, reconcile
-    re-decides with them what extract read)."""
-    return PostingRules(
-        hold_incomplete=settings.hold_incomplete,
-        skip_already_synced=settings.skip_already_synced,
-        allow_foreign_currency=settings.allow_foreign_currency,
-    )
 
 
 def stage(
@@ -183,7 +167,7 @@ def stage(
     :class:`StepError` raised after everything else is staged. The landing stays: it belongs to
     this run until its reconcile has counted it.
     """
-    rules = posting_rules(settings)
+    rules = rules_from_settings(settings)
     rows: list[StagedTransaction] = []
     bad: list[str] = []
     reasons: Counter[str] = Counter()
@@ -273,10 +257,10 @@ def staged_transaction(
     state = STATE_FOR_ACTION[decision.action]
     reason = None if state == LedgerState.READY else decision.reason
     try:
-        posting_date = window.posting_date(txn.occurred_time)
+        day = posting_date(txn, window.timezone)
     except OverflowError:
         # Year 1 west of UTC, or 9999 east of it: the local date does not exist in Python.
-        posting_date = txn.occurred_time.date()
+        day = txn.occurred_time.date()
         if state == LedgerState.READY:
             state = LedgerState.HELD
             reason = (
@@ -298,7 +282,7 @@ def staged_transaction(
         transaction_type=xml_safe(txn.raw_transaction_type),
         amount=txn.amount,
         occurred_time=txn.occurred_time,
-        posting_date=posting_date,
+        posting_date=day,
         updated_time=txn.updated_time,
         merchant=(xml_safe(merchant).strip() or None) if merchant else None,
         raw_payload=payload,
@@ -425,87 +409,6 @@ def claim_owner(run_id: str, try_number: int) -> str:
     """Who holds a claim: the run and the task attempt (a retry is a new owner that may take
     over its own run's earlier claims)."""
     return f"{run_id}#try{try_number}"
-
-
-def header_description(txn: DivvyTransaction) -> str | None:
-    """Cardholder, budget and memo for the transaction header (the first line's memo)."""
-    from intacct_hook.sync.mapping import line_description  # pandas: see map_transactions
-
-    lines = posting_lines(txn)
-    return line_description(txn, lines[0]) if lines else None
-
-
-def build_cctransaction(
-    row: LedgerRow, lines: Sequence[MappedLine], settings: SyncSettings
-) -> CCTransaction:
-    """The Intacct transaction for a ready ledger row and its mapped lines.
-
-    :raises UnpostableRecord: the only error for bad data; it names the Divvy uuid, the field
-        (``lines[2].gl_account_no``, ``card_id``, ``divvy.amount``…) and where to fix the value.
-        Free text never raises: it is cleaned and cut (``intacct.text``).
-    """
-    try:
-        txn = transaction_from_payload(row.raw_payload)
-        payee = txn.merchant_name or txn.raw_merchant_name or None
-        description = header_description(txn)
-    except DivvyRecordError as exc:
-        raise UnpostableRecord(
-            f"divvy.{exc.field}",
-            exc.problem,
-            record=row.uuid,
-            fix="the Divvy payload stored in the ledger cannot be read; run extract and stage "
-            "again, and report the transaction to Divvy support if it stays",
-        ) from None
-    ordered = sorted(lines, key=lambda ln: ln.line_no)
-    cc_lines = []
-    for n, line in enumerate(ordered, 1):
-        try:
-            cc_lines.append(
-                CCLine(
-                    gl_account_no=line.gl_account_no or "",
-                    amount=line.amount,
-                    description=line.description,
-                    location_id=line.location_id,
-                    department_id=line.department_id,
-                    class_id=line.class_id,
-                    project_id=line.project_id,
-                )
-            )
-        except UnpostableRecord as exc:
-            raise exc.for_record(
-                row.uuid, field_prefix=f"lines[{n}].", fix=_line_fix(line, exc.field)
-            ) from None
-    try:
-        return CCTransaction(
-            card_id=settings.card_account_id,
-            payment_date=row.posting_date,
-            reference_no=row.uuid,
-            attempt=row.failed_attempts + 1,
-            payee=payee,
-            description=description,
-            lines=tuple(cc_lines),
-        )
-    except UnpostableRecord as exc:
-        raise exc.for_record(row.uuid, fix=_TRANSACTION_FIXES.get(exc.field)) from None
-
-
-_TRANSACTION_FIXES = {
-    "card_id": "set card_account_id in the Variable divvy_intacct_settings to the card's ID "
-    "in Intacct",
-    "reference_no": "the Divvy uuid cannot be an Intacct reference number; report the "
-    "transaction to Divvy support",
-    "lines": "run the map step again so the transaction gets its lines",
-}
-
-
-def _line_fix(line: MappedLine, field: str) -> str:
-    rule_column = RULE_OF_ID_COLUMN.get(field)
-    if rule_column is None:
-        return "run the map step again; report it if the line stays unpostable"
-    source = getattr(line, rule_column, None)
-    if not source:
-        return f"no custom field or mapping rule gives {field}; add a mapping rule for it"
-    return f"the value came from {source}; correct it there, then run again"
 
 
 def resolve_unknown_outcomes(
