@@ -218,7 +218,7 @@ refuses every write.
         settings = self.load_settings()
         window = self.resolve_window(context, settings)
         ledger = self.open_ledger(settings)
-        intacct = self.intacct_hook(batch_size=settings.batch_size)
+        intacct = self.intacct_hook()
         report = steps.load(
             intacct,
             ledger,

@@ -38,7 +38,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from intacct_hook.intacct.text import describe_illegal
 from intacct_hook.paths import SQL_DIR
-from intacct_hook.sync.reconcile import Difference
+from intacct_hook.sync.reconcile import Difference, day_status
 from intacct_hook.sync.states import (
     MAP_STATES,
     PROTECTED_STATES,
@@ -581,11 +581,7 @@ class Ledger:
         for d in differences:
             if d.kind not in DIFFERENCE_KINDS:
                 raise ValueError(f"unknown difference kind {d.kind!r}; use {DIFFERENCE_KINDS}")
-        status = (
-            "matched"
-            if not differences and (divvy.count, divvy.total) == (intacct.count, intacct.total)
-            else "differs"
-        )
+        status = day_status((divvy.count, divvy.total), (intacct.count, intacct.total), differences)
         day = posting_date.isoformat()
         with self._write() as conn:
             conn.execute(

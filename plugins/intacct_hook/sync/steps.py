@@ -526,7 +526,7 @@ def load(
                 ledger.mark_failed(row.uuid, message, owner=owner, sent=False)
                 report.fail(row.uuid, message)
         if batch:
-            _send(intacct, ledger, settings, batch, owner, report)
+            _send(intacct, ledger, batch, owner, report)
         sent += len(batch)
         log.info("Sent %d transaction(s) so far (batches of %d)", sent, settings.batch_size)
     return report
@@ -535,13 +535,13 @@ def load(
 def _send(
     intacct: IntacctTarget,
     ledger: Ledger,
-    settings: SyncSettings,
     batch: list[CCTransaction],
     owner: str,
     report: LoadReport,
 ) -> None:
     dates = {t.reference_no: t.payment_date for t in batch}
-    for outcome in intacct.record_cctransactions(batch, batch_size=settings.batch_size):
+    # The claim is the batch (settings.batch_size is applied there alone): one request each.
+    for outcome in intacct.record_cctransactions(batch, batch_size=len(batch)):
         if outcome.ok:
             ledger.mark_posted(outcome.reference_no, str(outcome.record_no), outcome.control_id)
             report.last_posted = (outcome.reference_no, dates[outcome.reference_no])
