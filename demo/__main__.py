@@ -89,7 +89,9 @@ def quiet(log_path: pathlib.Path) -> Iterator[None]:
 def logical_date_for(day: date) -> datetime:
     """The logical date of the daily run that covers ``day``: local midnight starting it in
     DIVVY_INTACCT_TIMEZONE (LocalDayTimetable), as a scheduled run or a backfill of that day."""
-    zone = ZoneInfo(os.environ.get("DIVVY_INTACCT_TIMEZONE", "America/Chicago"))
+    from intacct_hook.sync.settings import configured_timezone
+
+    zone = ZoneInfo(configured_timezone())
     return datetime.combine(day, dtime(0), tzinfo=zone)
 
 
@@ -370,6 +372,7 @@ def _late_clears(
     summary: Any,
 ) -> bool:
     from intacct_hook.sync.report import format_table
+    from intacct_hook.sync.settings import configured_timezone
     from intacct_hook.sync.states import STATES, LedgerState
 
     say = demo.say
@@ -377,7 +380,7 @@ def _late_clears(
         say("\n(No clears land after this week: nothing more to show.)")
         return True
     until = max(datetime.fromisoformat(c["clearAt"].replace("Z", "+00:00")) for c in late_clears)
-    zone = ZoneInfo(os.environ.get("DIVVY_INTACCT_TIMEZONE", "America/Chicago"))
+    zone = ZoneInfo(configured_timezone())
     later_day = until.astimezone(zone).date()
     made = dv.state.apply_scheduled_clears(until.astimezone(UTC))
     say(
