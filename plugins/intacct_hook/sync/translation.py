@@ -1,7 +1,7 @@
 """How one Divvy transaction becomes one Intacct credit card transaction, in one place.
 
-Read top to bottom, this module is the whole translation; each step of the sync calls it and
-adds nothing of its own:
+Read top to bottom, this module is the translation; the steps call it (extract and stage
+decide, map describes the lines, load builds the record) rather than restating any of it:
 
 1. **Whether** it is posted (:func:`decide`): post, hold or skip, with the reason a finance
    person reads in reports ("Refund of $12.00 from …"). Stage stores the decision.
@@ -25,7 +25,7 @@ dimensions defined in :mod:`intacct_hook.sync.dimensions`), and the XML itself
 
 Plain Python (no Airflow, no pandas): the DAG file imports it through the steps.
 
-The rules, in the order they are applied:
+The posting rules of step 1, in the order they are applied:
 
 1. Only settled card activity is posted: ``CLEAR`` records. A ``DECLINE`` never moved money; an
    ``AUTHORIZATION`` is pending (it settles as a *new* CLEAR record, posted in its own right) and
