@@ -35,8 +35,8 @@ WINDOW = SyncWindow(date(2026, 11, 16), date(2026, 11, 22), 0, "America/Denver",
 def staged_rows(count: int) -> list[Any]:
     """``count`` StagedTransactions as the stage step makes them from landed payloads."""
     from benchmarks._data import divvy_api_rows
-    from intacct_hook.divvy.posting_rules import PostingRules, decide
-    from intacct_hook.sync.steps import staged_transaction, transaction_from_payload
+    from intacct_hook.sync.steps import staged_transaction
+    from intacct_hook.sync.translation import PostingRules, decide, transaction_from_payload
 
     rules = PostingRules()
     rows = []

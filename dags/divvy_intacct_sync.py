@@ -24,18 +24,43 @@ from intacct_hook.operators.sync import (
     StageTransactionsOperator,
 )
 from intacct_hook.paths import SQL_DIR
+from intacct_hook.sync.settings import configured_timezone
 from intacct_hook.timetables import LocalDayTimetable
 
 # The ledger SQL the operators' <name>_sql fields render: a resource of the package (include/sql/
 # in the repository), so an installed wheel renders the same files.
 INCLUDE_SQL = SQL_DIR
 # The schedule is read at parse time, so it comes from the environment, not the settings
-# Variable. Keep the time zone the same as the Variable's "timezone": each run covers one local
-# day of it (LocalDayTimetable) and the window maps that interval to posting dates in it.
+# Variable; the time zone is the one the settings default to (sync.settings.TIMEZONE_ENV).
 SCHEDULE_HOUR = int(os.environ.get("DIVVY_INTACCT_SCHEDULE_HOUR", "6"))
-SCHEDULE_TZ = os.environ.get("DIVVY_INTACCT_TIMEZONE", "America/Chicago")
+SCHEDULE_TZ = configured_timezone()
+# One slot each keeps a single caller per API. A task takes the pool of the API it calls; preflight
+# holds Intacct's while it also reads Divvy's custom fields (a task holds one pool; see README).
+INTACCT_POOL = "intacct_api"
+DIVVY_POOL = "divvy_api"
 # Retries cover outages; setup and data problems fail at once (AirflowFailException).
 TASK_RETRIES = int(os.environ.get("DIVVY_INTACCT_TASK_RETRIES", "2"))
+
+# The backfill recipe, shown on both DAGs' Docs tab; the README carries the same text (a test
+# holds them equal), so there is one recipe.
+BACKFILL_DOC = """
+**Backfill.** Name the days, both inclusive:
+
+    airflow backfill create --dag-id divvy_intacct_sync \\
+        --from-date 2026-11-01 --to-date 2026-11-07
+
+creates seven runs, Nov 1 to Nov 7 (the scheduler runs them; the DAG must be unpaused). Each
+date names the day written in it, whatever the time zone (a bound's date, not its instant:
+`2026-11-07T23:59:59`, the old advice, is still Nov 7). In the UI's backfill dialog pick the
+first and last day at 00:00 with the UI's time zone set to UTC or to one west of it (the dialog
+sends the instant in UTC, so a zone east of UTC would name the day before); the dialog's dry-run
+list shows the runs' logical dates, one per day. Check on the CLI with `--dry-run`. Backfill runs
+carry Airflow's own run IDs, from the moment each may run
+(`backfill__2026-11-02T12:00:00+00:00` for Nov 1: the timetable cannot name them); their notes
+name the day. Repeating a backfill is safe: by default days that already have a run are not run
+again; add `--reprocess-behavior completed` to run them again (they post nothing new). A preview
+backfill is the same command with `--dag-id divvy_intacct_preview`.
+"""
 
 STEPS_DOC = """
 1. **preflight** checks the Intacct setup: sender, user, entity, the Divvy GL Account, the card,
@@ -66,12 +91,10 @@ that cannot be posted is held in the sync ledger with its reason and retried by 
 **Runs.** Each scheduled run covers one local day, midnight to midnight in {tz}, and runs at
 {hour:02d}:00 the next morning; its logical date is the day itself, and its note says which days
 it covers. A lookback (default 14 days) re-reads earlier days for late clears and newly mapped
-transactions. Manual runs take `start_date`/`end_date` (inclusive) for any range. Backfills name
-the days themselves, both inclusive:
-
-    airflow backfill create --dag-id divvy_intacct_sync \\
-        --from-date 2026-11-01 --to-date 2026-11-07
-
+transactions. Manual runs take `start_date`/`end_date` (inclusive) for any range.
+"""
+    + BACKFILL_DOC
+    + """
 **To see what would be posted without posting, use the DAG `divvy_intacct_preview`.** This DAG
 has no dry run: a run whose conf asks for one (`dry_run`, `preview`) fails at preflight.
 
@@ -87,10 +110,8 @@ PREVIEW_DOC = (
 The same steps as `divvy_intacct_sync`, built in preview mode: every task talks to Intacct through
 a hook that refuses writes, and **load** only lists what the sync would post, hold, skip and retry,
 with the reason. No run parameter, conf or dialog setting can change that: it is fixed in the DAG.
-It is never scheduled; trigger it (with `start_date`/`end_date` for a range) or backfill it:
-
-    airflow backfill create --dag-id divvy_intacct_preview \\
-        --from-date 2026-11-01 --to-date 2026-11-07
+It is never scheduled; trigger it (with `start_date`/`end_date` for a range) or backfill it
+(below, with `--dag-id divvy_intacct_preview`).
 
 Extract, stage and map update the sync ledger as the real run would (nothing there is posted), so
 the next real run starts from the same decisions. Run notes start with "Preview:".
@@ -101,6 +122,7 @@ the next real run starts from the same decisions. Run notes start with "Preview:
 6. **reconcile** compares what is really in Intacct with what was really posted: what the preview
    would post is not reported missing.
 """
+    + BACKFILL_DOC
 )
 
 
@@ -158,14 +180,15 @@ def sync_dag(dag_id: str, *, preview: bool) -> DAG:
         **identity,
     ) as dag:
         chain(
-            IntacctPreflightOperator(task_id="preflight", pool="intacct_api", preview=preview),
-            DivvyExtractOperator(task_id="extract", pool="divvy_api", preview=preview),
+            IntacctPreflightOperator(task_id="preflight", pool=INTACCT_POOL, preview=preview),
+            DivvyExtractOperator(task_id="extract", pool=DIVVY_POOL, preview=preview),
             StageTransactionsOperator(task_id="stage", preview=preview),
-            MapTransactionsOperator(task_id="map", preview=preview),
+            # Map reads the active IDs and required dimensions from Intacct.
+            MapTransactionsOperator(task_id="map", pool=INTACCT_POOL, preview=preview),
             IntacctLoadOperator(
-                task_id="load", pool="intacct_api", max_active_tis_per_dag=1, preview=preview
+                task_id="load", pool=INTACCT_POOL, max_active_tis_per_dag=1, preview=preview
             ),
-            IntacctReconcileOperator(task_id="reconcile", pool="intacct_api", preview=preview),
+            IntacctReconcileOperator(task_id="reconcile", pool=INTACCT_POOL, preview=preview),
         )
     return dag
 

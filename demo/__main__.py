@@ -89,7 +89,9 @@ def quiet(log_path: pathlib.Path) -> Iterator[None]:
 def logical_date_for(day: date) -> datetime:
     """The logical date of the daily run that covers ``day``: local midnight starting it in
     DIVVY_INTACCT_TIMEZONE (LocalDayTimetable), as a scheduled run or a backfill of that day."""
-    zone = ZoneInfo(os.environ.get("DIVVY_INTACCT_TIMEZONE", "America/Chicago"))
+    from intacct_hook.sync.settings import configured_timezone
+
+    zone = ZoneInfo(configured_timezone())
     return datetime.combine(day, dtime(0), tzinfo=zone)
 
 
@@ -260,6 +262,7 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
 def _run_demo(demo: Demo) -> bool:
     from demo import summary
     from intacct_hook.sync.ledger import Ledger
+    from intacct_hook.sync.states import LedgerState
     from sandbox.divvy_api.generator import generate_week
     from sandbox.divvy_api.testing import running_divvy
     from sandbox.intacct_gateway.testing import running_gateway
@@ -298,7 +301,7 @@ def _run_demo(demo: Demo) -> bool:
         say(demo.runs_table(first, "Runs (task states per run)"))
         records = gw.cctransactions()
         tallies = ledger.counts_by_state()
-        posted = tallies.get("posted")
+        posted = tallies.get(LedgerState.POSTED)
         say("")
         say(summary.state_table(ledger))
         say(
@@ -308,16 +311,17 @@ def _run_demo(demo: Demo) -> bool:
             f"{summary.money(summary.intacct_total(records))}."
         )
         say("")
-        say(summary.grouped_reasons(ledger.select_in_state(["held"]), title="Held (by reason)"))
+        held = ledger.select_in_state([LedgerState.HELD])
+        say(summary.grouped_reasons(held, title="Held (by reason)"))
         say("")
         say(
             summary.grouped_reasons(
-                ledger.select_in_state(["skipped"]), title="Skipped (by reason)"
+                ledger.select_in_state([LedgerState.SKIPPED]), title="Skipped (by reason)"
             )
         )
         say("")
-        say(summary.unmapped_table(ledger.select_in_state(["unmapped"])))
-        failed_rows = ledger.select_in_state(["failed"])
+        say(summary.unmapped_table(ledger.select_in_state([LedgerState.UNMAPPED])))
+        failed_rows = ledger.select_in_state([LedgerState.FAILED])
         if failed_rows:
             say("")
             say(summary.grouped_reasons(failed_rows, title="FAILED in Intacct"))
@@ -368,13 +372,15 @@ def _late_clears(
     summary: Any,
 ) -> bool:
     from intacct_hook.sync.report import format_table
+    from intacct_hook.sync.settings import configured_timezone
+    from intacct_hook.sync.states import STATES, LedgerState
 
     say = demo.say
     if not late_clears:
         say("\n(No clears land after this week: nothing more to show.)")
         return True
     until = max(datetime.fromisoformat(c["clearAt"].replace("Z", "+00:00")) for c in late_clears)
-    zone = ZoneInfo(os.environ.get("DIVVY_INTACCT_TIMEZONE", "America/Chicago"))
+    zone = ZoneInfo(configured_timezone())
     later_day = until.astimezone(zone).date()
     made = dv.state.apply_scheduled_clears(until.astimezone(UTC))
     say(
@@ -386,12 +392,7 @@ def _late_clears(
         f"daily {later_day.isoformat()}", day=later_day, logical_date=logical_date_for(later_day)
     )
     after = len(gw.cctransactions())
-    rows = {
-        r.uuid: r
-        for r in ledger.select_in_state(
-            ["posted", "held", "unmapped", "skipped", "ready", "failed", "posting"]
-        )
-    }
+    rows = {r.uuid: r for r in ledger.select_in_state(STATES)}
     table = []
     for clear in made:
         row = rows.get(clear["uuid"])
@@ -429,7 +430,9 @@ def _late_clears(
             recs, active, title="Reconciled per posting day after the late clears"
         )
     )
-    posted_late = sum(1 for c in made if rows.get(c["uuid"]) and rows[c["uuid"]].state == "posted")
+    posted_late = sum(
+        1 for c in made if rows.get(c["uuid"]) and rows[c["uuid"]].state == LedgerState.POSTED
+    )
     say(
         f"\nLate clears posted: {posted_late} of {len(made)}; the manual run posted "
         f"{check.load.get('posted', 0)} more."

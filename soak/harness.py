@@ -26,10 +26,11 @@ import tenacity
 from intacct_hook.hooks.divvy import DivvyHook
 from intacct_hook.hooks.intacct import IntacctHook
 from intacct_hook.sync import steps
-from intacct_hook.sync.ledger import STATES, Ledger
+from intacct_hook.sync.ledger import Ledger
 from intacct_hook.sync.preflight import PostingFacts, read_posting_facts
 from intacct_hook.sync.rules import RuleSet, load_rules
 from intacct_hook.sync.settings import SyncSettings
+from intacct_hook.sync.states import STATES, LedgerState
 from intacct_hook.sync.window import SyncWindow
 from sandbox.divvy_api.testing import DivvyHandle, running_divvy
 from sandbox.intacct_gateway.testing import GatewayHandle, running_gateway
@@ -681,7 +682,8 @@ class ScheduleRunner:
                     )
             row = rows.get(uuid)
             numbers = {str(r["RECORDNO"]) for r in found}
-            if row is None or row.state != "posted" or row.intacct_record_no not in numbers:
+            posted = row is not None and row.state == LedgerState.POSTED
+            if not posted or row.intacct_record_no not in numbers:
                 self.problem(
                     "ledger",
                     f"{uuid}: ledger says "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import itertools
 import pathlib
 from datetime import timedelta
@@ -56,7 +57,8 @@ def test_daily_day_long_intervals_one_run_at_a_time(dag):
     assert dag.timezone.name == "America/Chicago"
     assert dag.catchup is False and dag.max_active_runs == 1
     assert dag.get_task("load").max_active_tis_per_dag == 1
-    assert {dag.get_task(t).pool for t in ("preflight", "load", "reconcile")} == {"intacct_api"}
+    intacct_tasks = ("preflight", "map", "load", "reconcile")
+    assert {dag.get_task(t).pool for t in intacct_tasks} == {"intacct_api"}
     assert dag.get_task("extract").pool == "divvy_api"
     assert dag.default_args["execution_timeout"] == timedelta(hours=1)
     # No dry_run parameter: a preview is the preview DAG (a parameter can be lost on the way).
@@ -89,3 +91,19 @@ def test_the_preview_dag_is_never_scheduled_but_can_be_triggered_and_backfilled(
     # periodic: `airflow backfill create` and the UI's backfill dialog accept it.
     assert preview.timetable.periodic is True
     assert {t.value for t in preview.allowed_run_types} == {"manual", "backfill"}
+
+
+def test_the_readme_and_the_dag_docs_give_the_same_backfill_recipe(dag, preview):
+    source = ast.parse((ROOT / "dags" / "divvy_intacct_sync.py").read_text(encoding="utf-8"))
+    (recipe,) = (
+        ast.literal_eval(node.value)
+        for node in source.body
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "BACKFILL_DOC"
+    )
+
+    def words(text: str) -> str:
+        return " ".join(text.split())
+
+    readme = words((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert words(recipe) in readme
+    assert words(recipe) in words(dag.doc_md) and words(recipe) in words(preview.doc_md)

@@ -15,6 +15,7 @@ CREATE TABLE IF NOT EXISTS divvy_transaction (
     updated_time      TEXT,
     merchant          TEXT,
     raw_payload       TEXT NOT NULL,             -- the Divvy JSON as extracted
+    -- the states and how a transaction moves between them: intacct_hook/sync/states.py
     state             TEXT NOT NULL
         CHECK (state IN ('held', 'unmapped', 'ready', 'posting', 'posted', 'failed', 'skipped')),
     state_reason      TEXT,

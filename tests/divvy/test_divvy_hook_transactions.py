@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from intacct_hook.divvy.posting_rules import PostingRules, decide
 from intacct_hook.divvy.records import DivvyRecordError, TransactionType
+from intacct_hook.sync.translation import PostingRules, decide
 from sandbox.divvy_api.generator import generate_week
 from sandbox.divvy_api.testing import running_divvy
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from divvy_factories import coding, txn
 
-from intacct_hook.divvy.posting_rules import PostingLine, PostingRules, decide
+from intacct_hook.sync.translation import PostingLine, PostingRules, decide
 
 SYNCED = [{"syncStatus": "synced", "integrationType": "Sage Intacct"}]
 

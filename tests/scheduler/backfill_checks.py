@@ -20,9 +20,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from deploy.cluster import DAG_ID, wait_until
-from intacct_hook.divvy.posting_rules import decide
 from intacct_hook.divvy.records import DivvyTransaction
 from intacct_hook.sync.report import format_table
+from intacct_hook.sync.translation import decide
 
 STEPS = ("preflight", "extract", "stage", "map", "load", "reconcile")
 BACKFILL_TIMEOUT_SECONDS = 900

@@ -14,15 +14,14 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from intacct_hook.divvy.posting_rules import posting_lines
 from intacct_hook.divvy.records import DivvyTransaction
 from intacct_hook.intacct import request as rq
 from intacct_hook.intacct.text import FIELD_LIMITS, UnpostableRecord
 from intacct_hook.sync import steps
 from intacct_hook.sync.ledger import Ledger, LedgerRow, MappedLine
-from intacct_hook.sync.mapping import line_description
 from intacct_hook.sync.rules import RuleSet
 from intacct_hook.sync.settings import SyncSettings
+from intacct_hook.sync.translation import line_description, posting_lines
 from intacct_hook.sync.window import SyncWindow
 from sandbox.intacct_gateway.schema import load_schema
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from intacct_hook.divvy.posting_rules import PostingRules, decide
 from intacct_hook.divvy.records import DivvyTransaction
 from intacct_hook.sync import steps
 from intacct_hook.sync.ledger import Ledger
 from intacct_hook.sync.report import reason_kind
 from intacct_hook.sync.settings import SyncSettings
+from intacct_hook.sync.translation import PostingRules, decide
 from intacct_hook.sync.window import SyncWindow
 
 DAY = date(2026, 11, 17)

@@ -31,6 +31,7 @@ from intacct_hook.sync.report import (
 )
 from intacct_hook.sync.rules import RulesError, RuleSet, load_rules
 from intacct_hook.sync.settings import SyncSettings
+from intacct_hook.sync.states import WAITING_STATES
 from intacct_hook.sync.targets import coding_targets
 
 if TYPE_CHECKING:
@@ -217,7 +218,7 @@ refuses every write.
         settings = self.load_settings()
         window = self.resolve_window(context, settings)
         ledger = self.open_ledger(settings)
-        intacct = self.intacct_hook(batch_size=settings.batch_size)
+        intacct = self.intacct_hook()
         report = steps.load(
             intacct,
             ledger,
@@ -333,11 +334,7 @@ the settings makes differences a warning instead.
             ),
         )
         self.log.info("\n%s", format_table(summary["ledger"]["by_state"], title="Ledger"))
-        waiting = [
-            row
-            for row in would_post_rows(ledger, window)
-            if row["action"] in ("held", "held (unmapped)", "would retry")
-        ]
+        waiting = would_post_rows(ledger, window, WAITING_STATES)
         self.log.info("\n%s", format_table(waiting, title="Held, unmapped or failed (and why)"))
         for diff in result.differences:
             self.log.warning("%s %s: %s", diff.posting_date, diff.kind, diff.detail)

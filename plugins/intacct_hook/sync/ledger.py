@@ -5,18 +5,8 @@ through SQLAlchemy ``text()`` with named bind parameters, unchanged on SQLite an
 files ship inside the package (``intacct_hook/sql``); ``SQL_DIR`` is where
 :mod:`intacct_hook.paths` finds them.
 
-States and who moves a transaction between them::
-
-    stage:   (new) -> ready | held | skipped; re-staging re-decides every state except
-             posting and posted, which it never touches, and leaves a row whose Divvy data is
-             unchanged and whose decision stands as it is (map's verdict included)
-    map:     ready | unmapped | failed -> ready | unmapped      (REMAPPABLE_STATES)
-    load:    ready | failed -> posted (adopt_posted: found in Intacct before being sent)
-             ready -> posting (claim_for_posting, committed before the request is sent)
-             posting -> posted (mark_posted) | failed (mark_failed) | ready (release_claim)
-
-``held`` (incomplete in Divvy) is not re-mapped: staging re-evaluates it each time the extract
-returns it, which it does while it is within the lookback or after Divvy updates it.
+The states, and which method moves a transaction between them, are described once, in
+:mod:`intacct_hook.sync.states`; the methods here are the transitions it names.
 
 Runs may overlap (backfills, a manual run during a scheduled one), so a claim carries its owner
 (run and task attempt) and a lease. ``take_over_claims`` hands a load the rows left ``posting``
@@ -48,7 +38,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from intacct_hook.intacct.text import describe_illegal
 from intacct_hook.paths import SQL_DIR
-from intacct_hook.sync.reconcile import Difference
+from intacct_hook.sync.reconcile import Difference, day_status
+from intacct_hook.sync.states import (
+    MAP_STATES,
+    PROTECTED_STATES,
+    STAGE_STATES,
+    STATES,
+    LedgerState,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +60,6 @@ _ADDED_COLUMNS = {
     "divvy_transaction": ("claim_run_id", "claim_owner", "claim_expires_at"),
 }
 
-STATES = ("held", "unmapped", "ready", "posting", "posted", "failed", "skipped")
-STAGE_STATES = ("ready", "held", "skipped")
-MAP_STATES = ("ready", "unmapped")
-REMAPPABLE_STATES = ("ready", "unmapped", "failed")
-PROTECTED_STATES = ("posting", "posted")
 DIFFERENCE_KINDS = ("missing_in_intacct", "extra_in_intacct", "amount_differs", "date_differs")
 
 _MIN_DATE = "0001-01-01"
@@ -400,7 +392,8 @@ class Ledger:
                     else:
                         updated += 1
                     upserts[row.uuid] = params
-                    by_state[row.state] = by_state.get(row.state, 0) + 1
+                    state = str(row.state)
+                    by_state[state] = by_state.get(state, 0) + 1
                 # One executemany per statement: a round trip per row dominated on PostgreSQL.
                 if upserts:
                     conn.execute(upsert, list(upserts.values()))
@@ -441,7 +434,7 @@ class Ledger:
         with self._write() as conn:
             result = conn.execute(
                 self._stmt("update_mapping_state"),
-                {"uuid": uuid, "state": state, "state_reason": reason, "now": now},
+                {"uuid": uuid, "state": str(state), "state_reason": reason, "now": now},
             )
             if result.rowcount != 1:
                 if self._states(conn, [uuid]).get(uuid) in PROTECTED_STATES:
@@ -561,7 +554,7 @@ class Ledger:
         date_to: dt.date | None = None,
     ) -> list[LedgerRow]:
         """Transactions in ``states`` with a posting date in the inclusive range (if given)."""
-        wanted = list(states)
+        wanted = [str(s) for s in states]
         unknown = set(wanted) - set(STATES)
         if unknown:
             raise ValueError(f"unknown state(s) {sorted(unknown)}; use {STATES}")
@@ -588,11 +581,7 @@ class Ledger:
         for d in differences:
             if d.kind not in DIFFERENCE_KINDS:
                 raise ValueError(f"unknown difference kind {d.kind!r}; use {DIFFERENCE_KINDS}")
-        status = (
-            "matched"
-            if not differences and (divvy.count, divvy.total) == (intacct.count, intacct.total)
-            else "differs"
-        )
+        status = day_status((divvy.count, divvy.total), (intacct.count, intacct.total), differences)
         day = posting_date.isoformat()
         with self._write() as conn:
             conn.execute(
@@ -802,7 +791,8 @@ def _stage_params(row: StagedTransaction, run_id: str, now: str) -> dict[str, An
         "updated_time": _iso(row.updated_time),
         "merchant": row.merchant,
         "raw_payload": json.dumps(row.raw_payload, sort_keys=True, default=str),
-        "state": row.state,
+        # The enum's plain word: what the ledger has always stored, whatever the driver.
+        "state": str(row.state),
         "state_reason": row.reason,
         "run_id": run_id,
         "now": now,
@@ -816,9 +806,8 @@ def _verdict_stands(
     row as it is. Mirrors the guard in ``stage_transaction.sql``."""
     if stored_payload != params["raw_payload"]:
         return False
-    return stored_state == decided or (
-        decided == "ready" and stored_state in ("unmapped", "failed")
-    )
+    remapped = (LedgerState.UNMAPPED, LedgerState.FAILED)
+    return stored_state == decided or (decided == LedgerState.READY and stored_state in remapped)
 
 
 def _line_params(uuid: str, line: MappedLine, now: str) -> dict[str, Any]:

@@ -35,13 +35,20 @@ from typing import Any
 
 import pandas as pd
 
-from intacct_hook.divvy.posting_rules import PostingLine, original_amount_text, posting_lines
 from intacct_hook.divvy.records import DivvyTransaction
-from intacct_hook.intacct.text import FIELD_LIMITS, clean_text, describe_illegal, fit, xml_safe
+from intacct_hook.intacct.text import describe_illegal
+from intacct_hook.sync.dimensions import (
+    BY_KEY,
+    DEFAULT_CUSTOM_FIELD_NAMES,
+    DIMENSIONS,
+    ID_COLUMNS,
+    RULE_COLUMNS,
+)
 from intacct_hook.sync.ledger import MappedLine
 from intacct_hook.sync.preflight import GL_ACCOUNTS_SCREEN, dimension_label
 from intacct_hook.sync.rules import LineFacts, RuleSet, intacct_id
-from intacct_hook.sync.settings import DEFAULT_CUSTOM_FIELD_NAMES, DIMENSIONS
+from intacct_hook.sync.states import LedgerState
+from intacct_hook.sync.translation import line_description, posting_lines
 
 #: Input columns of :func:`map_lines`; ``description`` is optional.
 INPUT_COLUMNS = (
@@ -49,23 +56,6 @@ INPUT_COLUMNS = (
     "budget_name", "budget_uuid", "mcc", "merchant",
 )  # fmt: skip
 
-#: Output column holding each dimension's ID (the ledger's ``mapped_line`` names).
-ID_COLUMNS: Mapping[str, str] = {
-    "gl_account": "gl_account_no",
-    "location": "location_id",
-    "department": "department_id",
-    "class": "class_id",
-    "project": "project_id",
-}
-RULE_COLUMNS: Mapping[str, str] = {dim: f"{dim}_rule" for dim in DIMENSIONS}
-
-_LABELS = {
-    "gl_account": "GL account",
-    "location": "location",
-    "department": "department",
-    "class": "class",
-    "project": "project",
-}
 DEFAULT_ACCOUNT = "default account"
 CARD_DEFAULT_LOCATION = "card default location"
 
@@ -74,8 +64,6 @@ LINE_COLUMNS = (
     *ID_COLUMNS.values(), *RULE_COLUMNS.values(), "problem",
 )  # fmt: skip
 TRANSACTION_COLUMNS = ("uuid", "state", "reason", "line_count", "amount")
-# Divvy keeps the cardholder's memo in a free-text (NOTE) custom field on many tenants.
-MEMO_FIELD_NAMES = ("Memo", "Notes", "Note")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +71,7 @@ class MappingOutcome:
     """What to save for one transaction (see :meth:`Ledger.save_mapping`)."""
 
     uuid: str
-    state: str  # ready | unmapped
+    state: LedgerState  # READY | UNMAPPED
     reason: str | None
     lines: tuple[MappedLine, ...]
 
@@ -107,7 +95,7 @@ class MappingResult:
 
     def unmapped(self) -> pd.DataFrame:
         """The transactions that cannot be posted yet, with their reasons."""
-        return self.transactions[self.transactions["state"] == "unmapped"]
+        return self.transactions[self.transactions["state"] == LedgerState.UNMAPPED]
 
 
 def map_lines(
@@ -263,8 +251,8 @@ class _LineMapper:
         if active is None or value in active:
             return None
         return (
-            f"{_LABELS[dim]} {value!r} (from {rule}) does not exist in Intacct or is not active; "
-            f"{_fix_for(dim, rule, self.field_names.get(dim))}"
+            f"{BY_KEY[dim].noun} {value!r} (from {rule}) does not exist in Intacct or is not "
+            f"active; {_fix_for(dim, rule, self.field_names.get(dim))}"
         )
 
     def _no_gl_reason(self, facts: LineFacts) -> str:
@@ -328,11 +316,11 @@ def _required_dimension_text(
         )
     name = field_names.get(dim)
     fixes = [f"choose a value for {name!r} in Divvy"] if name else []
-    fixes.append(f"add a {_LABELS[dim]} to a rule in {rules_source} that matches it")
+    fixes.append(f"add a {BY_KEY[dim].noun} to a rule in {rules_source} that matches it")
     if dim == "location" and card_default_location is None:
         fixes.append("set the credit card account's default location")
     fixes.append(f"or uncheck the required {label} dimension")
-    return f"requires a {_LABELS[dim]} in Intacct and the line has none; " + ", ".join(fixes)
+    return f"requires a {BY_KEY[dim].noun} in Intacct and the line has none; " + ", ".join(fixes)
 
 
 def _fix_for(dim: str, rule: str | None, field_name: str | None) -> str:
@@ -342,7 +330,7 @@ def _fix_for(dim: str, rule: str | None, field_name: str | None) -> str:
         return "change the default_gl_account setting or activate the account in Intacct"
     if rule == CARD_DEFAULT_LOCATION:
         return "fix the credit card account's default location in Intacct"
-    return f"fix {rule} or activate the {_LABELS[dim]} in Intacct"
+    return f"fix {rule} or activate the {BY_KEY[dim].noun} in Intacct"
 
 
 def _groups(lines: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
@@ -372,7 +360,7 @@ def _transactions(lines: pd.DataFrame) -> pd.DataFrame:
         rows.append(
             {
                 "uuid": uuid,
-                "state": "unmapped" if bad else "ready",
+                "state": LedgerState.UNMAPPED if bad else LedgerState.READY,
                 "reason": reason,
                 "line_count": len(group),
                 "amount": sum((r["amount"] for r in group), Decimal("0")),
@@ -389,41 +377,6 @@ def _mapped_line(rec: Mapping[str, Any]) -> MappedLine:
         description=rec["description"],
         **{col: rec[col] for col in (*ID_COLUMNS.values(), *RULE_COLUMNS.values())},
     )
-
-
-def memo_of(coding: Mapping[str, tuple[str, ...]], note: str | None) -> str | None:
-    """The cardholder's memo: Divvy's note, else a free-text custom field named like a memo."""
-    if note:
-        return note
-    for name in MEMO_FIELD_NAMES:
-        values = coding.get(name) or ()
-        if values and values[0]:
-            return values[0]
-    return None
-
-
-def line_description(txn: DivvyTransaction, line: PostingLine) -> str | None:
-    """Cardholder, budget and memo, as Divvy's own integration writes them; for a purchase in
-    another currency also the amount paid in it (the line's amount is the USD settlement)."""
-    limit = FIELD_LIMITS["line_description"]
-    bits = [txn.user_name, txn.budget_name, memo_of(line.coding, line.note)]
-    text = xml_safe(" | ".join(b for b in bits if b))
-    original = _original_amount(txn, line)
-    if original is None:
-        return clean_text(text, limit)
-    # Cut the memo, never the original amount: the accountant needs it to check the rate.
-    tail = f" | {original}" if text.strip() else original
-    return clean_text(fit(text, limit - len(tail)) + tail, limit)
-
-
-def _original_amount(txn: DivvyTransaction, line: PostingLine) -> str | None:
-    part = next((c for c in txn.children if c.uuid == line.source_uuid), txn)
-    if part.is_foreign_currency:
-        return xml_safe(original_amount_text(part))
-    if txn.is_foreign_currency:  # a split part without currency data: the whole purchase's
-        suffix = " for the whole purchase" if txn.children else ""
-        return xml_safe(original_amount_text(txn)) + suffix
-    return None
 
 
 def _opt_text(value: Any) -> str | None:

@@ -19,6 +19,7 @@ from intacct_hook.intacct.fields import (
     CARD_OFFSET_ACCOUNT_FIELDS,
 )
 from intacct_hook.intacct.setup import CreditCard, DimensionValue, GLAccount
+from intacct_hook.sync.dimensions import BY_KEY, INTACCT_DIMENSIONS, REQUIRED_FLAGS
 from intacct_hook.sync.settings import SyncSettings
 from intacct_hook.sync.window import SyncWindow
 
@@ -27,27 +28,18 @@ Severity = Literal["error", "warning", "info"]
 GL_ACCOUNTS_SCREEN = "General Ledger > Accounts"
 CARD_SCREEN = "Cash Management > Accounts > Credit card"
 
-# GLACCOUNT flags that make a dimension mandatory on every line posted to the account, and the
-# coding key our mapping uses for each. Custom dimensions (REQUIREGLDIM*) cannot be supplied.
+# GLACCOUNT flags that make a dimension mandatory on every line posted to the account, in
+# Intacct's order, each with the coding key our mapping uses for it (None: a dimension the sync
+# cannot supply). Custom dimensions (REQUIREGLDIM*) cannot be supplied either.
 REQUIRED_DIMENSION_FLAGS: Mapping[str, str | None] = {
-    "REQUIREDEPT": "department",
-    "REQUIRELOC": "location",
-    "REQUIRECLASS": "class",
-    "REQUIREPROJECT": "project",
-    "REQUIRECUSTOMER": None,
-    "REQUIREVENDOR": None,
-    "REQUIREEMPLOYEE": None,
-    "REQUIREITEM": None,
-    "REQUIRECONTRACT": None,
-    "REQUIREWAREHOUSE": None,
-    "REQUIRETASK": None,
-}
-DIMENSION_LABELS = {
-    "location": "Location",
-    "department": "Department",
-    "class": "Class",
-    "project": "Project",
-}
+    flag: REQUIRED_FLAGS.get(flag)
+    for flag in (
+        "REQUIREDEPT", "REQUIRELOC", "REQUIRECLASS", "REQUIREPROJECT", "REQUIRECUSTOMER",
+        "REQUIREVENDOR", "REQUIREEMPLOYEE", "REQUIREITEM", "REQUIRECONTRACT",
+        "REQUIREWAREHOUSE", "REQUIRETASK",
+    )
+}  # fmt: skip
+DIMENSION_LABELS = {key: dim.title for key, dim in INTACCT_DIMENSIONS.items()}
 
 
 def required_dimensions(account: GLAccount) -> frozenset[str]:
@@ -109,7 +101,7 @@ class CodingTarget:
     may_come_from_divvy: frozenset[str] = frozenset()
 
     def dimension(self, name: str) -> str | None:
-        return getattr(self, "class_" if name == "class" else name)
+        return getattr(self, BY_KEY[name].attr if name in BY_KEY else name)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,17 @@ from typing import Any, Literal
 
 DifferenceKind = Literal["missing_in_intacct", "extra_in_intacct", "amount_differs", "date_differs"]
 ZERO = Decimal("0.00")
+MATCHED = "matched"
+DIFFERS = "differs"
+
+
+def day_status(
+    divvy: tuple[int, Decimal], intacct: tuple[int, Decimal], differences: Sequence[Any]
+) -> str:
+    """The one definition of a matched day: no row-level difference, and Divvy's count and total
+    equal Intacct's. Both are checked: totals could agree while records differ, and a difference
+    found elsewhere must never read as matched because the sums happen to agree."""
+    return MATCHED if not differences and tuple(divvy) == tuple(intacct) else DIFFERS
 
 
 @dataclass(frozen=True)
@@ -73,7 +84,11 @@ class DayTotals:
 
     @property
     def status(self) -> str:
-        return "matched" if not self.differences else "differs"
+        return day_status(
+            (self.divvy_count, self.divvy_total),
+            (self.intacct_count, self.intacct_total),
+            self.differences,
+        )
 
 
 @dataclass
@@ -86,7 +101,7 @@ class ReconcileResult:
 
     @property
     def matched(self) -> bool:
-        return not self.differences
+        return all(day.status == MATCHED for day in self.days)
 
     def summary(self) -> dict[str, Any]:
         """Small, XCom-safe: per-day counts and totals, and the differences by kind."""

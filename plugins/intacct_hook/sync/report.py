@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from intacct_hook.intacct.text import fit
 from intacct_hook.sync.ledger import Ledger
+from intacct_hook.sync.states import LedgerState
 from intacct_hook.sync.window import SyncWindow
 
-DRY_RUN_ACTIONS = {
-    "ready": "would create",
-    "held": "held",
-    "unmapped": "held (unmapped)",
-    "skipped": "skipped",
-    "failed": "would retry",
-    "posting": "unknown outcome: would look up",
+#: What a real run would do with a transaction in each state, as the preview's table says it.
+DRY_RUN_ACTIONS: Mapping[LedgerState, str] = {
+    LedgerState.READY: "would create",
+    LedgerState.HELD: "held",
+    LedgerState.UNMAPPED: "held (unmapped)",
+    LedgerState.SKIPPED: "skipped",
+    LedgerState.FAILED: "would retry",
+    LedgerState.POSTING: "unknown outcome: would look up",
 }
 
 
-# The record-specific parts of a posting decision's reason (posting_rules.decide, stage):
+# The record-specific parts of a posting decision's reason (translation.decide, stage):
 # amounts ($1,234.50), Divvy ids, and whatever is in parentheses (a decline's reason, the
 # original currency amount, a split part). Blanked, the reasons of one kind read the same.
 _MONEY = re.compile(r"\$[\d,]*\d(?:\.\d+)?")
@@ -157,10 +159,13 @@ def ledger_summary(ledger: Ledger, window: SyncWindow) -> dict[str, Any]:
     return {"by_state": by_state, "by_date": by_date}
 
 
-def would_post_rows(ledger: Ledger, window: SyncWindow) -> list[dict[str, Any]]:
-    """Every transaction of the window with what a real run would do with it, and why."""
+def would_post_rows(
+    ledger: Ledger, window: SyncWindow, states: Iterable[LedgerState] = tuple(DRY_RUN_ACTIONS)
+) -> list[dict[str, Any]]:
+    """Every transaction of the window in ``states`` (by default every state a run acts on)
+    with what a real run would do with it, and why."""
     days = window.days()
-    rows = ledger.select_in_state(list(DRY_RUN_ACTIONS), days[0], days[-1])
+    rows = ledger.select_in_state(list(states), days[0], days[-1])
     return [
         {
             "date": r.posting_date.isoformat(),

@@ -41,7 +41,7 @@ import pathlib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 
-from intacct_hook.sync.settings import DIMENSIONS
+from intacct_hook.sync.dimensions import DIMENSIONS
 
 COLUMNS: tuple[str, ...] = ("match_field", "match_value", *DIMENSIONS, "note")
 MATCH_FIELDS = ("custom_field:<name>", "budget", "mcc", "merchant")

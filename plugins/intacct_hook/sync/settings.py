@@ -20,6 +20,7 @@ import dataclasses
 import datetime as dt
 import difflib
 import json
+import os
 import pathlib
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -28,21 +29,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from intacct_hook.intacct.text import describe_illegal
 from intacct_hook.paths import base_dir
+from intacct_hook.sync.dimensions import DEFAULT_CUSTOM_FIELD_NAMES, DIMENSIONS
 
 VARIABLE_KEY = "divvy_intacct_settings"
 
-#: The Intacct dimensions a posting line carries, in the order used everywhere.
-DIMENSIONS: tuple[str, ...] = ("gl_account", "location", "department", "class", "project")
+#: Where the company's time zone is set: this environment variable, for the schedule (read when
+#: the DAG file is parsed, so it cannot come from a Variable) and, by default, for posting dates.
+#: The settings' ``timezone`` only overrides it (see the README's settings table).
+TIMEZONE_ENV = "DIVVY_INTACCT_TIMEZONE"
+DEFAULT_TIMEZONE = "America/Chicago"
 
-DEFAULT_CUSTOM_FIELD_NAMES: Mapping[str, str | None] = MappingProxyType(
-    {
-        "gl_account": "GL Account",
-        "location": "Location",
-        "department": "Department",
-        "class": "Class",
-        "project": "Project",
-    }
-)
+
+def configured_timezone() -> str:
+    """The company's IANA time zone as the environment sets it (``America/Chicago`` unset)."""
+    return os.environ.get(TIMEZONE_ENV, DEFAULT_TIMEZONE)
+
 
 RECONCILE_MODES = ("fail", "warn")
 BATCH_SIZE_RANGE = (1, 100)  # Intacct accepts at most 100 functions per request
@@ -81,7 +82,7 @@ class SyncSettings:
     entity_id: str | None = None
     mapping_file: str = "include/mapping_rules.csv"
     lookback_days: int = 14
-    timezone: str = "America/Chicago"
+    timezone: str = dataclasses.field(default_factory=configured_timezone)
     hold_incomplete: bool = True
     skip_already_synced: bool = True
     allow_foreign_currency: bool = False

@@ -15,18 +15,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from intacct_hook.divvy.posting_rules import (
-    BAD_DATA,
-    PostingDecision,
-    PostingRules,
-    decide,
-    posting_lines,
-)
 from intacct_hook.divvy.records import DivvyRecordError, DivvyTransaction
-from intacct_hook.intacct.records import CCLine, CCTransaction, RecordOutcome
+from intacct_hook.intacct.records import CCTransaction, RecordOutcome
 from intacct_hook.intacct.text import (
     FIELD_LIMITS,
-    UnpostableRecord,
     describe_illegal,
     fit,
     xml_safe,
@@ -35,7 +27,6 @@ from intacct_hook.sync.ledger import (
     ExpectedEntry,
     Ledger,
     LedgerRow,
-    MappedLine,
     StagedTransaction,
     Tally,
 )
@@ -48,15 +39,26 @@ from intacct_hook.sync.reconcile import (
 from intacct_hook.sync.report import reason_kind
 from intacct_hook.sync.rules import RuleSet
 from intacct_hook.sync.settings import SyncSettings
+from intacct_hook.sync.states import (
+    EXPECTED_AFTER_PREVIEW,
+    EXPECTED_IN_INTACCT,
+    STATE_FOR_ACTION,
+    LedgerState,
+)
+from intacct_hook.sync.translation import (
+    BAD_DATA,
+    PostingDecision,
+    PostingRules,
+    build_cctransaction,
+    decide,
+    posting_date,
+    rules_from_settings,
+    transaction_from_payload,
+)
 from intacct_hook.sync.window import SyncWindow
 
 log = logging.getLogger(__name__)
 
-STATE_FOR_ACTION = {"post": "ready", "hold": "held", "skip": "skipped"}
-# States whose transactions Divvy and Intacct should agree on: everything the sync means to post.
-EXPECTED_IN_INTACCT = ("ready", "posting", "posted", "failed")
-# A dry run posted nothing, so its ready transactions are not expected in Intacct yet.
-EXPECTED_AFTER_DRY_RUN = ("posting", "posted", "failed")
 # A run's landing is deleted by its own reconcile; a run that never got there (failed, marked
 # failed, deleted) leaves it behind, and any later reconcile deletes it once it is this old.
 # Longer than any run lasts, so a live run's landing is never taken.
@@ -89,12 +91,6 @@ def landing_payload(txn: DivvyTransaction) -> dict[str, Any]:
     return {"transaction": dict(txn.raw), "children": [dict(c.raw) for c in txn.children]}
 
 
-def transaction_from_payload(payload: Mapping[str, Any]) -> DivvyTransaction:
-    txn = DivvyTransaction.from_json(payload["transaction"])
-    children = payload.get("children") or ()
-    return txn.with_children(DivvyTransaction.from_json(c) for c in children) if children else txn
-
-
 def extract(
     divvy: DivvySource,
     ledger: Ledger,
@@ -111,7 +107,7 @@ def extract(
     Memory stays flat: rows go to the landing table in chunks, which keeps one row per uuid
     (both passes return many of the same transactions), and the counts are read back from it.
     """
-    rules = posting_rules(settings or SyncSettings())
+    rules = rules_from_settings(settings or SyncSettings())
     passes = (
         ("occurred", {"occurred_from": window.extract_from, "occurred_to": window.extract_to}),
         ("updated", {"updated_from": window.extract_from, "updated_to": window.extract_to}),
@@ -152,22 +148,12 @@ def _postable_entry(
     try:
         if describe_illegal(txn.uuid) is not None or decide(txn, rules).action != "post":
             return None
-        return ExpectedEntry(txn.uuid, window.posting_date(txn.occurred_time), txn.amount)
+        return ExpectedEntry(txn.uuid, posting_date(txn, window.timezone), txn.amount)
     except (DivvyRecordError, ValueError, TypeError, ArithmeticError, OverflowError):
         return None
 
 
 # --- stage ------------------------------------------------------------------------------------
-
-
-def posting_rules(settings: SyncSettings) -> PostingRules:
-    """The posting rules as the settings configure them (stage decides with them, reconcile
-    re-decides with them what extract read)."""
-    return PostingRules(
-        hold_incomplete=settings.hold_incomplete,
-        skip_already_synced=settings.skip_already_synced,
-        allow_foreign_currency=settings.allow_foreign_currency,
-    )
 
 
 def stage(
@@ -181,7 +167,7 @@ def stage(
     :class:`StepError` raised after everything else is staged. The landing stays: it belongs to
     this run until its reconcile has counted it.
     """
-    rules = posting_rules(settings)
+    rules = rules_from_settings(settings)
     rows: list[StagedTransaction] = []
     bad: list[str] = []
     reasons: Counter[str] = Counter()
@@ -199,7 +185,7 @@ def stage(
         if bad_data:
             held_bad_data += 1
             log.warning("Divvy transaction %s held: %s", row.uuid, row.reason)
-        if row.state != "ready":
+        if row.state != LedgerState.READY:
             reasons[f"{row.state}: {reason_kind(row.reason)}"] += 1
         rows.append(row)
     counts = ledger.stage(rows, run_id)
@@ -253,7 +239,7 @@ def _stage_one(
             f"{fit(xml_safe(str(exc)), 300)}); please report this as a bug."
         ) from exc
     # staged_transaction holds a postable record whose data the ledger or map step cannot take.
-    demoted = decision.action == "post" and row.state == "held"
+    demoted = decision.action == "post" and row.state == LedgerState.HELD
     return row, decision.bad_field is not None or demoted
 
 
@@ -269,22 +255,22 @@ def staged_transaction(
     surrogate); the raw payload is kept as sent, since JSON escapes those characters.
     """
     state = STATE_FOR_ACTION[decision.action]
-    reason = None if state == "ready" else decision.reason
+    reason = None if state == LedgerState.READY else decision.reason
     try:
-        posting_date = window.posting_date(txn.occurred_time)
+        day = posting_date(txn, window.timezone)
     except OverflowError:
         # Year 1 west of UTC, or 9999 east of it: the local date does not exist in Python.
-        posting_date = txn.occurred_time.date()
-        if state == "ready":
-            state = "held"
+        day = txn.occurred_time.date()
+        if state == LedgerState.READY:
+            state = LedgerState.HELD
             reason = (
                 f"{BAD_DATA}: field 'occurredTime' ({txn.occurred_time.isoformat()}) has no "
                 f"date in {window.timezone}; held until it is corrected in Divvy."
             )
-    if state == "ready":
+    if state == LedgerState.READY:
         children = [c.uuid for c in txn.children if describe_illegal(c.uuid)]
         if children:
-            state = "held"
+            state = LedgerState.HELD
             reason = (
                 f"{BAD_DATA}: field 'childTransactionUuids' has {children[0][:60]!r}, which "
                 f"{describe_illegal(children[0])}; held until Divvy corrects it (report it to "
@@ -296,7 +282,7 @@ def staged_transaction(
         transaction_type=xml_safe(txn.raw_transaction_type),
         amount=txn.amount,
         occurred_time=txn.occurred_time,
-        posting_date=posting_date,
+        posting_date=day,
         updated_time=txn.updated_time,
         merchant=(xml_safe(merchant).strip() or None) if merchant else None,
         raw_payload=payload,
@@ -348,8 +334,8 @@ def map_transactions(
         if outcome.reason:
             reasons[outcome.reason] += 1
     return {
-        "mapped": states["ready"],
-        "unmapped": states["unmapped"],
+        "mapped": states[LedgerState.READY],
+        "unmapped": states[LedgerState.UNMAPPED],
         "claimed_by_another_run": states["claimed_elsewhere"],
         "unmapped_reasons": dict(reasons.most_common(20)),
     }
@@ -425,95 +411,6 @@ def claim_owner(run_id: str, try_number: int) -> str:
     return f"{run_id}#try{try_number}"
 
 
-def header_description(txn: DivvyTransaction) -> str | None:
-    """Cardholder, budget and memo for the transaction header (the first line's memo)."""
-    from intacct_hook.sync.mapping import line_description  # pandas: see map_transactions
-
-    lines = posting_lines(txn)
-    return line_description(txn, lines[0]) if lines else None
-
-
-def build_cctransaction(
-    row: LedgerRow, lines: Sequence[MappedLine], settings: SyncSettings
-) -> CCTransaction:
-    """The Intacct transaction for a ready ledger row and its mapped lines.
-
-    :raises UnpostableRecord: the only error for bad data; it names the Divvy uuid, the field
-        (``lines[2].gl_account_no``, ``card_id``, ``divvy.amount``…) and where to fix the value.
-        Free text never raises: it is cleaned and cut (``intacct.text``).
-    """
-    try:
-        txn = transaction_from_payload(row.raw_payload)
-        payee = txn.merchant_name or txn.raw_merchant_name or None
-        description = header_description(txn)
-    except DivvyRecordError as exc:
-        raise UnpostableRecord(
-            f"divvy.{exc.field}",
-            exc.problem,
-            record=row.uuid,
-            fix="the Divvy payload stored in the ledger cannot be read; run extract and stage "
-            "again, and report the transaction to Divvy support if it stays",
-        ) from None
-    ordered = sorted(lines, key=lambda ln: ln.line_no)
-    cc_lines = []
-    for n, line in enumerate(ordered, 1):
-        try:
-            cc_lines.append(
-                CCLine(
-                    gl_account_no=line.gl_account_no or "",
-                    amount=line.amount,
-                    description=line.description,
-                    location_id=line.location_id,
-                    department_id=line.department_id,
-                    class_id=line.class_id,
-                    project_id=line.project_id,
-                )
-            )
-        except UnpostableRecord as exc:
-            raise exc.for_record(
-                row.uuid, field_prefix=f"lines[{n}].", fix=_line_fix(line, exc.field)
-            ) from None
-    try:
-        return CCTransaction(
-            card_id=settings.card_account_id,
-            payment_date=row.posting_date,
-            reference_no=row.uuid,
-            attempt=row.failed_attempts + 1,
-            payee=payee,
-            description=description,
-            lines=tuple(cc_lines),
-        )
-    except UnpostableRecord as exc:
-        raise exc.for_record(row.uuid, fix=_TRANSACTION_FIXES.get(exc.field)) from None
-
-
-_TRANSACTION_FIXES = {
-    "card_id": "set card_account_id in the Variable divvy_intacct_settings to the card's ID "
-    "in Intacct",
-    "reference_no": "the Divvy uuid cannot be an Intacct reference number; report the "
-    "transaction to Divvy support",
-    "lines": "run the map step again so the transaction gets its lines",
-}
-# Which ``MappedLine`` column records where each ID came from.
-_RULE_OF = {
-    "gl_account_no": "gl_account_rule",
-    "location_id": "location_rule",
-    "department_id": "department_rule",
-    "class_id": "class_rule",
-    "project_id": "project_rule",
-}
-
-
-def _line_fix(line: MappedLine, field: str) -> str:
-    rule_column = _RULE_OF.get(field)
-    if rule_column is None:
-        return "run the map step again; report it if the line stays unpostable"
-    source = getattr(line, rule_column, None)
-    if not source:
-        return f"no custom field or mapping rule gives {field}; add a mapping rule for it"
-    return f"the value came from {source}; correct it there, then run again"
-
-
 def resolve_unknown_outcomes(
     intacct: IntacctTarget,
     ledger: Ledger,
@@ -556,7 +453,7 @@ def adopt_already_in_intacct(
     whichever attempt's control ID posted it — is recorded as posted and not sent. One query
     per 1,000 references, not one per record.
     """
-    ready = ledger.select_in_state(["ready"])
+    ready = ledger.select_in_state([LedgerState.READY])
     if not ready:
         return
     found = _found_in_intacct(intacct, settings, ready)
@@ -629,7 +526,7 @@ def load(
                 ledger.mark_failed(row.uuid, message, owner=owner, sent=False)
                 report.fail(row.uuid, message)
         if batch:
-            _send(intacct, ledger, settings, batch, owner, report)
+            _send(intacct, ledger, batch, owner, report)
         sent += len(batch)
         log.info("Sent %d transaction(s) so far (batches of %d)", sent, settings.batch_size)
     return report
@@ -638,13 +535,13 @@ def load(
 def _send(
     intacct: IntacctTarget,
     ledger: Ledger,
-    settings: SyncSettings,
     batch: list[CCTransaction],
     owner: str,
     report: LoadReport,
 ) -> None:
     dates = {t.reference_no: t.payment_date for t in batch}
-    for outcome in intacct.record_cctransactions(batch, batch_size=settings.batch_size):
+    # The claim is the batch (settings.batch_size is applied there alone): one request each.
+    for outcome in intacct.record_cctransactions(batch, batch_size=len(batch)):
         if outcome.ok:
             ledger.mark_posted(outcome.reference_no, str(outcome.record_no), outcome.control_id)
             report.last_posted = (outcome.reference_no, dates[outcome.reference_no])
@@ -659,7 +556,7 @@ def _send(
 
 
 def _dry_run(ledger: Ledger, settings: SyncSettings, report: LoadReport) -> None:
-    ready = ledger.select_in_state(["ready"])
+    ready = ledger.select_in_state([LedgerState.READY])
     lines = ledger.mapped_lines([r.uuid for r in ready])
     for row in ready:
         try:
@@ -702,7 +599,7 @@ def reconcile(
     extract and load) is a difference, not a quiet "matched". Then this run's landing goes.
     """
     days = window.days()
-    states = EXPECTED_AFTER_DRY_RUN if dry_run else EXPECTED_IN_INTACCT
+    states = EXPECTED_AFTER_PREVIEW if dry_run else EXPECTED_IN_INTACCT
     expected = [
         ExpectedPosting(r.uuid, r.posting_date, r.amount)
         for r in ledger.select_in_state(states, days[0], days[-1])

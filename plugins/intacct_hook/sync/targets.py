@@ -7,14 +7,12 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 from intacct_hook.divvy.records import DivvyCustomField, DivvyCustomFieldValue
+from intacct_hook.sync.dimensions import BY_KEY
 from intacct_hook.sync.preflight import CodingTarget
 from intacct_hook.sync.rules import RuleSet, intacct_id
 from intacct_hook.sync.settings import SyncSettings
 
 log = logging.getLogger(__name__)
-
-_ATTRS = {"gl_account": "gl_account", "location": "location", "department": "department",
-          "class": "class_", "project": "project"}  # fmt: skip
 
 
 class CustomFieldSource(Protocol):
@@ -35,7 +33,7 @@ def coding_targets(
         CodingTarget(
             source=rule.provenance,
             may_come_from_divvy=from_divvy,
-            **{_ATTRS[dim]: value for dim, value in rule.values.items()},
+            **{BY_KEY[dim].attr: value for dim, value in rule.values.items()},
         )
         for rule in rules
     ]
@@ -65,7 +63,7 @@ def _divvy_targets(
         for value in divvy.iter_custom_field_values(field):
             if value.deleted or not intacct_id(value.value):
                 continue
-            kwargs: dict[str, Any] = {_ATTRS[dim]: intacct_id(value.value)}
+            kwargs: dict[str, Any] = {BY_KEY[dim].attr: intacct_id(value.value)}
             yield CodingTarget(
                 source=f"Divvy custom field '{name}' value '{value.value}'",
                 blocking=False,

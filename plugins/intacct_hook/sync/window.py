@@ -26,6 +26,13 @@ class WindowError(ValueError):
     """The run's parameters do not describe a usable range of days."""
 
 
+def local_date(instant: datetime, timezone: str) -> date:
+    """The date of ``instant`` in ``timezone``: the one rule that turns a time into a day."""
+    if instant.tzinfo is None:
+        raise WindowError(f"timestamp {instant.isoformat()} has no time zone")
+    return instant.astimezone(ZoneInfo(timezone)).date()
+
+
 @dataclass(frozen=True)
 class SyncWindow:
     """Posting days ``first_day..last_day`` (inclusive) plus the lookback before them.
@@ -58,9 +65,7 @@ class SyncWindow:
 
     def posting_date(self, instant: datetime) -> date:
         """The transaction date of ``instant`` in the company's time zone."""
-        if instant.tzinfo is None:
-            raise WindowError(f"timestamp {instant.isoformat()} has no time zone")
-        return instant.astimezone(ZoneInfo(self.timezone)).date()
+        return local_date(instant, self.timezone)
 
     def label(self) -> str:
         """The run's days as a person reads them (without the lookback): ``Nov 1, 2026

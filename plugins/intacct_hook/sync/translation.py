@@ -1,16 +1,31 @@
-"""What to post to the ledger for one Divvy transaction: the single source of the posting rules.
+"""How one Divvy transaction becomes one Intacct credit card transaction, in one place.
 
-:func:`decide` looks at one (split-expanded) :class:`DivvyTransaction` and answers post, hold or
-skip, with a short reason a finance person can read in a report, and for ``post`` the lines::
+Read top to bottom, this module is the translation; the steps call it (extract and stage
+decide, map describes the lines, load builds the record) rather than restating any of it:
 
-    decision = decide(txn, PostingRules())
-    if decision.action == "post":
-        for line in decision.lines:
-            ...  # line.amount is signed: positive charge, negative refund
-    else:
-        report(txn.uuid, decision.action, decision.reason)
+1. **Whether** it is posted (:func:`decide`): post, hold or skip, with the reason a finance
+   person reads in reports ("Refund of $12.00 from …"). Stage stores the decision.
+2. **Its lines** (:func:`posting_lines`): one line, or one per split part, each with its signed
+   amount (positive charge, negative refund), the Divvy coding it is coded from, and its note.
+3. **Its date** (:func:`posting_date`): the purchase time's date in the company's time zone.
+4. **Each line's description** (:func:`line_description`): cardholder | budget | memo, plus the
+   amount paid for a purchase in another currency. The memo is Divvy's note, else a free-text
+   custom field named like a memo (:data:`MEMO_FIELD_NAMES`).
+5. **The header** (:func:`payee`, :func:`header_description`): payee = merchant; description =
+   the first line's description.
+6. **The record** (:func:`build_cctransaction`): the ready ledger row and its coded lines become
+   the :class:`~intacct_hook.intacct.records.CCTransaction` that
+   :mod:`intacct_hook.intacct.request` writes as XML: card account from the settings, reference
+   number = Divvy uuid, attempt number for the control ID.
 
-The rules, in the order they are applied:
+Not here, because they are their own subjects: which GL account and dimensions each line gets
+(:mod:`intacct_hook.sync.mapping`, precedence custom field → rules file → default, with the
+dimensions defined in :mod:`intacct_hook.sync.dimensions`), and the XML itself
+(:mod:`intacct_hook.intacct.request`).
+
+Plain Python (no Airflow, no pandas): the DAG file imports it through the steps.
+
+The posting rules of step 1, in the order they are applied:
 
 1. Only settled card activity is posted: ``CLEAR`` records. A ``DECLINE`` never moved money; an
    ``AUTHORIZATION`` is pending (it settles as a *new* CLEAR record, posted in its own right) and
@@ -36,23 +51,42 @@ The rules, in the order they are applied:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from intacct_hook.divvy.records import DivvyTransaction, TransactionType
+from intacct_hook.divvy.records import DivvyRecordError, DivvyTransaction, TransactionType
+from intacct_hook.intacct.records import CCLine, CCTransaction
+from intacct_hook.intacct.text import FIELD_LIMITS, UnpostableRecord, clean_text, fit, xml_safe
+from intacct_hook.sync.dimensions import RULE_OF_ID_COLUMN
+from intacct_hook.sync.ledger import LedgerRow, MappedLine
+from intacct_hook.sync.settings import SyncSettings
+from intacct_hook.sync.window import local_date
 
 __all__ = [
     "BAD_DATA",
     "MAX_PLAUSIBLE_AMOUNT",
+    "MEMO_FIELD_NAMES",
     "PLAUSIBLE_YEARS",
     "PostingDecision",
     "PostingLine",
     "PostingRules",
+    "build_cctransaction",
     "decide",
+    "header_description",
+    "line_description",
+    "memo_of",
     "original_amount_text",
+    "payee",
+    "posting_date",
+    "posting_lines",
+    "rules_from_settings",
+    "transaction_from_payload",
 ]
+
+# --- 1. whether: the posting rules -------------------------------------------------------------
 
 Action = Literal["post", "hold", "skip"]
 
@@ -110,6 +144,16 @@ class PostingDecision:
     reason: str
     lines: tuple[PostingLine, ...] = ()
     bad_field: str | None = None
+
+
+def rules_from_settings(settings: SyncSettings) -> PostingRules:
+    """The posting rules as the settings configure them (stage decides with them, reconcile
+    re-decides with them what extract read)."""
+    return PostingRules(
+        hold_incomplete=settings.hold_incomplete,
+        skip_already_synced=settings.skip_already_synced,
+        allow_foreign_currency=settings.allow_foreign_currency,
+    )
 
 
 def _money(amount: Decimal) -> str:
@@ -281,6 +325,9 @@ def _decide_split(txn: DivvyTransaction) -> PostingDecision:
     )
 
 
+# --- 2. the lines ------------------------------------------------------------------------------
+
+
 def posting_lines(txn: DivvyTransaction) -> tuple[PostingLine, ...]:
     """The lines ``txn`` posts as, whatever the decision: one line, or one per split child.
 
@@ -314,3 +361,153 @@ def _split_line(parent: DivvyTransaction, child: DivvyTransaction) -> PostingLin
         coding_uuid=coded.uuid,
         note=child.note or parent.note,
     )
+
+
+# --- 3. the date -------------------------------------------------------------------------------
+
+
+def posting_date(txn: DivvyTransaction, timezone: str) -> date:
+    """Intacct's transaction date: the purchase time's date in the company's time zone.
+
+    :raises OverflowError: the local date does not exist in Python (year 1 west of UTC, 9999
+        east of it); stage holds such a record as bad data.
+    """
+    return local_date(txn.occurred_time, timezone)
+
+
+# --- 4. line descriptions -----------------------------------------------------------------------
+
+# Divvy keeps the cardholder's memo in a free-text (NOTE) custom field on many tenants.
+MEMO_FIELD_NAMES = ("Memo", "Notes", "Note")
+
+
+def memo_of(coding: Mapping[str, tuple[str, ...]], note: str | None) -> str | None:
+    """The cardholder's memo: Divvy's note, else a free-text custom field named like a memo."""
+    if note:
+        return note
+    for name in MEMO_FIELD_NAMES:
+        values = coding.get(name) or ()
+        if values and values[0]:
+            return values[0]
+    return None
+
+
+def line_description(txn: DivvyTransaction, line: PostingLine) -> str | None:
+    """Cardholder, budget and memo, as Divvy's own integration writes them; for a purchase in
+    another currency also the amount paid in it (the line's amount is the USD settlement)."""
+    limit = FIELD_LIMITS["line_description"]
+    bits = [txn.user_name, txn.budget_name, memo_of(line.coding, line.note)]
+    text = xml_safe(" | ".join(b for b in bits if b))
+    original = _original_amount(txn, line)
+    if original is None:
+        return clean_text(text, limit)
+    # Cut the memo, never the original amount: the accountant needs it to check the rate.
+    tail = f" | {original}" if text.strip() else original
+    return clean_text(fit(text, limit - len(tail)) + tail, limit)
+
+
+def _original_amount(txn: DivvyTransaction, line: PostingLine) -> str | None:
+    part = next((c for c in txn.children if c.uuid == line.source_uuid), txn)
+    if part.is_foreign_currency:
+        return xml_safe(original_amount_text(part))
+    if txn.is_foreign_currency:  # a split part without currency data: the whole purchase's
+        suffix = " for the whole purchase" if txn.children else ""
+        return xml_safe(original_amount_text(txn)) + suffix
+    return None
+
+
+# --- 5. the header ------------------------------------------------------------------------------
+
+
+def payee(txn: DivvyTransaction) -> str | None:
+    """The merchant as Divvy cleaned it, else as the card network sent it."""
+    return txn.merchant_name or txn.raw_merchant_name or None
+
+
+def header_description(txn: DivvyTransaction) -> str | None:
+    """Cardholder, budget and memo for the transaction header (the first line's memo)."""
+    lines = posting_lines(txn)
+    return line_description(txn, lines[0]) if lines else None
+
+
+# --- 6. the Intacct record ----------------------------------------------------------------------
+
+
+def transaction_from_payload(payload: Mapping[str, Any]) -> DivvyTransaction:
+    """The Divvy transaction as the ledger keeps it (its JSON plus its split children's)."""
+    txn = DivvyTransaction.from_json(payload["transaction"])
+    children = payload.get("children") or ()
+    return txn.with_children(DivvyTransaction.from_json(c) for c in children) if children else txn
+
+
+def build_cctransaction(
+    row: LedgerRow, lines: Sequence[MappedLine], settings: SyncSettings
+) -> CCTransaction:
+    """The Intacct transaction for a ready ledger row and its mapped lines.
+
+    :raises UnpostableRecord: the only error for bad data; it names the Divvy uuid, the field
+        (``lines[2].gl_account_no``, ``card_id``, ``divvy.amount``…) and where to fix the value.
+        Free text never raises: it is cleaned and cut (``intacct.text``).
+    """
+    try:
+        txn = transaction_from_payload(row.raw_payload)
+        payee_name = payee(txn)
+        description = header_description(txn)
+    except DivvyRecordError as exc:
+        raise UnpostableRecord(
+            f"divvy.{exc.field}",
+            exc.problem,
+            record=row.uuid,
+            fix="the Divvy payload stored in the ledger cannot be read; run extract and stage "
+            "again, and report the transaction to Divvy support if it stays",
+        ) from None
+    ordered = sorted(lines, key=lambda ln: ln.line_no)
+    cc_lines = []
+    for n, line in enumerate(ordered, 1):
+        try:
+            cc_lines.append(
+                CCLine(
+                    gl_account_no=line.gl_account_no or "",
+                    amount=line.amount,
+                    description=line.description,
+                    location_id=line.location_id,
+                    department_id=line.department_id,
+                    class_id=line.class_id,
+                    project_id=line.project_id,
+                )
+            )
+        except UnpostableRecord as exc:
+            raise exc.for_record(
+                row.uuid, field_prefix=f"lines[{n}].", fix=_line_fix(line, exc.field)
+            ) from None
+    try:
+        return CCTransaction(
+            card_id=settings.card_account_id,
+            payment_date=row.posting_date,
+            reference_no=row.uuid,
+            attempt=row.failed_attempts + 1,
+            payee=payee_name,
+            description=description,
+            lines=tuple(cc_lines),
+        )
+    except UnpostableRecord as exc:
+        raise exc.for_record(row.uuid, fix=_TRANSACTION_FIXES.get(exc.field)) from None
+
+
+_TRANSACTION_FIXES = {
+    "card_id": "set card_account_id in the Variable divvy_intacct_settings to the card's ID "
+    "in Intacct",
+    "reference_no": "the Divvy uuid cannot be an Intacct reference number; report the "
+    "transaction to Divvy support",
+    "lines": "run the map step again so the transaction gets its lines",
+}
+
+
+def _line_fix(line: MappedLine, field: str) -> str:
+    rule_column = RULE_OF_ID_COLUMN.get(field)
+    if rule_column is None:
+        return "run the map step again; report it if the line stays unpostable"
+    source = getattr(line, rule_column, None)
+    if not source:
+        return f"no custom field or mapping rule gives {field}; add a mapping rule for it"
+    return f"the value came from {source}; correct it there, then run again"
