@@ -39,6 +39,7 @@ STEPS = ("preflight", "extract", "stage", "map", "load", "reconcile")
 DAG_ID = "divvy_intacct_sync"
 RATE_WINDOW_SECONDS = 1.0
 
+
 def _airflow_env() -> None:
     """The Makefile exports these; set them too when the demo is run by hand."""
     os.environ.setdefault("AIRFLOW_HOME", str(ROOT / ".airflow"))

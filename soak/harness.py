@@ -69,6 +69,8 @@ class SimClock:
 
     def advance(self, delta: timedelta) -> None:
         self.now += delta
+
+
 RACE_TIMEOUT = 30.0  # seconds a paused load waits for the other, and a racing thread may take
 # The local Divvy API allows this many calls per window; the hook's own limiter gets the same
 # short window (60 calls per 10 ms), as the demo shortens it, so nothing waits on the limit.

@@ -77,8 +77,10 @@ def test_one_retry_policy_for_both_apis():
     )
     assert policy(flaky) == "done"
     assert sleeps == [120, 3, 3]  # Retry-After capped; without one, the wait given
-    assert lines[0] == "API rate limit (HTTP 429) (DivvyTransientError): waiting 120.00 s " \
+    assert (
+        lines[0] == "API rate limit (HTTP 429) (DivvyTransientError): waiting 120.00 s "
         "(Retry-After) before attempt 2"
+    )
     assert "(no Retry-After, backoff) before attempt 3" in lines[1]
     assert lines[2].startswith("API request failed (IntacctServerError): waiting 3.00 s (backoff)")
 

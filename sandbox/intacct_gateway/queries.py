@@ -45,8 +45,11 @@ def _as_comparable(text: str) -> tuple[int, object]:
     """Dates compare as dates, numbers as numbers, everything else as case-sensitive text."""
     text = text.strip()
     if _DATE_RE.match(text):
-        fmt = "%m/%d/%Y %H:%M:%S" if text.count(":") == 2 else (
-            "%m/%d/%Y %H:%M" if ":" in text else "%m/%d/%Y")
+        fmt = (
+            "%m/%d/%Y %H:%M:%S"
+            if text.count(":") == 2
+            else ("%m/%d/%Y %H:%M" if ":" in text else "%m/%d/%Y")
+        )
         try:
             return (0, dt.datetime.strptime(text, fmt))
         except ValueError:
@@ -69,9 +72,7 @@ def compare(left: str, right: str, *, fold_case: bool = False) -> int:
 
 
 def like(value: str, pattern: str, *, fold_case: bool = False) -> bool:
-    regex = "".join(
-        ".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern
-    )
+    regex = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
     return re.fullmatch(regex, value, re.DOTALL | (re.IGNORECASE if fold_case else 0)) is not None
 
 
@@ -216,8 +217,11 @@ class _Parser:
 
 
 _OPS: dict[str, Callable[[int], bool]] = {
-    "=": lambda c: c == 0, "<": lambda c: c < 0, ">": lambda c: c > 0,
-    "<=": lambda c: c <= 0, ">=": lambda c: c >= 0,
+    "=": lambda c: c == 0,
+    "<": lambda c: c < 0,
+    ">": lambda c: c > 0,
+    "<=": lambda c: c <= 0,
+    ">=": lambda c: c >= 0,
 }
 
 
@@ -240,9 +244,12 @@ def parse_read_by_query(query: str, fields: Iterable[str]) -> Predicate:
 # --------------------------------------------------------------------------------------------
 
 _CMP_OPS: dict[str, Callable[[int], bool]] = {
-    "equalto": lambda c: c == 0, "notequalto": lambda c: c != 0,
-    "lessthan": lambda c: c < 0, "lessthanorequalto": lambda c: c <= 0,
-    "greaterthan": lambda c: c > 0, "greaterthanorequalto": lambda c: c >= 0,
+    "equalto": lambda c: c == 0,
+    "notequalto": lambda c: c != 0,
+    "lessthan": lambda c: c < 0,
+    "lessthanorequalto": lambda c: c <= 0,
+    "greaterthan": lambda c: c > 0,
+    "greaterthanorequalto": lambda c: c >= 0,
 }
 
 
@@ -253,8 +260,9 @@ def compile_filter(
     known = set(fields)
     op = node.tag
     if op in ("and", "or"):
-        parts = [compile_filter(c, known, fold_case=fold_case) for c in node
-                 if isinstance(c.tag, str)]
+        parts = [
+            compile_filter(c, known, fold_case=fold_case) for c in node if isinstance(c.tag, str)
+        ]
         combine = all if op == "and" else any
         return lambda r: combine(p(r) for p in parts)
     name = (node.findtext("field") or "").strip().upper()
@@ -272,12 +280,14 @@ def compile_filter(
         return lambda r: get(r) != "" and test(compare(get(r), value, fold_case=fold_case))
     if op == "between":
         lo, hi = values
-        return lambda r: get(r) != "" and compare(get(r), lo, fold_case=fold_case) >= 0 \
+        return lambda r: (
+            get(r) != ""
+            and compare(get(r), lo, fold_case=fold_case) >= 0
             and compare(get(r), hi, fold_case=fold_case) <= 0
+        )
     if op in ("in", "notin"):
         negate = op == "notin"
-        return lambda r: any(
-            compare(get(r), v, fold_case=fold_case) == 0 for v in values) != negate
+        return lambda r: any(compare(get(r), v, fold_case=fold_case) == 0 for v in values) != negate
     if op in ("like", "notlike"):
         negate, pattern = op == "notlike", values[0]
         return lambda r: like(get(r), pattern, fold_case=fold_case) != negate

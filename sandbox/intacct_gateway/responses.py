@@ -19,7 +19,8 @@ class GwError:
 
 
 ROLLED_BACK = GwError(
-    "XL03000009", "",
+    "XL03000009",
+    "",
     "The entire transaction in this operation has been rolled back due to an error.",
 )
 

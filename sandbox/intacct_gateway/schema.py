@@ -82,7 +82,13 @@ def _seq(*specs: str) -> tuple[Slot, ...]:
 ENVELOPE_CHILD_ORDER: dict[str, tuple[Slot, ...]] = {
     "request": _seq("control", "operation+"),
     "control": _seq(
-        "senderid", "password?", "controlid", "uniqueid?", "dtdversion?", "policyid?", "debug?",
+        "senderid",
+        "password?",
+        "controlid",
+        "uniqueid?",
+        "dtdversion?",
+        "policyid?",
+        "debug?",
         "includewhitespace?",
     ),
     "operation": _seq("authentication", "preferences*", "content*"),
@@ -95,14 +101,36 @@ ENVELOPE_CHILD_ORDER: dict[str, tuple[Slot, ...]] = {
 UNORDERED_FUNCTIONS: frozenset[str] = frozenset({"readByQuery", "read", "readByName", "delete"})
 
 _FILTER_OPERATORS = (
-    "equalto", "notequalto", "lessthan", "lessthanorequalto", "greaterthan",
-    "greaterthanorequalto", "between", "in", "notin", "like", "notlike", "isnull", "isnotnull",
-    "and", "or",
+    "equalto",
+    "notequalto",
+    "lessthan",
+    "lessthanorequalto",
+    "greaterthan",
+    "greaterthanorequalto",
+    "between",
+    "in",
+    "notin",
+    "like",
+    "notlike",
+    "isnull",
+    "isnotnull",
+    "and",
+    "or",
 )
 _FILTER_CHOICE = "|".join(_FILTER_OPERATORS)
 _DIMENSIONS = (
-    "departmentid?", "locationid?", "customerid?", "vendorid?", "employeeid?", "projectid?",
-    "taskid?", "costtypeid?", "itemid?", "classid?", "contractid?", "warehouseid?",
+    "departmentid?",
+    "locationid?",
+    "customerid?",
+    "vendorid?",
+    "employeeid?",
+    "projectid?",
+    "taskid?",
+    "costtypeid?",
+    "itemid?",
+    "classid?",
+    "contractid?",
+    "warehouseid?",
 )
 
 # Children of every element the gateway implements, in schema order. For the xs:all functions
@@ -120,7 +148,13 @@ FUNCTION_CHILD_ORDER: dict[str, tuple[Slot, ...]] = {
     "delete": _seq("object", "keys"),
     # reference §4.3; docparid's position is not documented, the brief puts it last [UNVERIFIED]
     "query": _seq(
-        "object", "select", "filter?", "orderby?", "options?", "pagesize?", "offset?",
+        "object",
+        "select",
+        "filter?",
+        "orderby?",
+        "options?",
+        "pagesize?",
+        "offset?",
         "docparid?",
     ),
     "select": _seq("field|count|avg|min|max|sum+"),
@@ -140,14 +174,30 @@ FUNCTION_CHILD_ORDER: dict[str, tuple[Slot, ...]] = {
     "options": _seq("caseinsensitive?", "showprivate?", "returnformat?"),
     # api.xsd 2019R3 plus inclusivetax/taxsolutionid at the documented place (reference §3.2)
     "record_cctransaction": _seq(
-        "chargecardid", "paymentdate", "referenceno?", "payee?", "description?", "supdocid?",
-        "currency?", "exchratedate?", "exchratetype|exchrate?", "customfields?", "inclusivetax?",
-        "taxsolutionid?", "ccpayitems",
+        "chargecardid",
+        "paymentdate",
+        "referenceno?",
+        "payee?",
+        "description?",
+        "supdocid?",
+        "currency?",
+        "exchratedate?",
+        "exchratetype|exchrate?",
+        "customfields?",
+        "inclusivetax?",
+        "taxsolutionid?",
+        "ccpayitems",
     ),
     "ccpayitems": _seq("ccpayitem+"),
     "ccpayitem": _seq(
-        "glaccountno|accountlabel", "description?", "paymentamount?", *_DIMENSIONS,
-        "customfields?", "totaltrxamount?", "taxentries?", "billable?",
+        "glaccountno|accountlabel",
+        "description?",
+        "paymentamount?",
+        *_DIMENSIONS,
+        "customfields?",
+        "totaltrxamount?",
+        "taxentries?",
+        "billable?",
     ),
     "taxentries": _seq("taxentry+"),
     "taxentry": _seq("detailid", "trx_tax?"),
@@ -199,8 +249,9 @@ def _query_types(root: etree._Element) -> None:
         seq = _xs("sequence", ctype)
         _xs("element", seq, name="field", type="xs:string")
         if hi:
-            _xs("element", seq, name="value", type="xs:string", minOccurs=str(lo),
-                maxOccurs=str(hi))
+            _xs(
+                "element", seq, name="value", type="xs:string", minOccurs=str(lo), maxOccurs=str(hi)
+            )
 
     for op in _FILTER_OPERATORS[:6]:
         field_values(op, 1, 1)
@@ -236,8 +287,9 @@ def _add_query_function(root: etree._Element) -> None:
     filt = _xs("element", seq, name="filter", minOccurs="0")
     _xs("group", _xs("sequence", _xs("complexType", filt)), ref="emuQueryFilterNode")
     orderby = _xs("element", seq, name="orderby", minOccurs="0")
-    order = _xs("element", _xs("sequence", _xs("complexType", orderby)), name="order",
-                maxOccurs="unbounded")
+    order = _xs(
+        "element", _xs("sequence", _xs("complexType", orderby)), name="order", maxOccurs="unbounded"
+    )
     order_seq = _xs("sequence", _xs("complexType", order))
     _xs("element", order_seq, name="field", type="xs:string")
     direction = _xs("choice", order_seq, minOccurs="0")
@@ -275,8 +327,9 @@ def _extend_cctransaction(root: etree._Element) -> None:
     header = _global_element(root, "record_cctransaction").find(f"{_X}complexType/{_X}sequence")
     if header is None or header.find(f"{_X}element[@name='inclusivetax']") is not None:
         return
-    _insert_after(header, "customfields",
-                  [_local("inclusivetax", "xs:boolean"), _local("taxsolutionid")])
+    _insert_after(
+        header, "customfields", [_local("inclusivetax", "xs:boolean"), _local("taxsolutionid")]
+    )
 
     line = _global_element(root, "ccpayitem").find(f"{_X}complexType/{_X}sequence")
     if line is None:
@@ -288,13 +341,20 @@ def _extend_cctransaction(root: etree._Element) -> None:
         amount.set("minOccurs", "0")
     _insert_after(line, "projectid", [_local("taskid"), _local("costtypeid")])
     taxentries = _xs("element", name="taxentries", minOccurs="0")
-    entry = _xs("element", _xs("sequence", _xs("complexType", taxentries)), name="taxentry",
-                maxOccurs="unbounded")
+    entry = _xs(
+        "element",
+        _xs("sequence", _xs("complexType", taxentries)),
+        name="taxentry",
+        maxOccurs="unbounded",
+    )
     entry_seq = _xs("sequence", _xs("complexType", entry))
     _xs("element", entry_seq, name="detailid", type="xs:string")
     _xs("element", entry_seq, name="trx_tax", type="xs:string", minOccurs="0")
-    _insert_after(line, "customfields",
-                  [_local("totaltrxamount"), taxentries, _local("billable", "xs:boolean")])
+    _insert_after(
+        line,
+        "customfields",
+        [_local("totaltrxamount"), taxentries, _local("billable", "xs:boolean")],
+    )
 
 
 def _restrict_read_by_query_pagesize(root: etree._Element) -> None:
@@ -395,8 +455,10 @@ def _check(el: etree._Element, specs: Mapping[str, tuple[Slot, ...]], errors: li
     i = 0
     for slot in spec:
         count = 0
-        while i < len(children) and children[i].tag in slot.names and (
-            slot.max is None or count < slot.max
+        while (
+            i < len(children)
+            and children[i].tag in slot.names
+            and (slot.max is None or count < slot.max)
         ):
             count += 1
             i += 1
@@ -416,8 +478,9 @@ def _check(el: etree._Element, specs: Mapping[str, tuple[Slot, ...]], errors: li
         _check(child, specs, errors)
 
 
-def _check_all(el: etree._Element, spec: tuple[Slot, ...], children: list[etree._Element],
-               errors: list[str]) -> None:
+def _check_all(
+    el: etree._Element, spec: tuple[Slot, ...], children: list[etree._Element], errors: list[str]
+) -> None:
     allowed = {name: slot for slot in spec for name in slot.names}
     seen: set[str] = set()
     for child in children:

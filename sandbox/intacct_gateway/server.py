@@ -36,9 +36,17 @@ GATEWAY_PATH = "/ia/xml/xmlgw.phtml"
 XML_CONTENT_TYPES = ("application/xml", "text/xml")
 ADMIN_PREFIX = "/_gateway/"  # test/demo controls; not part of Intacct
 CONTENT_TYPE = 'text/xml; encoding="UTF-8"'
-FAULT_KINDS = frozenset({"rate_limit", "server_error", "timeout_after_commit",
-                         "cf_524_after_commit", "drop_after_commit", "drop_before_commit",
-                         "latency"})
+FAULT_KINDS = frozenset(
+    {
+        "rate_limit",
+        "server_error",
+        "timeout_after_commit",
+        "cf_524_after_commit",
+        "drop_after_commit",
+        "drop_before_commit",
+        "latency",
+    }
+)
 
 
 class _Fail(Exception):
@@ -116,8 +124,9 @@ class Gateway:
             root = etree.fromstring(body, parser)
         except (etree.XMLSyntaxError, ValueError):
             # [EMULATOR CHOICE] non-XML body: HTTP 400 with GW-0011 (reference §8.1)
-            return 400, gateway_error_body("GW-0011", "Invalid Request",
-                                           "The request body is not a well-formed XML document.")
+            return 400, gateway_error_body(
+                "GW-0011", "Invalid Request", "The request body is not a well-formed XML document."
+            )
         with self.state.lock:
             self.requests.append(root)
             body_out = serialize(self._respond(root))
@@ -146,17 +155,21 @@ class Gateway:
         sender = root.findtext("control/senderid") or ""
         password = root.findtext("control/password")
         if self.state.senders.get(sender) is None or self.state.senders[sender] != password:
-            raise _Fail("control", GwError(
-                "XL03000006", "Incorrect Intacct XML Partner ID or password."))
+            raise _Fail(
+                "control", GwError("XL03000006", "Incorrect Intacct XML Partner ID or password.")
+            )
         dtd = (root.findtext("control/dtdversion") or "3.0").strip()
         if dtd != "3.0":
             # [EMULATOR CHOICE] only 3.0 is implemented
-            raise _Fail("control", GwError(
-                "XL03000003", f"dtdversion {dtd} is not supported by this gateway"))
+            raise _Fail(
+                "control",
+                GwError("XL03000003", f"dtdversion {dtd} is not supported by this gateway"),
+            )
         policy = root.findtext("control/policyid")
         if policy is not None:
-            raise _Fail("control", GwError("XL03000006", f"{policy} is not a valid transport "
-                                                         "policy."))
+            raise _Fail(
+                "control", GwError("XL03000006", f"{policy} is not a valid transport policy.")
+            )
 
     def _operation(self, operation: etree._Element, unique: bool) -> etree._Element:
         out = etree.Element("operation")
@@ -173,15 +186,21 @@ class Gateway:
             out.append(errormessage(fail.errors))
             return out
         started = session.started if session else dt.datetime.now().astimezone()
-        expires = session.expires if session else started + dt.timedelta(
-            seconds=self.state.session_timeout_seconds)
+        expires = (
+            session.expires
+            if session
+            else started + dt.timedelta(seconds=self.state.session_timeout_seconds)
+        )
         auth = sub(out, "authentication")
         sub(auth, "status", "success")
         sub(auth, "userid", user.user_id)
         sub(auth, "companyid", company.company_id)
         sub(auth, "locationid", entity)
-        sub(auth, "sessiontimestamp", dt.datetime.now().astimezone().replace(
-            microsecond=0).isoformat())
+        sub(
+            auth,
+            "sessiontimestamp",
+            dt.datetime.now().astimezone().replace(microsecond=0).isoformat(),
+        )
         sub(auth, "sessiontimeout", expires.replace(microsecond=0).isoformat())
         transaction = operation.get("transaction", "false") == "true"
         functions = operation.findall("content/function")
@@ -189,8 +208,9 @@ class Gateway:
         results: list[tuple[etree._Element, str, list[etree._Element] | list[GwError]]] = []
         failed_at: int | None = None
         for i, fn in enumerate(functions):
-            ctx = Context(self.state, company, user, entity, session, self.endpoint,
-                          fn.get("controlid", ""))
+            ctx = Context(
+                self.state, company, user, entity, session, self.endpoint, fn.get("controlid", "")
+            )
             status, payload = self._run(ctx, fn, unique)
             results.append((fn, status, payload))
             if status == "failure" and transaction:
@@ -215,15 +235,22 @@ class Gateway:
         element = next(c for c in fn if isinstance(c.tag, str))
         key = ctx.control_id
         if unique and key in ctx.company.processed_control_ids:
-            return "failure", [GwError(
-                ERR_DUPLICATE_CONTROLID,
-                f"A function with control ID '{key}' has already been processed")]
+            return "failure", [
+                GwError(
+                    ERR_DUPLICATE_CONTROLID,
+                    f"A function with control ID '{key}' has already been processed",
+                )
+            ]
         handler = HANDLERS.get(element.tag)
         if handler is None:
             # valid per api.xsd but not emulated: say so instead of pretending
-            return "failure", [GwError("DL02000001", "",
-                                       f"Function {element.tag} is not supported by the local "
-                                       "gateway")]
+            return "failure", [
+                GwError(
+                    "DL02000001",
+                    "",
+                    f"Function {element.tag} is not supported by the local gateway",
+                )
+            ]
         try:
             payload = handler(ctx, element)
         except FunctionFailure as failure:
@@ -233,8 +260,9 @@ class Gateway:
             ctx.company.processed_control_ids.add(key)
         return "success", payload
 
-    def _authenticate(self, operation: etree._Element, sender: str
-                      ) -> tuple[Company, User, str, Session | None]:
+    def _authenticate(
+        self, operation: etree._Element, sender: str
+    ) -> tuple[Company, User, str, Session | None]:
         login = operation.find("authentication/login")
         if login is not None:
             company_id = (login.findtext("companyid") or "").strip()
@@ -244,18 +272,23 @@ class Gateway:
             company = self.state.companies.get(company_id)
             self._check_sender(company, sender, company_id)
             user = company.users.get(login.findtext("userid") or "") if company else None
-            if company is None or user is None or user.password != login.findtext("password") \
-                    or user.status != "active":
-                raise _Fail("authentication", GwError(
-                    "XL03000006", "Sign-in information is incorrect"))
+            if (
+                company is None
+                or user is None
+                or user.password != login.findtext("password")
+                or user.status != "active"
+            ):
+                raise _Fail(
+                    "authentication", GwError("XL03000006", "Sign-in information is incorrect")
+                )
             if entity and not _is_entity(company, entity):
                 # [EMULATOR CHOICE] text, architecture.md
-                raise _Fail("authentication", GwError(
-                    "XL03000006", f"Invalid entity ID '{entity}'"))
+                raise _Fail(
+                    "authentication", GwError("XL03000006", f"Invalid entity ID '{entity}'")
+                )
             return company, user, entity, None
         if operation.find("authentication/sessionid") is not None:
-            session = self.state.live_session(operation.findtext("authentication/sessionid")
-                                              or "")
+            session = self.state.live_session(operation.findtext("authentication/sessionid") or "")
             if session is None:
                 # [EMULATOR CHOICE] text, architecture.md
                 raise _Fail("authentication", GwError("XL03000006", "Invalid session"))
@@ -263,19 +296,29 @@ class Gateway:
             self._check_sender(company, sender, session.company_id)
             self.state.touch(session)
             return company, company.users[session.user_id], session.entity, session
-        raise _Fail("authentication", GwError(
-            "XL03000006", "Sign-in information is incorrect",
-            "This gateway supports login and sessionid authentication only"))
+        raise _Fail(
+            "authentication",
+            GwError(
+                "XL03000006",
+                "Sign-in information is incorrect",
+                "This gateway supports login and sessionid authentication only",
+            ),
+        )
 
     @staticmethod
     def _check_sender(company: Company | None, sender: str, company_id: str) -> None:
         if company is not None and sender not in company.authorized_senders:
-            raise _Fail("authentication", GwError(
-                "XL03000006", "Invalid Web Services Authorization",
-                f"The sender ID '{sender}' is not authorized to make Web Services requests to "
-                f"company ID '{company_id}'.",
-                "Contact the company administrator to grant Web Services authorization to this "
-                "sender ID."))
+            raise _Fail(
+                "authentication",
+                GwError(
+                    "XL03000006",
+                    "Invalid Web Services Authorization",
+                    f"The sender ID '{sender}' is not authorized to make Web Services requests to "
+                    f"company ID '{company_id}'.",
+                    "Contact the company administrator to grant Web Services authorization to this "
+                    "sender ID.",
+                ),
+            )
 
 
 def _is_entity(company: Company, entity: str) -> bool:
@@ -288,8 +331,14 @@ def _control_echo(root: etree._Element) -> list[tuple[str, str]]:
     echo = []
     for tag in ("senderid", "controlid", "uniqueid", "dtdversion"):
         text = control.findtext(tag) if control is not None else None
-        echo.append((tag, text if text is not None else
-                     {"uniqueid": "false", "dtdversion": "3.0"}.get(tag, "")))
+        echo.append(
+            (
+                tag,
+                text
+                if text is not None
+                else {"uniqueid": "false", "dtdversion": "3.0"}.get(tag, ""),
+            )
+        )
     return echo
 
 
@@ -311,10 +360,14 @@ def _result(fn: etree._Element, status: str, payload: list) -> etree._Element:
 # socket server
 # --------------------------------------------------------------------------------------------
 
-_CF_524_HTML = (b"<!DOCTYPE html><html><head><title>524: A timeout occurred</title></head>"
-                b"<body><h1>Error 524</h1><p>A timeout occurred (Cloudflare).</p></body></html>")
-_HTML_5XX = (b"<!DOCTYPE html><html><head><title>{status}</title></head><body>"
-             b"<h1>{status}</h1><p>The Service is Temporarily Off-line</p></body></html>")
+_CF_524_HTML = (
+    b"<!DOCTYPE html><html><head><title>524: A timeout occurred</title></head>"
+    b"<body><h1>Error 524</h1><p>A timeout occurred (Cloudflare).</p></body></html>"
+)
+_HTML_5XX = (
+    b"<!DOCTYPE html><html><head><title>{status}</title></head><body>"
+    b"<h1>{status}</h1><p>The Service is Temporarily Off-line</p></body></html>"
+)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -361,14 +414,19 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "latency":
             time.sleep(float(fault.params.get("seconds", 1)))
         elif fault is not None and fault.kind == "rate_limit":
-            self._send(429, gateway_error_body("GW-0010", "Rate limit exceeded",
-                                               "Too many requests. Back off and retry."))
+            self._send(
+                429,
+                gateway_error_body(
+                    "GW-0010", "Rate limit exceeded", "Too many requests. Back off and retry."
+                ),
+            )
             return
         elif fault is not None and fault.kind == "server_error":
             status = int(fault.params.get("status", 500))
             if fault.params.get("html"):
-                self._send(status, _HTML_5XX.replace(b"{status}", str(status).encode()),
-                           "text/html")
+                self._send(
+                    status, _HTML_5XX.replace(b"{status}", str(status).encode()), "text/html"
+                )
             else:
                 self._send(status, b"", "text/plain")
             return
@@ -376,9 +434,14 @@ class _Handler(BaseHTTPRequestHandler):
         if content_type not in XML_CONTENT_TYPES:
             # [EMULATOR CHOICE] the gateway takes XML only (reference §1.1, §8.1): another
             # content type is an HTTP 400 with GW-0011, like a body that is not XML.
-            self._send(400, gateway_error_body(
-                "GW-0011", "Invalid Request",
-                f"Content-Type {content_type or '(none)'!r} is not XML; send application/xml."))
+            self._send(
+                400,
+                gateway_error_body(
+                    "GW-0011",
+                    "Invalid Request",
+                    f"Content-Type {content_type or '(none)'!r} is not XML; send application/xml.",
+                ),
+            )
             return
         status, payload = gateway.handle(body)
         if fault is not None and fault.kind == "cf_524_after_commit":
@@ -390,7 +453,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, payload)
 
     def _admin(self, body: bytes) -> None:
-        action = self.path[len(ADMIN_PREFIX):].strip("/")
+        action = self.path[len(ADMIN_PREFIX) :].strip("/")
         gateway = self.server.gateway
         try:
             params = json.loads(body or b"{}")
@@ -418,7 +481,12 @@ class GatewayHTTPServer(ThreadingHTTPServer):
         gateway.endpoint = f"http://{host}:{port}{GATEWAY_PATH}"
 
 
-def serve(state: GatewayState, host: str = "127.0.0.1", port: int = 0,
-          xsd_path: str | None = None, verbose: bool = False) -> GatewayHTTPServer:
+def serve(
+    state: GatewayState,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    xsd_path: str | None = None,
+    verbose: bool = False,
+) -> GatewayHTTPServer:
     """Create (not start) a server; call ``serve_forever`` on it or run it in a thread."""
     return GatewayHTTPServer((host, port), Gateway(state, xsd_path), verbose)

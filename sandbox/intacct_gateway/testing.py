@@ -41,6 +41,7 @@ def default_connection(url: str, **extra: Any) -> dict[str, Any]:
         },
     }
 
+
 __all__ = ["GatewayHandle", "running_gateway"]
 
 
@@ -138,8 +139,13 @@ class GatewayHandle:
         day = date if isinstance(date, dt.date) else parse_date(date)
         with self.state.lock:
             return store_cctransaction(
-                self.state.companies[company_id], entity=entity, card_id=card_id, day=day,
-                reference_no=reference_no, payee=payee, description=description,
+                self.state.companies[company_id],
+                entity=entity,
+                card_id=card_id,
+                day=day,
+                reference_no=reference_no,
+                payee=payee,
+                description=description,
                 currency=currency,
                 lines=[{**line, "AMOUNT": Decimal(str(line["AMOUNT"]))} for line in lines],
             )
@@ -159,8 +165,12 @@ def running_gateway(
     """
     state = load_seed(seed, session_timeout_seconds=session_timeout_seconds)
     server = serve(state, port=0, xsd_path=str(xsd_path) if xsd_path is not None else None)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name="intacct-gateway", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name="intacct-gateway",
+        daemon=True,
+    )
     thread.start()
     try:
         yield GatewayHandle(server)

@@ -36,10 +36,14 @@ def connect(gw, monkeypatch):
     """Point ``intacct_default`` at the gateway; keyword overrides change single fields."""
 
     def _connect(**overrides) -> None:
-        extra = {"company_id": "ACME-DEMO", "sender_id": "bill.com",
-                 "sender_password": SENDER_PASSWORD, "entity_id": "E100", "timeout": 10}
-        conn = {"conn_type": "intacct", "host": gw.url, "login": "Divvy",
-                "password": USER_PASSWORD}
+        extra = {
+            "company_id": "ACME-DEMO",
+            "sender_id": "bill.com",
+            "sender_password": SENDER_PASSWORD,
+            "entity_id": "E100",
+            "timeout": 10,
+        }
+        conn = {"conn_type": "intacct", "host": gw.url, "login": "Divvy", "password": USER_PASSWORD}
         for key, value in overrides.items():
             (conn if key in ("host", "login", "password") else extra)[key] = value
         conn["extra"] = {k: v for k, v in extra.items() if v is not None}
@@ -62,10 +66,22 @@ def hook(connect) -> IntacctHook:
     return make_hook()
 
 
-def txn(ref: str, *, day: date = OPEN_DAY, account: str = "6100", amount: str = "12.34",
-        card: str = CARD, **line) -> CCTransaction:
-    return CCTransaction(card_id=card, payment_date=day, reference_no=ref, payee="Staples",
-                         lines=(CCLine(account, Decimal(amount), location_id="100", **line),))
+def txn(
+    ref: str,
+    *,
+    day: date = OPEN_DAY,
+    account: str = "6100",
+    amount: str = "12.34",
+    card: str = CARD,
+    **line,
+) -> CCTransaction:
+    return CCTransaction(
+        card_id=card,
+        payment_date=day,
+        reference_no=ref,
+        payee="Staples",
+        lines=(CCLine(account, Decimal(amount), location_id="100", **line),),
+    )
 
 
 def logged(caplog, capsys) -> str:
@@ -203,8 +219,9 @@ def test_test_connection_ok(hook):
 
 def test_unreachable_gateway_is_a_connection_error(connect):
     connect(host="http://127.0.0.1:9/ia/xml/xmlgw.phtml")
-    hook = make_hook(retry_args={"wait": tenacity.wait_none(),
-                                 "stop": tenacity.stop_after_attempt(2)})
+    hook = make_hook(
+        retry_args={"wait": tenacity.wait_none(), "stop": tenacity.stop_after_attempt(2)}
+    )
     with pytest.raises(e.IntacctConnectionError):
         hook.get_locations()
     ok, message = hook.test_connection()
@@ -261,8 +278,9 @@ def test_rerun_reports_already_posted_and_creates_nothing(gw, hook):
 
 def test_check_first_finds_a_record_posted_outside_the_hook(gw, hook):
     # Its control ID was never used, so uniqueid cannot catch it; check_first looks it up.
-    record_no = gw.add_cctransaction(date=OPEN_DAY, reference_no="elsewhere",
-                                     lines=[{"ACCOUNTNO": "6100", "AMOUNT": "12.34"}])
+    record_no = gw.add_cctransaction(
+        date=OPEN_DAY, reference_no="elsewhere", lines=[{"ACCOUNTNO": "6100", "AMOUNT": "12.34"}]
+    )
     outcomes = hook.record_cctransactions([txn("elsewhere"), txn("new-one")], check_first=True)
     assert (outcomes[0].status, outcomes[0].record_no) == ("already_posted", record_no)
     assert outcomes[1].status == "posted"
@@ -323,8 +341,9 @@ def test_rate_limit_is_retried_with_one_log_line_per_wait(gw, hook, caplog, caps
 
 
 def test_rate_limit_gives_up_after_the_configured_attempts(gw, connect):
-    hook = make_hook(retry_args={"wait": tenacity.wait_none(),
-                                 "stop": tenacity.stop_after_attempt(2)})
+    hook = make_hook(
+        retry_args={"wait": tenacity.wait_none(), "stop": tenacity.stop_after_attempt(2)}
+    )
     hook.get_locations()
     gw.queue_fault("rate_limit", count=5)
     with pytest.raises(e.IntacctRateLimited) as info:
@@ -348,18 +367,22 @@ def test_pagination_over_hundreds_of_records(gw, connect):
     outcomes = hook.record_cctransactions([txn(r, amount="1.00") for r in refs])
     assert all(o.status == "posted" for o in outcomes)
 
-    rows = list(hook.iter_read_by_query("CCTRANSACTION", "", fields=("RECORDNO", "RECORDID"),
-                                        page_size=40))
+    rows = list(
+        hook.iter_read_by_query("CCTRANSACTION", "", fields=("RECORDNO", "RECORDID"), page_size=40)
+    )
     assert sorted(r["RECORDID"] for r in rows) == refs
     assert len(functions_sent(gw, "readMore")) == 6  # 40 + 6 * 40 >= 250
 
-    rows = list(hook.iter_query("CCTRANSACTION", ["RECORDNO", "RECORDID", "TOTALENTERED"],
-                                page_size=60))
+    rows = list(
+        hook.iter_query("CCTRANSACTION", ["RECORDNO", "RECORDID", "TOTALENTERED"], page_size=60)
+    )
     assert sorted(r["RECORDID"] for r in rows) == refs
     assert len({r["RECORDNO"] for r in rows}) == 250
     assert rows[0]["TOTALENTERED"] == Decimal("1.00")
-    offsets = [int(q.findtext("operation/content/function/query/offset"))
-               for q in functions_sent(gw, "query")]
+    offsets = [
+        int(q.findtext("operation/content/function/query/offset"))
+        for q in functions_sent(gw, "query")
+    ]
     assert offsets[-5:] == [0, 60, 120, 180, 240]
 
     found = hook.find_cctransactions(CARD, OPEN_DAY, OPEN_DAY, [*refs[:5], "absent"])
@@ -443,8 +466,9 @@ def test_processed_control_id_without_a_record_is_reported_not_guessed(gw, hook)
     # The record disappears (e.g. deleted in Intacct) but its control ID stays processed.
     company = gw.state.companies["ACME-DEMO"]
     with gw.state.lock:
-        company.objects["CCTRANSACTION"] = [r for r in company.records("CCTRANSACTION")
-                                            if r.get("RECORDID") != "vanished"]
+        company.objects["CCTRANSACTION"] = [
+            r for r in company.records("CCTRANSACTION") if r.get("RECORDID") != "vanished"
+        ]
     (outcome,) = hook.record_cctransactions([txn("vanished")])
     assert outcome.status == "failed"
     assert isinstance(outcome.error, e.IntacctDuplicateControlId)
@@ -454,12 +478,21 @@ def test_processed_control_id_without_a_record_is_reported_not_guessed(gw, hook)
 
 def test_retry_after_is_honoured_and_bounded(connect):
     sleeps: list[float] = []
-    hook = IntacctHook(retry_args={"wait": tenacity.wait_fixed(7), "sleep": sleeps.append,
-                                   "stop": tenacity.stop_after_attempt(4)},
-                       max_retry_after=30)
-    failures = iter([
-        _rate_limited(0.25), _rate_limited(600), e.IntacctServerError("HTTP 503"),
-    ])
+    hook = IntacctHook(
+        retry_args={
+            "wait": tenacity.wait_fixed(7),
+            "sleep": sleeps.append,
+            "stop": tenacity.stop_after_attempt(4),
+        },
+        max_retry_after=30,
+    )
+    failures = iter(
+        [
+            _rate_limited(0.25),
+            _rate_limited(600),
+            e.IntacctServerError("HTTP 503"),
+        ]
+    )
 
     def flaky() -> str:
         exc = next(failures, None)
@@ -479,8 +512,10 @@ def _rate_limited(seconds: float) -> e.IntacctRateLimited:
 
 def test_session_endpoint_must_stay_on_a_trusted_host(gw, hook):
     assert hook._trusted_endpoint(gw.url) == gw.url
-    assert hook._trusted_endpoint("https://na12.intacct.com/ia/xml/xmlgw.phtml") == \
-        "https://na12.intacct.com/ia/xml/xmlgw.phtml"
+    assert (
+        hook._trusted_endpoint("https://na12.intacct.com/ia/xml/xmlgw.phtml")
+        == "https://na12.intacct.com/ia/xml/xmlgw.phtml"
+    )
     assert hook._trusted_endpoint("https://evil.example.com/ia/xml/xmlgw.phtml") == gw.url
     assert hook._trusted_endpoint("http://x.intacct.com/ia/xml/xmlgw.phtml") == gw.url
 
@@ -510,9 +545,14 @@ def test_retry_after_a_definitive_refusal_uses_a_new_control_id(gw, hook):
     with gw.state.lock:
         for row in gw.state.companies["ACME-DEMO"].objects["BOOKSCLOSED"]:
             row["CLOSEDTHROUGH"] = "08/31/2026"
-    retry = CCTransaction(card_id=CARD, payment_date=closed_day, reference_no="txr_closed",
-                          payee="Staples", attempt=2,
-                          lines=(CCLine("6100", Decimal("12.34"), location_id="100"),))
+    retry = CCTransaction(
+        card_id=CARD,
+        payment_date=closed_day,
+        reference_no="txr_closed",
+        payee="Staples",
+        attempt=2,
+        lines=(CCLine("6100", Decimal("12.34"), location_id="100"),),
+    )
     [posted] = hook.record_cctransactions([retry])
     assert (posted.status, posted.control_id) == ("posted", "divvy-txr_closed#2")
     assert len(stored(gw, "txr_closed")) == 1

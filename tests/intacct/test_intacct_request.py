@@ -22,12 +22,17 @@ def schema() -> etree.XMLSchema:
 
 
 def _envelope(functions, *, session: bool = True, transaction=False, unique_id=False) -> bytes:
-    control = rq.control_block(sender_id="bill.com", sender_password="sender-pass-0001",
-                               unique_id=unique_id)
-    auth = rq.session_auth("SESSION123") if session else rq.login_auth(
-        user_id="Divvy", company_id="ACME-DEMO", password="pw", entity_id="E100")
-    return rq.build_request(control=control, auth=auth, functions=functions,
-                            transaction=transaction)
+    control = rq.control_block(
+        sender_id="bill.com", sender_password="sender-pass-0001", unique_id=unique_id
+    )
+    auth = (
+        rq.session_auth("SESSION123")
+        if session
+        else rq.login_auth(user_id="Divvy", company_id="ACME-DEMO", password="pw", entity_id="E100")
+    )
+    return rq.build_request(
+        control=control, auth=auth, functions=functions, transaction=transaction
+    )
 
 
 def _assert_valid(schema: etree.XMLSchema, body: bytes) -> etree._Element:
@@ -45,9 +50,19 @@ def _txn(**overrides) -> CCTransaction:
         payee="Delta",
         description="Trip",
         lines=(
-            CCLine("6200", Decimal("123.45"), description="Airfare", location_id="100",
-                   department_id="20", class_id="C1", project_id="P-100", customer_id="CU1",
-                   vendor_id="V1", employee_id="E1", item_id="I1"),
+            CCLine(
+                "6200",
+                Decimal("123.45"),
+                description="Airfare",
+                location_id="100",
+                department_id="20",
+                class_id="C1",
+                project_id="P-100",
+                customer_id="CU1",
+                vendor_id="V1",
+                employee_id="E1",
+                item_id="I1",
+            ),
             CCLine("6300", "10.05"),
         ),
     )
@@ -64,11 +79,16 @@ def test_login_with_get_api_session_validates(schema):
 
 
 def test_control_block_order_and_flags(schema):
-    doc = _assert_valid(schema, _envelope([rq.read_more("r1")], unique_id=True,
-                                          transaction=True))
+    doc = _assert_valid(schema, _envelope([rq.read_more("r1")], unique_id=True, transaction=True))
     control = doc.find("control")
-    assert [c.tag for c in control] == ["senderid", "password", "controlid", "uniqueid",
-                                        "dtdversion", "includewhitespace"]
+    assert [c.tag for c in control] == [
+        "senderid",
+        "password",
+        "controlid",
+        "uniqueid",
+        "dtdversion",
+        "includewhitespace",
+    ]
     assert control.findtext("uniqueid") == "true"
     assert control.findtext("dtdversion") == "3.0"
     assert doc.find("operation").get("transaction") == "true"
@@ -76,8 +96,9 @@ def test_control_block_order_and_flags(schema):
 
 def test_read_functions_validate(schema):
     fns = [
-        rq.read_by_query("GLACCOUNT", "STATUS = 'T'", fields=("ACCOUNTNO", "TITLE"),
-                         page_size=1000),
+        rq.read_by_query(
+            "GLACCOUNT", "STATUS = 'T'", fields=("ACCOUNTNO", "TITLE"), page_size=1000
+        ),
         rq.read_by_query("LOCATION"),
         rq.read_more("7765623332WU1hh8CoA4QAAHxI9i8AAAAA5"),
         rq.read("GLACCOUNT", [12, 34]),
@@ -93,19 +114,40 @@ def test_query_with_full_filter_tree_validates(schema):
     flt = rq.and_(
         rq.eq("FINANCIALENTITY", "Divvy CC Object"),
         rq.between("WHENCREATED", date(2026, 10, 1), date(2026, 10, 31)),
-        rq.or_(rq.in_("RECORDID", ["a", "b"]), rq.not_in("RECORDID", ["c"]),
-               rq.like("DESCRIPTION", "%x%"), rq.not_like("DESCRIPTION", "y%"),
-               rq.is_null("PAYEE"), rq.is_not_null("STATE"), rq.ne("STATE", "Draft"),
-               rq.lt("TOTALENTERED", Decimal("5")), rq.le("TOTALENTERED", 6),
-               rq.gt("TOTALENTERED", 1), rq.ge("TOTALENTERED", 2)),
+        rq.or_(
+            rq.in_("RECORDID", ["a", "b"]),
+            rq.not_in("RECORDID", ["c"]),
+            rq.like("DESCRIPTION", "%x%"),
+            rq.not_like("DESCRIPTION", "y%"),
+            rq.is_null("PAYEE"),
+            rq.is_not_null("STATE"),
+            rq.ne("STATE", "Draft"),
+            rq.lt("TOTALENTERED", Decimal("5")),
+            rq.le("TOTALENTERED", 6),
+            rq.gt("TOTALENTERED", 1),
+            rq.ge("TOTALENTERED", 2),
+        ),
     )
-    fn = rq.query("CCTRANSACTION", ["RECORDNO", "RECORDID"], filter=flt,
-                  order_by=(("WHENCREATED", "desc"), ("RECORDNO", "asc")),
-                  case_insensitive=True, page_size=2000, offset=4000)
+    fn = rq.query(
+        "CCTRANSACTION",
+        ["RECORDNO", "RECORDID"],
+        filter=flt,
+        order_by=(("WHENCREATED", "desc"), ("RECORDNO", "asc")),
+        case_insensitive=True,
+        page_size=2000,
+        offset=4000,
+    )
     doc = _assert_valid(schema, _envelope([fn]))
     q = doc.find("operation/content/function/query")
-    assert [c.tag for c in q] == ["object", "select", "filter", "orderby", "options",
-                                  "pagesize", "offset"]
+    assert [c.tag for c in q] == [
+        "object",
+        "select",
+        "filter",
+        "orderby",
+        "options",
+        "pagesize",
+        "offset",
+    ]
     assert q.find("filter/and/between").xpath("value/text()") == ["10/01/2026", "10/31/2026"]
     assert q.find("orderby/order/descending") is not None
 
@@ -127,13 +169,29 @@ def test_record_cctransaction_validates_with_all_dimensions(schema):
     fn = doc.find("operation/content/function")
     assert fn.get("controlid") == control_id_for(txn.reference_no)
     rec = fn.find("record_cctransaction")
-    assert [c.tag for c in rec] == ["chargecardid", "paymentdate", "referenceno", "payee",
-                                    "description", "ccpayitems"]
+    assert [c.tag for c in rec] == [
+        "chargecardid",
+        "paymentdate",
+        "referenceno",
+        "payee",
+        "description",
+        "ccpayitems",
+    ]
     assert [c.text for c in rec.find("paymentdate")] == ["2026", "10", "05"]
     item = rec.find("ccpayitems/ccpayitem")
     assert [c.tag for c in item] == [
-        "glaccountno", "description", "paymentamount", "departmentid", "locationid",
-        "customerid", "vendorid", "employeeid", "projectid", "itemid", "classid"]
+        "glaccountno",
+        "description",
+        "paymentamount",
+        "departmentid",
+        "locationid",
+        "customerid",
+        "vendorid",
+        "employeeid",
+        "projectid",
+        "itemid",
+        "classid",
+    ]
     assert item.findtext("paymentamount") == "123.45"
     assert rec.findall("ccpayitems/ccpayitem")[1].findtext("paymentamount") == "10.05"
 
@@ -142,8 +200,11 @@ def test_record_cctransaction_validates_with_all_dimensions(schema):
     "currency_fields",
     [
         dict(currency="GBP"),
-        dict(currency="GBP", exchange_rate_date=date(2026, 10, 4),
-             exchange_rate_type="Intacct Daily Rate"),
+        dict(
+            currency="GBP",
+            exchange_rate_date=date(2026, 10, 4),
+            exchange_rate_type="Intacct Daily Rate",
+        ),
         dict(currency="GBP", exchange_rate=Decimal("1.2710")),
     ],
 )
@@ -152,8 +213,10 @@ def test_record_cctransaction_currency_variants_validate(schema, currency_fields
 
 
 def test_reverse_cctransaction_validates(schema):
-    fns = [rq.reverse_cctransaction("225351", date(2026, 11, 1), memo="Duplicate"),
-           rq.reverse_cctransaction(7, date(2026, 11, 2))]
+    fns = [
+        rq.reverse_cctransaction("225351", date(2026, 11, 1), memo="Duplicate"),
+        rq.reverse_cctransaction(7, date(2026, 11, 2)),
+    ]
     doc = _assert_valid(schema, _envelope(fns))
     rev = doc.find("operation/content/function/reverse_cctransaction")
     assert rev.get("key") == "225351"
@@ -195,5 +258,6 @@ def test_builders_escape_text_instead_of_building_strings(schema):
     txn = _txn(payee="O'Brien & <Sons>", description="a]]>b")
     body = _envelope([rq.record_cctransaction(txn)])
     doc = _assert_valid(schema, body)
-    assert doc.findtext("operation/content/function/record_cctransaction/payee") == \
-        "O'Brien & <Sons>"
+    assert (
+        doc.findtext("operation/content/function/record_cctransaction/payee") == "O'Brien & <Sons>"
+    )

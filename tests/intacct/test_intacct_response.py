@@ -29,13 +29,17 @@ AUTH_OK = """<authentication><status>success</status><userid>Divvy</userid>
 
 
 def _ok(results: str) -> bytes:
-    return (f"<?xml version='1.0' encoding='UTF-8'?><response>{CONTROL_OK}<operation>{AUTH_OK}"
-            f"{results}</operation></response>").encode()
+    return (
+        f"<?xml version='1.0' encoding='UTF-8'?><response>{CONTROL_OK}<operation>{AUTH_OK}"
+        f"{results}</operation></response>"
+    ).encode()
 
 
 def _err(errorno: str, desc: str = "", desc2: str = "", corr: str = "") -> str:
-    return (f"<error><errorno>{errorno}</errorno><description>{desc}</description>"
-            f"<description2>{desc2}</description2><correction>{corr}</correction></error>")
+    return (
+        f"<error><errorno>{errorno}</errorno><description>{desc}</description>"
+        f"<description2>{desc2}</description2><correction>{corr}</correction></error>"
+    )
 
 
 def test_success_rows_become_plain_values():
@@ -52,9 +56,15 @@ def test_success_rows_become_plain_values():
     assert res.ok and res.result_id == "R1" and res.num_remaining == 2 and res.total_count == 3
     row = res.data[0]
     assert row == {
-        "RECORDNO": "12", "ACCOUNTNO": "2150", "TITLE": "true", "REQUIREDEPT": False,
-        "WHENCREATED": datetime(2021, 5, 12, 22, 3, 51), "WHENMODIFIED": date(2021, 5, 12),
-        "TOTALENTERED": Decimal("1234.50"), "CLOSINGACCOUNTNO": None, "STATUS": "active",
+        "RECORDNO": "12",
+        "ACCOUNTNO": "2150",
+        "TITLE": "true",
+        "REQUIREDEPT": False,
+        "WHENCREATED": datetime(2021, 5, 12, 22, 3, 51),
+        "WHENMODIFIED": date(2021, 5, 12),
+        "TOTALENTERED": Decimal("1234.50"),
+        "CLOSINGACCOUNTNO": None,
+        "STATUS": "active",
     }
     assert resp.authentication["locationid"] == "E100"
 
@@ -81,9 +91,12 @@ def test_legacy_key_and_results_matched_by_control_id():
 
 def test_control_failure_without_children_raises_typed_error():
     # js #13 / net #215: failure responses can leave out uniqueid/senderid.
-    body = b"""<response><control><status>failure</status></control><errormessage>
-      """ + _err("XL03000006", "Incorrect Intacct XML Partner ID or password.").encode() + \
-        b"</errormessage></response>"
+    body = (
+        b"""<response><control><status>failure</status></control><errormessage>
+      """
+        + _err("XL03000006", "Incorrect Intacct XML Partner ID or password.").encode()
+        + b"</errormessage></response>"
+    )
     with pytest.raises(e.IntacctSenderCredentialsError) as info:
         parse_response(body)
     assert info.value.level == "control" and info.value.errorno == "XL03000006"
@@ -91,9 +104,11 @@ def test_control_failure_without_children_raises_typed_error():
 
 
 def test_schema_control_error():
-    body = (f"<response><control><status>failure</status><controlid>c</controlid></control>"
-            f"<errormessage>{_err('XL03000003', 'XML Parse schema error')}</errormessage>"
-            f"</response>").encode()
+    body = (
+        f"<response><control><status>failure</status><controlid>c</controlid></control>"
+        f"<errormessage>{_err('XL03000003', 'XML Parse schema error')}</errormessage>"
+        f"</response>"
+    ).encode()
     with pytest.raises(e.IntacctSchemaError):
         parse_response(body)
 
@@ -101,18 +116,23 @@ def test_schema_control_error():
 @pytest.mark.parametrize(
     ("desc", "desc2", "cls"),
     [
-        ("Invalid Web Services Authorization",
-         "The sender ID 'bill.com' is not authorized to make Web Services requests to company "
-         "ID 'ACME-DEMO'.", e.IntacctSenderNotAuthorized),
+        (
+            "Invalid Web Services Authorization",
+            "The sender ID 'bill.com' is not authorized to make Web Services requests to company "
+            "ID 'ACME-DEMO'.",
+            e.IntacctSenderNotAuthorized,
+        ),
         ("Sign-in information is incorrect", "", e.IntacctSignInError),
         ("Invalid session", "", e.IntacctSessionExpired),
         ("Invalid entity ID 'E999'", "", e.IntacctSignInError),
     ],
 )
 def test_authentication_failures(desc, desc2, cls):
-    body = (f"<response>{CONTROL_OK}<operation><authentication><status>failure</status>"
-            f"</authentication><errormessage>{_err('XL03000006', desc, desc2)}</errormessage>"
-            f"</operation></response>").encode()
+    body = (
+        f"<response>{CONTROL_OK}<operation><authentication><status>failure</status>"
+        f"</authentication><errormessage>{_err('XL03000006', desc, desc2)}</errormessage>"
+        f"</operation></response>"
+    ).encode()
     with pytest.raises(cls) as info:
         parse_response(body)
     assert info.value.level == "authentication"
@@ -122,21 +142,31 @@ def test_authentication_failures(desc, desc2, cls):
 def test_function_failures_are_typed_and_do_not_raise():
     body = _ok(f"""
       <result><status>failure</status><function>readByQuery</function><controlid>p</controlid>
-        <errormessage>{_err('PL04000005', 'You do not have permission for API operation '
-                            'READ_BY_QUERY on objects of type arinvoice')}</errormessage></result>
+        <errormessage>{
+        _err(
+            "PL04000005",
+            "You do not have permission for API operation "
+            "READ_BY_QUERY on objects of type arinvoice",
+        )
+    }</errormessage></result>
       <result><status>failure</status><function>record_cctransaction</function>
         <controlid>c</controlid><errormessage>
-        {_err('BL01001973', '', 'The date 09/15/2026 is in a closed period. Date must be on or '
-              'after 10/01/2026.')}
-        {_err('BL01001973', '', 'Could not create cctransaction record!')}</errormessage></result>
+        {
+        _err(
+            "BL01001973",
+            "",
+            "The date 09/15/2026 is in a closed period. Date must be on or after 10/01/2026.",
+        )
+    }
+        {_err("BL01001973", "", "Could not create cctransaction record!")}</errormessage></result>
       <result><status>failure</status><function>record_cctransaction</function>
         <controlid>d</controlid><errormessage>
-        {_err('XL03000004', 'A function with control ID d has already been processed')}
+        {_err("XL03000004", "A function with control ID d has already been processed")}
         </errormessage></result>
       <result><function>record_cctransaction</function><controlid>n</controlid></result>
       <result><status>failure</status><function>record_cctransaction</function>
         <controlid>b</controlid><errormessage>
-        {_err('BL01001973', '', 'Invalid Project %2710064%27 specified. [Support ID: a%7Eb]')}
+        {_err("BL01001973", "", "Invalid Project %2710064%27 specified. [Support ID: a%7Eb]")}
         </errormessage></result>""")
     res = parse_response(body, records={"c": "REF-C"}).by_control_id()
     assert isinstance(res["p"].error, e.IntacctPermissionError)
@@ -152,14 +182,16 @@ def test_function_failures_are_typed_and_do_not_raise():
 
 
 def test_transaction_rollback_shape():
-    rolled = _err("XL03000009", "The entire transaction in this operation has been rolled back "
-                  "due to an error.")
+    rolled = _err(
+        "XL03000009",
+        "The entire transaction in this operation has been rolled back due to an error.",
+    )
     body = _ok(f"""
       <result><status>aborted</status><function>record_cctransaction</function>
         <controlid>a</controlid><errormessage>{rolled}</errormessage></result>
       <result><status>failure</status><function>record_cctransaction</function>
         <controlid>b</controlid><errormessage>
-        {_err('BL01001973', '', 'Account 6999 is not valid')}{rolled}</errormessage></result>""")
+        {_err("BL01001973", "", "Account 6999 is not valid")}{rolled}</errormessage></result>""")
     res = parse_response(body).by_control_id()
     assert isinstance(res["a"].error, e.IntacctTransactionAborted)
     assert isinstance(res["b"].error, e.IntacctRecordError)
@@ -167,9 +199,11 @@ def test_transaction_rollback_shape():
 
 
 def test_secrets_are_redacted_from_error_texts():
-    body = (f"<response>{CONTROL_OK}<operation><authentication><status>failure</status>"
-            f"</authentication><errormessage>{_err('XL03000006', 'Invalid session S3CR3T-SID')}"
-            f"</errormessage></operation></response>").encode()
+    body = (
+        f"<response>{CONTROL_OK}<operation><authentication><status>failure</status>"
+        f"</authentication><errormessage>{_err('XL03000006', 'Invalid session S3CR3T-SID')}"
+        f"</errormessage></operation></response>"
+    ).encode()
     with pytest.raises(e.IntacctSessionExpired) as info:
         parse_response(body, secrets=["S3CR3T-SID"])
     assert "S3CR3T-SID" not in str(info.value) and "S3CR3T-SID" not in repr(info.value)
@@ -183,8 +217,10 @@ def test_not_xml_raises_response_error():
 
 
 def test_errors_pickle_and_carry_context():
-    err = e.error_for("function", [e.ErrorDetail("BL01001973", "", "Account 6999 is not valid",
-                                                 "Use an active account")])
+    err = e.error_for(
+        "function",
+        [e.ErrorDetail("BL01001973", "", "Account 6999 is not valid", "Use an active account")],
+    )
     err = err.with_context(record="REF-1", control_id="divvy-REF-1")
     clone = pickle.loads(pickle.dumps(err))
     assert type(clone) is e.IntacctRecordError
@@ -198,8 +234,13 @@ def test_values():
     assert parse_date("") is None
     assert parse_timestamp("05/12/2021 22:03:51") == datetime(2021, 5, 12, 22, 3, 51)
     assert parse_decimal("-1,000.10") == Decimal("-1000.10")
-    assert [parse_bool(x) for x in ("true", "F", "T", "false", " ")] == [True, False, True,
-                                                                           False, None]
+    assert [parse_bool(x) for x in ("true", "F", "T", "false", " ")] == [
+        True,
+        False,
+        True,
+        False,
+        None,
+    ]
     with pytest.raises(ValueError):
         parse_bool("yes")
     assert coerce("LOCATIONID", "100") == "100"

@@ -19,8 +19,19 @@ from intacct_hook.intacct.setup import (
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(True, True), (False, False), ("true", True), ("T", True), ("1", True), ("yes", True),
-     ("false", False), ("F", False), ("", False), (None, False), ("maybe", False)],
+    [
+        (True, True),
+        (False, False),
+        ("true", True),
+        ("T", True),
+        ("1", True),
+        ("yes", True),
+        ("false", False),
+        ("F", False),
+        ("", False),
+        (None, False),
+        ("maybe", False),
+    ],
 )
 def test_flag(value, expected):
     assert flag(value) is expected
@@ -36,9 +47,15 @@ def test_is_active(status, expected):
 
 @pytest.mark.parametrize(
     ("month", "year", "expected"),
-    [("December", "2035", date(2035, 12, 31)), ("Feb", 2028, date(2028, 2, 29)),
-     ("02", "2027", date(2027, 2, 28)), ("", "2030", None), ("Smarch", "2030", None),
-     ("May", "soon", None), (None, None, None)],
+    [
+        ("December", "2035", date(2035, 12, 31)),
+        ("Feb", 2028, date(2028, 2, 29)),
+        ("02", "2027", date(2027, 2, 28)),
+        ("", "2030", None),
+        ("Smarch", "2030", None),
+        ("May", "soon", None),
+        (None, None, None),
+    ],
 )
 def test_card_expiry(month, year, expected):
     assert card_expiry(month, year) == expected
@@ -46,9 +63,17 @@ def test_card_expiry(month, year, expected):
 
 def test_a_card_resolves_its_guessed_fields_and_keeps_its_row():
     card = CreditCard.from_row(
-        {"CARDID": "Divvy CC Object", "STATUS": "active", "EXP_MONTH": "December",
-         "EXP_YEAR": "2035", "OFFSETACCOUNTNO": "2150", "LIABACCTNO": "", "LOCATIONID": " 100 ",
-         "GLACCOUNTNO": "2150", "DESCRIPTION": "x"}
+        {
+            "CARDID": "Divvy CC Object",
+            "STATUS": "active",
+            "EXP_MONTH": "December",
+            "EXP_YEAR": "2035",
+            "OFFSETACCOUNTNO": "2150",
+            "LIABACCTNO": "",
+            "LOCATIONID": " 100 ",
+            "GLACCOUNTNO": "2150",
+            "DESCRIPTION": "x",
+        }
     )
     assert (card.active, card.expires) == (True, date(2035, 12, 31))
     assert (card.offset_account_no, card.offset_account_field) == ("2150", "OFFSETACCOUNTNO")
@@ -65,8 +90,14 @@ def test_a_card_without_status_or_guessed_fields_says_so():
 
 def test_gl_account_flags():
     account = GLAccount.from_row(
-        {"ACCOUNTNO": "6250", "TITLE": "T", "STATUS": "active", "REQUIREDEPT": True,
-         "REQUIRELOC": "F", "REQUIRECUSTOMER": "true"}
+        {
+            "ACCOUNTNO": "6250",
+            "TITLE": "T",
+            "STATUS": "active",
+            "REQUIREDEPT": True,
+            "REQUIRELOC": "F",
+            "REQUIRECUSTOMER": "true",
+        }
     )
     assert account.required_flags == ("REQUIREDEPT", "REQUIRECUSTOMER")
     assert account.disallows_direct_posting is None
@@ -89,9 +120,7 @@ def test_every_text_match_names_the_error_number_it_backs_up():
 
 
 def test_says_reads_the_table():
-    entity = e.IntacctSignInError(
-        errors=[e.ErrorDetail("XL03000006", "Invalid entity ID 'E999'")]
-    )
+    entity = e.IntacctSignInError(errors=[e.ErrorDetail("XL03000006", "Invalid entity ID 'E999'")])
     assert entity.says(e.ENTITY_REJECTED) and not entity.says(e.SESSION_INVALID)
     unknown = e.IntacctFunctionError(errors=[e.ErrorDetail("DL02000001", "Object not found")])
     assert unknown.says(e.OBJECT_UNKNOWN)

@@ -21,37 +21,60 @@ def el(tag: str, text: str | None = None, *children: etree._Element, **attrs: st
     return node
 
 
-def login(user: str = USER[0], password: str = USER[1], company: str = COMPANY,
-          entity: str | None = "E100") -> etree._Element:
-    node = el("login", None, el("userid", user), el("companyid", company),
-              el("password", password))
+def login(
+    user: str = USER[0],
+    password: str = USER[1],
+    company: str = COMPANY,
+    entity: str | None = "E100",
+) -> etree._Element:
+    node = el("login", None, el("userid", user), el("companyid", company), el("password", password))
     if entity is not None:
         node.append(el("locationid", entity))
     return node
 
 
-def request(functions: Iterable[etree._Element], *, auth: etree._Element | None = None,
-            sender: tuple[str, str] = SENDER, unique: bool = False, transaction: bool = False,
-            control_id: str = "ctl-1") -> etree._Element:
+def request(
+    functions: Iterable[etree._Element],
+    *,
+    auth: etree._Element | None = None,
+    sender: tuple[str, str] = SENDER,
+    unique: bool = False,
+    transaction: bool = False,
+    control_id: str = "ctl-1",
+) -> etree._Element:
     """``functions``: ``<function>`` elements or bare operation elements (wrapped as f1, f2...)."""
-    control = el("control", None, el("senderid", sender[0]), el("password", sender[1]),
-                 el("controlid", control_id), el("uniqueid", "true" if unique else "false"),
-                 el("dtdversion", "3.0"), el("includewhitespace", "false"))
+    control = el(
+        "control",
+        None,
+        el("senderid", sender[0]),
+        el("password", sender[1]),
+        el("controlid", control_id),
+        el("uniqueid", "true" if unique else "false"),
+        el("dtdversion", "3.0"),
+        el("includewhitespace", "false"),
+    )
     content = el("content")
     for n, fn in enumerate(functions, start=1):
-        content.append(fn if fn.tag == "function" else el("function", None, fn,
-                                                          controlid=f"f{n}"))
-    operation = el("operation", None,
-                   el("authentication", None, auth if auth is not None else login()), content,
-                   transaction="true" if transaction else "false")
+        content.append(fn if fn.tag == "function" else el("function", None, fn, controlid=f"f{n}"))
+    operation = el(
+        "operation",
+        None,
+        el("authentication", None, auth if auth is not None else login()),
+        content,
+        transaction="true" if transaction else "false",
+    )
     return el("request", None, control, operation)
 
 
 def post(url: str, doc: etree._Element | bytes, timeout: float = 10) -> requests.Response:
-    body = doc if isinstance(doc, bytes) else etree.tostring(
-        doc, xml_declaration=True, encoding="UTF-8")
-    return requests.post(url, data=body, headers={"Content-Type": "application/xml"},
-                         timeout=timeout)
+    body = (
+        doc
+        if isinstance(doc, bytes)
+        else etree.tostring(doc, xml_declaration=True, encoding="UTF-8")
+    )
+    return requests.post(
+        url, data=body, headers={"Content-Type": "application/xml"}, timeout=timeout
+    )
 
 
 def call(url: str, *functions: etree._Element, **kw) -> etree._Element:
@@ -72,8 +95,10 @@ def errornos(node: etree._Element) -> list[str]:
 
 
 def descriptions(node: etree._Element) -> list[str]:
-    return [(e.findtext("description") or "") + (e.findtext("description2") or "")
-            for e in node.findall("errormessage/error")]
+    return [
+        (e.findtext("description") or "") + (e.findtext("description2") or "")
+        for e in node.findall("errormessage/error")
+    ]
 
 
 def read_by_query(obj: str, query: str = "", fields: str = "*", pagesize: int | None = None):
@@ -88,17 +113,34 @@ def split_date(tag: str, y: int, m: int, d: int) -> etree._Element:
 
 
 def line(account: str, amount: str, **dims: str) -> etree._Element:
-    node = el("ccpayitem", None, el("glaccountno", account), el("description", "line"),
-              el("paymentamount", amount))
+    node = el(
+        "ccpayitem",
+        None,
+        el("glaccountno", account),
+        el("description", "line"),
+        el("paymentamount", amount),
+    )
     for tag in ("departmentid", "locationid", "projectid", "classid"):
         if tag in dims:
             node.append(el(tag, dims[tag]))
     return node
 
 
-def cctransaction(*lines: etree._Element, card: str = CARD, date=(2026, 10, 15),
-                  ref: str = "REF-1", payee: str = "Delta") -> etree._Element:
+def cctransaction(
+    *lines: etree._Element,
+    card: str = CARD,
+    date=(2026, 10, 15),
+    ref: str = "REF-1",
+    payee: str = "Delta",
+) -> etree._Element:
     lines = lines or (line("6200", "123.45", locationid="100"),)
-    return el("record_cctransaction", None, el("chargecardid", card),
-              split_date("paymentdate", *date), el("referenceno", ref), el("payee", payee),
-              el("description", "Trip"), el("ccpayitems", None, *lines))
+    return el(
+        "record_cctransaction",
+        None,
+        el("chargecardid", card),
+        split_date("paymentdate", *date),
+        el("referenceno", ref),
+        el("payee", payee),
+        el("description", "Trip"),
+        el("ccpayitems", None, *lines),
+    )

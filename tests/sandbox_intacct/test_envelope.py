@@ -34,24 +34,25 @@ def test_non_xml_body_is_http_400_gw_0011(gw):
 
 
 def test_a_request_that_is_not_sent_as_xml_is_http_400_gw_0011(gw):
-    good = etree.tostring(request([read_by_query("LOCATION")]), xml_declaration=True,
-                          encoding="UTF-8")
-    resp = requests.post(gw.url, data=good, headers={"Content-Type": "application/json"},
-                         timeout=5)
+    good = etree.tostring(
+        request([read_by_query("LOCATION")]), xml_declaration=True, encoding="UTF-8"
+    )
+    resp = requests.post(gw.url, data=good, headers={"Content-Type": "application/json"}, timeout=5)
     assert resp.status_code == 400
     error = etree.fromstring(resp.content).find("errormessage/error")
     assert error.findtext("errorno") == "GW-0011" and "application/json" in error.findtext(
-        "description2")
-    ok = requests.post(gw.url, data=good, timeout=5,
-                       headers={"Content-Type": "application/xml; charset=UTF-8"})
+        "description2"
+    )
+    ok = requests.post(
+        gw.url, data=good, timeout=5, headers={"Content-Type": "application/xml; charset=UTF-8"}
+    )
     assert ok.status_code == 200
 
 
 def test_success_envelope_echoes_control_and_reports_session_window(gw):
     resp = call(gw.url, read_by_query("LOCATION"), control_id="my-ctl")
     control = resp.find("control")
-    assert [c.tag for c in control] == ["status", "senderid", "controlid", "uniqueid",
-                                         "dtdversion"]
+    assert [c.tag for c in control] == ["status", "senderid", "controlid", "uniqueid", "dtdversion"]
     assert control.findtext("status") == "success"
     assert control.findtext("controlid") == "my-ctl"
     auth = resp.find("operation/authentication")
@@ -95,9 +96,11 @@ def test_sender_not_authorized_for_company(seed):
 
 
 def test_bad_password_unknown_company_and_entity(gw):
-    for auth, text in [(login(password="nope"), "Sign-in information is incorrect"),
-                       (login(company="OTHER"), "Sign-in information is incorrect"),
-                       (login(entity="E999"), "Invalid entity ID 'E999'")]:
+    for auth, text in [
+        (login(password="nope"), "Sign-in information is incorrect"),
+        (login(company="OTHER"), "Sign-in information is incorrect"),
+        (login(entity="E999"), "Invalid entity ID 'E999'"),
+    ]:
         resp = call(gw.url, read_by_query("LOCATION"), auth=auth)
         assert resp.findtext("operation/authentication/status") == "failure"
         assert errornos(resp.find("operation")) == ["XL03000006"]
@@ -135,6 +138,7 @@ def test_top_level_session_with_empty_locationid(gw):
 
 def test_session_timeout_slides(seed):
     import time
+
     with running_gateway(seed, session_timeout_seconds=2) as gw:
         sid = _session(gw)
         for _ in range(3):  # 3 x 1.2 s > 2 s, alive only because each call slides the expiry
@@ -161,8 +165,10 @@ def test_structural_fallback_without_xsd(tmp_path):
 
 
 def test_batch_results_in_order_with_controlids(gw):
-    fns = [el("function", None, read_by_query(obj), controlid=f"c-{obj}")
-           for obj in ("LOCATION", "NOSUCH", "CLASS")]
+    fns = [
+        el("function", None, read_by_query(obj), controlid=f"c-{obj}")
+        for obj in ("LOCATION", "NOSUCH", "CLASS")
+    ]
     resp = post(gw.url, request(fns))
     res = results(etree.fromstring(resp.content))
     assert [r.findtext("controlid") for r in res] == ["c-LOCATION", "c-NOSUCH", "c-CLASS"]
