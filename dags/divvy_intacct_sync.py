@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, Param, chain
@@ -142,6 +143,7 @@ def sync_dag(dag_id: str, *, preview: bool) -> DAG:
             description="Last day (inclusive), not before start_date (checked at preflight).",
         ),
     }
+    identity: dict[str, Any]
     if preview:
         identity = {
             "dag_display_name": "Preview: Divvy → Intacct (writes nothing)",

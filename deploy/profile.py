@@ -22,6 +22,7 @@ is this list, in an operator's words. ``status`` and ``stop`` work from the proc
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import pathlib
@@ -31,7 +32,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -300,11 +301,15 @@ def start_sandboxes(profile: Profile, cluster: AirflowCluster, say: Any) -> None
     for name in ("intacct-sandbox", "divvy-sandbox"):
         if name in cluster.components:
             wait_until(
-                lambda n=name: "on http://" in cluster.components[n].log.read_text(),
+                functools.partial(_listening, cluster.components[name].log),
                 timeout=60,
                 what=f"the {name} to listen",
                 check=cluster.check_alive,
             )
+
+
+def _listening(log: pathlib.Path) -> bool:
+    return "on http://" in log.read_text()
 
 
 def create_pools(cluster: AirflowCluster) -> None:
@@ -532,7 +537,7 @@ def _port_taken(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _printer(out: Any):
+def _printer(out: Any) -> Callable[[str], None]:
     started = time.monotonic()
 
     def say(text: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import quote, quote_plus
 from xml.sax.saxutils import escape as xml_escape
 
@@ -111,7 +111,7 @@ def redactor(secrets: Iterable[str | None]) -> Redactor:
     return _cached(tuple(sorted({s for s in secrets if s})))
 
 
-def excerpt(text: str, redact: Redactor, limit: int = 300) -> str:
+def excerpt(text: str, redact: Callable[[str], str], limit: int = 300) -> str:
     """At most ``limit`` characters of ``text``, masked before it is cut (cut first, a secret
     straddling the cut would survive in part)."""
     return redact(text)[:limit]

@@ -88,6 +88,8 @@ def _in_session(dag_run: Any) -> Any:
     from airflow import settings
     from airflow.models.dagrun import DagRun
 
+    if settings.Session is None:
+        raise RuntimeError("Airflow's ORM is not configured")  # label_run logs it
     return settings.Session().get(DagRun, dag_run.id)
 
 

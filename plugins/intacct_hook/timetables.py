@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pendulum
 from airflow.exceptions import AirflowTimetableInvalid
 from airflow.timetables.base import DagRunInfo, DataInterval, TimeRestriction, Timetable
+from pendulum import DateTime
 
 _DAY = timedelta(days=1)
 
@@ -110,8 +111,9 @@ class LocalDayTimetable(Timetable):
             return f"Preview: manual or backfill only ({self.timezone} days)"
         return f"Daily at {self._clock} {self.timezone}"
 
+    # Timetable declares a plain attribute; a property answers the same reads from the fields.
     @property
-    def description(self) -> str:
+    def description(self) -> str:  # type: ignore[override]
         if self.preview:
             return (
                 f"Preview, never scheduled: trigger it or backfill it; each run covers one local "
@@ -156,7 +158,7 @@ class LocalDayTimetable(Timetable):
         self,
         *,
         run_type: Any,
-        run_after: datetime,
+        run_after: DateTime,
         data_interval: DataInterval | None,
         **extra: Any,
     ) -> str:

@@ -294,7 +294,7 @@ class DivvyTransaction:
     def is_foreign_currency(self) -> bool:
         """True when the purchase was made in a currency other than USD (``amount`` is still
         the USD settlement: Divvy cards settle in USD)."""
-        return bool(self.currency_code) and self.currency_code.strip().upper() != "USD"
+        return bool(self.currency_code and self.currency_code.strip().upper() != "USD")
 
     @property
     def synced_by_divvy(self) -> bool:

@@ -12,7 +12,6 @@ import contextlib
 import email.utils
 import ipaddress
 import json
-import logging
 import math
 import socket
 import threading
@@ -28,6 +27,7 @@ import tenacity
 import urllib3.exceptions
 
 from intacct_hook import __version__
+from intacct_hook.logs import WarningLog
 from intacct_hook.masking import secret_forms
 
 MB = 1024 * 1024
@@ -464,7 +464,7 @@ def retrying(
 
 
 def retry_logger(
-    log: logging.Logger, api: str, describe: Callable[[BaseException | None], str]
+    log: WarningLog, api: str, describe: Callable[[BaseException | None], str]
 ) -> Callable[[tenacity.RetryCallState], None]:
     """The ``before_sleep`` of :func:`retrying`: one warning per wait, saying how long, why
     (``Retry-After`` or backoff) and which attempt comes next.

@@ -10,11 +10,11 @@ methods for those are one-line delegates.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -74,6 +74,9 @@ from intacct_hook.intacct.writer import (
     reverse_cctransaction,
 )
 from intacct_hook.masking import redactor
+
+if TYPE_CHECKING:
+    from lxml import etree
 
 DEFAULT_GATEWAY_URL = "https://api.intacct.com/ia/xml/xmlgw.phtml"
 DEFAULT_SENDER_ID = "bill.com"
@@ -348,7 +351,7 @@ class IntacctHook(BaseHook):
 
     # --- sessions -------------------------------------------------------------------------------
 
-    def _control(self, *, unique_id: bool = False):
+    def _control(self, *, unique_id: bool = False) -> etree._Element:
         p = self.conn_params
         return rq.control_block(
             sender_id=p.sender_id,
@@ -574,7 +577,13 @@ class IntacctHook(BaseHook):
         """Records by their ID field (ACCOUNTNO, CARDID, LOCATIONID...)."""
         return self._read_many(rq.read_by_name, obj, list(names), fields)
 
-    def _read_many(self, builder, obj: str, keys: list[str], fields: Sequence[str]) -> list[dict]:
+    def _read_many(
+        self,
+        builder: Callable[..., rq.Function],
+        obj: str,
+        keys: list[str],
+        fields: Sequence[str],
+    ) -> list[dict]:
         chunks = [keys[i : i + rq.MAX_READ_KEYS] for i in range(0, len(keys), rq.MAX_READ_KEYS)]
         results = self.execute([builder(obj, chunk, fields=fields) for chunk in chunks])
         # read returns empty rows for keys that do not exist; drop them.

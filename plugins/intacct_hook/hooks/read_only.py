@@ -45,7 +45,7 @@ class ReadOnlyIntacctHook(IntacctHook):
             self._refuse(", ".join(writes))
         return super()._execute_request(functions, **kwargs)
 
-    def _post(self, url: str, body: bytes, *, write: bool) -> requests.Response:
+    def _post(self, url: str, body: bytes, *, write: bool) -> tuple[requests.Response, bytes]:
         if write:
             self._refuse("a write request")
         return super()._post(url, body, write=write)

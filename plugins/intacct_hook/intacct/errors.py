@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, Self
 
 GATEWAY = "gateway"
 CONTROL = "control"
@@ -195,7 +196,7 @@ class IntacctError(Exception):
         """What to do about this error (see :meth:`fix_for`)."""
         return self.fix_for(conn_id=conn_id, sender_id=sender_id)
 
-    def with_context(self, *, record: str | None = None, control_id: str | None = None):
+    def with_context(self, *, record: str | None = None, control_id: str | None = None) -> Self:
         """Return a copy that names the record (and control ID) it concerns."""
         return type(self)(
             self._message,
@@ -221,7 +222,7 @@ class IntacctError(Exception):
         fix = self.correction or self.hint
         return f"{summary}: {body}" + (f" Fix: {fix}" if fix else "")
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only constructor: make the exception picklable (Airflow ships errors across
         # processes) by rebuilding it from its parts.
         return (
@@ -246,7 +247,15 @@ def _sender(sender_id: str | None) -> str:
     return f"the sender ID '{sender_id}'" if sender_id else "the sender ID"
 
 
-def _rebuild(cls, message, errors, level, control_id, record, http_status):
+def _rebuild(
+    cls: type[IntacctError],
+    message: str | None,
+    errors: Sequence[ErrorDetail],
+    level: str,
+    control_id: str | None,
+    record: str | None,
+    http_status: int | None,
+) -> IntacctError:
     return cls(
         message,
         errors=errors,

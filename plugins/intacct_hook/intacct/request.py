@@ -239,15 +239,21 @@ def read_by_name(
     return _read("readByName", obj, names, fields, control_id)
 
 
-def _read(tag: str, obj: str, keys: Iterable, fields: Iterable[str], control_id: str | None):
-    keys = [str(k) for k in keys]
-    if not keys or len(keys) > MAX_READ_KEYS:
+def _read(
+    tag: str,
+    obj: str,
+    keys: Iterable[str | int],
+    fields: Iterable[str],
+    control_id: str | None,
+) -> Function:
+    texts = [str(k) for k in keys]
+    if not texts or len(texts) > MAX_READ_KEYS:
         raise ValueError(f"{tag} takes 1..{MAX_READ_KEYS} keys")
-    if any("," in k for k in keys):
+    if any("," in k for k in texts):
         raise ValueError(f"{tag} keys cannot contain commas")
     el = etree.Element(tag)
     _sub(el, "object", obj)
-    _sub(el, "keys", ",".join(keys))
+    _sub(el, "keys", ",".join(texts))
     _sub(el, "fields", _fields_text(fields))
     return Function(control_id or new_control_id(), el)
 

@@ -175,7 +175,8 @@ def load_xml(body: bytes, *, http_status: int | None = None) -> etree._Element:
     try:
         root = etree.fromstring(body, _PARSER)
     except etree.XMLSyntaxError as exc:
-        if exc.code == etree.ErrorTypes.ERR_RESOURCE_LIMIT and "depth" in str(exc).lower():
+        code = exc.code  # type: ignore[attr-defined]  # lxml-stubs 0.5.1 leave out ParseError.code
+        if code == etree.ErrorTypes.ERR_RESOURCE_LIMIT and "depth" in str(exc).lower():
             raise _too_deep(http_status) from None
         raise IntacctResponseError(
             "the gateway answered with a body that is not XML", http_status=http_status
@@ -290,7 +291,7 @@ def parse_response(
             raise error_for(CONTROL, details, control_id=control_id, http_status=http_status)
         raise IntacctResponseError("the response has no operation block", http_status=http_status)
     auth = operation.find("authentication")
-    if (_text(auth, "status") or "").lower() != "success":
+    if auth is None or (_text(auth, "status") or "").lower() != "success":
         details = parse_errors(operation.find("errormessage"), secrets=secrets)
         raise error_for(AUTHENTICATION, details, control_id=control_id, http_status=http_status)
     auth_info = {child.tag: (child.text or "") for child in auth if isinstance(child.tag, str)}

@@ -19,6 +19,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 __all__ = [
     "ELLIPSIS",
@@ -109,7 +110,7 @@ class UnpostableRecord(ValueError):
             field_prefix + self.field, self.problem, record=record, fix=fix or self.fix
         )
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only arguments: rebuild from the parts so Airflow can ship it across processes.
         return (_rebuild, (self.field, self.problem, self.record, self.fix))
 

@@ -24,6 +24,7 @@ from intacct_hook.intacct.errors import (
 )
 from intacct_hook.intacct.records import CCTransaction, RecordOutcome, check_unique_references
 from intacct_hook.intacct.response import FunctionResult
+from intacct_hook.logs import WarningLog
 
 CCTRANSACTION_FIELDS = (
     "RECORDNO",
@@ -101,7 +102,7 @@ class CCTransactionWriter:
         lines land in the task log).
     """
 
-    def __init__(self, client: IntacctClient, *, log: logging.Logger | None = None) -> None:
+    def __init__(self, client: IntacctClient, *, log: WarningLog | None = None) -> None:
         self.client = client
         self.log = log or _log
 
@@ -217,12 +218,12 @@ class CCTransactionWriter:
                 if ref and ref not in found:
                     found[str(ref)] = row
         for txn in txns:
-            row = found.get(txn.reference_no)
-            total = row.get("TOTALENTERED") if row else None
-            if total is not None and total != txn.total:
+            existing = found.get(txn.reference_no)
+            total = existing.get("TOTALENTERED") if existing else None
+            if existing and total is not None and total != txn.total:
                 self.log.warning(
                     "Intacct record %s for reference %s totals %s, expected %s",
-                    row.get("RECORDNO"),
+                    existing.get("RECORDNO"),
                     txn.reference_no,
                     total,
                     txn.total,

@@ -830,7 +830,7 @@ def _difference_params(run_id: str, day: str, n: int, d: Difference) -> dict[str
     }
 
 
-def _ledger_row(r: Mapping[str, Any]) -> LedgerRow:
+def _ledger_row(r: sa.RowMapping) -> LedgerRow:
     fields = dict(r)
     fields["amount"] = Decimal(fields["amount"])
     fields["posting_date"] = dt.date.fromisoformat(fields["posting_date"])

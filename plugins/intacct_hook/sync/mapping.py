@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Set
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -85,12 +85,13 @@ class MappingResult:
 
     def outcomes(self) -> Iterator[MappingOutcome]:
         groups = _groups(self.lines)
-        for t in self.transactions.itertuples(index=False):
+        frame = self.transactions[["uuid", "state", "reason"]]
+        for uuid, state, reason in frame.itertuples(index=False, name=None):
             yield MappingOutcome(
-                uuid=t.uuid,
-                state=t.state,
-                reason=t.reason,
-                lines=tuple(_mapped_line(r) for r in groups[t.uuid]),
+                uuid=uuid,
+                state=state,
+                reason=reason,
+                lines=tuple(_mapped_line(r) for r in groups[uuid]),
             )
 
     def unmapped(self) -> pd.DataFrame:
@@ -121,7 +122,7 @@ def map_lines(
         empty = pd.DataFrame(columns=list(LINE_COLUMNS), dtype=object)
         return MappingResult(empty, _transactions(empty))
     mapper = _LineMapper(rules, field_names, default_gl_account, card_default_location, valid_ids)
-    mapped = [mapper.map(rec) for rec in lines.to_dict("records")]
+    mapped = [mapper.map(rec) for rec in _records(lines)]
     # object dtype keeps None as None (pandas 3 would infer str columns holding NaN).
     out = pd.DataFrame(mapped, columns=list(LINE_COLUMNS), dtype=object)
     if required_dimensions:
@@ -340,9 +341,14 @@ def _groups(lines: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     round trip per transaction and dominated the map step.
     """
     groups: dict[str, list[dict[str, Any]]] = {}
-    for rec in lines.sort_values("line_no", kind="stable").to_dict("records"):
+    for rec in _records(lines.sort_values("line_no", kind="stable")):
         groups.setdefault(rec["uuid"], []).append(rec)
     return groups
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    # Every frame here has str column labels; the stubs can only promise Hashable ones.
+    return cast("list[dict[str, Any]]", frame.to_dict("records"))
 
 
 def _transactions(lines: pd.DataFrame) -> pd.DataFrame:

@@ -39,7 +39,9 @@ REQUIRED_DIMENSION_FLAGS: Mapping[str, str | None] = {
         "REQUIREWAREHOUSE", "REQUIRETASK",
     )
 }  # fmt: skip
-DIMENSION_LABELS = {key: dim.title for key, dim in INTACCT_DIMENSIONS.items()}
+DIMENSION_LABELS = {
+    key: dim.title for key, dim in INTACCT_DIMENSIONS.items() if dim.title is not None
+}
 
 
 def required_dimensions(account: GLAccount) -> frozenset[str]:

@@ -173,7 +173,7 @@ def would_post_rows(
             "type": r.transaction_type,
             "amount": r.amount,
             "merchant": (r.merchant or "")[:30],
-            "action": DRY_RUN_ACTIONS[r.state],
+            "action": DRY_RUN_ACTIONS[LedgerState(r.state)],
             "why": r.state_reason or "",
         }
         for r in rows

@@ -22,7 +22,7 @@ import difflib
 import json
 import os
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -212,7 +212,7 @@ def _optional_text(key: str, value: Any, problems: list[str]) -> Any:
     return _text(key, value, problems, optional=True)
 
 
-def _int_in(low: int, high: int):
+def _int_in(low: int, high: int) -> Callable[[str, Any, list[str]], Any]:
     def check(key: str, value: Any, problems: list[str]) -> Any:
         # bool is an int subclass; `true` for a count is a mistake, not 1.
         if isinstance(value, bool) or not isinstance(value, int):

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -70,7 +70,17 @@ class StepError(RuntimeError):
 
 
 class DivvySource(Protocol):
-    def iter_transactions(self, **kwargs: Any) -> Iterator[DivvyTransaction]: ...
+    # The keywords extract passes; DivvyHook.iter_transactions documents them.
+    def iter_transactions(
+        self,
+        *,
+        occurred_from: datetime | None = None,
+        occurred_to: datetime | None = None,
+        updated_from: datetime | None = None,
+        updated_to: datetime | None = None,
+        expand_splits: bool = True,
+        on_invalid_row: Callable[[Mapping[str, Any], DivvyRecordError], None] | None = None,
+    ) -> Iterator[DivvyTransaction]: ...
 
 
 class IntacctTarget(Protocol):

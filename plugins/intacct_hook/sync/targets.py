@@ -29,14 +29,12 @@ def coding_targets(
     the mapped Divvy custom fields offer (data: problems are warnings, the map step holds the
     transactions that use them)."""
     from_divvy = frozenset(d for d, name in settings.custom_field_names.items() if name)
-    targets = [
-        CodingTarget(
-            source=rule.provenance,
-            may_come_from_divvy=from_divvy,
-            **{BY_KEY[dim].attr: value for dim, value in rule.values.items()},
+    targets: list[CodingTarget] = []
+    for rule in rules:
+        coding: dict[str, Any] = {BY_KEY[dim].attr: value for dim, value in rule.values.items()}
+        targets.append(
+            CodingTarget(source=rule.provenance, may_come_from_divvy=from_divvy, **coding)
         )
-        for rule in rules
-    ]
     if settings.default_gl_account:
         targets.append(
             CodingTarget(
