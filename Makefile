@@ -24,8 +24,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-test: $(STAMP) browser-setup
-	$(BIN)/ruff check .
+test: lint browser-setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Only the real-scheduler test (also part of `make test`): `airflow backfill create` over a
@@ -63,9 +62,11 @@ airflow-stop: $(STAMP)
 airflow-reset: $(STAMP)
 	$(BIN)/python -m deploy reset
 
+# The static checks `make test` runs first: formatting, lint with the import rules, types.
 lint: $(STAMP)
-	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
@@ -83,4 +84,4 @@ sandbox-divvy: $(STAMP)
 	$(BIN)/python -m sandbox.divvy_api --port 8082
 
 clean:
-	rm -rf $(VENV) .airflow .airflow_test .pytest_cache .ruff_cache var/demo var/screenshots
+	rm -rf $(VENV) .airflow .airflow_test .pytest_cache .ruff_cache .mypy_cache var/demo var/screenshots
