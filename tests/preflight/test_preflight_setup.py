@@ -198,6 +198,18 @@ def test_wrong_entity_names_the_entity_the_connection_signed_in_with(preflight, 
     assert "extra 'entity_id' of the Airflow connection 'intacct_default'" in error.fix
 
 
+def test_retired_sign_in_keys_in_the_settings_are_reported_with_the_value_used(preflight):
+    report = preflight(sender_id="bill.com", entity_id="E200")
+    assert not report.errors
+    found = {f.message: f.severity for f in report.findings if f.check == "settings.retired_key"}
+    assert found == {
+        "Settings key 'sender_id' ('bill.com') is not read: the sign-in uses the Airflow "
+        "connection 'intacct_default', extra 'sender_id' = 'bill.com'.": "info",
+        "Settings key 'entity_id' ('E200') is not read: the sign-in uses the Airflow "
+        "connection 'intacct_default', extra 'entity_id' = 'E100' (a different value).": "warning",
+    }
+
+
 def test_mapping_targets_must_exist_and_carry_required_dimensions(preflight):
     targets = [
         CodingTarget(source="mapping_rules.csv line 3", gl_account="9999"),

@@ -20,7 +20,7 @@ from intacct_hook.intacct.fields import (
 )
 from intacct_hook.intacct.setup import CreditCard, DimensionValue, GLAccount
 from intacct_hook.sync.dimensions import BY_KEY, INTACCT_DIMENSIONS, REQUIRED_FLAGS
-from intacct_hook.sync.settings import SyncSettings
+from intacct_hook.sync.settings import RETIRED_KEYS, SyncSettings
 from intacct_hook.sync.window import SyncWindow
 
 Severity = Literal["error", "warning", "info"]
@@ -62,8 +62,13 @@ def dimension_label(dimension: str) -> str:
 
 
 class SignInParams(Protocol):
-    """What the connection signed in with (the hook's ``conn_params``)."""
+    """What the connection signed in with (the hook's ``conn_params``): the one source of the
+    sender, the user and the entity."""
 
+    @property
+    def sender_id(self) -> str: ...
+    @property
+    def user_id(self) -> str: ...
     @property
     def entity_id(self) -> str | None: ...
 
@@ -192,9 +197,10 @@ def _auth_finding(
         report.add(
             "setup.sender_authorized",
             "error",
-            f"The Web Services sender ID '{settings.sender_id}' is not authorized for this "
-            "company (XL03000006 Invalid Web Services Authorization).",
-            exc.fix(sender_id=settings.sender_id),
+            f"The Web Services sender ID '{intacct.conn_params.sender_id}' (extra 'sender_id' "
+            f"of the Airflow connection '{conn_id}') is not authorized for this company "
+            "(XL03000006 Invalid Web Services Authorization).",
+            exc.fix(sender_id=intacct.conn_params.sender_id),
         )
     elif exc.says(ierr.ENTITY_REJECTED):
         # Name what signed in: the connection's entity, not the settings' (which may differ).
@@ -223,9 +229,34 @@ def _auth_finding(
         report.add(
             "setup.user_sign_in",
             "error",
-            f"The Web Services user '{settings.ws_user_id}' cannot sign in "
+            f"The Web Services user '{intacct.conn_params.user_id}' cannot sign in "
             f"({exc.errorno}: {exc.description or exc.description2}).",
             ierr.IntacctSignInError.fix_for(conn_id=conn_id),
+        )
+
+
+def _retired_settings(
+    report: PreflightReport, settings: SyncSettings, intacct: IntacctSetupReader
+) -> None:
+    """A Variable written for an earlier version may still hold the sign-in keys: say they are
+    not read, and which value is (it may differ)."""
+    used = {
+        "sender_id": intacct.conn_params.sender_id,
+        "ws_user_id": intacct.conn_params.user_id,
+        "entity_id": intacct.conn_params.entity_id,
+    }
+    conn_id = intacct.intacct_conn_id
+    for key, value in settings.retired.items():
+        where = RETIRED_KEYS[key]
+        differs = value != used[key]
+        report.add(
+            "settings.retired_key",
+            "warning" if differs else "info",
+            f"Settings key '{key}' ({value!r}) is not read: the sign-in uses the Airflow "
+            f"connection '{conn_id}', {where} = {used[key]!r}"
+            + (" (a different value)." if differs else "."),
+            f"Remove '{key}' from divvy_intacct_settings; change the connection's {where} "
+            "if it is wrong.",
         )
 
 
@@ -659,6 +690,7 @@ def run_preflight(
 ) -> PreflightReport:
     """Check every fact of the setup guide and every coding target; never raises on findings."""
     report = PreflightReport()
+    _retired_settings(report, settings, intacct)
     try:
         accounts_list = intacct.get_gl_accounts()
     except ierr.IntacctPermissionError as exc:

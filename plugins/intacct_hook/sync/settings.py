@@ -5,11 +5,14 @@ empty Variable describes the standard setup. Validation reports every problem at
 the key and the fix, and rejects unknown keys: a typo such as ``"lookback_day"`` must not silently
 fall back to the default.
 
-Credentials never live here: they belong in the Airflow connections.
+Credentials never live here: they belong in the Airflow connections. So does everything the
+sign-in uses (sender ID, Web Services user, entity): the connection is their one source, and the
+keys that once repeated them here (:data:`RETIRED_KEYS`) are accepted, ignored, and reported by
+preflight so that a Variable written for an earlier version keeps working.
 
 Example::
 
-    settings = SyncSettings.from_variable('{"lookback_days": 30, "entity_id": "E100"}')
+    settings = SyncSettings.from_variable('{"lookback_days": 30, "batch_size": 100}')
     settings.zone            # ZoneInfo('America/Chicago')
     settings.mapping_path()  # <repo root>/include/mapping_rules.csv (see intacct_hook.paths)
 """
@@ -77,9 +80,6 @@ class SyncSettings:
     card_account_id: str = "Divvy CC Object"
     divvy_gl_account_title: str = "Divvy GL Account"
     divvy_gl_account_no: str | None = None
-    sender_id: str = "bill.com"
-    ws_user_id: str = "Divvy"
-    entity_id: str | None = None
     mapping_file: str = "include/mapping_rules.csv"
     lookback_days: int = 14
     timezone: str = dataclasses.field(default_factory=configured_timezone)
@@ -96,6 +96,10 @@ class SyncSettings:
     ledger_conn_id: str | None = None
     ledger_path: str = "var/divvy_intacct_ledger.db"
     claim_lease_minutes: int = 60
+    # Retired keys found in the Variable, with their values (see RETIRED_KEYS): not settings.
+    retired: Mapping[str, Any] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({}), hash=False
+    )
 
     @classmethod
     def from_variable(cls, value: str | Mapping[str, Any] | None) -> SyncSettings:
@@ -105,9 +109,9 @@ class SyncSettings:
         """
         raw = _decode(value)
         problems: list[str] = []
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = {f.name for f in dataclasses.fields(cls)} - {"retired"}
         for key in raw:
-            if key not in known:
+            if key not in known and key not in RETIRED_KEYS:
                 problems.append(_unknown_key_problem(key, known))
         values: dict[str, Any] = {}
         for key in known & raw.keys():
@@ -116,7 +120,8 @@ class SyncSettings:
                 values[key] = checked
         if problems:
             raise SettingsError(problems)
-        return cls(**values)
+        retired = {k: raw[k] for k in RETIRED_KEYS if k in raw}
+        return cls(**values, retired=MappingProxyType(retired))
 
     @property
     def zone(self) -> ZoneInfo:
@@ -147,6 +152,9 @@ class SyncSettings:
         """Plain JSON-able dict for logs and XCom (settings hold no secrets by construction)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["custom_field_names"] = dict(self.custom_field_names)
+        # Retired keys as the Variable holds them, so the dict reads back into equal settings.
+        del out["retired"]
+        out.update(self.retired)
         return out
 
 
@@ -279,13 +287,19 @@ def _field_names(key: str, value: Any, problems: list[str]) -> Any:
     return MappingProxyType(merged) if ok else _INVALID
 
 
+# Keys an earlier version read, now read from the Intacct connection only (where each lives there).
+RETIRED_KEYS: Mapping[str, str] = MappingProxyType(
+    {
+        "sender_id": "extra 'sender_id'",
+        "ws_user_id": "login (Web Services user ID)",
+        "entity_id": "extra 'entity_id'",
+    }
+)
+
 _CHECKS = {
     "card_account_id": _text,
     "divvy_gl_account_title": _text,
     "divvy_gl_account_no": _optional_text,
-    "sender_id": _text,
-    "ws_user_id": _text,
-    "entity_id": _optional_text,
     "mapping_file": _text,
     "lookback_days": _int_in(*LOOKBACK_RANGE),
     "timezone": _timezone,
