@@ -30,11 +30,11 @@ test: lint browser-setup
 # Only the real-scheduler test (also part of `make test`): `airflow backfill create` over a
 # generated week, 3 runs at a time, LocalExecutor on a fresh PostgreSQL metadata DB; ~2-3 min.
 test-scheduler: $(STAMP)
-	$(BIN)/python -m pytest -m scheduler tests/scheduler $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m scheduler tests/integration/scheduler $(PYTEST_ARGS)
 
 # The deployment and browser tests on the production profile (also part of `make test`).
 test-deployment: $(STAMP) browser-setup
-	$(BIN)/python -m pytest -m "deployment or browser" tests/scheduler $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "deployment or browser" tests/integration/scheduler $(PYTEST_ARGS)
 
 # Debian's Chromium for the browser test (Playwright's own browser download needs the internet
 # at test time and is not used). Needs root or sudo; without it the browser test skips visibly.

@@ -4,7 +4,7 @@ its own process group, their output in ``<home>/component-logs/<name>.log`` and 
 IDs in ``<home>/pids/<name>.pid`` (so that another command can stop them: ``make airflow-stop``).
 
 Used by ``make airflow`` (deploy.profile) and by the tests that run a real scheduler
-(tests/scheduler, tests/deployment). Everything waits by polling with a deadline
+(tests/integration/scheduler). Everything waits by polling with a deadline
 (``wait_until``); nothing relies on a fixed sleep. Secrets handed to the components through the
 environment are redacted from every text this module returns (log tails, command output).
 """

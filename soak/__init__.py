@@ -17,8 +17,9 @@ every CLEAR the posting rules post is in Intacct exactly once, to the cent and o
 the ledger says ``posted`` with the same RECORDNO; and that the last run reconciled every day.
 
 Command line: ``python -m soak --schedules 1000 --seed 1`` (``make soak``); replay one schedule
-with ``python -m soak --seed 1 --only 17``. In the suite: ``tests/soak/test_soak.py`` (marker
-``soak``), 200 schedules or ``DIVVY_INTACCT_SOAK_SCHEDULES``.
+with ``python -m soak --seed 1 --only 17``. In the suite:
+``tests/integration/soak/test_soak.py`` (marker ``soak``), 200 schedules or
+``DIVVY_INTACCT_SOAK_SCHEDULES``.
 
 Importing this package imports nothing else: call ``soak._env.prepare()`` before the modules
 that import Airflow (``soak.harness``, ``soak.run``).

@@ -15,7 +15,7 @@ from intacct_hook.sync.targets import coding_targets
 from intacct_hook.sync.window import SyncWindow
 from sandbox.divvy_api.testing import running_divvy
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[4]
 RULES = parse_rules(
     "match_field,match_value,gl_account,location,department,class,project,note\n"
     "budget,Marketing,6500,,10,C2,,\n"

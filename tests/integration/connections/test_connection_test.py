@@ -22,7 +22,7 @@ import pytest
 from sandbox.divvy_api.testing import running_divvy
 from sandbox.intacct_gateway.testing import running_gateway
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 INTACCT_EXTRA = {
     "company_id": "ACME-DEMO",
     "sender_id": "bill.com",

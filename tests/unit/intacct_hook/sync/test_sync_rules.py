@@ -15,7 +15,7 @@ from intacct_hook.sync.rules import (
     parse_rules,
 )
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[4]
 HEADER = "match_field,match_value,gl_account,location,department,class,project,note\n"
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from sandbox.intacct_gateway.testing import GatewayHandle, running_gateway
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 DEFAULT_SEED = ROOT / "sandbox" / "intacct_gateway" / "seeds" / "default.json"
 
 

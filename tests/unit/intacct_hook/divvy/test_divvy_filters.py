@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from divvy_factories import txn
 
 from intacct_hook.divvy.filters import (
     FilterError,
@@ -16,6 +15,7 @@ from intacct_hook.divvy.filters import (
     format_datetime,
 )
 from intacct_hook.divvy.records import TransactionType
+from tests.divvy_factories import txn
 
 AUG1 = datetime(2026, 8, 1, tzinfo=UTC)
 AUG2 = datetime(2026, 8, 2, tzinfo=UTC)

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 import tenacity
-from divvy_factories import empty_seed
 
 from intacct_hook.hooks.divvy import (
     DivvyApiError,
@@ -21,6 +20,7 @@ from intacct_hook.hooks.divvy import (
     DivvyTransientError,
 )
 from sandbox.divvy_api.testing import running_divvy
+from tests.divvy_factories import empty_seed
 
 FAST = {"wait": tenacity.wait_fixed(0.05)}  # retry quickly where the wait itself is not tested
 

@@ -18,7 +18,7 @@ import tomllib
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 DAG_FILE = ROOT / "dags" / "divvy_intacct_sync.py"
 PLUGINS = ROOT / "plugins"
 

@@ -28,7 +28,7 @@ from sandbox.intacct_gateway.testing import running_gateway
 
 SEED = json.loads(
     (
-        pathlib.Path(__file__).resolve().parents[2] / "sandbox/intacct_gateway/seeds/default.json"
+        pathlib.Path(__file__).resolve().parents[4] / "sandbox/intacct_gateway/seeds/default.json"
     ).read_text()
 )
 WINDOW = SyncWindow(date(2026, 11, 17), date(2026, 11, 17), 14, "America/Chicago", "params")

@@ -14,7 +14,7 @@ import pathlib
 import subprocess
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 HEAVY = ("pandas", "numpy", "lxml")
 
 # Parsed the way the DAG processor does it: a DagBag over the DAGs folder, in a fresh process.

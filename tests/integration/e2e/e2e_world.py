@@ -31,7 +31,7 @@ from sandbox.intacct_gateway.testing import (
     default_connection,
 )
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 TZ = "America/Chicago"
 SYNC_DAG = "divvy_intacct_sync"
 PREVIEW_DAG = "divvy_intacct_preview"

@@ -17,7 +17,7 @@ import pytest
 
 from deploy.wheel import build_wheel, virtualenv_with_wheel
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 PACKAGE = ROOT / "plugins" / "intacct_hook"
 
 pytestmark = pytest.mark.wheel

@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from divvy_factories import coding, txn
 
 from intacct_hook.sync.translation import PostingLine, PostingRules, decide
+from tests.divvy_factories import coding, txn
 
 SYNCED = [{"syncStatus": "synced", "integrationType": "Sage Intacct"}]
 

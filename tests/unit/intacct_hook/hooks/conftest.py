@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from divvy_factories import empty_seed
 
 from sandbox.divvy_api.testing import DivvyHandle, running_divvy
+from tests.divvy_factories import empty_seed
 
 
 @pytest.fixture

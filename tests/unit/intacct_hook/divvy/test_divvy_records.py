@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from divvy_factories import txn, txn_json
 
 from intacct_hook.divvy.records import (
     DivvyBudget,
@@ -18,6 +17,7 @@ from intacct_hook.divvy.records import (
     DivvyUser,
     TransactionType,
 )
+from tests.divvy_factories import txn, txn_json
 
 
 def test_full_transaction_is_typed():

@@ -16,7 +16,7 @@ from intacct_hook import paths
 from intacct_hook.sync.ledger import SQL_DIR, Ledger
 from intacct_hook.sync.settings import SyncSettings
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 
 def test_the_ledger_sql_is_a_resource_of_the_package():
