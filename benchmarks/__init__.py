@@ -13,5 +13,6 @@ BENCHMARKS: dict[str, str] = {
     "intacct_post": "benchmarks.bench_intacct_post",
     "ledger_stage": "benchmarks.bench_ledger_stage",
     "mapping": "benchmarks.bench_mapping",
+    "load_map": "benchmarks.bench_load_map",
     "divvy_extract": "benchmarks.bench_divvy_extract",
 }

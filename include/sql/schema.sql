@@ -38,6 +38,11 @@ CREATE INDEX IF NOT EXISTS divvy_transaction_state_idx ON divvy_transaction (sta
 CREATE INDEX IF NOT EXISTS divvy_transaction_posting_date_idx
     ON divvy_transaction (posting_date);
 
+-- The load's claim walks the ready rows in posting order and stops after one batch: without
+-- this index each claim read and sorted every ready row (a window's claims cost O(N^2)).
+CREATE INDEX IF NOT EXISTS divvy_transaction_claim_order_idx
+    ON divvy_transaction (state, posting_date, uuid);
+
 -- The lines a transaction posts as, with the rule that produced each value.
 CREATE TABLE IF NOT EXISTS mapped_line (
     uuid            TEXT NOT NULL REFERENCES divvy_transaction (uuid) ON DELETE CASCADE,

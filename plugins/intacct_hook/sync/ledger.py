@@ -70,6 +70,15 @@ class LedgerStateError(RuntimeError):
     """A transition was asked for a transaction that is not in a state allowing it."""
 
 
+class _RowRefused(Exception):
+    """Inside a batch write: some row's conditions did not hold; redo the batch row by row."""
+
+
+#: Rows per write transaction when the map step saves its verdicts: few commits, yet a
+#: concurrent load never waits long for SQLite's write lock.
+MAPPING_CHUNK = 1000
+
+
 class LedgerMissingError(FileNotFoundError):
     """The ledger file is not where the settings say, and creating one was not asked for."""
 
@@ -185,6 +194,9 @@ class Ledger:
         self.clock = clock
         self.created = False  # set by sqlite() when it had to create the file
         self._overrides: dict[str, str] = {}
+        # Each statement is read and parsed once: reading the file and building the text
+        # clause on every call cost more than many of the statements themselves.
+        self._statements: dict[tuple[str, tuple[str, ...]], sa.TextClause] = {}
 
     @classmethod
     def from_url(
@@ -231,11 +243,16 @@ class Ledger:
         if not (self.sql_dir / f"{name}.sql").exists():
             raise ValueError(f"no SQL file {name}.sql to override in {self.sql_dir}")
         self._overrides[name] = text
+        self._statements = {k: v for k, v in self._statements.items() if k[0] != name}
 
     def _stmt(self, name: str, *expanding: str) -> sa.TextClause:
-        stmt = sa.text(for_dialect(self.sql(name), self.engine.dialect.name))
-        if expanding:
-            stmt = stmt.bindparams(*(sa.bindparam(p, expanding=True) for p in expanding))
+        key = (name, expanding)
+        stmt = self._statements.get(key)
+        if stmt is None:
+            stmt = sa.text(for_dialect(self.sql(name), self.engine.dialect.name))
+            if expanding:
+                stmt = stmt.bindparams(*(sa.bindparam(p, expanding=True) for p in expanding))
+            self._statements[key] = stmt
         return stmt
 
     def ensure_schema(self) -> None:
@@ -428,24 +445,72 @@ class Ledger:
     ) -> bool:
         """Replace a transaction's mapped lines and set it ready or unmapped, atomically;
         False when another run's load has claimed (or posted) it meanwhile."""
-        if state not in MAP_STATES:
-            raise ValueError(f"mapping result state must be one of {MAP_STATES}, got {state!r}")
+        return not self.save_mappings([(uuid, lines, state, reason)])
+
+    def save_mappings(
+        self, verdicts: Iterable[tuple[str, Iterable[MappedLine], str, str | None]]
+    ) -> set[str]:
+        """:meth:`save_mapping` for many ``(uuid, lines, state, reason)`` at once, in a few
+        large transactions (each transaction's lines and state still change together); returns
+        the uuids another run's load claimed (or posted) meanwhile, left as they are.
+
+        A verdict for a row in any other state (re-staged as held since the map read it) raises
+        :class:`LedgerStateError`; the verdicts before it are saved."""
         now = self.now()
-        with self._write() as conn:
-            result = conn.execute(
-                self._stmt("update_mapping_state"),
-                {"uuid": uuid, "state": str(state), "state_reason": reason, "now": now},
-            )
+        params = []
+        for uuid, lines, state, reason in verdicts:
+            if state not in MAP_STATES:
+                raise ValueError(f"mapping result state must be one of {MAP_STATES}, got {state!r}")
+            state_params = {"uuid": uuid, "state": str(state), "state_reason": reason, "now": now}
+            params.append((state_params, [_line_params(uuid, line, now) for line in lines]))
+        claimed: set[str] = set()
+        for chunk in _chunks(params, MAPPING_CHUNK):
+            try:
+                with self._write() as conn:
+                    self._save_mappings_at_once(conn, chunk)
+                continue
+            except _RowRefused:
+                pass  # rolled back: the same chunk again, row by row
+            with self._write() as conn:
+                refusal = self._save_mappings_one_by_one(conn, chunk, claimed)
+            if refusal is not None:
+                raise LedgerStateError(refusal)
+        return claimed
+
+    def _save_mappings_at_once(
+        self, conn: Connection, chunk: list[tuple[dict[str, Any], list[dict[str, Any]]]]
+    ) -> None:
+        """One executemany per statement; :class:`_RowRefused` when a row's state did not
+        allow its verdict (the caller rolls back and goes row by row)."""
+        result = conn.execute(self._stmt("update_mapping_state"), [p for p, _ in chunk])
+        if result.rowcount != len(chunk):
+            raise _RowRefused
+        conn.execute(self._stmt("clear_mapped_lines"), [{"uuid": p["uuid"]} for p, _ in chunk])
+        lines = [line for _, row_lines in chunk for line in row_lines]
+        if lines:
+            conn.execute(self._stmt("insert_mapped_line"), lines)
+
+    def _save_mappings_one_by_one(
+        self,
+        conn: Connection,
+        chunk: list[tuple[dict[str, Any], list[dict[str, Any]]]],
+        claimed: set[str],
+    ) -> str | None:
+        """The verdicts in order, each under its own conditions; stops at the first row in a
+        state no verdict may change and returns why (what came before it is kept)."""
+        for state_params, lines in chunk:
+            uuid = state_params["uuid"]
+            result = conn.execute(self._stmt("update_mapping_state"), state_params)
             if result.rowcount != 1:
                 if self._states(conn, [uuid]).get(uuid) in PROTECTED_STATES:
                     # Another run's load claimed it since this map read it: its lines stand.
-                    return False
-                raise LedgerStateError(self._refusal(conn, uuid, "save a mapping for"))
+                    claimed.add(uuid)
+                    continue
+                return self._refusal(conn, uuid, "save a mapping for")
             conn.execute(self._stmt("clear_mapped_lines"), {"uuid": uuid})
-            params = [_line_params(uuid, line, now) for line in lines]
-            if params:
-                conn.execute(self._stmt("insert_mapped_line"), params)
-        return True
+            if lines:
+                conn.execute(self._stmt("insert_mapped_line"), lines)
+        return None
 
     def mapped_lines(self, uuids: Sequence[str]) -> dict[str, list[MappedLine]]:
         """Mapped lines of the given transactions, by uuid, in line order."""
@@ -530,6 +595,57 @@ class Ledger:
             "mark failed",
         )
 
+    def mark_outcomes(
+        self,
+        *,
+        owner: str,
+        posted: Iterable[tuple[str, str, str | None]] = (),
+        failed: Iterable[tuple[str, str]] = (),
+        sent: bool = True,
+    ) -> None:
+        """Record one batch's answers in one transaction: each ``(uuid, record_no, control_id)``
+        as :meth:`mark_posted`, each ``(uuid, error)`` as :meth:`mark_failed` for ``owner``.
+
+        The same statements with the same per-row conditions run, one executemany each: a row
+        another load has taken over is never marked failed by this one. When any row's
+        conditions do not hold, the batch is redone row by row, the others are recorded, and
+        :class:`LedgerStateError` names every row refused."""
+        now = self.now()
+        batches: list[tuple[str, str, list[dict[str, Any]]]] = [
+            (
+                "mark_posted",
+                "mark posted",
+                [{"uuid": u, "record_no": r, "control_id": c, "now": now} for u, r, c in posted],
+            ),
+            (
+                "mark_failed",
+                "mark failed",
+                [
+                    {"uuid": u, "error": e, "owner": owner, "counts_attempt": int(sent), "now": now}
+                    for u, e in failed
+                ],
+            ),
+        ]
+        batches = [b for b in batches if b[2]]
+        if not batches:
+            return
+        try:
+            with self._write() as conn:
+                for name, _what, params in batches:
+                    if conn.execute(self._stmt(name), params).rowcount != len(params):
+                        raise _RowRefused
+            return
+        except _RowRefused:
+            pass  # rolled back: the same rows again, one by one, to name the refused ones
+        refusals: list[str] = []
+        with self._write() as conn:
+            for name, what, params in batches:
+                for p in params:
+                    if conn.execute(self._stmt(name), p).rowcount != 1:
+                        refusals.append(self._refusal(conn, p["uuid"], what))
+        if refusals:
+            raise LedgerStateError("; ".join(refusals))
+
     def release_claim(self, uuid: str, reason: str, *, owner: str) -> None:
         """Return ``owner``'s ``posting`` row to ``ready`` once a lookup proved it is not in
         Intacct (or it cannot be sent yet)."""
@@ -546,6 +662,13 @@ class Ledger:
                 {"uuid": uuid, "record_no": record_no, "reason": reason, "now": self.now()},
             )
             return result.rowcount == 1
+
+    def ready_references(self) -> list[tuple[str, dt.date]]:
+        """``(uuid, posting_date)`` of every ready transaction: what the adopt lookup asks
+        Intacct about, without reading (and decoding) whole rows."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(self._stmt("select_ready_references"))
+            return [(r.uuid, dt.date.fromisoformat(r.posting_date)) for r in rows]
 
     def select_in_state(
         self,
@@ -810,8 +933,12 @@ def _verdict_stands(
     return stored_state == decided or (decided == LedgerState.READY and stored_state in remapped)
 
 
+_LINE_FIELDS = tuple(f.name for f in dataclasses.fields(MappedLine))
+
+
 def _line_params(uuid: str, line: MappedLine, now: str) -> dict[str, Any]:
-    params = dataclasses.asdict(line)
+    # Flat fields of immutable values: dataclasses.asdict's deep copy cost more than the insert.
+    params = {name: getattr(line, name) for name in _LINE_FIELDS}
     params.update(uuid=uuid, amount=_money(line.amount), now=now)
     return params
 

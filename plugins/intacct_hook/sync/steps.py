@@ -26,7 +26,6 @@ from intacct_hook.intacct.text import (
 from intacct_hook.sync.ledger import (
     ExpectedEntry,
     Ledger,
-    LedgerRow,
     StagedTransaction,
     Tally,
 )
@@ -336,8 +335,11 @@ def map_transactions(
     )
     states: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
-    for outcome in result.outcomes():
-        if not ledger.save_mapping(outcome.uuid, outcome.lines, outcome.state, outcome.reason):
+    outcomes = list(result.outcomes())
+    # All verdicts in a few large transactions, not one commit per transaction.
+    claimed = ledger.save_mappings((o.uuid, o.lines, o.state, o.reason) for o in outcomes)
+    for outcome in outcomes:
+        if outcome.uuid in claimed:
             states["claimed_elsewhere"] += 1  # another run's load took it meanwhile
             continue
         states[outcome.state] += 1
@@ -435,7 +437,7 @@ def resolve_unknown_outcomes(
     unknown = ledger.take_over_claims(owner, run_id=run_id, lease=settings.claim_lease)
     if not unknown:
         return
-    found = _found_in_intacct(intacct, settings, unknown)
+    found = _found_in_intacct(intacct, settings, [(r.uuid, r.posting_date) for r in unknown])
     for row in unknown:
         hit = found.get(row.uuid)
         if hit is not None:
@@ -463,17 +465,18 @@ def adopt_already_in_intacct(
     whichever attempt's control ID posted it — is recorded as posted and not sent. One query
     per 1,000 references, not one per record.
     """
-    ready = ledger.select_in_state([LedgerState.READY])
+    # Only the references: the rows themselves are read when a batch is claimed.
+    ready = ledger.ready_references()
     if not ready:
         return
     found = _found_in_intacct(intacct, settings, ready)
-    for row in ready:
-        hit = found.get(row.uuid)
+    for uuid, _day in ready:
+        hit = found.get(uuid)
         if hit is None:
             continue
         record_no = str(hit.get("RECORDNO") or "")
         reason = f"already in Intacct as record {record_no} before this ledger sent it"
-        if ledger.adopt_posted(row.uuid, record_no, reason):
+        if ledger.adopt_posted(uuid, record_no, reason):
             report.adopted += 1
     if report.adopted:
         log.warning(
@@ -485,11 +488,12 @@ def adopt_already_in_intacct(
 
 
 def _found_in_intacct(
-    intacct: IntacctTarget, settings: SyncSettings, rows: Sequence[LedgerRow]
+    intacct: IntacctTarget, settings: SyncSettings, refs: Sequence[tuple[str, date]]
 ) -> dict[str, dict[str, Any]]:
-    dates = [r.posting_date for r in rows]
+    """Intacct's records among ``(uuid, posting date)`` references, by reference number."""
+    dates = [day for _uuid, day in refs]
     found = intacct.find_cctransactions(
-        settings.card_account_id, min(dates), max(dates), reference_nos=[r.uuid for r in rows]
+        settings.card_account_id, min(dates), max(dates), reference_nos=[u for u, _ in refs]
     )
     by_ref: dict[str, dict[str, Any]] = {}
     for hit in found:
@@ -526,15 +530,18 @@ def load(
     ):
         lines = ledger.mapped_lines([r.uuid for r in claimed])
         batch: list[CCTransaction] = []
+        unbuildable: list[tuple[str, str]] = []
         for row in claimed:
             try:
                 batch.append(build_cctransaction(row, lines.get(row.uuid, ()), settings))
             except (ValueError, TypeError, ArithmeticError, DivvyRecordError) as exc:
                 # UnpostableRecord names the record and field; anything else is cleaned too,
                 # since the ledger must be able to store the message (PostgreSQL refuses NUL).
-                message = xml_safe(str(exc))
-                ledger.mark_failed(row.uuid, message, owner=owner, sent=False)
-                report.fail(row.uuid, message)
+                unbuildable.append((row.uuid, xml_safe(str(exc))))
+        if unbuildable:
+            ledger.mark_outcomes(owner=owner, failed=unbuildable, sent=False)
+            for uuid, message in unbuildable:
+                report.fail(uuid, message)
         if batch:
             _send(intacct, ledger, batch, owner, report)
         sent += len(batch)
@@ -551,18 +558,28 @@ def _send(
 ) -> None:
     dates = {t.reference_no: t.payment_date for t in batch}
     # The claim is the batch (settings.batch_size is applied there alone): one request each.
-    for outcome in intacct.record_cctransactions(batch, batch_size=len(batch)):
-        if outcome.ok:
-            ledger.mark_posted(outcome.reference_no, str(outcome.record_no), outcome.control_id)
-            report.last_posted = (outcome.reference_no, dates[outcome.reference_no])
-            if outcome.status == "posted":
-                report.posted += 1
-            else:
-                report.already_posted += 1
+    outcomes = intacct.record_cctransactions(batch, batch_size=len(batch))
+    posted = [o for o in outcomes if o.ok]
+    failed = [
+        (o.reference_no, str(o.error) if o.error else "failed without an error")
+        for o in outcomes
+        if not o.ok
+    ]
+    # The whole batch's answers in one ledger transaction. A crash before it commits leaves
+    # every row of the batch 'posting' under this claim: the next attempt looks them up.
+    ledger.mark_outcomes(
+        owner=owner,
+        posted=[(o.reference_no, str(o.record_no), o.control_id) for o in posted],
+        failed=failed,
+    )
+    for outcome in posted:
+        report.last_posted = (outcome.reference_no, dates[outcome.reference_no])
+        if outcome.status == "posted":
+            report.posted += 1
         else:
-            message = str(outcome.error) if outcome.error else "failed without an error"
-            ledger.mark_failed(outcome.reference_no, message, owner=owner)
-            report.fail(outcome.reference_no, message)
+            report.already_posted += 1
+    for reference_no, message in failed:
+        report.fail(reference_no, message)
 
 
 def _dry_run(ledger: Ledger, settings: SyncSettings, report: LoadReport) -> None:

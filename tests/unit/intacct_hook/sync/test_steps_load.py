@@ -151,6 +151,32 @@ def test_an_answer_lost_after_commit_is_looked_up_by_the_retry_and_never_resent(
     }
 
 
+def test_a_crash_between_intaccts_answer_and_the_ledger_write_is_looked_up_not_resent(
+    ledger, intacct, monkeypatch
+):
+    ready(ledger, "txr_a", "txr_b", "txr_c")
+    intacct.refuse["txr_b"] = "BL03000130 The period is closed."
+
+    def crash(**_kwargs):
+        raise KeyboardInterrupt("worker killed after Intacct answered")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ledger, "mark_outcomes", crash)
+        with pytest.raises(KeyboardInterrupt):
+            steps.load(intacct, ledger, SETTINGS, "run-1")
+    # The batch's answers are written together: none of them was, so all are in doubt.
+    assert state_of(ledger) == {"txr_a": "posting", "txr_b": "posting", "txr_c": "ready"}
+    intacct.events.clear()
+
+    report = steps.load(intacct, ledger, SETTINGS, "run-1", try_number=2)
+
+    assert intacct.events[0] == ("find", ("txr_a", "txr_b"))
+    # txr_a is found and recorded, never resent; txr_b (refused, so absent) is sent again.
+    assert intacct.sent() == ["txr_b", "txr_c"]
+    assert (report.resolved_unknown, report.released_unknown) == (1, 1)
+    assert state_of(ledger) == {"txr_a": "posted", "txr_b": "failed", "txr_c": "posted"}
+
+
 def test_a_request_lost_before_commit_is_released_after_the_lookup_and_sent_once(ledger, intacct):
     ready(ledger, "txr_a")
     intacct.lose_request_before_commit = True

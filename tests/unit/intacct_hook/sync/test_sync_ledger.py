@@ -383,8 +383,9 @@ def test_sql_files_use_only_bind_parameters():
     statements = split_statements((SQL_DIR / "schema.sql").read_text())
     assert [s.split("EXISTS")[1].split()[0] for s in statements] == [
         "divvy_transaction", "divvy_transaction_state_idx", "divvy_transaction_posting_date_idx",
-        "mapped_line", "reconciliation", "reconciliation_difference", "divvy_landing",
-        "divvy_landing_extracted_at_idx", "extract_manifest", "extract_manifest_extracted_at_idx",
+        "divvy_transaction_claim_order_idx", "mapped_line", "reconciliation",
+        "reconciliation_difference", "divvy_landing", "divvy_landing_extracted_at_idx",
+        "extract_manifest", "extract_manifest_extracted_at_idx",
     ]  # fmt: skip
 
 
@@ -606,3 +607,97 @@ def test_a_stage_in_progress_does_not_hide_rows_from_a_concurrent_load(pg_ledger
         conn.execute(other._stmt("select_staged", "uuids"), {"uuids": ["a", "b"]})
         assert claim(ledger) == ["a", "b"]
     other.engine.dispose()
+
+
+# --- batch writes (issue 10): one transaction per batch, the same per-row conditions ----------
+
+
+def test_mark_outcomes_records_a_whole_batch_with_each_rows_conditions(ledger):
+    stage_mapped(ledger, [staged("a"), staged("b"), staged("c")], "run1")
+    assert claim(ledger) == ["a", "b", "c"]
+
+    ledger.mark_outcomes(
+        owner=OWNER, posted=[("a", "REC-A", "ctl-a"), ("c", "REC-C", None)], failed=[("b", "no")]
+    )
+
+    assert [(one(ledger, u).state, one(ledger, u).intacct_record_no) for u in "abc"] == [
+        ("posted", "REC-A"), ("failed", None), ("posted", "REC-C"),
+    ]  # fmt: skip
+    assert (one(ledger, "b").failed_attempts, one(ledger, "b").last_error) == (1, "no")
+    # Repeating the posted part is harmless, as with mark_posted.
+    ledger.mark_outcomes(owner=OWNER, posted=[("a", "REC-A", "ctl-a")])
+    ledger.mark_outcomes(owner=OWNER)  # nothing to record
+
+
+def test_mark_outcomes_never_fails_a_row_another_load_took_over_and_records_the_rest(ledger):
+    clock = FakeClock(dt.datetime(2026, 8, 1, 12, tzinfo=dt.UTC))
+    ledger.clock = clock
+    stage_mapped(ledger, [staged("a"), staged("b"), staged("c")], "run1")
+    assert claim(ledger) == ["a", "b", "c"]
+    # run1's lease runs out; run2 takes "b" over (say it found it in Intacct and posted it).
+    clock.advance(LEASE + dt.timedelta(minutes=1))
+    taken = ledger.take_over_claims("run2#try1", run_id="run2", lease=LEASE)
+    assert [r.uuid for r in taken] == ["a", "b", "c"]
+    ledger.mark_posted("b", "REC-B", "ctl-b")
+    ledger.release_claim("c", "not found", owner="run2#try1")
+
+    with pytest.raises(LedgerStateError) as refused:
+        ledger.mark_outcomes(owner=OWNER, posted=[("a", "REC-A", "ctl-a")], failed=[("b", "x")])
+
+    # run1 still learnt "a"'s RECORDNO (Intacct's answer is the truth whoever holds the claim),
+    # but its failure for "b" must not overwrite what run2 recorded.
+    assert "cannot mark failed b: it is 'posted'" in str(refused.value)
+    assert (one(ledger, "a").state, one(ledger, "a").intacct_record_no) == ("posted", "REC-A")
+    assert (one(ledger, "b").state, one(ledger, "b").intacct_record_no) == ("posted", "REC-B")
+    with pytest.raises(LedgerStateError, match="cannot mark failed c: it is 'ready'"):
+        ledger.mark_outcomes(owner=OWNER, failed=[("c", "x")], sent=False)
+    assert one(ledger, "c").state == "ready"
+
+
+def test_save_mappings_saves_all_verdicts_and_leaves_claimed_rows_alone(ledger):
+    stage_mapped(ledger, [staged("a")], "run1")
+    ledger.stage([staged("b"), staged("c"), staged("d")], "run1")
+    assert claim(ledger) == ["a"]  # another run's load took "a" after this map read it
+
+    claimed = ledger.save_mappings(
+        [
+            ("a", [line(1, "1.00", "6900")], "ready", None),
+            ("b", [line(1, "30.00"), line(2, "23.03", "6200")], "ready", None),
+            ("c", [], "unmapped", "no GL account"),
+            ("d", [line(1, "53.03", "6300")], "ready", None),
+        ]
+    )
+
+    assert claimed == {"a"}
+    assert ledger.mapped_lines(["a"])["a"] == [line()]
+    assert [ln.gl_account_no for ln in ledger.mapped_lines(["b"])["b"]] == ["6100", "6200"]
+    assert [(one(ledger, u).state, one(ledger, u).state_reason) for u in "bcd"] == [
+        ("ready", None), ("unmapped", "no GL account"), ("ready", None),
+    ]  # fmt: skip
+
+
+def test_save_mappings_stops_at_a_row_restaged_meanwhile_and_keeps_what_came_before(ledger):
+    ledger.stage([staged("a"), staged("b"), staged("c")], "run1")
+    ledger.stage([staged("b", state="held", reason="incomplete")], "run2")
+
+    with pytest.raises(LedgerStateError, match="save a mapping for b: it is 'held'"):
+        ledger.save_mappings([(u, [line()], "ready", None) for u in ("a", "b", "c")])
+
+    assert [one(ledger, u).state for u in "abc"] == ["ready", "held", "ready"]
+    assert [len(ledger.mapped_lines([u])[u]) for u in "abc"] == [1, 0, 0]
+
+
+def test_ready_references_are_the_ready_rows_uuids_and_dates(ledger):
+    later = DAY + dt.timedelta(days=1)
+    ledger.stage([staged("b", day=later), staged("a"), staged("h", state="held")], "run1")
+    assert ledger.ready_references() == [("a", DAY), ("b", later)]
+
+
+def test_an_override_takes_effect_after_the_statement_was_used(ledger):
+    ledger.stage([staged("a")], "run1")
+    assert ledger.ready_references() == [("a", DAY)]
+    ledger.override_sql(
+        "select_ready_references",
+        "SELECT uuid, posting_date FROM divvy_transaction WHERE state = 'held'",
+    )
+    assert ledger.ready_references() == []
