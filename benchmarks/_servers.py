@@ -162,3 +162,16 @@ class ChildServer:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def intacct_hook(server: ChildServer, conn_id: str) -> Any:
+    """An ``IntacctHook`` signed in to the child gateway as the default seed's company (the
+    connection set as ``AIRFLOW_CONN_<conn_id>``, as a deployment would)."""
+    import os
+
+    from intacct_hook.hooks.intacct import IntacctHook
+    from sandbox.intacct_gateway.testing import default_connection
+
+    conn = default_connection(server.info["url"], timeout=60)
+    os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
+    return IntacctHook(intacct_conn_id=conn_id)

@@ -15,12 +15,10 @@ before tracing starts): it should be a few batches' worth, not grow with the run
 
 from __future__ import annotations
 
-import json
-import os
 from typing import Any
 
 from benchmarks._harness import Figure, mib, timed, traced_peak
-from benchmarks._servers import ChildServer
+from benchmarks._servers import ChildServer, intacct_hook
 
 NAME = "intacct_post"
 COUNT = 1_000
@@ -30,23 +28,7 @@ CONN_ID = "intacct_bench"
 
 
 def _hook(server: ChildServer) -> Any:
-    from intacct_hook.hooks.intacct import IntacctHook
-
-    conn = {
-        "conn_type": "intacct",
-        "host": server.info["url"],
-        "login": "Divvy",
-        "password": "ws-user-pass-0001",
-        "extra": {
-            "company_id": "ACME-DEMO",
-            "sender_id": "bill.com",
-            "sender_password": "sender-pass-0001",
-            "entity_id": "E100",
-            "timeout": 60,
-        },
-    }
-    os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps(conn)
-    return IntacctHook(intacct_conn_id=CONN_ID)
+    return intacct_hook(server, CONN_ID)
 
 
 def _post(hook: Any, txns: list[Any], batch_size: int) -> int:

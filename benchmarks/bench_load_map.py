@@ -19,15 +19,13 @@ trips of about a second per 100.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 import uuid
 from typing import Any
 
 from benchmarks import _env
 from benchmarks._harness import Figure
-from benchmarks._servers import ChildServer
+from benchmarks._servers import ChildServer, intacct_hook
 
 NAME = "load_map"
 STAGED = 12_500  # of which about 5,000 are postable (the rest held or skipped)
@@ -38,23 +36,7 @@ CONN_ID = "intacct_bench_load"
 
 
 def _hook(server: ChildServer) -> Any:
-    from intacct_hook.hooks.intacct import IntacctHook
-
-    conn = {
-        "conn_type": "intacct",
-        "host": server.info["url"],
-        "login": "Divvy",
-        "password": "ws-user-pass-0001",
-        "extra": {
-            "company_id": "ACME-DEMO",
-            "sender_id": "bill.com",
-            "sender_password": "sender-pass-0001",
-            "entity_id": "E100",
-            "timeout": 60,
-        },
-    }
-    os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps(conn)
-    return IntacctHook(intacct_conn_id=CONN_ID)
+    return intacct_hook(server, CONN_ID)
 
 
 def _settings() -> Any:

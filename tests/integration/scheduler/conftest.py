@@ -53,6 +53,26 @@ RATE_WINDOW_SECONDS = 1.0
 CLUSTER_KEY = pytest.StashKey["AirflowCluster"]()
 
 
+WEEK_DAYS_LIST = [WEEK_START + timedelta(days=n) for n in range(WEEK_DAYS)]
+
+
+@contextlib.contextmanager
+def week_services(postgres_dsn: str) -> Iterator[tuple[Any, Any, str, str]]:
+    """What every running-Airflow test runs against: the local Intacct gateway, the local Divvy
+    API serving the generated week (Divvy's rate limit with a 1 s window), and two new
+    PostgreSQL databases (metadata, ledger), all gone afterwards."""
+    week = generate_week(WEEK_START, WEEK_DAYS, seed=GENERATOR_SEED, per_day=PER_DAY)
+    with (
+        running_gateway() as gw,
+        running_divvy(
+            week, calls_per_minute=60, window_seconds=RATE_WINDOW_SECONDS, retry_after=True
+        ) as dv,
+        postgres_database(postgres_dsn, "airflow") as metadata_db,
+        postgres_database(postgres_dsn, "ledger") as ledger_db,
+    ):
+        yield gw, dv, metadata_db, ledger_db
+
+
 @dataclass
 class SchedulerWorld:
     cluster: AirflowCluster
@@ -145,18 +165,10 @@ def scheduler_world(request, tmp_path, postgres_dsn) -> Iterator[SchedulerWorld]
     import psycopg
 
     server = psycopg.conninfo.conninfo_to_dict(postgres_dsn)
-    week = generate_week(WEEK_START, WEEK_DAYS, seed=GENERATOR_SEED, per_day=PER_DAY)
-    days = [WEEK_START + timedelta(days=n) for n in range(WEEK_DAYS)]
+    days = list(WEEK_DAYS_LIST)
     api_port = free_port()
     jwt_secret, api_secret_key = secrets.token_hex(32), secrets.token_hex(16)
-    with (
-        running_gateway() as gw,
-        running_divvy(
-            week, calls_per_minute=60, window_seconds=RATE_WINDOW_SECONDS, retry_after=True
-        ) as dv,
-        postgres_database(postgres_dsn, "airflow") as metadata_db,
-        postgres_database(postgres_dsn, "ledger") as ledger_db,
-    ):
+    with week_services(postgres_dsn) as (gw, dv, metadata_db, ledger_db):
         home = tmp_path / "airflow_home"
         home.mkdir()
         env = _component_env(
@@ -320,16 +332,8 @@ def running_profile(
 
     redis_url = "redis://127.0.0.1:6379/11"  # not make airflow's (0)
     redis_or_skip(redis_url)
-    week = generate_week(WEEK_START, WEEK_DAYS, seed=GENERATOR_SEED, per_day=PER_DAY)
-    days = [WEEK_START + timedelta(days=n) for n in range(WEEK_DAYS)]
-    with (
-        running_gateway() as gw,
-        running_divvy(
-            week, calls_per_minute=60, window_seconds=RATE_WINDOW_SECONDS, retry_after=True
-        ) as dv,
-        postgres_database(postgres_dsn, "airflow") as metadata_db,
-        postgres_database(postgres_dsn, "ledger") as ledger_db,
-    ):
+    days = list(WEEK_DAYS_LIST)
+    with week_services(postgres_dsn) as (gw, dv, metadata_db, ledger_db):
         profile = deployment.Profile(
             home=tmp_path / "airflow",
             api_port=free_port(),
