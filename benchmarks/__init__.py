@@ -15,4 +15,6 @@ BENCHMARKS: dict[str, str] = {
     "mapping": "benchmarks.bench_mapping",
     "load_map": "benchmarks.bench_load_map",
     "divvy_extract": "benchmarks.bench_divvy_extract",
+    # The real DAG at 1k and 10k transactions (a few minutes); --size 100000 for issue 10's size.
+    "e2e": "benchmarks.bench_e2e",
 }

@@ -35,7 +35,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("names", nargs="*", metavar="name", help=", ".join(BENCHMARKS))
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    parser.add_argument(
+        "--size",
+        action="append",
+        type=int,
+        metavar="N",
+        help="transactions per window of the e2e benchmark (repeatable; default 1000 and 10000)",
+    )
     args = parser.parse_args(argv)
+    if args.size:
+        from benchmarks.bench_e2e import SIZES_ENV
+
+        os.environ[SIZES_ENV] = ",".join(str(n) for n in args.size)
     if args.list:
         for name, module in BENCHMARKS.items():
             doc = (importlib.import_module(module).__doc__ or "").strip().splitlines()[0]

@@ -42,7 +42,7 @@ class Figure:
     def target_text(self) -> str:
         if self.target is None:
             return ""
-        return ("≥ " if self.higher_is_better else "< ") + _number(self.target, self.unit)
+        return ("≥ " if self.higher_is_better else "≤ ") + _number(self.target, self.unit)
 
 
 @dataclass

@@ -15,12 +15,14 @@ import contextlib
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 #: Purchases start after the Intacct seed's closed period (books closed through 2026-09-30).
 START_DAY = date(2026, 10, 5)
+ROOT_DIR = Path(__file__).resolve().parents[1]
 GENERATOR_SEED = 11
 
 # The generator makes ~1.8 listable rows per purchase; asking for a margin and trimming gives an
@@ -107,20 +109,149 @@ def _serve_divvy(rows: int) -> Iterator[dict[str, Any]]:
         yield {"url": handle.url, "token": handle.token}
 
 
+STATS_PATH = "/_bench/stats"  # benchmark-only: what the server was asked, as JSON
+
+
+def _serve_stats(handler_class: type, stats: Any) -> None:
+    """Answer ``GET /_bench/stats`` with ``stats()`` (never counted as a request itself)."""
+    do_get = handler_class.do_GET
+
+    def do_GET(self: Any) -> None:
+        if self.path != STATS_PATH:
+            do_get(self)
+            return
+        body = json.dumps(stats()).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    handler_class.do_GET = do_GET
+
+
+def _count_intacct_requests(gateway: Any) -> Any:
+    """Count each gateway request as a write (any function outside the read functions) or a
+    read, and its functions by name; the parsed requests are not kept (100k transactions
+    would hold a thousand request trees in this process)."""
+    import collections
+    import threading
+
+    from intacct_hook.intacct.request import READ_FUNCTIONS
+
+    lock = threading.Lock()
+    counts: dict[str, Any] = {"write": 0, "read": 0, "functions": collections.Counter()}
+    handle = gateway.handle
+
+    def counted(body: bytes) -> tuple[int, bytes]:
+        answer = handle(body)
+        with gateway.state.lock:
+            roots, gateway.requests[:] = list(gateway.requests), []
+        with lock:
+            for root in roots:
+                names = [
+                    child.tag
+                    for fn in root.iterfind("operation/content/function")
+                    for child in fn
+                    if isinstance(child.tag, str)
+                ]
+                counts["write" if set(names) - READ_FUNCTIONS else "read"] += 1
+                counts["functions"].update(names)
+        return answer
+
+    gateway.handle = counted
+
+    def stats() -> dict[str, Any]:
+        with lock:
+            return {**counts, "functions": dict(counts["functions"])}
+
+    return stats
+
+
 @contextlib.contextmanager
-def _serve_intacct() -> Iterator[dict[str, Any]]:
+def _serve_intacct(latency_ms: float = 0.0) -> Iterator[dict[str, Any]]:
+    from sandbox.intacct_gateway import server as gateway_server
     from sandbox.intacct_gateway.testing import running_gateway
 
-    with running_gateway() as gateway:
+    with running_gateway(latency=latency_ms / 1000, serial=True) as gateway:
+        stats = _count_intacct_requests(gateway._gateway)
+        _serve_stats(gateway_server._Handler, stats)
         yield {"url": gateway.url}
+
+
+def coded_clears(count: int, days: tuple[date, date]) -> list[dict[str, Any]]:
+    """``count`` complete CLEAR transactions spread evenly over ``days`` (noon to 8 pm UTC, so
+    mid-day in America/Chicago), coded with a GL account and a location the default Intacct
+    seed holds, so the map step codes every one of them; deterministic."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    rng = random.Random(GENERATOR_SEED)
+    accounts = ("6100 - Office Supplies", "6200 - Travel", "6300 - Meals", "6400 - Software")
+    locations = ("100 - Headquarters", "200 - Remote", "300 - Field Office")
+    rows = []
+    for i in range(count):
+        day = days[i % 2]
+        at = datetime(day.year, day.month, day.day, 15, tzinfo=UTC) + timedelta(
+            seconds=(i // 2) * 28_800 // max(count // 2, 1)
+        )
+        rows.append(
+            {
+                "uuid": f"txr_bench{i:07d}{rng.getrandbits(48):012x}",
+                "transactionType": "CLEAR",
+                "amount": rng.randrange(100, 250_000) / 100,
+                "complete": True,
+                "merchantName": rng.choice(("Staples", "Delta", "Café Münster", "AWS")),
+                "merchantCategoryCode": "5943",
+                "occurredTime": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "updatedTime": (at + timedelta(minutes=5))
+                .isoformat(timespec="milliseconds")
+                .replace("+00:00", "Z"),
+                "userUuid": "usr_member000000000000000000002",
+                "budgetUuid": "bgt_operations00000000000000001",
+                "cardUuid": "crd_jane000000000000000000000001",
+                "customFields": {
+                    "GL Account": rng.choice(accounts),
+                    "Location": rng.choice(locations),
+                },
+            }
+        )
+    return rows
+
+
+@contextlib.contextmanager
+def _serve_divvy_clears(count: int, days: tuple[date, date]) -> Iterator[dict[str, Any]]:
+    """The default Divvy company holding ``count`` coded clears over ``days``; no rate limit
+    on the server (the client's limiter gets a tiny window), list pages of O(page)."""
+    from sandbox.divvy_api import server as divvy_server
+    from sandbox.divvy_api.testing import running_divvy
+
+    seed = json.loads((ROOT_DIR / "sandbox/divvy_api/seeds/default.json").read_text())
+    seed["transactions"] = []
+    seed.pop("scheduledClears", None)
+    _accelerate_divvy_emulator()
+    with running_divvy(seed, calls_per_minute=10_000_000) as handle:
+        for row in coded_clears(count, days):
+            handle.state.add_transaction(row, bump=False)
+        _serve_stats(divvy_server._Handler, lambda: {"requests": len(handle.state.requests)})
+        yield {"url": handle.url, "token": handle.token}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks._servers")
-    parser.add_argument("kind", choices=("divvy", "intacct"))
+    parser.add_argument("kind", choices=("divvy", "divvy-clears", "intacct"))
     parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--days", default="", help="two ISO dates, comma-separated")
     args = parser.parse_args(argv)
-    server = _serve_divvy(args.rows) if args.kind == "divvy" else _serve_intacct()
+    server: Any
+    if args.kind == "divvy":
+        server = _serve_divvy(args.rows)
+    elif args.kind == "divvy-clears":
+        first, second = (date.fromisoformat(d) for d in args.days.split(","))
+        server = _serve_divvy_clears(args.rows, (first, second))
+    else:
+        server = _serve_intacct(args.latency_ms)
     with server as info:
         print(json.dumps(info), flush=True)
         sys.stdin.read()  # serve until the parent closes our stdin (or exits)
@@ -130,8 +261,10 @@ def main(argv: list[str] | None = None) -> int:
 class ChildServer:
     """A server child process; ``info`` is what it printed (URL, token)."""
 
-    def __init__(self, kind: str, *, rows: int = 0, timeout: float = 120.0) -> None:
-        cmd = [sys.executable, "-m", "benchmarks._servers", kind, "--rows", str(rows)]
+    def __init__(
+        self, kind: str, *, rows: int = 0, timeout: float = 120.0, args: Sequence[str] = ()
+    ) -> None:
+        cmd = [sys.executable, "-m", "benchmarks._servers", kind, "--rows", str(rows), *args]
         self.process = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
@@ -141,6 +274,18 @@ class ChildServer:
             code = self.process.wait(timeout=timeout)
             raise RuntimeError(f"the {kind} server process exited with {code} before serving")
         self.info: dict[str, Any] = json.loads(line)
+
+    def stats(self) -> dict[str, Any]:
+        """What the server counted so far (``GET /_bench/stats``)."""
+        import urllib.parse
+        import urllib.request
+
+        url = urllib.parse.urlsplit(self.info["url"])
+        with urllib.request.urlopen(
+            f"{url.scheme}://{url.netloc}{STATS_PATH}", timeout=30
+        ) as answer:
+            result: dict[str, Any] = json.loads(answer.read())
+        return result
 
     def close(self) -> None:
         if self.process.stdin is not None:

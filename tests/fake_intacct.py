@@ -5,7 +5,7 @@ share. Nothing here talks HTTP or needs Airflow."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -96,6 +96,11 @@ class FakeIntacct:
             and start <= r["WHENCREATED"] <= end
             and (wanted is None or r["RECORDID"] in wanted)
         ]
+
+    def iter_cctransactions(
+        self, card_id: str, start: date, end: date, fields: Sequence[str] = ()
+    ) -> Iterator[dict[str, Any]]:
+        yield from self.find_cctransactions(card_id, start, end)
 
 
 def ready(ledger: Ledger, *uuids: str, amount: str = "53.03", gl: str | None = "6100") -> None:

@@ -30,11 +30,19 @@ def main(argv: list[str] | None = None) -> None:
         metavar="KIND[:COUNT]",
         help="queue a fault at start, e.g. rate_limit:2 (repeatable)",
     )
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="add this many milliseconds to every request and serve one request at a time",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
 
     state = load_seed(args.seed, session_timeout_seconds=args.session_timeout)
-    server = serve(state, args.host, args.port, args.xsd, verbose=args.verbose)
+    server = serve(
+        state, args.host, args.port, args.xsd, verbose=args.verbose, latency=args.latency_ms / 1000
+    )
     for spec in args.fault:
         kind, _, count = spec.partition(":")
         server.gateway.queue_fault(kind, int(count or 1))

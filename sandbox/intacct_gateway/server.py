@@ -398,13 +398,24 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self._read_body()
-        gateway = self.server.gateway
         if self.path.startswith(ADMIN_PREFIX):
             self._admin(body)
             return
         if self.path.split("?", 1)[0] != GATEWAY_PATH:
             self._send(404, b"Not Found", "text/plain")
             return
+        if self.server.latency or self.server.serial:
+            # Intacct's standard level of service runs one API request per company at a time
+            # (reference §6): with this option, requests queue and each takes ``latency`` more.
+            with self.server.one_at_a_time:
+                if self.server.latency:
+                    time.sleep(self.server.latency)
+                self._gateway_post(body)
+        else:
+            self._gateway_post(body)
+
+    def _gateway_post(self, body: bytes) -> None:
+        gateway = self.server.gateway
         fault = gateway.next_fault()
         if fault is not None and fault.kind == "drop_before_commit":
             # The request was read but never processed: hang up without an answer.
@@ -473,10 +484,21 @@ class _Handler(BaseHTTPRequestHandler):
 class GatewayHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], gateway: Gateway, verbose: bool = False):
+    def __init__(
+        self,
+        address: tuple[str, int],
+        gateway: Gateway,
+        verbose: bool = False,
+        *,
+        latency: float = 0.0,
+        serial: bool = False,
+    ):
         super().__init__(address, _Handler)
         self.gateway = gateway
         self.verbose = verbose
+        self.latency = latency
+        self.serial = serial
+        self.one_at_a_time = threading.Lock()
         host, port = self.server_address[:2]
         gateway.endpoint = f"http://{host}:{port}{GATEWAY_PATH}"
 
@@ -487,6 +509,18 @@ def serve(
     port: int = 0,
     xsd_path: str | None = None,
     verbose: bool = False,
+    *,
+    latency: float = 0.0,
+    serial: bool = False,
 ) -> GatewayHTTPServer:
-    """Create (not start) a server; call ``serve_forever`` on it or run it in a thread."""
-    return GatewayHTTPServer((host, port), Gateway(state, xsd_path), verbose)
+    """Create (not start) a server; call ``serve_forever`` on it or run it in a thread.
+
+    ``latency``: seconds added to every gateway request (a round trip to the real Intacct);
+    with it, or with ``serial``, requests are served one at a time, as Intacct's standard level
+    of service does per company.
+    """
+    if latency < 0:
+        raise ValueError("latency must be >= 0 seconds")
+    return GatewayHTTPServer(
+        (host, port), Gateway(state, xsd_path), verbose, latency=latency, serial=serial
+    )

@@ -157,14 +157,23 @@ def running_gateway(
     *,
     xsd_path: str | os.PathLike[str] | None = None,
     session_timeout_seconds: int = 3600,
+    latency: float = 0.0,
+    serial: bool = False,
 ) -> Iterator[GatewayHandle]:
     """A gateway on 127.0.0.1 with an ephemeral port, served from a thread, shut down on exit.
 
     ``seed``: path, dict (deep-copied) or None for ``seeds/default.json``. ``xsd_path``: None uses
     ``$INTACCT_XSD_PATH`` / the shared reference copy; a missing file means structural checks.
+    ``latency`` (seconds per request) and ``serial``: see ``server.serve``.
     """
     state = load_seed(seed, session_timeout_seconds=session_timeout_seconds)
-    server = serve(state, port=0, xsd_path=str(xsd_path) if xsd_path is not None else None)
+    server = serve(
+        state,
+        port=0,
+        xsd_path=str(xsd_path) if xsd_path is not None else None,
+        latency=latency,
+        serial=serial,
+    )
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": 0.05},

@@ -69,8 +69,10 @@ from intacct_hook.intacct.errors import (
 from intacct_hook.intacct.records import CCTransaction, RecordOutcome
 from intacct_hook.intacct.response import FunctionResult, Response, gateway_errors, parse_response
 from intacct_hook.intacct.writer import (
+    CCTRANSACTION_FIELDS,
     CCTransactionWriter,
     find_cctransactions,
+    iter_cctransactions,
     reverse_cctransaction,
 )
 from intacct_hook.masking import redactor
@@ -601,6 +603,17 @@ class IntacctHook(BaseHook):
         """Credit card transactions on ``card_id`` dated ``start``..``end`` (inclusive),
         optionally only those whose RECORDID is one of ``reference_nos``."""
         return find_cctransactions(self, card_id, start, end, reference_nos)
+
+    def iter_cctransactions(
+        self,
+        card_id: str,
+        start: date,
+        end: date,
+        fields: Sequence[str] = CCTRANSACTION_FIELDS,
+    ) -> Iterator[dict]:
+        """Credit card transactions on ``card_id`` dated ``start``..``end`` (inclusive), streamed
+        in pages of 2,000 (reconcile reads a window without holding it)."""
+        return iter_cctransactions(self, card_id, start, end, fields)
 
     def reverse_cctransaction(
         self, record_no: str | int, date_reversed: date, memo: str | None = None

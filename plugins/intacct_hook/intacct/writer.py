@@ -66,6 +66,32 @@ class IntacctClient(Protocol):
     ) -> Iterator[dict]: ...
 
 
+def _on_card(card_id: str, start: date, end: date) -> rq.Filter | None:
+    return rq.and_(rq.eq("FINANCIALENTITY", card_id), rq.between("WHENCREATED", start, end))
+
+
+def iter_cctransactions(
+    client: IntacctClient,
+    card_id: str,
+    start: date,
+    end: date,
+    fields: Sequence[str] = CCTRANSACTION_FIELDS,
+) -> Iterator[dict]:
+    """Credit card transactions on ``card_id`` dated ``start``..``end`` (inclusive), page by
+    page: ``query``'s largest page (2,000), so a window of N records costs ceil(N/2000) reads
+    and the caller holds one page at a time."""
+    return client.iter_query(
+        "CCTRANSACTION", fields, _on_card(card_id, start, end), page_size=rq.QUERY_MAX_PAGE
+    )
+
+
+def count_cctransactions(client: IntacctClient, card_id: str, start: date, end: date) -> int:
+    """How many credit card transactions ``card_id`` holds dated ``start``..``end``: one
+    ``query`` of page size 1, read from its ``totalcount`` (no aggregate needed)."""
+    fn = rq.query("CCTRANSACTION", ("RECORDNO",), filter=_on_card(card_id, start, end), page_size=1)
+    return client.execute([fn])[0].raise_for_status().total_count
+
+
 def find_cctransactions(
     client: IntacctClient,
     card_id: str,
@@ -74,11 +100,30 @@ def find_cctransactions(
     reference_nos: Iterable[str] | None = None,
 ) -> list[dict]:
     """Credit card transactions on ``card_id`` dated ``start``..``end`` (inclusive),
-    optionally only those whose RECORDID is one of ``reference_nos``."""
-    base = rq.and_(rq.eq("FINANCIALENTITY", card_id), rq.between("WHENCREATED", start, end))
+    optionally only those whose RECORDID is one of ``reference_nos``.
+
+    References go to Intacct in ``in`` lists of 1,000, one read each. When that takes more than
+    one read, Intacct is first asked how many records the range holds; if reading the whole
+    range (pages of 2,000) is cheaper, the range is read and matched here. Both routes return
+    the same records: the range route filters on exactly the same card, dates and references.
+    A fresh window of 100,000 references costs 1 read instead of 100.
+    """
     if reference_nos is None:
-        return list(client.iter_query("CCTRANSACTION", CCTRANSACTION_FIELDS, base))
+        return list(iter_cctransactions(client, card_id, start, end))
     refs = list(dict.fromkeys(reference_nos))
+    in_list_reads = -(-len(refs) // rq.MAX_IN_VALUES)
+    if in_list_reads > 1:
+        held = count_cctransactions(client, card_id, start, end)
+        if held == 0:
+            return []
+        if -(-held // rq.QUERY_MAX_PAGE) < in_list_reads:
+            wanted = set(refs)
+            return [
+                row
+                for row in iter_cctransactions(client, card_id, start, end)
+                if row.get("RECORDID") is not None and str(row["RECORDID"]) in wanted
+            ]
+    base = _on_card(card_id, start, end)
     rows: list[dict] = []
     for i in range(0, len(refs), rq.MAX_IN_VALUES):
         flt = rq.and_(base, rq.in_("RECORDID", refs[i : i + rq.MAX_IN_VALUES]))

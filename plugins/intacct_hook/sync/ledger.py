@@ -691,6 +691,23 @@ class Ledger:
 
     # --- reconcile -----------------------------------------------------------------------
 
+    def expected_amounts(
+        self, states: Iterable[str], date_from: dt.date, date_to: dt.date
+    ) -> Iterator[tuple[str, dt.date, Decimal]]:
+        """``(uuid, posting_date, amount)`` of the transactions in ``states`` dated in the
+        inclusive range, streamed: what reconcile expects in Intacct, without the payloads."""
+        wanted = [str(s) for s in states]
+        unknown = set(wanted) - set(STATES)
+        if unknown:
+            raise ValueError(f"unknown state(s) {sorted(unknown)}; use {STATES}")
+        if not wanted:
+            return
+        params = {"states": wanted, **_date_range(date_from, date_to)}
+        with self.engine.connect() as conn:
+            rows = conn.execute(self._stmt("select_expected", "states"), params)
+            for r in rows:
+                yield r.uuid, dt.date.fromisoformat(r.posting_date), Decimal(r.amount)
+
     def record_reconciliation(
         self,
         run_id: str,

@@ -130,24 +130,45 @@ def compare(
     actual: Iterable[IntacctPosting],
     days: Sequence[date],
 ) -> ReconcileResult:
-    """Per day, totals on both sides and a row-level difference keyed by reference number."""
+    """Per day, totals on both sides and a row-level difference keyed by reference number.
+
+    ``actual`` is consumed once, as it comes (Intacct's pages): totals are summed per day on
+    the way and only the references seen and the differences are kept, never Intacct's rows.
+    """
     day_set = set(days)
     expected_by_uuid = {e.uuid: e for e in expected}
-    actual_by_ref: dict[str, IntacctPosting] = {}
-    diffs: dict[date, list[Difference]] = defaultdict(list)
-    actual = list(actual)
+    divvy_tally: dict[date, list[Any]] = defaultdict(lambda: [0, ZERO])
+    for exp in expected_by_uuid.values():
+        tally = divvy_tally[exp.posting_date]
+        tally[0] += 1
+        tally[1] += exp.amount
+    intacct_tally: dict[date, list[Any]] = defaultdict(lambda: [0, ZERO])
+    seen: set[str] = set()
+    found_differing: dict[str, Difference] = {}
+    not_ours: list[Difference] = []  # no reference, or a second record for one
+    not_expected: list[IntacctPosting] = []
     for posting in actual:
-        if posting.reference_no and posting.reference_no not in actual_by_ref:
-            actual_by_ref[posting.reference_no] = posting
+        if posting.posting_date in day_set:
+            # Every record on the card that day counts on Intacct's side, ours or not.
+            tally = intacct_tally[posting.posting_date]
+            tally[0] += 1
+            tally[1] += posting.amount
+        if posting.reference_no and posting.reference_no not in seen:
+            seen.add(posting.reference_no)
+            ours = expected_by_uuid.get(posting.reference_no)
+            if ours is None:
+                if posting.posting_date in day_set:
+                    not_expected.append(posting)
+            elif (diff := _differs(ours, posting)) is not None:
+                found_differing[ours.uuid] = diff
             continue
-        # Without a Divvy reference (or a second record for one) it cannot be ours.
         if posting.posting_date in day_set:
             why = (
                 "a second Intacct record carries this reference number"
                 if posting.reference_no
                 else "no reference number"
             )
-            diffs[posting.posting_date].append(
+            not_ours.append(
                 Difference(
                     posting.posting_date,
                     "extra_in_intacct",
@@ -160,77 +181,76 @@ def compare(
                 )
             )
 
+    diffs: dict[date, list[Difference]] = defaultdict(list)
+    for diff in not_ours:
+        diffs[diff.posting_date].append(diff)
     for uuid, exp in expected_by_uuid.items():
-        got = actual_by_ref.get(uuid)
-        if got is None:
-            if exp.posting_date in day_set:
-                diffs[exp.posting_date].append(
-                    Difference(
-                        exp.posting_date,
-                        "missing_in_intacct",
-                        uuid,
-                        None,
-                        exp.amount,
-                        None,
-                        f"Divvy {uuid} ({exp.amount}) has no Intacct record"
-                        + (f": {exp.note}." if exp.note else "."),
-                    )
-                )
-            continue
-        if got.posting_date != exp.posting_date:
+        if uuid in found_differing:
+            diffs[exp.posting_date].append(found_differing[uuid])
+        elif uuid not in seen and exp.posting_date in day_set:
             diffs[exp.posting_date].append(
                 Difference(
                     exp.posting_date,
-                    "date_differs",
+                    "missing_in_intacct",
                     uuid,
-                    got.record_no,
-                    exp.amount,
-                    got.amount,
-                    f"Intacct record {got.record_no} is dated "
-                    f"{got.posting_date}, Divvy says {exp.posting_date}.",
-                )
-            )
-        elif got.amount != exp.amount:
-            diffs[exp.posting_date].append(
-                Difference(
-                    exp.posting_date,
-                    "amount_differs",
-                    uuid,
-                    got.record_no,
-                    exp.amount,
-                    got.amount,
-                    f"Intacct record {got.record_no} is {got.amount}, Divvy says {exp.amount}.",
-                )
-            )
-
-    for ref, got in actual_by_ref.items():
-        if ref not in expected_by_uuid and got.posting_date in day_set:
-            diffs[got.posting_date].append(
-                Difference(
-                    got.posting_date,
-                    "extra_in_intacct",
-                    ref,
-                    got.record_no,
                     None,
-                    got.amount,
-                    f"Intacct record {got.record_no} (reference {ref}) is on "
-                    "the card but is not a postable Divvy transaction of this window.",
+                    exp.amount,
+                    None,
+                    f"Divvy {uuid} ({exp.amount}) has no Intacct record"
+                    + (f": {exp.note}." if exp.note else "."),
                 )
             )
+    for got in not_expected:
+        diffs[got.posting_date].append(
+            Difference(
+                got.posting_date,
+                "extra_in_intacct",
+                got.reference_no,
+                got.record_no,
+                None,
+                got.amount,
+                f"Intacct record {got.record_no} (reference {got.reference_no}) is on "
+                "the card but is not a postable Divvy transaction of this window.",
+            )
+        )
 
     result = ReconcileResult()
     for day in sorted(day_set):
-        exp_day = [e.amount for e in expected_by_uuid.values() if e.posting_date == day]
-        # Every record on the card that day counts on Intacct's side, ours or not.
-        act_day = [a.amount for a in actual if a.posting_date == day]
+        divvy_count, divvy_total = divvy_tally.get(day, (0, ZERO))
+        intacct_count, intacct_total = intacct_tally.get(day, (0, ZERO))
         result.days.append(
             DayTotals(
                 posting_date=day,
-                divvy_count=len(exp_day),
-                divvy_total=sum(exp_day, ZERO),
-                intacct_count=len(act_day),
-                intacct_total=sum(act_day, ZERO),
+                divvy_count=divvy_count,
+                divvy_total=divvy_total,
+                intacct_count=intacct_count,
+                intacct_total=intacct_total,
                 differences=tuple(diffs.get(day, [])),
             )
         )
     return result
+
+
+def _differs(exp: ExpectedPosting, got: IntacctPosting) -> Difference | None:
+    if got.posting_date != exp.posting_date:
+        return Difference(
+            exp.posting_date,
+            "date_differs",
+            exp.uuid,
+            got.record_no,
+            exp.amount,
+            got.amount,
+            f"Intacct record {got.record_no} is dated "
+            f"{got.posting_date}, Divvy says {exp.posting_date}.",
+        )
+    if got.amount != exp.amount:
+        return Difference(
+            exp.posting_date,
+            "amount_differs",
+            exp.uuid,
+            got.record_no,
+            exp.amount,
+            got.amount,
+            f"Intacct record {got.record_no} is {got.amount}, Divvy says {exp.amount}.",
+        )
+    return None

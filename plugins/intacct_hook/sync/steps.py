@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 # failed, deleted) leaves it behind, and any later reconcile deletes it once it is this old.
 # Longer than any run lasts, so a live run's landing is never taken.
 LANDING_RETENTION = timedelta(days=7)
+#: What reconcile reads of Intacct's records: what ``IntacctPosting`` needs, nothing more.
+RECONCILE_FIELDS = ("RECORDNO", "RECORDID", "WHENCREATED", "TOTALENTERED")
 
 
 class StepError(RuntimeError):
@@ -89,6 +91,9 @@ class IntacctTarget(Protocol):
     def find_cctransactions(
         self, card_id: str, start: date, end: date, reference_nos: Iterable[str] | None = None
     ) -> list[dict[str, Any]]: ...
+    def iter_cctransactions(
+        self, card_id: str, start: date, end: date, fields: Sequence[str] = ...
+    ) -> Iterator[dict[str, Any]]: ...
 
 
 # --- extract ----------------------------------------------------------------------------------
@@ -628,14 +633,18 @@ def reconcile(
     days = window.days()
     states = EXPECTED_AFTER_PREVIEW if dry_run else EXPECTED_IN_INTACCT
     expected = [
-        ExpectedPosting(r.uuid, r.posting_date, r.amount)
-        for r in ledger.select_in_state(states, days[0], days[-1])
+        ExpectedPosting(uuid, day, amount)
+        for uuid, day, amount in ledger.expected_amounts(states, days[0], days[-1])
     ]
     expected += lost_in_sync(ledger, window, run_id)
-    actual = [
+    # Streamed page by page (2,000 a read) and compared as it comes: a window's Intacct
+    # records are never all held at once.
+    actual = (
         IntacctPosting.from_record(row)
-        for row in intacct.find_cctransactions(settings.card_account_id, days[0], days[-1])
-    ]
+        for row in intacct.iter_cctransactions(
+            settings.card_account_id, days[0], days[-1], RECONCILE_FIELDS
+        )
+    )
     result = compare(expected, actual, days)
     for day in result.days:
         ledger.record_reconciliation(

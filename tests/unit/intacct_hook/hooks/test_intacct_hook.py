@@ -556,3 +556,83 @@ def test_retry_after_a_definitive_refusal_uses_a_new_control_id(gw, hook):
     [posted] = hook.record_cctransactions([retry])
     assert (posted.status, posted.control_id) == ("posted", "divvy-txr_closed#2")
     assert len(stored(gw, "txr_closed")) == 1
+
+
+# --- the request budget of lookups and range reads (issue 10) -----------------------------------
+
+
+def _plant(gw, count: int, *, day: date = OPEN_DAY, prefix: str = "held") -> list[str]:
+    """``count`` records on the card put there by someone else; their reference numbers."""
+    refs = [f"{prefix}-{i:05d}" for i in range(count)]
+    for ref in refs:
+        gw.add_cctransaction(date=day, reference_no=ref, lines=[{"ACCOUNTNO": "6100", "AMOUNT": 1}])
+    return refs
+
+
+def _queries(gw) -> list:
+    return [q.find("operation/content/function/query") for q in functions_sent(gw, "query")]
+
+
+def _has_in_list(query) -> bool:
+    return query.find(".//in") is not None
+
+
+def test_a_large_lookup_reads_the_range_when_intacct_holds_few_records(gw, hook):
+    held = _plant(gw, 3)
+    _plant(gw, 1, day=date(2026, 10, 9), prefix="other-day")  # outside the range asked for
+    asked = [f"ready-{i:05d}" for i in range(1500)] + [held[0], held[2], "other-day-00000"]
+    gw.requests.clear()
+
+    found = hook.find_cctransactions(CARD, OPEN_DAY, date(2026, 10, 6), asked)
+
+    assert sorted(r["RECORDID"] for r in found) == [held[0], held[2]]
+    queries = _queries(gw)
+    # the count (page size 1), then one page of the range; no `in` list sent
+    assert [q.findtext("pagesize") for q in queries] == ["1", "2000"]
+    assert not any(_has_in_list(q) for q in queries)
+
+
+def test_a_large_lookup_uses_in_lists_when_the_range_is_larger(gw, hook):
+    held = _plant(gw, 2001)  # two pages of the range, as many reads as the in lists
+    asked = [f"ready-{i:05d}" for i in range(1500)] + [held[7], held[2000]]
+    gw.requests.clear()
+
+    found = hook.find_cctransactions(CARD, OPEN_DAY, OPEN_DAY, asked)
+
+    assert sorted(r["RECORDID"] for r in found) == [held[7], held[2000]]
+    queries = _queries(gw)
+    assert queries[0].findtext("pagesize") == "1"
+    assert [_has_in_list(q) for q in queries[1:]] == [True, True]  # ceil(1502 / 1000)
+
+
+def test_a_large_lookup_in_an_empty_range_costs_one_read(gw, hook):
+    gw.requests.clear()
+    assert hook.find_cctransactions(CARD, OPEN_DAY, OPEN_DAY, [f"r-{i}" for i in range(5000)]) == []
+    assert [q.findtext("pagesize") for q in _queries(gw)] == ["1"]
+
+
+def test_a_small_lookup_is_one_in_list_read(gw, hook):
+    held = _plant(gw, 2)
+    gw.requests.clear()
+    found = hook.find_cctransactions(CARD, OPEN_DAY, OPEN_DAY, [held[1], "absent"])
+    assert [r["RECORDID"] for r in found] == [held[1]]
+    assert [_has_in_list(q) for q in _queries(gw)] == [True]
+
+
+def test_range_reads_use_pages_of_2000(gw, hook):
+    _plant(gw, 2500)
+    gw.requests.clear()
+    rows = list(hook.iter_cctransactions(CARD, OPEN_DAY, OPEN_DAY, ("RECORDNO", "RECORDID")))
+    assert len({r["RECORDID"] for r in rows}) == 2500
+    assert set(rows[0]) == {"RECORDNO", "RECORDID"}
+    assert [(q.findtext("pagesize"), q.findtext("offset")) for q in _queries(gw)] == [
+        ("2000", "0"),
+        ("2000", "2000"),
+    ]
+
+
+def test_the_gateway_refuses_a_query_page_of_2001_with_the_schema_error(hook):
+    fn = rq.query("CCTRANSACTION", ["RECORDNO"], page_size=2000)
+    fn.element.find("pagesize").text = "2001"
+    with pytest.raises(e.IntacctSchemaError):
+        hook.execute([fn])

@@ -693,6 +693,26 @@ def test_ready_references_are_the_ready_rows_uuids_and_dates(ledger):
     assert ledger.ready_references() == [("a", DAY), ("b", later)]
 
 
+def test_expected_amounts_are_the_rows_in_the_states_and_days_without_payloads(ledger):
+    later = DAY + dt.timedelta(days=1)
+    ledger.stage(
+        [
+            staged("b", amount="-12.50", day=later),
+            staged("a", amount="1000000.01"),
+            staged("h", state="held"),
+            staged("z", day=later + dt.timedelta(days=1)),
+        ],
+        "run1",
+    )
+    assert list(ledger.expected_amounts(["ready", "posted"], DAY, later)) == [
+        ("a", DAY, Decimal("1000000.01")),
+        ("b", later, Decimal("-12.50")),
+    ]
+    assert list(ledger.expected_amounts([], DAY, later)) == []
+    with pytest.raises(ValueError, match="unknown state"):
+        list(ledger.expected_amounts(["bogus"], DAY, later))
+
+
 def test_an_override_takes_effect_after_the_statement_was_used(ledger):
     ledger.stage([staged("a")], "run1")
     assert ledger.ready_references() == [("a", DAY)]
