@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from lxml import etree
 
-from intacct_hook.intacct.records import CCLine, CCTransaction
+from intacct_hook.intacct.records import CCTransaction
 from intacct_hook.intacct.text import FIELD_LIMITS, UnpostableRecord, clean_text, describe_illegal
 from intacct_hook.intacct.values import format_value
 
