@@ -8,11 +8,13 @@ authentication → functions (transaction / uniqueid semantics) → after-commit
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as dt
 import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -71,13 +73,54 @@ class Fault:
 class Gateway:
     """The protocol engine, independent of the socket server (so it is easy to reason about)."""
 
-    def __init__(self, state: GatewayState, xsd_path: str | None = None) -> None:
+    def __init__(
+        self,
+        state: GatewayState,
+        xsd_path: str | None = None,
+        *,
+        concurrency: int = 1,
+        latency: float = 0.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("the concurrency limit is at least 1")
+        if latency < 0:
+            raise ValueError("latency cannot be negative")
         self.state = state
         self.schema = schema_mod.load_schema(xsd_path)
         self.endpoint = ""  # set once the server knows its port
         self.requests: list[etree._Element] = []
         self._faults: collections.deque[Fault] = collections.deque()
         self._fault_lock = threading.Lock()
+        # API jobs run at once (§6: the standard level of service runs one per company and
+        # queues the rest); each takes at least `latency` seconds, as Intacct's round trip does.
+        self.concurrency = concurrency
+        self.latency = latency
+        self._jobs = threading.BoundedSemaphore(concurrency)
+        self._job_lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    @contextlib.contextmanager
+    def job(self) -> Iterator[None]:
+        """One API job: waits (queued) while `concurrency` jobs run, then holds a slot for
+        at least `latency` seconds and its processing."""
+        with self._jobs:
+            with self._job_lock:
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                if self.latency:
+                    time.sleep(self.latency)
+                yield
+            finally:
+                with self._job_lock:
+                    self.in_flight -= 1
+
+    def reset_max_in_flight(self) -> int:
+        """The most jobs that ran at once since the last reset; starts counting again."""
+        with self._job_lock:
+            seen, self.max_in_flight = self.max_in_flight, self.in_flight
+            return seen
 
     # -- faults -----------------------------------------------------------------------------
     def queue_fault(self, kind: str, count: int = 1, **params: Any) -> None:
@@ -443,7 +486,8 @@ class _Handler(BaseHTTPRequestHandler):
                 ),
             )
             return
-        status, payload = gateway.handle(body)
+        with gateway.job():
+            status, payload = gateway.handle(body)
         if fault is not None and fault.kind == "cf_524_after_commit":
             self._send(524, _CF_524_HTML, "text/html")
         elif fault is not None and fault.kind == "drop_after_commit":
@@ -487,6 +531,13 @@ def serve(
     port: int = 0,
     xsd_path: str | None = None,
     verbose: bool = False,
+    *,
+    concurrency: int = 1,
+    latency: float = 0.0,
 ) -> GatewayHTTPServer:
-    """Create (not start) a server; call ``serve_forever`` on it or run it in a thread."""
-    return GatewayHTTPServer((host, port), Gateway(state, xsd_path), verbose)
+    """Create (not start) a server; call ``serve_forever`` on it or run it in a thread.
+
+    ``concurrency``: API jobs processed at once, more requests queue; ``latency``: seconds each
+    job takes at least (a fixed round trip, inside its slot)."""
+    gateway = Gateway(state, xsd_path, concurrency=concurrency, latency=latency)
+    return GatewayHTTPServer((host, port), gateway, verbose)
