@@ -108,10 +108,10 @@ def _serve_divvy(rows: int) -> Iterator[dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def _serve_intacct() -> Iterator[dict[str, Any]]:
+def _serve_intacct(concurrency: int = 1, latency: float = 0.0) -> Iterator[dict[str, Any]]:
     from sandbox.intacct_gateway.testing import running_gateway
 
-    with running_gateway() as gateway:
+    with running_gateway(concurrency=concurrency, latency=latency) as gateway:
         yield {"url": gateway.url}
 
 
@@ -119,8 +119,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks._servers")
     parser.add_argument("kind", choices=("divvy", "intacct"))
     parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=1, help="gateway: API jobs at once")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="gateway: ms per job")
     args = parser.parse_args(argv)
-    server = _serve_divvy(args.rows) if args.kind == "divvy" else _serve_intacct()
+    server = (
+        _serve_divvy(args.rows)
+        if args.kind == "divvy"
+        else _serve_intacct(args.concurrency, args.latency_ms / 1000)
+    )
     with server as info:
         print(json.dumps(info), flush=True)
         sys.stdin.read()  # serve until the parent closes our stdin (or exits)
@@ -130,8 +136,17 @@ def main(argv: list[str] | None = None) -> int:
 class ChildServer:
     """A server child process; ``info`` is what it printed (URL, token)."""
 
-    def __init__(self, kind: str, *, rows: int = 0, timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        kind: str,
+        *,
+        rows: int = 0,
+        timeout: float = 120.0,
+        concurrency: int = 1,
+        latency_ms: float = 0.0,
+    ) -> None:
         cmd = [sys.executable, "-m", "benchmarks._servers", kind, "--rows", str(rows)]
+        cmd += ["--concurrency", str(concurrency), "--latency-ms", str(latency_ms)]
         self.process = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
