@@ -11,7 +11,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -26,7 +26,6 @@ from intacct_hook.intacct.text import (
     xml_safe,
 )
 from intacct_hook.sync.ledger import (
-    ClaimedRecord,
     ExpectedEntry,
     Ledger,
     StagedTransaction,
@@ -581,23 +580,56 @@ class _Batches:
         self._lock = threading.Lock()
 
     def run(self, report: LoadReport) -> None:
+        """Send and record batch after batch. The next batch is claimed and built while the
+        current one is at Intacct (its claim commits before it is sent, as always), so this
+        process's own work overlaps Intacct's instead of adding to it; requests still go one
+        at a time per worker."""
+        upcoming: Future[_Prepared | None] | None = None
         try:
-            while not self.stop.is_set():
-                claimed = self.ledger.claim_records(
-                    self.owner,
-                    run_id=self.run_id,
-                    batch_size=self.settings.batch_size,
-                    lease=self.settings.claim_lease,
-                )
-                if not claimed:
-                    return
-                self._one_batch(claimed, report)
+            with ThreadPoolExecutor(1, thread_name_prefix="intacct-load-prepare") as helper:
+                upcoming = helper.submit(self._prepare)
+                while True:
+                    prepared = upcoming.result()
+                    upcoming = None
+                    if prepared is None:
+                        return
+                    upcoming = helper.submit(self._prepare)
+                    self._send_prepared(prepared, report)
         except BaseException:
             # The other workers finish (and record) the batch in hand, then stop claiming.
             self.stop.set()
+            if upcoming is not None:
+                self._release_unsent(upcoming)
             raise
 
-    def _one_batch(self, claimed: list[ClaimedRecord], report: LoadReport) -> None:
+    def _release_unsent(self, upcoming: Future[_Prepared | None]) -> None:
+        """Give back the batch claimed ahead that was never sent: certainly not in Intacct,
+        so it is ready again (a process killed outright leaves it to the next lookup)."""
+        try:
+            prepared = upcoming.result()
+            for txn in prepared.batch if prepared else ():
+                self.ledger.release_claim(
+                    txn.reference_no,
+                    "claimed, then not sent: the load stopped before this batch",
+                    owner=self.owner,
+                )
+        except Exception:
+            # The error being raised matters more; the claim is resolved by lookup later.
+            log.warning("Could not release a batch claimed ahead; the next load looks it up")
+
+    def _prepare(self) -> _Prepared | None:
+        """Claim a batch and build its records; None when nothing is left (or a worker
+        failed). Records that cannot be built are recorded failed here, unsent."""
+        if self.stop.is_set():
+            return None
+        claimed = self.ledger.claim_records(
+            self.owner,
+            run_id=self.run_id,
+            batch_size=self.settings.batch_size,
+            lease=self.settings.claim_lease,
+        )
+        if not claimed:
+            return None
         batch: list[CCTransaction] = []
         unbuildable: list[tuple[str, str]] = []
         for row in claimed:
@@ -609,14 +641,25 @@ class _Batches:
                 unbuildable.append((row.uuid, xml_safe(str(exc))))
         if unbuildable:
             self.ledger.mark_outcomes(owner=self.owner, failed=unbuildable, sent=False)
-            for uuid, message in unbuildable:
-                report.fail(uuid, message)
-        if batch:
-            _send(self.intacct, self.ledger, batch, self.owner, report)
+        return _Prepared(batch, unbuildable)
+
+    def _send_prepared(self, prepared: _Prepared, report: LoadReport) -> None:
+        for uuid, message in prepared.unbuildable:
+            report.fail(uuid, message)
+        if prepared.batch:
+            _send(self.intacct, self.ledger, prepared.batch, self.owner, report)
         with self._lock:
-            self.sent += len(batch)
+            self.sent += len(prepared.batch)
             sent = self.sent
         log.info("Sent %d transaction(s) so far (batches of %d)", sent, self.settings.batch_size)
+
+
+@dataclass
+class _Prepared:
+    """A claimed batch, built: the records to send and the ones that could not be built."""
+
+    batch: list[CCTransaction]
+    unbuildable: list[tuple[str, str]]
 
 
 def _send(
