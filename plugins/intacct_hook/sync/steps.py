@@ -11,7 +11,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -549,6 +549,13 @@ def load(
     reports = [LoadReport() for _ in range(workers)]
     with ThreadPoolExecutor(workers, thread_name_prefix="intacct-load") as pool:
         futures = [pool.submit(batches.run, r) for r in reports]
+        try:
+            wait(futures)
+        except BaseException:
+            # The task is being stopped (Airflow raises in this thread): the workers send and
+            # record the batch in hand, then claim nothing more.
+            batches.stop.set()
+            raise
     for part in reports:
         report.absorb(part)
     for future in futures:

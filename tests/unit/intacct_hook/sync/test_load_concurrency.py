@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import signal
 from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
@@ -167,3 +168,45 @@ def test_one_batch_failing_loses_no_others_outcome_and_the_retry_finishes(
     assert retry.released_unknown == 5 and retry.failed == 0
     assert states(ledger) == Counter({"posted": 40})
     assert sent_per_reference(gw) == Counter({u: 1 for u in uuids})
+
+
+class Stopped(Exception):
+    """What Airflow raises in the task's main thread when it stops the task."""
+
+
+def test_a_task_stopped_mid_load_leaves_no_claim_behind_and_nothing_sent_twice(
+    ledger, workers, monkeypatch
+):
+    from intacct_hook.hooks.intacct import IntacctHook
+
+    uuids = refs(40)
+    ready(ledger, uuids)
+    one_by_one = SyncSettings(batch_size=1, intacct_concurrency=workers, timezone="UTC")
+
+    def stop(_signum, _frame):
+        raise Stopped
+
+    # 40 requests of 0.1 s, at most 4 at once: the load is still sending when the task stops.
+    with running_gateway(concurrency=workers, latency=0.1) as gw:
+        conn = json.dumps(default_connection(gw.url))
+        monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", conn)
+        hook = IntacctHook(intacct_conn_id=CONN_ID)
+        previous = signal.signal(signal.SIGALRM, stop)
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        try:
+            with pytest.raises(Stopped):
+                steps.load(hook, ledger, one_by_one, "run-1")
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+        # The batches in hand were sent and recorded, the ones claimed ahead given back.
+        counts = states(ledger)
+        assert set(counts) <= {"posted", "ready"} and counts["ready"]
+        stored = {r["RECORDID"] for r in gw.cctransactions()}
+        assert {r.uuid for r in ledger.select_in_state([LedgerState.POSTED])} == stored
+
+        steps.load(hook, ledger, one_by_one, "run-1", try_number=2)
+        hook.close()
+        assert states(ledger) == Counter({"posted": 40})
+        assert sent_per_reference(gw) == Counter({u: 1 for u in uuids})
