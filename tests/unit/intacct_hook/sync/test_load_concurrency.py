@@ -179,20 +179,22 @@ def test_a_task_stopped_mid_load_leaves_no_claim_behind_and_nothing_sent_twice(
 ):
     from intacct_hook.hooks.intacct import IntacctHook
 
-    uuids = refs(40)
+    uuids = refs(80)
     ready(ledger, uuids)
     one_by_one = SyncSettings(batch_size=1, intacct_concurrency=workers, timezone="UTC")
 
     def stop(_signum, _frame):
         raise Stopped
 
-    # 40 requests of 0.1 s, at most 4 at once: the load is still sending when the task stops.
+    # 80 requests of 0.1 s, at most 4 at once (2 s or more): the workers are sending when the
+    # task stops, after the sign-in and the adopt lookup (0.1 s each).
     with running_gateway(concurrency=workers, latency=0.1) as gw:
         conn = json.dumps(default_connection(gw.url))
         monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", conn)
         hook = IntacctHook(intacct_conn_id=CONN_ID)
+        hook.get_books_closed_through()  # signed in before the clock starts
         previous = signal.signal(signal.SIGALRM, stop)
-        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        signal.setitimer(signal.ITIMER_REAL, 0.6)
         try:
             with pytest.raises(Stopped):
                 steps.load(hook, ledger, one_by_one, "run-1")
@@ -202,11 +204,11 @@ def test_a_task_stopped_mid_load_leaves_no_claim_behind_and_nothing_sent_twice(
 
         # The batches in hand were sent and recorded, the ones claimed ahead given back.
         counts = states(ledger)
-        assert set(counts) <= {"posted", "ready"} and counts["ready"]
+        assert set(counts) <= {"posted", "ready"} and counts["ready"] and counts["posted"]
         stored = {r["RECORDID"] for r in gw.cctransactions()}
         assert {r.uuid for r in ledger.select_in_state([LedgerState.POSTED])} == stored
 
         steps.load(hook, ledger, one_by_one, "run-1", try_number=2)
         hook.close()
-        assert states(ledger) == Counter({"posted": 40})
+        assert states(ledger) == Counter({"posted": 80})
         assert sent_per_reference(gw) == Counter({u: 1 for u in uuids})
