@@ -288,7 +288,7 @@ def run() -> list[Figure]:
                     ledger,
                     concurrency=concurrency,
                     latency_ms=latency_ms,
-                    floor=latency_ms == LATENCY_MS,
+                    floor=latency_ms == LATENCY_MS and concurrency == 1,
                 )
             finally:
                 ledger.engine.dispose()
