@@ -600,6 +600,10 @@ class _Batches:
                     upcoming = None
                     if prepared is None:
                         return
+                    if self.stop.is_set():
+                        # Claimed ahead before another worker failed, or the task was stopped.
+                        self._release(prepared)
+                        return
                     upcoming = helper.submit(self._prepare)
                     self._send_prepared(prepared, report)
         except BaseException:
@@ -610,19 +614,24 @@ class _Batches:
             raise
 
     def _release_unsent(self, upcoming: Future[_Prepared | None]) -> None:
-        """Give back the batch claimed ahead that was never sent: certainly not in Intacct,
-        so it is ready again (a process killed outright leaves it to the next lookup)."""
+        """Give back the batch claimed ahead when this worker fails; a release that fails
+        too is left to the next load's lookup (the error being raised matters more)."""
         try:
             prepared = upcoming.result()
-            for txn in prepared.batch if prepared else ():
-                self.ledger.release_claim(
-                    txn.reference_no,
-                    "claimed, then not sent: the load stopped before this batch",
-                    owner=self.owner,
-                )
+            if prepared is not None:
+                self._release(prepared)
         except Exception:
-            # The error being raised matters more; the claim is resolved by lookup later.
             log.warning("Could not release a batch claimed ahead; the next load looks it up")
+
+    def _release(self, prepared: _Prepared) -> None:
+        """A batch claimed and never sent is certainly not in Intacct: ready again (a process
+        killed outright leaves it to the next load's lookup)."""
+        for txn in prepared.batch:
+            self.ledger.release_claim(
+                txn.reference_no,
+                "claimed, then not sent: the load stopped before this batch",
+                owner=self.owner,
+            )
 
     def _prepare(self) -> _Prepared | None:
         """Claim a batch and build its records; None when nothing is left (or a worker
