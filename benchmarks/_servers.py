@@ -169,11 +169,11 @@ def _count_intacct_requests(gateway: Any) -> Any:
 
 
 @contextlib.contextmanager
-def _serve_intacct(latency_ms: float = 0.0) -> Iterator[dict[str, Any]]:
+def _serve_intacct(concurrency: int = 1, latency: float = 0.0) -> Iterator[dict[str, Any]]:
     from sandbox.intacct_gateway import server as gateway_server
     from sandbox.intacct_gateway.testing import running_gateway
 
-    with running_gateway(latency=latency_ms / 1000, serial=True) as gateway:
+    with running_gateway(concurrency=concurrency, latency=latency) as gateway:
         stats = _count_intacct_requests(gateway._gateway)
         _serve_stats(gateway_server._Handler, stats)
         yield {"url": gateway.url}
@@ -241,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks._servers")
     parser.add_argument("kind", choices=("divvy", "divvy-clears", "intacct"))
     parser.add_argument("--rows", type=int, default=5000)
-    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--concurrency", type=int, default=1, help="gateway: API jobs at once")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="gateway: ms per job")
     parser.add_argument("--days", default="", help="two ISO dates, comma-separated")
     args = parser.parse_args(argv)
     server: Any
@@ -251,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         first, second = (date.fromisoformat(d) for d in args.days.split(","))
         server = _serve_divvy_clears(args.rows, (first, second))
     else:
-        server = _serve_intacct(args.latency_ms)
+        server = _serve_intacct(args.concurrency, args.latency_ms / 1000)
     with server as info:
         print(json.dumps(info), flush=True)
         sys.stdin.read()  # serve until the parent closes our stdin (or exits)
@@ -262,9 +263,17 @@ class ChildServer:
     """A server child process; ``info`` is what it printed (URL, token)."""
 
     def __init__(
-        self, kind: str, *, rows: int = 0, timeout: float = 120.0, args: Sequence[str] = ()
+        self,
+        kind: str,
+        *,
+        rows: int = 0,
+        timeout: float = 120.0,
+        concurrency: int = 1,
+        latency_ms: float = 0.0,
+        args: Sequence[str] = (),
     ) -> None:
-        cmd = [sys.executable, "-m", "benchmarks._servers", kind, "--rows", str(rows), *args]
+        cmd = [sys.executable, "-m", "benchmarks._servers", kind, "--rows", str(rows)]
+        cmd += ["--concurrency", str(concurrency), "--latency-ms", str(latency_ms), *args]
         self.process = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )

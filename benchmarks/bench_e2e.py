@@ -368,7 +368,7 @@ def child(n: int, db: str) -> dict[str, Any]:
 
     days = ",".join(d.isoformat() for d in DAYS)
     with (
-        ChildServer("intacct", args=["--latency-ms", str(LATENCY_MS)]) as intacct,
+        ChildServer("intacct", latency_ms=LATENCY_MS) as intacct,
         ChildServer("divvy-clears", rows=n, timeout=600, args=["--days", days]) as divvy,
     ):
         os.environ["AIRFLOW_CONN_INTACCT_DEFAULT"] = json.dumps(

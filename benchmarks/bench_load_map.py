@@ -15,12 +15,21 @@ answers, every ledger read and write) divided by the transactions posted. The ga
 is its own process's and is not counted; the wall time per transaction is printed beside it.
 At 100 µs a 100,000-transaction window spends ten seconds of its own, against Intacct's round
 trips of about a second per 100.
+
+Then against a gateway taking 20 ms a request: **load wall at most 1.3 times that of a bare
+batched client** (:func:`bare_floor`: lxml request of 100 functions, one kept-alive
+connection, parse the results, nothing else) posting the same records to the same gateway;
+and the load's wall time with the gateway's concurrency limit and ``intacct_concurrency``
+both at 1, 2 and 4. Every load starts from a copy of the same mapped ledger.
 """
 
 from __future__ import annotations
 
+import pathlib
+import shutil
 import time
 import uuid
+from http.client import HTTPConnection
 from typing import Any
 
 from benchmarks import _env
@@ -33,16 +42,22 @@ BATCH_SIZE = 100
 MAP_TARGET = 50_000.0
 LOAD_CPU_TARGET = 100.0  # µs per transaction
 CONN_ID = "intacct_bench_load"
+LATENCY_MS = 20.0  # per request, as issue 10 measured Intacct
+SLOW_LATENCY_MS = 250.0  # Intacct's own time dominating, as in production
+FLOOR_RATIO_TARGET = 1.3
+CONCURRENCY_LEVELS = (1, 2, 4)
 
 
 def _hook(server: ChildServer) -> Any:
     return intacct_hook(server, CONN_ID)
 
 
-def _settings() -> Any:
+def _settings(concurrency: int = 1) -> Any:
     from intacct_hook.sync.settings import SyncSettings
 
-    return SyncSettings(batch_size=BATCH_SIZE, timezone="America/Denver")
+    return SyncSettings(
+        batch_size=BATCH_SIZE, timezone="America/Denver", intacct_concurrency=concurrency
+    )
 
 
 def staged_ledger(count: int = STAGED) -> Any:
@@ -75,9 +90,154 @@ def map_step(ledger: Any) -> dict[str, Any]:
 
 
 def load_step(hook: Any, ledger: Any) -> Any:
+    """The load step as the benchmark runs it (for profiling it alone)."""
     from intacct_hook.sync import steps
 
     return steps.load(hook, ledger, _settings(), "bench__load")
+
+
+def _snapshot(ledger: Any) -> pathlib.Path:
+    """A copy of the mapped ledger's file, so every load below starts from the same rows."""
+    with ledger.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    ledger.engine.dispose()
+    source = pathlib.Path(ledger.engine.url.database)
+    copy = source.with_name(source.stem + "-mapped.db")
+    shutil.copyfile(source, copy)
+    return copy
+
+
+def _ledger_from(snapshot: pathlib.Path) -> Any:
+    from intacct_hook.sync.ledger import Ledger
+
+    path = snapshot.with_name(f"ledger-run-{uuid.uuid4().hex[:8]}.db")
+    shutil.copyfile(snapshot, path)
+    return Ledger.sqlite(path)
+
+
+def _timed_load(
+    ledger: Any, *, concurrency: int = 1, latency_ms: float = 0.0, floor: bool = False
+) -> tuple[Any, float, float, float | None]:
+    """Load every ready row to a fresh gateway child: (report, CPU s, wall s, bare client's
+    wall s when ``floor``: the same records, rebuilt from the ledger after the timing)."""
+    from intacct_hook.sync import steps
+    from intacct_hook.sync.states import LedgerState
+
+    with ChildServer("intacct", concurrency=concurrency, latency_ms=latency_ms) as server:
+        hook = _hook(server)
+        hook.get_books_closed_through()  # sign-in and connection pool, paid once a run
+        settings = _settings(concurrency)
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        report = steps.load(hook, ledger, settings, "bench__load")
+        cpu_s, wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
+        hook.close()
+        floor_s = None
+        if floor:
+            rows = ledger.select_in_state([LedgerState.POSTED])
+            lines = ledger.mapped_lines([r.uuid for r in rows])
+            txns = [steps.build_cctransaction(r, lines[r.uuid], settings) for r in rows]
+            floor_s = bare_floor(server.info["url"], txns)
+    if report.failed or not report.posted:
+        raise AssertionError(f"load posted {report.posted}: {report.summary()}")
+    return report, cpu_s, wall_s, floor_s
+
+
+def bare_floor(url: str, txns: list[Any], batch_size: int = BATCH_SIZE) -> float:
+    """Wall seconds a minimal batched client takes to post ``txns`` to the gateway at ``url``:
+    build each 100-function request with lxml, POST it over one kept-alive connection, parse
+    the results; nothing else (no ledger, no retries, no checks). It signs in first, untimed.
+
+    It sends with ``uniqueid=false`` and its own control IDs, so the gateway records the same
+    records again (after the load) instead of refusing them as already processed.
+    """
+    from urllib.parse import urlsplit
+
+    from lxml import etree
+
+    from sandbox.intacct_gateway.testing import default_connection
+
+    conn_info = default_connection(url)
+    extra = conn_info["extra"]
+    parts = urlsplit(url)
+    http = HTTPConnection(parts.hostname or "127.0.0.1", parts.port)
+    sub = etree.SubElement
+
+    def envelope(auth: etree._Element) -> tuple[etree._Element, etree._Element]:
+        request = etree.Element("request")
+        control = sub(request, "control")
+        for tag, text in (
+            ("senderid", extra["sender_id"]),
+            ("password", extra["sender_password"]),
+            ("controlid", uuid.uuid4().hex),
+            ("uniqueid", "false"),
+            ("dtdversion", "3.0"),
+            ("includewhitespace", "false"),
+        ):
+            sub(control, tag).text = text
+        operation = sub(request, "operation", transaction="false")
+        operation.append(auth)
+        return request, sub(operation, "content")
+
+    def post(request: etree._Element) -> etree._Element:
+        body = etree.tostring(request, xml_declaration=True, encoding="UTF-8")
+        http.request("POST", parts.path, body, {"Content-Type": "application/xml"})
+        return etree.fromstring(http.getresponse().read())
+
+    login = etree.Element("authentication")
+    fields = sub(login, "login")
+    for tag, text in (
+        ("userid", conn_info["login"]),
+        ("companyid", extra["company_id"]),
+        ("password", conn_info["password"]),
+        ("locationid", extra["entity_id"]),
+    ):
+        sub(fields, tag).text = text
+    request, content = envelope(login)
+    sub(sub(content, "function", controlid="login"), "getAPISession")
+    session_id = post(request).findtext("operation/result/data/api/sessionid")
+
+    start = time.perf_counter()
+    for first in range(0, len(txns), batch_size):
+        auth = etree.Element("authentication")
+        sub(auth, "sessionid").text = session_id
+        request, content = envelope(auth)
+        batch = txns[first : first + batch_size]
+        for n, txn in enumerate(batch):
+            rec = sub(sub(content, "function", controlid=f"f{n}"), "record_cctransaction")
+            sub(rec, "chargecardid").text = txn.card_id
+            day = sub(rec, "paymentdate")
+            sub(day, "year").text = f"{txn.payment_date.year:04d}"
+            sub(day, "month").text = f"{txn.payment_date.month:02d}"
+            sub(day, "day").text = f"{txn.payment_date.day:02d}"
+            sub(rec, "referenceno").text = txn.reference_no
+            if txn.payee:
+                sub(rec, "payee").text = txn.payee
+            if txn.description:
+                sub(rec, "description").text = txn.description
+            items = sub(rec, "ccpayitems")
+            for line in txn.lines:
+                item = sub(items, "ccpayitem")
+                sub(item, "glaccountno").text = line.gl_account_no
+                if line.description:
+                    sub(item, "description").text = line.description
+                sub(item, "paymentamount").text = format(line.amount, "f")
+                for tag, value in (
+                    ("departmentid", line.department_id),
+                    ("locationid", line.location_id),
+                    ("projectid", line.project_id),
+                    ("classid", line.class_id),
+                ):
+                    if value:
+                        sub(item, tag).text = value
+        results = [
+            (r.findtext("status"), r.findtext("key"))
+            for r in post(request).iterfind("operation/result")
+        ]
+        if len(results) != len(batch) or any(s != "success" for s, _ in results):
+            raise AssertionError(f"the bare client's batch came back {results[:3]}...")
+    wall = time.perf_counter() - start
+    http.close()
+    return wall
 
 
 def run() -> list[Figure]:
@@ -86,30 +246,26 @@ def run() -> list[Figure]:
     from intacct_hook.sync.states import LedgerState
 
     ledger = staged_ledger()
+    mappable = len(ledger.select_for_mapping())
+    start = time.perf_counter()
+    summary = map_step(ledger)
+    map_s = time.perf_counter() - start
+    ready = len(ledger.select_in_state([LedgerState.READY]))
+    if ready != summary["mapped"] or not ready:
+        raise AssertionError(f"map summary {summary} but {ready} ready rows")
+    snapshot = _snapshot(ledger)
+    figures = [
+        Figure(f"map step, {mappable:,} staged transactions", mappable / map_s, "txn/s", MAP_TARGET)
+    ]
+
+    # Local CPU: the gateway answers at once, so the wall time is mostly this process's work.
+    ledger = _ledger_from(snapshot)
     try:
-        mappable = len(ledger.select_for_mapping())
-        start = time.perf_counter()
-        summary = map_step(ledger)
-        map_s = time.perf_counter() - start
-        ready = len(ledger.select_in_state([LedgerState.READY]))
-        if ready != summary["mapped"] or not ready:
-            raise AssertionError(f"map summary {summary} but {ready} ready rows")
-        with ChildServer("intacct") as server:
-            hook = _hook(server)
-            hook.get_books_closed_through()  # sign-in and connection pool, paid once a run
-            cpu0, wall0 = time.process_time(), time.perf_counter()
-            report = load_step(hook, ledger)
-            cpu_s, wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
-            hook.close()
-        if report.posted != ready or report.failed:
-            raise AssertionError(f"load posted {report.posted} of {ready}: {report.summary()}")
+        report, cpu_s, wall_s, _ = _timed_load(ledger)
     finally:
         ledger.engine.dispose()
     per_txn = 1e6 / report.posted
-    return [
-        Figure(
-            f"map step, {mappable:,} staged transactions", mappable / map_s, "txn/s", MAP_TARGET
-        ),
+    figures += [
         Figure(
             f"load local CPU, {report.posted:,} posted, batches of {BATCH_SIZE}",
             cpu_s * per_txn,
@@ -117,5 +273,48 @@ def run() -> list[Figure]:
             LOAD_CPU_TARGET,
             higher_is_better=False,
         ),
-        Figure("load wall time (local gateway)", wall_s * per_txn, "µs/txn"),
+        Figure("load wall time (gateway, no latency)", wall_s * per_txn, "µs/txn"),
     ]
+
+    # Wall time against a gateway with Intacct's round trip, beside the bare client's floor,
+    # then with 2 and 4 concurrent API jobs (gateway limit and setting alike). Again with a
+    # slow gateway, where Intacct's time dominates as in production (about a second per 100).
+    for latency_ms in (LATENCY_MS, SLOW_LATENCY_MS):
+        walls: dict[int, float] = {}
+        for concurrency in CONCURRENCY_LEVELS:
+            ledger = _ledger_from(snapshot)
+            try:
+                report, _cpu, wall, floor_s = _timed_load(
+                    ledger,
+                    concurrency=concurrency,
+                    latency_ms=latency_ms,
+                    floor=latency_ms == LATENCY_MS and concurrency == 1,
+                )
+            finally:
+                ledger.engine.dispose()
+            walls[concurrency] = wall
+            figures.append(
+                Figure(
+                    f"load wall, {latency_ms:g} ms gateway, concurrency {concurrency}", wall, "s"
+                )
+            )
+            if floor_s is not None:
+                figures += [
+                    Figure("bare batched client, same records and gateway", floor_s, "s"),
+                    Figure(
+                        "load wall / bare client wall",
+                        wall / floor_s,
+                        "x",
+                        FLOOR_RATIO_TARGET,
+                        higher_is_better=False,
+                    ),
+                ]
+        for concurrency in CONCURRENCY_LEVELS[1:]:
+            figures.append(
+                Figure(
+                    f"speed-up, {latency_ms:g} ms gateway, concurrency {concurrency} vs 1",
+                    walls[1] / walls[concurrency],
+                    "x",
+                )
+            )
+    return figures

@@ -25,6 +25,9 @@ SET state = 'posting',
     claim_expires_at = :lease_until,
     last_run_id = :run_id,
     updated_at = :now
-WHERE state = 'ready'
-  AND uuid IN (SELECT uuid FROM candidate)
+-- The rows are found by primary key; "state || ''" keeps SQLite from walking every ready row
+-- of the state index instead and testing each against the batch (a claim cost O(ready rows),
+-- a window's claims O(N^2): issue 10). The state is still checked on every row updated.
+WHERE uuid IN (SELECT uuid FROM candidate)
+  AND state || '' = 'ready'
 RETURNING uuid

@@ -1,4 +1,5 @@
-"""``python -m sandbox.intacct_gateway --port 8081 [--seed path.json] [--xsd api.xsd]``."""
+"""``python -m sandbox.intacct_gateway --port 8081 [--seed path.json] [--xsd api.xsd]
+[--concurrency N] [--latency-ms MS]``."""
 
 from __future__ import annotations
 
@@ -31,17 +32,30 @@ def main(argv: list[str] | None = None) -> None:
         help="queue a fault at start, e.g. rate_limit:2 (repeatable)",
     )
     parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="API jobs processed at once; more requests queue (default 1, as the standard "
+        "level of service)",
+    )
+    parser.add_argument(
         "--latency-ms",
         type=float,
         default=0.0,
-        help="add this many milliseconds to every request and serve one request at a time",
+        help="milliseconds each request takes at least, inside its job slot (default 0)",
     )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
 
     state = load_seed(args.seed, session_timeout_seconds=args.session_timeout)
     server = serve(
-        state, args.host, args.port, args.xsd, verbose=args.verbose, latency=args.latency_ms / 1000
+        state,
+        args.host,
+        args.port,
+        args.xsd,
+        verbose=args.verbose,
+        concurrency=args.concurrency,
+        latency=args.latency_ms / 1000,
     )
     for spec in args.fault:
         kind, _, count = spec.partition(":")

@@ -8,11 +8,13 @@ authentication → functions (transaction / uniqueid semantics) → after-commit
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as dt
 import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -71,13 +73,54 @@ class Fault:
 class Gateway:
     """The protocol engine, independent of the socket server (so it is easy to reason about)."""
 
-    def __init__(self, state: GatewayState, xsd_path: str | None = None) -> None:
+    def __init__(
+        self,
+        state: GatewayState,
+        xsd_path: str | None = None,
+        *,
+        concurrency: int = 1,
+        latency: float = 0.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("the concurrency limit is at least 1")
+        if latency < 0:
+            raise ValueError("latency cannot be negative")
         self.state = state
         self.schema = schema_mod.load_schema(xsd_path)
         self.endpoint = ""  # set once the server knows its port
         self.requests: list[etree._Element] = []
         self._faults: collections.deque[Fault] = collections.deque()
         self._fault_lock = threading.Lock()
+        # API jobs run at once (§6: the standard level of service runs one per company and
+        # queues the rest); each takes at least `latency` seconds, as Intacct's round trip does.
+        self.concurrency = concurrency
+        self.latency = latency
+        self._jobs = threading.BoundedSemaphore(concurrency)
+        self._job_lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    @contextlib.contextmanager
+    def job(self) -> Iterator[None]:
+        """One API job: waits (queued) while `concurrency` jobs run, then holds a slot for
+        at least `latency` seconds and its processing."""
+        with self._jobs:
+            with self._job_lock:
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                if self.latency:
+                    time.sleep(self.latency)
+                yield
+            finally:
+                with self._job_lock:
+                    self.in_flight -= 1
+
+    def reset_max_in_flight(self) -> int:
+        """The most jobs that ran at once since the last reset; starts counting again."""
+        with self._job_lock:
+            seen, self.max_in_flight = self.max_in_flight, self.in_flight
+            return seen
 
     # -- faults -----------------------------------------------------------------------------
     def queue_fault(self, kind: str, count: int = 1, **params: Any) -> None:
@@ -398,24 +441,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self._read_body()
+        gateway = self.server.gateway
         if self.path.startswith(ADMIN_PREFIX):
             self._admin(body)
             return
         if self.path.split("?", 1)[0] != GATEWAY_PATH:
             self._send(404, b"Not Found", "text/plain")
             return
-        if self.server.latency or self.server.serial:
-            # Intacct's standard level of service runs one API request per company at a time
-            # (reference §6): with this option, requests queue and each takes ``latency`` more.
-            with self.server.one_at_a_time:
-                if self.server.latency:
-                    time.sleep(self.server.latency)
-                self._gateway_post(body)
-        else:
-            self._gateway_post(body)
-
-    def _gateway_post(self, body: bytes) -> None:
-        gateway = self.server.gateway
         fault = gateway.next_fault()
         if fault is not None and fault.kind == "drop_before_commit":
             # The request was read but never processed: hang up without an answer.
@@ -454,7 +486,8 @@ class _Handler(BaseHTTPRequestHandler):
                 ),
             )
             return
-        status, payload = gateway.handle(body)
+        with gateway.job():
+            status, payload = gateway.handle(body)
         if fault is not None and fault.kind == "cf_524_after_commit":
             self._send(524, _CF_524_HTML, "text/html")
         elif fault is not None and fault.kind == "drop_after_commit":
@@ -484,21 +517,10 @@ class _Handler(BaseHTTPRequestHandler):
 class GatewayHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(
-        self,
-        address: tuple[str, int],
-        gateway: Gateway,
-        verbose: bool = False,
-        *,
-        latency: float = 0.0,
-        serial: bool = False,
-    ):
+    def __init__(self, address: tuple[str, int], gateway: Gateway, verbose: bool = False):
         super().__init__(address, _Handler)
         self.gateway = gateway
         self.verbose = verbose
-        self.latency = latency
-        self.serial = serial
-        self.one_at_a_time = threading.Lock()
         host, port = self.server_address[:2]
         gateway.endpoint = f"http://{host}:{port}{GATEWAY_PATH}"
 
@@ -510,17 +532,12 @@ def serve(
     xsd_path: str | None = None,
     verbose: bool = False,
     *,
+    concurrency: int = 1,
     latency: float = 0.0,
-    serial: bool = False,
 ) -> GatewayHTTPServer:
     """Create (not start) a server; call ``serve_forever`` on it or run it in a thread.
 
-    ``latency``: seconds added to every gateway request (a round trip to the real Intacct);
-    with it, or with ``serial``, requests are served one at a time, as Intacct's standard level
-    of service does per company.
-    """
-    if latency < 0:
-        raise ValueError("latency must be >= 0 seconds")
-    return GatewayHTTPServer(
-        (host, port), Gateway(state, xsd_path), verbose, latency=latency, serial=serial
-    )
+    ``concurrency``: API jobs processed at once, more requests queue; ``latency``: seconds each
+    job takes at least (a fixed round trip, inside its slot)."""
+    gateway = Gateway(state, xsd_path, concurrency=concurrency, latency=latency)
+    return GatewayHTTPServer((host, port), gateway, verbose)

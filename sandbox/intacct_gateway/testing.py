@@ -87,6 +87,17 @@ class GatewayHandle:
         """Drop the queued faults; returns how many requests they would still have hit."""
         return self._gateway.clear_faults()
 
+    @property
+    def concurrency(self) -> int:
+        """API jobs the gateway runs at once; more requests wait their turn."""
+        return self._gateway.concurrency
+
+    def max_in_flight(self, *, reset: bool = False) -> int:
+        """The most requests processed at the same time (never above ``concurrency``)."""
+        if reset:
+            return self._gateway.reset_max_in_flight()
+        return self._gateway.max_in_flight
+
     def expire_sessions(self) -> None:
         self.state.expire_sessions()
 
@@ -157,22 +168,23 @@ def running_gateway(
     *,
     xsd_path: str | os.PathLike[str] | None = None,
     session_timeout_seconds: int = 3600,
+    concurrency: int = 1,
     latency: float = 0.0,
-    serial: bool = False,
 ) -> Iterator[GatewayHandle]:
     """A gateway on 127.0.0.1 with an ephemeral port, served from a thread, shut down on exit.
 
     ``seed``: path, dict (deep-copied) or None for ``seeds/default.json``. ``xsd_path``: None uses
     ``$INTACCT_XSD_PATH`` / the shared reference copy; a missing file means structural checks.
-    ``latency`` (seconds per request) and ``serial``: see ``server.serve``.
+    ``concurrency``: API jobs run at once (default 1, the standard level of service), further
+    requests queue; ``latency``: seconds each job takes at least.
     """
     state = load_seed(seed, session_timeout_seconds=session_timeout_seconds)
     server = serve(
         state,
         port=0,
         xsd_path=str(xsd_path) if xsd_path is not None else None,
+        concurrency=concurrency,
         latency=latency,
-        serial=serial,
     )
     thread = threading.Thread(
         target=server.serve_forever,

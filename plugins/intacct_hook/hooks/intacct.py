@@ -9,6 +9,7 @@ methods for those are one-line delegates.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -173,6 +174,11 @@ class IntacctHook(BaseHook):
         self.max_retry_after = max_retry_after
         self._session_id: str | None = None
         self._endpoint: str | None = None
+        # A load may send several batches at once from threads: each thread gets its own HTTP
+        # session (connection pool), and they share one API session, opened under this lock.
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._http_sessions: list[requests.Session] = []
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} intacct_conn_id={self.intacct_conn_id!r}>"
@@ -227,14 +233,21 @@ class IntacctHook(BaseHook):
         register_secrets(params.password, params.sender_password)
         return params
 
-    @cached_property
+    @property
     def session(self) -> requests.Session:
-        """The HTTP session: only a content type and a User-Agent, never credentials; it never
-        follows a redirect (the login would re-send both passwords to the redirect's host)."""
-        return http_session({"Content-Type": "application/xml; charset=utf-8"})
+        """This thread's HTTP session: only a content type and a User-Agent, never
+        credentials; it never follows a redirect (the login would re-send both passwords to
+        the redirect's host). One per thread, since ``requests.Session`` is not thread-safe."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = http_session({"Content-Type": "application/xml; charset=utf-8"})
+            self._local.session = session
+            with self._lock:
+                self._http_sessions.append(session)
+        return session
 
     def get_conn(self) -> requests.Session:
-        """The ``requests.Session`` used for every call."""
+        """The ``requests.Session`` used for every call of this thread."""
         return self.session
 
     def _secrets(self) -> tuple[str, ...]:
@@ -400,17 +413,34 @@ class IntacctHook(BaseHook):
         self.log.warning("Ignoring session endpoint on unexpected host %s", new.hostname)
         return gateway
 
-    def _ensure_session(self) -> None:
-        if self._session_id is None:
-            self._login()
+    def _ensure_session(self) -> str:
+        """The API session ID, signing in first when there is none (once, whatever the
+        number of threads asking)."""
+        with self._lock:
+            if self._session_id is None:
+                self._login()
+            assert self._session_id is not None
+            return self._session_id
+
+    def _renew_session(self, rejected: str) -> str:
+        """Sign in again after ``rejected`` was refused, unless another thread already has."""
+        with self._lock:
+            if self._session_id == rejected or self._session_id is None:
+                self.log.info("Intacct session rejected; signing in again")
+                self._session_id = None
+                self._login()
+            assert self._session_id is not None
+            return self._session_id
 
     def close(self) -> None:
-        """Forget the API session and close the HTTP session."""
-        self._session_id = None
-        self._endpoint = None
-        if "session" in self.__dict__:
-            self.session.close()
-            del self.__dict__["session"]
+        """Forget the API session and close every thread's HTTP session."""
+        with self._lock:
+            self._session_id = None
+            self._endpoint = None
+            sessions, self._http_sessions = self._http_sessions, []
+            self._local = threading.local()
+        for session in sessions:
+            session.close()
 
     # --- execute --------------------------------------------------------------------------------
 
@@ -427,12 +457,11 @@ class IntacctHook(BaseHook):
         An authentication failure means Intacct ran nothing, so re-sending is safe.
         """
         write = any(f.is_write for f in functions)
-        self._ensure_session()
+        session_id = self._ensure_session()
         for attempt in (1, 2):
-            assert self._session_id is not None
             body = rq.build_request(
                 control=self._control(unique_id=unique_id),
-                auth=rq.session_auth(self._session_id),
+                auth=rq.session_auth(session_id),
                 functions=functions,
                 transaction=transaction,
             )
@@ -443,9 +472,7 @@ class IntacctHook(BaseHook):
             except IntacctAuthenticationError:
                 if attempt == 2:
                     raise
-                self.log.info("Intacct session rejected; signing in again")
-                self._session_id = None
-                self._login()
+                session_id = self._renew_session(session_id)
         raise AssertionError("unreachable")
 
     def execute(

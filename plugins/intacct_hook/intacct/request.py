@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 from lxml import etree
 
-from intacct_hook.intacct.records import CCLine, CCTransaction
+from intacct_hook.intacct.records import CCTransaction
 from intacct_hook.intacct.text import FIELD_LIMITS, UnpostableRecord, clean_text, describe_illegal
 from intacct_hook.intacct.values import format_value
 
@@ -44,11 +44,21 @@ class Function:
 
     control_id: str
     element: etree._Element
+    # The serialized <function>, made once: a request is the envelope around these bytes, so
+    # building it neither copies the elements nor serializes them again (issue 10).
+    _xml: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.control_id) > 256:
             raise ValueError("a function control ID is at most 256 characters")
         _check_text("controlid", self.control_id)
+
+    def xml(self) -> bytes:
+        """``<function controlid=...>`` with the operation, as UTF-8 bytes."""
+        if self._xml is None:
+            object.__setattr__(self, "_xml", etree.tostring(self.to_element(), encoding="UTF-8"))
+        assert self._xml is not None
+        return self._xml
 
     @property
     def name(self) -> str:
@@ -144,18 +154,8 @@ def build_request_element(
     transaction: bool = False,
 ) -> etree._Element:
     """The ``<request>`` element (see ``build_request`` for bytes)."""
-    if not functions:
-        raise ValueError("a request needs at least one function")
-    ids = [f.control_id for f in functions]
-    if len(set(ids)) != len(ids):
-        # Results are matched by control ID, so duplicates would be ambiguous.
-        raise ValueError("function control IDs must be unique within a request")
-    request = etree.Element("request")
-    request.append(control)
-    operation = _sub(request, "operation")
-    operation.set("transaction", "true" if transaction else "false")
-    operation.append(auth)
-    content = _sub(operation, "content")
+    _check_functions(functions)
+    request, content = _envelope(control, auth, transaction)
     for fn in functions:
         content.append(fn.to_element())
     return request
@@ -168,11 +168,41 @@ def build_request(
     functions: Sequence[Function],
     transaction: bool = False,
 ) -> bytes:
-    """Serialize a whole request as UTF-8 bytes with an XML declaration."""
-    element = build_request_element(
-        control=control, auth=auth, functions=functions, transaction=transaction
+    """Serialize a whole request as UTF-8 bytes with an XML declaration.
+
+    The same bytes as serializing :func:`build_request_element`, made from the envelope and
+    each function's own serialized form (:meth:`Function.xml`).
+    """
+    _check_functions(functions)
+    request, _content = _envelope(control, auth, transaction)
+    head, tail = etree.tostring(request, xml_declaration=True, encoding="UTF-8").split(
+        _EMPTY_CONTENT
     )
-    return etree.tostring(element, xml_declaration=True, encoding="UTF-8")
+    return b"".join((head, b"<content>", *(fn.xml() for fn in functions), b"</content>", tail))
+
+
+def _check_functions(functions: Sequence[Function]) -> None:
+    if not functions:
+        raise ValueError("a request needs at least one function")
+    ids = [f.control_id for f in functions]
+    if len(set(ids)) != len(ids):
+        # Results are matched by control ID, so duplicates would be ambiguous.
+        raise ValueError("function control IDs must be unique within a request")
+
+
+def _envelope(
+    control: etree._Element, auth: etree._Element, transaction: bool
+) -> tuple[etree._Element, etree._Element]:
+    request = etree.Element("request")
+    request.append(control)
+    operation = _sub(request, "operation")
+    operation.set("transaction", "true" if transaction else "false")
+    operation.append(auth)
+    return request, _sub(operation, "content")
+
+
+# Text and attribute values are escaped, so this can only be the element itself.
+_EMPTY_CONTENT = b"<content/>"
 
 
 # --- functions ----------------------------------------------------------------------------------
@@ -421,52 +451,92 @@ def _amount(value: Decimal) -> str:
     return format(value, "f")
 
 
-def _ccpayitem(parent: etree._Element, line: CCLine) -> None:
-    item = _sub(parent, "ccpayitem")
-    _sub(item, "glaccountno", line.gl_account_no)
-    _opt(item, "description", line.description)
-    _sub(item, "paymentamount", _amount(line.amount))
-    _opt(item, "departmentid", line.department_id)
-    _opt(item, "locationid", line.location_id)
-    _opt(item, "customerid", line.customer_id)
-    _opt(item, "vendorid", line.vendor_id)
-    _opt(item, "employeeid", line.employee_id)
-    _opt(item, "projectid", line.project_id)
-    _opt(item, "itemid", line.item_id)
-    _opt(item, "classid", line.class_id)
-
-
 def record_cctransaction(txn: CCTransaction, *, control_id: str | None = None) -> Function:
     """``record_cctransaction`` for ``txn``; the control ID defaults to its idempotency key.
 
     :raises UnpostableRecord: naming the record and the element, for text XML cannot carry.
     """
+    # Records clean their text when built, so one scan of all of it is enough; only text that
+    # bypassed that takes the checked path, which names the element (issue 10: a check per
+    # element cost more than building the element).
+    put = _put if describe_illegal(_record_text(txn)) is None else _sub
     try:
-        return _record_cctransaction(txn, control_id)
+        el = _record_cctransaction(txn, put)
     except UnpostableRecord as exc:
         raise exc.for_record(txn.reference_no) from None
+    return Function(control_id or txn.control_id, el)
 
 
-def _record_cctransaction(txn: CCTransaction, control_id: str | None) -> Function:
+def _record_text(txn: CCTransaction) -> str:
+    # Every text the record element holds; newline is legal XML, so joining adds nothing bad.
+    parts = [txn.card_id, txn.reference_no, txn.payee, txn.description, txn.supdoc_id]
+    parts += [txn.currency, txn.exchange_rate_type]
+    for line in txn.lines:
+        parts += [line.gl_account_no, line.description]
+        parts += [getattr(line, name) for _tag, name in _CCPAYITEM_IDS]
+    return "\n".join(p for p in parts if p)
+
+
+def _put(parent: etree._Element, tag: str, text: object | None = None) -> etree._Element:
+    """``_sub`` for text already checked."""
+    el = etree.SubElement(parent, tag)
+    if text is not None:
+        el.text = text if isinstance(text, str) else format_value(text)
+    return el
+
+
+def _record_cctransaction(txn: CCTransaction, put: _Put) -> etree._Element:
     el = etree.Element("record_cctransaction")
-    _sub(el, "chargecardid", txn.card_id)
-    _split_date(el, "paymentdate", txn.payment_date)
-    _sub(el, "referenceno", txn.reference_no)
-    _opt(el, "payee", txn.payee)
-    _opt(el, "description", txn.description)
-    _opt(el, "supdocid", txn.supdoc_id)
+    put(el, "chargecardid", txn.card_id)
+    _date_parts(put(el, "paymentdate"), txn.payment_date, put)
+    put(el, "referenceno", txn.reference_no)
+    if txn.payee:
+        put(el, "payee", txn.payee)
+    if txn.description:
+        put(el, "description", txn.description)
+    if txn.supdoc_id:
+        put(el, "supdocid", txn.supdoc_id)
     if txn.currency:
-        _sub(el, "currency", txn.currency)
+        put(el, "currency", txn.currency)
         if txn.exchange_rate is not None:
-            _sub(el, "exchrate", txn.exchange_rate)
+            put(el, "exchrate", txn.exchange_rate)
         else:
             if txn.exchange_rate_date is not None:
-                _split_date(el, "exchratedate", txn.exchange_rate_date)
-            _sub(el, "exchratetype", txn.exchange_rate_type)
-    items = _sub(el, "ccpayitems")
+                _date_parts(put(el, "exchratedate"), txn.exchange_rate_date, put)
+            put(el, "exchratetype", txn.exchange_rate_type)
+    items = put(el, "ccpayitems")
     for line in txn.lines:
-        _ccpayitem(items, line)
-    return Function(control_id or txn.control_id, el)
+        item = put(items, "ccpayitem")
+        put(item, "glaccountno", line.gl_account_no)
+        if line.description:
+            put(item, "description", line.description)
+        put(item, "paymentamount", _amount(line.amount))
+        for tag, name in _CCPAYITEM_IDS:
+            value = getattr(line, name)
+            if value:
+                put(item, tag, value)
+    return el
+
+
+_Put = Callable[..., etree._Element]
+
+# The optional IDs of a ccpayitem after its amount, in the schema's order.
+_CCPAYITEM_IDS = (
+    ("departmentid", "department_id"),
+    ("locationid", "location_id"),
+    ("customerid", "customer_id"),
+    ("vendorid", "vendor_id"),
+    ("employeeid", "employee_id"),
+    ("projectid", "project_id"),
+    ("itemid", "item_id"),
+    ("classid", "class_id"),
+)
+
+
+def _date_parts(el: etree._Element, value: date, put: _Put) -> None:
+    put(el, "year", f"{value.year:04d}")
+    put(el, "month", f"{value.month:02d}")
+    put(el, "day", f"{value.day:02d}")
 
 
 def reverse_cctransaction(

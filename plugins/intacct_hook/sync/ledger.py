@@ -158,6 +158,18 @@ class LedgerRow:
 
 
 @dataclasses.dataclass(frozen=True)
+class ClaimedRecord:
+    """What load needs of a claimed transaction to build its Intacct record: the columns the
+    record is made of and the mapped lines in line order, not the raw payload."""
+
+    uuid: str
+    posting_date: dt.date
+    merchant: str | None
+    failed_attempts: int
+    lines: tuple[MappedLine, ...]
+
+
+@dataclasses.dataclass(frozen=True)
 class StageCounts:
     """What one stage call did: new rows, updated rows, rows left alone because posted/posting."""
 
@@ -545,6 +557,38 @@ class Ledger:
             "claim_for_posting", owner, run_id, lease, {"batch_size": int(batch_size)}
         )
 
+    def claim_records(
+        self, owner: str, *, run_id: str, batch_size: int, lease: dt.timedelta
+    ) -> list[ClaimedRecord]:
+        """:meth:`claim_for_posting` (the same statement, committed before anything is sent),
+        returning what the Intacct records are built from, read in the claim's transaction:
+        the record's columns and mapped lines, in posting order. The payload is not read."""
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        params = self._claim_params(owner, run_id, lease, {"batch_size": int(batch_size)})
+        out: list[ClaimedRecord] = []
+        with self._write() as conn:
+            uuids = [r[0] for r in conn.execute(self._stmt("claim_for_posting"), params)]
+            if not uuids:
+                return out
+            rows = conn.execute(
+                self._stmt("select_claimed_lines", "uuids"), {"uuids": uuids, "owner": owner}
+            )
+            current: str | None = None
+            head: tuple[Any, ...] = ()
+            lines: list[MappedLine] = []
+            for r in rows:
+                if r[0] != current:
+                    if current is not None:
+                        out.append(_claimed_record(head, lines))
+                    current, head, lines = r[0], tuple(r[:4]), []
+                lines.append(
+                    MappedLine(r[4], r[5], Decimal(r[6]), *r[7:])  # columns in field order
+                )
+            if current is not None:
+                out.append(_claimed_record(head, lines))
+        return out
+
     def take_over_claims(self, owner: str, *, run_id: str, lease: dt.timedelta) -> list[LedgerRow]:
         """Rows left ``posting`` by a load that stopped before recording Intacct's answer and
         that ``owner`` may now resolve (expired lease, or an earlier attempt of ``run_id``);
@@ -559,16 +603,7 @@ class Ledger:
         lease: dt.timedelta,
         extra: Mapping[str, Any],
     ) -> list[LedgerRow]:
-        if lease <= dt.timedelta(0):
-            raise ValueError("a claim lease must be positive")
-        now = self.clock()
-        params = {
-            "owner": owner,
-            "run_id": run_id,
-            "now": _timestamp(now),
-            "lease_until": _timestamp(now + lease),
-            **extra,
-        }
+        params = self._claim_params(owner, run_id, lease, extra)
         with self._write() as conn:
             uuids = [r.uuid for r in conn.execute(self._stmt(statement), params)]
             if not uuids:
@@ -577,6 +612,20 @@ class Ledger:
                 self._stmt("select_claimed", "uuids"), {"uuids": uuids, "owner": owner}
             )
             return [_ledger_row(r) for r in result.mappings()]
+
+    def _claim_params(
+        self, owner: str, run_id: str, lease: dt.timedelta, extra: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        if lease <= dt.timedelta(0):
+            raise ValueError("a claim lease must be positive")
+        now = self.clock()
+        return {
+            "owner": owner,
+            "run_id": run_id,
+            "now": _timestamp(now),
+            "lease_until": _timestamp(now + lease),
+            **extra,
+        }
 
     def mark_posted(self, uuid: str, record_no: str, control_id: str | None) -> None:
         """Record Intacct's RECORDNO for a ``posting`` row (idempotent for the same RECORDNO)."""
@@ -972,6 +1021,13 @@ def _difference_params(run_id: str, day: str, n: int, d: Difference) -> dict[str
         "intacct_amount": None if d.intacct_amount is None else _money(d.intacct_amount),
         "detail": d.detail,
     }
+
+
+def _claimed_record(head: tuple[Any, ...], lines: list[MappedLine]) -> ClaimedRecord:
+    uuid, posting_date, merchant, failed_attempts = head
+    return ClaimedRecord(
+        uuid, dt.date.fromisoformat(posting_date), merchant, int(failed_attempts), tuple(lines)
+    )
 
 
 def _ledger_row(r: sa.RowMapping) -> LedgerRow:

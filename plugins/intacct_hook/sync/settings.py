@@ -55,6 +55,10 @@ EXPIRY_MARGIN_RANGE = (0, 3650)
 # A load's claim on a batch must outlive the batch (request timeout times retries); past it, another
 # run may take the claim over and resolve it by lookup.
 CLAIM_LEASE_RANGE = (5, 24 * 60)
+# Concurrent API jobs the Intacct subscription runs for the company (the standard level of
+# service runs one and queues the rest; higher tiers more, numbers not published). Eight bounds
+# the load's threads and database connections.
+CONCURRENCY_RANGE = (1, 8)
 
 # Keys people put in the Variable by mistake: answered with where the secret belongs.
 _SECRET_KEYS = frozenset(
@@ -96,6 +100,7 @@ class SyncSettings:
     ledger_conn_id: str | None = None
     ledger_path: str = "var/divvy_intacct_ledger.db"
     claim_lease_minutes: int = 60
+    intacct_concurrency: int = 1
     # Retired keys found in the Variable, with their values (see RETIRED_KEYS): not settings.
     retired: Mapping[str, Any] = dataclasses.field(
         default_factory=lambda: MappingProxyType({}), hash=False
@@ -314,4 +319,5 @@ _CHECKS = {
     "ledger_conn_id": _optional_text,
     "ledger_path": _text,
     "claim_lease_minutes": _int_in(*CLAIM_LEASE_RANGE),
+    "intacct_concurrency": _int_in(*CONCURRENCY_RANGE),
 }

@@ -8,8 +8,10 @@ logs: counts and totals, never payloads or secrets.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -391,6 +393,15 @@ class LoadReport:
         self.failed += 1
         self.failures.append(f"{reference_no}: {message}")
 
+    def absorb(self, other: LoadReport) -> None:
+        """Add what another worker's report counted (its batches' outcomes)."""
+        self.posted += other.posted
+        self.already_posted += other.already_posted
+        self.failed += other.failed
+        self.failures.extend(other.failures)
+        if other.last_posted is not None:
+            self.last_posted = other.last_posted
+
 
 def new_ledger_warning(
     intacct: IntacctTarget, ledger: Ledger, settings: SyncSettings, window: SyncWindow
@@ -521,6 +532,12 @@ def load(
     and attempt (``try_number``) before it is sent, and only claims whose lease expired, or of
     an earlier attempt of this run, are recovered. A record that cannot be built into a request
     fails alone, with the reason; the others go on.
+
+    With ``settings.intacct_concurrency`` above 1, that many workers each claim, send and record
+    their own batches, so up to that many requests are at Intacct at once (the subscription's
+    concurrent API jobs). Each batch keeps its own claim and its own ledger transaction; when
+    one worker fails, the others record the batch they are sending and stop claiming, and the
+    first error is raised (its batch stays ``posting`` for the next attempt to look up).
     """
     report = LoadReport()
     if dry_run:
@@ -529,29 +546,141 @@ def load(
     owner = claim_owner(run_id, try_number)
     resolve_unknown_outcomes(intacct, ledger, settings, report, owner=owner, run_id=run_id)
     adopt_already_in_intacct(intacct, ledger, settings, report)
-    sent = 0
-    while claimed := ledger.claim_for_posting(
-        owner, run_id=run_id, batch_size=settings.batch_size, lease=settings.claim_lease
-    ):
-        lines = ledger.mapped_lines([r.uuid for r in claimed])
+    batches = _Batches(intacct, ledger, settings, owner, run_id)
+    workers = settings.intacct_concurrency
+    if workers <= 1:
+        batches.run(report)
+        return report
+    reports = [LoadReport() for _ in range(workers)]
+    with ThreadPoolExecutor(workers, thread_name_prefix="intacct-load") as pool:
+        futures = [pool.submit(batches.run, r) for r in reports]
+        try:
+            wait(futures)
+        except BaseException:
+            # The task is being stopped (Airflow raises in this thread): the workers send and
+            # record the batch in hand, then claim nothing more.
+            batches.stop.set()
+            raise
+    for part in reports:
+        report.absorb(part)
+    for future in futures:
+        error = future.exception()
+        if error is not None:
+            raise error
+    return report
+
+
+class _Batches:
+    """Claim → build → send → record, batch after batch, until no coded ready row is left; run
+    by one worker, or by several at once (each call of :meth:`run` with its own report)."""
+
+    def __init__(
+        self,
+        intacct: IntacctTarget,
+        ledger: Ledger,
+        settings: SyncSettings,
+        owner: str,
+        run_id: str,
+    ) -> None:
+        self.intacct = intacct
+        self.ledger = ledger
+        self.settings = settings
+        self.owner = owner
+        self.run_id = run_id
+        self.sent = 0
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def run(self, report: LoadReport) -> None:
+        """Send and record batch after batch. The next batch is claimed and built while the
+        current one is at Intacct (its claim commits before it is sent, as always), so this
+        process's own work overlaps Intacct's instead of adding to it; requests still go one
+        at a time per worker."""
+        upcoming: Future[_Prepared | None] | None = None
+        try:
+            with ThreadPoolExecutor(1, thread_name_prefix="intacct-load-prepare") as helper:
+                upcoming = helper.submit(self._prepare)
+                while True:
+                    prepared = upcoming.result()
+                    upcoming = None
+                    if prepared is None:
+                        return
+                    if self.stop.is_set():
+                        # Claimed ahead before another worker failed, or the task was stopped.
+                        self._release(prepared)
+                        return
+                    upcoming = helper.submit(self._prepare)
+                    self._send_prepared(prepared, report)
+        except BaseException:
+            # The other workers finish (and record) the batch in hand, then stop claiming.
+            self.stop.set()
+            if upcoming is not None:
+                self._release_unsent(upcoming)
+            raise
+
+    def _release_unsent(self, upcoming: Future[_Prepared | None]) -> None:
+        """Give back the batch claimed ahead when this worker fails; a release that fails
+        too is left to the next load's lookup (the error being raised matters more)."""
+        try:
+            prepared = upcoming.result()
+            if prepared is not None:
+                self._release(prepared)
+        except Exception:
+            log.warning("Could not release a batch claimed ahead; the next load looks it up")
+
+    def _release(self, prepared: _Prepared) -> None:
+        """A batch claimed and never sent is certainly not in Intacct: ready again (a process
+        killed outright leaves it to the next load's lookup)."""
+        for txn in prepared.batch:
+            self.ledger.release_claim(
+                txn.reference_no,
+                "claimed, then not sent: the load stopped before this batch",
+                owner=self.owner,
+            )
+
+    def _prepare(self) -> _Prepared | None:
+        """Claim a batch and build its records; None when nothing is left (or a worker
+        failed). Records that cannot be built are recorded failed here, unsent."""
+        if self.stop.is_set():
+            return None
+        claimed = self.ledger.claim_records(
+            self.owner,
+            run_id=self.run_id,
+            batch_size=self.settings.batch_size,
+            lease=self.settings.claim_lease,
+        )
+        if not claimed:
+            return None
         batch: list[CCTransaction] = []
         unbuildable: list[tuple[str, str]] = []
         for row in claimed:
             try:
-                batch.append(build_cctransaction(row, lines.get(row.uuid, ()), settings))
-            except (ValueError, TypeError, ArithmeticError, DivvyRecordError) as exc:
+                batch.append(build_cctransaction(row, row.lines, self.settings))
+            except (ValueError, TypeError, ArithmeticError) as exc:
                 # UnpostableRecord names the record and field; anything else is cleaned too,
                 # since the ledger must be able to store the message (PostgreSQL refuses NUL).
                 unbuildable.append((row.uuid, xml_safe(str(exc))))
         if unbuildable:
-            ledger.mark_outcomes(owner=owner, failed=unbuildable, sent=False)
-            for uuid, message in unbuildable:
-                report.fail(uuid, message)
-        if batch:
-            _send(intacct, ledger, batch, owner, report)
-        sent += len(batch)
-        log.info("Sent %d transaction(s) so far (batches of %d)", sent, settings.batch_size)
-    return report
+            self.ledger.mark_outcomes(owner=self.owner, failed=unbuildable, sent=False)
+        return _Prepared(batch, unbuildable)
+
+    def _send_prepared(self, prepared: _Prepared, report: LoadReport) -> None:
+        for uuid, message in prepared.unbuildable:
+            report.fail(uuid, message)
+        if prepared.batch:
+            _send(self.intacct, self.ledger, prepared.batch, self.owner, report)
+        with self._lock:
+            self.sent += len(prepared.batch)
+            sent = self.sent
+        log.info("Sent %d transaction(s) so far (batches of %d)", sent, self.settings.batch_size)
+
+
+@dataclass
+class _Prepared:
+    """A claimed batch, built: the records to send and the ones that could not be built."""
+
+    batch: list[CCTransaction]
+    unbuildable: list[tuple[str, str]]
 
 
 def _send(

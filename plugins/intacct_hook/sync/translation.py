@@ -13,10 +13,12 @@ decide, map describes the lines, load builds the record) rather than restating a
    custom field named like a memo (:data:`MEMO_FIELD_NAMES`).
 5. **The header** (:func:`payee`, :func:`header_description`): payee = merchant; description =
    the first line's description.
-6. **The record** (:func:`build_cctransaction`): the ready ledger row and its coded lines become
-   the :class:`~intacct_hook.intacct.records.CCTransaction` that
+6. **The record** (:func:`build_cctransaction`): the ready ledger row's columns and its coded
+   lines become the :class:`~intacct_hook.intacct.records.CCTransaction` that
    :mod:`intacct_hook.intacct.request` writes as XML: card account from the settings, reference
-   number = Divvy uuid, attempt number for the control ID.
+   number = Divvy uuid, attempt number for the control ID, payee = the merchant column stage
+   wrote (step 5's :func:`payee`), description = line 1's description as map stored it (step
+   5's :func:`header_description`). The raw payload is not read again: stage and map did.
 
 Not here, because they are their own subjects: which GL account and dimensions each line gets
 (:mod:`intacct_hook.sync.mapping`, precedence custom field → rules file → default, with the
@@ -55,13 +57,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from intacct_hook.divvy.records import DivvyRecordError, DivvyTransaction, TransactionType
+from intacct_hook.divvy.records import DivvyTransaction, TransactionType
 from intacct_hook.intacct.records import CCLine, CCTransaction
 from intacct_hook.intacct.text import FIELD_LIMITS, UnpostableRecord, clean_text, fit, xml_safe
 from intacct_hook.sync.dimensions import RULE_OF_ID_COLUMN
-from intacct_hook.sync.ledger import LedgerRow, MappedLine
+from intacct_hook.sync.ledger import MappedLine
 from intacct_hook.sync.settings import SyncSettings
 from intacct_hook.sync.window import local_date
 
@@ -440,28 +442,35 @@ def transaction_from_payload(payload: Mapping[str, Any]) -> DivvyTransaction:
     return txn.with_children(DivvyTransaction.from_json(c) for c in children) if children else txn
 
 
+class PostingRow(Protocol):
+    """The ledger columns a record is built from (a ``LedgerRow`` or a ``ClaimedRecord``)."""
+
+    @property
+    def uuid(self) -> str: ...
+    @property
+    def posting_date(self) -> date: ...
+    @property
+    def merchant(self) -> str | None: ...
+    @property
+    def failed_attempts(self) -> int: ...
+
+
 def build_cctransaction(
-    row: LedgerRow, lines: Sequence[MappedLine], settings: SyncSettings
+    row: PostingRow, lines: Sequence[MappedLine], settings: SyncSettings
 ) -> CCTransaction:
     """The Intacct transaction for a ready ledger row and its mapped lines.
 
+    Built from columns alone: payee is the merchant stage stored (:func:`payee`, cleaned for
+    XML), the header description is line 1's description, which map stored as
+    :func:`header_description` would compute it (:func:`line_description` of the first posting
+    line). Both are cleaned and cut again by ``CCTransaction``.
+
     :raises UnpostableRecord: the only error for bad data; it names the Divvy uuid, the field
-        (``lines[2].gl_account_no``, ``card_id``, ``divvy.amount``…) and where to fix the value.
+        (``lines[2].gl_account_no``, ``card_id``…) and where to fix the value.
         Free text never raises: it is cleaned and cut (``intacct.text``).
     """
-    try:
-        txn = transaction_from_payload(row.raw_payload)
-        payee_name = payee(txn)
-        description = header_description(txn)
-    except DivvyRecordError as exc:
-        raise UnpostableRecord(
-            f"divvy.{exc.field}",
-            exc.problem,
-            record=row.uuid,
-            fix="the Divvy payload stored in the ledger cannot be read; run extract and stage "
-            "again, and report the transaction to Divvy support if it stays",
-        ) from None
     ordered = sorted(lines, key=lambda ln: ln.line_no)
+    description = ordered[0].description if ordered else None
     cc_lines = []
     for n, line in enumerate(ordered, 1):
         try:
@@ -486,7 +495,7 @@ def build_cctransaction(
             payment_date=row.posting_date,
             reference_no=row.uuid,
             attempt=row.failed_attempts + 1,
-            payee=payee_name,
+            payee=row.merchant,
             description=description,
             lines=tuple(cc_lines),
         )

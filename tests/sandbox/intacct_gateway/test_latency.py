@@ -1,4 +1,5 @@
-"""The ``latency`` / ``serial`` options: requests answered as usual, one at a time."""
+"""The ``latency`` option at the default concurrency limit of 1: requests answered as usual,
+one at a time."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sandbox.intacct_gateway.state import load_seed
 from sandbox.intacct_gateway.testing import running_gateway
 
 
-@pytest.mark.parametrize("options", [{"latency": 0.005}, {"serial": True}])
+@pytest.mark.parametrize("options", [{"latency": 0.005}, {}])
 def test_requests_are_served_one_at_a_time(options):
     with running_gateway(**options) as gw:
         inside = 0

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
 
@@ -119,6 +121,42 @@ def test_expired_session_is_renewed_transparently(gw, hook):
     gw.expire_sessions()
     assert hook.get_classes() == before
     assert hook._session_id != first_session
+    assert len(functions_sent(gw, "getAPISession")) == 2
+
+
+def test_threads_share_one_api_session_each_with_its_own_http_session(gw, hook):
+    # The load's workers call one hook from several threads at once.
+    barrier = threading.Barrier(4)
+    sessions: list[object] = []
+
+    def work() -> list:
+        barrier.wait()  # all four ask for the API session together
+        sessions.append(hook.session)
+        return hook.get_locations()
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = [f.result() for f in [pool.submit(work) for _ in range(4)]]
+    assert all(a == answers[0] and a for a in answers)
+    assert len(functions_sent(gw, "getAPISession")) == 1
+    assert len({id(s) for s in sessions}) == 4
+    used = list(hook._http_sessions)
+    hook.close()
+    assert hook._http_sessions == []
+    assert all(hook.session is not s for s in used)  # closed ones are never handed out again
+
+
+def test_a_rejected_session_is_renewed_once_for_all_threads(gw, hook):
+    hook.get_locations()
+    gw.expire_sessions()
+    barrier = threading.Barrier(3)
+
+    def work() -> list:
+        barrier.wait()
+        return hook.get_classes()
+
+    with ThreadPoolExecutor(3) as pool:
+        answers = [f.result() for f in [pool.submit(work) for _ in range(3)]]
+    assert answers[0] and answers.count(answers[0]) == 3
     assert len(functions_sent(gw, "getAPISession")) == 2
 
 

@@ -177,11 +177,21 @@ def test_a_uuid_that_cannot_be_a_reference_number_is_the_typed_error():
     assert info.value.field == "reference_no" and "'txr_\\x0bbad'" in str(info.value)
 
 
-def test_an_unreadable_payload_is_the_typed_error_not_a_divvy_error():
-    row = ledger_row(divvy_json(), raw_payload={"transaction": {"uuid": "txr_x"}, "children": []})
-    with pytest.raises(UnpostableRecord) as info:
-        steps.build_cctransaction(row, [mapped(row.uuid)], SyncSettings())
-    assert info.value.record == row.uuid and "transactionType" in info.value.field
+def test_the_record_is_built_from_the_columns_and_lines_never_the_payload():
+    # Stage and map read the payload; load builds from what they stored (issue 10): payee
+    # from the merchant column, description from line 1.
+    row = ledger_row(
+        divvy_json(merchantName="Payload Merchant"),
+        merchant="Column Merchant",
+        raw_payload={"transaction": {"uuid": "unreadable"}, "children": []},
+    )
+    second = mapped(row.uuid, line_no=2, description="second line")
+    txn = steps.build_cctransaction(row, [second, mapped(row.uuid)], SyncSettings())
+    assert (txn.payee, txn.description) == (
+        "Column Merchant",
+        "Jane Doe | Operations | Printer paper",
+    )
+    assert [line.description for line in txn.lines] == [txn.description, "second line"]
 
 
 def test_a_record_without_lines_is_the_typed_error():

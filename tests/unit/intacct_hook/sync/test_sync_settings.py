@@ -27,6 +27,7 @@ INVALID = {
     "reconcile_mode": ("ignore", "one of fail, warn"),
     "batch_size": (101, "from 1 to 100"),
     "claim_lease_minutes": (1, "from 5 to 1440"),
+    "intacct_concurrency": (9, "from 1 to 8"),
     "custom_field_names": ({"gl": "GL"}, "unknown dimension 'gl'"),
     "default_gl_account": ("", "non-empty string or null"),
     "card_expiry_margin_days": (True, "whole number"),
