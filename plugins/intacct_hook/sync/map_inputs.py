@@ -3,8 +3,8 @@
 Computed once, when a postable transaction is staged (:func:`encode_map_input`), and kept in
 the ledger's narrow ``map_input`` table, so the map step reads a few hundred bytes per
 transaction instead of decoding the whole Divvy JSON and rebuilding the transaction. A row
-staged before the table existed has none: the map step computes the same text from the
-payload (:func:`map_input_from_payload`).
+staged before the table existed has none: the map step computes the same lines from the
+payload (:func:`line_inputs`, :func:`stored_lines`).
 
 Each line carries its *facts key*: the custom fields, budget, MCC and merchant, as one JSON
 text. Everything mapping decides except the line's own identity depends only on it, so the map
@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from intacct_hook.divvy.records import DivvyTransaction
+from intacct_hook.divvy.records import DivvyRecordError, DivvyTransaction
 from intacct_hook.sync.rules import LineFacts
-from intacct_hook.sync.translation import line_description, posting_lines, transaction_from_payload
+from intacct_hook.sync.translation import line_description, posting_lines
 
 #: The first element of every stored text; a text of another version is ignored (recomputed
 #: from the payload), so a change of the format never misreads an older ledger.
@@ -115,12 +115,21 @@ def money_text(amount: Decimal) -> str:
     return format(amount, "f")
 
 
+def stored_lines(lines: list[LineInput]) -> list[StoredLine]:
+    """The lines as the map step reads them (what :func:`encode_lines` keeps)."""
+    return [
+        StoredLine(
+            ln.source_uuid,
+            money_text(ln.amount),
+            opt_text(ln.description),
+            facts_key(ln.custom_fields, ln.budget_name, ln.budget_uuid, ln.mcc, ln.merchant),
+        )
+        for ln in lines
+    ]
+
+
 def encode_lines(lines: list[LineInput]) -> str:
-    rows: list[Any] = [FORMAT_VERSION]
-    for ln in lines:
-        key = facts_key(ln.custom_fields, ln.budget_name, ln.budget_uuid, ln.mcc, ln.merchant)
-        rows.append([ln.source_uuid, money_text(ln.amount), ln.description, key])
-    return json.dumps(rows, separators=(",", ":"))
+    return json.dumps([FORMAT_VERSION, *map(list, stored_lines(lines))], separators=(",", ":"))
 
 
 def encode_map_input(txn: DivvyTransaction) -> str:
@@ -128,9 +137,14 @@ def encode_map_input(txn: DivvyTransaction) -> str:
     return encode_lines(line_inputs(txn))
 
 
-def map_input_from_payload(payload: Mapping[str, Any]) -> str:
-    """The same text for a row staged without one (from the Divvy JSON the ledger keeps)."""
-    return encode_map_input(transaction_from_payload(payload))
+def staged_map_input(txn: DivvyTransaction) -> str | None:
+    """What the stage step keeps for the map step, or None when the transaction's lines cannot
+    be computed: the map step then computes them from the payload, and reports the problem
+    there, as it did before the ledger kept them."""
+    try:
+        return encode_map_input(txn)
+    except (DivvyRecordError, ValueError, TypeError, ArithmeticError, OverflowError):
+        return None
 
 
 def decode_lines(text: str) -> list[StoredLine] | None:

@@ -137,7 +137,8 @@ def map_lines(
 
 class Verdict(NamedTuple):
     """The map step's verdict on one transaction, ready for the ledger: ``lines`` are the
-    ``insert_mapped_line`` parameters (money as the ledger's text)."""
+    ``insert_mapped_line`` parameters (money as the ledger's text) but ``now``, which
+    :meth:`Ledger.save_map_verdicts` adds."""
 
     uuid: str
     state: LedgerState  # READY | UNMAPPED
@@ -171,7 +172,7 @@ class StoredMapper:
             required_dimensions,
         )
 
-    def verdict(self, uuid: str, lines: Sequence[StoredLine], now: str) -> Verdict:
+    def verdict(self, uuid: str, lines: Sequence[StoredLine]) -> Verdict:
         mapper = self._mapper
         out: list[dict[str, Any]] = []
         bad: list[tuple[int, str]] = []
@@ -188,7 +189,6 @@ class StoredMapper:
                     "amount": amount,
                     "description": description,
                     **coded.values,
-                    "now": now,
                 }
             )
         if not bad:
