@@ -47,7 +47,7 @@ from intacct_hook.sync.dimensions import (
 from intacct_hook.sync.ledger import MappedLine
 from intacct_hook.sync.map_inputs import StoredLine, facts_key, facts_of, line_inputs
 from intacct_hook.sync.preflight import GL_ACCOUNTS_SCREEN, dimension_label
-from intacct_hook.sync.rules import LineFacts, RuleSet, intacct_id
+from intacct_hook.sync.rules import LineFacts, Rule, RuleSet, intacct_id
 from intacct_hook.sync.states import LedgerState
 
 #: Input columns of :func:`map_lines`; ``description`` is optional.
@@ -174,10 +174,11 @@ class StoredMapper:
 
     def verdict(self, uuid: str, lines: Sequence[StoredLine]) -> Verdict:
         mapper = self._mapper
+        cache = mapper._cache
         out: list[dict[str, Any]] = []
         bad: list[tuple[int, str]] = []
         for line_no, (source_uuid, amount, description, key) in enumerate(lines, 1):
-            coded = mapper.coded(key)
+            coded = cache.get(key) or mapper.coded(key)
             problem = mapper.problem(coded, source_uuid) if coded.required else coded.problem
             if problem is not None:
                 bad.append((line_no, problem))
@@ -223,6 +224,21 @@ def lines_frame(transactions: Iterable[DivvyTransaction]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*INPUT_COLUMNS, "description"])
 
 
+class _Facts:
+    """The facts of one facts key, decoded once, with custom fields found by folded name."""
+
+    def __init__(self, key: str) -> None:
+        self.line_facts = facts_of(key)
+        self._folded: dict[str, tuple[str, ...]] = {}
+        for name, values in self.line_facts.custom_fields.items():
+            # The first name in Divvy's order wins, as in LineFacts.custom_values.
+            self._folded.setdefault(name.casefold(), tuple(v for v in values if v and v.strip()))
+        self.rules: dict[str, Rule] | None = None
+
+    def custom_values(self, name: str) -> tuple[str, ...]:
+        return self._folded.get(name.casefold(), ())
+
+
 @dataclasses.dataclass(frozen=True)
 class _Coded:
     """What mapping decides for one set of line facts (one facts key)."""
@@ -263,6 +279,12 @@ class _LineMapper:
             for dim in self.required_by_account
         }
         self._cache: dict[str, _Coded] = {}
+        # Smaller caches below it: a dimension's custom field values, and the facts rules see.
+        self._from_field: dict[tuple[str, tuple[str, ...]], Any] = {}
+        self._rule_fields = sorted(
+            {r.field_name or "" for r in rules if r.match_field == "custom_field"}
+        )
+        self._by_rule_facts: dict[tuple[Any, ...], dict[str, Rule]] = {}
 
     def map(self, rec: Mapping[str, Any]) -> dict[str, Any]:
         """One line of :func:`map_lines`' output from one row of its input."""
@@ -287,7 +309,7 @@ class _LineMapper:
     def coded(self, key: str) -> _Coded:
         coded = self._cache.get(key)
         if coded is None:
-            coded = self._cache[key] = self._code(facts_of(key))
+            coded = self._cache[key] = self._code(key)
         return coded
 
     def problem(self, coded: _Coded, source_uuid: Any) -> str | None:
@@ -304,7 +326,8 @@ class _LineMapper:
         ]
         return "; ".join([coded.problem, *texts] if coded.problem else texts)
 
-    def _code(self, facts: LineFacts) -> _Coded:
+    def _code(self, key: str) -> _Coded:
+        facts = _Facts(key)
         values: dict[str, str | None] = {}
         problems: list[str] = []
         for dim in DIMENSIONS:
@@ -316,7 +339,7 @@ class _LineMapper:
             values[ID_COLUMNS[dim]] = value
             values[RULE_COLUMNS[dim]] = rule
         if values["gl_account_no"] is None and not problems:
-            problems.append(self._no_gl_reason(facts))
+            problems.append(self._no_gl_reason(facts.line_facts))
         return _Coded(values, "; ".join(problems) or None, self._missing_required(values))
 
     def _missing_required(self, values: Mapping[str, str | None]) -> tuple[str, ...]:
@@ -330,36 +353,18 @@ class _LineMapper:
             if account in accounts and (dim not in ID_COLUMNS or values[ID_COLUMNS[dim]] is None)
         )
 
-    def _dimension(self, dim: str, facts: LineFacts) -> tuple[str | None, str | None, str | None]:
+    def _dimension(self, dim: str, facts: _Facts) -> tuple[str | None, str | None, str | None]:
         name = self.field_names.get(dim)
         if name:
-            ids = list(dict.fromkeys(intacct_id(v) for v in facts.custom_values(name)))
-            ids = [i for i in ids if i]
-            for value in ids:
-                # Such an ID could be sent to neither Intacct nor the ledger (PostgreSQL refuses
-                # NUL): the line waits, unmapped, for the value to be corrected in Divvy.
-                problem = describe_illegal(value)
-                if problem is not None:
-                    return (
-                        None,
-                        None,
-                        (
-                            f"custom field {name!r} value {value[:60]!r} {problem}; correct it in "
-                            "Divvy"
-                        ),
-                    )
-            if len(ids) > 1:
-                return (
-                    None,
-                    None,
-                    (
-                        f"custom field {name!r} has several values ({', '.join(ids)}); keep one "
-                        "in Divvy"
-                    ),
-                )
-            if ids:
-                return ids[0], f"custom field {name!r}", None
-        rule = self.rules.first_match(facts, dim)
+            values = facts.custom_values(name)
+            if values:
+                key = (dim, values)
+                if key not in self._from_field:
+                    self._from_field[key] = self._from_custom_field(name, values)
+                found = self._from_field[key]
+                if found is not None:
+                    return found
+        rule = self._rules_matching(facts).get(dim)
         if rule is not None:
             return rule.values[dim], rule.provenance, None
         if dim == "gl_account" and self.default_gl_account:
@@ -367,6 +372,58 @@ class _LineMapper:
         if dim == "location" and self.card_default_location:
             return self.card_default_location, CARD_DEFAULT_LOCATION, None
         return None, None, None
+
+    def _from_custom_field(
+        self, name: str, values: tuple[str, ...]
+    ) -> tuple[str | None, str | None, str | None] | None:
+        """The dimension's value from its custom field, or a problem; None when it names no
+        ID (the rules and defaults decide then)."""
+        ids = list(dict.fromkeys(intacct_id(v) for v in values))
+        ids = [i for i in ids if i]
+        for value in ids:
+            # Such an ID could be sent to neither Intacct nor the ledger (PostgreSQL refuses
+            # NUL): the line waits, unmapped, for the value to be corrected in Divvy.
+            problem = describe_illegal(value)
+            if problem is not None:
+                return (
+                    None,
+                    None,
+                    f"custom field {name!r} value {value[:60]!r} {problem}; correct it in Divvy",
+                )
+        if len(ids) > 1:
+            return (
+                None,
+                None,
+                f"custom field {name!r} has several values ({', '.join(ids)}); keep one in Divvy",
+            )
+        if ids:
+            return ids[0], f"custom field {name!r}", None
+        return None
+
+    def _rules_matching(self, facts: _Facts) -> dict[str, Rule]:
+        """Per dimension, the first rule in file order that matches and sets it
+        (:meth:`RuleSet.first_match` for every dimension at once). Cached by the facts rules
+        can look at, which far fewer lines differ in than in their whole coding."""
+        if facts.rules is not None:
+            return facts.rules
+        line = facts.line_facts
+        key = (
+            line.budget_name,
+            line.budget_uuid,
+            line.mcc,
+            line.merchant,
+            tuple(facts.custom_values(name) for name in self._rule_fields),
+        )
+        found = self._by_rule_facts.get(key)
+        if found is None:
+            found = self._by_rule_facts[key] = {}
+            for rule in self.rules:
+                if all(dim in found for dim in rule.values) or not rule.matches(line):
+                    continue
+                for dim in rule.values:
+                    found.setdefault(dim, rule)
+        facts.rules = found
+        return found
 
     def _check_active(self, dim: str, value: str, rule: str | None) -> str | None:
         active = self.valid_ids.get(dim)
