@@ -25,6 +25,7 @@ from intacct_hook.intacct.text import (
     xml_safe,
 )
 from intacct_hook.sync.ledger import (
+    MAP_PAGE,
     ExpectedEntry,
     Ledger,
     MappingInput,
@@ -325,10 +326,11 @@ def map_transactions(
     card_default_location: str | None,
     valid_ids: Mapping[str, set[str]] | None,
     required_dimensions: Mapping[str, frozenset[str]] | None = None,
+    page_size: int = MAP_PAGE,
 ) -> dict[str, Any]:
     """Code every line of every postable transaction; the uncodable ones become ``unmapped``.
 
-    A page of transactions at a time (``MAP_PAGE``): read what mapping needs (the lines stage
+    A page of transactions at a time (``page_size``): read what mapping needs (the lines stage
     kept, or for an older row its payload), code each distinct set of facts once, save the
     page's verdicts in one write transaction. Memory stays flat however large the window.
     """
@@ -345,7 +347,7 @@ def map_transactions(
     )
     states: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
-    for page in ledger.mapping_inputs():
+    for page in ledger.mapping_inputs(page_size):
         verdicts = [mapper.verdict(row.uuid, _stored_lines(row)) for row in page]
         claimed = ledger.save_map_verdicts(page, verdicts)
         for verdict in verdicts:
