@@ -24,6 +24,9 @@ Example::
                        card_default_location="100", valid_ids={"gl_account": {"6100", "6300"}})
     for outcome in result.outcomes():
         ledger.save_mapping(outcome.uuid, outcome.lines, outcome.state, outcome.reason)
+
+The map step itself uses :class:`StoredMapper` (the same coder, without a DataFrame) over the
+lines stage kept in the ledger (:mod:`intacct_hook.sync.map_inputs`).
 """
 
 from __future__ import annotations

@@ -348,7 +348,11 @@ def map_transactions(
     states: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     for page in ledger.mapping_inputs(page_size):
-        verdicts = [mapper.verdict(row.uuid, _stored_lines(row)) for row in page]
+        # A transaction without posting lines (a split whose parts are missing) has nothing to
+        # code; stage holds such a one, and mapping leaves it as it is.
+        coded = [(row, ln) for row in page if (ln := _stored_lines(row))]
+        page = [row for row, _ in coded]
+        verdicts = [mapper.verdict(row.uuid, ln) for row, ln in coded]
         claimed = ledger.save_map_verdicts(page, verdicts)
         for verdict in verdicts:
             if verdict.uuid in claimed:
