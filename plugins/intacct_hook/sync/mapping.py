@@ -48,7 +48,7 @@ from intacct_hook.sync.dimensions import (
     RULE_COLUMNS,
 )
 from intacct_hook.sync.ledger import MappedLine
-from intacct_hook.sync.map_inputs import StoredLine, facts_key, facts_of, line_inputs
+from intacct_hook.sync.map_inputs import StoredLine, facts_of, line_inputs
 from intacct_hook.sync.preflight import GL_ACCOUNTS_SCREEN, dimension_label
 from intacct_hook.sync.rules import LineFacts, Rule, RuleSet, intacct_id
 from intacct_hook.sync.states import LedgerState
@@ -230,8 +230,8 @@ def lines_frame(transactions: Iterable[DivvyTransaction]) -> pd.DataFrame:
 class _Facts:
     """The facts of one facts key, decoded once, with custom fields found by folded name."""
 
-    def __init__(self, key: str) -> None:
-        self.line_facts = facts_of(key)
+    def __init__(self, line_facts: LineFacts) -> None:
+        self.line_facts = line_facts
         self._folded: dict[str, tuple[str, ...]] = {}
         for name, values in self.line_facts.custom_fields.items():
             # The first name in Divvy's order wins, as in LineFacts.custom_values.
@@ -281,7 +281,7 @@ class _LineMapper:
             dim: _required_dimension_text(dim, rules.source, field_names, card_default_location)
             for dim in self.required_by_account
         }
-        self._cache: dict[str, _Coded] = {}
+        self._cache: dict[Any, _Coded] = {}
         # Smaller caches below it: a dimension's custom field values, and the facts rules see.
         self._from_field: dict[tuple[str, tuple[str, ...]], Any] = {}
         self._rule_fields = sorted(
@@ -291,14 +291,26 @@ class _LineMapper:
 
     def map(self, rec: Mapping[str, Any]) -> dict[str, Any]:
         """One line of :func:`map_lines`' output from one row of its input."""
-        key = facts_key(
-            rec["custom_fields"] or {},
-            _opt_text(rec["budget_name"]),
-            _opt_text(rec["budget_uuid"]),
-            _opt_text(rec["mcc"]),
-            _opt_text(rec["merchant"]),
+        facts = LineFacts(
+            custom_fields={
+                name: tuple(values or ()) for name, values in (rec["custom_fields"] or {}).items()
+            },
+            budget_name=_opt_text(rec["budget_name"]),
+            budget_uuid=_opt_text(rec["budget_uuid"]),
+            mcc=_opt_text(rec["mcc"]),
+            merchant=_opt_text(rec["merchant"]),
         )
-        coded = self.coded(key)
+        # A tuple key never equals the map step's text keys: one cache serves both.
+        key = (
+            tuple(facts.custom_fields.items()),
+            facts.budget_name,
+            facts.budget_uuid,
+            facts.mcc,
+            facts.merchant,
+        )
+        coded = self._cache.get(key)
+        if coded is None:
+            coded = self._cache[key] = self._code(_Facts(facts))
         return {
             "uuid": rec["uuid"],
             "line_no": int(rec["line_no"]),
@@ -312,7 +324,7 @@ class _LineMapper:
     def coded(self, key: str) -> _Coded:
         coded = self._cache.get(key)
         if coded is None:
-            coded = self._cache[key] = self._code(key)
+            coded = self._cache[key] = self._code(_Facts(facts_of(key)))
         return coded
 
     def problem(self, coded: _Coded, source_uuid: Any) -> str | None:
@@ -329,8 +341,7 @@ class _LineMapper:
         ]
         return "; ".join([coded.problem, *texts] if coded.problem else texts)
 
-    def _code(self, key: str) -> _Coded:
-        facts = _Facts(key)
+    def _code(self, facts: _Facts) -> _Coded:
         values: dict[str, str | None] = {}
         problems: list[str] = []
         for dim in DIMENSIONS:
