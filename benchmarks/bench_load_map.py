@@ -8,11 +8,12 @@ load task does: take over interrupted claims, the adopt lookup, then claim → b
 parse → ledger update per batch.
 
 Targets (issue 10): **map ≥ 50,000 transactions/s** on the staged rows (the whole step: the
-ledger read, ``lines_frame``, ``map_lines``, saving every verdict and line; pandas is imported
-beforehand, as a task imports it once), and **load local CPU ≤ 100 µs per transaction**: the
-CPU time of this process during ``steps.load`` (building the requests, sending, parsing the
-answers, every ledger read and write) divided by the transactions posted. The gateway's CPU
-is its own process's and is not counted; the wall time per transaction is printed beside it.
+rules file read, the ledger read of what stage kept for mapping, coding, saving every verdict
+and line; pandas is imported beforehand, as a task imports it once), and **load local CPU ≤
+100 µs per transaction**: the CPU time of this process during ``steps.load`` (building the
+requests, sending, parsing the answers, every ledger read and write) divided by the
+transactions posted. The gateway's CPU is its own process's and is not counted; the wall time
+per transaction is printed beside it.
 At 100 µs a 100,000-transaction window spends ten seconds of its own, against Intacct's round
 trips of about a second per 100.
 

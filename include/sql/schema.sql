@@ -64,6 +64,16 @@ CREATE TABLE IF NOT EXISTS mapped_line (
     PRIMARY KEY (uuid, line_no)
 );
 
+-- What the map step reads of a staged transaction: its posting lines and the facts rules match
+-- (intacct_hook/sync/map_inputs.py), a few hundred bytes written by the stage step with the row.
+-- Kept apart from divvy_transaction, whose rows hold the whole Divvy JSON: the map step reads
+-- this narrow table instead of decoding every payload. No row, or NULL: computed from the
+-- payload (rows staged before this table existed, or not postable when staged).
+CREATE TABLE IF NOT EXISTS map_input (
+    uuid  TEXT PRIMARY KEY REFERENCES divvy_transaction (uuid) ON DELETE CASCADE,
+    lines TEXT
+);
+
 CREATE TABLE IF NOT EXISTS reconciliation (
     run_id         TEXT NOT NULL,
     posting_date   TEXT NOT NULL,

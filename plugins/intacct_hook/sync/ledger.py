@@ -31,7 +31,7 @@ import pathlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -78,6 +78,21 @@ class _RowRefused(Exception):
 #: concurrent load never waits long for SQLite's write lock.
 MAPPING_CHUNK = 1000
 
+#: Transactions the map step reads, codes and saves at a time (one write transaction each):
+#: its memory does not grow with the window, and a page's writes take milliseconds.
+MAP_PAGE = 5000
+
+
+class MappingInput(NamedTuple):
+    """A transaction as the map step reads it (``select_mapping_inputs.sql``)."""
+
+    uuid: str
+    state: str
+    posting_date: str
+    state_reason: str | None  # None for a ready row: not read
+    map_input: str | None  # map_inputs text; None: compute it from raw_payload
+    raw_payload: str | None  # the Divvy JSON, only when map_input is None
+
 
 class LedgerMissingError(FileNotFoundError):
     """The ledger file is not where the settings say, and creating one was not asked for."""
@@ -101,6 +116,9 @@ class StagedTransaction:
     raw_payload: Mapping[str, Any]
     state: str  # ready | held | skipped
     reason: str | None = None
+    #: What the map step reads of it (``map_inputs.encode_map_input``); None: computed from
+    #: the payload when it is mapped.
+    map_input: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -267,6 +285,15 @@ class Ledger:
             self._statements[key] = stmt
         return stmt
 
+    def _executemany(self, conn: Connection, name: str, rows: list[dict[str, Any]]) -> int:
+        """Run statement ``name`` once per row; returns the rows changed. On SQLite the text
+        goes to the driver as it is (sqlite3 binds ``:name`` itself): SQLAlchemy's per-row
+        bind processing cost twice the insert of a page of mapped lines."""
+        if self.engine.dialect.name != "sqlite":
+            return conn.execute(self._stmt(name), rows).rowcount
+        text = for_dialect(self.sql(name), "sqlite")
+        return conn.exec_driver_sql(text, rows).rowcount
+
     def ensure_schema(self) -> None:
         """Create the tables and indexes that do not exist yet (idempotent)."""
         with self._write() as conn:
@@ -426,6 +453,7 @@ class Ledger:
                 # One executemany per statement: a round trip per row dominated on PostgreSQL.
                 if upserts:
                     conn.execute(upsert, list(upserts.values()))
+                    conn.execute(self._stmt("stage_map_input"), list(upserts.values()))
                 restaged = [{"uuid": u} for u in upserts if existing.get(u) is not None]
                 if restaged:
                     conn.execute(clear_lines, restaged)
@@ -522,6 +550,109 @@ class Ledger:
             conn.execute(self._stmt("clear_mapped_lines"), {"uuid": uuid})
             if lines:
                 conn.execute(self._stmt("insert_mapped_line"), lines)
+        return None
+
+    def mapping_inputs(self, page: int = MAP_PAGE) -> Iterator[list[MappingInput]]:
+        """What the map step evaluates (the rows of :meth:`select_for_mapping`), a page at a
+        time in posting order. Each page is its own short read, so the caller may save a
+        page's verdicts before asking for the next."""
+        stmt = self._stmt("select_mapping_inputs")
+        after = ("", "")
+        while True:
+            with self.engine.connect() as conn:
+                params = {"after_date": after[0], "after_uuid": after[1], "limit": page}
+                rows = [MappingInput._make(r) for r in conn.execute(stmt, params)]
+            if rows:
+                yield rows
+            if len(rows) < page:
+                return
+            after = (rows[-1].posting_date, rows[-1].uuid)
+
+    def save_map_verdicts(
+        self,
+        read: Sequence[MappingInput],
+        verdicts: Sequence[tuple[str, str, str | None, list[dict[str, Any]]]],
+    ) -> set[str]:
+        """Save the map step's verdicts ``(uuid, state, reason, insert_mapped_line params)``
+        on a page :meth:`mapping_inputs` returned, in one write transaction; returns the uuids
+        another run's load claimed (or posted) meanwhile, left as they are.
+
+        A transaction whose verdict is what it already holds keeps its row untouched (a
+        divvy_transaction row holds the whole Divvy JSON, and rewriting thousands of them cost
+        more than all the rest); only its lines are replaced. A row re-staged into another
+        state since the page was read raises :class:`LedgerStateError` after the others are
+        saved, as :meth:`save_mappings` does."""
+        if len(read) != len(verdicts):
+            raise ValueError(f"{len(verdicts)} verdicts for {len(read)} transactions")
+        if not read:
+            return set()
+        claimed: set[str] = set()
+        try:
+            with self._write() as conn:
+                refusal = self._save_map_page(conn, read, verdicts, claimed)
+        except _RowRefused:
+            claimed.clear()  # rolled back: the whole page again, row by row
+            now = self.now()
+            with self._write() as conn:
+                refusal = self._save_mappings_one_by_one(
+                    conn, [_map_verdict_params(v, now) for v in verdicts], claimed
+                )
+        if refusal is not None:
+            raise LedgerStateError(refusal)
+        return claimed
+
+    def _save_map_page(
+        self,
+        conn: Connection,
+        read: Sequence[MappingInput],
+        verdicts: Sequence[tuple[str, str, str | None, list[dict[str, Any]]]],
+        claimed: set[str],
+    ) -> str | None:
+        now = self.now()
+        first, last = read[0], read[-1]
+        current = {
+            r.uuid: r.state
+            for r in conn.execute(
+                self._stmt("lock_for_mapping"),
+                {
+                    "first_date": first.posting_date,
+                    "first_uuid": first.uuid,
+                    "last_date": last.posting_date,
+                    "last_uuid": last.uuid,
+                },
+            )
+        }
+        changed: list[dict[str, Any]] = []
+        replaced: list[str] = []
+        lines: list[dict[str, Any]] = []
+        elsewhere: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+        for row, verdict in zip(read, verdicts, strict=True):
+            uuid, state, reason, line_params = verdict
+            if uuid != row.uuid:
+                raise ValueError(f"verdict for {uuid} where {row.uuid} was read")
+            if state not in MAP_STATES:
+                raise ValueError(f"mapping result state must be one of {MAP_STATES}, got {state!r}")
+            for params in line_params:
+                params["now"] = now
+            holds = current.get(uuid)
+            if holds is None:
+                elsewhere.append(_map_verdict_params(verdict, now))
+                continue
+            if not (holds == row.state == state and reason == row.state_reason):
+                changed.append(
+                    {"uuid": uuid, "state": str(state), "state_reason": reason, "now": now}
+                )
+            replaced.append(uuid)
+            lines.extend(line_params)
+        if changed and self._executemany(conn, "update_mapping_state", changed) != len(changed):
+            raise _RowRefused
+        delete = self._stmt("delete_mapped_lines", "uuids")
+        for part in _chunks(replaced, 1000):
+            conn.execute(delete, {"uuids": part})
+        if lines:
+            self._executemany(conn, "insert_mapped_line", lines)
+        if elsewhere:
+            return self._save_mappings_one_by_one(conn, elsewhere, claimed)
         return None
 
     def mapped_lines(self, uuids: Sequence[str]) -> dict[str, list[MappedLine]]:
@@ -985,6 +1116,7 @@ def _stage_params(row: StagedTransaction, run_id: str, now: str) -> dict[str, An
         "state_reason": row.reason,
         "run_id": run_id,
         "now": now,
+        "map_input": row.map_input,
     }
 
 
@@ -1007,6 +1139,15 @@ def _line_params(uuid: str, line: MappedLine, now: str) -> dict[str, Any]:
     params = {name: getattr(line, name) for name in _LINE_FIELDS}
     params.update(uuid=uuid, amount=_money(line.amount), now=now)
     return params
+
+
+def _map_verdict_params(
+    verdict: tuple[str, str, str | None, list[dict[str, Any]]], now: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    uuid, state, reason, lines = verdict
+    for params in lines:
+        params["now"] = now
+    return {"uuid": uuid, "state": str(state), "state_reason": reason, "now": now}, lines
 
 
 def _difference_params(run_id: str, day: str, n: int, d: Difference) -> dict[str, Any]:

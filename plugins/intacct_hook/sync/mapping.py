@@ -24,14 +24,17 @@ Example::
                        card_default_location="100", valid_ids={"gl_account": {"6100", "6300"}})
     for outcome in result.outcomes():
         ledger.save_mapping(outcome.uuid, outcome.lines, outcome.state, outcome.reason)
+
+The map step itself uses :class:`StoredMapper` (the same coder, without a DataFrame) over the
+lines stage kept in the ledger (:mod:`intacct_hook.sync.map_inputs`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping, Set
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import pandas as pd
 
@@ -45,10 +48,10 @@ from intacct_hook.sync.dimensions import (
     RULE_COLUMNS,
 )
 from intacct_hook.sync.ledger import MappedLine
+from intacct_hook.sync.map_inputs import StoredLine, facts_of, line_inputs
 from intacct_hook.sync.preflight import GL_ACCOUNTS_SCREEN, dimension_label
-from intacct_hook.sync.rules import LineFacts, RuleSet, intacct_id
+from intacct_hook.sync.rules import LineFacts, Rule, RuleSet, intacct_id
 from intacct_hook.sync.states import LedgerState
-from intacct_hook.sync.translation import line_description, posting_lines
 
 #: Input columns of :func:`map_lines`; ``description`` is optional.
 INPUT_COLUMNS = (
@@ -121,19 +124,80 @@ def map_lines(
     if lines.empty:
         empty = pd.DataFrame(columns=list(LINE_COLUMNS), dtype=object)
         return MappingResult(empty, _transactions(empty))
-    mapper = _LineMapper(rules, field_names, default_gl_account, card_default_location, valid_ids)
+    mapper = _LineMapper(
+        rules,
+        field_names,
+        default_gl_account,
+        card_default_location,
+        valid_ids,
+        required_dimensions,
+    )
     mapped = [mapper.map(rec) for rec in _records(lines)]
     # object dtype keeps None as None (pandas 3 would infer str columns holding NaN).
     out = pd.DataFrame(mapped, columns=list(LINE_COLUMNS), dtype=object)
-    if required_dimensions:
-        _hold_missing_required(
-            out,
-            required_dimensions,
-            rules_source=rules.source,
-            field_names=field_names,
-            card_default_location=card_default_location,
-        )
     return MappingResult(out, _transactions(out))
+
+
+class Verdict(NamedTuple):
+    """The map step's verdict on one transaction, ready for the ledger: ``lines`` are the
+    ``insert_mapped_line`` parameters (money as the ledger's text) but ``now``, which
+    :meth:`Ledger.save_map_verdicts` adds."""
+
+    uuid: str
+    state: LedgerState  # READY | UNMAPPED
+    reason: str | None
+    lines: list[dict[str, Any]]
+
+
+class StoredMapper:
+    """:func:`map_lines` for the map step: the same decisions, over the lines the ledger
+    keeps per transaction (:mod:`intacct_hook.sync.map_inputs`), without a DataFrame.
+
+    Each distinct facts key is coded once per step; a line costs a dictionary look-up.
+    """
+
+    def __init__(
+        self,
+        rules: RuleSet,
+        *,
+        field_names: Mapping[str, str | None] = DEFAULT_CUSTOM_FIELD_NAMES,
+        default_gl_account: str | None = None,
+        card_default_location: str | None = None,
+        valid_ids: Mapping[str, Set[str]] | None = None,
+        required_dimensions: Mapping[str, Set[str]] | None = None,
+    ) -> None:
+        self._mapper = _LineMapper(
+            rules,
+            field_names,
+            default_gl_account,
+            card_default_location,
+            valid_ids,
+            required_dimensions,
+        )
+
+    def verdict(self, uuid: str, lines: Sequence[StoredLine]) -> Verdict:
+        mapper = self._mapper
+        cache = mapper._cache
+        out: list[dict[str, Any]] = []
+        bad: list[tuple[int, str]] = []
+        for line_no, (source_uuid, amount, description, key) in enumerate(lines, 1):
+            coded = cache.get(key) or mapper.coded(key)
+            problem = mapper.problem(coded, source_uuid) if coded.required else coded.problem
+            if problem is not None:
+                bad.append((line_no, problem))
+            out.append(
+                {
+                    "uuid": uuid,
+                    "line_no": line_no,
+                    "source_uuid": source_uuid,
+                    "amount": amount,
+                    "description": description,
+                    **coded.values,
+                }
+            )
+        if not bad:
+            return Verdict(uuid, LedgerState.READY, None, out)
+        return Verdict(uuid, LedgerState.UNMAPPED, _reason(bad, len(out)), out)
 
 
 def lines_frame(transactions: Iterable[DivvyTransaction]) -> pd.DataFrame:
@@ -145,27 +209,55 @@ def lines_frame(transactions: Iterable[DivvyTransaction]) -> pd.DataFrame:
     """
     rows: list[dict[str, Any]] = []
     for txn in transactions:
-        parts = {child.uuid: child for child in txn.children}
-        for line_no, line in enumerate(posting_lines(txn), 1):
-            part = parts.get(line.source_uuid, txn)
+        for line_no, line in enumerate(line_inputs(txn), 1):
             rows.append(
                 {
                     "uuid": txn.uuid,
                     "line_no": line_no,
                     "source_uuid": line.source_uuid,
                     "amount": line.amount,
-                    "custom_fields": dict(line.coding),
-                    "budget_name": part.budget_name or txn.budget_name,
-                    "budget_uuid": part.budget_uuid or txn.budget_uuid,
-                    "mcc": part.mcc or txn.mcc,
-                    "merchant": part.merchant_name or txn.merchant_name,
-                    "description": line_description(txn, line),
+                    "custom_fields": dict(line.custom_fields),
+                    "budget_name": line.budget_name,
+                    "budget_uuid": line.budget_uuid,
+                    "mcc": line.mcc,
+                    "merchant": line.merchant,
+                    "description": line.description,
                 }
             )
     return pd.DataFrame(rows, columns=[*INPUT_COLUMNS, "description"])
 
 
+class _Facts:
+    """The facts of one facts key, decoded once, with custom fields found by folded name."""
+
+    def __init__(self, line_facts: LineFacts) -> None:
+        self.line_facts = line_facts
+        self._folded: dict[str, tuple[str, ...]] = {}
+        for name, values in self.line_facts.custom_fields.items():
+            # The first name in Divvy's order wins, as in LineFacts.custom_values.
+            self._folded.setdefault(name.casefold(), tuple(v for v in values if v and v.strip()))
+        self.rules: dict[str, Rule] | None = None
+
+    def custom_values(self, name: str) -> tuple[str, ...]:
+        return self._folded.get(name.casefold(), ())
+
+
+@dataclasses.dataclass(frozen=True)
+class _Coded:
+    """What mapping decides for one set of line facts (one facts key)."""
+
+    values: dict[str, str | None]  # the ID and rule columns
+    problem: str | None
+    required: tuple[str, ...]  # dimensions the GL account requires and the coding lacks
+
+
 class _LineMapper:
+    """Codes lines; each distinct set of facts (custom fields, budget, MCC, merchant) once.
+
+    Everything but the required-dimension message depends on the facts alone, and a window
+    holds far fewer distinct facts than lines: caching by facts key is the vectorisation.
+    """
+
     def __init__(
         self,
         rules: RuleSet,
@@ -173,28 +265,84 @@ class _LineMapper:
         default_gl_account: str | None,
         card_default_location: str | None,
         valid_ids: Mapping[str, Set[str]] | None,
+        required_dimensions: Mapping[str, Set[str]] | None = None,
     ) -> None:
         self.rules = rules
         self.field_names = field_names
         self.default_gl_account = default_gl_account
         self.card_default_location = card_default_location
         self.valid_ids = valid_ids or {}
+        required = required_dimensions or {}
+        self.required_by_account = {
+            dim: frozenset(a for a, dims in required.items() if dim in dims)
+            for dim in sorted({d for dims in required.values() for d in dims})
+        }
+        self.required_text = {
+            dim: _required_dimension_text(dim, rules.source, field_names, card_default_location)
+            for dim in self.required_by_account
+        }
+        self._cache: dict[Any, _Coded] = {}
+        # Smaller caches below it: a dimension's custom field values, and the facts rules see.
+        self._from_field: dict[tuple[str, tuple[str, ...]], Any] = {}
+        self._rule_fields = sorted(
+            {r.field_name or "" for r in rules if r.match_field == "custom_field"}
+        )
+        self._by_rule_facts: dict[tuple[Any, ...], dict[str, Rule]] = {}
 
     def map(self, rec: Mapping[str, Any]) -> dict[str, Any]:
+        """One line of :func:`map_lines`' output from one row of its input."""
         facts = LineFacts(
-            custom_fields=rec["custom_fields"] or {},
+            custom_fields={
+                name: tuple(values or ()) for name, values in (rec["custom_fields"] or {}).items()
+            },
             budget_name=_opt_text(rec["budget_name"]),
             budget_uuid=_opt_text(rec["budget_uuid"]),
             mcc=_opt_text(rec["mcc"]),
             merchant=_opt_text(rec["merchant"]),
         )
-        out: dict[str, Any] = {
+        # A tuple key never equals the map step's text keys: one cache serves both.
+        key = (
+            tuple(facts.custom_fields.items()),
+            facts.budget_name,
+            facts.budget_uuid,
+            facts.mcc,
+            facts.merchant,
+        )
+        coded = self._cache.get(key)
+        if coded is None:
+            coded = self._cache[key] = self._code(_Facts(facts))
+        return {
             "uuid": rec["uuid"],
             "line_no": int(rec["line_no"]),
             "source_uuid": rec["source_uuid"],
             "amount": _decimal(rec["amount"]),
             "description": _opt_text(rec.get("description")),
+            **coded.values,
+            "problem": self.problem(coded, rec["source_uuid"]),
         }
+
+    def coded(self, key: str) -> _Coded:
+        coded = self._cache.get(key)
+        if coded is None:
+            coded = self._cache[key] = self._code(_Facts(facts_of(key)))
+        return coded
+
+    def problem(self, coded: _Coded, source_uuid: Any) -> str | None:
+        """The line's problems: its coding's, then each required dimension it lacks (the
+        message names the Divvy record, so it is the one part made per line)."""
+        if not coded.required:
+            return coded.problem
+        acct = coded.values["gl_account_no"]
+        rule = coded.values["gl_account_rule"]
+        texts = [
+            f"Divvy record {source_uuid}: GL account '{acct}' (from {rule}) "
+            f"{self.required_text[dim]} of {acct} in Intacct ({GL_ACCOUNTS_SCREEN})"
+            for dim in coded.required
+        ]
+        return "; ".join([coded.problem, *texts] if coded.problem else texts)
+
+    def _code(self, facts: _Facts) -> _Coded:
+        values: dict[str, str | None] = {}
         problems: list[str] = []
         for dim in DIMENSIONS:
             value, rule, problem = self._dimension(dim, facts)
@@ -202,43 +350,35 @@ class _LineMapper:
                 problem = self._check_active(dim, value, rule)
             if problem:
                 problems.append(problem)
-            out[ID_COLUMNS[dim]] = value
-            out[RULE_COLUMNS[dim]] = rule
-        if out["gl_account_no"] is None and not problems:
-            problems.append(self._no_gl_reason(facts))
-        out["problem"] = "; ".join(problems) or None
-        return out
+            values[ID_COLUMNS[dim]] = value
+            values[RULE_COLUMNS[dim]] = rule
+        if values["gl_account_no"] is None and not problems:
+            problems.append(self._no_gl_reason(facts.line_facts))
+        return _Coded(values, "; ".join(problems) or None, self._missing_required(values))
 
-    def _dimension(self, dim: str, facts: LineFacts) -> tuple[str | None, str | None, str | None]:
+    def _missing_required(self, values: Mapping[str, str | None]) -> tuple[str, ...]:
+        """Intacct refuses a line lacking a dimension its account requires ("missing the
+        Department dimension"), and preflight promised to hold it. A required name outside
+        :data:`ID_COLUMNS` is one this sync never supplies."""
+        account = values["gl_account_no"]
+        return tuple(
+            dim
+            for dim, accounts in self.required_by_account.items()
+            if account in accounts and (dim not in ID_COLUMNS or values[ID_COLUMNS[dim]] is None)
+        )
+
+    def _dimension(self, dim: str, facts: _Facts) -> tuple[str | None, str | None, str | None]:
         name = self.field_names.get(dim)
         if name:
-            ids = list(dict.fromkeys(intacct_id(v) for v in facts.custom_values(name)))
-            ids = [i for i in ids if i]
-            for value in ids:
-                # Such an ID could be sent to neither Intacct nor the ledger (PostgreSQL refuses
-                # NUL): the line waits, unmapped, for the value to be corrected in Divvy.
-                problem = describe_illegal(value)
-                if problem is not None:
-                    return (
-                        None,
-                        None,
-                        (
-                            f"custom field {name!r} value {value[:60]!r} {problem}; correct it in "
-                            "Divvy"
-                        ),
-                    )
-            if len(ids) > 1:
-                return (
-                    None,
-                    None,
-                    (
-                        f"custom field {name!r} has several values ({', '.join(ids)}); keep one "
-                        "in Divvy"
-                    ),
-                )
-            if ids:
-                return ids[0], f"custom field {name!r}", None
-        rule = self.rules.first_match(facts, dim)
+            values = facts.custom_values(name)
+            if values:
+                key = (dim, values)
+                if key not in self._from_field:
+                    self._from_field[key] = self._from_custom_field(name, values)
+                found = self._from_field[key]
+                if found is not None:
+                    return found
+        rule = self._rules_matching(facts).get(dim)
         if rule is not None:
             return rule.values[dim], rule.provenance, None
         if dim == "gl_account" and self.default_gl_account:
@@ -246,6 +386,58 @@ class _LineMapper:
         if dim == "location" and self.card_default_location:
             return self.card_default_location, CARD_DEFAULT_LOCATION, None
         return None, None, None
+
+    def _from_custom_field(
+        self, name: str, values: tuple[str, ...]
+    ) -> tuple[str | None, str | None, str | None] | None:
+        """The dimension's value from its custom field, or a problem; None when it names no
+        ID (the rules and defaults decide then)."""
+        ids = list(dict.fromkeys(intacct_id(v) for v in values))
+        ids = [i for i in ids if i]
+        for value in ids:
+            # Such an ID could be sent to neither Intacct nor the ledger (PostgreSQL refuses
+            # NUL): the line waits, unmapped, for the value to be corrected in Divvy.
+            problem = describe_illegal(value)
+            if problem is not None:
+                return (
+                    None,
+                    None,
+                    f"custom field {name!r} value {value[:60]!r} {problem}; correct it in Divvy",
+                )
+        if len(ids) > 1:
+            return (
+                None,
+                None,
+                f"custom field {name!r} has several values ({', '.join(ids)}); keep one in Divvy",
+            )
+        if ids:
+            return ids[0], f"custom field {name!r}", None
+        return None
+
+    def _rules_matching(self, facts: _Facts) -> dict[str, Rule]:
+        """Per dimension, the first rule in file order that matches and sets it
+        (:meth:`RuleSet.first_match` for every dimension at once). Cached by the facts rules
+        can look at, which far fewer lines differ in than in their whole coding."""
+        if facts.rules is not None:
+            return facts.rules
+        line = facts.line_facts
+        key = (
+            line.budget_name,
+            line.budget_uuid,
+            line.mcc,
+            line.merchant,
+            tuple(facts.custom_values(name) for name in self._rule_fields),
+        )
+        found = self._by_rule_facts.get(key)
+        if found is None:
+            found = self._by_rule_facts[key] = {}
+            for rule in self.rules:
+                if all(dim in found for dim in rule.values) or not rule.matches(line):
+                    continue
+                for dim in rule.values:
+                    found.setdefault(dim, rule)
+        facts.rules = found
+        return found
 
     def _check_active(self, dim: str, value: str, rule: str | None) -> str | None:
         active = self.valid_ids.get(dim)
@@ -268,38 +460,6 @@ class _LineMapper:
             f"no GL account: {source} and no rule in {self.rules.source} matches "
             f"{' / '.join(seen)}; code it in Divvy, add a rule, or set default_gl_account"
         )
-
-
-def _hold_missing_required(
-    out: pd.DataFrame,
-    required: Mapping[str, Set[str]],
-    *,
-    rules_source: str,
-    field_names: Mapping[str, str | None],
-    card_default_location: str | None,
-) -> None:
-    """Add a problem to every line whose GL account requires a dimension the line lacks.
-
-    One vectorised pass per required dimension (a handful), never per line: Intacct refuses such
-    a line ("missing the Department dimension"), and preflight promised to hold it.
-    """
-    account = out["gl_account_no"]
-    for dim in sorted({d for dims in required.values() for d in dims}):
-        missing = account.isin([a for a, dims in required.items() if dim in dims])
-        if dim in ID_COLUMNS:
-            missing &= out[ID_COLUMNS[dim]].isna()
-        if not missing.any():
-            continue
-        rows = out.loc[missing]
-        acct = rows["gl_account_no"].astype(str)
-        text = (
-            "Divvy record " + rows["source_uuid"].astype(str)
-            + ": GL account '" + acct + "' (from " + rows["gl_account_rule"].astype(str) + ") "
-            + _required_dimension_text(dim, rules_source, field_names, card_default_location)
-            + " of " + acct + f" in Intacct ({GL_ACCOUNTS_SCREEN})"
-        )  # fmt: skip
-        before = rows["problem"]
-        out.loc[missing, "problem"] = (before.fillna("") + "; " + text).where(before.notna(), text)
 
 
 def _required_dimension_text(
@@ -356,13 +516,8 @@ def _transactions(lines: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=list(TRANSACTION_COLUMNS), dtype=object)
     rows = []
     for uuid, group in _groups(lines).items():
-        bad = [r for r in group if r["problem"] is not None]
-        if not bad:
-            reason = None
-        elif len(group) == 1:
-            reason = bad[0]["problem"]
-        else:
-            reason = "; ".join(f"line {r['line_no']}: {r['problem']}" for r in bad)
+        bad = [(r["line_no"], r["problem"]) for r in group if r["problem"] is not None]
+        reason = _reason(bad, len(group)) if bad else None
         rows.append(
             {
                 "uuid": uuid,
@@ -373,6 +528,13 @@ def _transactions(lines: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=list(TRANSACTION_COLUMNS), dtype=object)
+
+
+def _reason(bad: Sequence[tuple[int, str]], line_count: int) -> str:
+    """Why a transaction is unmapped: its line's problem, or each bad line's, numbered."""
+    if line_count == 1:
+        return bad[0][1]
+    return "; ".join(f"line {line_no}: {problem}" for line_no, problem in bad)
 
 
 def _mapped_line(rec: Mapping[str, Any]) -> MappedLine:

@@ -7,6 +7,7 @@ logs: counts and totals, never payloads or secrets.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import Counter
@@ -26,10 +27,19 @@ from intacct_hook.intacct.text import (
     xml_safe,
 )
 from intacct_hook.sync.ledger import (
+    MAP_PAGE,
     ExpectedEntry,
     Ledger,
+    MappingInput,
     StagedTransaction,
     Tally,
+)
+from intacct_hook.sync.map_inputs import (
+    StoredLine,
+    decode_lines,
+    line_inputs,
+    staged_map_input,
+    stored_lines,
 )
 from intacct_hook.sync.reconcile import (
     ExpectedPosting,
@@ -304,6 +314,7 @@ def staged_transaction(
         raw_payload=payload,
         state=state,
         reason=fit(xml_safe(reason), _REASON_LIMIT) if reason else reason,
+        map_input=staged_map_input(txn) if state == LedgerState.READY else None,
     )
 
 
@@ -322,17 +333,18 @@ def map_transactions(
     card_default_location: str | None,
     valid_ids: Mapping[str, set[str]] | None,
     required_dimensions: Mapping[str, frozenset[str]] | None = None,
+    page_size: int = MAP_PAGE,
 ) -> dict[str, Any]:
-    """Code every line of every postable transaction; the uncodable ones become ``unmapped``."""
-    # Mapping is done in pandas: imported when the step runs, not when the DAG file is parsed.
-    from intacct_hook.sync.mapping import lines_frame, map_lines
+    """Code every line of every postable transaction; the uncodable ones become ``unmapped``.
 
-    rows = ledger.select_for_mapping()
-    if not rows:
-        return {"mapped": 0, "unmapped": 0, "unmapped_reasons": {}}
-    txns = [transaction_from_payload(r.raw_payload) for r in rows]
-    result = map_lines(
-        lines_frame(txns),
+    A page of transactions at a time (``page_size``): read what mapping needs (the lines stage
+    kept, or for an older row its payload), code each distinct set of facts once, save the
+    page's verdicts in one write transaction. Memory stays flat however large the window.
+    """
+    # Mapping is done in pandas: imported when the step runs, not when the DAG file is parsed.
+    from intacct_hook.sync.mapping import StoredMapper
+
+    mapper = StoredMapper(
         rules,
         field_names=settings.custom_field_names,
         default_gl_account=settings.default_gl_account,
@@ -342,22 +354,44 @@ def map_transactions(
     )
     states: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
-    outcomes = list(result.outcomes())
-    # All verdicts in a few large transactions, not one commit per transaction.
-    claimed = ledger.save_mappings((o.uuid, o.lines, o.state, o.reason) for o in outcomes)
-    for outcome in outcomes:
-        if outcome.uuid in claimed:
-            states["claimed_elsewhere"] += 1  # another run's load took it meanwhile
-            continue
-        states[outcome.state] += 1
-        if outcome.reason:
-            reasons[outcome.reason] += 1
+    for page in ledger.mapping_inputs(page_size):
+        # A transaction without posting lines (a split whose parts are missing) has nothing to
+        # code; stage holds such a one, and mapping leaves it as it is.
+        coded = [(row, ln) for row in page if (ln := _stored_lines(row))]
+        page = [row for row, _ in coded]
+        verdicts = [mapper.verdict(row.uuid, ln) for row, ln in coded]
+        claimed = ledger.save_map_verdicts(page, verdicts)
+        for verdict in verdicts:
+            if verdict.uuid in claimed:
+                states["claimed_elsewhere"] += 1  # another run's load took it meanwhile
+                continue
+            states[verdict.state] += 1
+            if verdict.reason:
+                reasons[verdict.reason] += 1
+    if not states:
+        return {"mapped": 0, "unmapped": 0, "unmapped_reasons": {}}
     return {
         "mapped": states[LedgerState.READY],
         "unmapped": states[LedgerState.UNMAPPED],
         "claimed_by_another_run": states["claimed_elsewhere"],
         "unmapped_reasons": dict(reasons.most_common(20)),
     }
+
+
+def _stored_lines(row: MappingInput) -> list[StoredLine]:
+    """The lines stage kept for ``row``; computed from its payload when it has none (staged
+    before the ledger kept them)."""
+    if row.map_input is not None:
+        lines = decode_lines(row.map_input)
+        if lines is not None:
+            return lines
+    if row.raw_payload is None:
+        raise StepError(
+            f"Divvy transaction {row.uuid}: the ledger holds its map input in a format this "
+            "version does not read (written by a newer version of the package); run that "
+            "version, or stage the transaction again"
+        )
+    return stored_lines(line_inputs(transaction_from_payload(json.loads(row.raw_payload))))
 
 
 # --- load -------------------------------------------------------------------------------------

@@ -383,7 +383,7 @@ def test_sql_files_use_only_bind_parameters():
     statements = split_statements((SQL_DIR / "schema.sql").read_text())
     assert [s.split("EXISTS")[1].split()[0] for s in statements] == [
         "divvy_transaction", "divvy_transaction_state_idx", "divvy_transaction_posting_date_idx",
-        "divvy_transaction_claim_order_idx", "mapped_line", "reconciliation",
+        "divvy_transaction_claim_order_idx", "mapped_line", "map_input", "reconciliation",
         "reconciliation_difference", "divvy_landing", "divvy_landing_extracted_at_idx",
         "extract_manifest", "extract_manifest_extracted_at_idx",
     ]  # fmt: skip
