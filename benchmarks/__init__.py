@@ -15,4 +15,5 @@ BENCHMARKS: dict[str, str] = {
     "mapping": "benchmarks.bench_mapping",
     "load_map": "benchmarks.bench_load_map",
     "divvy_extract": "benchmarks.bench_divvy_extract",
+    "extract_stage": "benchmarks.bench_extract_stage",
 }

@@ -96,15 +96,40 @@ def _accelerate_divvy_emulator() -> None:
     api.list_page = transactions_page
 
 
+#: The server's own limit when none is asked for: lifted, so a benchmark measures the client
+#: (whose limiter then gets a matching tiny window, see divvy_extract).
+UNLIMITED = 10_000_000
+
+_divvy_handle: Any = None
+
+
 @contextlib.contextmanager
-def _serve_divvy(rows: int) -> Iterator[dict[str, Any]]:
+def _serve_divvy(
+    rows: int, calls_per_window: int = UNLIMITED, window_seconds: float = 60.0
+) -> Iterator[dict[str, Any]]:
+    global _divvy_handle
     from sandbox.divvy_api.testing import running_divvy
 
     _accelerate_divvy_emulator()
-    # The server's own limit is lifted: the benchmark measures the client, and the client's
-    # limiter gets a matching tiny window (see divvy_extract).
-    with running_divvy(divvy_seed(rows), calls_per_minute=10_000_000) as handle:
+    with running_divvy(
+        divvy_seed(rows), calls_per_minute=calls_per_window, window_seconds=window_seconds
+    ) as handle:
+        _divvy_handle = handle
         yield {"url": handle.url, "token": handle.token}
+
+
+def _divvy_stats() -> dict[str, Any]:
+    """What the Divvy server answered so far: requests by path kind and status."""
+    requests = _divvy_handle.requests if _divvy_handle is not None else []
+    by_status: dict[str, int] = {}
+    lists = by_id = 0
+    for r in requests:
+        by_status[str(r.status)] = by_status.get(str(r.status), 0) + 1
+        if r.path.rstrip("/").endswith("/v3/spend/transactions"):
+            lists += 1
+        elif "/v3/spend/transactions/" in r.path:
+            by_id += 1
+    return {"requests": len(requests), "by_status": by_status, "lists": lists, "by_id": by_id}
 
 
 @contextlib.contextmanager
@@ -119,19 +144,39 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks._servers")
     parser.add_argument("kind", choices=("divvy", "intacct"))
     parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--calls-per-window", type=int, default=UNLIMITED)
+    parser.add_argument("--window-seconds", type=float, default=60.0)
     args = parser.parse_args(argv)
-    server = _serve_divvy(args.rows) if args.kind == "divvy" else _serve_intacct()
+    server = (
+        _serve_divvy(args.rows, args.calls_per_window, args.window_seconds)
+        if args.kind == "divvy"
+        else _serve_intacct()
+    )
     with server as info:
         print(json.dumps(info), flush=True)
-        sys.stdin.read()  # serve until the parent closes our stdin (or exits)
+        # Serve until the parent closes our stdin (or exits); a "stats" line asks what the
+        # server has answered so far (one JSON line back).
+        for line in sys.stdin:
+            if line.strip() == "stats":
+                print(json.dumps(_divvy_stats()), flush=True)
     return 0
 
 
 class ChildServer:
     """A server child process; ``info`` is what it printed (URL, token)."""
 
-    def __init__(self, kind: str, *, rows: int = 0, timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        kind: str,
+        *,
+        rows: int = 0,
+        calls_per_window: int = UNLIMITED,
+        window_seconds: float = 60.0,
+        timeout: float = 120.0,
+    ) -> None:
         cmd = [sys.executable, "-m", "benchmarks._servers", kind, "--rows", str(rows)]
+        cmd += ["--calls-per-window", str(calls_per_window)]
+        cmd += ["--window-seconds", str(window_seconds)]
         self.process = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
@@ -141,6 +186,14 @@ class ChildServer:
             code = self.process.wait(timeout=timeout)
             raise RuntimeError(f"the {kind} server process exited with {code} before serving")
         self.info: dict[str, Any] = json.loads(line)
+
+    def stats(self) -> dict[str, Any]:
+        """The Divvy server's count of requests so far (``requests``, ``by_status``, ``lists``,
+        ``by_id``)."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("stats\n")
+        self.process.stdin.flush()
+        return json.loads(self.process.stdout.readline())
 
     def close(self) -> None:
         if self.process.stdin is not None:

@@ -113,13 +113,24 @@ def extract(
     clear or completion that arrives after the lookback is not missed), and note the postable
     ones for this run's reconcile.
 
-    Memory stays flat: rows go to the landing table in chunks, which keeps one row per uuid
-    (both passes return many of the same transactions), and the counts are read back from it.
+    The window is covered by three walks that never read the same row twice (the rate limit,
+    not our CPU, decides how long an extract takes): purchases in the window, and rows updated
+    in the window whose purchase is before it or after it. Together they are exactly "occurred
+    in the window, or updated in it". Each walk's server-side result set can only grow while it
+    is paged (``occurredTime`` never changes and ``updatedTime`` only increases, and the
+    ``updatedTime`` end is applied client-side), so the offset cursor can repeat a row but never
+    skip one.
+
+    Memory stays flat: rows go to the landing table in chunks, which keeps one row per uuid,
+    and the counts are read back from it.
     """
     rules = rules_from_settings(settings or SyncSettings())
+    start, end = window.extract_from, window.extract_to
+    updated = {"updated_from": start, "updated_to": end}
     passes = (
-        ("occurred", {"occurred_from": window.extract_from, "occurred_to": window.extract_to}),
-        ("updated", {"updated_from": window.extract_from, "updated_to": window.extract_to}),
+        ("occurred-time", {"occurred_from": start, "occurred_to": end}),
+        ("updated-time (purchased before the window)", {**updated, "occurred_to": start}),
+        ("updated-time (purchased after the window)", {**updated, "occurred_from": end}),
     )
 
     def keep_invalid(row: Mapping[str, Any], _error: DivvyRecordError) -> None:
@@ -142,7 +153,7 @@ def extract(
                 ledger.land(run_id, buffer, postable)
                 buffer, postable = [], []
         ledger.land(run_id, buffer, postable)
-        log.info("Divvy %s-time pass: %d transactions returned", name, fetched)
+        log.info("Divvy %s pass: %d transactions returned", name, fetched)
     by_type: Counter[str] = Counter(
         p["transaction"].get("transactionType", "?") for p in ledger.landed(run_id)
     )
