@@ -157,19 +157,21 @@ def _header_safe(value: str) -> bool:
 
 
 def _nested_deeper_than(value: Any, limit: int) -> bool:
-    """True if lists/objects nest more than ``limit`` levels (iterative: no recursion)."""
+    """True if lists/objects nest more than ``limit`` levels (iterative: no recursion).
+
+    Only containers are pushed (``json.loads`` makes nothing but dicts and lists of them):
+    scalars are most of a page, and visiting each one cost more than decoding the page.
+    """
+    containers = (dict, list)
+    if type(value) not in containers:
+        return False
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, Mapping):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children)
+        children = item.values() if type(item) is dict else item
+        stack.extend((child, depth + 1) for child in children if type(child) in containers)
     return False
 
 

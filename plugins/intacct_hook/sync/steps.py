@@ -7,6 +7,7 @@ logs: counts and totals, never payloads or secrets.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -188,31 +189,32 @@ def stage(
     this run until its reconcile has counted it.
     """
     rules = rules_from_settings(settings)
-    rows: list[StagedTransaction] = []
     bad: list[str] = []
     reasons: Counter[str] = Counter()
     held_bad_data = 0
-    seen: set[str] = set()
-    for payload in ledger.landed(run_id):
-        uuid = (payload.get("transaction") or {}).get("uuid")
-        if isinstance(uuid, str):
-            seen.add(uuid)
-        try:
-            row, bad_data = _stage_one(payload, rules, window)
-        except _Unstageable as exc:
-            bad.append(str(exc))
-            continue
-        if bad_data:
-            held_bad_data += 1
-            log.warning("Divvy transaction %s held: %s", row.uuid, row.reason)
-        if row.state != LedgerState.READY:
-            reasons[f"{row.state}: {reason_kind(row.reason)}"] += 1
-        rows.append(row)
-    counts = ledger.stage(rows, run_id)
+
+    def decided() -> Iterator[StagedTransaction]:
+        # A generator: the ledger writes each chunk as it is decided, so however large the
+        # window, one chunk of payloads is held at a time.
+        nonlocal held_bad_data
+        for text in ledger.landed_json(run_id):
+            try:
+                row, bad_data = _stage_one(text, rules, window)
+            except _Unstageable as exc:
+                bad.append(str(exc))
+                continue
+            if bad_data:
+                held_bad_data += 1
+                log.warning("Divvy transaction %s held: %s", row.uuid, row.reason)
+            if row.state != LedgerState.READY:
+                reasons[f"{row.state}: {reason_kind(row.reason)}"] += 1
+            yield row
+
+    counts = ledger.stage(decided(), run_id)
     summary = counts.as_dict() | {"not_postable": dict(reasons), "held_bad_data": held_bad_data}
     # What extract noted as postable must have been landed: a landing lost between the two
     # steps (deleted, or from a restored database) would otherwise stage nothing and succeed.
-    missing = [e.uuid for e in ledger.extracted(run_id) if e.uuid not in seen]
+    missing = ledger.not_landed(run_id)
     if missing:
         summary["not_landed"] = len(missing)
         raise StepError(
@@ -234,13 +236,20 @@ class _Unstageable(Exception):
 
 
 def _stage_one(
-    payload: Mapping[str, Any], rules: PostingRules, window: SyncWindow
+    landed: str, rules: PostingRules, window: SyncWindow
 ) -> tuple[StagedTransaction, bool]:
-    """The ledger row for one landed payload, and whether it is held for bad data."""
+    """The ledger row for one landed payload (its JSON text, kept as it is as the row's raw
+    payload), and whether it is held for bad data."""
     try:
+        payload = json.loads(landed)
         txn = transaction_from_payload(payload)
     except DivvyRecordError as exc:
         raise _Unstageable(str(exc)) from None
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:
+        # Not JSON of a landed payload at all: only a damaged ledger holds such a row.
+        raise _Unstageable(
+            f"a landed payload cannot be read ({type(exc).__name__}); run this run's extract again."
+        ) from None
     problem = describe_illegal(txn.uuid)
     if problem is not None or len(txn.uuid) > FIELD_LIMITS["reference_no"]:
         why = problem or f"is {len(txn.uuid)} characters long"
@@ -250,7 +259,7 @@ def _stage_one(
         )
     try:
         decision = decide(txn, rules)
-        row = staged_transaction(txn, decision, window, payload)
+        row = staged_transaction(txn, decision, window, landed)
     except Exception as exc:
         # Whatever else one record's data breaks must not stop the others; the step still
         # fails at the end, naming it.
@@ -267,12 +276,13 @@ def staged_transaction(
     txn: DivvyTransaction,
     decision: PostingDecision,
     window: SyncWindow,
-    payload: Mapping[str, Any],
+    payload: Mapping[str, Any] | str,
 ) -> StagedTransaction:
     """The ledger row for ``txn`` as the posting rules decided it.
 
     Text columns are made safe for both databases (PostgreSQL refuses NUL, SQLite a lone
-    surrogate); the raw payload is kept as sent, since JSON escapes those characters.
+    surrogate); the raw payload is kept as sent, since JSON escapes those characters (``payload``
+    may be its JSON text as the ledger landed it).
     """
     state = STATE_FOR_ACTION[decision.action]
     reason = None if state == LedgerState.READY else decision.reason
