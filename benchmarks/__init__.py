@@ -17,4 +17,5 @@ BENCHMARKS: dict[str, str] = {
     "divvy_extract": "benchmarks.bench_divvy_extract",
     # The real DAG at 1k and 10k transactions (a few minutes); --size 100000 for issue 10's size.
     "e2e": "benchmarks.bench_e2e",
+    "extract_stage": "benchmarks.bench_extract_stage",
 }

@@ -98,14 +98,23 @@ def _accelerate_divvy_emulator() -> None:
     api.list_page = transactions_page
 
 
+#: The server's own limit when none is asked for: lifted, so a benchmark measures the client
+#: (whose limiter then gets a matching tiny window, see divvy_extract).
+UNLIMITED = 10_000_000
+
+
 @contextlib.contextmanager
-def _serve_divvy(rows: int) -> Iterator[dict[str, Any]]:
+def _serve_divvy(
+    rows: int, calls_per_window: int = UNLIMITED, window_seconds: float = 60.0
+) -> Iterator[dict[str, Any]]:
+    from sandbox.divvy_api import server as divvy_server
     from sandbox.divvy_api.testing import running_divvy
 
     _accelerate_divvy_emulator()
-    # The server's own limit is lifted: the benchmark measures the client, and the client's
-    # limiter gets a matching tiny window (see divvy_extract).
-    with running_divvy(divvy_seed(rows), calls_per_minute=10_000_000) as handle:
+    with running_divvy(
+        divvy_seed(rows), calls_per_minute=calls_per_window, window_seconds=window_seconds
+    ) as handle:
+        _serve_stats(divvy_server._Handler, lambda: _divvy_stats(handle))
         yield {"url": handle.url, "token": handle.token}
 
 
@@ -166,6 +175,20 @@ def _count_intacct_requests(gateway: Any) -> Any:
             return {**counts, "functions": dict(counts["functions"])}
 
     return stats
+
+
+def _divvy_stats(handle: Any) -> dict[str, Any]:
+    """What the Divvy server answered so far: requests by path kind and status."""
+    requests = handle.requests
+    by_status: dict[str, int] = {}
+    lists = by_id = 0
+    for r in requests:
+        by_status[str(r.status)] = by_status.get(str(r.status), 0) + 1
+        if r.path.rstrip("/").endswith("/v3/spend/transactions"):
+            lists += 1
+        elif "/v3/spend/transactions/" in r.path:
+            by_id += 1
+    return {"requests": len(requests), "by_status": by_status, "lists": lists, "by_id": by_id}
 
 
 @contextlib.contextmanager
@@ -233,7 +256,7 @@ def _serve_divvy_clears(count: int, days: tuple[date, date]) -> Iterator[dict[st
     with running_divvy(seed, calls_per_minute=10_000_000) as handle:
         for row in coded_clears(count, days):
             handle.state.add_transaction(row, bump=False)
-        _serve_stats(divvy_server._Handler, lambda: {"requests": len(handle.state.requests)})
+        _serve_stats(divvy_server._Handler, lambda: _divvy_stats(handle))
         yield {"url": handle.url, "token": handle.token}
 
 
@@ -244,10 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=1, help="gateway: API jobs at once")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="gateway: ms per job")
     parser.add_argument("--days", default="", help="two ISO dates, comma-separated")
+    parser.add_argument("--calls-per-window", type=int, default=UNLIMITED)
+    parser.add_argument("--window-seconds", type=float, default=60.0)
     args = parser.parse_args(argv)
     server: Any
     if args.kind == "divvy":
-        server = _serve_divvy(args.rows)
+        server = _serve_divvy(args.rows, args.calls_per_window, args.window_seconds)
     elif args.kind == "divvy-clears":
         first, second = (date.fromisoformat(d) for d in args.days.split(","))
         server = _serve_divvy_clears(args.rows, (first, second))
@@ -270,10 +295,14 @@ class ChildServer:
         timeout: float = 120.0,
         concurrency: int = 1,
         latency_ms: float = 0.0,
+        calls_per_window: int = UNLIMITED,
+        window_seconds: float = 60.0,
         args: Sequence[str] = (),
     ) -> None:
         cmd = [sys.executable, "-m", "benchmarks._servers", kind, "--rows", str(rows)]
-        cmd += ["--concurrency", str(concurrency), "--latency-ms", str(latency_ms), *args]
+        cmd += ["--concurrency", str(concurrency), "--latency-ms", str(latency_ms)]
+        cmd += ["--calls-per-window", str(calls_per_window)]
+        cmd += ["--window-seconds", str(window_seconds), *args]
         self.process = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )

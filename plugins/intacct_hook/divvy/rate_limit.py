@@ -6,11 +6,13 @@ costs no failed call. Plain Python: the hook acquires a call before each request
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 
 #: The documented Spend & Expense limit per token, per minute.
 MAX_CALLS_PER_MINUTE = 60
@@ -39,6 +41,30 @@ class RollingWindowLimiter:
 
         ``on_wait(seconds)`` is called before each sleep (for the "waiting" log line).
         """
+        return self._acquire(on_wait)[0]
+
+    @contextmanager
+    def call(self, on_wait: Callable[[float], None] | None = None) -> Iterator[float]:
+        """:meth:`acquire` for the request sent inside the block (yields the seconds waited);
+        when the block ends, the call counts from then on.
+
+        The server counts a call when it arrives: after we stamp it at acquire, before its
+        answer is read here. A fixed margin alone lost to one slow moment on a busy machine (the
+        server saw an earlier call later than we stamped it, and answered the next one 429);
+        counting the call from the end of its exchange is never earlier than the server counts
+        it, whatever the latency, and costs one request's latency per window.
+        """
+        waited, stamp = self._acquire(on_wait)
+        try:
+            yield waited
+        finally:
+            with self._lock:
+                # Gone already if the request took longer than the window.
+                with suppress(ValueError):
+                    self._stamps.remove(stamp)
+                bisect.insort(self._stamps, time.monotonic())
+
+    def _acquire(self, on_wait: Callable[[float], None] | None) -> tuple[float, float]:
         waited = 0.0
         while True:
             with self._lock:
@@ -48,7 +74,7 @@ class RollingWindowLimiter:
                     self._stamps.popleft()
                 if len(self._stamps) < self.calls:
                     self._stamps.append(now)
-                    return waited
+                    return waited, now
                 delay = horizon - (now - self._stamps[0])
             if on_wait is not None:
                 on_wait(delay)

@@ -157,19 +157,21 @@ def _header_safe(value: str) -> bool:
 
 
 def _nested_deeper_than(value: Any, limit: int) -> bool:
-    """True if lists/objects nest more than ``limit`` levels (iterative: no recursion)."""
+    """True if lists/objects nest more than ``limit`` levels (iterative: no recursion).
+
+    Only containers are pushed (``json.loads`` makes nothing but dicts and lists of them):
+    scalars are most of a page, and visiting each one cost more than decoding the page.
+    """
+    containers = (dict, list)
+    if type(value) not in containers:
+        return False
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, Mapping):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children)
+        children = item.values() if type(item) is dict else item
+        stack.extend((child, depth + 1) for child in children if type(child) in containers)
     return False
 
 
@@ -369,19 +371,19 @@ class DivvyHook(BaseHook):
             if self._bearer and time.monotonic() < self._bearer[1]:
                 return self._bearer[0]
             params = self.conn_params
-            self.limiter.acquire(self._log_limiter_wait)
             try:
-                answer = self._exchange(
-                    "POST",
-                    params.token_url or "",
-                    "token_url",
-                    fix="the token_url extra",
-                    data={
-                        "grant_type": "client_credentials",
-                        "client_id": params.client_id,
-                        "client_secret": params.client_secret,
-                    },
-                )
+                with self.limiter.call(self._log_limiter_wait):
+                    answer = self._exchange(
+                        "POST",
+                        params.token_url or "",
+                        "token_url",
+                        fix="the token_url extra",
+                        data={
+                            "grant_type": "client_credentials",
+                            "client_id": params.client_id,
+                            "client_secret": params.client_secret,
+                        },
+                    )
             except requests.RequestException as exc:
                 raise DivvyTransientError(
                     f"could not reach the OAuth token URL ({type(exc).__name__})",
@@ -452,16 +454,16 @@ class DivvyHook(BaseHook):
         return (retrying or self._retrying())(self._request_once, method, path, params)
 
     def _request_once(self, method: str, path: str, params: Mapping[str, Any] | None) -> Any:
-        self.limiter.acquire(self._log_limiter_wait)
-        self.log.debug("Divvy %s %s %s", method, path, dict(params or {}))
-        answer = self._exchange(
-            method,
-            self.conn_params.base_url + path,
-            path,
-            fix="the connection's host field",
-            params=params,
-            headers=self._auth_headers(),
-        )
+        with self.limiter.call(self._log_limiter_wait):
+            self.log.debug("Divvy %s %s %s", method, path, dict(params or {}))
+            answer = self._exchange(
+                method,
+                self.conn_params.base_url + path,
+                path,
+                fix="the connection's host field",
+                params=params,
+                headers=self._auth_headers(),
+            )
         status = answer.status
         if status == 429 or status >= 500:
             error = self._error_from(answer, method, path)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import itertools
 import json
 import logging
 import pathlib
@@ -94,6 +95,11 @@ class MappingInput(NamedTuple):
     raw_payload: str | None  # the Divvy JSON, only when map_input is None
 
 
+#: Rows per write transaction when staging; the rows are consumed as they come, so a window of
+#: any size holds one chunk of payloads at a time.
+STAGE_CHUNK = 500
+
+
 class LedgerMissingError(FileNotFoundError):
     """The ledger file is not where the settings say, and creating one was not asked for."""
 
@@ -113,7 +119,9 @@ class StagedTransaction:
     posting_date: dt.date  # occurred_time as a date in the configured time zone
     updated_time: dt.datetime | None
     merchant: str | None
-    raw_payload: Mapping[str, Any]
+    #: The landed payload, or its JSON text exactly as :meth:`Ledger.land` stored it (stage
+    #: passes the text through rather than serialising the decoded payload again).
+    raw_payload: Mapping[str, Any] | str
     state: str  # ready | held | skipped
     reason: str | None = None
     #: What the map step reads of it (``map_inputs.encode_map_input``); None: computed from
@@ -360,7 +368,7 @@ class Ledger:
             {
                 "run_id": run_id,
                 "uuid": _landing_key(p["transaction"]),
-                "payload": json.dumps(p, sort_keys=True, default=str),
+                "payload": payload_json(p),
                 "now": now,
             }
             for p in payloads
@@ -390,12 +398,25 @@ class Ledger:
 
     def landed(self, run_id: str) -> Iterator[dict[str, Any]]:
         """The payloads landed by ``run_id``, streamed so memory stays flat."""
+        for text in self.landed_json(run_id):
+            yield json.loads(text)
+
+    def landed_json(self, run_id: str) -> Iterator[str]:
+        """The JSON text of each payload landed by ``run_id`` (as :func:`payload_json` made
+        it), streamed so memory stays flat."""
         with self.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=500).execute(
                 self._stmt("select_landed"), {"run_id": run_id}
             )
             for row in result:
-                yield json.loads(row.payload)
+                yield row.payload
+
+    def not_landed(self, run_id: str, *, limit: int = 1000) -> list[str]:
+        """Uuids ``run_id``'s extract noted as postable that its landing no longer holds (at
+        most ``limit`` of them, in uuid order)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(self._stmt("select_not_landed"), {"run_id": run_id, "limit": limit})
+            return [r.uuid for r in rows]
 
     def purge_landing(self, run_id: str, *, retention: dt.timedelta) -> int:
         """Drop the landing of ``run_id`` (finished) and any landing older than ``retention``
@@ -413,15 +434,20 @@ class Ledger:
     def stage(self, rows: Iterable[StagedTransaction], run_id: str) -> StageCounts:
         """Upsert transactions by uuid. Rows posting or posted are left untouched (protected);
         so is a row whose Divvy data is unchanged and whose map verdict stands (unchanged):
-        only new data, or a new decision, resets a row and drops its mapped lines."""
+        only new data, or a new decision, resets a row and drops its mapped lines.
+
+        ``rows`` is consumed as it comes, :data:`STAGE_CHUNK` rows per write transaction, so
+        memory stays flat and a concurrent load never waits long for SQLite's write lock. Each
+        row's upsert stands on its own (its guards are in the SQL), so a failure part-way leaves
+        the chunks before it staged, and staging again is the same upsert."""
         inserted = updated = unchanged = protected = 0
         by_state: dict[str, int] = {}
         now = self.now()
         upsert = self._stmt("stage_transaction")
         clear_lines = self._stmt("clear_mapped_lines")
         select = self._stmt("select_staged", "uuids")
-        with self._write() as conn:
-            for batch in _chunks(list(rows), 500):
+        for batch in _ichunks(rows, STAGE_CHUNK):
+            with self._write() as conn:
                 for row in batch:
                     if row.state not in STAGE_STATES:
                         raise ValueError(
@@ -1101,6 +1127,19 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[i : i + size]
 
 
+def _ichunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def payload_json(payload: Mapping[str, Any]) -> str:
+    """A payload's JSON as the ledger keeps it: keys sorted, Decimals as strings. Loading this
+    text and serialising it again gives the same text, so stage can store it as it was landed
+    and re-staging unchanged data compares equal."""
+    return json.dumps(payload, sort_keys=True, default=str)
+
+
 def _stage_params(row: StagedTransaction, run_id: str, now: str) -> dict[str, Any]:
     return {
         "uuid": row.uuid,
@@ -1110,7 +1149,9 @@ def _stage_params(row: StagedTransaction, run_id: str, now: str) -> dict[str, An
         "posting_date": row.posting_date.isoformat(),
         "updated_time": _iso(row.updated_time),
         "merchant": row.merchant,
-        "raw_payload": json.dumps(row.raw_payload, sort_keys=True, default=str),
+        "raw_payload": (
+            row.raw_payload if isinstance(row.raw_payload, str) else payload_json(row.raw_payload)
+        ),
         # The enum's plain word: what the ledger has always stored, whatever the driver.
         "state": str(row.state),
         "state_reason": row.reason,

@@ -130,13 +130,24 @@ def extract(
     clear or completion that arrives after the lookback is not missed), and note the postable
     ones for this run's reconcile.
 
-    Memory stays flat: rows go to the landing table in chunks, which keeps one row per uuid
-    (both passes return many of the same transactions), and the counts are read back from it.
+    The window is covered by three walks that never read the same row twice (the rate limit,
+    not our CPU, decides how long an extract takes): purchases in the window, and rows updated
+    in the window whose purchase is before it or after it. Together they are exactly "occurred
+    in the window, or updated in it". Each walk's server-side result set can only grow while it
+    is paged (``occurredTime`` never changes and ``updatedTime`` only increases, and the
+    ``updatedTime`` end is applied client-side), so the offset cursor can repeat a row but never
+    skip one.
+
+    Memory stays flat: rows go to the landing table in chunks, which keeps one row per uuid,
+    and the counts are read back from it.
     """
     rules = rules_from_settings(settings or SyncSettings())
+    start, end = window.extract_from, window.extract_to
+    updated = {"updated_from": start, "updated_to": end}
     passes = (
-        ("occurred", {"occurred_from": window.extract_from, "occurred_to": window.extract_to}),
-        ("updated", {"updated_from": window.extract_from, "updated_to": window.extract_to}),
+        ("occurred-time", {"occurred_from": start, "occurred_to": end}),
+        ("updated-time (purchased before the window)", {**updated, "occurred_to": start}),
+        ("updated-time (purchased after the window)", {**updated, "occurred_from": end}),
     )
 
     def keep_invalid(row: Mapping[str, Any], _error: DivvyRecordError) -> None:
@@ -159,7 +170,7 @@ def extract(
                 ledger.land(run_id, buffer, postable)
                 buffer, postable = [], []
         ledger.land(run_id, buffer, postable)
-        log.info("Divvy %s-time pass: %d transactions returned", name, fetched)
+        log.info("Divvy %s pass: %d transactions returned", name, fetched)
     by_type: Counter[str] = Counter(
         p["transaction"].get("transactionType", "?") for p in ledger.landed(run_id)
     )
@@ -194,31 +205,32 @@ def stage(
     this run until its reconcile has counted it.
     """
     rules = rules_from_settings(settings)
-    rows: list[StagedTransaction] = []
     bad: list[str] = []
     reasons: Counter[str] = Counter()
     held_bad_data = 0
-    seen: set[str] = set()
-    for payload in ledger.landed(run_id):
-        uuid = (payload.get("transaction") or {}).get("uuid")
-        if isinstance(uuid, str):
-            seen.add(uuid)
-        try:
-            row, bad_data = _stage_one(payload, rules, window)
-        except _Unstageable as exc:
-            bad.append(str(exc))
-            continue
-        if bad_data:
-            held_bad_data += 1
-            log.warning("Divvy transaction %s held: %s", row.uuid, row.reason)
-        if row.state != LedgerState.READY:
-            reasons[f"{row.state}: {reason_kind(row.reason)}"] += 1
-        rows.append(row)
-    counts = ledger.stage(rows, run_id)
+
+    def decided() -> Iterator[StagedTransaction]:
+        # A generator: the ledger writes each chunk as it is decided, so however large the
+        # window, one chunk of payloads is held at a time.
+        nonlocal held_bad_data
+        for text in ledger.landed_json(run_id):
+            try:
+                row, bad_data = _stage_one(text, rules, window)
+            except _Unstageable as exc:
+                bad.append(str(exc))
+                continue
+            if bad_data:
+                held_bad_data += 1
+                log.warning("Divvy transaction %s held: %s", row.uuid, row.reason)
+            if row.state != LedgerState.READY:
+                reasons[f"{row.state}: {reason_kind(row.reason)}"] += 1
+            yield row
+
+    counts = ledger.stage(decided(), run_id)
     summary = counts.as_dict() | {"not_postable": dict(reasons), "held_bad_data": held_bad_data}
     # What extract noted as postable must have been landed: a landing lost between the two
     # steps (deleted, or from a restored database) would otherwise stage nothing and succeed.
-    missing = [e.uuid for e in ledger.extracted(run_id) if e.uuid not in seen]
+    missing = ledger.not_landed(run_id)
     if missing:
         summary["not_landed"] = len(missing)
         raise StepError(
@@ -240,13 +252,20 @@ class _Unstageable(Exception):
 
 
 def _stage_one(
-    payload: Mapping[str, Any], rules: PostingRules, window: SyncWindow
+    landed: str, rules: PostingRules, window: SyncWindow
 ) -> tuple[StagedTransaction, bool]:
-    """The ledger row for one landed payload, and whether it is held for bad data."""
+    """The ledger row for one landed payload (its JSON text, kept as it is as the row's raw
+    payload), and whether it is held for bad data."""
     try:
+        payload = json.loads(landed)
         txn = transaction_from_payload(payload)
     except DivvyRecordError as exc:
         raise _Unstageable(str(exc)) from None
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:
+        # Not JSON of a landed payload at all: only a damaged ledger holds such a row.
+        raise _Unstageable(
+            f"a landed payload cannot be read ({type(exc).__name__}); run this run's extract again."
+        ) from None
     problem = describe_illegal(txn.uuid)
     if problem is not None or len(txn.uuid) > FIELD_LIMITS["reference_no"]:
         why = problem or f"is {len(txn.uuid)} characters long"
@@ -256,7 +275,7 @@ def _stage_one(
         )
     try:
         decision = decide(txn, rules)
-        row = staged_transaction(txn, decision, window, payload)
+        row = staged_transaction(txn, decision, window, landed)
     except Exception as exc:
         # Whatever else one record's data breaks must not stop the others; the step still
         # fails at the end, naming it.
@@ -273,12 +292,13 @@ def staged_transaction(
     txn: DivvyTransaction,
     decision: PostingDecision,
     window: SyncWindow,
-    payload: Mapping[str, Any],
+    payload: Mapping[str, Any] | str,
 ) -> StagedTransaction:
     """The ledger row for ``txn`` as the posting rules decided it.
 
     Text columns are made safe for both databases (PostgreSQL refuses NUL, SQLite a lone
-    surrogate); the raw payload is kept as sent, since JSON escapes those characters.
+    surrogate); the raw payload is kept as sent, since JSON escapes those characters (``payload``
+    may be its JSON text as the ledger landed it).
     """
     state = STATE_FOR_ACTION[decision.action]
     reason = None if state == LedgerState.READY else decision.reason

@@ -41,6 +41,18 @@ def test_client_limiter_keeps_under_the_server_limit(connect, capsys):
     assert "Divvy rate limit: waiting" in capsys.readouterr().out
 
 
+def test_a_call_the_server_counts_late_does_not_cost_a_429(connect):
+    # The server counts a call when it gets to it: here the first one 0.4 s after the client
+    # let it go (a busy machine, a slow network). The third call must wait for the window to
+    # roll past the server's count, not the client's; a fixed margin of 50 ms did not.
+    with running_divvy(empty_seed(), calls_per_minute=2, window_seconds=1.0) as api:
+        hook = connect(api, calls_per_minute=2, hook_kwargs={"rate_limit_window": 1.0})
+        api.queue_fault("slow", seconds=0.4)
+        for _ in range(3):
+            hook.get_current_user()
+    assert statuses(api) == [200] * 3, "the server had to refuse a call"
+
+
 def test_rate_limit_window_comes_from_the_connection_extra(connect):
     with running_divvy(empty_seed(), calls_per_minute=5, window_seconds=1.0) as api:
         hook = connect(api, calls_per_minute=5, rate_limit_window=1.0)
