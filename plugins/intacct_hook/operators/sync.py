@@ -130,7 +130,7 @@ the `divvy_default` connection is wrong or revoked.
 class StageTransactionsOperator(SyncStepOperator):
     """Decide each extracted transaction (post, hold, skip) and upsert it into the ledger."""
 
-    ledger_statements = ("stage_transaction", "clear_mapped_lines")
+    ledger_statements = ("stage_transaction", "stage_map_input", "clear_mapped_lines")
 
     step_doc = """
 **Stage.** Applies the posting rules to each extracted transaction: only CLEAR records post
@@ -155,7 +155,7 @@ never duplicates, and never touches a transaction already posted.
 class MapTransactionsOperator(SyncStepOperator):
     """Code every postable line with its Intacct GL account and dimensions."""
 
-    ledger_statements = ("update_mapping_state", "insert_mapped_line")
+    ledger_statements = ("update_mapping_state", "delete_mapped_lines", "insert_mapped_line")
 
     step_doc = """
 **Map.** Gives each line its Intacct coding: the Divvy custom fields (`GL Account`, `Location`,
@@ -287,8 +287,10 @@ class IntacctReconcileOperator(SyncStepOperator):
 
     ledger_statements = (
         "record_reconciliation",
+        "delete_reconciliation_differences",
         "insert_reconciliation_difference",
         "purge_landing",
+        "purge_extract_manifest",
     )
 
     step_doc = """

@@ -13,6 +13,7 @@ import importlib.util
 import inspect
 import json
 import pathlib
+import re
 import textwrap
 from types import SimpleNamespace
 from typing import Any
@@ -125,8 +126,8 @@ def test_the_ledger_statements_are_the_ones_each_step_writes_with():
     assert {k: v[0].ledger_statements for k, v in OPERATORS.items()} == {
         "preflight": (),
         "extract": ("land_transaction", "record_extracted"),
-        "stage": ("stage_transaction", "clear_mapped_lines"),
-        "map": ("update_mapping_state", "insert_mapped_line"),
+        "stage": ("stage_transaction", "stage_map_input", "clear_mapped_lines"),
+        "map": ("update_mapping_state", "delete_mapped_lines", "insert_mapped_line"),
         "load": (
             "take_over_claims",
             "adopt_posted",
@@ -137,10 +138,29 @@ def test_the_ledger_statements_are_the_ones_each_step_writes_with():
         ),
         "reconcile": (
             "record_reconciliation",
+            "delete_reconciliation_differences",
             "insert_reconciliation_difference",
             "purge_landing",
+            "purge_extract_manifest",
         ),
     }
+
+
+def test_every_statement_that_writes_the_ledger_is_shown_by_the_step_that_runs_it():
+    # What the Rendered Template tab shows is what runs: a new INSERT/UPDATE/DELETE file the
+    # steps use must be one of their ledger statements (schema is applied by ensure_schema).
+    listed = {name for cls, *_ in OPERATORS.values() for name in cls.ledger_statements}
+    writes = {
+        path.stem
+        for path in sql_dir().glob("*.sql")
+        if path.stem != "schema"
+        and re.match(
+            r"\s*(INSERT|UPDATE|DELETE)\b",
+            re.sub(r"--[^\n]*", "", path.read_text(encoding="utf-8")),
+            re.IGNORECASE,
+        )
+    }
+    assert writes - listed == set()
 
 
 def test_preview_is_fixed_when_the_dag_is_defined_not_a_template():
