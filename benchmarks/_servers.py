@@ -358,3 +358,23 @@ def intacct_hook(server: ChildServer, conn_id: str) -> Any:
     conn = default_connection(server.info["url"], timeout=60)
     os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
     return IntacctHook(intacct_conn_id=conn_id)
+
+
+def divvy_hook(server: ChildServer, conn_id: str, *, window: float = 0.001, calls: int = 60) -> Any:
+    """A ``DivvyHook`` on the child Divvy API (the connection set as ``AIRFLOW_CONN_<conn_id>``).
+
+    ``calls`` per ``window`` seconds is the client's limiter; the default 1 ms window lifts it
+    (60 calls per window is the most the hook accepts), for benchmarks that measure the client.
+    """
+    import os
+
+    from intacct_hook.hooks.divvy import DivvyHook
+
+    conn = {
+        "conn_type": "divvy",
+        "host": server.info["url"],
+        "password": server.info["token"],
+        "extra": {"timeout": 30},
+    }
+    os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
+    return DivvyHook(divvy_conn_id=conn_id, calls_per_minute=calls, rate_limit_window=window)

@@ -18,13 +18,11 @@ Targets:
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from typing import Any
 
 from benchmarks._harness import Figure, mib, timed, traced_peak
-from benchmarks._servers import ChildServer
+from benchmarks._servers import ChildServer, divvy_hook
 
 NAME = "divvy_extract"
 SIZES = (5_000, 20_000)
@@ -34,17 +32,7 @@ CONN_ID = "divvy_bench"
 
 
 def _hook(server: ChildServer) -> Any:
-    from intacct_hook.hooks.divvy import DivvyHook
-
-    conn = {
-        "conn_type": "divvy",
-        "host": server.info["url"],
-        "password": server.info["token"],
-        "extra": {"timeout": 30},
-    }
-    os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps(conn)
-    # A 1 ms window lifts the client limiter (60 calls per window is the most it accepts).
-    return DivvyHook(divvy_conn_id=CONN_ID, rate_limit_window=0.001)
+    return divvy_hook(server, CONN_ID)
 
 
 def _count(hook: Any) -> int:

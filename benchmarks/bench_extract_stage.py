@@ -28,7 +28,6 @@ Three measurements (issue 10):
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import uuid
@@ -37,7 +36,7 @@ from typing import Any
 
 from benchmarks import _env
 from benchmarks._harness import Figure, mib, traced_peak
-from benchmarks._servers import START_DAY, ChildServer
+from benchmarks._servers import START_DAY, ChildServer, divvy_hook
 
 NAME = "extract_stage"
 ROWS = 20_000
@@ -67,16 +66,7 @@ def _settings() -> Any:
 
 
 def _hook(server: ChildServer, *, window: float, calls: int = CALLS_PER_WINDOW) -> Any:
-    from intacct_hook.hooks.divvy import DivvyHook
-
-    conn = {
-        "conn_type": "divvy",
-        "host": server.info["url"],
-        "password": server.info["token"],
-        "extra": {"timeout": 30},
-    }
-    os.environ[f"AIRFLOW_CONN_{CONN_ID.upper()}"] = json.dumps(conn)
-    return DivvyHook(divvy_conn_id=CONN_ID, calls_per_minute=calls, rate_limit_window=window)
+    return divvy_hook(server, CONN_ID, window=window, calls=calls)
 
 
 def _sqlite_ledger() -> Any:
