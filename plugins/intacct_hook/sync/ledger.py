@@ -381,14 +381,14 @@ class Ledger:
                     conn.execute(self._stmt("record_extracted"), manifest)
         return len(params)
 
-    def extracted(
+    def extracted_not_staged(
         self, run_id: str, date_from: dt.date | None = None, date_to: dt.date | None = None
     ) -> list[ExpectedEntry]:
         """The postable transactions ``run_id``'s extract read, dated in the inclusive range
-        (all of them without one)."""
+        (all of them without one), that the ledger does not hold at all."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                self._stmt("select_extracted"),
+                self._stmt("select_extracted_not_staged"),
                 {"run_id": run_id, **_date_range(date_from, date_to)},
             )
             return [

@@ -28,7 +28,8 @@ def day_status(
     return MATCHED if not differences and tuple(divvy) == tuple(intacct) else DIFFERS
 
 
-@dataclass(frozen=True)
+# Slots: reconcile holds one per expected transaction of the window (100k at issue 10's size).
+@dataclass(frozen=True, slots=True)
 class ExpectedPosting:
     """A Divvy transaction that should exist in Intacct (reference number = Divvy uuid)."""
 

@@ -847,8 +847,6 @@ def lost_in_sync(ledger: Ledger, window: SyncWindow, run_id: str) -> list[Expect
     the ledger does not hold at all: lost between extract and stage (a landing deleted, a
     record stage could not write). Counted from the extract's manifest, not from the landing."""
     days = window.days()
-    extracted = ledger.extracted(run_id, days[0], days[-1])
-    known = ledger.states([e.uuid for e in extracted])
     return [
         ExpectedPosting(
             e.uuid,
@@ -857,6 +855,5 @@ def lost_in_sync(ledger: Ledger, window: SyncWindow, run_id: str) -> list[Expect
             note="read from Divvy by this run's extract but never reached the ledger; clear "
             "this run's extract task to read it again",
         )
-        for e in extracted
-        if e.uuid not in known
+        for e in ledger.extracted_not_staged(run_id, days[0], days[-1])
     ]

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from intacct_hook.sync.ledger import (
     SQL_DIR,
+    ExpectedEntry,
     Ledger,
     LedgerMissingError,
     LedgerStateError,
@@ -711,6 +712,27 @@ def test_expected_amounts_are_the_rows_in_the_states_and_days_without_payloads(l
     assert list(ledger.expected_amounts([], DAY, later)) == []
     with pytest.raises(ValueError, match="unknown state"):
         list(ledger.expected_amounts(["bogus"], DAY, later))
+
+
+def test_extracted_not_staged_are_the_manifest_entries_the_ledger_does_not_hold(ledger):
+    later = DAY + dt.timedelta(days=1)
+    ledger.land(
+        "run1",
+        [],
+        [
+            ExpectedEntry("staged", DAY, Decimal("1.00")),
+            ExpectedEntry("lost", DAY, Decimal("-2.50")),
+            ExpectedEntry("lost-later", later, Decimal("3.00")),
+        ],
+    )
+    ledger.land("run2", [], [ExpectedEntry("other-run", DAY, Decimal("4.00"))])
+    ledger.stage([staged("staged")], "run1")
+    assert ledger.extracted_not_staged("run1", DAY, DAY) == [
+        ExpectedEntry("lost", DAY, Decimal("-2.50"))
+    ]
+    assert [e.uuid for e in ledger.extracted_not_staged("run1")] == ["lost", "lost-later"]
+    ledger.stage([staged("lost", state="held")], "run1")  # any state counts as held
+    assert [e.uuid for e in ledger.extracted_not_staged("run1")] == ["lost-later"]
 
 
 def test_an_override_takes_effect_after_the_statement_was_used(ledger):
