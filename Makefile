@@ -16,7 +16,7 @@ export AIRFLOW__CORE__UNIT_TEST_MODE := False
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,deploy]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,deploy,bench]'
 	# The editable install puts plugins/ on sys.path; metadata setuptools left there would be a
 	# second 'divvy-intacct' distribution, and Airflow would load the plugin entry point twice.
 	rm -rf plugins/*.egg-info
@@ -70,15 +70,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-BENCH_STAMP := $(VENV)/.bench-installed
-$(BENCH_STAMP): $(STAMP)
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,deploy,bench]'
-	rm -rf plugins/*.egg-info
-	touch $(BENCH_STAMP)
-
 # All benchmarks; the e2e one at 1k and 10k transactions. Issue 10's size:
 # make bench BENCH_ARGS="e2e --size 100000" (several minutes).
-bench: $(BENCH_STAMP)
+bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 # The randomized fault soak at full size (make test runs 200 schedules of it).
