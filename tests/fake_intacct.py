@@ -102,6 +102,12 @@ class FakeIntacct:
     ) -> Iterator[dict[str, Any]]:
         yield from self.find_cctransactions(card_id, start, end)
 
+    def count_cctransactions(
+        self, card_id: str, start: date, end: date, *, with_reference: bool = False
+    ) -> int:
+        rows = self.find_cctransactions(card_id, start, end)
+        return sum(1 for r in rows if r["RECORDID"] or not with_reference)
+
 
 def ready(ledger: Ledger, *uuids: str, amount: str = "53.03", gl: str | None = "6100") -> None:
     """Staged and mapped, as stage and map leave a postable transaction."""

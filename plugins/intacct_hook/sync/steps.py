@@ -106,6 +106,9 @@ class IntacctTarget(Protocol):
     def iter_cctransactions(
         self, card_id: str, start: date, end: date, fields: Sequence[str] = ...
     ) -> Iterator[dict[str, Any]]: ...
+    def count_cctransactions(
+        self, card_id: str, start: date, end: date, *, with_reference: bool = False
+    ) -> int: ...
 
 
 # --- extract ----------------------------------------------------------------------------------
@@ -469,16 +472,16 @@ def new_ledger_warning(
     if not ledger.is_empty():
         return None
     days = window.days()
-    found = [
-        r
-        for r in intacct.find_cctransactions(settings.card_account_id, days[0], days[-1])
-        if r.get("RECORDID")
-    ]
-    if not found:
+    # A count of one read: the records themselves are not needed, and a lost ledger over a
+    # busy window would otherwise read every page of it.
+    held = intacct.count_cctransactions(
+        settings.card_account_id, days[0], days[-1], with_reference=True
+    )
+    if not held:
         return None
     where = "a new file" if ledger.created else "empty"
     return (
-        f"The sync ledger is {where}, but Intacct already holds {len(found)} credit card "
+        f"The sync ledger is {where}, but Intacct already holds {held} credit card "
         f"transaction(s) with reference numbers on '{settings.card_account_id}' between "
         f"{days[0]} and {days[-1]}. If the ledger was lost or moved, restore it (settings "
         "'ledger_path' or 'ledger_conn_id') to keep its history. Either way nothing is posted "
