@@ -180,7 +180,8 @@ def handle(
             txn = state.get_transaction(key)
             if txn is None:
                 raise not_found("Transaction", key)
-            return 200, _show_fields(txn, query)
+            # Receipts as {url, filename, uuid}: only here, never in the list (§2.2).
+            return 200, state.render_receipts(_show_fields(txn, query))
         case ["budgets"]:
             rows = list(state.lookup_all("budgets"))
             if state.budgets_list_incomplete:

@@ -12,6 +12,7 @@ values, and merchant names that break naive XML/CSV/JSON handling.
 from __future__ import annotations
 
 import copy
+import hashlib
 import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -377,11 +378,34 @@ class _Week:
     def _approved(self) -> dict[str, Any]:
         return {"approverType": "ADMIN", "status": "APPROVED", "userUuid": self.admin_uuid}
 
-    def build(self) -> dict[str, Any]:
+    def add_receipts(self, share: float) -> None:
+        """Give about ``share`` of the settled purchases a receipt (a third of those two),
+        chosen from each uuid's hash, not the week's random stream: the rest of the week is
+        the same with or without receipts."""
+        for row in self.rows:
+            if row.get("transactionType") != "CLEAR" or row.get("parentTransactionUuid"):
+                continue
+            digest = hashlib.sha256(row["uuid"].encode()).digest()
+            if digest[0] >= share * 256:
+                continue
+            count = 2 if digest[1] < 85 else 1
+            stem = "".join(c for c in row.get("merchantName", "receipt") if c.isalnum())
+            row["receipts"] = [
+                {
+                    "uuid": f"rct_{digest[2:14].hex()}{n}",
+                    "filename": f"{stem or 'receipt'}-{n}.{'pdf' if digest[3] < 64 else 'jpg'}",
+                    "size": 1024 + digest[4 + n] * 64,
+                }
+                for n in range(1, count + 1)
+            ]
+
+    def build(self, receipt_share: float = 0.0) -> dict[str, Any]:
         for offset in range(self.days):
             day = self.start + timedelta(days=offset)
             for _ in range(self.per_day):
                 self.purchase(self._time_in_day(day))
+        if receipt_share:
+            self.add_receipts(receipt_share)
         self.seed["asOf"] = fmt_time(self.as_of)
         self.seed["transactions"] = self.rows
         self.seed["scheduledClears"] = sorted(self.scheduled, key=lambda s: s["clearAt"])
@@ -391,9 +415,18 @@ class _Week:
 _MS = timedelta(milliseconds=1)
 
 
-def generate_week(start: date, days: int = 7, *, seed: int = 7, per_day: int = 40) -> dict:
-    """A seed dict for ``days`` days from ``start`` (UTC), ``per_day`` purchases a day.
+def generate_week(
+    start: date,
+    days: int = 7,
+    *,
+    seed: int = 7,
+    per_day: int = 40,
+    receipt_share: float = 0.0,
+) -> dict:
+    """A seed dict for ``days`` days from ``start`` (UTC), ``per_day`` purchases a day;
+    ``receipt_share`` (0..1) of the settled purchases get one or two receipt files.
 
-    Deterministic: the same arguments always give the same dict (uuids included).
+    Deterministic: the same arguments always give the same dict (uuids included), and the
+    receipts change nothing else in it.
     """
-    return _Week(start, days, seed, per_day).build()
+    return _Week(start, days, seed, per_day).build(receipt_share)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sandbox.divvy_api import api
-from sandbox.divvy_api.state import DivvyState, RecordedRequest, rate_limited
+from sandbox.divvy_api.state import RECEIPT_PATH, DivvyState, RecordedRequest, rate_limited
 from sandbox.divvy_api.util import CODE_SERVER, ApiError, bdc_error
 
 SECRET_HEADERS = {"apitoken", "authorization", "cookie"}
@@ -72,6 +73,9 @@ class _Handler(BaseHTTPRequestHandler):
         if split.path == TOKEN_PATH:
             entry.status = self._token(method, body)
             return
+        if split.path.startswith(RECEIPT_PATH):
+            entry.status = self._receipt(method, split.path, query)
+            return
         truncate = False
         try:
             fault = state.take_fault()
@@ -105,6 +109,29 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(float(fault.params["seconds"]))
             return False
         return fault.kind == "truncated"
+
+    def _receipt(self, method: str, path: str, query: dict[str, str]) -> int:
+        """A receipt file at its pre-signed URL: no API token (a file store does not know
+        it); a missing or wrong ``signature`` is 403, as an expired pre-signed URL would be."""
+        found = None
+        if method == "GET":
+            uuid = path[len(RECEIPT_PATH) :].strip("/")
+            found = self.server.state.receipt_file(uuid, query.get("signature", ""))
+        if found is None:
+            data = b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+            status, kind = 403, "application/xml"
+        else:
+            (data, kind), status = found, 200
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            # The client stopped reading (a size cap): nothing left to say.
+            self.close_connection = True
+        return status
 
     def _token(self, method: str, body: bytes) -> int:
         # OAuth client credentials (§1): standard OAuth error bodies, not BDC arrays (unverified).
@@ -163,6 +190,13 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up (a receipt download stopped at its size cap) is not a fault.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], state: DivvyState, verbose: bool) -> None:
@@ -184,6 +218,10 @@ class DivvyServer:
     ) -> None:
         self.state = state
         self._server = _Server((host, port), state, verbose)
+        # Receipts are served on the same port under another host name ("localhost" for the
+        # API's 127.0.0.1): to a client it is a foreign host, like a pre-signed file-store URL.
+        other = "localhost" if host in ("127.0.0.1", "0.0.0.0") else "127.0.0.1"
+        state.receipt_origin = f"http://{other}:{self.port}"
         self._thread: threading.Thread | None = None
 
     @property

@@ -7,11 +7,14 @@ late clears, re-coding); every mutation takes the lock, so a request never sees 
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 import json
 import math
 import os
 import pathlib
 import random
+import secrets
 import threading
 import time
 from collections import deque
@@ -129,6 +132,12 @@ class DivvyState:
         self._latest_updated: datetime | None = None
         # Clears the generator placed after its window: settle them with apply_scheduled_clears.
         self.scheduled_clears: list[dict[str, Any]] = []
+        # Receipt files by receipt uuid: (bytes, Content-Type). Served at RECEIPT_PATH on
+        # ``receipt_origin`` (set by the server), a host name other than the API's, as a
+        # pre-signed file-store URL would be: no API token is needed or expected there.
+        self.receipt_files: dict[str, tuple[bytes, str]] = {}
+        self.receipt_origin = "http://localhost"
+        self._receipt_key = secrets.token_bytes(16)
         self.load(load_seed(seed))
 
     # ------------------------------------------------------------------ loading
@@ -300,6 +309,74 @@ class DivvyState:
             self._note_updated(txn["updatedTime"])
             self._refresh_ids(txn)
             return copy.deepcopy(txn)
+
+    # ------------------------------------------------------------------ receipts
+
+    def add_receipt(
+        self,
+        transaction_uuid: str,
+        filename: str,
+        data: bytes | None = None,
+        *,
+        size: int | None = None,
+        content_type: str | None = None,
+        uuid: str | None = None,
+    ) -> dict[str, Any]:
+        """Attach a receipt file to a stored transaction (as a cardholder's upload would);
+        ``data``, or ``size`` bytes made up for the file's type. Returns ``{uuid, filename}``.
+        ``updatedTime`` is left alone: whether Divvy bumps it for a receipt is unverified."""
+        with self.lock:
+            txn = self._require(transaction_uuid)
+            receipt = self._store_receipt(
+                {
+                    "uuid": uuid,
+                    "filename": filename,
+                    "data": data,
+                    "size": size,
+                    "contentType": content_type,
+                }
+            )
+            txn["receipts"].append(receipt)
+            return dict(receipt)
+
+    def _store_receipt(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """A seed or added receipt: ``uuid``, ``filename``, and ``data`` (bytes) or ``size``
+        (made-up bytes, 2 KB by default), ``contentType`` (from the extension by default).
+        Entries already in the stored shape (no file) are kept as given (malformed on
+        purpose, for tests)."""
+        if "url" in given or not given.get("filename"):
+            return dict(given)
+        uuid = given.get("uuid") or new_uuid("rct", self.rng)
+        filename = str(given["filename"])
+        data = given.get("data")
+        if data is None:
+            data = fake_file(filename, int(given.get("size") or 2048))
+        kind = given.get("contentType") or content_type_for(filename)
+        self.receipt_files[uuid] = (bytes(data), kind)
+        return {"uuid": uuid, "filename": filename}
+
+    def receipt_signature(self, uuid: str) -> str:
+        return hmac.new(self._receipt_key, uuid.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def receipt_url(self, uuid: str) -> str:
+        return f"{self.receipt_origin}{RECEIPT_PATH}{uuid}?signature={self.receipt_signature(uuid)}"
+
+    def receipt_file(self, uuid: str, signature: str) -> tuple[bytes, str] | None:
+        """The file, when ``signature`` is the one its URL carries."""
+        if not hmac.compare_digest(signature, self.receipt_signature(uuid)):
+            return None
+        with self.lock:
+            return self.receipt_files.get(uuid)
+
+    def render_receipts(self, txn: dict[str, Any]) -> dict[str, Any]:
+        """``txn`` (a copy) with each receipt as GET by id shows it: ``{url, filename, uuid}``."""
+        txn["receipts"] = [
+            {"url": self.receipt_url(r["uuid"]), "filename": r["filename"], "uuid": r["uuid"]}
+            if r.get("uuid") in self.receipt_files
+            else r
+            for r in txn.get("receipts") or []
+        ]
+        return txn
 
     def clear_authorization(
         self,
@@ -498,7 +575,7 @@ class DivvyState:
             "accountingIntegrationTransactions": row.get("accountingIntegrationTransactions")
             or None,
             "declineReason": row.get("declineReason"),
-            "receipts": list(row.get("receipts", [])),
+            "receipts": [self._store_receipt(r) for r in row.get("receipts") or []],
         }
         if "merchantLocation" in row:
             txn["merchantLocation"] = row["merchantLocation"]
@@ -647,6 +724,7 @@ class DivvyState:
         with self.lock:
             self._ids = {k: v for k, v in self._ids.items() if v not in self.transactions}
             self.transactions.clear()
+            self.receipt_files.clear()
             self.scheduled_clears.clear()
             self.requests.clear()
             self._faults.clear()
@@ -656,6 +734,35 @@ class DivvyState:
     def record(self, entry: RecordedRequest) -> None:
         with self.lock:
             self.requests.append(entry)
+
+
+RECEIPT_PATH = "/files/receipts/"
+_CONTENT_TYPES = {
+    "pdf": "application/pdf",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "gif": "image/gif",
+}
+_MAGIC = {
+    "pdf": b"%PDF-1.4\n",
+    "jpg": b"\xff\xd8\xff\xe0",
+    "jpeg": b"\xff\xd8\xff\xe0",
+    "png": b"\x89PNG\r\n\x1a\n",
+    "gif": b"GIF89a",
+}
+
+
+def content_type_for(filename: str) -> str:
+    ext = filename.rpartition(".")[2].lower()
+    return _CONTENT_TYPES.get(ext, "application/octet-stream")
+
+
+def fake_file(filename: str, size: int) -> bytes:
+    """``size`` bytes starting like a file of ``filename``'s type (deterministic)."""
+    head = _MAGIC.get(filename.rpartition(".")[2].lower(), b"")
+    body = hashlib.sha256(filename.encode()).digest() * (size // 32 + 1)
+    return (head + body)[:size]
 
 
 def rate_limited(retry_after: int | None) -> ApiError:

@@ -7,6 +7,8 @@ validation passed, so a failed function never leaves partial writes behind.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -37,6 +39,8 @@ ERR_PERMISSION = "PL04000005"  # real (reference §2.4)
 ERR_DUPLICATE_CONTROLID = "XL03000004"  # invented, architecture.md
 CC_CREATE_FAILED = "Could not create cctransaction record!"
 CC_REVERSE_FAILED = "Could not reverse cctransaction record!"  # [EMULATOR CHOICE] text
+CC_UPDATE_FAILED = "Could not update cctransaction record!"  # [EMULATOR CHOICE] text
+SUPDOC_CREATE_FAILED = "Could not create supdoc record!"  # [EMULATOR CHOICE] text
 MAX_READ_KEYS = 100  # reference §4.4 (SDK cap; the gateway enforces it)
 
 OPERATION_NAMES = {
@@ -48,6 +52,8 @@ OPERATION_NAMES = {
     "delete": "DELETE",
     "record_cctransaction": "CREATE",
     "reverse_cctransaction": "REVERSE",
+    "update_cctransaction": "UPDATE",
+    "create_supdoc": "CREATE",
 }
 
 
@@ -489,10 +495,15 @@ def record_cctransaction(ctx: Context, fn: etree._Element) -> list[etree._Elemen
                     f"Line {n}: a location is required for transactions entered at "
                     "the top level of a multi-entity company."
                 )
+    # 8. a supporting document named by supdocid must exist ([EMULATOR CHOICE] text, README)
+    supdoc_id = _text(fn, "supdocid")
+    if supdoc_id:
+        _check_supdoc(ctx, supdoc_id, CC_CREATE_FAILED)
     key = store_cctransaction(
         company,
         entity=entity or "",
         card_id=card_id,
+        supdoc_id=supdoc_id,
         day=day,
         reference_no=_text(fn, "referenceno"),
         payee=_text(fn, "payee"),
@@ -537,6 +548,7 @@ def store_cctransaction(
     currency: str,
     lines: list[dict],
     state: str = "Posted",
+    supdoc_id: str = "",
 ) -> str:
     """Persist a header and its lines; ``lines`` hold ACCOUNTNO, AMOUNT (Decimal) and dims."""
     key = company.new_recordno()
@@ -560,6 +572,7 @@ def store_cctransaction(
             "MEGAENTITYID": entity,
             "MEGAENTITYNAME": ename,
             "WHENMODIFIED": dt.datetime.now().strftime("%m/%d/%Y %H:%M:%S"),
+            "SUPDOCID": supdoc_id,
             "_entity": entity,
         }
     )
@@ -655,6 +668,99 @@ def delete(ctx: Context, fn: etree._Element) -> list[etree._Element]:
     return []
 
 
+# --------------------------------------------------------------------------------------------
+# supporting documents (attachments) and linking them to credit card transactions
+# --------------------------------------------------------------------------------------------
+
+
+def _check_supdoc(ctx: Context, supdoc_id: str, generic: str) -> None:
+    if ctx.company.find("SUPDOC", "SUPDOCID", supdoc_id) is None:
+        # [EMULATOR CHOICE] text: the real message for an unknown supdocid is not on record
+        raise _cc_fail(f"Invalid Supporting Document '{supdoc_id}' specified.", generic)
+
+
+def _supdoc_fail(text: str) -> FunctionFailure:
+    return _cc_fail(text, SUPDOC_CREATE_FAILED)
+
+
+def create_supdoc(ctx: Context, fn: etree._Element) -> list[etree._Element]:
+    """A supporting document in an existing folder, its attachments base64-decoded and kept.
+
+    [EMULATOR CHOICE] (README): a folder is required; a second document with the same ID, an
+    unknown folder, an attachment without name or type, or data that is not base64 are
+    refused with errorno BL01001973 and a specific text first.
+    """
+    _require_permission(ctx, "create_supdoc", "supdoc")
+    company = ctx.company
+    supdoc_id = _text(fn, "supdocid")
+    if not supdoc_id:
+        raise _supdoc_fail("Required field supdocid is missing.")
+    if company.find("SUPDOC", "SUPDOCID", supdoc_id) is not None:
+        raise _supdoc_fail(f"Another supporting document with the ID '{supdoc_id}' already exists.")
+    folder = _text(fn, "supdocfoldername")
+    if not folder:
+        raise _supdoc_fail("Required field supdocfoldername is missing.")
+    if company.find("SUPDOCFOLDER", "NAME", folder) is None:
+        raise _supdoc_fail(f"Invalid folder name '{folder}' specified.")
+    attachments: list[tuple[str, str, bytes]] = []
+    for n, att in enumerate(fn.findall("attachments/attachment"), start=1):
+        name, kind = _text(att, "attachmentname"), _text(att, "attachmenttype")
+        if not name or not kind:
+            raise _supdoc_fail(f"Attachment {n}: attachmentname and attachmenttype are required.")
+        raw = "".join((att.findtext("attachmentdata") or "").split())
+        try:
+            data = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise _supdoc_fail(
+                f"Attachment '{name}': attachmentdata is not valid base64."
+            ) from None
+        if not data:
+            raise _supdoc_fail(f"Attachment '{name}': attachmentdata is empty.")
+        attachments.append((name, kind, data))
+    record: dict = {
+        "RECORDNO": company.new_recordno(),
+        "SUPDOCID": supdoc_id,
+        "SUPDOCNAME": _text(fn, "supdocname"),
+        "FOLDER": folder,
+        "DESCRIPTION": _text(fn, "supdocdescription"),
+        "ATTACHMENTS": str(len(attachments)),
+        "_entity": "",
+        "_attachments": attachments,
+    }
+    company.records("SUPDOC").append(record)
+    key_el = etree.Element("key")
+    key_el.text = supdoc_id
+    return [key_el]
+
+
+def update_cctransaction(ctx: Context, fn: etree._Element) -> list[etree._Element]:
+    """Only ``supdocid`` is emulated: it links a supporting document (which must exist).
+
+    [EMULATOR CHOICE] (README): any other field is refused as not emulated; a link is allowed
+    whatever the period (whether Intacct allows attaching in a closed period is unknown).
+    """
+    _require_permission(ctx, "update_cctransaction", "cctransaction")
+    others = [c.tag for c in fn if isinstance(c.tag, str) and c.tag != "supdocid"]
+    if others:
+        raise FunctionFailure(
+            GwError(
+                "DL02000001",
+                "",
+                f"update_cctransaction: only supdocid is supported by the local gateway "
+                f"(got {', '.join(others)})",
+            )
+        )
+    key = fn.get("key", "").strip()
+    header = _own_cctransaction(ctx, key, CC_UPDATE_FAILED)
+    supdoc_id = _text(fn, "supdocid")
+    if supdoc_id:
+        _check_supdoc(ctx, supdoc_id, CC_UPDATE_FAILED)
+    header["SUPDOCID"] = supdoc_id
+    key_el = etree.Element("key")
+    key_el.text = key
+    return [key_el]
+
+
 HANDLERS: dict[str, Handler] = {
     "getAPISession": get_api_session,
     "readByQuery": read_by_query,
@@ -665,4 +771,6 @@ HANDLERS: dict[str, Handler] = {
     "record_cctransaction": record_cctransaction,
     "reverse_cctransaction": reverse_cctransaction,
     "delete": delete,
+    "create_supdoc": create_supdoc,
+    "update_cctransaction": update_cctransaction,
 }

@@ -138,7 +138,7 @@ _DIMENSIONS = (
 FUNCTION_CHILD_ORDER: dict[str, tuple[Slot, ...]] = {
     "function": _seq(
         "getAPISession|readByQuery|readMore|query|read|readByName|delete|record_cctransaction"
-        "|reverse_cctransaction"
+        "|reverse_cctransaction|update_cctransaction|create_supdoc"
     ),
     "getAPISession": _seq("locationid?"),
     "readByQuery": _seq("object", "query", "pagesize?", "fields?", "returnFormat?", "docparid?"),
@@ -206,6 +206,24 @@ FUNCTION_CHILD_ORDER: dict[str, tuple[Slot, ...]] = {
     "paymentdate": _seq("year", "month", "day"),
     "exchratedate": _seq("year", "month", "day"),
     "reverse_cctransaction": _seq("datereversed", "memo?"),
+    # api.xsd 2019R3
+    "update_cctransaction": _seq(
+        "paymentdate?",
+        "referenceno?",
+        "payee?",
+        "description?",
+        "supdocid?",
+        "currency?",
+        "exchratedate?",
+        "exchratetype|exchrate?",
+        "customfields?",
+        "updateccpayitems?",
+    ),
+    "create_supdoc": _seq(
+        "supdocid", "supdocname?", "supdocfoldername?", "supdocdescription?", "attachments?"
+    ),
+    "attachments": _seq("attachment+"),
+    "attachment": _seq("attachmentname", "attachmenttype", "attachmentdata"),
     "datereversed": _seq("year", "month", "day"),
 }
 

@@ -105,6 +105,7 @@ OBJECT_FIELDS: dict[str, tuple[str, ...]] = {
         "MEGAENTITYID",
         "MEGAENTITYNAME",
         "WHENMODIFIED",
+        "SUPDOCID",
         "RECORD_URL",
     ),
     "CCTRANSACTIONENTRY": (
@@ -128,6 +129,11 @@ OBJECT_FIELDS: dict[str, tuple[str, ...]] = {
     ),
     # [EMULATOR CHOICE] architecture.md: invented object for the books-closed date.
     "BOOKSCLOSED": ("RECORDNO", "CLOSEDTHROUGH", "MEGAENTITYID", "MEGAENTITYNAME"),
+    # [EMULATOR CHOICE] README: supporting documents (create_supdoc) and their folders; the
+    # read field names are not documented in the references. Attachments are kept in the
+    # record's internal "_attachments" (name, type, bytes), never returned by reads.
+    "SUPDOCFOLDER": ("RECORDNO", "NAME", "DESCRIPTION", "PARENTFOLDERNAME"),
+    "SUPDOC": ("RECORDNO", "SUPDOCID", "SUPDOCNAME", "FOLDER", "DESCRIPTION", "ATTACHMENTS"),
 }
 
 # The field readByName matches its keys against (reference §4.4).
@@ -142,6 +148,8 @@ NAME_FIELDS: dict[str, str] = {
     "CCTRANSACTION": "RECORDNO",
     "CCTRANSACTIONENTRY": "RECORDNO",
     "BOOKSCLOSED": "RECORDNO",
+    "SUPDOCFOLDER": "NAME",
+    "SUPDOC": "SUPDOCID",
 }
 
 # readByQuery compares these fields in their internal form (reference §4.1).

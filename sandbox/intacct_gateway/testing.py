@@ -110,6 +110,7 @@ class GatewayHandle:
             for cid, company in self.state.companies.items():
                 company.objects["CCTRANSACTION"] = []
                 company.objects["CCTRANSACTIONENTRY"] = []
+                company.objects["SUPDOC"] = []
                 company.objects["BOOKSCLOSED"] = copy.deepcopy(self._seeded_books_closed[cid])
                 company.processed_control_ids.clear()
             self._gateway.requests.clear()
@@ -128,6 +129,17 @@ class GatewayHandle:
                 ]
                 out.append(rec)
             return out
+
+    def supdocs(self, company_id: str = "ACME-DEMO") -> list[dict[str, Any]]:
+        """Stored supporting documents (public fields), each with its ``attachments`` as
+        ``(name, type, bytes)``."""
+        with self.state.lock:
+            company = self.state.companies[company_id]
+            return [
+                {k: v for k, v in doc.items() if not k.startswith("_")}
+                | {"attachments": list(doc.get("_attachments", []))}
+                for doc in company.records("SUPDOC")
+            ]
 
     def add_cctransaction(
         self,

@@ -13,6 +13,7 @@ from typing import Any
 __all__ = [
     "DivvyApiError",
     "DivvyPaginationError",
+    "DivvyReceiptTooLarge",
     "DivvyRedirectError",
     "DivvyResponseTooDeep",
     "DivvyResponseTooLarge",
@@ -87,3 +88,12 @@ class DivvyResponseTooDeep(DivvyApiError):
 
 class DivvyPaginationError(DivvyApiError):
     """The page cursor misbehaved (e.g. repeated), so the walk cannot be trusted."""
+
+
+class DivvyReceiptTooLarge(DivvyApiError):
+    """A receipt file is larger than the size the caller accepts (``max_bytes``); its download
+    stopped there. Not retried: the file will not get smaller."""
+
+    def __init__(self, message: str, *, max_bytes: int, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.max_bytes = max_bytes

@@ -29,10 +29,12 @@ __all__ = [
     "DivvyBudget",
     "DivvyCard",
     "DivvyCustomField",
+    "DivvyReceipt",
     "DivvyRecordError",
     "DivvyTransaction",
     "DivvyUser",
     "TransactionType",
+    "read_receipts",
 ]
 
 
@@ -555,3 +557,71 @@ class DivvyCustomFieldValue:
             deleted=r.flag("deleted"),
             raw=_freeze(data),
         )
+
+
+@dataclass(frozen=True)
+class DivvyReceipt:
+    """One receipt of a transaction, as ``GET /v3/spend/transactions/{id}`` lists it
+    (``receipts: [{url, filename, uuid}]``; the list endpoint never carries them).
+
+    ``url`` is where the file is downloaded: it may be a pre-signed address on another host,
+    so it is fetched without the API credentials. ``filename`` may be missing.
+    """
+
+    uuid: str
+    url: str | None
+    filename: str | None
+    raw: Mapping[str, Any] = field(default_factory=_empty, repr=False, compare=False)
+
+    @property
+    def extension(self) -> str | None:
+        """The file name's extension, lower case, without the dot (``jpg``), or None."""
+        name = self.filename or ""
+        stem, dot, ext = name.rpartition(".")
+        ext = ext.strip().lower()
+        return ext if dot and stem and ext and ext.isalnum() else None
+
+    @property
+    def stem(self) -> str:
+        """The file name without its extension (the receipt's uuid when it has no name)."""
+        name = (self.filename or "").strip()
+        if self.extension:
+            name = name.rpartition(".")[0]
+        return name or self.uuid
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DivvyReceipt:
+        r = _Reader("receipt", data)
+        return cls(
+            uuid=r.uuid_required(),
+            url=r.text("url"),
+            filename=r.text("filename"),
+            raw=_freeze(r.data),
+        )
+
+
+def read_receipts(transaction: Any) -> tuple[list[DivvyReceipt], list[str]]:
+    """The receipts of a transaction's JSON (from GET by id), read defensively: a missing or
+    null ``receipts`` is none; an entry that cannot be read is left out and described in the
+    second list (one text per problem), so one bad entry never hides the others."""
+    if not isinstance(transaction, Mapping):
+        return [], [f"the transaction is not an object ({_kind(transaction)})"]
+    value = transaction.get("receipts")
+    if value is None:
+        return [], []
+    if not isinstance(value, list):
+        return [], [f"receipts must be a list, got {_kind(value)}"]
+    receipts: list[DivvyReceipt] = []
+    problems: list[str] = []
+    seen: set[str] = set()
+    for n, item in enumerate(value, 1):
+        try:
+            receipt = DivvyReceipt.from_json(item)
+        except DivvyRecordError as exc:
+            problems.append(f"receipt {n}: {exc}")
+            continue
+        if receipt.uuid in seen:
+            continue  # listed twice: one file, attached once
+        seen.add(receipt.uuid)
+        receipts.append(receipt)
+    return receipts, problems

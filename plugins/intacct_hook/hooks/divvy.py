@@ -9,6 +9,7 @@ and the rate limiter (:mod:`intacct_hook.divvy.rate_limit`) live beside the wire
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -19,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 import tenacity
@@ -29,6 +30,7 @@ from airflow.sdk.exceptions import AirflowException
 from intacct_hook.divvy.errors import (
     DivvyApiError,
     DivvyPaginationError,
+    DivvyReceiptTooLarge,
     DivvyRedirectError,
     DivvyResponseTooDeep,
     DivvyResponseTooLarge,
@@ -46,9 +48,11 @@ from intacct_hook.divvy.records import (
     DivvyCard,
     DivvyCustomField,
     DivvyCustomFieldValue,
+    DivvyReceipt,
     DivvyRecordError,
     DivvyTransaction,
     DivvyUser,
+    read_receipts,
 )
 from intacct_hook.hooks.http_util import (
     DEFAULT_MAX_RETRY_AFTER,
@@ -60,6 +64,7 @@ from intacct_hook.hooks.http_util import (
     argument_or_extra,
     checked_url,
     connection_extras,
+    describe_url,
     field_text,
     http_session,
     limit_extras,
@@ -149,6 +154,14 @@ class _Answer:
     reason: str
     headers: Mapping[str, str]
     body: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ReceiptFile:
+    """A downloaded receipt: its bytes and the ``Content-Type`` the server gave, if any."""
+
+    data: bytes = field(repr=False)
+    content_type: str | None = None
 
 
 def _header_safe(value: str) -> bool:
@@ -754,6 +767,103 @@ class DivvyHook(BaseHook):
             raise ValueError("a transaction uuid is required")
         path = f"/v3/spend/transactions/{quote(uuid, safe='')}"
         return DivvyTransaction.from_json(self._request(path))
+
+    def get_receipts(self, uuid: str) -> tuple[list[DivvyReceipt], list[str]]:
+        """The receipts of transaction ``uuid`` (only GET by id lists them), and a text for
+        each entry that could not be read (:func:`~intacct_hook.divvy.records.read_receipts`).
+
+        :raises DivvyApiError: with status 404 if Divvy does not know the transaction.
+        """
+        if not uuid:
+            raise ValueError("a transaction uuid is required")
+        path = f"/v3/spend/transactions/{quote(uuid, safe='')}"
+        return read_receipts(self._request(path))
+
+    @cached_property
+    def download_session(self) -> requests.Session:
+        """The session receipts are downloaded with: no redirects, no default credentials."""
+        return http_session({})
+
+    def download_receipt(self, receipt: DivvyReceipt, *, max_bytes: int) -> ReceiptFile:
+        """The bytes of ``receipt``, read as they stream and stopped past ``max_bytes``.
+
+        The URL may be a pre-signed address on another host (a file store): the API
+        credentials are sent only to the API's own origin (scheme, host and port of the
+        connection's host), never elsewhere, and no redirect is followed. Only https, or http
+        to this machine, is fetched. Transient failures are retried like API calls.
+
+        :raises DivvyReceiptTooLarge: the file is larger than ``max_bytes`` (not retried).
+        :raises DivvyApiError: no URL, a refused address, a redirect, or the server refused.
+        """
+        url = receipt.url
+        if not url:
+            raise DivvyApiError(f"receipt {receipt.uuid} has no download URL", method="GET")
+        where = describe_url(url)
+        try:
+            checked_url(url, conn_id=self.divvy_conn_id, name="receipt URL")
+        except ValueError:
+            raise DivvyApiError(
+                f"receipt {receipt.uuid}: its URL {where} is not https (plain http only to "
+                "this machine) or carries a user name; it was not fetched",
+                method="GET",
+                path=urlsplit(url).path if "://" in url else None,
+            ) from None
+        return self._retrying()(self._download_once, url, max_bytes)
+
+    def _same_origin(self, url: str) -> bool:
+        mine, theirs = urlsplit(self.conn_params.base_url), urlsplit(url)
+        return (mine.scheme.lower(), mine.hostname, mine.port) == (
+            theirs.scheme.lower(),
+            theirs.hostname,
+            theirs.port,
+        )
+
+    def _download_once(self, url: str, max_bytes: int) -> ReceiptFile:
+        path = urlsplit(url).path
+        params = self.conn_params
+        limits = Limits(params.timeout, params.max_request_seconds, max_bytes)
+        own = self._same_origin(url)
+        # Only the API's own origin gets the credentials (and counts against its limit).
+        headers = self._auth_headers() if own else {}
+        gate = self.limiter.call(self._log_limiter_wait) if own else contextlib.nullcontext()
+        with gate:
+            deadline = limits.deadline()
+            response = open_stream(self.download_session, "GET", url, limits, headers=headers)
+            self._refuse_redirect(response, "GET", path, fix="Divvy (the receipt's URL)")
+            status = response.status_code
+            if status >= 400:
+                body = read_error_body(response, limits, deadline=deadline)
+                answer = _Answer(status, response.reason or "", response.headers, body)
+                error = self._error_from(answer, "GET", path)
+                if status == 429 or status >= 500:
+                    raise DivvyTransientError(
+                        error.message,
+                        status=status,
+                        method="GET",
+                        path=path,
+                        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                    )
+                raise error
+            try:
+                data = read_body(response, limits, deadline=deadline)
+            except BodyTooLarge:
+                raise DivvyReceiptTooLarge(
+                    f"the file is larger than {max_bytes:,} bytes",
+                    max_bytes=max_bytes,
+                    status=status,
+                    method="GET",
+                    path=path,
+                ) from None
+            except BodyTooSlow as exc:
+                raise DivvyResponseTooSlow(
+                    str(exc), status=status, method="GET", path=path
+                ) from None
+            except BodyError as exc:
+                raise DivvyTransientError(
+                    str(exc), status=status, method="GET", path=path
+                ) from None
+        content_type = response.headers.get("Content-Type") or None
+        return ReceiptFile(data=data, content_type=content_type)
 
     def iter_budgets(self) -> Iterator[DivvyBudget]:
         """All budgets. Some tenants list only part of them; prefer names on transactions."""

@@ -67,14 +67,16 @@ from intacct_hook.intacct.errors import (
     IntacctSignInError,
     error_for,
 )
-from intacct_hook.intacct.records import CCTransaction, RecordOutcome
+from intacct_hook.intacct.records import CCTransaction, RecordOutcome, SupportingDocument
 from intacct_hook.intacct.response import FunctionResult, Response, gateway_errors, parse_response
 from intacct_hook.intacct.writer import (
     CCTRANSACTION_FIELDS,
     CCTransactionWriter,
     count_cctransactions,
+    create_supdoc,
     find_cctransactions,
     iter_cctransactions,
+    link_supdoc,
     reverse_cctransaction,
 )
 from intacct_hook.masking import redactor
@@ -655,6 +657,15 @@ class IntacctHook(BaseHook):
     ) -> str:
         """Reverse a credit card transaction; return the key Intacct gives back."""
         return reverse_cctransaction(self, record_no, date_reversed, memo=memo)
+
+    def create_supdoc(self, doc: SupportingDocument, *, exist_ok: bool = False) -> str:
+        """Create a supporting document with its attachments; return its ID (``exist_ok``: a
+        document with the same ID already there counts as created)."""
+        return create_supdoc(self, doc, exist_ok=exist_ok)
+
+    def link_supdoc(self, record_no: str | int, supdoc_id: str) -> None:
+        """Attach supporting document ``supdoc_id`` to credit card transaction ``record_no``."""
+        link_supdoc(self, record_no, supdoc_id)
 
     def record_cctransactions(
         self,

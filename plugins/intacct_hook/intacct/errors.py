@@ -53,6 +53,7 @@ NO_PERMISSION = "no permission"
 ALREADY_PROCESSED = "already processed"
 CLOSED_PERIOD = "closed period"
 OBJECT_UNKNOWN = "object unknown"
+SUPDOC_EXISTS = "supporting document exists"
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,9 @@ TEXT_MATCHES: dict[str, TextMatch] = {
         TextMatch(
             CLOSED_PERIOD, BUSINESS_ERRORNO, FUNCTION, ("closed period", "date must be on or after")
         ),
+        # The real number and text of a duplicate supporting document ID are unknown: the
+        # gateway's choice (its README) and the usual "already exists" wording.
+        TextMatch(SUPDOC_EXISTS, BUSINESS_ERRORNO, FUNCTION, ("already exists",)),
         TextMatch(
             OBJECT_UNKNOWN,
             QUERY_ERRORNO,

@@ -189,3 +189,50 @@ def check_unique_references(txns: Iterable[CCTransaction]) -> None:
         if txn.reference_no in seen:
             raise ValueError(f"reference number {txn.reference_no!r} appears twice")
         seen.add(txn.reference_no)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One file of a supporting document: ``name`` without extension, ``type`` the extension
+    (``pdf``, ``jpg``), ``data`` the bytes (sent base64-encoded)."""
+
+    name: str
+    type: str
+    data: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        name = clean_text(self.name, FIELD_LIMITS["attachment_name"])
+        if not name:
+            raise UnpostableRecord("attachment_name", "is empty")
+        object.__setattr__(self, "name", name)
+        check_identifier("attachment_type", self.type, required=True)
+        if not isinstance(self.data, bytes | bytearray):
+            raise TypeError("attachment data must be bytes")
+
+
+@dataclass(frozen=True)
+class SupportingDocument:
+    """An Intacct supporting document (``create_supdoc``): the receipts of one transaction.
+
+    ``supdoc_id`` is the key a credit card transaction's ``supdocid`` names; ``folder`` must
+    exist in Intacct (Company > Attachments folders).
+    """
+
+    supdoc_id: str
+    folder: str
+    attachments: tuple[Attachment, ...]
+    name: str | None = None
+    description: str | None = None
+
+    def __post_init__(self) -> None:
+        check_identifier("supdoc_id", self.supdoc_id, required=True)
+        check_identifier("supdoc_folder", self.folder, required=True)
+        object.__setattr__(self, "attachments", tuple(self.attachments))
+        if not self.attachments:
+            raise UnpostableRecord("attachments", "is empty: nothing to attach")
+        object.__setattr__(self, "name", clean_text(self.name, FIELD_LIMITS["supdoc_name"]))
+        object.__setattr__(
+            self,
+            "description",
+            clean_text(self.description, FIELD_LIMITS["supdoc_description"]),
+        )

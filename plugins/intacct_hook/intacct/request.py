@@ -8,6 +8,7 @@ built from ``Function`` objects, so the same functions can be re-sent with fresh
 
 from __future__ import annotations
 
+import base64
 import copy
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -17,7 +18,7 @@ from decimal import Decimal
 
 from lxml import etree
 
-from intacct_hook.intacct.records import CCTransaction
+from intacct_hook.intacct.records import CCTransaction, SupportingDocument
 from intacct_hook.intacct.text import FIELD_LIMITS, UnpostableRecord, clean_text, describe_illegal
 from intacct_hook.intacct.values import format_value
 
@@ -550,4 +551,35 @@ def reverse_cctransaction(
     el = etree.Element("reverse_cctransaction", key=_check_text("key", str(record_no)))
     _split_date(el, "datereversed", date_reversed)
     _opt(el, "memo", clean_text(memo, FIELD_LIMITS["memo"]))
+    return Function(control_id or new_control_id(), el)
+
+
+def create_supdoc(doc: SupportingDocument, *, control_id: str | None = None) -> Function:
+    """``create_supdoc``: supdocid, supdocname, supdocfoldername, supdocdescription, then
+    ``attachments`` (each attachmentname, attachmenttype, attachmentdata in base64).
+
+    The control ID defaults to one derived from the document's ID, so a re-send after an
+    ambiguous outcome is recognisable (the document ID itself is the idempotency key: Intacct
+    refuses a second document with the same ID)."""
+    el = etree.Element("create_supdoc")
+    _sub(el, "supdocid", doc.supdoc_id)
+    _opt(el, "supdocname", doc.name)
+    _sub(el, "supdocfoldername", doc.folder)
+    _opt(el, "supdocdescription", doc.description)
+    attachments = _sub(el, "attachments")
+    for item in doc.attachments:
+        att = _sub(attachments, "attachment")
+        _sub(att, "attachmentname", item.name)
+        _sub(att, "attachmenttype", item.type)
+        # base64 text is ASCII: no check needed, and the check would scan megabytes.
+        etree.SubElement(att, "attachmentdata").text = base64.b64encode(item.data).decode("ascii")
+    return Function(control_id or f"supdoc-{doc.supdoc_id}", el)
+
+
+def link_supdoc(record_no: str | int, supdoc_id: str, *, control_id: str | None = None) -> Function:
+    """``update_cctransaction key=RECORDNO`` with only ``supdocid``: attach the supporting
+    document to the posted credit card transaction (what Fyle's SDK's ``update_attachment``
+    sends; reference §7.2)."""
+    el = etree.Element("update_cctransaction", key=_check_text("key", str(record_no)))
+    _sub(el, "supdocid", supdoc_id)
     return Function(control_id or new_control_id(), el)

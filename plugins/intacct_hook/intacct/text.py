@@ -49,10 +49,15 @@ FIELD_LIMITS: Mapping[str, int] = MappingProxyType(
         "description": 1000,  # transaction header
         "line_description": 1000,  # ccpayitem
         "memo": 1000,  # reverse_cctransaction
+        "supdoc_name": 100,  # create_supdoc
+        "supdoc_description": 1000,
+        "attachment_name": 100,  # a receipt's file name, without its extension
         # identifiers: refused when longer
         "card_id": 100,
         "reference_no": 100,
         "supdoc_id": 100,
+        "supdoc_folder": 100,
+        "attachment_type": 10,  # a file extension: pdf, jpg
         "currency": 10,
         "exchange_rate_type": 100,
         "gl_account_no": 100,

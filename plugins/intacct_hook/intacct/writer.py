@@ -17,12 +17,18 @@ from typing import Protocol
 
 from intacct_hook.intacct import request as rq
 from intacct_hook.intacct.errors import (
+    SUPDOC_EXISTS,
     IntacctAmbiguousWrite,
     IntacctDuplicateControlId,
     IntacctError,
     IntacctResultIncomplete,
 )
-from intacct_hook.intacct.records import CCTransaction, RecordOutcome, check_unique_references
+from intacct_hook.intacct.records import (
+    CCTransaction,
+    RecordOutcome,
+    SupportingDocument,
+    check_unique_references,
+)
 from intacct_hook.intacct.response import FunctionResult
 from intacct_hook.logs import WarningLog
 
@@ -144,6 +150,28 @@ def reverse_cctransaction(
     fn = rq.reverse_cctransaction(record_no, date_reversed, memo=memo)
     result = client.execute([fn])[0].raise_for_status()
     return result.key or str(record_no)
+
+
+def create_supdoc(client: IntacctClient, doc: SupportingDocument, *, exist_ok: bool = False) -> str:
+    """Create a supporting document; return its ID.
+
+    ``exist_ok``: a refusal saying a document with this ID already exists counts as created.
+    The receipts step derives the ID from the receipts it holds, so an existing document is
+    the one an earlier, cut-off attempt created.
+    """
+    fn = rq.create_supdoc(doc)
+    result = client.execute([fn], records={fn.control_id: doc.supdoc_id})[0]
+    if exist_ok and not result.ok and result.error and result.error.says(SUPDOC_EXISTS):
+        return doc.supdoc_id
+    result.raise_for_status()
+    return doc.supdoc_id
+
+
+def link_supdoc(client: IntacctClient, record_no: str | int, supdoc_id: str) -> None:
+    """Point the credit card transaction ``record_no`` at the supporting document
+    ``supdoc_id`` (``update_cctransaction`` with ``supdocid``). Repeating it is harmless."""
+    fn = rq.link_supdoc(record_no, supdoc_id)
+    client.execute([fn], records={fn.control_id: str(record_no)})[0].raise_for_status()
 
 
 class CCTransactionWriter:
