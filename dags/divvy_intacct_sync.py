@@ -20,6 +20,7 @@ from intacct_hook.operators.sync import (
     DivvyExtractOperator,
     IntacctLoadOperator,
     IntacctPreflightOperator,
+    IntacctReceiptsOperator,
     IntacctReconcileOperator,
     MapTransactionsOperator,
     StageTransactionsOperator,
@@ -88,6 +89,9 @@ that cannot be posted is held in the sync ledger with its reason and retried by 
    refuses fails alone; the task fails after posting all it can, and the log names each record.
 6. **reconcile** compares Divvy's and Intacct's count and total per day. *Fails:* a difference
    (or only warns, per settings); the log lists each missing, extra or differing record.
+7. **receipts** (after load, beside reconcile; off unless `receipts_enabled`) attaches the
+   Divvy receipts of posted transactions in Intacct, each once. *Fails:* a receipt could not be
+   downloaded or Intacct refused it; the next run tries again. Postings are not affected.
 
 **Runs.** Each scheduled run covers one local day, midnight to midnight in {tz}, and runs at
 {hour:02d}:00 the next morning; its logical date is the day itself, and its note says which days
@@ -122,13 +126,15 @@ the next real run starts from the same decisions. Run notes start with "Preview:
    create*, *held*, *skipped* or *would retry* and why. Nothing is sent.
 6. **reconcile** compares what is really in Intacct with what was really posted: what the preview
    would post is not reported missing.
+7. **receipts** (preview) counts the receipts it would attach; nothing is downloaded or sent.
 """
     + BACKFILL_DOC
 )
 
 
 def sync_dag(dag_id: str, *, preview: bool) -> DAG:
-    """The sync's six steps in one line; ``preview`` builds every step for the preview DAG."""
+    """The sync's six steps in one line, and receipts beside reconcile; ``preview`` builds every
+    step for the preview DAG."""
     dag_params = {
         "start_date": Param(
             None,
@@ -181,16 +187,23 @@ def sync_dag(dag_id: str, *, preview: bool) -> DAG:
         },
         **identity,
     ) as dag:
+        load = IntacctLoadOperator(
+            task_id="load", pool=INTACCT_POOL, max_active_tis_per_dag=1, preview=preview
+        )
         chain(
             IntacctPreflightOperator(task_id="preflight", pool=INTACCT_POOL, preview=preview),
             DivvyExtractOperator(task_id="extract", pool=DIVVY_POOL, preview=preview),
             StageTransactionsOperator(task_id="stage", preview=preview),
             # Map reads the active IDs and required dimensions from Intacct.
             MapTransactionsOperator(task_id="map", pool=INTACCT_POOL, preview=preview),
-            IntacctLoadOperator(
-                task_id="load", pool=INTACCT_POOL, max_active_tis_per_dag=1, preview=preview
-            ),
+            load,
             IntacctReconcileOperator(task_id="reconcile", pool=INTACCT_POOL, preview=preview),
+        )
+        # Beside reconcile, not before it: a receipt problem never holds up reconcile. It runs
+        # whatever load's outcome (all_done): the receipts go to what is already posted, and a
+        # load that failed on one refused record has posted the others.
+        load >> IntacctReceiptsOperator(
+            task_id="receipts", pool=INTACCT_POOL, trigger_rule="all_done", preview=preview
         )
     return dag
 

@@ -133,3 +133,20 @@ CREATE TABLE IF NOT EXISTS extract_manifest (
 );
 
 CREATE INDEX IF NOT EXISTS extract_manifest_extracted_at_idx ON extract_manifest (extracted_at);
+
+-- Receipts attached in Intacct (issue 11, part 4): one row per Divvy receipt of a posted
+-- transaction. 'attached': in the supporting document supdoc_id, which the transaction's
+-- supdocid names; 'rejected': over the size limit or of a type not allowed (message says
+-- which; not tried again); 'failed': the download or Intacct failed (tried again next run).
+CREATE TABLE IF NOT EXISTS receipt_attachment (
+    uuid          TEXT NOT NULL,                 -- the Divvy transaction (divvy_transaction.uuid)
+    receipt_uuid  TEXT NOT NULL,                 -- the Divvy receipt
+    filename      TEXT,
+    supdoc_id     TEXT,                          -- the Intacct supporting document holding it
+    state         TEXT NOT NULL CHECK (state IN ('attached', 'rejected', 'failed')),
+    message       TEXT,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    updated_at    TEXT NOT NULL,
+    attached_at   TEXT,
+    PRIMARY KEY (uuid, receipt_uuid)
+);

@@ -282,6 +282,58 @@ refuses every write.
         context["ti"].xcom_push(key=RECORD_URL_XCOM_KEY, value=url)
 
 
+class IntacctReceiptsOperator(SyncStepOperator):
+    """Attach the Divvy receipts of posted transactions in Intacct (opt-in: receipts_enabled)."""
+
+    ledger_statements = ("record_receipt_attachment",)
+
+    step_doc = """
+**Receipts.** Off unless the settings say `receipts_enabled: true`. For each transaction posted
+in the run's days and the lookback, asks Divvy for its receipts, downloads the new ones (never
+sending the Divvy token to the file's host), checks them against `receipts_max_mb` and
+`receipts_allowed_types`, puts them in one Intacct supporting document in the folder
+`receipts_folder` and links it from the credit card transaction (`supdocid`). The ledger's
+`receipt_attachment` table records each receipt: attached (once), rejected (too large or a
+type not allowed: the log says which, and it is not tried again) or failed (tried again by
+the next run). Receipts added in Divvy after posting are attached by a later run.
+
+Runs after load whatever load's outcome, beside reconcile: a receipt never blocks posting.
+*When it fails:* some receipts could not be downloaded or Intacct refused them; the log names
+each one, and the next run tries them again. In the preview DAG it only counts the receipts
+it would attach.
+"""
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from intacct_hook.hooks.divvy import DivvyHook
+        from intacct_hook.sync.receipts import attach_receipts
+
+        settings = self.load_settings()
+        if not settings.receipts_enabled:
+            self.log.info("Receipts are off (settings: receipts_enabled is false); nothing done.")
+            return {"enabled": False}
+        window = self.resolve_window(context, settings)
+        ledger = self.open_ledger(settings)
+        report = attach_receipts(
+            DivvyHook(divvy_conn_id=self.divvy_conn_id),
+            None if self.preview else self.intacct_hook(),
+            ledger,
+            settings,
+            window,
+            dry_run=self.preview,
+            logger=self.log,
+        )
+        summary = report.summary() | {"window": window.to_public_dict()}
+        for text in report.warnings:
+            self.log.warning("%s", text)
+        self.log.info("Receipts: %s", {k: v for k, v in summary.items() if k != "messages"})
+        if report.failed and not self.preview:
+            raise AirflowFailException(
+                f"{len(report.failed)} receipt(s) could not be attached (the next run tries "
+                f"them again; postings are not affected):\n" + "\n".join(report.failed)
+            )
+        return summary
+
+
 class IntacctReconcileOperator(SyncStepOperator):
     """Compare Divvy's and Intacct's count and total per posting day, read back from Intacct."""
 

@@ -217,6 +217,33 @@ class Tally:
     total: Decimal = Decimal("0")
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReceiptCandidate:
+    """A posted transaction whose receipts the receipts step asks Divvy about."""
+
+    uuid: str
+    posting_date: dt.date
+    record_no: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReceiptRecord:
+    """One receipt's row of ``receipt_attachment``: ``state`` is ``attached``, ``rejected``
+    or ``failed``; ``supdoc_id`` the Intacct supporting document holding it."""
+
+    uuid: str
+    receipt_uuid: str
+    state: str
+    filename: str | None = None
+    supdoc_id: str | None = None
+    message: str | None = None
+    attempts: int = 0
+    attached_at: str | None = None
+
+
+RECEIPT_STATES = ("attached", "rejected", "failed")
+
+
 class Ledger:
     """The sync ledger over a SQLAlchemy engine (SQLite or PostgreSQL)."""
 
@@ -982,6 +1009,64 @@ class Ledger:
                 }
                 for r in rows.mappings()
             ]
+
+    # --- receipts (issue 11, part 4: receipt_attachment) ------------------------------------
+
+    def receipt_candidates(self, date_from: dt.date, date_to: dt.date) -> list[ReceiptCandidate]:
+        """The posted transactions dated in the inclusive range, with their RECORDNO."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                self._stmt("select_receipt_candidates"), _date_range(date_from, date_to)
+            )
+            return [
+                ReceiptCandidate(r.uuid, dt.date.fromisoformat(r.posting_date), r.intacct_record_no)
+                for r in rows
+            ]
+
+    def receipt_records(self, uuids: Sequence[str]) -> dict[str, dict[str, ReceiptRecord]]:
+        """transaction uuid → receipt uuid → what the ledger holds of it."""
+        out: dict[str, dict[str, ReceiptRecord]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(uuids), 500):
+                rows = conn.execute(
+                    self._stmt("select_receipt_attachments", "uuids"), {"uuids": chunk}
+                )
+                for r in rows.mappings():
+                    out.setdefault(r["uuid"], {})[r["receipt_uuid"]] = ReceiptRecord(
+                        uuid=r["uuid"],
+                        receipt_uuid=r["receipt_uuid"],
+                        state=r["state"],
+                        filename=r["filename"],
+                        supdoc_id=r["supdoc_id"],
+                        message=r["message"],
+                        attempts=r["attempts"],
+                        attached_at=r["attached_at"],
+                    )
+        return out
+
+    def record_receipts(self, records: Iterable[ReceiptRecord]) -> int:
+        """Store each receipt's outcome (one transaction); returns how many were written."""
+        now = self.now()
+        params = []
+        for rec in records:
+            if rec.state not in RECEIPT_STATES:
+                raise ValueError(f"unknown receipt state {rec.state!r}; use {RECEIPT_STATES}")
+            params.append(
+                {
+                    "uuid": rec.uuid,
+                    "receipt_uuid": rec.receipt_uuid,
+                    "filename": rec.filename,
+                    "supdoc_id": rec.supdoc_id,
+                    "state": rec.state,
+                    "message": rec.message,
+                    "now": now,
+                }
+            )
+        if not params:
+            return 0
+        with self._write() as conn:
+            conn.execute(self._stmt("record_receipt_attachment"), params)
+        return len(params)
 
     # --- summaries -----------------------------------------------------------------------
 

@@ -59,6 +59,11 @@ CLAIM_LEASE_RANGE = (5, 24 * 60)
 # service runs one and queues the rest; higher tiers more, numbers not published). Eight bounds
 # the load's threads and database connections.
 CONCURRENCY_RANGE = (1, 8)
+# Receipts attached in Intacct (issue 11, part 4). UNVERIFIED: Intacct's real limits on an
+# attachment's size and type are not in the references; these defaults are conservative
+# guesses (README, "Receipts as Intacct attachments"): raise or widen them once confirmed.
+RECEIPTS_MAX_MB_RANGE = (0.001, 100.0)
+DEFAULT_RECEIPT_TYPES = ("pdf", "jpg", "jpeg", "png", "gif")
 
 # Keys people put in the Variable by mistake: answered with where the secret belongs.
 _SECRET_KEYS = frozenset(
@@ -101,6 +106,11 @@ class SyncSettings:
     ledger_path: str = "var/divvy_intacct_ledger.db"
     claim_lease_minutes: int = 60
     intacct_concurrency: int = 1
+    # Receipts as Intacct attachments: off unless asked for.
+    receipts_enabled: bool = False
+    receipts_max_mb: float = 5.0
+    receipts_allowed_types: tuple[str, ...] = DEFAULT_RECEIPT_TYPES
+    receipts_folder: str = "Divvy Receipts"
     # Retired keys found in the Variable, with their values (see RETIRED_KEYS): not settings.
     retired: Mapping[str, Any] = dataclasses.field(
         default_factory=lambda: MappingProxyType({}), hash=False
@@ -134,6 +144,11 @@ class SyncSettings:
         return ZoneInfo(self.timezone)
 
     @property
+    def receipts_max_bytes(self) -> int:
+        """``receipts_max_mb`` in bytes (1 MB = 1,048,576 bytes)."""
+        return int(self.receipts_max_mb * 1024 * 1024)
+
+    @property
     def claim_lease(self) -> dt.timedelta:
         """How long other runs leave a load's claimed batch alone."""
         return dt.timedelta(minutes=self.claim_lease_minutes)
@@ -157,6 +172,7 @@ class SyncSettings:
         """Plain JSON-able dict for logs and XCom (settings hold no secrets by construction)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["custom_field_names"] = dict(self.custom_field_names)
+        out["receipts_allowed_types"] = list(self.receipts_allowed_types)
         # Retired keys as the Variable holds them, so the dict reads back into equal settings.
         del out["retired"]
         out.update(self.retired)
@@ -259,6 +275,40 @@ def _timezone(key: str, value: Any, problems: list[str]) -> Any:
     return value
 
 
+def _number_in(low: float, high: float) -> Callable[[str, Any, list[str]], Any]:
+    def check(key: str, value: Any, problems: list[str]) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            problems.append(f"{key!r} must be a number from {low:g} to {high:g}, got {value!r}")
+            return _INVALID
+        if not low <= value <= high:
+            problems.append(f"{key!r} must be from {low:g} to {high:g}, got {value}")
+            return _INVALID
+        return float(value)
+
+    return check
+
+
+def _file_types(key: str, value: Any, problems: list[str]) -> Any:
+    if not isinstance(value, list) or not value:
+        problems.append(
+            f'{key!r} must be a non-empty list of file extensions such as ["pdf", "jpg"], '
+            f"got {value!r}"
+        )
+        return _INVALID
+    out: list[str] = []
+    for item in value:
+        ext = item.strip().lstrip(".").lower() if isinstance(item, str) else ""
+        if not ext or not ext.isascii() or not ext.isalnum() or len(ext) > 10:
+            problems.append(
+                f"{key!r}: {item!r} is not a file extension (letters and digits, at most 10, "
+                'like "pdf")'
+            )
+            return _INVALID
+        if ext not in out:
+            out.append(ext)
+    return tuple(out)
+
+
 def _reconcile_mode(key: str, value: Any, problems: list[str]) -> Any:
     if value not in RECONCILE_MODES:
         problems.append(f"{key!r} must be one of {', '.join(RECONCILE_MODES)}, got {value!r}")
@@ -320,4 +370,8 @@ _CHECKS = {
     "ledger_path": _text,
     "claim_lease_minutes": _int_in(*CLAIM_LEASE_RANGE),
     "intacct_concurrency": _int_in(*CONCURRENCY_RANGE),
+    "receipts_enabled": _bool,
+    "receipts_max_mb": _number_in(*RECEIPTS_MAX_MB_RANGE),
+    "receipts_allowed_types": _file_types,
+    "receipts_folder": _text,
 }

@@ -39,6 +39,16 @@ def test_the_steps_run_in_one_line(dag):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
 
 
+def test_receipts_run_after_load_beside_reconcile_whatever_load_did(dag, preview):
+    for d in (dag, preview):
+        receipts = d.get_task("receipts")
+        assert receipts.upstream_task_ids == {"load"}
+        assert receipts.downstream_task_ids == set()
+        assert receipts.trigger_rule == "all_done"
+        # Reconcile never waits for receipts.
+        assert "receipts" not in d.get_task("reconcile").upstream_task_ids
+
+
 def test_every_task_and_the_dag_document_themselves(dag):
     assert "exactly once" in dag.doc_md
     for task in dag.tasks:

@@ -33,7 +33,31 @@ INVALID = {
     "card_expiry_margin_days": (True, "whole number"),
     "ledger_conn_id": ("", "non-empty string or null"),
     "ledger_path": ("", "non-empty string"),
+    "receipts_enabled": ("true", "true or false"),
+    "receipts_max_mb": (0, "from 0.001 to 100"),
+    "receipts_allowed_types": (["p df"], "is not a file extension"),
+    "receipts_folder": ("", "non-empty string"),
 }
+
+
+def test_receipts_are_off_by_default_with_documented_limits():
+    s = SyncSettings.from_variable({})
+    assert s.receipts_enabled is False
+    assert (s.receipts_max_mb, s.receipts_max_bytes) == (5.0, 5 * 1024 * 1024)
+    assert s.receipts_allowed_types == ("pdf", "jpg", "jpeg", "png", "gif")
+    assert s.receipts_folder == "Divvy Receipts"
+
+
+def test_receipt_types_are_extensions_lower_case_once_and_read_back_equal():
+    s = SyncSettings.from_variable(
+        {"receipts_enabled": True, "receipts_allowed_types": ["PDF", ".jpg", "pdf"]}
+    )
+    assert s.receipts_allowed_types == ("pdf", "jpg")
+    assert SyncSettings.from_variable(json.loads(json.dumps(s.to_public_dict()))) == s
+    with pytest.raises(SettingsError, match="non-empty list of file extensions"):
+        SyncSettings.from_variable({"receipts_allowed_types": []})
+    with pytest.raises(SettingsError, match="must be a number"):
+        SyncSettings.from_variable({"receipts_max_mb": "5 MB"})
 
 
 @pytest.mark.parametrize("value", [None, "", "  ", "{}", {}])
