@@ -369,10 +369,12 @@ class DivvyState:
             return self.receipt_files.get(uuid)
 
     def render_receipts(self, txn: dict[str, Any]) -> dict[str, Any]:
-        """``txn`` (a copy) with each receipt as GET by id shows it: ``{url, filename, uuid}``."""
+        """``txn`` (a copy) with each receipt as GET by id shows it: ``{url, filename, uuid}``.
+        A receipt whose file is gone keeps its URL, which then answers 403 (an expired
+        pre-signed URL)."""
         txn["receipts"] = [
             {"url": self.receipt_url(r["uuid"]), "filename": r["filename"], "uuid": r["uuid"]}
-            if r.get("uuid") in self.receipt_files
+            if isinstance(r, dict) and r.get("uuid") and r.get("filename") and "url" not in r
             else r
             for r in txn.get("receipts") or []
         ]
