@@ -339,13 +339,13 @@ class DivvyState:
             txn["receipts"].append(receipt)
             return dict(receipt)
 
-    def _store_receipt(self, given: Mapping[str, Any]) -> dict[str, Any]:
+    def _store_receipt(self, given: Any) -> Any:
         """A seed or added receipt: ``uuid``, ``filename``, and ``data`` (bytes) or ``size``
         (made-up bytes, 2 KB by default), ``contentType`` (from the extension by default).
         Entries already in the stored shape (no file) are kept as given (malformed on
         purpose, for tests)."""
-        if "url" in given or not given.get("filename"):
-            return dict(given)
+        if not isinstance(given, Mapping) or "url" in given or not given.get("filename"):
+            return copy.deepcopy(given)
         uuid = given.get("uuid") or new_uuid("rct", self.rng)
         filename = str(given["filename"])
         data = given.get("data")

@@ -36,6 +36,7 @@ from intacct_hook.divvy.records import DivvyReceipt
 from intacct_hook.intacct.errors import IntacctError
 from intacct_hook.intacct.records import Attachment, SupportingDocument
 from intacct_hook.intacct.text import UnpostableRecord
+from intacct_hook.logs import WarningLog
 from intacct_hook.sync.ledger import Ledger, ReceiptCandidate, ReceiptRecord
 from intacct_hook.sync.settings import SyncSettings
 from intacct_hook.sync.window import SyncWindow
@@ -159,7 +160,7 @@ def attach_receipts(
     window: SyncWindow,
     *,
     dry_run: bool = False,
-    logger: logging.Logger | None = None,
+    logger: WarningLog | None = None,
 ) -> ReceiptReport:
     """Attach the receipts of the window's posted transactions in Intacct (see the module).
 
@@ -167,7 +168,7 @@ def attach_receipts(
     downloaded, sent or recorded. Raises only for an Intacct outage or a refused sign-in
     (after recording what was done); every other problem is one receipt's message.
     """
-    logger = logger or log
+    warn: WarningLog = logger or log
     if not settings.receipts_enabled:
         return ReceiptReport(enabled=False, preview=dry_run)
     report = ReceiptReport(preview=dry_run)
@@ -205,7 +206,7 @@ def attach_receipts(
         ledger.record_receipts(outcomes)
         for rec in outcomes:
             if rec.state != "attached":
-                logger.warning("%s", rec.message)
+                warn.warning("%s", rec.message)
     return report
 
 

@@ -103,7 +103,10 @@ def test_receipts_attached_once_later_ones_later_and_bad_ones_reported(world, le
     assert any("type 'docx' is not allowed" in m for m in summary["messages"])
     docs = world.gw.supdocs()
     assert len(docs) == 1 and docs[0]["FOLDER"] == "Divvy Receipts"
-    assert sorted((n, t) for n, t, _ in docs[0]["attachments"]) == [("lunch", "pdf"), ("tip", "jpg")]
+    assert sorted((n, t) for n, t, _ in docs[0]["attachments"]) == [
+        ("lunch", "pdf"),
+        ("tip", "jpg"),
+    ]
     served = {r["uuid"]: dv.receipt_files[r["uuid"]][0] for r in two}
     assert sorted(d for _, _, d in docs[0]["attachments"]) == sorted(served.values())
     by_ref = {r["RECORDID"]: r for r in world.records()}
@@ -147,9 +150,7 @@ def test_receipts_attached_once_later_ones_later_and_bad_ones_reported(world, le
     held = receipts_of(ledger, lunch["uuid"], hotel["uuid"])
     assert held[hotel["uuid"]][late["uuid"]][:2] == ("attached", hotel_doc["SUPDOCID"])
     assert held[hotel["uuid"]][scan["uuid"]][0] == "rejected"  # not tried again
-    assert {s[:2] for s in held[lunch["uuid"]].values()} == {
-        ("attached", lunch_doc["SUPDOCID"])
-    }
+    assert {s[:2] for s in held[lunch["uuid"]].values()} == {("attached", lunch_doc["SUPDOCID"])}
     assert extra["uuid"] in held[lunch["uuid"]]
     assert xcom(world.run_day(DAY + timedelta(days=1)), "receipts")["attached"] == 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import date
 from decimal import Decimal
 
@@ -9,7 +10,14 @@ import pytest
 from lxml import etree
 
 from intacct_hook.intacct import request as rq
-from intacct_hook.intacct.records import CCLine, CCTransaction, control_id_for
+from intacct_hook.intacct.records import (
+    Attachment,
+    CCLine,
+    CCTransaction,
+    SupportingDocument,
+    control_id_for,
+)
+from intacct_hook.intacct.text import UnpostableRecord
 from sandbox.intacct_gateway.schema import load_schema
 
 
@@ -261,3 +269,73 @@ def test_builders_escape_text_instead_of_building_strings(schema):
     assert (
         doc.findtext("operation/content/function/record_cctransaction/payee") == "O'Brien & <Sons>"
     )
+
+
+# --- supporting documents (receipts, issue 11 part 4) -------------------------------------------
+
+
+def _supdoc(**overrides) -> SupportingDocument:
+    fields = dict(
+        supdoc_id="DVY0123456789ABCDEF0",
+        folder="Divvy Receipts",
+        attachments=(
+            Attachment("lunch", "pdf", b"%PDF-1.4 \x00\xff"),
+            Attachment("tip <&>", "jpg", b"\xff\xd8\xff"),
+        ),
+        name="Divvy receipts txr_1",
+        description="Receipts of Divvy transaction txr_1",
+    )
+    fields.update(overrides)
+    return SupportingDocument(**fields)
+
+
+def test_create_supdoc_validates_in_schema_order_with_base64_data(schema):
+    doc = _assert_valid(schema, _envelope([rq.create_supdoc(_supdoc())]))
+    el = doc.find("operation/content/function/create_supdoc")
+    assert [c.tag for c in el] == [
+        "supdocid",
+        "supdocname",
+        "supdocfoldername",
+        "supdocdescription",
+        "attachments",
+    ]
+    atts = el.findall("attachments/attachment")
+    assert [[c.tag for c in a] for a in atts] == [
+        ["attachmentname", "attachmenttype", "attachmentdata"]
+    ] * 2
+    assert [base64.b64decode(a.findtext("attachmentdata")) for a in atts] == [
+        b"%PDF-1.4 \x00\xff",
+        b"\xff\xd8\xff",
+    ]
+    assert atts[1].findtext("attachmentname") == "tip <&>"
+    assert doc.find("operation/content/function").get("controlid") == "supdoc-DVY0123456789ABCDEF0"
+
+
+def test_create_supdoc_without_name_or_description_validates(schema):
+    doc = _assert_valid(schema, _envelope([rq.create_supdoc(_supdoc(name=None, description=None))]))
+    el = doc.find("operation/content/function/create_supdoc")
+    assert [c.tag for c in el] == ["supdocid", "supdocfoldername", "attachments"]
+
+
+def test_link_supdoc_is_update_cctransaction_with_only_supdocid(schema):
+    doc = _assert_valid(schema, _envelope([rq.link_supdoc(225351, "DVY0123456789ABCDEF0")]))
+    el = doc.find("operation/content/function/update_cctransaction")
+    assert el.get("key") == "225351"
+    assert [(c.tag, c.text) for c in el] == [("supdocid", "DVY0123456789ABCDEF0")]
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        (lambda: _supdoc(supdoc_id=""), "supdoc_id"),
+        (lambda: _supdoc(supdoc_id="A" * 101), "supdoc_id"),
+        (lambda: _supdoc(folder="Bad\x00folder"), "supdoc_folder"),
+        (lambda: _supdoc(attachments=()), "attachments"),
+        (lambda: Attachment("", "pdf", b"x"), "attachment_name"),
+        (lambda: Attachment("x", "", b"x"), "attachment_type"),
+    ],
+)
+def test_a_supporting_document_that_cannot_be_sent_is_refused_naming_the_field(build, field):
+    with pytest.raises(UnpostableRecord) as info:
+        build()
+    assert info.value.field == field
