@@ -377,7 +377,12 @@ def test_sql_files_use_only_bind_parameters():
         "mark_posted": {"uuid", "record_no", "control_id", "now"},
         "select_in_state": {"states", "date_from", "date_to"},
         "schema": set(),
-    }
+        "select_receipt_candidates": {"date_from", "date_to"},
+        "select_receipt_attachments": {"uuids"},
+        "record_receipt_attachment": {
+            "uuid", "receipt_uuid", "filename", "supdoc_id", "state", "message", "now",
+        },
+    }  # fmt: skip
     for name, params in expected.items():
         text = (SQL_DIR / f"{name}.sql").read_text()
         assert set(sa.text(text).compile().params) == params, name
@@ -386,7 +391,7 @@ def test_sql_files_use_only_bind_parameters():
         "divvy_transaction", "divvy_transaction_state_idx", "divvy_transaction_posting_date_idx",
         "divvy_transaction_claim_order_idx", "mapped_line", "map_input", "reconciliation",
         "reconciliation_difference", "divvy_landing", "divvy_landing_extracted_at_idx",
-        "extract_manifest", "extract_manifest_extracted_at_idx",
+        "extract_manifest", "extract_manifest_extracted_at_idx", "receipt_attachment",
     ]  # fmt: skip
 
 
