@@ -847,14 +847,14 @@ class DivvyHook(BaseHook):
         record = _created(answer, "name", name)
         if record is None:
             # Divvy's answer to a create is not documented; find the field by name instead.
-            record = next((f for f in self.iter_custom_fields() if f.name == name), None)
-            if record is None:
+            listed = next((f for f in self.iter_custom_fields() if f.name == name), None)
+            if listed is None:
                 raise DivvyApiError(
                     f"custom field {name!r} was created but is not listed",
                     method="POST",
                     path="/v3/spend/custom-fields",
                 )
-            return record
+            return listed
         return DivvyCustomField.from_json(record)
 
     def create_custom_field_value(

@@ -25,6 +25,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from intacct_hook.divvy.errors import DivvyApiError, DivvyTransientError
 from intacct_hook.sync.dimensions import BY_KEY
 from intacct_hook.sync.rules import intacct_id
 
@@ -109,9 +110,9 @@ class FieldDiff:
     """What the push decided (and, after applying, did) for one dimension's custom field.
 
     ``unchanged``: values already right. ``unmatched``: values whose ID Intacct does not know
-    (left alone). ``problems``: records that cannot be offered, or why the field cannot be
-    pushed at all. ``failed`` / ``refused``: changes Divvy refused while applying (a refused
-    retire of a value in use is ``refused``, not a failure).
+    (left alone). ``problems``: records that cannot be offered. ``blocked``: why the field
+    cannot be pushed at all (nothing planned). ``failed`` / ``refused``: changes Divvy refused
+    while applying (a refused retire of a value in use is ``refused``, not a failure).
     """
 
     dimension: str
@@ -121,6 +122,7 @@ class FieldDiff:
     unmatched: list[str] = dataclasses.field(default_factory=list)
     problems: list[str] = dataclasses.field(default_factory=list)
     applied: bool = False
+    blocked: str | None = None
     failed: list[str] = dataclasses.field(default_factory=list)
     refused: list[str] = dataclasses.field(default_factory=list)
 
@@ -146,6 +148,7 @@ class FieldDiff:
         out = [head]
         out += [f"  {c.line()}" for c in self.changes]
         out += [f"  left alone (no such Intacct ID): {t!r}" for t in self.unmatched]
+        out += [f"  BLOCKED: {self.blocked}"] if self.blocked else []
         out += [f"  problem: {p}" for p in self.problems]
         out += [f"  refused by Divvy (kept): {r}" for r in self.refused]
         out += [f"  FAILED: {f}" for f in self.failed]
@@ -161,6 +164,7 @@ class FieldDiff:
             "changes": [c.to_public_dict() for c in self.changes],
             "unmatched": list(self.unmatched),
             "problems": list(self.problems),
+            "blocked": self.blocked,
             "refused": list(self.refused),
             "failed": list(self.failed),
         }
@@ -249,18 +253,28 @@ def _unofferable(record: Record) -> str | None:
 class GLAccountFilter:
     """Which active GL accounts Divvy offers: an explicit list, or by type and category.
 
-    Empty ``account_types`` / ``categories`` mean any. ``excluded`` are never offered (the card's
-    own liability account: a charge coded to it would cancel itself).
+    Empty ``account_types`` / ``categories`` mean any. The card's own offset account (the
+    settings' ``divvy_gl_account_no``, else the account titled ``divvy_gl_account_title``) is
+    never offered: a charge coded to it would cancel itself.
     """
 
     accounts: tuple[str, ...] = ()
     account_types: tuple[str, ...] = ("incomestatement",)
     categories: tuple[str, ...] = ()
-    excluded: tuple[str, ...] = ()
+    card_account_no: str | None = None
+    card_account_title: str | None = None
 
-    def why_not(self, account_no: str, account_type: str, category: str) -> str | None:
+    def why_not(
+        self, account_no: str, account_type: str, category: str, title: str = ""
+    ) -> str | None:
         """None when the account is selected, else the reason it is not."""
-        if account_no in self.excluded:
+        card = (
+            account_no == self.card_account_no
+            if self.card_account_no
+            else bool(self.card_account_title)
+            and title.casefold() == (self.card_account_title or "").casefold()
+        )
+        if card:
             return "the Divvy GL Account (the card's offset account) is never offered"
         if self.accounts:
             return None if account_no in self.accounts else "not in gl_accounts.accounts"
@@ -295,6 +309,7 @@ def intacct_records(
                     account.account_no,
                     _text(account.fields.get("ACCOUNTTYPE")),
                     _text(account.fields.get("CATEGORY")),
+                    account.title,
                 )
             )
             out.append(Record(account.account_no, account.title, why is None, why or ""))
@@ -372,8 +387,7 @@ def push_dimension(
     try:
         field = find_field(divvy, field_name)
     except FieldUnusable as exc:
-        diff = FieldDiff(dimension, field_name, problems=[str(exc)])
-        return diff
+        return FieldDiff(dimension, field_name, blocked=str(exc))
     current = None
     if field is not None:
         current = [
@@ -390,8 +404,6 @@ def push_dimension(
 
 
 def _apply(divvy: DivvyFields, diff: FieldDiff, field: Any | None) -> None:
-    from intacct_hook.divvy.errors import DivvyApiError, DivvyTransientError
-
     for change in diff.changes:
         try:
             if change.action == "create_field":
@@ -399,9 +411,9 @@ def _apply(divvy: DivvyFields, diff: FieldDiff, field: Any | None) -> None:
             elif change.action == "create":
                 divvy.create_custom_field_value(field, change.text)
             elif change.action == "rename":
-                divvy.rename_custom_field_value(field, change.value_uuid, change.text)
+                divvy.rename_custom_field_value(field, change.value_uuid or "", change.text)
             elif change.action == "retire":
-                divvy.retire_custom_field_value(field, change.value_uuid)
+                divvy.retire_custom_field_value(field, change.value_uuid or "")
         except DivvyTransientError:
             raise
         except DivvyApiError as exc:

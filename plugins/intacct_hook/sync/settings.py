@@ -421,7 +421,11 @@ def _check_push_fields(values: dict[str, Any], problems: list[str]) -> None:
     draft = values.get("dimension_push") or _PushDraft()
     names = values.get("custom_field_names", DEFAULT_CUSTOM_FIELD_NAMES)
     explicit = draft.dimensions is not None
-    dims = draft.dimensions if explicit else tuple(d for d in DIMENSIONS if names.get(d))
+    dims: tuple[str, ...] = (
+        draft.dimensions
+        if draft.dimensions is not None
+        else tuple(d for d in DIMENSIONS if names.get(d))
+    )
     values["dimension_push"] = DimensionPushSettings(
         dimensions=dims,
         accounts=draft.accounts,

@@ -31,7 +31,9 @@ def send(client: Client, method: str, path: str, body: Any = None, **kw: Any) ->
 
 
 def values(client: Client, field: str, **params: Any) -> list[str]:
-    return [v["value"] for v in client.walk(f"custom-fields/{field}/values", {"max": 100, **params})]
+    return [
+        v["value"] for v in client.walk(f"custom-fields/{field}/values", {"max": 100, **params})
+    ]
 
 
 def test_create_field_then_values_and_list_them(client: Client) -> None:

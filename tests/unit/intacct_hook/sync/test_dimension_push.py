@@ -117,7 +117,21 @@ def test_diff_lines_and_public_dict() -> None:
         (GLAccountFilter(), ("6100", "incomestatement", ""), True),
         (GLAccountFilter(), ("2150", "balancesheet", ""), False),
         (GLAccountFilter(account_types=()), ("2150", "balancesheet", ""), True),
-        (GLAccountFilter(excluded=("2150",), account_types=()), ("2150", "balancesheet", ""), False),
+        (
+            GLAccountFilter(card_account_no="2150", account_types=()),
+            ("2150", "balancesheet", ""),
+            False,
+        ),
+        (
+            GLAccountFilter(card_account_title="Divvy GL Account", account_types=()),
+            ("2150", "balancesheet", "", "divvy gl account"),
+            False,
+        ),
+        (
+            GLAccountFilter(card_account_title="Divvy GL Account"),
+            ("6100", "incomestatement", "", "Office"),
+            True,
+        ),
         (GLAccountFilter(categories=("Travel",)), ("6200", "incomestatement", "travel"), True),
         (GLAccountFilter(categories=("Travel",)), ("6300", "incomestatement", "Meals"), False),
         (GLAccountFilter(accounts=("6300",), account_types=()), ("6300", "x", ""), True),
