@@ -151,6 +151,21 @@ def test_dimension_push_settings_select_dimensions_and_accounts(world: World) ->
         "6250 - Travel - Client", "6300 - Meals", "6400 - Software", "6500 - Advertising",
         "6600 - Fuel & Auto", "6900 - Miscellaneous",
     ]  # fmt: skip
+    # by category (Intacct's CATEGORY, read with readByQuery): the travel ones only
+    world.configure(
+        dimension_push={"gl_accounts": {"categories": ["travel & entertainment"]}},
+        custom_field_names={"location": None, "department": None, "class": None, "project": None},
+    )
+    dr = run(world, 11, dry_run=True)
+    gl = xcom(dr, "push_gl_account")
+    assert [c["value"] for c in gl["changes"]] == [
+        "6100 - Office Supplies", "6400 - Software", "6500 - Advertising",
+        "6600 - Fuel & Auto", "6900 - Miscellaneous",
+    ]  # fmt: skip
+    assert {c["reason"] for c in gl["changes"]} == {
+        "category 'Operating Expenses' not in gl_accounts.categories"
+    }
+    assert gl["counts"]["unchanged"] == 3  # 6200, 6250, 6300
     assert writes(world) == []
 
 
