@@ -108,6 +108,11 @@ class DimensionPushReportOperator(BaseOperator):
     """The whole run's diff in one log and one XCom, whatever the push tasks did."""
 
     def __init__(self, *, push_task_ids: Sequence[str], **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "doc_md",
+            "**Report.** The whole run's diff: per dimension the counts and each change, and "
+            "the totals (also its XCom). It runs whatever the push tasks did.",
+        )
         super().__init__(**kwargs)
         self.push_task_ids = list(push_task_ids)
 
