@@ -64,7 +64,9 @@ def dimensions_dag(dag_id: str = DIMENSIONS_DAG_ID) -> DAG:
         default_args={
             "retries": 2,
             "retry_delay": timedelta(minutes=2),
-            "execution_timeout": timedelta(minutes=30),
+            # A first push writes one value per call, at Divvy's 60 calls a minute: 1,000 new
+            # values take ~17 minutes. A run cut short continues where it stopped next time.
+            "execution_timeout": timedelta(hours=3),
         },
     ) as dag:
         pushes = [

@@ -418,7 +418,9 @@ def _apply(divvy: DivvyFields, diff: FieldDiff, field: Any | None) -> None:
             raise
         except DivvyApiError as exc:
             text = f"{change.line()}: Divvy answered HTTP {exc.status}: {exc.message}"
-            if change.action == "retire" and exc.status == 409:
+            # A delete refused because the value is in use (a retire, or the delete half of a
+            # rename by create + delete): kept, reported, not a failure.
+            if exc.status == 409 and (change.action == "retire" or exc.method == "DELETE"):
                 diff.refused.append(text)
                 continue
             diff.failed.append(text)

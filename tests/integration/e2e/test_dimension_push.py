@@ -174,6 +174,7 @@ def test_dimension_push_fails_visibly_when_divvy_refuses(world: World) -> None:
     state.value_delete_in_use = "refuse"  # the other unverified answer for a value in use
     world.add(datetime(2026, 11, 16).date(), 5.0, customFields={
         "GL Account": "6100 - Office Supplies", "Location": "300 - Field Office",
+        "Project": "P-100 - Website",
     })  # fmt: skip
     with world.gw.state.lock:
         intacct_row(world, "LOCATION", "LOCATIONID", "300")["STATUS"] = "inactive"
@@ -183,10 +184,19 @@ def test_dimension_push_fails_visibly_when_divvy_refuses(world: World) -> None:
     # refused (in use) is reported and kept; the unused one is retired; the task succeeds
     assert len(location["refused"]) == 1 and "300 - Field Office" in location["refused"][0]
     assert divvy_values(world, "Location") == ["100 - Headquarters", "300 - Field Office"]
+    # a rename by create + delete whose delete is refused: the new value is there, the old kept
+    project = xcom(dr, "push_project")
+    assert len(project["refused"]) == 1 and "P-100 - Website" in project["refused"][0]
+    assert divvy_values(world, "Project") == [
+        "P-100 - Website", "P-100 - Website Relaunch", "P-200 - Client Onboarding",
+    ]  # fmt: skip
+    again = run(world, 21)  # the old one is retired as replaced, refused again: nothing breaks
+    assert [c["action"] for c in xcom(again, "push_project")["changes"]] == ["retire"]
+    assert len(xcom(again, "push_project")["refused"]) == 1
     # a retired Divvy field blocks its task (red in the UI), the others still run
     with state.lock:
         next(f for f in state.custom_fields.values() if f["name"] == "Department")["retired"] = True
-    dr = world.run(logical_date=None, run_after=CLOCK + timedelta(minutes=21), dag_id=DAG_ID)
+    dr = world.run(logical_date=None, run_after=CLOCK + timedelta(minutes=22), dag_id=DAG_ID)
     states = task_states(dr)
     assert states["push_department"] == "failed"
     assert states["push_location"] == states["push_class"] == "success"
