@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from e2e_world import World, task_states, xcom
+from e2e_world import SECRETS, World, log_records, task_states, xcom
 
 DAG_ID = "divvy_intacct_dimensions"
 PUSH_TASKS = [f"push_{d}" for d in ("gl_account", "location", "department", "class", "project")]
@@ -44,7 +44,7 @@ def intacct_row(world: World, obj: str, key: str, value: str) -> dict[str, str]:
     return world.gw.state.companies["ACME-DEMO"].find(obj, key, value)
 
 
-def test_dimension_push_dry_run_then_match_then_nothing_then_changes(world: World) -> None:
+def test_dimension_push_dry_run_then_match_then_nothing_then_changes(world: World, capfd) -> None:
     # Divvy has no "Class" field yet; its projects carry old names; "7777 - Unknown" was typed
     # by hand (no such Intacct account).
     state = world.dv.state
@@ -133,6 +133,16 @@ def test_dimension_push_dry_run_then_match_then_nothing_then_changes(world: Worl
     n_writes = len(writes(world))
     run(world, 4)
     assert len(writes(world)) == n_writes
+
+    # The diff is in the task log, one line per change; no secret is anywhere in the logs.
+    captured = capfd.readouterr()
+    logged = "\n".join(r.text for r in log_records(captured.out + captured.err))
+    assert "rename  '20 - Engineering' → '20 - Engineering & IT'" in logged
+    assert "retire  '300 - Field Office' (inactive in Intacct)" in logged
+    assert "left alone (no such Intacct ID): '7777 - Unknown'" in logged
+    assert "Dry run: nothing was written to Divvy." in logged
+    for secret in SECRETS:
+        assert secret not in captured.out + captured.err
 
 
 def test_dimension_push_settings_select_dimensions_and_accounts(world: World) -> None:
