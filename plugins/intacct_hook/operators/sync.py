@@ -22,7 +22,7 @@ from intacct_hook.links import (
     trusted_record_url,
 )
 from intacct_hook.operators.base import SyncStepOperator
-from intacct_hook.sync import steps
+from intacct_hook.sync import closed_periods, steps
 from intacct_hook.sync.preflight import CodingTarget, read_posting_facts, run_preflight
 from intacct_hook.sync.report import (
     format_table,
@@ -198,6 +198,12 @@ class IntacctLoadOperator(SyncStepOperator):
         "mark_posted",
         "mark_failed",
         "release_claim",
+        # closed periods (sync/closed_periods.py), before the claim and on Intacct's refusals
+        "closed_period_hold",
+        "closed_period_release",
+        "closed_period_redate",
+        "closed_period_annotate",
+        "closed_period_unannotate",
     )
 
     step_doc = """
@@ -206,6 +212,12 @@ batches: reference number = Divvy uuid, control ID derived from it with `uniquei
 ledger marked *posting* before each batch and *posted* (with the Intacct RECORDNO) after.
 Anything left in *posting* by an interrupted run is looked up in Intacct before any retry, so
 nothing is posted twice.
+
+*Closed periods:* before anything is sent, transactions dated on or before Intacct's
+books-closed date follow `closed_period_policy`: `fail` sends them (Intacct refuses them),
+`hold` holds them until the period reopens, `post_to_first_open_day` posts them on the day after
+it with the purchase date in the description. The log and XCom `closed_periods` give the counts
+and dates.
 
 *When it fails:* a record Intacct refuses (closed period, inactive account) fails alone with
 Intacct's message; all the others are posted first. Fix the cause; the next run retries it.
@@ -219,6 +231,7 @@ refuses every write.
         window = self.resolve_window(context, settings)
         ledger = self.open_ledger(settings)
         intacct = self.intacct_hook()
+        closed_plan = self._closed_periods(intacct, ledger, settings)
         report = steps.load(
             intacct,
             ledger,
@@ -228,6 +241,15 @@ refuses every write.
             try_number=context["ti"].try_number,
         )
         summary = report.summary() | {"preview": self.preview}
+        summary["closed_periods"] = closed_plan.summary() | summary.pop("closed_period_refusals")
+        for refusal in report.closed_period:
+            self.log.warning(
+                "Closed period: Intacct refused %s dated %s (first open day %s): %s",
+                refusal.uuid,
+                refusal.refused_date,
+                refusal.first_open or "not named",
+                refusal.action,
+            )
         if self.preview:
             self.log.info(
                 "PREVIEW: nothing written to Intacct.\n%s",
@@ -254,6 +276,19 @@ refuses every write.
                 "posted):\n" + "\n".join(report.failures)
             )
         return summary
+
+    def _closed_periods(
+        self, intacct: IntacctHook, ledger: Any, settings: SyncSettings
+    ) -> closed_periods.ClosedPeriodPlan:
+        """closed_period_policy, before the load claims anything, with the books-closed date
+        read now (the one preflight read may be hours old in a backfill)."""
+        closed, unreadable = closed_periods.read_closed_through(intacct)
+        plan = closed_periods.before_load(
+            intacct, ledger, settings, closed, unreadable=unreadable, dry_run=self.preview
+        )
+        for level, message in plan.messages():
+            self.log.log(level, "%s", message)
+        return plan
 
     def _push_record_link(
         self,

@@ -135,6 +135,11 @@ def test_the_ledger_statements_are_the_ones_each_step_writes_with():
             "mark_posted",
             "mark_failed",
             "release_claim",
+            "closed_period_hold",
+            "closed_period_release",
+            "closed_period_redate",
+            "closed_period_annotate",
+            "closed_period_unannotate",
         ),
         "reconcile": (
             "record_reconciliation",
