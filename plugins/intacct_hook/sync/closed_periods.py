@@ -244,7 +244,9 @@ def before_load(
     # kept in this module: the load's own hot path stays as it is.
     with ledger._write() as conn:
         rows = [
-            _Row(r.uuid, r.state, date.fromisoformat(r.posting_date), _date(r.original))
+            _Row(
+                r.uuid, r.state, date.fromisoformat(r.posting_date), _date(r.original_posting_date)
+            )
             for r in conn.execute(
                 ledger._stmt("select_closed_period_rows"),
                 {
