@@ -242,6 +242,8 @@ refuses every write.
         )
         summary = report.summary() | {"preview": self.preview}
         summary["closed_periods"] = closed_plan.summary() | summary.pop("closed_period_refusals")
+        # Its own key too: pushed even when the task fails below (refusals under 'fail').
+        context["ti"].xcom_push(key="closed_periods", value=summary["closed_periods"])
         for refusal in report.closed_period:
             self.log.warning(
                 "Closed period: Intacct refused %s dated %s (first open day %s): %s",
@@ -271,9 +273,17 @@ refuses every write.
                     exc,
                 )
         if report.failed:
+            closed = summary["closed_periods"]
+            in_closed = (
+                f" {closed['failed']} of them dated in a closed period "
+                f"({', '.join(closed['refused_dates'])}; closed_period_policy "
+                f"'{settings.closed_period_policy}')."
+                if closed["failed"]
+                else ""
+            )
             raise AirflowFailException(
                 f"{report.failed} transaction(s) were refused by Intacct (all others were "
-                "posted):\n" + "\n".join(report.failures)
+                f"posted).{in_closed}\n" + "\n".join(report.failures)
             )
         return summary
 
@@ -375,6 +385,23 @@ the settings makes differences a warning instead.
         self.log.info("\n%s", format_table(waiting, title="Held, unmapped or failed (and why)"))
         for diff in result.differences:
             self.log.warning("%s %s: %s", diff.posting_date, diff.kind, diff.detail)
+        if result.shifts:
+            # Closed periods: compared on the day posted; listed so totals tie back to Divvy's.
+            self.log.info(
+                "\n%s",
+                format_table(
+                    [
+                        {
+                            "divvy_uuid": s.uuid,
+                            "purchased": s.purchase_date.isoformat(),
+                            "posted": s.posted_date.isoformat(),
+                            "amount": s.amount,
+                        }
+                        for s in result.shifts
+                    ],
+                    title="Re-dated: posted on the first open day (closed periods)",
+                ),
+            )
         if result.differences and settings.reconcile_mode == "fail":
             raise AirflowFailException(
                 f"Divvy and Intacct differ on {len(result.differences)} record(s): "
