@@ -241,7 +241,8 @@ refuses every write.
             try_number=context["ti"].try_number,
         )
         summary = report.summary() | {"preview": self.preview}
-        summary["closed_periods"] = closed_plan.summary() | summary.pop("closed_period_refusals")
+        del summary["closed_period_refusals"]
+        summary["closed_periods"] = closed_periods.run_summary(closed_plan, report.closed_period)
         # Its own key too: pushed even when the task fails below (refusals under 'fail').
         context["ti"].xcom_push(key="closed_periods", value=summary["closed_periods"])
         for refusal in report.closed_period:

@@ -499,6 +499,32 @@ def refusal_summary(refusals: Sequence[Refusal]) -> dict[str, Any]:
     }
 
 
+def run_summary(plan: ClosedPeriodPlan, refusals: Sequence[Refusal]) -> dict[str, Any]:
+    """The load's whole closed-period summary (XCom ``closed_periods``): what was decided before
+    the claim and on Intacct's refusals together (``held`` and ``redated`` count both), plus
+    the refusals themselves (``refused``, ``refused_dates``, ``failed``)."""
+    out = plan.summary()
+    held = [r for r in refusals if r.action == "held"]
+    moved = [r for r in refusals if r.action == "redated"]
+    out["held"] += len(held)
+    out["held_dates"] = sorted({*out["held_dates"], *(r.refused_date.isoformat() for r in held)})
+    out["redated"] += len(moved)
+    out["redated_from"] = sorted(
+        {*out["redated_from"], *(r.refused_date.isoformat() for r in moved)}
+    )
+    out["redated_to"] = sorted(
+        {*out["redated_to"], *(r.first_open.isoformat() for r in moved if r.first_open)}
+    )
+    summary = refusal_summary(refusals)
+    out.update(
+        refused=summary["refused"],
+        refused_dates=summary["refused_dates"],
+        first_open_days=summary["first_open_days"],
+        failed=summary["failed"],
+    )
+    return out
+
+
 # --- reconcile --------------------------------------------------------------------------------
 
 
