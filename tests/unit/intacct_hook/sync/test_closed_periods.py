@@ -102,8 +102,10 @@ def ready(ledger: Ledger, day: dt.date, *uuids: str, amount: str = "12.50") -> N
     )
 
 
-def settings(policy: str) -> SyncSettings:
-    return SyncSettings(batch_size=5, timezone="UTC", closed_period_policy=policy)
+def settings(policy: str, workers: int = 1) -> SyncSettings:
+    return SyncSettings(
+        batch_size=5, timezone="UTC", closed_period_policy=policy, intacct_concurrency=workers
+    )
 
 
 def row(ledger: Ledger, uuid: str):
@@ -131,11 +133,13 @@ def sent(gw: GatewayHandle) -> Counter[str]:
     )
 
 
-def run_load(hook, ledger: Ledger, policy: str, run_id: str) -> tuple[Any, steps.LoadReport]:
+def run_load(
+    hook, ledger: Ledger, policy: str, run_id: str, *, workers: int = 1
+) -> tuple[Any, steps.LoadReport]:
     """What the load task does: the policy with the date read now, then the load."""
     closed, unreadable = read_closed_through(hook)
     plan = before_load(hook, ledger, settings(policy), closed, unreadable=unreadable)
-    return plan, steps.load(hook, ledger, settings(policy), run_id)
+    return plan, steps.load(hook, ledger, settings(policy, workers), run_id)
 
 
 # --- the message ------------------------------------------------------------------------------
@@ -270,12 +274,13 @@ def test_a_redated_transaction_already_in_intacct_on_its_purchase_date_is_not_se
     assert sent(gw)["txr-closed"] == 0 and row(led, "txr-closed").state == LedgerState.POSTED
 
 
-def test_redating_applies_to_a_refusal_naming_the_first_open_day(led, gw, hook):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_redating_applies_to_a_refusal_naming_the_first_open_day(led, gw, hook, workers):
     hide_books_closed_object(gw)
     ready(led, CLOSED_DAY, "txr-closed")
     ready(led, OPEN_DAY, "txr-open")
 
-    _plan, report = run_load(hook, led, "post_to_first_open_day", "run-1")
+    _plan, report = run_load(hook, led, "post_to_first_open_day", "run-1", workers=workers)
 
     # Refused on 09/28, re-dated to the day Intacct named, sent again in the same load.
     assert (report.posted, report.failed) == (2, 0)
