@@ -4,6 +4,8 @@ What it does, in order (each DAG run is a real Airflow run through ``dag.test()`
 
 1. starts the local Intacct gateway (the setup-guide company) and the local Divvy API seeded
    with a generated week (refunds, declines, splits, late clears, unmapped coding);
+   the dimension push DAG (``divvy_intacct_dimensions``) then makes Divvy's custom-field values
+   match Intacct: a dry run, the push, and a second push that changes nothing;
 2. runs the DAG once per day of the week, as a daily backfill would, checking from the extract
    task's XCom that each run covered exactly its one local day;
 3. prints what was posted, held, skipped and left unmapped, and the reconciliation per day;
@@ -296,6 +298,7 @@ def _run_demo(demo: Demo) -> bool:
         )
         say("")
         say(summary.dataset_table(seed))
+        push_ok = _dimension_push(demo, dv)
         ledger = Ledger.sqlite(demo.ledger_path)
 
         # 1. The week, one daily run per day, as `airflow backfill create` would run it.
@@ -366,7 +369,7 @@ def _run_demo(demo: Demo) -> bool:
     for r in demo.runs:
         for problem in r.problems:
             say(f"PROBLEM: {problem}")
-    return all_ok and second_ok and late_ok and closed_ok
+    return all_ok and second_ok and late_ok and push_ok and closed_ok
 
 
 def _closed_period(demo: Demo, dv: Any, gw: Any, week: Sequence[date]) -> bool:
@@ -422,6 +425,68 @@ def _closed_period(demo: Demo, dv: Any, gw: Any, week: Sequence[date]) -> bool:
         f"the day posted; the rerun posted {runs[1].load.get('posted', '-')}."
     )
     return record is not None and runs[1].load.get("posted") == 0 and all(r.ok for r in runs)
+
+
+def _dimension_push(demo: Demo, dv: Any) -> bool:
+    """Intacct's dimensions into Divvy's custom fields: dry run, push, push again."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from intacct_hook.sync.report import format_table
+
+    say = demo.say
+    say("\n== Dimensions into Divvy: divvy_intacct_dimensions (dry run, push, push again) ==")
+    with quiet(demo.log_path):
+        dag = DagBag(dag_folder=str(ROOT / "dags")).get_dag("divvy_intacct_dimensions")
+    tasks = [t for t in dag.task_ids if t.startswith("push_")]
+    clock = datetime(2026, 11, 29, 11, tzinfo=UTC)  # any instant: the push has no window
+    results = []
+    for n, (label, conf) in enumerate(
+        # dry_run named every time: dag.test() on one DAG object keeps a run's params
+        (
+            ("dry run", {"dry_run": True}),
+            ("push", {"dry_run": False}),
+            ("again", {"dry_run": False}),
+        )
+    ):
+        writes_before = sum(1 for r in dv.requests if r.method != "GET")
+        with quiet(demo.log_path):
+            run = dag.test(run_after=clock + timedelta(minutes=n), run_conf=conf)
+        diffs = {t: _xcom(run, t) or {} for t in tasks}
+        writes = sum(1 for r in dv.requests if r.method != "GET") - writes_before
+        totals: dict[str, int] = {}
+        for diff in diffs.values():
+            for action, count in (diff.get("counts") or {}).items():
+                totals[action] = totals.get(action, 0) + count
+        results.append((label, str(run.state), totals, writes, diffs))
+    table = [
+        {"run": label, "state": state, **totals, "Divvy writes": writes}
+        for label, state, totals, writes, _ in results
+    ]
+    say(format_table(table, title="Custom-field values vs Intacct"))
+    for diff in results[1][4].values():
+        for change in diff.get("changes", []):
+            old = f"{change['old']!r} → " if "old" in change else ""
+            say(f"  {diff['field']}: {change['action']} {old}{change['value']!r}")
+    changed_again = sum(v for k, v in results[2][2].items() if k != "unchanged") + results[2][3]
+    dry_writes = results[0][3]
+    say(
+        f"Dry run wrote {dry_writes}; the second push changed {changed_again}"
+        + (": Divvy matches Intacct." if changed_again == 0 and dry_writes == 0 else ": PROBLEM")
+    )
+    return all(state == "success" for _, state, *_ in results) and not (changed_again or dry_writes)
+
+
+def _xcom(dag_run: Any, task_id: str) -> Any:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.scalars(
+            XComModel.get_many(
+                run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key="return_value"
+            )
+        ).first()
+        return None if row is None else XComModel.deserialize_value(row)
 
 
 def _late_clears(
