@@ -271,7 +271,7 @@ def _decide(row: _Row, plan: ClosedPeriodPlan, writes: _Writes) -> None:
             plan.still_held.append((row.uuid, row.purchase))
             return
         reason = (
-            f"released: the books are closed through {closed} only"
+            f"released: the books are closed through {us_date(closed)} only"
             if closed
             else f"released to try again: {unverified_text(plan.unreadable)}"
         )
