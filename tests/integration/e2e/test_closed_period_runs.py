@@ -140,3 +140,23 @@ def test_an_intacct_without_a_readable_books_closed_date_still_gets_the_policy(w
     assert posted_once(world) == Counter({open_: 1, closed: 1})
     [row] = [r for r in world.ledger().select_in_state(["posted"]) if r.uuid == closed]
     assert row.control_id == f"divvy-{closed}#2"  # the refused attempt counted
+
+
+def test_a_held_transaction_out_of_the_lookback_is_released_by_a_later_run(world):
+    world.configure(closed_period_policy="hold", lookback_days=0)
+    close_books(world, date(2026, 11, 16))
+    closed = world.add(CLOSED_DAY, 5.00)["uuid"]
+
+    held = world.run_day(CLOSED_DAY)
+    assert held.state == "success", task_states(held)
+    assert states(world)[closed][0] == "held" and posted_once(world) == Counter()
+
+    # Two days later (the purchase is no longer extracted), after the period reopened.
+    close_books(world, date(2026, 10, 31))
+    later = world.run_day(DAY)
+
+    assert later.state == "success", task_states(later)
+    summary = xcom(later, "load", key="closed_periods")
+    assert (summary["released"], summary["released_dates"]) == (1, ["2026-11-15"])
+    assert posted_once(world) == Counter({closed: 1})
+    assert {r["RECORDID"]: r for r in world.records()}[closed]["WHENCREATED"] == "11/15/2026"
