@@ -11,7 +11,10 @@ What it does, in order (each DAG run is a real Airflow run through ``dag.test()`
 3. prints what was posted, held, skipped and left unmapped, and the reconciliation per day;
 4. runs the same week again and shows that nothing new reaches Intacct;
 5. lets Divvy settle the clears that land after the week, and shows a later daily run posting
-   them; a last manual run over the whole week reconciles every day.
+   them; a last manual run over the whole week reconciles every day;
+6. closes Intacct's books through the week's first day and shows a purchase of that day that
+   reaches Divvy late posted on the first open day (``closed_period_policy``
+   ``post_to_first_open_day``), its purchase date kept; a rerun posts nothing.
 
 Airflow's own logs go to ``var/demo/airflow.log``; the output here is only the summary.
 Exit status 1 when any run does not succeed or a check fails.
@@ -359,11 +362,69 @@ def _run_demo(demo: Demo) -> bool:
 
         # 3. Late clears: Divvy settles them after the week; the daily run of that day posts them.
         late_ok = _late_clears(demo, dv, gw, ledger, late_clears, week, summary)
+
+        # 4. Closed periods: the books close; a late purchase is posted on the first open day.
+        closed_ok = _closed_period(demo, dv, gw, week)
     all_ok = all(r.ok for r in demo.runs)
     for r in demo.runs:
         for problem in r.problems:
             say(f"PROBLEM: {problem}")
-    return all_ok and second_ok and late_ok and push_ok
+    return all_ok and second_ok and late_ok and push_ok and closed_ok
+
+
+def _closed_period(demo: Demo, dv: Any, gw: Any, week: Sequence[date]) -> bool:
+    """The controller closes the books through the week's first day; a purchase of that day
+    that reaches Divvy only now is posted on the first open day, and a rerun posts nothing."""
+    say = demo.say
+    closed_through = week[0]
+    with gw.state.lock:
+        for row in gw.state.companies["ACME-DEMO"].objects["BOOKSCLOSED"]:
+            row["CLOSEDTHROUGH"] = closed_through.strftime("%m/%d/%Y")
+    settings = json.loads(os.environ["AIRFLOW_VAR_DIVVY_INTACCT_SETTINGS"])
+    settings["closed_period_policy"] = "post_to_first_open_day"
+    os.environ["AIRFLOW_VAR_DIVVY_INTACCT_SETTINGS"] = json.dumps(settings)
+    late = dv.state.add_transaction(
+        {
+            "transactionType": "CLEAR",
+            "amount": 42.00,
+            "complete": True,
+            "merchantName": "Late Card Feed Supplies",
+            "merchantCategoryCode": "5943",
+            # Mid-morning in the US on the week's first day.
+            "occurredTime": datetime.combine(closed_through, dtime(16), UTC).isoformat(),
+            "userUuid": "usr_member000000000000000000002",
+            "budgetUuid": "bgt_operations00000000000000001",
+            "cardUuid": "crd_jane000000000000000000000001",
+            "customFields": {"GL Account": "6100 - Office Supplies"},
+        }
+    )
+    say(
+        f"\n== Closed period: the books close through {closed_through}; a ${late['amount']:.2f} "
+        f"purchase of that day reaches Divvy late (closed_period_policy "
+        "'post_to_first_open_day') =="
+    )
+    runs = [
+        demo.run(
+            label,
+            day=None,
+            logical_date=logical_date_for(week[-1]),
+            conf={"start_date": week[0].isoformat(), "end_date": week[-1].isoformat()},
+        )
+        for label in ("closed-period run", "closed-period rerun")
+    ]
+    record = next((r for r in gw.cctransactions() if r["RECORDID"] == late["uuid"]), None)
+    moved = (runs[0].xcoms.get("reconcile") or {}).get("redated") or {}
+    say(
+        f"  Intacct record {record['RECORDNO']} dated {record['WHENCREATED']}: "
+        f"{record['DESCRIPTION'][:60]}…"
+        if record
+        else "  NOT POSTED"
+    )
+    say(
+        f"  Reconcile: {moved.get('count', 0)} re-dated posting(s) of the window, compared on "
+        f"the day posted; the rerun posted {runs[1].load.get('posted', '-')}."
+    )
+    return record is not None and runs[1].load.get("posted") == 0 and all(r.ok for r in runs)
 
 
 def _dimension_push(demo: Demo, dv: Any) -> bool:

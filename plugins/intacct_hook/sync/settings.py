@@ -49,6 +49,9 @@ def configured_timezone() -> str:
 
 
 RECONCILE_MODES = ("fail", "warn")
+#: What happens to a transaction dated on or before the books-closed date (README, "Closed
+#: periods"; the policy itself is intacct_hook.sync.closed_periods).
+CLOSED_PERIOD_POLICIES = ("fail", "hold", "post_to_first_open_day")
 BATCH_SIZE_RANGE = (1, 100)  # Intacct accepts at most 100 functions per request
 LOOKBACK_RANGE = (0, 400)
 EXPIRY_MARGIN_RANGE = (0, 3650)
@@ -101,6 +104,7 @@ class SyncSettings:
     ledger_path: str = "var/divvy_intacct_ledger.db"
     claim_lease_minutes: int = 60
     intacct_concurrency: int = 1
+    closed_period_policy: str = "fail"
     # The dimension push (its own DAG): which dimensions, the GL account filter, dry run.
     dimension_push: DimensionPushSettings = dataclasses.field(
         default_factory=lambda: DimensionPushSettings(), hash=False
@@ -270,6 +274,19 @@ def _timezone(key: str, value: Any, problems: list[str]) -> Any:
 def _reconcile_mode(key: str, value: Any, problems: list[str]) -> Any:
     if value not in RECONCILE_MODES:
         problems.append(f"{key!r} must be one of {', '.join(RECONCILE_MODES)}, got {value!r}")
+        return _INVALID
+    return value
+
+
+def _closed_period_policy(key: str, value: Any, problems: list[str]) -> Any:
+    if value not in CLOSED_PERIOD_POLICIES:
+        close = difflib.get_close_matches(str(value), CLOSED_PERIOD_POLICIES, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        problems.append(
+            f"{key!r} must be one of {', '.join(CLOSED_PERIOD_POLICIES)}, got {value!r}; {hint}"
+            "'fail' leaves a transaction dated in a closed period failed, 'hold' holds it until "
+            "the period reopens, 'post_to_first_open_day' posts it on the first open day"
+        )
         return _INVALID
     return value
 
@@ -471,5 +488,6 @@ _CHECKS = {
     "ledger_path": _text,
     "claim_lease_minutes": _int_in(*CLAIM_LEASE_RANGE),
     "intacct_concurrency": _int_in(*CONCURRENCY_RANGE),
+    "closed_period_policy": _closed_period_policy,
     "dimension_push": _dimension_push,
 }

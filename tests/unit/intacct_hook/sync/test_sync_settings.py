@@ -33,6 +33,7 @@ INVALID = {
     "card_expiry_margin_days": (True, "whole number"),
     "ledger_conn_id": ("", "non-empty string or null"),
     "ledger_path": ("", "non-empty string"),
+    "closed_period_policy": ("hold_it", "did you mean 'hold'?"),
     "dimension_push": ({"dimensions": ["gl"]}, "dimension_push.dimensions has unknown 'gl'"),
 }
 
@@ -52,6 +53,7 @@ def test_empty_variable_means_the_setup_guide_defaults(value):
     assert s.hold_incomplete is True and s.skip_already_synced is True
     assert s.allow_foreign_currency is False
     assert s.reconcile_mode == "fail"
+    assert s.closed_period_policy == "fail"  # as before the policy existed
     assert dict(s.custom_field_names) == {
         "gl_account": "GL Account",
         "location": "Location",
@@ -182,6 +184,21 @@ def test_a_text_setting_intacct_could_not_be_sent_is_refused(key):
     # Every record would otherwise fail to post, one by one, for the same setting.
     with pytest.raises(SettingsError, match=rf"'{key}'.*U\+000B"):
         SyncSettings.from_variable({key: "Divvy\x0bCC"})
+
+
+@pytest.mark.parametrize("policy", ["fail", "hold", "post_to_first_open_day"])
+def test_each_closed_period_policy_is_accepted(policy):
+    assert SyncSettings.from_variable({"closed_period_policy": policy}).closed_period_policy == (
+        policy
+    )
+
+
+def test_a_wrong_closed_period_policy_says_what_each_one_does():
+    with pytest.raises(SettingsError) as err:
+        SyncSettings.from_variable({"closed_period_policy": None})
+    [problem] = err.value.problems
+    assert "must be one of fail, hold, post_to_first_open_day, got None" in problem
+    assert "'hold' holds it until the period reopens" in problem
 
 
 # --- dimension_push ---------------------------------------------------------------------------
