@@ -42,6 +42,10 @@ class FakeIntacct:
         self.states_seen_when_sent: list[dict[str, str]] = []
         self._ledger = ledger
         self._next_record_no = 1000
+        self.books_closed_through: date | None = None  # as IntacctHook reads it; None: unknown
+
+    def get_books_closed_through(self) -> date | None:
+        return self.books_closed_through
 
     def hold(self, reference_no: str, day: date = DAY, total: Decimal = Decimal("53.03")) -> str:
         """A record put into Intacct by someone else (another ledger, a person)."""

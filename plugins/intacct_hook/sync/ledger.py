@@ -58,7 +58,12 @@ POSTGRESQL_ONLY = "-- postgresql only"
 
 # Columns added after the first release: an existing ledger gains them on ensure_schema().
 _ADDED_COLUMNS = {
-    "divvy_transaction": ("claim_run_id", "claim_owner", "claim_expires_at"),
+    "divvy_transaction": (
+        "claim_run_id",
+        "claim_owner",
+        "claim_expires_at",
+        "original_posting_date",  # closed periods (sync/closed_periods.py)
+    ),
 }
 
 DIFFERENCE_KINDS = ("missing_in_intacct", "extra_in_intacct", "amount_differs", "date_differs")
@@ -341,6 +346,9 @@ class Ledger:
                     if column not in have:
                         # Names come from the constant above, never from input.
                         conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} TEXT"))
+            # Indexes on the added columns: only once they exist.
+            for statement in split_statements(self.sql("schema_added")):
+                conn.execute(sa.text(statement))
 
     def is_empty(self) -> bool:
         """True when the ledger holds no transaction at all (new, or emptied)."""
