@@ -239,17 +239,18 @@ def _attach(
                 new_files.append(receipt)
             continue
         state, problem = result
-        text = f"{prefix}: {_name(receipt)} not attached: {problem}"
         if not is_new:
-            # The whole document cannot be made again without it: wait for a later run.
-            text = (
-                f"{prefix}: {_name(receipt)}, attached earlier, could not be read again "
-                f"({problem}); the new receipts wait for a later run"
-            )
+            # The whole document cannot be made again without it: the new ones wait.
+            outcomes.clear()
             for r in pending:
-                report.failed.append(f"{prefix}: {_name(r)} not attached: {text}")
+                text = (
+                    f"{prefix}: {_name(r)} not attached: {_name(receipt)}, attached earlier, "
+                    f"could not be read again ({problem}); the next run tries again"
+                )
+                report.failed.append(text)
                 outcome(r, "failed", text)
-            return [o for o in outcomes if o.state == "failed"]
+            return outcomes
+        text = f"{prefix}: {_name(receipt)} not attached: {problem}"
         (report.rejected if state == "rejected" else report.failed).append(text)
         outcome(receipt, state, text)
     if not new_files:

@@ -218,3 +218,27 @@ def test_a_transaction_divvy_no_longer_knows_is_reported_and_the_others_go_on(wo
 
     assert report.attached == 1 and len(report.failed) == 1
     assert "txr_a" in report.failed[0] and "404" in report.failed[0]
+
+
+def test_new_receipts_wait_when_an_attached_one_cannot_be_read_again(world):
+    dv, ledger = world.dv, world.ledger
+    record_no = world.post("txr_a")
+    first = dv.state.add_receipt("txr_a", "a.pdf", size=100)
+    attach_receipts(world.divvy, world.intacct, ledger, ON, WINDOW)
+    doc = world.gw.cctransactions()[0]["SUPDOCID"]
+    late = dv.state.add_receipt("txr_a", "b.pdf", size=100)
+    kept = dv.state.receipt_files.pop(first["uuid"])  # its URL now answers 403
+
+    report = attach_receipts(world.divvy, world.intacct, ledger, ON, WINDOW)
+
+    assert report.attached == 0 and len(report.failed) == 1
+    assert "'a.pdf'" in report.failed[0] and "attached earlier" in report.failed[0]
+    held = ledger.receipt_records(["txr_a"])["txr_a"]
+    assert (held[first["uuid"]].state, held[first["uuid"]].supdoc_id) == ("attached", doc)
+    assert held[late["uuid"]].state == "failed"
+    assert world.gw.cctransactions()[0]["SUPDOCID"] == doc and len(world.gw.supdocs()) == 1
+
+    dv.state.receipt_files[first["uuid"]] = kept
+    assert attach_receipts(world.divvy, world.intacct, ledger, ON, WINDOW).attached == 1
+    assert world.gw.cctransactions()[0]["SUPDOCID"] != doc
+    assert record_no == world.gw.cctransactions()[0]["RECORDNO"]
