@@ -47,8 +47,8 @@ from intacct_hook.sync.dimensions import (
     ID_COLUMNS,
     RULE_COLUMNS,
 )
-from intacct_hook.sync.ledger import MappedLine
-from intacct_hook.sync.map_inputs import StoredLine, facts_of, line_inputs
+from intacct_hook.sync.ledger import MAPPED_LINE_PARAMS, MappedLine
+from intacct_hook.sync.map_inputs import facts_of, line_inputs
 from intacct_hook.sync.preflight import GL_ACCOUNTS_SCREEN, dimension_label
 from intacct_hook.sync.rules import LineFacts, Rule, RuleSet, intacct_id
 from intacct_hook.sync.states import LedgerState
@@ -67,6 +67,14 @@ LINE_COLUMNS = (
     *ID_COLUMNS.values(), *RULE_COLUMNS.values(), "problem",
 )  # fmt: skip
 TRANSACTION_COLUMNS = ("uuid", "state", "reason", "line_count", "amount")
+
+# StoredMapper builds the ledger's line tuples in this order.
+_LINE_ORDER = (
+    "uuid", "line_no", "source_uuid", "amount", *ID_COLUMNS.values(),
+    "description", *RULE_COLUMNS.values(),
+)  # fmt: skip
+if _LINE_ORDER != MAPPED_LINE_PARAMS:
+    raise ImportError("mapping.StoredMapper builds lines in another order than the ledger's")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,21 +147,22 @@ def map_lines(
 
 
 class Verdict(NamedTuple):
-    """The map step's verdict on one transaction, ready for the ledger: ``lines`` are the
-    ``insert_mapped_line`` parameters (money as the ledger's text) but ``now``, which
-    :meth:`Ledger.save_map_verdicts` adds."""
+    """The map step's verdict on one transaction, ready for the ledger: ``lines`` are tuples
+    of :data:`~intacct_hook.sync.ledger.MAPPED_LINE_PARAMS` (money as the ledger's text),
+    which :meth:`Ledger.save_map_verdicts` inserts as they are."""
 
     uuid: str
     state: LedgerState  # READY | UNMAPPED
     reason: str | None
-    lines: list[dict[str, Any]]
+    lines: list[tuple[Any, ...]]
 
 
 class StoredMapper:
     """:func:`map_lines` for the map step: the same decisions, over the lines the ledger
     keeps per transaction (:mod:`intacct_hook.sync.map_inputs`), without a DataFrame.
 
-    Each distinct facts key is coded once per step; a line costs a dictionary look-up.
+    Each distinct facts key is coded once per step; a line costs a dictionary look-up and
+    one tuple.
     """
 
     def __init__(
@@ -175,26 +184,19 @@ class StoredMapper:
             required_dimensions,
         )
 
-    def verdict(self, uuid: str, lines: Sequence[StoredLine]) -> Verdict:
+    def verdict(self, uuid: str, lines: Iterable[Sequence[Any]]) -> Verdict:
+        """``lines``: ``(source_uuid, amount, description, facts_key)`` each, in line order
+        (:class:`~intacct_hook.sync.map_inputs.StoredLine`, or the lists of
+        :func:`~intacct_hook.sync.map_inputs.decode_page`)."""
         mapper = self._mapper
         cache = mapper._cache
-        out: list[dict[str, Any]] = []
+        out: list[tuple[Any, ...]] = []
         bad: list[tuple[int, str]] = []
         for line_no, (source_uuid, amount, description, key) in enumerate(lines, 1):
             coded = cache.get(key) or mapper.coded(key)
-            problem = mapper.problem(coded, source_uuid) if coded.required else coded.problem
-            if problem is not None:
-                bad.append((line_no, problem))
-            out.append(
-                {
-                    "uuid": uuid,
-                    "line_no": line_no,
-                    "source_uuid": source_uuid,
-                    "amount": amount,
-                    "description": description,
-                    **coded.values,
-                }
-            )
+            if coded.problem is not None or coded.required:
+                bad.append((line_no, mapper.problem(coded, source_uuid) or ""))
+            out.append((uuid, line_no, source_uuid, amount, *coded.ids, description, *coded.rules))
         if not bad:
             return Verdict(uuid, LedgerState.READY, None, out)
         return Verdict(uuid, LedgerState.UNMAPPED, _reason(bad, len(out)), out)
@@ -249,6 +251,8 @@ class _Coded:
     values: dict[str, str | None]  # the ID and rule columns
     problem: str | None
     required: tuple[str, ...]  # dimensions the GL account requires and the coding lacks
+    ids: tuple[str | None, ...] = ()  # the ID columns' values, in ID_COLUMNS order
+    rules: tuple[str | None, ...] = ()  # the rule columns' values, in RULE_COLUMNS order
 
 
 class _LineMapper:
@@ -354,7 +358,13 @@ class _LineMapper:
             values[RULE_COLUMNS[dim]] = rule
         if values["gl_account_no"] is None and not problems:
             problems.append(self._no_gl_reason(facts.line_facts))
-        return _Coded(values, "; ".join(problems) or None, self._missing_required(values))
+        return _Coded(
+            values,
+            "; ".join(problems) or None,
+            self._missing_required(values),
+            tuple(values[c] for c in ID_COLUMNS.values()),
+            tuple(values[c] for c in RULE_COLUMNS.values()),
+        )
 
     def _missing_required(self, values: Mapping[str, str | None]) -> tuple[str, ...]:
         """Intacct refuses a line lacking a dimension its account requires ("missing the

@@ -36,7 +36,7 @@ from intacct_hook.sync.ledger import (
 )
 from intacct_hook.sync.map_inputs import (
     StoredLine,
-    decode_lines,
+    decode_page,
     line_inputs,
     staged_map_input,
     stored_lines,
@@ -375,9 +375,14 @@ def map_transactions(
     states: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     for page in ledger.mapping_inputs(page_size):
+        decoded = decode_page([row.map_input for row in page])
         # A transaction without posting lines (a split whose parts are missing) has nothing to
         # code; stage holds such a one, and mapping leaves it as it is.
-        coded = [(row, ln) for row in page if (ln := _stored_lines(row))]
+        coded = [
+            (row, ln)
+            for row, stored in zip(page, decoded, strict=True)
+            if (ln := stored if stored is not None else _stored_lines(row))
+        ]
         page = [row for row, _ in coded]
         verdicts = [mapper.verdict(row.uuid, ln) for row, ln in coded]
         claimed = ledger.save_map_verdicts(page, verdicts)
@@ -399,12 +404,8 @@ def map_transactions(
 
 
 def _stored_lines(row: MappingInput) -> list[StoredLine]:
-    """The lines stage kept for ``row``; computed from its payload when it has none (staged
-    before the ledger kept them)."""
-    if row.map_input is not None:
-        lines = decode_lines(row.map_input)
-        if lines is not None:
-            return lines
+    """The lines of a row stage kept none for (staged before the ledger kept them), or kept
+    in a format this version does not read: computed from its payload."""
     if row.raw_payload is None:
         raise StepError(
             f"Divvy transaction {row.uuid}: the ledger holds its map input in a format this "
