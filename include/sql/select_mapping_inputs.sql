@@ -13,10 +13,19 @@ SELECT page.uuid, page.state, page.posting_date,
            SELECT t.raw_payload FROM divvy_transaction AS t WHERE t.uuid = page.uuid
        ) END AS raw_payload
 FROM (
+    -- One ordered walk of the claim-order index per state, merged: "state IN (…)" had the
+    -- database sort every remaining re-mappable row of the ledger for each page.
     SELECT uuid, state, posting_date
     FROM divvy_transaction
-    WHERE state IN ('ready', 'unmapped', 'failed')
-      AND (posting_date, uuid) > (:after_date, :after_uuid)
+    WHERE state = 'ready' AND (posting_date, uuid) > (:after_date, :after_uuid)
+    UNION ALL
+    SELECT uuid, state, posting_date
+    FROM divvy_transaction
+    WHERE state = 'unmapped' AND (posting_date, uuid) > (:after_date, :after_uuid)
+    UNION ALL
+    SELECT uuid, state, posting_date
+    FROM divvy_transaction
+    WHERE state = 'failed' AND (posting_date, uuid) > (:after_date, :after_uuid)
     ORDER BY posting_date, uuid
     LIMIT :limit
 ) AS page

@@ -32,6 +32,7 @@ lines stage kept in the ledger (:mod:`intacct_hook.sync.map_inputs`).
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from decimal import Decimal
 from typing import Any, NamedTuple, cast
@@ -48,7 +49,7 @@ from intacct_hook.sync.dimensions import (
     RULE_COLUMNS,
 )
 from intacct_hook.sync.ledger import MAPPED_LINE_PARAMS, MappedLine
-from intacct_hook.sync.map_inputs import facts_of, line_inputs
+from intacct_hook.sync.map_inputs import line_inputs, opt_text
 from intacct_hook.sync.preflight import GL_ACCOUNTS_SCREEN, dimension_label
 from intacct_hook.sync.rules import LineFacts, Rule, RuleSet, intacct_id
 from intacct_hook.sync.states import LedgerState
@@ -230,29 +231,98 @@ def lines_frame(transactions: Iterable[DivvyTransaction]) -> pd.DataFrame:
 
 
 class _Facts:
-    """The facts of one facts key, decoded once, with custom fields found by folded name."""
+    """The facts of one facts key, decoded once, with custom fields found by folded name.
 
-    def __init__(self, line_facts: LineFacts) -> None:
-        self.line_facts = line_facts
-        self._folded: dict[str, tuple[str, ...]] = {}
-        for name, values in self.line_facts.custom_fields.items():
+    The :class:`LineFacts` rules match against is built only when a rule is evaluated (once
+    per distinct set of facts rules see, far fewer than keys)."""
+
+    __slots__ = (
+        "_custom",
+        "_folded",
+        "_line_facts",
+        "budget_name",
+        "budget_uuid",
+        "mcc",
+        "merchant",
+        "rules",
+    )
+
+    def __init__(
+        self,
+        custom_fields: Mapping[str, tuple[str, ...]],
+        budget_name: str | None,
+        budget_uuid: str | None,
+        mcc: str | None,
+        merchant: str | None,
+        line_facts: LineFacts | None = None,
+    ) -> None:
+        self._custom = custom_fields
+        self.budget_name = budget_name
+        self.budget_uuid = budget_uuid
+        self.mcc = mcc
+        self.merchant = merchant
+        self._line_facts = line_facts
+        folded: dict[str, tuple[str, ...]] = {}
+        for name, values in custom_fields.items():
             # The first name in Divvy's order wins, as in LineFacts.custom_values.
-            self._folded.setdefault(name.casefold(), tuple(v for v in values if v and v.strip()))
+            key = name.casefold()
+            if key not in folded:
+                folded[key] = tuple([v for v in values if v and v.strip()])
+        self._folded = folded
         self.rules: dict[str, Rule] | None = None
+
+    @classmethod
+    def of(cls, facts: LineFacts) -> _Facts:
+        return cls(
+            facts.custom_fields,
+            facts.budget_name,
+            facts.budget_uuid,
+            facts.mcc,
+            facts.merchant,
+            facts,
+        )
+
+    @classmethod
+    def from_key(cls, key: str) -> _Facts:
+        """The facts of a :func:`~intacct_hook.sync.map_inputs.facts_key` text, as
+        :func:`~intacct_hook.sync.map_inputs.facts_of` reads them."""
+        fields, budget_name, budget_uuid, mcc, merchant = json.loads(key)
+        return cls(
+            {name: tuple(values) for name, values in fields},
+            opt_text(budget_name),
+            opt_text(budget_uuid),
+            opt_text(mcc),
+            opt_text(merchant),
+        )
+
+    @property
+    def line_facts(self) -> LineFacts:
+        if self._line_facts is None:
+            self._line_facts = LineFacts(
+                custom_fields=self._custom,
+                budget_name=self.budget_name,
+                budget_uuid=self.budget_uuid,
+                mcc=self.mcc,
+                merchant=self.merchant,
+            )
+        return self._line_facts
 
     def custom_values(self, name: str) -> tuple[str, ...]:
         return self._folded.get(name.casefold(), ())
 
+    def folded_values(self, folded_name: str) -> tuple[str, ...]:
+        """:meth:`custom_values` of a name already case-folded."""
+        return self._folded.get(folded_name, ())
 
-@dataclasses.dataclass(frozen=True)
-class _Coded:
+
+class _Coded(NamedTuple):
     """What mapping decides for one set of line facts (one facts key)."""
 
     values: dict[str, str | None]  # the ID and rule columns
     problem: str | None
     required: tuple[str, ...]  # dimensions the GL account requires and the coding lacks
-    ids: tuple[str | None, ...] = ()  # the ID columns' values, in ID_COLUMNS order
-    rules: tuple[str | None, ...] = ()  # the rule columns' values, in RULE_COLUMNS order
+    ids: tuple[str | None, ...]  # the ID columns' values, in ID_COLUMNS order
+    rules: tuple[str | None, ...]  # the rule columns' values, in RULE_COLUMNS order
 
 
 class _LineMapper:
@@ -291,6 +361,14 @@ class _LineMapper:
         self._rule_fields = sorted(
             {r.field_name or "" for r in rules if r.match_field == "custom_field"}
         )
+        self._rule_fields_folded = [name.casefold() for name in self._rule_fields]
+        # Per dimension, what coding it needs, looked up once rather than per facts key.
+        self._dims = [
+            (dim, name, name.casefold() if name else None, ID_COLUMNS[dim], RULE_COLUMNS[dim])
+            for dim in DIMENSIONS
+            for name in (field_names.get(dim),)
+        ]
+        self._valid = {dim: self.valid_ids.get(dim) for dim in DIMENSIONS}
         self._by_rule_facts: dict[tuple[Any, ...], dict[str, Rule]] = {}
 
     def map(self, rec: Mapping[str, Any]) -> dict[str, Any]:
@@ -314,7 +392,7 @@ class _LineMapper:
         )
         coded = self._cache.get(key)
         if coded is None:
-            coded = self._cache[key] = self._code(_Facts(facts))
+            coded = self._cache[key] = self._code(_Facts.of(facts))
         return {
             "uuid": rec["uuid"],
             "line_no": int(rec["line_no"]),
@@ -328,7 +406,7 @@ class _LineMapper:
     def coded(self, key: str) -> _Coded:
         coded = self._cache.get(key)
         if coded is None:
-            coded = self._cache[key] = self._code(_Facts(facts_of(key)))
+            coded = self._cache[key] = self._code(_Facts.from_key(key))
         return coded
 
     def problem(self, coded: _Coded, source_uuid: Any) -> str | None:
@@ -347,23 +425,29 @@ class _LineMapper:
 
     def _code(self, facts: _Facts) -> _Coded:
         values: dict[str, str | None] = {}
+        ids: list[str | None] = []
+        rules: list[str | None] = []
         problems: list[str] = []
-        for dim in DIMENSIONS:
-            value, rule, problem = self._dimension(dim, facts)
+        for dim, name, folded, id_column, rule_column in self._dims:
+            value, rule, problem = self._dimension(dim, name, folded, facts)
             if problem is None and value is not None:
-                problem = self._check_active(dim, value, rule)
+                active = self._valid[dim]
+                if active is not None and value not in active:
+                    problem = self._inactive(dim, value, rule)
             if problem:
                 problems.append(problem)
-            values[ID_COLUMNS[dim]] = value
-            values[RULE_COLUMNS[dim]] = rule
-        if values["gl_account_no"] is None and not problems:
+            values[id_column] = value
+            values[rule_column] = rule
+            ids.append(value)
+            rules.append(rule)
+        if ids[0] is None and not problems:
             problems.append(self._no_gl_reason(facts.line_facts))
         return _Coded(
             values,
             "; ".join(problems) or None,
-            self._missing_required(values),
-            tuple(values[c] for c in ID_COLUMNS.values()),
-            tuple(values[c] for c in RULE_COLUMNS.values()),
+            self._missing_required(values) if self.required_by_account else (),
+            tuple(ids),
+            tuple(rules),
         )
 
     def _missing_required(self, values: Mapping[str, str | None]) -> tuple[str, ...]:
@@ -377,18 +461,20 @@ class _LineMapper:
             if account in accounts and (dim not in ID_COLUMNS or values[ID_COLUMNS[dim]] is None)
         )
 
-    def _dimension(self, dim: str, facts: _Facts) -> tuple[str | None, str | None, str | None]:
-        name = self.field_names.get(dim)
-        if name:
-            values = facts.custom_values(name)
+    def _dimension(
+        self, dim: str, name: str | None, folded: str | None, facts: _Facts
+    ) -> tuple[str | None, str | None, str | None]:
+        if name and folded:
+            values = facts.folded_values(folded)
             if values:
                 key = (dim, values)
-                if key not in self._from_field:
-                    self._from_field[key] = self._from_custom_field(name, values)
-                found = self._from_field[key]
+                found = self._from_field.get(key, self)
+                if found is self:
+                    found = self._from_field[key] = self._from_custom_field(name, values)
                 if found is not None:
                     return found
-        rule = self._rules_matching(facts).get(dim)
+        rules = facts.rules if facts.rules is not None else self._rules_matching(facts)
+        rule = rules.get(dim)
         if rule is not None:
             return rule.values[dim], rule.provenance, None
         if dim == "gl_account" and self.default_gl_account:
@@ -430,17 +516,17 @@ class _LineMapper:
         can look at, which far fewer lines differ in than in their whole coding."""
         if facts.rules is not None:
             return facts.rules
-        line = facts.line_facts
         key = (
-            line.budget_name,
-            line.budget_uuid,
-            line.mcc,
-            line.merchant,
-            tuple(facts.custom_values(name) for name in self._rule_fields),
+            facts.budget_name,
+            facts.budget_uuid,
+            facts.mcc,
+            facts.merchant,
+            tuple([facts.folded_values(name) for name in self._rule_fields_folded]),
         )
         found = self._by_rule_facts.get(key)
         if found is None:
             found = self._by_rule_facts[key] = {}
+            line = facts.line_facts
             for rule in self.rules:
                 if all(dim in found for dim in rule.values) or not rule.matches(line):
                     continue
@@ -449,10 +535,7 @@ class _LineMapper:
         facts.rules = found
         return found
 
-    def _check_active(self, dim: str, value: str, rule: str | None) -> str | None:
-        active = self.valid_ids.get(dim)
-        if active is None or value in active:
-            return None
+    def _inactive(self, dim: str, value: str, rule: str | None) -> str:
         return (
             f"{BY_KEY[dim].noun} {value!r} (from {rule}) does not exist in Intacct or is not "
             f"active; {_fix_for(dim, rule, self.field_names.get(dim))}"

