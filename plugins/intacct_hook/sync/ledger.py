@@ -657,7 +657,11 @@ class Ledger:
         current = dict(self._fetch(conn, "lock_for_mapping", page_range))
         held: dict[str, list[tuple[Any, ...]]] = {}
         for line in self._fetch(conn, "select_lines_for_remap", page_range):
-            held.setdefault(line[0], []).append(line)
+            if line[0] in held:
+                held[line[0]].append(line)
+                held[line[0]].sort(key=_line_no)
+            else:
+                held[line[0]] = [line]
         changed: list[dict[str, Any]] = []
         replaced: list[str] = []
         lines: list[tuple[Any, ...]] = []
@@ -678,7 +682,7 @@ class Ledger:
                 )
             old = held.get(uuid)
             if old is not None:
-                if old == new_lines or old == list(new_lines):
+                if old == (new_lines if isinstance(new_lines, list) else list(new_lines)):
                     continue  # the same lines: kept as they are
                 replaced.append(uuid)
             lines.extend(new_lines)
@@ -1227,6 +1231,10 @@ def _map_verdict_params(
     names = (*MAPPED_LINE_PARAMS, "now")
     params = [dict(zip(names, (*line, now), strict=True)) for line in lines]
     return {"uuid": uuid, "state": str(state), "state_reason": reason, "now": now}, params
+
+
+def _line_no(line: tuple[Any, ...]) -> Any:
+    return line[1]
 
 
 def _numbered(sql: str, names: Sequence[str]) -> str:
