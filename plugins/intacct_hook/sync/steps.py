@@ -71,7 +71,7 @@ from intacct_hook.sync.translation import (
 from intacct_hook.sync.window import SyncWindow
 
 if TYPE_CHECKING:
-    from intacct_hook.sync.mapping import StoredMapper
+    from intacct_hook.sync.coding import StoredMapper
 
 log = logging.getLogger(__name__)
 
@@ -366,8 +366,8 @@ def map_transactions(
     kept, or for an older row its payload), code each distinct set of facts once, save the
     page's verdicts in one write transaction. Memory stays flat however large the window.
     """
-    # Mapping is done in pandas: imported when the step runs, not when the DAG file is parsed.
-    from intacct_hook.sync.mapping import StoredMapper
+    # Imported when the step runs, not when the DAG file is parsed; the coder needs no pandas.
+    from intacct_hook.sync.coding import StoredMapper
 
     mapper = StoredMapper(
         rules,
