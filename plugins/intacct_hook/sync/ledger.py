@@ -29,6 +29,7 @@ import itertools
 import json
 import logging
 import pathlib
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -161,6 +162,14 @@ class MappedLine:
     department_rule: str | None = None
     class_rule: str | None = None
     project_rule: str | None = None
+
+
+_LINE_FIELDS = tuple(f.name for f in dataclasses.fields(MappedLine))
+
+#: A line as the map step hands it to :meth:`Ledger.save_map_verdicts`: a tuple of
+#: ``insert_mapped_line.sql``'s parameters in this order (money as the ledger's text), ``now``
+#: aside. A tuple per line, not a dict: building and binding dicts cost as much as the insert.
+MAPPED_LINE_PARAMS = ("uuid", *_LINE_FIELDS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -617,12 +626,13 @@ class Ledger:
         """What the map step evaluates (the rows of :meth:`select_for_mapping`), a page at a
         time in posting order. Each page is its own short read, so the caller may save a
         page's verdicts before asking for the next."""
-        stmt = self._stmt("select_mapping_inputs")
         after = ("", "")
         while True:
             with self.engine.connect() as conn:
                 params = {"after_date": after[0], "after_uuid": after[1], "limit": page}
-                rows = [MappingInput._make(r) for r in conn.execute(stmt, params)]
+                rows = list(
+                    map(MappingInput._make, self._fetch(conn, "select_mapping_inputs", params))
+                )
             if rows:
                 yield rows
             if len(rows) < page:
@@ -632,17 +642,19 @@ class Ledger:
     def save_map_verdicts(
         self,
         read: Sequence[MappingInput],
-        verdicts: Sequence[tuple[str, str, str | None, list[dict[str, Any]]]],
+        verdicts: Sequence[tuple[str, str, str | None, Sequence[tuple[Any, ...]]]],
     ) -> set[str]:
-        """Save the map step's verdicts ``(uuid, state, reason, insert_mapped_line params)``
-        on a page :meth:`mapping_inputs` returned, in one write transaction; returns the uuids
-        another run's load claimed (or posted) meanwhile, left as they are.
+        """Save the map step's verdicts ``(uuid, state, reason, lines)`` on a page
+        :meth:`mapping_inputs` returned, in one write transaction; each line a tuple of
+        :data:`MAPPED_LINE_PARAMS`. Returns the uuids another run's load claimed (or posted)
+        meanwhile, left as they are.
 
-        A transaction whose verdict is what it already holds keeps its row untouched (a
-        divvy_transaction row holds the whole Divvy JSON, and rewriting thousands of them cost
-        more than all the rest); only its lines are replaced. A row re-staged into another
-        state since the page was read raises :class:`LedgerStateError` after the others are
-        saved, as :meth:`save_mappings` does."""
+        Only what changed is written: a transaction whose verdict is what it already holds
+        keeps its row untouched (a divvy_transaction row holds the whole Divvy JSON, and
+        rewriting thousands of them cost more than all the rest), and one whose lines are the
+        ones it holds keeps them (their ``mapped_at`` stays the time they were first written).
+        A row re-staged into another state since the page was read raises
+        :class:`LedgerStateError` after the others are saved, as :meth:`save_mappings` does."""
         if len(read) != len(verdicts):
             raise ValueError(f"{len(verdicts)} verdicts for {len(read)} transactions")
         if not read:
@@ -666,35 +678,35 @@ class Ledger:
         self,
         conn: Connection,
         read: Sequence[MappingInput],
-        verdicts: Sequence[tuple[str, str, str | None, list[dict[str, Any]]]],
+        verdicts: Sequence[tuple[str, str, str | None, Sequence[tuple[Any, ...]]]],
         claimed: set[str],
     ) -> str | None:
         now = self.now()
         first, last = read[0], read[-1]
-        current = {
-            r.uuid: r.state
-            for r in conn.execute(
-                self._stmt("lock_for_mapping"),
-                {
-                    "first_date": first.posting_date,
-                    "first_uuid": first.uuid,
-                    "last_date": last.posting_date,
-                    "last_uuid": last.uuid,
-                },
-            )
+        page_range = {
+            "first_date": first.posting_date,
+            "first_uuid": first.uuid,
+            "last_date": last.posting_date,
+            "last_uuid": last.uuid,
         }
+        current = dict(self._fetch(conn, "lock_for_mapping", page_range))
+        held: dict[str, list[tuple[Any, ...]]] = {}
+        for line in self._fetch(conn, "select_lines_for_remap", page_range):
+            if line[0] in held:
+                held[line[0]].append(line)
+                held[line[0]].sort(key=_line_no)
+            else:
+                held[line[0]] = [line]
         changed: list[dict[str, Any]] = []
         replaced: list[str] = []
-        lines: list[dict[str, Any]] = []
+        lines: list[tuple[Any, ...]] = []
         elsewhere: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
         for row, verdict in zip(read, verdicts, strict=True):
-            uuid, state, reason, line_params = verdict
+            uuid, state, reason, new_lines = verdict
             if uuid != row.uuid:
                 raise ValueError(f"verdict for {uuid} where {row.uuid} was read")
             if state not in MAP_STATES:
                 raise ValueError(f"mapping result state must be one of {MAP_STATES}, got {state!r}")
-            for params in line_params:
-                params["now"] = now
             holds = current.get(uuid)
             if holds is None:
                 elsewhere.append(_map_verdict_params(verdict, now))
@@ -703,18 +715,51 @@ class Ledger:
                 changed.append(
                     {"uuid": uuid, "state": str(state), "state_reason": reason, "now": now}
                 )
-            replaced.append(uuid)
-            lines.extend(line_params)
+            old = held.get(uuid)
+            if old is not None:
+                if old == (new_lines if isinstance(new_lines, list) else list(new_lines)):
+                    continue  # the same lines: kept as they are
+                replaced.append(uuid)
+            lines.extend(new_lines)
         if changed and self._executemany(conn, "update_mapping_state", changed) != len(changed):
             raise _RowRefused
         delete = self._stmt("delete_mapped_lines", "uuids")
         for part in _chunks(replaced, 1000):
             conn.execute(delete, {"uuids": part})
         if lines:
-            self._executemany(conn, "insert_mapped_line", lines)
+            self._insert_lines(conn, lines, now)
         if elsewhere:
             return self._save_mappings_one_by_one(conn, elsewhere, claimed)
         return None
+
+    def _insert_lines(self, conn: Connection, lines: list[tuple[Any, ...]], now: str) -> None:
+        """``insert_mapped_line`` once per line tuple (:data:`MAPPED_LINE_PARAMS`). On SQLite
+        the statement's names become numbered parameters and sqlite3 binds the tuples as they
+        are; elsewhere each becomes the dict SQLAlchemy binds."""
+        names = (*MAPPED_LINE_PARAMS, "now")
+        if self.engine.dialect.name != "sqlite":
+            conn.execute(
+                self._stmt("insert_mapped_line"),
+                [dict(zip(names, (*ln, now), strict=True)) for ln in lines],
+            )
+            return
+        text = _numbered(for_dialect(self.sql("insert_mapped_line"), "sqlite"), names)
+        conn.exec_driver_sql(text, [(*ln, now) for ln in lines])
+
+    def _fetch(
+        self, conn: Connection, name: str, params: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """Statement ``name``'s rows as plain tuples. On SQLite straight from sqlite3: the map
+        step reads thousands of rows a page, and SQLAlchemy's row objects cost more than the
+        query."""
+        if self.engine.dialect.name != "sqlite":
+            return [tuple(r) for r in conn.execute(self._stmt(name), params)]
+        text = for_dialect(self.sql(name), "sqlite")
+        cursor = conn.connection.driver_connection.execute(text, params)  # type: ignore[union-attr]
+        try:
+            return cursor.fetchall()
+        finally:
+            cursor.close()
 
     def mapped_lines(self, uuids: Sequence[str]) -> dict[str, list[MappedLine]]:
         """Mapped lines of the given transactions, by uuid, in line order."""
@@ -1265,9 +1310,6 @@ def _verdict_stands(
     return stored_state == decided or (decided == LedgerState.READY and stored_state in remapped)
 
 
-_LINE_FIELDS = tuple(f.name for f in dataclasses.fields(MappedLine))
-
-
 def _line_params(uuid: str, line: MappedLine, now: str) -> dict[str, Any]:
     # Flat fields of immutable values: dataclasses.asdict's deep copy cost more than the insert.
     params = {name: getattr(line, name) for name in _LINE_FIELDS}
@@ -1276,12 +1318,31 @@ def _line_params(uuid: str, line: MappedLine, now: str) -> dict[str, Any]:
 
 
 def _map_verdict_params(
-    verdict: tuple[str, str, str | None, list[dict[str, Any]]], now: str
+    verdict: tuple[str, str, str | None, Sequence[tuple[Any, ...]]], now: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     uuid, state, reason, lines = verdict
-    for params in lines:
-        params["now"] = now
-    return {"uuid": uuid, "state": str(state), "state_reason": reason, "now": now}, lines
+    names = (*MAPPED_LINE_PARAMS, "now")
+    params = [dict(zip(names, (*line, now), strict=True)) for line in lines]
+    return {"uuid": uuid, "state": str(state), "state_reason": reason, "now": now}, params
+
+
+def _line_no(line: tuple[Any, ...]) -> Any:
+    return line[1]
+
+
+def _numbered(sql: str, names: Sequence[str]) -> str:
+    """``sql`` with each ``:name`` of ``names`` as sqlite3's ``?N`` (N its place in ``names``),
+    so rows can be bound as tuples in that order."""
+    place = {name: n for n, name in enumerate(names, 1)}
+
+    def number(match: re.Match[str]) -> str:
+        n = place.get(match.group(1))
+        return match.group(0) if n is None else f"?{n}"
+
+    return _NAMED_PARAM.sub(number, sql)
+
+
+_NAMED_PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
 
 def _difference_params(run_id: str, day: str, n: int, d: Difference) -> dict[str, Any]:

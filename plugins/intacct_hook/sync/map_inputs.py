@@ -16,7 +16,7 @@ Light on purpose (no pandas): the stage step imports it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -153,3 +153,30 @@ def decode_lines(text: str) -> list[StoredLine] | None:
     if not rows or rows[0] != FORMAT_VERSION:
         return None
     return [StoredLine(*row) for row in rows[1:]]
+
+
+def decode_page(texts: Sequence[str | None]) -> list[list[list[Any]] | None]:
+    """:func:`decode_lines` of many texts at once, each line a list ``[source_uuid, amount,
+    description, facts_key]``; None for a missing text or one of another format version.
+
+    One JSON document for the whole page: a ``json.loads`` per row cost more than the
+    decoding itself. A page holding a text that is not JSON is decoded row by row, so the
+    error names that row's text alone."""
+    present = [t for t in texts if t is not None]
+    try:
+        decoded = json.loads("[" + ",".join(present) + "]") if present else []
+    except ValueError:
+        decoded = [json.loads(t) for t in present]
+    if len(decoded) != len(present):  # a text holding several values ("[1],[1]")
+        decoded = [json.loads(t) for t in present]
+    out: list[list[list[Any]] | None] = []
+    found = iter(decoded)
+    for text in texts:
+        if text is None:
+            out.append(None)
+            continue
+        rows = next(found)
+        out.append(
+            rows[1:] if isinstance(rows, list) and rows and rows[0] == FORMAT_VERSION else None
+        )
+    return out

@@ -25,42 +25,54 @@ Example::
     for outcome in result.outcomes():
         ledger.save_mapping(outcome.uuid, outcome.lines, outcome.state, outcome.reason)
 
-The map step itself uses :class:`StoredMapper` (the same coder, without a DataFrame) over the
-lines stage kept in the ledger (:mod:`intacct_hook.sync.map_inputs`).
+The coder itself is :mod:`intacct_hook.sync.coding` (plain Python); the map step uses its
+:class:`StoredMapper` (the same decisions, without a DataFrame, and without importing pandas)
+over the lines stage kept in the ledger (:mod:`intacct_hook.sync.map_inputs`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
+from collections.abc import Iterable, Iterator, Mapping, Set
 from decimal import Decimal
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 import pandas as pd
 
 from intacct_hook.divvy.records import DivvyTransaction
-from intacct_hook.intacct.text import describe_illegal
-from intacct_hook.sync.dimensions import (
-    BY_KEY,
-    DEFAULT_CUSTOM_FIELD_NAMES,
-    DIMENSIONS,
-    ID_COLUMNS,
-    RULE_COLUMNS,
+from intacct_hook.sync.coding import (
+    CARD_DEFAULT_LOCATION,
+    DEFAULT_ACCOUNT,
+    LineMapper,
+    StoredMapper,
+    Verdict,
+    reason_text,
 )
+from intacct_hook.sync.dimensions import DEFAULT_CUSTOM_FIELD_NAMES, ID_COLUMNS, RULE_COLUMNS
 from intacct_hook.sync.ledger import MappedLine
-from intacct_hook.sync.map_inputs import StoredLine, facts_of, line_inputs
-from intacct_hook.sync.preflight import GL_ACCOUNTS_SCREEN, dimension_label
-from intacct_hook.sync.rules import LineFacts, Rule, RuleSet, intacct_id
+from intacct_hook.sync.map_inputs import line_inputs
+from intacct_hook.sync.rules import LineFacts, RuleSet
 from intacct_hook.sync.states import LedgerState
+
+__all__ = [
+    "CARD_DEFAULT_LOCATION",
+    "DEFAULT_ACCOUNT",
+    "INPUT_COLUMNS",
+    "LINE_COLUMNS",
+    "TRANSACTION_COLUMNS",
+    "MappingOutcome",
+    "MappingResult",
+    "StoredMapper",
+    "Verdict",
+    "lines_frame",
+    "map_lines",
+]
 
 #: Input columns of :func:`map_lines`; ``description`` is optional.
 INPUT_COLUMNS = (
     "uuid", "line_no", "source_uuid", "amount", "custom_fields",
     "budget_name", "budget_uuid", "mcc", "merchant",
 )  # fmt: skip
-
-DEFAULT_ACCOUNT = "default account"
-CARD_DEFAULT_LOCATION = "card default location"
 
 LINE_COLUMNS = (
     "uuid", "line_no", "source_uuid", "amount", "description",
@@ -124,7 +136,7 @@ def map_lines(
     if lines.empty:
         empty = pd.DataFrame(columns=list(LINE_COLUMNS), dtype=object)
         return MappingResult(empty, _transactions(empty))
-    mapper = _LineMapper(
+    mapper = LineMapper(
         rules,
         field_names,
         default_gl_account,
@@ -132,72 +144,10 @@ def map_lines(
         valid_ids,
         required_dimensions,
     )
-    mapped = [mapper.map(rec) for rec in _records(lines)]
+    mapped = [_map_record(mapper, rec) for rec in _records(lines)]
     # object dtype keeps None as None (pandas 3 would infer str columns holding NaN).
     out = pd.DataFrame(mapped, columns=list(LINE_COLUMNS), dtype=object)
     return MappingResult(out, _transactions(out))
-
-
-class Verdict(NamedTuple):
-    """The map step's verdict on one transaction, ready for the ledger: ``lines`` are the
-    ``insert_mapped_line`` parameters (money as the ledger's text) but ``now``, which
-    :meth:`Ledger.save_map_verdicts` adds."""
-
-    uuid: str
-    state: LedgerState  # READY | UNMAPPED
-    reason: str | None
-    lines: list[dict[str, Any]]
-
-
-class StoredMapper:
-    """:func:`map_lines` for the map step: the same decisions, over the lines the ledger
-    keeps per transaction (:mod:`intacct_hook.sync.map_inputs`), without a DataFrame.
-
-    Each distinct facts key is coded once per step; a line costs a dictionary look-up.
-    """
-
-    def __init__(
-        self,
-        rules: RuleSet,
-        *,
-        field_names: Mapping[str, str | None] = DEFAULT_CUSTOM_FIELD_NAMES,
-        default_gl_account: str | None = None,
-        card_default_location: str | None = None,
-        valid_ids: Mapping[str, Set[str]] | None = None,
-        required_dimensions: Mapping[str, Set[str]] | None = None,
-    ) -> None:
-        self._mapper = _LineMapper(
-            rules,
-            field_names,
-            default_gl_account,
-            card_default_location,
-            valid_ids,
-            required_dimensions,
-        )
-
-    def verdict(self, uuid: str, lines: Sequence[StoredLine]) -> Verdict:
-        mapper = self._mapper
-        cache = mapper._cache
-        out: list[dict[str, Any]] = []
-        bad: list[tuple[int, str]] = []
-        for line_no, (source_uuid, amount, description, key) in enumerate(lines, 1):
-            coded = cache.get(key) or mapper.coded(key)
-            problem = mapper.problem(coded, source_uuid) if coded.required else coded.problem
-            if problem is not None:
-                bad.append((line_no, problem))
-            out.append(
-                {
-                    "uuid": uuid,
-                    "line_no": line_no,
-                    "source_uuid": source_uuid,
-                    "amount": amount,
-                    "description": description,
-                    **coded.values,
-                }
-            )
-        if not bad:
-            return Verdict(uuid, LedgerState.READY, None, out)
-        return Verdict(uuid, LedgerState.UNMAPPED, _reason(bad, len(out)), out)
 
 
 def lines_frame(transactions: Iterable[DivvyTransaction]) -> pd.DataFrame:
@@ -227,271 +177,34 @@ def lines_frame(transactions: Iterable[DivvyTransaction]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*INPUT_COLUMNS, "description"])
 
 
-class _Facts:
-    """The facts of one facts key, decoded once, with custom fields found by folded name."""
-
-    def __init__(self, line_facts: LineFacts) -> None:
-        self.line_facts = line_facts
-        self._folded: dict[str, tuple[str, ...]] = {}
-        for name, values in self.line_facts.custom_fields.items():
-            # The first name in Divvy's order wins, as in LineFacts.custom_values.
-            self._folded.setdefault(name.casefold(), tuple(v for v in values if v and v.strip()))
-        self.rules: dict[str, Rule] | None = None
-
-    def custom_values(self, name: str) -> tuple[str, ...]:
-        return self._folded.get(name.casefold(), ())
-
-
-@dataclasses.dataclass(frozen=True)
-class _Coded:
-    """What mapping decides for one set of line facts (one facts key)."""
-
-    values: dict[str, str | None]  # the ID and rule columns
-    problem: str | None
-    required: tuple[str, ...]  # dimensions the GL account requires and the coding lacks
-
-
-class _LineMapper:
-    """Codes lines; each distinct set of facts (custom fields, budget, MCC, merchant) once.
-
-    Everything but the required-dimension message depends on the facts alone, and a window
-    holds far fewer distinct facts than lines: caching by facts key is the vectorisation.
-    """
-
-    def __init__(
-        self,
-        rules: RuleSet,
-        field_names: Mapping[str, str | None],
-        default_gl_account: str | None,
-        card_default_location: str | None,
-        valid_ids: Mapping[str, Set[str]] | None,
-        required_dimensions: Mapping[str, Set[str]] | None = None,
-    ) -> None:
-        self.rules = rules
-        self.field_names = field_names
-        self.default_gl_account = default_gl_account
-        self.card_default_location = card_default_location
-        self.valid_ids = valid_ids or {}
-        required = required_dimensions or {}
-        self.required_by_account = {
-            dim: frozenset(a for a, dims in required.items() if dim in dims)
-            for dim in sorted({d for dims in required.values() for d in dims})
-        }
-        self.required_text = {
-            dim: _required_dimension_text(dim, rules.source, field_names, card_default_location)
-            for dim in self.required_by_account
-        }
-        self._cache: dict[Any, _Coded] = {}
-        # Smaller caches below it: a dimension's custom field values, and the facts rules see.
-        self._from_field: dict[tuple[str, tuple[str, ...]], Any] = {}
-        self._rule_fields = sorted(
-            {r.field_name or "" for r in rules if r.match_field == "custom_field"}
-        )
-        self._by_rule_facts: dict[tuple[Any, ...], dict[str, Rule]] = {}
-
-    def map(self, rec: Mapping[str, Any]) -> dict[str, Any]:
-        """One line of :func:`map_lines`' output from one row of its input."""
-        facts = LineFacts(
-            custom_fields={
-                name: tuple(values or ()) for name, values in (rec["custom_fields"] or {}).items()
-            },
-            budget_name=_opt_text(rec["budget_name"]),
-            budget_uuid=_opt_text(rec["budget_uuid"]),
-            mcc=_opt_text(rec["mcc"]),
-            merchant=_opt_text(rec["merchant"]),
-        )
-        # A tuple key never equals the map step's text keys: one cache serves both.
-        key = (
-            tuple(facts.custom_fields.items()),
-            facts.budget_name,
-            facts.budget_uuid,
-            facts.mcc,
-            facts.merchant,
-        )
-        coded = self._cache.get(key)
-        if coded is None:
-            coded = self._cache[key] = self._code(_Facts(facts))
-        return {
-            "uuid": rec["uuid"],
-            "line_no": int(rec["line_no"]),
-            "source_uuid": rec["source_uuid"],
-            "amount": _decimal(rec["amount"]),
-            "description": _opt_text(rec.get("description")),
-            **coded.values,
-            "problem": self.problem(coded, rec["source_uuid"]),
-        }
-
-    def coded(self, key: str) -> _Coded:
-        coded = self._cache.get(key)
-        if coded is None:
-            coded = self._cache[key] = self._code(_Facts(facts_of(key)))
-        return coded
-
-    def problem(self, coded: _Coded, source_uuid: Any) -> str | None:
-        """The line's problems: its coding's, then each required dimension it lacks (the
-        message names the Divvy record, so it is the one part made per line)."""
-        if not coded.required:
-            return coded.problem
-        acct = coded.values["gl_account_no"]
-        rule = coded.values["gl_account_rule"]
-        texts = [
-            f"Divvy record {source_uuid}: GL account '{acct}' (from {rule}) "
-            f"{self.required_text[dim]} of {acct} in Intacct ({GL_ACCOUNTS_SCREEN})"
-            for dim in coded.required
-        ]
-        return "; ".join([coded.problem, *texts] if coded.problem else texts)
-
-    def _code(self, facts: _Facts) -> _Coded:
-        values: dict[str, str | None] = {}
-        problems: list[str] = []
-        for dim in DIMENSIONS:
-            value, rule, problem = self._dimension(dim, facts)
-            if problem is None and value is not None:
-                problem = self._check_active(dim, value, rule)
-            if problem:
-                problems.append(problem)
-            values[ID_COLUMNS[dim]] = value
-            values[RULE_COLUMNS[dim]] = rule
-        if values["gl_account_no"] is None and not problems:
-            problems.append(self._no_gl_reason(facts.line_facts))
-        return _Coded(values, "; ".join(problems) or None, self._missing_required(values))
-
-    def _missing_required(self, values: Mapping[str, str | None]) -> tuple[str, ...]:
-        """Intacct refuses a line lacking a dimension its account requires ("missing the
-        Department dimension"), and preflight promised to hold it. A required name outside
-        :data:`ID_COLUMNS` is one this sync never supplies."""
-        account = values["gl_account_no"]
-        return tuple(
-            dim
-            for dim, accounts in self.required_by_account.items()
-            if account in accounts and (dim not in ID_COLUMNS or values[ID_COLUMNS[dim]] is None)
-        )
-
-    def _dimension(self, dim: str, facts: _Facts) -> tuple[str | None, str | None, str | None]:
-        name = self.field_names.get(dim)
-        if name:
-            values = facts.custom_values(name)
-            if values:
-                key = (dim, values)
-                if key not in self._from_field:
-                    self._from_field[key] = self._from_custom_field(name, values)
-                found = self._from_field[key]
-                if found is not None:
-                    return found
-        rule = self._rules_matching(facts).get(dim)
-        if rule is not None:
-            return rule.values[dim], rule.provenance, None
-        if dim == "gl_account" and self.default_gl_account:
-            return self.default_gl_account, DEFAULT_ACCOUNT, None
-        if dim == "location" and self.card_default_location:
-            return self.card_default_location, CARD_DEFAULT_LOCATION, None
-        return None, None, None
-
-    def _from_custom_field(
-        self, name: str, values: tuple[str, ...]
-    ) -> tuple[str | None, str | None, str | None] | None:
-        """The dimension's value from its custom field, or a problem; None when it names no
-        ID (the rules and defaults decide then)."""
-        ids = list(dict.fromkeys(intacct_id(v) for v in values))
-        ids = [i for i in ids if i]
-        for value in ids:
-            # Such an ID could be sent to neither Intacct nor the ledger (PostgreSQL refuses
-            # NUL): the line waits, unmapped, for the value to be corrected in Divvy.
-            problem = describe_illegal(value)
-            if problem is not None:
-                return (
-                    None,
-                    None,
-                    f"custom field {name!r} value {value[:60]!r} {problem}; correct it in Divvy",
-                )
-        if len(ids) > 1:
-            return (
-                None,
-                None,
-                f"custom field {name!r} has several values ({', '.join(ids)}); keep one in Divvy",
-            )
-        if ids:
-            return ids[0], f"custom field {name!r}", None
-        return None
-
-    def _rules_matching(self, facts: _Facts) -> dict[str, Rule]:
-        """Per dimension, the first rule in file order that matches and sets it
-        (:meth:`RuleSet.first_match` for every dimension at once). Cached by the facts rules
-        can look at, which far fewer lines differ in than in their whole coding."""
-        if facts.rules is not None:
-            return facts.rules
-        line = facts.line_facts
-        key = (
-            line.budget_name,
-            line.budget_uuid,
-            line.mcc,
-            line.merchant,
-            tuple(facts.custom_values(name) for name in self._rule_fields),
-        )
-        found = self._by_rule_facts.get(key)
-        if found is None:
-            found = self._by_rule_facts[key] = {}
-            for rule in self.rules:
-                if all(dim in found for dim in rule.values) or not rule.matches(line):
-                    continue
-                for dim in rule.values:
-                    found.setdefault(dim, rule)
-        facts.rules = found
-        return found
-
-    def _check_active(self, dim: str, value: str, rule: str | None) -> str | None:
-        active = self.valid_ids.get(dim)
-        if active is None or value in active:
-            return None
-        return (
-            f"{BY_KEY[dim].noun} {value!r} (from {rule}) does not exist in Intacct or is not "
-            f"active; {_fix_for(dim, rule, self.field_names.get(dim))}"
-        )
-
-    def _no_gl_reason(self, facts: LineFacts) -> str:
-        name = self.field_names.get("gl_account")
-        source = f"custom field {name!r} is empty" if name else "no custom field is read for it"
-        seen = [
-            f"budget {facts.budget_name!r}" if facts.budget_name else "no budget",
-            f"MCC {facts.mcc}" if facts.mcc else "no MCC",
-            f"merchant {facts.merchant!r}" if facts.merchant else "no merchant",
-        ]
-        return (
-            f"no GL account: {source} and no rule in {self.rules.source} matches "
-            f"{' / '.join(seen)}; code it in Divvy, add a rule, or set default_gl_account"
-        )
-
-
-def _required_dimension_text(
-    dim: str,
-    rules_source: str,
-    field_names: Mapping[str, str | None],
-    card_default_location: str | None,
-) -> str:
-    """What is missing and how to fix it, up to the account number that ends the sentence."""
-    label = dimension_label(dim)
-    if dim not in ID_COLUMNS:
-        return (
-            f"requires the {label} dimension in Intacct, which this sync cannot supply; code "
-            f"the line to another account, or uncheck the required {label} dimension"
-        )
-    name = field_names.get(dim)
-    fixes = [f"choose a value for {name!r} in Divvy"] if name else []
-    fixes.append(f"add a {BY_KEY[dim].noun} to a rule in {rules_source} that matches it")
-    if dim == "location" and card_default_location is None:
-        fixes.append("set the credit card account's default location")
-    fixes.append(f"or uncheck the required {label} dimension")
-    return f"requires a {BY_KEY[dim].noun} in Intacct and the line has none; " + ", ".join(fixes)
-
-
-def _fix_for(dim: str, rule: str | None, field_name: str | None) -> str:
-    if rule and rule.startswith("custom field"):
-        return f"choose another value for {field_name!r} in Divvy or activate it in Intacct"
-    if rule == DEFAULT_ACCOUNT:
-        return "change the default_gl_account setting or activate the account in Intacct"
-    if rule == CARD_DEFAULT_LOCATION:
-        return "fix the credit card account's default location in Intacct"
-    return f"fix {rule} or activate the {BY_KEY[dim].noun} in Intacct"
+def _map_record(mapper: LineMapper, rec: Mapping[str, Any]) -> dict[str, Any]:
+    """One line of :func:`map_lines`' output from one row of its input."""
+    facts = LineFacts(
+        custom_fields={
+            name: tuple(values or ()) for name, values in (rec["custom_fields"] or {}).items()
+        },
+        budget_name=_opt_text(rec["budget_name"]),
+        budget_uuid=_opt_text(rec["budget_uuid"]),
+        mcc=_opt_text(rec["mcc"]),
+        merchant=_opt_text(rec["merchant"]),
+    )
+    key = (
+        tuple(facts.custom_fields.items()),
+        facts.budget_name,
+        facts.budget_uuid,
+        facts.mcc,
+        facts.merchant,
+    )
+    coded = mapper.coded_facts(key, facts)
+    return {
+        "uuid": rec["uuid"],
+        "line_no": int(rec["line_no"]),
+        "source_uuid": rec["source_uuid"],
+        "amount": _decimal(rec["amount"]),
+        "description": _opt_text(rec.get("description")),
+        **coded.values,
+        "problem": mapper.problem(coded, rec["source_uuid"]),
+    }
 
 
 def _groups(lines: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
@@ -517,7 +230,7 @@ def _transactions(lines: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for uuid, group in _groups(lines).items():
         bad = [(r["line_no"], r["problem"]) for r in group if r["problem"] is not None]
-        reason = _reason(bad, len(group)) if bad else None
+        reason = reason_text(bad, len(group)) if bad else None
         rows.append(
             {
                 "uuid": uuid,
@@ -528,13 +241,6 @@ def _transactions(lines: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=list(TRANSACTION_COLUMNS), dtype=object)
-
-
-def _reason(bad: Sequence[tuple[int, str]], line_count: int) -> str:
-    """Why a transaction is unmapped: its line's problem, or each bad line's, numbered."""
-    if line_count == 1:
-        return bad[0][1]
-    return "; ".join(f"line {line_no}: {problem}" for line_no, problem in bad)
 
 
 def _mapped_line(rec: Mapping[str, Any]) -> MappedLine:
