@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -28,6 +28,9 @@ import tenacity
 import urllib3.exceptions
 
 from intacct_hook import __version__
+
+if TYPE_CHECKING:
+    from requests.sessions import _Settings
 from intacct_hook.logs import WarningLog
 from intacct_hook.masking import secret_forms
 
@@ -249,7 +252,7 @@ class NoRedirectSession(requests.Session):
 
     def merge_environment_settings(
         self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> dict[str, Any]:
+    ) -> _Settings:
         """requests' own, remembered per host for the session's life: it reads every
         environment variable on each request (proxies, CA bundle), about a fifth of a Divvy
         call's CPU. A proxy set in the environment after a session's first request to a host is
@@ -259,12 +262,13 @@ class NoRedirectSession(requests.Session):
         text = url.decode() if isinstance(url, bytes) else (url or "")
         parts = urlsplit(text)
         host = f"{parts.scheme}://{parts.netloc}"
-        cache: dict[str, dict[str, Any]] = self.__dict__.setdefault("_environment_by_host", {})
+        cache: dict[str, _Settings] = self.__dict__.setdefault("_environment_by_host", {})
         if host not in cache:
             cache[host] = super().merge_environment_settings(url, proxies, stream, verify, cert)
         # A copy: requests hands the dict's values to the adapter, and callers must not share it.
-        settings = cache[host]
-        return {**settings, "proxies": dict(settings["proxies"])}
+        settings = cache[host].copy()
+        settings["proxies"] = dict(settings["proxies"])
+        return settings
 
 
 def redirect_location(response: requests.Response) -> str | None:
