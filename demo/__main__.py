@@ -4,12 +4,17 @@ What it does, in order (each DAG run is a real Airflow run through ``dag.test()`
 
 1. starts the local Intacct gateway (the setup-guide company) and the local Divvy API seeded
    with a generated week (refunds, declines, splits, late clears, unmapped coding);
+   the dimension push DAG (``divvy_intacct_dimensions``) then makes Divvy's custom-field values
+   match Intacct: a dry run, the push, and a second push that changes nothing;
 2. runs the DAG once per day of the week, as a daily backfill would, checking from the extract
    task's XCom that each run covered exactly its one local day;
 3. prints what was posted, held, skipped and left unmapped, and the reconciliation per day;
 4. runs the same week again and shows that nothing new reaches Intacct;
 5. lets Divvy settle the clears that land after the week, and shows a later daily run posting
-   them; a last manual run over the whole week reconciles every day.
+   them; a last manual run over the whole week reconciles every day;
+6. closes Intacct's books through the week's first day and shows a purchase of that day that
+   reaches Divvy late posted on the first open day (``closed_period_policy``
+   ``post_to_first_open_day``), its purchase date kept; a rerun posts nothing.
 
 Airflow's own logs go to ``var/demo/airflow.log``; the output here is only the summary.
 Exit status 1 when any run does not succeed or a check fails.
@@ -293,6 +298,7 @@ def _run_demo(demo: Demo) -> bool:
         )
         say("")
         say(summary.dataset_table(seed))
+        push_ok = _dimension_push(demo, dv)
         ledger = Ledger.sqlite(demo.ledger_path)
 
         # 1. The week, one daily run per day, as `airflow backfill create` would run it.
@@ -356,11 +362,131 @@ def _run_demo(demo: Demo) -> bool:
 
         # 3. Late clears: Divvy settles them after the week; the daily run of that day posts them.
         late_ok = _late_clears(demo, dv, gw, ledger, late_clears, week, summary)
+
+        # 4. Closed periods: the books close; a late purchase is posted on the first open day.
+        closed_ok = _closed_period(demo, dv, gw, week)
     all_ok = all(r.ok for r in demo.runs)
     for r in demo.runs:
         for problem in r.problems:
             say(f"PROBLEM: {problem}")
-    return all_ok and second_ok and late_ok
+    return all_ok and second_ok and late_ok and push_ok and closed_ok
+
+
+def _closed_period(demo: Demo, dv: Any, gw: Any, week: Sequence[date]) -> bool:
+    """The controller closes the books through the week's first day; a purchase of that day
+    that reaches Divvy only now is posted on the first open day, and a rerun posts nothing."""
+    say = demo.say
+    closed_through = week[0]
+    with gw.state.lock:
+        for row in gw.state.companies["ACME-DEMO"].objects["BOOKSCLOSED"]:
+            row["CLOSEDTHROUGH"] = closed_through.strftime("%m/%d/%Y")
+    settings = json.loads(os.environ["AIRFLOW_VAR_DIVVY_INTACCT_SETTINGS"])
+    settings["closed_period_policy"] = "post_to_first_open_day"
+    os.environ["AIRFLOW_VAR_DIVVY_INTACCT_SETTINGS"] = json.dumps(settings)
+    late = dv.state.add_transaction(
+        {
+            "transactionType": "CLEAR",
+            "amount": 42.00,
+            "complete": True,
+            "merchantName": "Late Card Feed Supplies",
+            "merchantCategoryCode": "5943",
+            # Mid-morning in the US on the week's first day.
+            "occurredTime": datetime.combine(closed_through, dtime(16), UTC).isoformat(),
+            "userUuid": "usr_member000000000000000000002",
+            "budgetUuid": "bgt_operations00000000000000001",
+            "cardUuid": "crd_jane000000000000000000000001",
+            "customFields": {"GL Account": "6100 - Office Supplies"},
+        }
+    )
+    say(
+        f"\n== Closed period: the books close through {closed_through}; a ${late['amount']:.2f} "
+        f"purchase of that day reaches Divvy late (closed_period_policy "
+        "'post_to_first_open_day') =="
+    )
+    runs = [
+        demo.run(
+            label,
+            day=None,
+            logical_date=logical_date_for(week[-1]),
+            conf={"start_date": week[0].isoformat(), "end_date": week[-1].isoformat()},
+        )
+        for label in ("closed-period run", "closed-period rerun")
+    ]
+    record = next((r for r in gw.cctransactions() if r["RECORDID"] == late["uuid"]), None)
+    moved = (runs[0].xcoms.get("reconcile") or {}).get("redated") or {}
+    say(
+        f"  Intacct record {record['RECORDNO']} dated {record['WHENCREATED']}: "
+        f"{record['DESCRIPTION'][:60]}…"
+        if record
+        else "  NOT POSTED"
+    )
+    say(
+        f"  Reconcile: {moved.get('count', 0)} re-dated posting(s) of the window, compared on "
+        f"the day posted; the rerun posted {runs[1].load.get('posted', '-')}."
+    )
+    return record is not None and runs[1].load.get("posted") == 0 and all(r.ok for r in runs)
+
+
+def _dimension_push(demo: Demo, dv: Any) -> bool:
+    """Intacct's dimensions into Divvy's custom fields: dry run, push, push again."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from intacct_hook.sync.report import format_table
+
+    say = demo.say
+    say("\n== Dimensions into Divvy: divvy_intacct_dimensions (dry run, push, push again) ==")
+    with quiet(demo.log_path):
+        dag = DagBag(dag_folder=str(ROOT / "dags")).get_dag("divvy_intacct_dimensions")
+    tasks = [t for t in dag.task_ids if t.startswith("push_")]
+    clock = datetime(2026, 11, 29, 11, tzinfo=UTC)  # any instant: the push has no window
+    results = []
+    for n, (label, conf) in enumerate(
+        # dry_run named every time: dag.test() on one DAG object keeps a run's params
+        (
+            ("dry run", {"dry_run": True}),
+            ("push", {"dry_run": False}),
+            ("again", {"dry_run": False}),
+        )
+    ):
+        writes_before = sum(1 for r in dv.requests if r.method != "GET")
+        with quiet(demo.log_path):
+            run = dag.test(run_after=clock + timedelta(minutes=n), run_conf=conf)
+        diffs = {t: _xcom(run, t) or {} for t in tasks}
+        writes = sum(1 for r in dv.requests if r.method != "GET") - writes_before
+        totals: dict[str, int] = {}
+        for diff in diffs.values():
+            for action, count in (diff.get("counts") or {}).items():
+                totals[action] = totals.get(action, 0) + count
+        results.append((label, str(run.state), totals, writes, diffs))
+    table = [
+        {"run": label, "state": state, **totals, "Divvy writes": writes}
+        for label, state, totals, writes, _ in results
+    ]
+    say(format_table(table, title="Custom-field values vs Intacct"))
+    for diff in results[1][4].values():
+        for change in diff.get("changes", []):
+            old = f"{change['old']!r} → " if "old" in change else ""
+            say(f"  {diff['field']}: {change['action']} {old}{change['value']!r}")
+    changed_again = sum(v for k, v in results[2][2].items() if k != "unchanged") + results[2][3]
+    dry_writes = results[0][3]
+    say(
+        f"Dry run wrote {dry_writes}; the second push changed {changed_again}"
+        + (": Divvy matches Intacct." if changed_again == 0 and dry_writes == 0 else ": PROBLEM")
+    )
+    return all(state == "success" for _, state, *_ in results) and not (changed_again or dry_writes)
+
+
+def _xcom(dag_run: Any, task_id: str) -> Any:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.scalars(
+            XComModel.get_many(
+                run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key="return_value"
+            )
+        ).first()
+        return None if row is None else XComModel.deserialize_value(row)
 
 
 def _late_clears(

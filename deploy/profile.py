@@ -49,6 +49,8 @@ from deploy.cluster import (
 from deploy.wheel import build_wheel, virtualenv_with_wheel
 
 PREVIEW_DAG_ID = "divvy_intacct_preview"
+DIMENSIONS_DAG_ID = "divvy_intacct_dimensions"
+DAG_IDS = (DAG_ID, PREVIEW_DAG_ID, DIMENSIONS_DAG_ID)
 DEFAULT_HOME = ROOT / "var" / "airflow"
 # The generated week the local Divvy API serves (as `make demo`): Nov 16-22, 2026.
 SANDBOX_WEEK = date(2026, 11, 16)
@@ -203,11 +205,12 @@ def create_databases(profile: Profile) -> None:
 
 
 def layout_home(profile: Profile) -> None:
-    """The DAG file in a DAGs folder of the deployment's own, the accountants' mapping rules
+    """The DAG files in a DAGs folder of the deployment's own, the accountants' mapping rules
     beside it, an empty plugins folder: nothing is read from this checkout at run time."""
     for folder in ("dags", "plugins", "include"):
         (profile.home / folder).mkdir(parents=True, exist_ok=True)
-    shutil.copy2(ROOT / "dags" / "divvy_intacct_sync.py", profile.home / "dags")
+    for dag_file in sorted((ROOT / "dags").glob("*.py")):
+        shutil.copy2(dag_file, profile.home / "dags")
     rules = profile.home / "include" / "mapping_rules.csv"
     if not rules.exists():  # the accountants' file: edited in place, never overwritten
         shutil.copy2(ROOT / "include" / "mapping_rules.csv", rules)
@@ -391,11 +394,11 @@ def wait_ready(profile: Profile, cluster: AirflowCluster, timeout: float = 240) 
         if errors:
             raise ProfileError(f"the DAGs folder does not import: {errors}")
         found = cluster.query(
-            "SELECT dag_id FROM serialized_dag WHERE dag_id IN (%s, %s)", [DAG_ID, PREVIEW_DAG_ID]
+            "SELECT dag_id FROM serialized_dag WHERE dag_id = ANY(%s)", [list(DAG_IDS)]
         )
-        return len(found) == 2
+        return len(found) == len(DAG_IDS)
 
-    wait_until(dags_parsed, timeout=timeout, what="both DAGs parsed", check=cluster.check_alive)
+    wait_until(dags_parsed, timeout=timeout, what="every DAG parsed", check=cluster.check_alive)
 
 
 # --- status and stop ---------------------------------------------------------------------------
@@ -437,7 +440,8 @@ def summary(profile: Profile) -> str:
             "",
             f"Airflow is running: {profile.api_url}",
             f"  sign in as admin; the password is in {profile.password_file}",
-            f"  DAGs: {DAG_ID} (posts) and {PREVIEW_DAG_ID} (writes nothing); both start paused",
+            f"  DAGs: {DAG_ID} (posts), {PREVIEW_DAG_ID} (writes nothing) and "
+            f"{DIMENSIONS_DAG_ID} (Intacct dimensions into Divvy); all start paused",
             f"  component logs: {profile.home / 'component-logs'}",
             f"  task logs: {profile.home / 'logs'}",
             "  status: make airflow-status    stop: make airflow-stop",

@@ -42,6 +42,10 @@ class FakeIntacct:
         self.states_seen_when_sent: list[dict[str, str]] = []
         self._ledger = ledger
         self._next_record_no = 1000
+        self.books_closed_through: date | None = None  # as IntacctHook reads it; None: unknown
+
+    def get_books_closed_through(self) -> date | None:
+        return self.books_closed_through
 
     def hold(self, reference_no: str, day: date = DAY, total: Decimal = Decimal("53.03")) -> str:
         """A record put into Intacct by someone else (another ledger, a person)."""
@@ -101,6 +105,12 @@ class FakeIntacct:
         self, card_id: str, start: date, end: date, fields: Sequence[str] = ()
     ) -> Iterator[dict[str, Any]]:
         yield from self.find_cctransactions(card_id, start, end)
+
+    def count_cctransactions(
+        self, card_id: str, start: date, end: date, *, with_reference: bool = False
+    ) -> int:
+        rows = self.find_cctransactions(card_id, start, end)
+        return sum(1 for r in rows if r["RECORDID"] or not with_reference)
 
 
 def ready(ledger: Ledger, *uuids: str, amount: str = "53.03", gl: str | None = "6100") -> None:

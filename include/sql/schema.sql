@@ -26,6 +26,9 @@ CREATE TABLE IF NOT EXISTS divvy_transaction (
     claim_run_id      TEXT,                      -- the DAG run whose load holds a 'posting' row
     claim_owner       TEXT,                      -- that run and task attempt ('<run>#try<n>')
     claim_expires_at  TEXT,                      -- the lease: after it, another run may recover
+    -- the purchase date of a transaction moved to the first open day of the books (policy
+    -- post_to_first_open_day; posting_date is then the date sent to Intacct), else NULL
+    original_posting_date TEXT,
     first_run_id      TEXT NOT NULL,
     last_run_id       TEXT NOT NULL,
     staged_at         TEXT NOT NULL,

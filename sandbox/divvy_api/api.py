@@ -5,6 +5,7 @@ Kept free of HTTP plumbing so the rules (validation order, filters, paging) read
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -166,11 +167,18 @@ def _show_fields(row: Row, query: Mapping[str, str]) -> Row:
 
 
 def handle(
-    state: DivvyState, method: str, path: str, query: Mapping[str, str], user_uuid: str
+    state: DivvyState,
+    method: str,
+    path: str,
+    query: Mapping[str, str],
+    user_uuid: str,
+    body: bytes = b"",
 ) -> tuple[int, Any]:
     if not path.startswith(PREFIX):
         raise ApiError(404, "API not supported", code=CODE_NOT_FOUND)
     parts = [p for p in path[len(PREFIX) :].split("/") if p]
+    if method != "GET" and parts[:1] == ["custom-fields"]:
+        return custom_field_write(state, method, parts, body)
     if method != "GET":
         raise ApiError(405, f"Method {method} not supported by this emulator", code="BDC_1120")
     match parts:
@@ -213,6 +221,126 @@ def handle(
             )
             return 200, _one(state, table, label, key)
     raise ApiError(404, "API not supported", code=CODE_NOT_FOUND)
+
+
+# --- custom-field writes (§3): POST fields and values, PATCH a value (option), DELETE a value --
+
+FIELD_TYPES = ("CUSTOM_SELECTOR", "NOTE")
+FIELD_NAME_MAX = 100  # emulator choice: no limit is documented (README)
+VALUE_MAX = 255  # emulator choice (README)
+FIELD_BOOLS = ("multiSelect", "allowCustomValues", "required", "global")
+FIELD_KEYS = (
+    "name",
+    "description",
+    "type",
+    "minimumAmountForRequirement",
+    *FIELD_BOOLS,
+)
+
+
+def _json_body(body: bytes) -> Row:
+    try:
+        value = json.loads(body.decode("utf-8")) if body.strip() else None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, "Request body is not valid JSON") from exc
+    if not isinstance(value, dict):
+        raise ApiError(400, "Request body must be a JSON object")
+    return value
+
+
+def _text_field(data: Row, key: str, limit: int) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError(400, f"{key}: must not be blank")
+    if value != value.strip():
+        raise ApiError(400, f"{key}: must not start or end with spaces")
+    if len(value) > limit:
+        raise ApiError(400, f"{key}: size must be between 1 and {limit}")
+    return value
+
+
+def custom_field_write(
+    state: DivvyState, method: str, parts: list[str], body: bytes
+) -> tuple[int, Any]:
+    """POST a field or a value, PATCH a value (when enabled), DELETE a value; the rest 405."""
+    match method, parts:
+        case "POST", ["custom-fields"]:
+            data = _json_body(body)
+            unknown = sorted(set(data) - set(FIELD_KEYS))
+            if unknown:
+                raise ApiError(400, f"Unrecognized field(s): {', '.join(unknown)}")
+            name = _text_field(data, "name", FIELD_NAME_MAX)
+            kind = data.get("type", "CUSTOM_SELECTOR")
+            if kind not in FIELD_TYPES:
+                raise ApiError(400, f"type: must be one of {', '.join(FIELD_TYPES)}")
+            for key in FIELD_BOOLS:
+                if key in data and not isinstance(data[key], bool):
+                    raise ApiError(400, f"{key}: must be a boolean")
+            with state.lock:
+                taken = any(
+                    f["name"].casefold() == name.casefold() and not f["retired"]
+                    for f in state.custom_fields.values()
+                )
+                if taken:
+                    raise ApiError(409, f"A custom field named {name} already exists")
+                row = state.create_custom_field({**data, "type": kind})
+            return 201, row
+        case "POST", [_, key, "values"]:
+            data = _json_body(body)
+            unknown = sorted(set(data) - {"value"})
+            if unknown:
+                raise ApiError(400, f"Unrecognized field(s): {', '.join(unknown)}")
+            text = _text_field(data, "value", VALUE_MAX)
+            with state.lock:
+                cfield = _writable_field(state, key)
+                if cfield["type"] != "CUSTOM_SELECTOR":
+                    raise ApiError(
+                        400, f"Custom field {key} of type {cfield['type']} has no values"
+                    )
+                live = state.custom_field_values[cfield["uuid"]]
+                if any(v["value"] == text and not v["deleted"] for v in live):
+                    raise ApiError(409, f"Value {text} already exists")
+                return 201, state.create_value(cfield["uuid"], text)
+        case "PATCH", [_, key, "values", value_key]:
+            if not state.value_patch:
+                raise ApiError(405, "Method PATCH not supported", code="BDC_1120")
+            data = _json_body(body)
+            unknown = sorted(set(data) - {"value"})
+            if unknown:
+                raise ApiError(400, f"Unrecognized field(s): {', '.join(unknown)}")
+            text = _text_field(data, "value", VALUE_MAX)
+            with state.lock:
+                cfield = _writable_field(state, key)
+                row = state.find_value(cfield["uuid"], value_key)
+                if row is None or row["deleted"]:
+                    raise not_found("Custom field value", value_key)
+                live = state.custom_field_values[cfield["uuid"]]
+                if any(v["value"] == text and not v["deleted"] and v is not row for v in live):
+                    raise ApiError(409, f"Value {text} already exists")
+                row["value"] = text  # past transactions keep the text they were coded with
+                return 200, dict(row)
+        case "DELETE", [_, key, "values", value_key]:
+            with state.lock:
+                cfield = _writable_field(state, key)
+                row = state.find_value(cfield["uuid"], value_key)
+                if row is None or row["deleted"]:
+                    raise not_found("Custom field value", value_key)
+                if state.value_delete_in_use == "refuse" and state.value_in_use(row["uuid"]):
+                    raise ApiError(
+                        409, f"Value {row['value']} is used by transactions and cannot be deleted"
+                    )
+                row["deleted"] = True  # never removed: transactions keep showing it (§3 [DOC])
+            return 204, None
+    raise ApiError(405, f"Method {method} not supported by this emulator", code="BDC_1120")
+
+
+def _writable_field(state: DivvyState, key: str) -> Row:
+    cfield = state.lookup(state.custom_fields, key)
+    if cfield is None:
+        raise not_found("Custom field", key)
+    if cfield["retired"]:
+        raise ApiError(400, f"Custom field {key} is retired")
+    return cfield
 
 
 def _one(state: DivvyState, table: str, label: str, key: str) -> Row:

@@ -79,7 +79,7 @@ class _Handler(BaseHTTPRequestHandler):
                 truncate = self._apply_fault(fault)
             rate_key, user_uuid = state.authenticate(self.headers)
             state.check_rate(rate_key)
-            status, payload = api.handle(state, method, split.path, query, user_uuid)
+            status, payload = api.handle(state, method, split.path, query, user_uuid, body)
             entry.status = status
             self._send(status, payload, truncate=truncate)
         except ApiError as exc:
@@ -134,7 +134,8 @@ class _Handler(BaseHTTPRequestHandler):
         truncate: bool = False,
     ) -> None:
         try:
-            data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+            # 204 No Content (a DELETE) carries no body at all.
+            data = b"" if status == 204 else json.dumps(payload, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
             # Text UTF-8 cannot carry (an unpaired surrogate) still travels, \u-escaped, as
             # JSON allows: hostile data must reach the client for its handling to be tested.

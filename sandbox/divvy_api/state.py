@@ -111,6 +111,12 @@ class DivvyState:
         self.allow_updated_time_sort = allow_updated_time_sort
         # Budgets list returning only retired budgets, as seen on one live tenant (§3 LIVE-3P).
         self.budgets_list_incomplete = False
+        # Custom-field value writes whose live behaviour is unverified (README): whether
+        # `PATCH …/values/{id}` renames a value (off: 405, as for any undocumented method), and
+        # whether `DELETE` of a value past transactions use retires it ("retire", the documented
+        # "deleted values remain on past transactions") or is refused with 409 ("refuse").
+        self.value_patch = False
+        self.value_delete_in_use = "retire"
         self.clock = clock
         self.rng = random.Random(20261116)
         self.users: dict[str, dict[str, Any]] = {}
@@ -566,6 +572,32 @@ class DivvyState:
             if cfield is None:
                 return None
             return copy.deepcopy(self.custom_field_values[cfield["uuid"]])
+
+    # ------------------------------------------------------------------ custom-field writes
+
+    def create_custom_field(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self._add_custom_field({**fields, "createdTime": fmt_time(self.clock())})
+            uuid = next(reversed(self.custom_fields))
+            return copy.deepcopy(self.custom_fields[uuid])
+
+    def create_value(self, field_uuid: str, text: str) -> dict[str, Any]:
+        with self.lock:
+            return copy.deepcopy(self._add_value(field_uuid, {"value": text}))
+
+    def find_value(self, field_uuid: str, key: str) -> dict[str, Any] | None:
+        """The live row of a field's value by uuid or id (not a copy: callers hold the lock)."""
+        uuid = self._ids.get(key, key)
+        return next((v for v in self.custom_field_values[field_uuid] if v["uuid"] == uuid), None)
+
+    def value_in_use(self, value_uuid: str) -> bool:
+        """Whether any transaction has the value selected."""
+        return any(
+            sel.get("uuid") == value_uuid
+            for txn in self.transactions.values()
+            for cf in txn.get("customFields") or []
+            for sel in cf.get("selectedValues") or []
+        )
 
     # ------------------------------------------------------------------ auth and limits
 

@@ -782,6 +782,142 @@ class DivvyHook(BaseHook):
         path = f"/v3/spend/custom-fields/{quote(field.uuid, safe='')}/values"
         return self._iter_records(path, DivvyCustomFieldValue.from_json, f"'{field.name}' values")
 
+    # -- custom-field writes (the dimension push) ----------------------------------------------
+    # Only the push writes to Divvy. A create is not idempotent: it is retried only on 429 (the
+    # server counted but refused it); any other failure propagates and the task's rerun plans
+    # again from what Divvy then holds. A rename (same text again) and a retire are idempotent.
+
+    _VALUE_PATCH_UNSUPPORTED = (404, 405)
+
+    def _write_once(self, method: str, path: str, body: Mapping[str, Any] | None) -> Any:
+        with self.limiter.call(self._log_limiter_wait):
+            self.log.debug("Divvy %s %s", method, path)
+            answer = self._exchange(
+                method,
+                self.conn_params.base_url + path,
+                path,
+                fix="the connection's host field",
+                json=body,
+                headers=self._auth_headers(),
+            )
+        if answer.status == 429 or answer.status >= 500:
+            error = self._error_from(answer, method, path)
+            raise DivvyTransientError(
+                error.message,
+                status=answer.status,
+                code=error.code,
+                method=method,
+                path=path,
+                retry_after=parse_retry_after(answer.headers.get("Retry-After")),
+            )
+        if answer.status >= 400:
+            raise self._error_from(answer, method, path)
+        if not answer.body.strip():
+            return None  # 204 No Content (a DELETE)
+        return self._decode(answer, method, path)
+
+    def _write(
+        self, method: str, path: str, body: Mapping[str, Any] | None, *, idempotent: bool
+    ) -> Any:
+        def retry_write(exc: BaseException) -> bool:
+            if idempotent:
+                return is_retryable(exc)
+            return isinstance(exc, DivvyTransientError) and exc.status == 429
+
+        retry = retrying(
+            self.retry_args,
+            retryable=retry_write,
+            max_retry_after=self.max_retry_after,
+            before_sleep=retry_logger(self.log, "Divvy", self._describe),
+        )
+        return retry(self._write_once, method, path, body)
+
+    def _values_path(self, field: DivvyCustomField) -> str:
+        return f"/v3/spend/custom-fields/{quote(field.uuid, safe='')}/values"
+
+    def create_custom_field(
+        self, name: str, *, description: str = "", required: bool = False
+    ) -> DivvyCustomField:
+        """``POST /v3/spend/custom-fields``: a single-select field (``CUSTOM_SELECTOR``)."""
+        body = {
+            "name": name,
+            "description": description,
+            "type": "CUSTOM_SELECTOR",
+            "multiSelect": False,
+            "allowCustomValues": False,
+            "required": required,
+        }
+        answer = self._write("POST", "/v3/spend/custom-fields", body, idempotent=False)
+        record = _created(answer, "name", name)
+        if record is None:
+            # Divvy's answer to a create is not documented; find the field by name instead.
+            listed = next((f for f in self.iter_custom_fields() if f.name == name), None)
+            if listed is None:
+                raise DivvyApiError(
+                    f"custom field {name!r} was created but is not listed",
+                    method="POST",
+                    path="/v3/spend/custom-fields",
+                )
+            return listed
+        return DivvyCustomField.from_json(record)
+
+    def create_custom_field_value(
+        self, field: DivvyCustomField, text: str
+    ) -> DivvyCustomFieldValue | None:
+        """``POST …/custom-fields/{id}/values`` with ``{"value": text}``.
+
+        The answer's shape is undocumented: the value, a list holding it, or nothing (None).
+        """
+        answer = self._write("POST", self._values_path(field), {"value": text}, idempotent=False)
+        record = _created(answer, "value", text)
+        return DivvyCustomFieldValue.from_json(record) if record is not None else None
+
+    def retire_custom_field_value(self, field: DivvyCustomField, value_uuid: str) -> bool:
+        """``DELETE …/values/{valueId}``: the value leaves the list and stays on past
+        transactions (divvy-api.md §3). False when it was already gone (404)."""
+        path = f"{self._values_path(field)}/{quote(value_uuid, safe='')}"
+        try:
+            self._write("DELETE", path, None, idempotent=True)
+        except DivvyApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def rename_custom_field_value(
+        self, field: DivvyCustomField, value_uuid: str, text: str
+    ) -> DivvyCustomFieldValue | None:
+        """Give a value a new text.
+
+        No ``PATCH`` of a value is documented (only ``GET/DELETE …/values/{valueId}``), so it is
+        tried once per hook: if Divvy answers 404/405, this and every later rename creates the
+        new text and retires the old value instead (past transactions keep the old text either
+        way).
+        """
+        path = f"{self._values_path(field)}/{quote(value_uuid, safe='')}"
+        if not self._value_patch_unsupported:
+            try:
+                answer = self._write("PATCH", path, {"value": text}, idempotent=True)
+            except DivvyApiError as exc:
+                if exc.status not in self._VALUE_PATCH_UNSUPPORTED or isinstance(
+                    exc, DivvyTransientError
+                ):
+                    raise
+                self.log.info(
+                    "Divvy does not rename custom field values (PATCH answered HTTP %s): "
+                    "renaming by creating the new value and retiring the old one",
+                    exc.status,
+                )
+                self._value_patch_unsupported = True
+            else:
+                record = _created(answer, "value", text)
+                return DivvyCustomFieldValue.from_json(record) if record is not None else None
+        created = self.create_custom_field_value(field, text)
+        self.retire_custom_field_value(field, value_uuid)
+        return created
+
+    _value_patch_unsupported = False
+
     def get_current_user(self) -> dict[str, Any]:
         """The user whose API token the Connection holds (a cheap read-only probe)."""
         body = self._request("/v3/spend/users/current")
@@ -822,3 +958,22 @@ class DivvyHook(BaseHook):
         role = user.get("role") if isinstance(user, Mapping) else None
         who = f"{first} {last}".strip() or "the token's user"
         return True, f"Connected to Divvy as {who}" + (f" ({role})." if role else ".")
+
+
+def _created(answer: Any, key: str, expected: str) -> Mapping[str, Any] | None:
+    """The created record in a write's answer: the object itself, or the one in a list (or in
+    ``results``) whose ``key`` is ``expected``; None when the answer holds none."""
+    if isinstance(answer, Mapping) and isinstance(answer.get("results"), list):
+        answer = answer["results"]
+    if isinstance(answer, Mapping) and answer.get("uuid"):
+        return answer
+    if isinstance(answer, list):
+        return next(
+            (
+                r
+                for r in answer
+                if isinstance(r, Mapping) and r.get(key) == expected and r.get("uuid")
+            ),
+            None,
+        )
+    return None

@@ -72,6 +72,7 @@ from intacct_hook.intacct.response import FunctionResult, Response, gateway_erro
 from intacct_hook.intacct.writer import (
     CCTRANSACTION_FIELDS,
     CCTransactionWriter,
+    count_cctransactions,
     find_cctransactions,
     iter_cctransactions,
     reverse_cctransaction,
@@ -630,6 +631,13 @@ class IntacctHook(BaseHook):
         """Credit card transactions on ``card_id`` dated ``start``..``end`` (inclusive),
         optionally only those whose RECORDID is one of ``reference_nos``."""
         return find_cctransactions(self, card_id, start, end, reference_nos)
+
+    def count_cctransactions(
+        self, card_id: str, start: date, end: date, *, with_reference: bool = False
+    ) -> int:
+        """How many credit card transactions ``card_id`` holds dated ``start``..``end`` (only
+        those with a reference number when ``with_reference``); one read."""
+        return count_cctransactions(self, card_id, start, end, with_reference=with_reference)
 
     def iter_cctransactions(
         self,

@@ -85,10 +85,16 @@ def iter_cctransactions(
     )
 
 
-def count_cctransactions(client: IntacctClient, card_id: str, start: date, end: date) -> int:
-    """How many credit card transactions ``card_id`` holds dated ``start``..``end``: one
-    ``query`` of page size 1, read from its ``totalcount`` (no aggregate needed)."""
-    fn = rq.query("CCTRANSACTION", ("RECORDNO",), filter=_on_card(card_id, start, end), page_size=1)
+def count_cctransactions(
+    client: IntacctClient, card_id: str, start: date, end: date, *, with_reference: bool = False
+) -> int:
+    """How many credit card transactions ``card_id`` holds dated ``start``..``end`` (only those
+    with a reference number when ``with_reference``): one ``query`` of page size 1, read from
+    its ``totalcount`` (no aggregate needed)."""
+    flt = _on_card(card_id, start, end)
+    if with_reference:
+        flt = rq.and_(flt, rq.is_not_null("RECORDID"))
+    fn = rq.query("CCTRANSACTION", ("RECORDNO",), filter=flt, page_size=1)
     return client.execute([fn])[0].raise_for_status().total_count
 
 

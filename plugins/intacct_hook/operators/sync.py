@@ -22,7 +22,7 @@ from intacct_hook.links import (
     trusted_record_url,
 )
 from intacct_hook.operators.base import SyncStepOperator
-from intacct_hook.sync import steps
+from intacct_hook.sync import closed_periods, steps
 from intacct_hook.sync.preflight import CodingTarget, read_posting_facts, run_preflight
 from intacct_hook.sync.report import (
     format_table,
@@ -198,6 +198,12 @@ class IntacctLoadOperator(SyncStepOperator):
         "mark_posted",
         "mark_failed",
         "release_claim",
+        # closed periods (sync/closed_periods.py), before the claim and on Intacct's refusals
+        "closed_period_hold",
+        "closed_period_release",
+        "closed_period_redate",
+        "closed_period_annotate",
+        "closed_period_unannotate",
     )
 
     step_doc = """
@@ -206,6 +212,12 @@ batches: reference number = Divvy uuid, control ID derived from it with `uniquei
 ledger marked *posting* before each batch and *posted* (with the Intacct RECORDNO) after.
 Anything left in *posting* by an interrupted run is looked up in Intacct before any retry, so
 nothing is posted twice.
+
+*Closed periods:* before anything is sent, transactions dated on or before Intacct's
+books-closed date follow `closed_period_policy`: `fail` sends them (Intacct refuses them),
+`hold` holds them until the period reopens, `post_to_first_open_day` posts them on the day after
+it with the purchase date in the description. The log and XCom `closed_periods` give the counts
+and dates.
 
 *When it fails:* a record Intacct refuses (closed period, inactive account) fails alone with
 Intacct's message; all the others are posted first. Fix the cause; the next run retries it.
@@ -219,6 +231,7 @@ refuses every write.
         window = self.resolve_window(context, settings)
         ledger = self.open_ledger(settings)
         intacct = self.intacct_hook()
+        closed_plan = self._closed_periods(intacct, ledger, settings)
         report = steps.load(
             intacct,
             ledger,
@@ -228,6 +241,18 @@ refuses every write.
             try_number=context["ti"].try_number,
         )
         summary = report.summary() | {"preview": self.preview}
+        del summary["closed_period_refusals"]
+        summary["closed_periods"] = closed_periods.run_summary(closed_plan, report.closed_period)
+        # Its own key too: pushed even when the task fails below (refusals under 'fail').
+        context["ti"].xcom_push(key="closed_periods", value=summary["closed_periods"])
+        for refusal in report.closed_period:
+            self.log.warning(
+                "Closed period: Intacct refused %s dated %s (first open day %s): %s",
+                refusal.uuid,
+                refusal.refused_date,
+                refusal.first_open or "not named",
+                refusal.action,
+            )
         if self.preview:
             self.log.info(
                 "PREVIEW: nothing written to Intacct.\n%s",
@@ -249,11 +274,32 @@ refuses every write.
                     exc,
                 )
         if report.failed:
+            closed = summary["closed_periods"]
+            in_closed = (
+                f" {closed['failed']} of them dated in a closed period "
+                f"({', '.join(closed['refused_dates'])}; closed_period_policy "
+                f"'{settings.closed_period_policy}')."
+                if closed["failed"]
+                else ""
+            )
             raise AirflowFailException(
                 f"{report.failed} transaction(s) were refused by Intacct (all others were "
-                "posted):\n" + "\n".join(report.failures)
+                f"posted).{in_closed}\n" + "\n".join(report.failures)
             )
         return summary
+
+    def _closed_periods(
+        self, intacct: IntacctHook, ledger: Any, settings: SyncSettings
+    ) -> closed_periods.ClosedPeriodPlan:
+        """closed_period_policy, before the load claims anything, with the books-closed date
+        read now (the one preflight read may be hours old in a backfill)."""
+        closed, unreadable = closed_periods.read_closed_through(intacct)
+        plan = closed_periods.before_load(
+            intacct, ledger, settings, closed, unreadable=unreadable, dry_run=self.preview
+        )
+        for level, message in plan.messages():
+            self.log.log(level, "%s", message)
+        return plan
 
     def _push_record_link(
         self,
@@ -340,6 +386,23 @@ the settings makes differences a warning instead.
         self.log.info("\n%s", format_table(waiting, title="Held, unmapped or failed (and why)"))
         for diff in result.differences:
             self.log.warning("%s %s: %s", diff.posting_date, diff.kind, diff.detail)
+        if result.shifts:
+            # Closed periods: compared on the day posted; listed so totals tie back to Divvy's.
+            self.log.info(
+                "\n%s",
+                format_table(
+                    [
+                        {
+                            "divvy_uuid": s.uuid,
+                            "purchased": s.purchase_date.isoformat(),
+                            "posted": s.posted_date.isoformat(),
+                            "amount": s.amount,
+                        }
+                        for s in result.shifts
+                    ],
+                    title="Re-dated: posted on the first open day (closed periods)",
+                ),
+            )
         if result.differences and settings.reconcile_mode == "fail":
             raise AirflowFailException(
                 f"Divvy and Intacct differ on {len(result.differences)} record(s): "

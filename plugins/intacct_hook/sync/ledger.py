@@ -58,8 +58,13 @@ POSTGRESQL_ONLY = "-- postgresql only"
 
 # Columns added after the first release: an existing ledger gains them on ensure_schema().
 _ADDED_COLUMNS = {
-    "divvy_transaction": ("claim_run_id", "claim_owner", "claim_expires_at"),
-    "divvy_landing": ("transaction_type", "staged"),
+    "divvy_transaction": (
+        "claim_run_id",
+        "claim_owner",
+        "claim_expires_at",
+        "original_posting_date",  # closed periods (sync/closed_periods.py)
+    ),
+    "divvy_landing": ("transaction_type", "staged"),  # extract's decision carried to stage
 }
 
 DIFFERENCE_KINDS = ("missing_in_intacct", "extra_in_intacct", "amount_differs", "date_differs")
@@ -315,6 +320,9 @@ class Ledger:
                     if column not in have:
                         # Names come from the constant above, never from input.
                         conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} TEXT"))
+            # Indexes on the added columns: only once they exist.
+            for statement in split_statements(self.sql("schema_added")):
+                conn.execute(sa.text(statement))
 
     def is_empty(self) -> bool:
         """True when the ledger holds no transaction at all (new, or emptied)."""

@@ -614,16 +614,30 @@ def check_coding_targets(
                 )
 
 
+#: What each closed_period_policy does with a transaction dated in a closed period (preflight
+#: says it; intacct_hook.sync.closed_periods does it).
+CLOSED_PERIOD_OUTCOMES = {
+    "fail": "fail individually (Intacct refuses them; each run tries again)",
+    "hold": "be held until the period reopens, then posted by the first run after that",
+    "post_to_first_open_day": "be posted on the first open day, their purchase date kept in the "
+    "description and the ledger",
+}
+
+
 def check_closed_periods(
     report: PreflightReport,
     closed_through: date | None,
     window: SyncWindow,
     *,
     unreadable: str | None = None,
+    policy: str = "fail",
 ) -> None:
-    """Warn about closed days in the window; a books-closed date that cannot be read is a
-    warning too (the object and field are a guess), never an error."""
+    """Say which closed days the window meets and what ``policy`` (closed_period_policy) will do
+    with them; a books-closed date that cannot be read is a warning (the object and field are a
+    guess), never an error. Under ``fail`` closed days are a warning; under the other policies,
+    which handle them, information."""
     report.books_closed_through = closed_through
+    outcome = CLOSED_PERIOD_OUTCOMES.get(policy, CLOSED_PERIOD_OUTCOMES["fail"])
     if closed_through is None:
         report.add(
             "periods.closed",
@@ -631,22 +645,24 @@ def check_closed_periods(
             "Could not verify closed periods: Intacct returned no books-closed date (looked for "
             f"object {BOOKS_CLOSED_OBJECT}, field {BOOKS_CLOSED_FIELD}"
             + (f"; Intacct said: {unreadable}" if unreadable else "")
-            + "). The sync goes on; a transaction dated in a closed period fails alone with "
-            "Intacct's message.",
-            "Nothing to change unless such failures appear; then ask the controller which "
+            + "). The sync goes on; a transaction Intacct refuses as dated in a closed period "
+            f"will {outcome} (closed_period_policy '{policy}'), read from Intacct's message.",
+            "Nothing to change unless such refusals appear; then ask the controller which "
             "periods are closed.",
         )
         return
-    if closed_through is not None and closed_through >= window.lookback_from:
+    if closed_through >= window.lookback_from:
         last = min(closed_through, window.last_day)
         report.add(
             "periods.closed",
-            "warning",
+            "warning" if policy == "fail" else "info",
             f"The books are closed through {closed_through.isoformat()}: transactions dated "
-            f"{window.lookback_from.isoformat()}..{last.isoformat()} cannot be posted and will "
-            "fail individually.",
+            f"{window.lookback_from.isoformat()}..{last.isoformat()} cannot be posted on their "
+            f"date and will {outcome} (closed_period_policy '{policy}').",
             "Ask the controller to reopen the period in Intacct (General Ledger > Close books), "
-            "or accept that those transactions stay failed in the ledger.",
+            "or set closed_period_policy to 'hold' or 'post_to_first_open_day'."
+            if policy == "fail"
+            else None,
         )
 
 
@@ -723,5 +739,7 @@ def run_preflight(
         closed, unreadable = intacct.get_books_closed_through(), None
     except ierr.IntacctFunctionError as exc:
         closed, unreadable = None, exc.description2 or exc.description or str(exc)
-    check_closed_periods(report, closed, window, unreadable=unreadable)
+    check_closed_periods(
+        report, closed, window, unreadable=unreadable, policy=settings.closed_period_policy
+    )
     return report

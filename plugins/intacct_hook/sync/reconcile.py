@@ -39,6 +39,19 @@ class ExpectedPosting:
     note: str | None = None  # why it is expected, when that is not obvious (shown if missing)
 
 
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """A transaction posted on another day than its purchase: the books were closed on the
+    purchase date (closed_period_policy ``post_to_first_open_day``, sync/closed_periods.py).
+    Reconcile compares it on ``posted_date``, and reports it so that totals by purchase date
+    can still be tied to Divvy's."""
+
+    uuid: str
+    purchase_date: date
+    posted_date: date
+    amount: Decimal
+
+
 @dataclass(frozen=True)
 class IntacctPosting:
     record_no: str
@@ -95,6 +108,37 @@ class DayTotals:
 @dataclass
 class ReconcileResult:
     days: list[DayTotals] = field(default_factory=list)
+    #: Re-dated transactions whose purchase or posted date is in the window (closed periods).
+    shifts: list[Shift] = field(default_factory=list)
+
+    def shift_summary(self) -> dict[str, Any]:
+        """The re-dated postings of the window: how many, and the amounts that moved into the
+        window's days from a purchase date before them (``shifted_in``) or out of them to a
+        posted date after (``shifted_out``). Divvy's total by purchase date over the window is
+        Intacct's total + shifted_out - shifted_in."""
+        first = self.days[0].posting_date if self.days else None
+        last = self.days[-1].posting_date if self.days else None
+        inside = (lambda d: first <= d <= last) if first and last else (lambda d: False)
+        moved_in = [s for s in self.shifts if inside(s.posted_date) and not inside(s.purchase_date)]
+        moved_out = [
+            s for s in self.shifts if inside(s.purchase_date) and not inside(s.posted_date)
+        ]
+        return {
+            "count": len(self.shifts),
+            "total": str(sum((s.amount for s in self.shifts), ZERO)),
+            "shifted_in": {
+                "count": len(moved_in),
+                "total": str(sum((s.amount for s in moved_in), ZERO)),
+            },
+            "shifted_out": {
+                "count": len(moved_out),
+                "total": str(sum((s.amount for s in moved_out), ZERO)),
+            },
+            "shifts": [
+                f"{s.uuid}: purchased {s.purchase_date}, posted {s.posted_date} ({s.amount})"
+                for s in self.shifts[:20]
+            ],
+        }
 
     @property
     def differences(self) -> list[Difference]:
@@ -123,6 +167,7 @@ class ReconcileResult:
                 if d.divvy_count or d.intacct_count
             },
             "differences": dict(kinds),
+            "redated": self.shift_summary(),
         }
 
 

@@ -49,6 +49,9 @@ def configured_timezone() -> str:
 
 
 RECONCILE_MODES = ("fail", "warn")
+#: What happens to a transaction dated on or before the books-closed date (README, "Closed
+#: periods"; the policy itself is intacct_hook.sync.closed_periods).
+CLOSED_PERIOD_POLICIES = ("fail", "hold", "post_to_first_open_day")
 BATCH_SIZE_RANGE = (1, 100)  # Intacct accepts at most 100 functions per request
 LOOKBACK_RANGE = (0, 400)
 EXPIRY_MARGIN_RANGE = (0, 3650)
@@ -101,6 +104,11 @@ class SyncSettings:
     ledger_path: str = "var/divvy_intacct_ledger.db"
     claim_lease_minutes: int = 60
     intacct_concurrency: int = 1
+    closed_period_policy: str = "fail"
+    # The dimension push (its own DAG): which dimensions, the GL account filter, dry run.
+    dimension_push: DimensionPushSettings = dataclasses.field(
+        default_factory=lambda: DimensionPushSettings(), hash=False
+    )
     # Retired keys found in the Variable, with their values (see RETIRED_KEYS): not settings.
     retired: Mapping[str, Any] = dataclasses.field(
         default_factory=lambda: MappingProxyType({}), hash=False
@@ -123,6 +131,9 @@ class SyncSettings:
             checked = _CHECKS[key](key, raw[key], problems)
             if checked is not _INVALID:
                 values[key] = checked
+        if problems:
+            raise SettingsError(problems)
+        _check_push_fields(values, problems)
         if problems:
             raise SettingsError(problems)
         retired = {k: raw[k] for k in RETIRED_KEYS if k in raw}
@@ -157,6 +168,7 @@ class SyncSettings:
         """Plain JSON-able dict for logs and XCom (settings hold no secrets by construction)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["custom_field_names"] = dict(self.custom_field_names)
+        out["dimension_push"] = self.dimension_push.to_public_dict()
         # Retired keys as the Variable holds them, so the dict reads back into equal settings.
         del out["retired"]
         out.update(self.retired)
@@ -266,6 +278,19 @@ def _reconcile_mode(key: str, value: Any, problems: list[str]) -> Any:
     return value
 
 
+def _closed_period_policy(key: str, value: Any, problems: list[str]) -> Any:
+    if value not in CLOSED_PERIOD_POLICIES:
+        close = difflib.get_close_matches(str(value), CLOSED_PERIOD_POLICIES, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        problems.append(
+            f"{key!r} must be one of {', '.join(CLOSED_PERIOD_POLICIES)}, got {value!r}; {hint}"
+            "'fail' leaves a transaction dated in a closed period failed, 'hold' holds it until "
+            "the period reopens, 'post_to_first_open_day' posts it on the first open day"
+        )
+        return _INVALID
+    return value
+
+
 def _field_names(key: str, value: Any, problems: list[str]) -> Any:
     if not isinstance(value, Mapping):
         problems.append(
@@ -290,6 +315,149 @@ def _field_names(key: str, value: Any, problems: list[str]) -> Any:
         else:
             merged[dim] = name.strip() if isinstance(name, str) else None
     return MappingProxyType(merged) if ok else _INVALID
+
+
+# --- the dimension push --------------------------------------------------------------------
+
+ACCOUNT_TYPES = ("balancesheet", "incomestatement")
+
+
+@dataclasses.dataclass(frozen=True)
+class DimensionPushSettings:
+    """``dimension_push``: what the dimension push DAG makes Divvy offer.
+
+    The Divvy field of each dimension is the one the map step reads (``custom_field_names``), so
+    the push writes exactly what the mapping reads back. ``accounts`` lists GL accounts to offer;
+    without it, active accounts of ``account_types`` and (when given) ``categories`` are offered.
+    """
+
+    dimensions: tuple[str, ...] = DIMENSIONS
+    accounts: tuple[str, ...] = ()
+    account_types: tuple[str, ...] = ("incomestatement",)
+    categories: tuple[str, ...] = ()
+    dry_run: bool = False
+
+    def to_public_dict(self) -> dict[str, Any]:
+        return {
+            "dimensions": list(self.dimensions),
+            "gl_accounts": {
+                "accounts": list(self.accounts),
+                "account_types": list(self.account_types),
+                "categories": list(self.categories),
+            },
+            "dry_run": self.dry_run,
+        }
+
+
+_PUSH_KEYS = ("dimensions", "gl_accounts", "dry_run")
+
+
+@dataclasses.dataclass(frozen=True)
+class _PushDraft:
+    """``dimension_push`` as validated, before ``custom_field_names`` fills the default
+    dimensions."""
+
+    dimensions: tuple[str, ...] | None = None
+    accounts: tuple[str, ...] = ()
+    account_types: tuple[str, ...] = ("incomestatement",)
+    categories: tuple[str, ...] = ()
+    dry_run: bool = False
+
+
+_GL_KEYS = ("accounts", "account_types", "categories")
+
+
+def _text_list(key: str, value: Any, problems: list[str]) -> tuple[str, ...] | None:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        problems.append(f"{key} must be a list of non-empty strings, got {value!r}")
+        return None
+    return tuple(v.strip() for v in value)
+
+
+def _dimension_push(key: str, value: Any, problems: list[str]) -> Any:
+    if not isinstance(value, Mapping):
+        problems.append(f"{key!r} must be an object with {', '.join(_PUSH_KEYS)}, got {value!r}")
+        return _INVALID
+    before = len(problems)
+    out: dict[str, Any] = {}
+    for name in value:
+        if name not in _PUSH_KEYS:
+            problems.append(f"{key}.{name} is not a setting; valid keys: {', '.join(_PUSH_KEYS)}")
+    if "dimensions" in value:
+        dims = _text_list(f"{key}.dimensions", value["dimensions"], problems)
+        unknown = [d for d in dims or () if d not in DIMENSIONS]
+        if unknown:
+            problems.append(
+                f"{key}.dimensions has unknown {', '.join(map(repr, unknown))}; use any of "
+                f"{', '.join(DIMENSIONS)}"
+            )
+        elif dims is not None:
+            out["dimensions"] = tuple(dict.fromkeys(dims))
+    if "dry_run" in value:
+        if isinstance(value["dry_run"], bool):
+            out["dry_run"] = value["dry_run"]
+        else:
+            problems.append(f"{key}.dry_run must be true or false, got {value['dry_run']!r}")
+    gl = value.get("gl_accounts", {})
+    if not isinstance(gl, Mapping):
+        problems.append(f"{key}.gl_accounts must be an object with {', '.join(_GL_KEYS)}")
+        gl = {}
+    for name in gl:
+        if name not in _GL_KEYS:
+            problems.append(
+                f"{key}.gl_accounts.{name} is not a setting; valid keys: {', '.join(_GL_KEYS)}"
+            )
+    for name in _GL_KEYS:
+        if name in gl:
+            items = _text_list(f"{key}.gl_accounts.{name}", gl[name], problems)
+            if items is not None:
+                out[name] = items
+    types = [t for t in out.get("account_types", ()) if t not in ACCOUNT_TYPES]
+    if types:
+        problems.append(
+            f"{key}.gl_accounts.account_types has {', '.join(map(repr, types))}; use "
+            f"{' or '.join(ACCOUNT_TYPES)} (Intacct's account types)"
+        )
+    if gl.get("accounts") and (gl.get("account_types") or gl.get("categories")):
+        problems.append(
+            f"{key}.gl_accounts: give either 'accounts' (a list) or 'account_types'/'categories' "
+            "(a filter), not both"
+        )
+    if out.get("accounts"):
+        out["account_types"] = ()  # a list names the accounts; the default type filter is off
+    if len(problems) > before:
+        return _INVALID
+    if "dimensions" not in out:
+        out["dimensions"] = None  # every dimension with a field: decided with custom_field_names
+    return _PushDraft(**out)
+
+
+def _check_push_fields(values: dict[str, Any], problems: list[str]) -> None:
+    """A pushed dimension needs a Divvy field to write (the one the map step reads). By default
+    every dimension that has one is pushed; one listed explicitly without one is a problem."""
+    draft = values.get("dimension_push") or _PushDraft()
+    names = values.get("custom_field_names", DEFAULT_CUSTOM_FIELD_NAMES)
+    explicit = draft.dimensions is not None
+    dims: tuple[str, ...] = (
+        draft.dimensions
+        if draft.dimensions is not None
+        else tuple(d for d in DIMENSIONS if names.get(d))
+    )
+    values["dimension_push"] = DimensionPushSettings(
+        dimensions=dims,
+        accounts=draft.accounts,
+        account_types=draft.account_types,
+        categories=draft.categories,
+        dry_run=draft.dry_run,
+    )
+    if not explicit:
+        return
+    for dim in dims:
+        if not names.get(dim):
+            problems.append(
+                f"dimension_push.dimensions has {dim!r} but custom_field_names.{dim} is null; "
+                "name its Divvy field or remove it from dimension_push.dimensions"
+            )
 
 
 # Keys an earlier version read, now read from the Intacct connection only (where each lives there).
@@ -320,4 +488,6 @@ _CHECKS = {
     "ledger_path": _text,
     "claim_lease_minutes": _int_in(*CLAIM_LEASE_RANGE),
     "intacct_concurrency": _int_in(*CONCURRENCY_RANGE),
+    "closed_period_policy": _closed_period_policy,
+    "dimension_push": _dimension_push,
 }

@@ -21,6 +21,16 @@ Who moves a transaction, and the ledger method (SQL file in ``include/sql/``) th
                                                      it could not be built (not counted as sent)
             posting -> ready                         Ledger.release_claim: a lookup proved it is
                                                      not in Intacct
+    closed periods (closed_period_policy; sync/closed_periods.py, run by the load):
+            ready   -> held                          before the claim, dated in a closed period
+                                                     ('hold'; reason starts 'Closed period:')
+            held    -> ready                         before the claim, that period reopened (or
+                                                     its date cannot be read: tried again)
+            ready   -> ready (posting_date moved)    before the claim ('post_to_first_open_day';
+                                                     purchase date in original_posting_date),
+                                                     and back once the period reopens
+            failed  -> held | ready (re-dated)       right after Intacct refused it as a closed
+                                                     period; a re-dated one is sent again
 
 ``held`` is not re-mapped: staging re-evaluates it each time the extract returns it (while it
 is within the lookback, or after Divvy updates it). A ``failed`` row is re-mapped to ``ready``

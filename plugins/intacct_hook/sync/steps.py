@@ -27,6 +27,7 @@ from intacct_hook.intacct.text import (
     fit,
     xml_safe,
 )
+from intacct_hook.sync import closed_periods
 from intacct_hook.sync.ledger import (
     MAP_PAGE,
     ExpectedEntry,
@@ -109,6 +110,9 @@ class IntacctTarget(Protocol):
     def iter_cctransactions(
         self, card_id: str, start: date, end: date, fields: Sequence[str] = ...
     ) -> Iterator[dict[str, Any]]: ...
+    def count_cctransactions(
+        self, card_id: str, start: date, end: date, *, with_reference: bool = False
+    ) -> int: ...
 
 
 # --- extract ----------------------------------------------------------------------------------
@@ -530,6 +534,8 @@ class LoadReport:
     would_post_total: Decimal = Decimal("0.00")
     failures: list[str] = field(default_factory=list)
     last_posted: tuple[str, date] | None = None  # reference number and date, for a UI link
+    # Intacct's closed-period refusals and what closed_period_policy made of them.
+    closed_period: list[closed_periods.Refusal] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -542,6 +548,7 @@ class LoadReport:
             "would_post": self.would_post,
             "would_post_total": str(self.would_post_total),
             "failures": self.failures[:20],
+            "closed_period_refusals": closed_periods.refusal_summary(self.closed_period),
         }
 
     def fail(self, reference_no: str, message: str) -> None:
@@ -554,6 +561,7 @@ class LoadReport:
         self.already_posted += other.already_posted
         self.failed += other.failed
         self.failures.extend(other.failures)
+        self.closed_period.extend(other.closed_period)
         if other.last_posted is not None:
             self.last_posted = other.last_posted
 
@@ -570,16 +578,16 @@ def new_ledger_warning(
     if not ledger.is_empty():
         return None
     days = window.days()
-    found = [
-        r
-        for r in intacct.find_cctransactions(settings.card_account_id, days[0], days[-1])
-        if r.get("RECORDID")
-    ]
-    if not found:
+    # A count of one read: the records themselves are not needed, and a lost ledger over a
+    # busy window would otherwise read every page of it.
+    held = intacct.count_cctransactions(
+        settings.card_account_id, days[0], days[-1], with_reference=True
+    )
+    if not held:
         return None
     where = "a new file" if ledger.created else "empty"
     return (
-        f"The sync ledger is {where}, but Intacct already holds {len(found)} credit card "
+        f"The sync ledger is {where}, but Intacct already holds {held} credit card "
         f"transaction(s) with reference numbers on '{settings.card_account_id}' between "
         f"{days[0]} and {days[-1]}. If the ledger was lost or moved, restore it (settings "
         "'ledger_path' or 'ledger_conn_id') to keep its history. Either way nothing is posted "
@@ -745,6 +753,8 @@ class _Batches:
         self.sent = 0
         self.stop = threading.Event()
         self._lock = threading.Lock()
+        # Closed-period refusals re-dated to ready since the last claim came back empty.
+        self._redated = 0
 
     def run(self, report: LoadReport) -> None:
         """Send and record batch after batch. The next batch is claimed and built while the
@@ -759,6 +769,10 @@ class _Batches:
                     prepared = upcoming.result()
                     upcoming = None
                     if prepared is None:
+                        if self._take_redated():
+                            # Re-dated after that claim was made: claim once more to send them.
+                            upcoming = helper.submit(self._prepare)
+                            continue
                         return
                     if self.stop.is_set():
                         # Claimed ahead before another worker failed, or the task was stopped.
@@ -772,6 +786,11 @@ class _Batches:
             if upcoming is not None:
                 self._release_unsent(upcoming)
             raise
+
+    def _take_redated(self) -> bool:
+        with self._lock:
+            taken, self._redated = self._redated > 0, 0
+        return taken
 
     def _release_unsent(self, upcoming: Future[_Prepared | None]) -> None:
         """Give back the batch claimed ahead when this worker fails; a release that fails
@@ -822,11 +841,21 @@ class _Batches:
     def _send_prepared(self, prepared: _Prepared, report: LoadReport) -> None:
         for uuid, message in prepared.unbuildable:
             report.fail(uuid, message)
+        before = len(report.closed_period)
         if prepared.batch:
-            _send(self.intacct, self.ledger, prepared.batch, self.owner, report)
+            _send(
+                self.intacct,
+                self.ledger,
+                prepared.batch,
+                self.owner,
+                report,
+                closed_period_policy=self.settings.closed_period_policy,
+            )
+        redated = sum(r.action == "redated" for r in report.closed_period[before:])
         with self._lock:
             self.sent += len(prepared.batch)
             sent = self.sent
+            self._redated += redated
         log.info("Sent %d transaction(s) so far (batches of %d)", sent, self.settings.batch_size)
 
 
@@ -844,6 +873,8 @@ def _send(
     batch: list[CCTransaction],
     owner: str,
     report: LoadReport,
+    *,
+    closed_period_policy: str = closed_periods.FAIL,
 ) -> None:
     dates = {t.reference_no: t.payment_date for t in batch}
     # The claim is the batch (settings.batch_size is applied there alone): one request each.
@@ -867,8 +898,19 @@ def _send(
             report.posted += 1
         else:
             report.already_posted += 1
+    # Closed periods (sync/closed_periods.py): the policy holds or re-dates a closed-period
+    # refusal the up-front check did not foresee; those are not failures.
+    refusals = closed_periods.settle_refusals(
+        intacct,
+        ledger,
+        closed_period_policy,
+        [(o.reference_no, dates[o.reference_no], o.error) for o in outcomes if not o.ok],
+    )
+    report.closed_period.extend(refusals)
+    settled = {r.uuid for r in refusals if r.action != "failed"}
     for reference_no, message in failed:
-        report.fail(reference_no, message)
+        if reference_no not in settled:
+            report.fail(reference_no, message)
 
 
 def _dry_run(ledger: Ledger, settings: SyncSettings, report: LoadReport) -> None:
@@ -930,6 +972,8 @@ def reconcile(
         )
     )
     result = compare(expected, actual, days)
+    # Re-dated postings (closed periods) are compared on their posted date; listed as shifts.
+    result.shifts = closed_periods.shifts(ledger, states, days[0], days[-1])
     for day in result.days:
         ledger.record_reconciliation(
             run_id,

@@ -107,3 +107,27 @@ def test_the_readme_and_the_dag_docs_give_the_same_backfill_recipe(dag, preview)
     readme = words((ROOT / "README.md").read_text(encoding="utf-8"))
     assert words(recipe) in readme
     assert words(recipe) in words(dag.doc_md) and words(recipe) in words(preview.doc_md)
+
+
+# --- the dimension push DAG ---------------------------------------------------------------------
+
+
+def test_the_dimension_push_dag_one_task_per_dimension_then_report(bag):
+    from airflow.sdk.definitions.timetables.trigger import CronTriggerTimetable
+
+    push = bag.get_dag("divvy_intacct_dimensions")
+    pushes = [f"push_{d}" for d in ("gl_account", "location", "department", "class", "project")]
+    assert [t.task_id for t in push.tasks] == [*pushes, "report"]
+    report = push.get_task("report")
+    assert report.upstream_task_ids == set(pushes) and report.trigger_rule == "all_done"
+    for task_id in pushes:
+        task = push.get_task(task_id)
+        assert task.upstream_task_ids == set() and task.pool == "divvy_api"
+        assert task.dimension == task_id.removeprefix("push_")
+        assert task.doc_md.strip().startswith("**Push one dimension to Divvy.**")
+    # Daily, before the sync's 06:00, in the company's zone; triggerable with dry_run.
+    assert isinstance(push.timetable, CronTriggerTimetable)
+    assert push.timetable.expression == "0 5 * * *" and push.timezone.name == "America/Chicago"
+    assert str(push.timetable.timezone) == "America/Chicago"
+    assert set(push.params) == {"dry_run"} and push.params["dry_run"] is None
+    assert "dry_run" in push.doc_md and push.max_active_runs == 1

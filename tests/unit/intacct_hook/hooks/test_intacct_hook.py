@@ -657,6 +657,18 @@ def test_a_small_lookup_is_one_in_list_read(gw, hook):
     assert [_has_in_list(q) for q in _queries(gw)] == [True]
 
 
+def test_a_count_costs_one_read_and_may_count_only_records_with_a_reference(gw, hook):
+    _plant(gw, 3)
+    for _ in range(2):  # entered by hand: no reference number
+        gw.add_cctransaction(date=OPEN_DAY, lines=[{"ACCOUNTNO": "6100", "AMOUNT": 1}])
+    _plant(gw, 1, day=date(2026, 10, 9), prefix="other-day")  # outside the range asked for
+    gw.requests.clear()
+
+    assert hook.count_cctransactions(CARD, OPEN_DAY, date(2026, 10, 6)) == 5
+    assert hook.count_cctransactions(CARD, OPEN_DAY, date(2026, 10, 6), with_reference=True) == 3
+    assert [q.findtext("pagesize") for q in _queries(gw)] == ["1", "1"]
+
+
 def test_range_reads_use_pages_of_2000(gw, hook):
     _plant(gw, 2500)
     gw.requests.clear()

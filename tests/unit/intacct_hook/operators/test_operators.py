@@ -135,6 +135,11 @@ def test_the_ledger_statements_are_the_ones_each_step_writes_with():
             "mark_posted",
             "mark_failed",
             "release_claim",
+            "closed_period_hold",
+            "closed_period_release",
+            "closed_period_redate",
+            "closed_period_annotate",
+            "closed_period_unannotate",
         ),
         "reconcile": (
             "record_reconciliation",
@@ -247,7 +252,10 @@ def test_load_posts_through_the_step_and_returns_its_summary(ledger):
         ("txr_a", "txr_b"),  # batch_size from the Variable
         ("txr_c",),
     ]
-    assert ctx["pushed"] == {}  # the fake gives no RECORD_URL, so no link is offered
+    # The fake gives no RECORD_URL, so no link is offered; closed periods have their own key.
+    assert set(ctx["pushed"]) == {"closed_periods"}
+    assert ctx["pushed"]["closed_periods"] == summary["closed_periods"]
+    assert summary["closed_periods"]["policy"] == "fail"
 
 
 def test_load_hands_the_step_the_task_attempt_so_a_retry_recovers_its_own_claims(ledger):

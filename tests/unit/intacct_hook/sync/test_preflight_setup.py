@@ -247,6 +247,34 @@ def test_closed_period_in_the_window_is_reported(preflight):
     assert report.books_closed_through == date(2026, 11, 10)
 
 
+@pytest.mark.parametrize(
+    ("policy", "severity", "says"),
+    [
+        ("fail", "warning", "will fail individually"),
+        ("hold", "info", "will be held until the period reopens"),
+        ("post_to_first_open_day", "info", "will be posted on the first open day"),
+    ],
+)
+def test_preflight_says_what_the_closed_period_policy_will_do(preflight, policy, severity, says):
+    def close_november(seed):
+        _company(seed)["books_closed_through"] = {"E100": "2026-11-10", "E200": "2026-11-10"}
+
+    report = preflight(close_november, closed_period_policy=policy)
+    [finding] = [f for f in report.findings if f.check == "periods.closed"]
+    assert finding.severity == severity
+    assert says in finding.message and f"closed_period_policy '{policy}'" in finding.message
+
+
+def test_an_unreadable_books_closed_date_says_the_policy_applies_on_refusal(preflight):
+    def forget_the_object(seed):
+        _company(seed)["unknown_objects"] = ["BOOKSCLOSED"]
+
+    report = preflight(forget_the_object, closed_period_policy="hold")
+    [warning] = [f for f in report.warnings if f.check == "periods.closed"]
+    assert "Could not verify closed periods" in warning.message
+    assert "refuses as dated in a closed period will be held" in warning.message
+
+
 def test_settings_names_are_settings_not_constants(preflight):
     def rename(seed):
         _card(seed)["CARDID"] = "Amex Corporate"

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from intacct_hook.sync.reconcile import ExpectedPosting, IntacctPosting, compare
+from intacct_hook.sync.reconcile import ExpectedPosting, IntacctPosting, Shift, compare
 
 D1, D2 = date(2026, 11, 16), date(2026, 11, 17)
 
@@ -93,3 +93,27 @@ def test_intacct_row_parsing_accepts_wire_dates():
         D1,
         Decimal("12.30"),
     )
+
+
+def test_re_dated_postings_are_compared_on_the_day_posted_and_listed_as_shifts():
+    # Purchased Sep 29 and 30 (books closed), posted on Oct 1; the window is Sep 30..Oct 1.
+    days = [date(2026, 9, 30), date(2026, 10, 1)]
+    expected = [ExpectedPosting("a", date(2026, 10, 1), Decimal("5.00"))]
+    expected += [ExpectedPosting("b", date(2026, 10, 1), Decimal("7.00"))]
+    actual = [
+        IntacctPosting("1", "a", date(2026, 10, 1), Decimal("5.00")),
+        IntacctPosting("2", "b", date(2026, 10, 1), Decimal("7.00")),
+    ]
+    result = compare(expected, actual, days)
+    result.shifts = [
+        Shift("a", date(2026, 9, 29), date(2026, 10, 1), Decimal("5.00")),
+        Shift("b", date(2026, 9, 30), date(2026, 10, 1), Decimal("7.00")),
+    ]
+
+    assert result.matched
+    redated = result.summary()["redated"]
+    assert (redated["count"], redated["total"]) == (2, "12.00")
+    # "a" moved into the window from a purchase date before it; "b" moved within it.
+    assert redated["shifted_in"] == {"count": 1, "total": "5.00"}
+    assert redated["shifted_out"] == {"count": 0, "total": "0.00"}
+    assert redated["shifts"][0] == "a: purchased 2026-09-29, posted 2026-10-01 (5.00)"

@@ -33,6 +33,8 @@ INVALID = {
     "card_expiry_margin_days": (True, "whole number"),
     "ledger_conn_id": ("", "non-empty string or null"),
     "ledger_path": ("", "non-empty string"),
+    "closed_period_policy": ("hold_it", "did you mean 'hold'?"),
+    "dimension_push": ({"dimensions": ["gl"]}, "dimension_push.dimensions has unknown 'gl'"),
 }
 
 
@@ -51,6 +53,7 @@ def test_empty_variable_means_the_setup_guide_defaults(value):
     assert s.hold_incomplete is True and s.skip_already_synced is True
     assert s.allow_foreign_currency is False
     assert s.reconcile_mode == "fail"
+    assert s.closed_period_policy == "fail"  # as before the policy existed
     assert dict(s.custom_field_names) == {
         "gl_account": "GL Account",
         "location": "Location",
@@ -181,3 +184,77 @@ def test_a_text_setting_intacct_could_not_be_sent_is_refused(key):
     # Every record would otherwise fail to post, one by one, for the same setting.
     with pytest.raises(SettingsError, match=rf"'{key}'.*U\+000B"):
         SyncSettings.from_variable({key: "Divvy\x0bCC"})
+
+
+@pytest.mark.parametrize("policy", ["fail", "hold", "post_to_first_open_day"])
+def test_each_closed_period_policy_is_accepted(policy):
+    assert SyncSettings.from_variable({"closed_period_policy": policy}).closed_period_policy == (
+        policy
+    )
+
+
+def test_a_wrong_closed_period_policy_says_what_each_one_does():
+    with pytest.raises(SettingsError) as err:
+        SyncSettings.from_variable({"closed_period_policy": None})
+    [problem] = err.value.problems
+    assert "must be one of fail, hold, post_to_first_open_day, got None" in problem
+    assert "'hold' holds it until the period reopens" in problem
+
+
+# --- dimension_push ---------------------------------------------------------------------------
+
+
+def test_dimension_push_defaults_push_every_dimension_with_a_field():
+    push = SyncSettings.from_variable({}).dimension_push
+    assert push.dimensions == ("gl_account", "location", "department", "class", "project")
+    assert (push.accounts, push.account_types, push.categories) == ((), ("incomestatement",), ())
+    assert push.dry_run is False
+    # a dimension the mapping reads from no field is not pushed by default ...
+    s = SyncSettings.from_variable({"custom_field_names": {"class": None}})
+    assert "class" not in s.dimension_push.dimensions
+    # ... and naming it explicitly is a problem
+    with pytest.raises(SettingsError, match=r"custom_field_names\.class is null"):
+        SyncSettings.from_variable(
+            {"custom_field_names": {"class": None}, "dimension_push": {"dimensions": ["class"]}}
+        )
+
+
+def test_dimension_push_reads_back_from_its_public_dict():
+    value = {
+        "dimension_push": {
+            "dimensions": ["gl_account", "project"],
+            "gl_accounts": {"account_types": ["incomestatement"], "categories": ["Travel"]},
+            "dry_run": True,
+        }
+    }
+    s = SyncSettings.from_variable(value)
+    assert s.dimension_push.dimensions == ("gl_account", "project")
+    assert s.dimension_push.categories == ("Travel",) and s.dimension_push.dry_run is True
+    assert SyncSettings.from_variable(s.to_public_dict()) == s
+    listed = SyncSettings.from_variable({"dimension_push": {"gl_accounts": {"accounts": ["6100"]}}})
+    assert listed.dimension_push.accounts == ("6100",)
+    assert listed.dimension_push.account_types == ()  # a list is not narrowed by the default type
+
+
+def test_dimension_push_lists_every_problem():
+    with pytest.raises(SettingsError) as info:
+        SyncSettings.from_variable(
+            {
+                "dimension_push": {
+                    "dimension": [],
+                    "dry_run": "no",
+                    "gl_accounts": {
+                        "accounts": ["6100", ""],
+                        "account_types": ["expense"],
+                        "category": "x",
+                    },
+                }
+            }
+        )
+    text = str(info.value)
+    assert "dimension_push.dimension is not a setting" in text
+    assert "dimension_push.dry_run must be true or false" in text
+    assert "dimension_push.gl_accounts.accounts must be a list of non-empty strings" in text
+    assert "account_types has 'expense'; use balancesheet or incomestatement" in text
+    assert "dimension_push.gl_accounts.category is not a setting" in text
+    assert "give either 'accounts' (a list) or 'account_types'/'categories'" in text

@@ -1,0 +1,549 @@
+"""Closed periods, explicitly: what happens to a transaction dated on or before Intacct's
+books-closed date, by the setting ``closed_period_policy`` (README, "Closed periods").
+
+``fail``
+    It is sent, Intacct refuses it, it is ``failed`` and every later run sends it again as its
+    next attempt (the behaviour before this policy existed); the load's summary counts the
+    refusals and names their dates.
+``hold``
+    It is ``held`` with a reason starting :data:`HOLD_PREFIX`, keeping its mapped lines, until
+    the books-closed date moves back before its date; the first load after that releases it to
+    ``ready`` and posts it.
+``post_to_first_open_day``
+    Its ``posting_date`` (the date sent to Intacct) becomes the day after the books-closed date;
+    the purchase date stays in ``original_posting_date`` and at the start of every line
+    description (:func:`purchase_note`). Reconcile compares by the posted date and lists each
+    shift. When the period reopens before it is posted, it goes back to its purchase date.
+
+The policy acts at two points of the load, and never elsewhere:
+
+1. :func:`before_load`, before the load claims anything, with the books-closed date the load
+   has just read (:func:`read_closed_through`). It holds, releases, re-dates or un-re-dates
+   ``ready`` rows; it never touches a row being posted or posted.
+2. :func:`settle_refusals`, inside the load, for what the up-front date did not foresee (the
+   date could not be read: the object is a guess, see ``intacct.fields``; or the books were
+   closed meanwhile): a refusal Intacct classifies as a closed period
+   (``IntacctClosedPeriod``) is held or re-dated to the day its message names ("Date must be
+   on or after MM/DD/YYYY"), else to the day after the books-closed date if that can be read,
+   else it stays failed with a message saying what could not be verified.
+
+Exactly once: re-dating changes neither the reference number nor the attempt, so the control
+ID is the one it would have been; a refused attempt counts like any refusal (Intacct created
+nothing, and may remember the control ID). Before a re-dated transaction is sent, Intacct is
+asked whether the card already holds its reference anywhere from its purchase date to its
+posting date (a record a lost ledger posted on another day), and such a record is adopted.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, NamedTuple, Protocol
+
+from intacct_hook.intacct import errors as ierr
+from intacct_hook.intacct.fields import BOOKS_CLOSED_FIELD, BOOKS_CLOSED_OBJECT
+from intacct_hook.sync.ledger import Ledger
+from intacct_hook.sync.reconcile import Shift
+from intacct_hook.sync.settings import SyncSettings
+from intacct_hook.sync.states import LedgerState
+
+log = logging.getLogger(__name__)
+
+FAIL, HOLD, REDATE = "fail", "hold", "post_to_first_open_day"
+#: How a hold for a closed period starts its reason: the marker the release looks for (as
+#: ``Bad data in Divvy`` marks stage's holds for bad data).
+HOLD_PREFIX = "Closed period:"
+#: Intacct's closed-period message names the first open day (an emulator choice, after Fyle's
+#: integration, which read it the same way; the real text is unverified). US or ISO dates.
+_FIRST_OPEN = re.compile(
+    r"on or after\s+(?:(\d{1,2})/(\d{1,2})/(\d{4})|(\d{4})-(\d{2})-(\d{2}))", re.IGNORECASE
+)
+
+
+class ClosedDateReader(Protocol):
+    def get_books_closed_through(self) -> date | None: ...
+
+
+class CardLookup(Protocol):
+    def find_cctransactions(
+        self, card_id: str, start: date, end: date, reference_nos: Iterable[str] | None = None
+    ) -> list[dict[str, Any]]: ...
+
+
+def us_date(day: date) -> str:
+    return f"{day.month:02d}/{day.day:02d}/{day.year}"
+
+
+def purchase_note(purchase: date) -> str:
+    """What starts a re-dated transaction's descriptions: its purchase date."""
+    return f"Purchased {us_date(purchase)} (closed period) | "
+
+
+def first_open_day(message: str) -> date | None:
+    """The day Intacct's closed-period message says postings must be on or after, if any."""
+    match = _FIRST_OPEN.search(message)
+    if match is None:
+        return None
+    month, day, year, iso_year, iso_month, iso_day = match.groups()
+    try:
+        if year:
+            return date(int(year), int(month), int(day))
+        return date(int(iso_year), int(iso_month), int(iso_day))
+    except ValueError:
+        return None
+
+
+def read_closed_through(intacct: ClosedDateReader) -> tuple[date | None, str | None]:
+    """The books-closed date, or None and why it could not be read (as preflight reads it: an
+    object Intacct does not know is an answer, not a failure)."""
+    try:
+        closed = intacct.get_books_closed_through()
+    except ierr.IntacctFunctionError as exc:
+        return None, exc.description2 or exc.description or str(exc)
+    if closed is None:
+        return None, "Intacct returned no books-closed date"
+    return closed, None
+
+
+def unverified_text(unreadable: str | None) -> str:
+    return (
+        f"the books-closed date could not be read (object {BOOKS_CLOSED_OBJECT}, field "
+        f"{BOOKS_CLOSED_FIELD}" + (f": {unreadable}" if unreadable else "") + ")"
+    )
+
+
+# --- before the load claims -------------------------------------------------------------------
+
+
+class _Row(NamedTuple):
+    uuid: str
+    state: str
+    posting_date: date
+    original: date | None
+
+    @property
+    def purchase(self) -> date:
+        return self.original or self.posting_date
+
+
+@dataclass
+class ClosedPeriodPlan:
+    """What :func:`before_load` did (or, for a preview, would do); small and XCom-safe."""
+
+    policy: str
+    closed_through: date | None
+    unreadable: str | None = None
+    dry_run: bool = False
+    held: list[tuple[str, date]] = field(default_factory=list)
+    released: list[tuple[str, date]] = field(default_factory=list)
+    redated: list[tuple[str, date, date]] = field(default_factory=list)
+    restored: list[tuple[str, date]] = field(default_factory=list)  # re-dating undone
+    still_held: list[tuple[str, date]] = field(default_factory=list)
+    will_fail: list[tuple[str, date]] = field(default_factory=list)
+    adopted: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        def dates(items: Iterable[tuple[Any, ...]]) -> list[str]:
+            return sorted({item[1].isoformat() for item in items})
+
+        return {
+            "policy": self.policy,
+            "books_closed_through": self.closed_through.isoformat()
+            if self.closed_through
+            else None,
+            "verified": self.closed_through is not None,
+            "held": len(self.held),
+            "held_dates": dates(self.held),
+            "still_held": len(self.still_held),
+            "released": len(self.released),
+            "released_dates": dates(self.released),
+            "redated": len(self.redated),
+            "redated_from": dates(self.redated),
+            "redated_to": sorted({to.isoformat() for _, _, to in self.redated}),
+            "restored": len(self.restored),
+            "dated_in_closed_period": len(self.will_fail),
+            "dated_in_closed_period_dates": dates(self.will_fail),
+            "adopted": self.adopted,
+            "preview": self.dry_run,
+        }
+
+    def messages(self) -> Iterator[tuple[int, str]]:
+        """What the task log says, with the level of each line."""
+        would = "would be " if self.dry_run else ""
+        policy = f"closed_period_policy '{self.policy}'"
+        if self.closed_through is None:
+            yield (
+                logging.WARNING,
+                f"Closed periods not verified up front: {unverified_text(self.unreadable)}. "
+                f"{policy} applies when Intacct refuses a posting as a closed period.",
+            )
+        else:
+            yield logging.INFO, f"Books closed through {self.closed_through}; {policy}."
+        if self.held:
+            yield (
+                logging.WARNING,
+                f"{len(self.held)} transaction(s) dated in the closed period {would}held until "
+                f"it reopens: dates {', '.join(self.summary()['held_dates'])}",
+            )
+        if self.still_held:
+            yield logging.INFO, f"{len(self.still_held)} transaction(s) stay held: still closed"
+        if self.released:
+            yield (
+                logging.INFO,
+                f"{len(self.released)} held transaction(s) {would}released to post: dates "
+                f"{', '.join(self.summary()['released_dates'])}"
+                + ("" if self.closed_through else " (tried again: the date cannot be read)"),
+            )
+        for uuid, purchase, to in self.redated:
+            yield (
+                logging.WARNING,
+                f"{uuid} purchased {purchase} {would}posted on {to}, the first open day",
+            )
+        if self.restored:
+            yield (
+                logging.INFO,
+                f"{len(self.restored)} re-dated transaction(s) {would}back on their purchase "
+                "date (the period reopened, or the policy changed)",
+            )
+        if self.will_fail:
+            yield (
+                logging.WARNING,
+                f"{len(self.will_fail)} transaction(s) dated in the closed period will be sent "
+                "and refused by Intacct (policy 'fail'): dates "
+                f"{', '.join(self.summary()['dated_in_closed_period_dates'])}. Set "
+                "closed_period_policy to 'hold' or 'post_to_first_open_day' to stop that.",
+            )
+        if self.adopted:
+            yield (
+                logging.WARNING,
+                f"{self.adopted} re-dated transaction(s) were already in Intacct on another "
+                "date: recorded as posted, not sent again",
+            )
+
+
+def before_load(
+    intacct: CardLookup,
+    ledger: Ledger,
+    settings: SyncSettings,
+    closed_through: date | None,
+    *,
+    unreadable: str | None = None,
+    dry_run: bool = False,
+) -> ClosedPeriodPlan:
+    """Apply ``settings.closed_period_policy`` to the ready and closed-period-held rows before
+    the load claims anything. ``closed_through`` None: the date could not be read; rows held
+    for a closed period are then released to be tried again (a refusal holds them again), and
+    re-dated rows keep their date."""
+    plan = ClosedPeriodPlan(settings.closed_period_policy, closed_through, unreadable, dry_run)
+    # The statements are read through the ledger (its dialect, its cache, its write lock) but
+    # kept in this module: the load's own hot path stays as it is.
+    with ledger._write() as conn:
+        rows = [
+            _Row(
+                r.uuid, r.state, date.fromisoformat(r.posting_date), _date(r.original_posting_date)
+            )
+            for r in conn.execute(
+                ledger._stmt("select_closed_period_rows"),
+                {
+                    "closed_through": closed_through.isoformat() if closed_through else "",
+                    **_hold_marker(),
+                },
+            )
+        ]
+        writes = _Writes(ledger, conn, dry_run)
+        for row in rows:
+            _decide(row, plan, writes)
+    if not dry_run:
+        plan.adopted = adopt_redated(intacct, ledger, settings)
+    return plan
+
+
+def _decide(row: _Row, plan: ClosedPeriodPlan, writes: _Writes) -> None:
+    closed = plan.closed_through
+    in_closed = closed is not None and row.purchase <= closed
+    if row.state == LedgerState.HELD:
+        if plan.policy == HOLD and in_closed:
+            plan.still_held.append((row.uuid, row.purchase))
+            return
+        reason = (
+            f"released: the books are closed through {us_date(closed)} only"
+            if closed
+            else f"released to try again: {unverified_text(plan.unreadable)}"
+        )
+        writes.release(row.uuid, reason)
+        plan.released.append((row.uuid, row.purchase))
+        row = row._replace(state=LedgerState.READY)
+    if not in_closed:
+        if row.original is not None and (closed is not None or plan.policy != REDATE):
+            # The purchase date is open again (or the policy no longer re-dates): post it there.
+            writes.redate(row, row.purchase, None, None)
+            plan.restored.append((row.uuid, row.purchase))
+        elif row.original is not None:
+            writes.annotate(row.uuid, row.purchase)  # the date cannot be read: keep it moved
+        return
+    assert closed is not None
+    if plan.policy == HOLD:
+        writes.hold(
+            row,
+            f"{HOLD_PREFIX} dated {us_date(row.purchase)}, and the books are closed through "
+            f"{us_date(closed)}. Held until the period reopens (closed_period_policy 'hold'); "
+            "the first run after that posts it.",
+        )
+        plan.held.append((row.uuid, row.purchase))
+    elif plan.policy == REDATE:
+        target = closed + timedelta(days=1)
+        reason = (
+            f"re-dated from {us_date(row.purchase)} to {us_date(target)}: the books are "
+            f"closed through {us_date(closed)} (closed_period_policy 'post_to_first_open_day')"
+        )
+        if row.posting_date != target or row.original != row.purchase:
+            writes.redate(row, target, row.purchase, reason)
+            plan.redated.append((row.uuid, row.purchase, target))
+        else:
+            writes.annotate(row.uuid, row.purchase)
+    else:
+        if row.original is not None:
+            writes.redate(row, row.purchase, None, None)
+            plan.restored.append((row.uuid, row.purchase))
+        plan.will_fail.append((row.uuid, row.purchase))
+
+
+class _Writes:
+    """The ledger writes of the closed-period step, in the caller's transaction (none in a
+    preview)."""
+
+    def __init__(self, ledger: Ledger, conn: Any, dry_run: bool) -> None:
+        self.ledger, self.conn, self.dry_run = ledger, conn, dry_run
+        self.now = ledger.now()
+
+    def _run(self, name: str, params: dict[str, Any]) -> None:
+        if not self.dry_run:
+            self.conn.execute(self.ledger._stmt(name), {**params, "now": self.now})
+
+    def hold(self, row: _Row, reason: str) -> None:
+        self._run(
+            "closed_period_hold",
+            {"uuid": row.uuid, "reason": reason, "posting_date": row.purchase.isoformat()},
+        )
+        if row.original is not None:
+            self._note(row.uuid, row.purchase, add=False)
+
+    def release(self, uuid: str, reason: str) -> None:
+        self._run("closed_period_release", {"uuid": uuid, "reason": reason, **_hold_marker()})
+
+    def redate(self, row: _Row, to: date, original: date | None, reason: str | None) -> None:
+        self._run(
+            "closed_period_redate",
+            {
+                "uuid": row.uuid,
+                "posting_date": to.isoformat(),
+                "original_posting_date": original.isoformat() if original else None,
+                "reason": reason,
+            },
+        )
+        self._note(row.uuid, row.purchase, add=original is not None)
+
+    def annotate(self, uuid: str, purchase: date) -> None:
+        self._note(uuid, purchase, add=True)
+
+    def _note(self, uuid: str, purchase: date, *, add: bool) -> None:
+        note = purchase_note(purchase)
+        name = "closed_period_annotate" if add else "closed_period_unannotate"
+        self._run(name, {"uuid": uuid, "prefix": note, "prefix_length": len(note)})
+
+
+def _hold_marker() -> dict[str, Any]:
+    return {"hold_prefix": HOLD_PREFIX, "prefix_length": len(HOLD_PREFIX)}
+
+
+def _date(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def adopt_redated(intacct: CardLookup, ledger: Ledger, settings: SyncSettings) -> int:
+    """Exactly once for re-dated transactions: ask Intacct whether the card holds any ready
+    re-dated transaction's reference anywhere from its purchase date to its posting date (the
+    load's own lookup reads only posting dates), and record those as posted, unsent."""
+    with ledger.engine.connect() as conn:
+        rows = [
+            (
+                r.uuid,
+                date.fromisoformat(r.original_posting_date),
+                date.fromisoformat(r.posting_date),
+            )
+            for r in conn.execute(
+                ledger._stmt("select_redated", "states"),
+                {
+                    "states": [str(LedgerState.READY)],
+                    "date_from": "0001-01-01",
+                    "date_to": "9999-12-31",
+                },
+            )
+        ]
+    if not rows:
+        return 0
+    found = intacct.find_cctransactions(
+        settings.card_account_id,
+        min(r[1] for r in rows),
+        max(r[2] for r in rows),
+        reference_nos=[r[0] for r in rows],
+    )
+    by_ref = {str(hit.get("RECORDID")): hit for hit in found}
+    adopted = 0
+    for uuid, _purchase, _posting in rows:
+        hit = by_ref.get(uuid)
+        if hit is None:
+            continue
+        record_no = str(hit.get("RECORDNO") or "")
+        reason = (
+            f"already in Intacct as record {record_no} (dated {hit.get('WHENCREATED')}) before "
+            "this ledger sent it"
+        )
+        if ledger.adopt_posted(uuid, record_no, reason):
+            adopted += 1
+    return adopted
+
+
+# --- Intacct's refusals during the load -------------------------------------------------------
+
+
+class Refusal(NamedTuple):
+    """A posting Intacct refused as a closed period, and what the policy made of it."""
+
+    uuid: str
+    refused_date: date
+    first_open: date | None
+    action: str  # 'failed' | 'held' | 'redated'
+
+
+def settle_refusals(
+    intacct: Any,
+    ledger: Ledger,
+    policy: str,
+    refused: Sequence[tuple[str, date, BaseException | None]],
+) -> list[Refusal]:
+    """Apply the policy to postings Intacct refused (``(uuid, date sent, error)``, already
+    recorded ``failed`` by the load) that are closed-period refusals; the others are not
+    returned. A held or re-dated one is no failure (a re-dated one is ``ready`` again, and the
+    load sends it as its next attempt)."""
+    closed = [(u, d, e) for u, d, e in refused if isinstance(e, ierr.IntacctClosedPeriod)]
+    if not closed:
+        return []
+    out: list[Refusal] = []
+    fallback: list[date | None] = []  # the books-closed date, read at most once
+    for uuid, day, error in closed:
+        first_open = first_open_day(str(error))
+        if first_open is None and policy == REDATE:
+            if not fallback:
+                reader = getattr(intacct, "get_books_closed_through", None)
+                through = read_closed_through(intacct)[0] if reader else None
+                fallback.append(through + timedelta(days=1) if through else None)
+            first_open = fallback[0]
+        out.append(Refusal(uuid, day, first_open, _settle(ledger, policy, uuid, day, first_open)))
+    return out
+
+
+def _settle(ledger: Ledger, policy: str, uuid: str, day: date, first_open: date | None) -> str:
+    if policy not in (HOLD, REDATE):
+        return "failed"
+    with ledger._write() as conn:
+        found = conn.execute(ledger._stmt("select_closed_period_row"), {"uuid": uuid}).first()
+        if found is None or found.state != LedgerState.FAILED:
+            return "failed"  # another run took it meanwhile: its outcome stands
+        row = _Row(
+            uuid,
+            found.state,
+            date.fromisoformat(found.posting_date),
+            _date(found.original_posting_date),
+        )
+        writes = _Writes(ledger, conn, dry_run=False)
+        if policy == HOLD:
+            named = f" (it names {us_date(first_open)} as the first open day)" if first_open else ""
+            writes.hold(
+                row,
+                f"{HOLD_PREFIX} Intacct refused the date {us_date(day)} as a closed period"
+                f"{named}. Held until the period reopens (closed_period_policy 'hold'); the "
+                "first run after that posts it.",
+            )
+            return "held"
+        # Only forward: each re-dating moves strictly later, so refusals cannot loop.
+        if first_open is not None and first_open > row.posting_date:
+            writes.redate(
+                row,
+                first_open,
+                row.purchase,
+                f"re-dated from {us_date(row.purchase)} to {us_date(first_open)}: Intacct "
+                f"refused {us_date(day)} as a closed period (closed_period_policy "
+                "'post_to_first_open_day')",
+            )
+            return "redated"
+    return "failed"
+
+
+def refusal_summary(refusals: Sequence[Refusal]) -> dict[str, Any]:
+    """The load's XCom part for closed-period refusals: how many, on which dates, and what
+    became of them."""
+    actions = Counter(r.action for r in refusals)
+    return {
+        "refused": len(refusals),
+        "refused_dates": sorted({r.refused_date.isoformat() for r in refusals}),
+        "first_open_days": sorted({r.first_open.isoformat() for r in refusals if r.first_open}),
+        "failed": actions["failed"],
+        "held": actions["held"],
+        "redated": actions["redated"],
+    }
+
+
+def run_summary(plan: ClosedPeriodPlan, refusals: Sequence[Refusal]) -> dict[str, Any]:
+    """The load's whole closed-period summary (XCom ``closed_periods``): what was decided before
+    the claim and on Intacct's refusals together (``held`` and ``redated`` count both), plus
+    the refusals themselves (``refused``, ``refused_dates``, ``failed``)."""
+    out = plan.summary()
+    held = [r for r in refusals if r.action == "held"]
+    moved = [r for r in refusals if r.action == "redated"]
+    out["held"] += len(held)
+    out["held_dates"] = sorted({*out["held_dates"], *(r.refused_date.isoformat() for r in held)})
+    out["redated"] += len(moved)
+    out["redated_from"] = sorted(
+        {*out["redated_from"], *(r.refused_date.isoformat() for r in moved)}
+    )
+    out["redated_to"] = sorted(
+        {*out["redated_to"], *(r.first_open.isoformat() for r in moved if r.first_open)}
+    )
+    summary = refusal_summary(refusals)
+    out.update(
+        refused=summary["refused"],
+        refused_dates=summary["refused_dates"],
+        first_open_days=summary["first_open_days"],
+        failed=summary["failed"],
+    )
+    return out
+
+
+# --- reconcile --------------------------------------------------------------------------------
+
+
+def shifts(ledger: Ledger, states: Iterable[str], date_from: date, date_to: date) -> list[Shift]:
+    """Re-dated transactions in ``states`` whose purchase or posted date is in the range."""
+    with ledger.engine.connect() as conn:
+        return [
+            Shift(
+                r.uuid,
+                date.fromisoformat(r.original_posting_date),
+                date.fromisoformat(r.posting_date),
+                Decimal(r.amount),
+            )
+            for r in conn.execute(
+                ledger._stmt("select_redated", "states"),
+                {
+                    "states": [str(s) for s in states],
+                    "date_from": date_from.isoformat(),
+                    "date_to": date_to.isoformat(),
+                },
+            )
+        ]
