@@ -31,12 +31,14 @@ _ROWS_PER_PURCHASE = 1.7
 _DAYS = 28
 
 
-def divvy_seed(rows: int) -> dict[str, Any]:
+def divvy_seed(rows: int, *, splits: bool = True) -> dict[str, Any]:
     """A deterministic Divvy seed with exactly ``rows`` listable (parent) transactions.
 
     Rows come from the sandbox generator (auths and clears, declines, refunds, splits, odd
     merchant names), so the hook parses what a real month looks like; split children of the kept
     parents are kept too, and ``expand_splits`` fetches them one call each as in production.
+    ``splits=False``: the same rows with every split undone (parents only, no children), the
+    data whose extraction costs list pages only.
     """
     from sandbox.divvy_api.generator import generate_week
 
@@ -48,6 +50,10 @@ def divvy_seed(rows: int) -> dict[str, Any]:
     kept = parents[:rows]
     kept_uuids = {r["uuid"] for r in kept}
     children = [r for r in seed["transactions"] if r.get("parentTransactionUuid") in kept_uuids]
+    if not splits:
+        for row in kept:
+            row["childTransactionUuids"] = []
+        children = []
     seed["transactions"] = kept + children
     # Pending clears are settled only by explicit calls; they would dangle after trimming.
     seed.pop("scheduledClears", None)
@@ -105,14 +111,19 @@ UNLIMITED = 10_000_000
 
 @contextlib.contextmanager
 def _serve_divvy(
-    rows: int, calls_per_window: int = UNLIMITED, window_seconds: float = 60.0
+    rows: int,
+    calls_per_window: int = UNLIMITED,
+    window_seconds: float = 60.0,
+    splits: bool = True,
 ) -> Iterator[dict[str, Any]]:
     from sandbox.divvy_api import server as divvy_server
     from sandbox.divvy_api.testing import running_divvy
 
     _accelerate_divvy_emulator()
     with running_divvy(
-        divvy_seed(rows), calls_per_minute=calls_per_window, window_seconds=window_seconds
+        divvy_seed(rows, splits=splits),
+        calls_per_minute=calls_per_window,
+        window_seconds=window_seconds,
     ) as handle:
         _serve_stats(divvy_server._Handler, lambda: _divvy_stats(handle))
         yield {"url": handle.url, "token": handle.token}
@@ -269,10 +280,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", default="", help="two ISO dates, comma-separated")
     parser.add_argument("--calls-per-window", type=int, default=UNLIMITED)
     parser.add_argument("--window-seconds", type=float, default=60.0)
+    parser.add_argument("--no-splits", action="store_true", help="divvy: undo every split")
     args = parser.parse_args(argv)
     server: Any
     if args.kind == "divvy":
-        server = _serve_divvy(args.rows, args.calls_per_window, args.window_seconds)
+        server = _serve_divvy(
+            args.rows, args.calls_per_window, args.window_seconds, not args.no_splits
+        )
     elif args.kind == "divvy-clears":
         first, second = (date.fromisoformat(d) for d in args.days.split(","))
         server = _serve_divvy_clears(args.rows, (first, second))

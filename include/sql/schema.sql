@@ -117,6 +117,8 @@ CREATE TABLE IF NOT EXISTS divvy_landing (
     uuid         TEXT NOT NULL,
     payload      TEXT NOT NULL,                  -- {"transaction": …, "children": […]}
     extracted_at TEXT NOT NULL,
+    transaction_type TEXT,                       -- Divvy's transactionType, for the counts
+    staged       TEXT,                           -- what extract decided for stage (steps.py)
     PRIMARY KEY (run_id, uuid)
 );
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import heapq
 import ipaddress
 import json
 import math
@@ -19,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -27,6 +28,9 @@ import tenacity
 import urllib3.exceptions
 
 from intacct_hook import __version__
+
+if TYPE_CHECKING:
+    from requests.sessions import _Settings
 from intacct_hook.logs import WarningLog
 from intacct_hook.masking import secret_forms
 
@@ -246,6 +250,26 @@ class NoRedirectSession(requests.Session):
     def get_redirect_target(self, resp: requests.Response) -> str | None:
         return None
 
+    def merge_environment_settings(
+        self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> _Settings:
+        """requests' own, remembered per host for the session's life: it reads every
+        environment variable on each request (proxies, CA bundle), about a fifth of a Divvy
+        call's CPU. A proxy set in the environment after a session's first request to a host is
+        not seen by that session (a hook's session lives for one task)."""
+        if proxies or stream is not True or verify is not None or cert is not None:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        text = url.decode() if isinstance(url, bytes) else (url or "")
+        parts = urlsplit(text)
+        host = f"{parts.scheme}://{parts.netloc}"
+        cache: dict[str, _Settings] = self.__dict__.setdefault("_environment_by_host", {})
+        if host not in cache:
+            cache[host] = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        # A copy: requests hands the dict's values to the adapter, and callers must not share it.
+        settings = cache[host].copy()
+        settings["proxies"] = dict(settings["proxies"])
+        return settings
+
 
 def redirect_location(response: requests.Response) -> str | None:
     """Where a 3xx answer points (``scheme://host/path``, see :func:`describe_url`), else None.
@@ -393,17 +417,20 @@ def read_body(
 
 
 class _Watchdog:
-    """Shut a socket down at a deadline, from a timer thread: the one way to end a blocking
-    read in progress (a socket timeout applies to each receive, not to a whole read)."""
+    """Shut a socket down at a deadline: the one way to end a blocking read in progress (a
+    socket timeout applies to each receive, not to a whole read).
+
+    Every watchdog of the process is kept by one timer thread (:class:`_Deadlines`): a thread
+    started per request cost more CPU than the rest of the request's own work.
+    """
 
     def __init__(self, sock: socket.socket, deadline: float, expired: threading.Event) -> None:
         self._sock = sock
         self._expired = expired
-        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        self.cancelled = False
+        _DEADLINES.add(deadline, self)
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
         self._expired.set()
         # The base class method: an SSL socket's own would also drop its TLS state under the
         # reading thread's feet.
@@ -411,7 +438,56 @@ class _Watchdog:
             socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
 
     def cancel(self) -> None:
-        self._timer.cancel()
+        _DEADLINES.cancel(self)
+
+
+class _Deadlines:
+    """One daemon thread firing the watchdogs whose deadline (``time.monotonic()``) has come,
+    in deadline order; started on first use."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Watchdog]] = []
+        self._count = 0
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: float, watchdog: _Watchdog) -> None:
+        with self._cond:
+            self._count += 1
+            heapq.heappush(self._heap, (deadline, self._count, watchdog))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="http-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][2] is watchdog:
+                self._cond.notify()  # earlier than what the thread waits for
+
+    def cancel(self, watchdog: _Watchdog) -> None:
+        with self._cond:
+            # Left in the heap (removing costs a scan); the thread drops it when it comes up.
+            watchdog.cancelled = True
+            while self._heap and self._heap[0][2].cancelled:
+                heapq.heappop(self._heap)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._heap and self._heap[0][2].cancelled:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                wait = self._heap[0][0] - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                due = heapq.heappop(self._heap)[2]
+                due.cancelled = True
+            due.fire()
+
+
+_DEADLINES = _Deadlines()
 
 
 # --- retries ----------------------------------------------------------------------------------

@@ -65,6 +65,7 @@ _ADDED_COLUMNS = {
         "claim_expires_at",
         "original_posting_date",  # closed periods (sync/closed_periods.py)
     ),
+    "divvy_landing": ("transaction_type", "staged"),  # extract's decision carried to stage
 }
 
 DIFFERENCE_KINDS = ("missing_in_intacct", "extra_in_intacct", "amount_differs", "date_differs")
@@ -397,6 +398,16 @@ class Ledger:
     ) -> int:
         """Keep extracted payloads for the stage step of ``run_id``, and the ``postable`` ones
         among them for its reconcile, in one transaction; returns how many payloads."""
+        return self.land_rows(run_id, (landing_row(p) for p in payloads), postable)
+
+    def land_rows(
+        self,
+        run_id: str,
+        rows: Iterable[LandingRow],
+        postable: Iterable[ExpectedEntry] = (),
+    ) -> int:
+        """:meth:`land` for payloads already serialised (:func:`landing_row`), each with what
+        extract decided for stage (``staged``, see ``steps.carried_stage``) when it did."""
         now = self.now()
         manifest = [
             {
@@ -411,11 +422,13 @@ class Ledger:
         params = [
             {
                 "run_id": run_id,
-                "uuid": _landing_key(p["transaction"]),
-                "payload": payload_json(p),
+                "uuid": r.uuid,
+                "payload": r.payload,
+                "transaction_type": r.transaction_type,
+                "staged": r.staged,
                 "now": now,
             }
-            for p in payloads
+            for r in rows
         ]
         if params or manifest:
             with self._write() as conn:
@@ -424,6 +437,20 @@ class Ledger:
                 if manifest:
                     conn.execute(self._stmt("record_extracted"), manifest)
         return len(params)
+
+    def landed_by_type(self, run_id: str) -> dict[str, int]:
+        """How many transactions ``run_id`` landed, by Divvy ``transactionType`` (counted in
+        the database; only a row landed by a version without the column is decoded)."""
+        counts: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for r in conn.execute(self._stmt("count_landed"), {"run_id": run_id}):
+                if r.transaction_type is not None:
+                    counts[r.transaction_type] = counts.get(r.transaction_type, 0) + r.landed
+            untyped = conn.execute(self._stmt("select_landed_untyped"), {"run_id": run_id})
+            for row in untyped:
+                kind = _landing_type(json.loads(row.payload)["transaction"])
+                counts[kind] = counts.get(kind, 0) + 1
+        return counts
 
     def extracted_not_staged(
         self, run_id: str, date_from: dt.date | None = None, date_to: dt.date | None = None
@@ -448,12 +475,18 @@ class Ledger:
     def landed_json(self, run_id: str) -> Iterator[str]:
         """The JSON text of each payload landed by ``run_id`` (as :func:`payload_json` made
         it), streamed so memory stays flat."""
+        for payload, _staged in self.landed_rows(run_id):
+            yield payload
+
+    def landed_rows(self, run_id: str) -> Iterator[tuple[str, str | None]]:
+        """Each payload landed by ``run_id`` (its JSON text) with what extract decided for
+        stage (None: extract did not decide it), streamed so memory stays flat."""
         with self.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=500).execute(
                 self._stmt("select_landed"), {"run_id": run_id}
             )
             for row in result:
-                yield row.payload
+                yield row.payload, row.staged
 
     def not_landed(self, run_id: str, *, limit: int = 1000) -> list[str]:
         """Uuids ``run_id``'s extract noted as postable that its landing no longer holds (at
@@ -1211,6 +1244,36 @@ def _landing_key(transaction: Mapping[str, Any]) -> str:
         return uuid
     digest = hashlib.sha256(json.dumps(transaction, sort_keys=True, default=str).encode())
     return f"no-uuid-{digest.hexdigest()[:24]}"
+
+
+def _landing_type(transaction: Mapping[str, Any]) -> str:
+    """The ``transactionType`` a landing is counted under ("?" when Divvy sent none)."""
+    kind = transaction.get("transactionType")
+    return "?" if kind is None else str(kind)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LandingRow:
+    """One landing row: its key, its payload's JSON text (:func:`payload_json`), its Divvy
+    type (counted by :meth:`Ledger.landed_by_type`) and what extract decided for stage."""
+
+    uuid: str
+    payload: str
+    transaction_type: str | None
+    staged: str | None = None
+
+
+def landing_row(payload: Mapping[str, Any], staged: str | None = None) -> LandingRow:
+    """The landing row of ``{"transaction": …, "children": […]}``. A type no database can
+    store as text (NUL, an unpaired surrogate) is left NULL: it is counted from the payload."""
+    transaction = payload["transaction"]
+    kind = _landing_type(transaction)
+    return LandingRow(
+        _landing_key(transaction),
+        payload_json(payload),
+        kind if describe_illegal(kind) is None else None,
+        staged,
+    )
 
 
 def _timestamp(moment: dt.datetime) -> str:

@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
+from intacct_hook import __version__
 from intacct_hook.divvy.records import DivvyRecordError, DivvyTransaction
 from intacct_hook.intacct.records import CCTransaction, RecordOutcome
 from intacct_hook.intacct.text import (
@@ -32,10 +33,12 @@ from intacct_hook.sync import closed_periods
 from intacct_hook.sync.ledger import (
     MAP_PAGE,
     ExpectedEntry,
+    LandingRow,
     Ledger,
     MappingInput,
     StagedTransaction,
     Tally,
+    landing_row,
 )
 from intacct_hook.sync.map_inputs import (
     StoredLine,
@@ -163,40 +166,113 @@ def extract(
         # Landed as sent; the stage step reports it by uuid and field with the others.
         ledger.land(run_id, [{"transaction": dict(row), "children": []}])
 
+    key = carried_key(rules, window.timezone)
     for name, kwargs in passes:
         fetched = 0
-        buffer: list[dict[str, Any]] = []
+        buffer: list[LandingRow] = []
         postable: list[ExpectedEntry] = []
         for txn in divvy.iter_transactions(
             expand_splits=True, on_invalid_row=keep_invalid, **kwargs
         ):
             fetched += 1
-            buffer.append(landing_payload(txn))
-            entry = _postable_entry(txn, rules, window)
+            staged, entry = _decide_at_extract(txn, rules, window, key)
+            buffer.append(landing_row(landing_payload(txn), staged))
             if entry is not None:
                 postable.append(entry)
             if len(buffer) >= chunk:
-                ledger.land(run_id, buffer, postable)
+                ledger.land_rows(run_id, buffer, postable)
                 buffer, postable = [], []
-        ledger.land(run_id, buffer, postable)
+        ledger.land_rows(run_id, buffer, postable)
         log.info("Divvy %s pass: %d transactions returned", name, fetched)
-    by_type: Counter[str] = Counter(
-        p["transaction"].get("transactionType", "?") for p in ledger.landed(run_id)
-    )
+    by_type = ledger.landed_by_type(run_id)
     return {"extracted": sum(by_type.values()), "by_type": dict(sorted(by_type.items()))}
 
 
-def _postable_entry(
-    txn: DivvyTransaction, rules: PostingRules, window: SyncWindow
-) -> ExpectedEntry | None:
-    """What reconcile will expect of ``txn`` in Intacct, if the posting rules post it. Bad data
-    gives None here: stage holds or names that record."""
+_DECIDE_ERRORS = (DivvyRecordError, ValueError, TypeError, ArithmeticError, OverflowError)
+
+
+def _decide_at_extract(
+    txn: DivvyTransaction, rules: PostingRules, window: SyncWindow, key: str
+) -> tuple[str | None, ExpectedEntry | None]:
+    """What stage will make of ``txn`` (:func:`carried_stage`; None when stage must decide it
+    itself: bad data it names), and what reconcile will expect of it in Intacct if the
+    posting rules post it. The posting rules run once per transaction, here."""
     try:
-        if describe_illegal(txn.uuid) is not None or decide(txn, rules).action != "post":
+        decision = decide(txn, rules)
+    except _DECIDE_ERRORS:
+        return None, None
+    entry = None
+    if decision.action == "post" and describe_illegal(txn.uuid) is None:
+        try:
+            entry = ExpectedEntry(txn.uuid, posting_date(txn, window.timezone), txn.amount)
+        except _DECIDE_ERRORS:
+            entry = None
+    try:
+        row, bad_data = _stage_decided(txn, decision, window, "")
+    except Exception:
+        # Whatever it is, stage meets it again from the payload and names the record.
+        return None, entry
+    return carried_stage(key, row, bad_data), entry
+
+
+# --- extract's decision, carried to stage ------------------------------------------------------
+
+#: Bump when the carried row's shape or meaning changes.
+_CARRIED_FORMAT = 1
+
+
+def carried_key(rules: PostingRules, timezone: str) -> str:
+    """What a carried decision was made with: the package version, the posting rules and the
+    time zone. Stage uses a carried row only if its own key is the same (settings changed, or
+    the package upgraded, between the two tasks: stage decides again from the payload)."""
+    return f"{_CARRIED_FORMAT}|{__version__}|{rules!r}|{timezone}"
+
+
+def carried_stage(key: str, row: StagedTransaction, bad_data: bool) -> str:
+    """The landing's ``staged`` text: the ledger row stage would make of the payload (all of
+    it but the payload, which the landing holds), so stage neither decodes the payload nor
+    runs the posting rules again."""
+    return json.dumps(
+        [
+            key,
+            row.uuid,
+            row.transaction_type,
+            str(row.amount),
+            row.occurred_time.isoformat(),
+            row.posting_date.isoformat(),
+            row.updated_time.isoformat() if row.updated_time is not None else None,
+            row.merchant,
+            str(row.state),
+            row.reason,
+            row.map_input,
+            bad_data,
+        ]
+    )
+
+
+def _carried_row(text: str, key: str, landed: str) -> tuple[StagedTransaction, bool] | None:
+    """The row :func:`carried_stage` carried, if it was made with ``key``; else None."""
+    try:
+        value = json.loads(text)
+        if not isinstance(value, list) or len(value) != 12 or value[0] != key:
             return None
-        return ExpectedEntry(txn.uuid, posting_date(txn, window.timezone), txn.amount)
-    except (DivvyRecordError, ValueError, TypeError, ArithmeticError, OverflowError):
-        return None
+        _, uuid, kind, amount, occurred, day, updated, merchant, state, reason, lines, bad = value
+        row = StagedTransaction(
+            uuid=uuid,
+            transaction_type=kind,
+            amount=Decimal(amount),
+            occurred_time=datetime.fromisoformat(occurred),
+            posting_date=date.fromisoformat(day),
+            updated_time=datetime.fromisoformat(updated) if updated is not None else None,
+            merchant=merchant,
+            raw_payload=landed,
+            state=LedgerState(state),
+            reason=reason,
+            map_input=lines,
+        )
+    except (ValueError, TypeError, ArithmeticError):
+        return None  # not ours to read: decided again from the payload
+    return row, bool(bad)
 
 
 # --- stage ------------------------------------------------------------------------------------
@@ -222,12 +298,17 @@ def stage(
         # A generator: the ledger writes each chunk as it is decided, so however large the
         # window, one chunk of payloads is held at a time.
         nonlocal held_bad_data
-        for text in ledger.landed_json(run_id):
-            try:
-                row, bad_data = _stage_one(text, rules, window)
-            except _Unstageable as exc:
-                bad.append(str(exc))
-                continue
+        key = carried_key(rules, window.timezone)
+        for text, staged in ledger.landed_rows(run_id):
+            carried = _carried_row(staged, key, text) if staged is not None else None
+            if carried is not None:
+                row, bad_data = carried
+            else:
+                try:
+                    row, bad_data = _stage_one(text, rules, window)
+                except _Unstageable as exc:
+                    bad.append(str(exc))
+                    continue
             if bad_data:
                 held_bad_data += 1
                 log.warning("Divvy transaction %s held: %s", row.uuid, row.reason)
@@ -275,6 +356,16 @@ def _stage_one(
         raise _Unstageable(
             f"a landed payload cannot be read ({type(exc).__name__}); run this run's extract again."
         ) from None
+    _check_key(txn)
+    try:
+        decision = decide(txn, rules)
+    except Exception as exc:
+        raise _unstageable(txn, exc) from exc
+    return _stage_decided(txn, decision, window, landed)
+
+
+def _check_key(txn: DivvyTransaction) -> None:
+    """Raise :class:`_Unstageable` if ``txn``'s uuid cannot be a ledger key."""
     problem = describe_illegal(txn.uuid)
     if problem is not None or len(txn.uuid) > FIELD_LIMITS["reference_no"]:
         why = problem or f"is {len(txn.uuid)} characters long"
@@ -282,19 +373,29 @@ def _stage_one(
             f"Divvy transaction {txn.uuid[:60]!r}: field 'uuid' {why}; it can be neither a "
             "ledger key nor an Intacct reference number. Report the transaction to Divvy support."
         )
+
+
+def _stage_decided(
+    txn: DivvyTransaction, decision: PostingDecision, window: SyncWindow, landed: str
+) -> tuple[StagedTransaction, bool]:
+    """:func:`_stage_one` once the posting rules have decided ``txn``."""
+    _check_key(txn)
     try:
-        decision = decide(txn, rules)
         row = staged_transaction(txn, decision, window, landed)
     except Exception as exc:
-        # Whatever else one record's data breaks must not stop the others; the step still
-        # fails at the end, naming it.
-        raise _Unstageable(
-            f"Divvy transaction {txn.uuid}: could not be staged ({type(exc).__name__}: "
-            f"{fit(xml_safe(str(exc)), 300)}); please report this as a bug."
-        ) from exc
+        raise _unstageable(txn, exc) from exc
     # staged_transaction holds a postable record whose data the ledger or map step cannot take.
     demoted = decision.action == "post" and row.state == LedgerState.HELD
     return row, decision.bad_field is not None or demoted
+
+
+def _unstageable(txn: DivvyTransaction, exc: Exception) -> _Unstageable:
+    # Whatever else one record's data breaks must not stop the others; the step still fails at
+    # the end, naming it.
+    return _Unstageable(
+        f"Divvy transaction {txn.uuid}: could not be staged ({type(exc).__name__}: "
+        f"{fit(xml_safe(str(exc)), 300)}); please report this as a bug."
+    )
 
 
 def staged_transaction(

@@ -99,3 +99,31 @@ def test_one_retry_policy_for_both_apis():
     with pytest.raises(IntacctServerError):
         stubborn(always_down)
     assert len(calls) == DEFAULT_ATTEMPTS
+
+
+def test_a_deadline_earlier_than_the_ones_already_waiting_still_ends_its_read_on_time():
+    # One timer thread keeps every request's deadline: a short request that starts while a
+    # long one waits must not wait behind the long one's deadline.
+    import socket
+    import threading
+    import time
+
+    from intacct_hook.hooks.http_util import _Watchdog
+
+    pairs = [socket.socketpair() for _ in range(2)]
+    long_expired, short_expired = threading.Event(), threading.Event()
+    try:
+        long_watch = _Watchdog(pairs[0][0], time.monotonic() + 60, long_expired)
+        time.sleep(0.2)  # the timer thread is now waiting for the long deadline
+        short_watch = _Watchdog(pairs[1][0], time.monotonic() + 0.05, short_expired)
+        pairs[1][0].settimeout(10)
+
+        assert short_expired.wait(10)
+        assert pairs[1][0].recv(1) == b""  # the blocked read ends: the socket is shut down
+        assert not long_expired.is_set()
+        long_watch.cancel()
+        short_watch.cancel()
+    finally:
+        for a, b in pairs:
+            a.close()
+            b.close()

@@ -127,3 +127,68 @@ def test_a_splits_children_are_fetched_once(api, divvy, ledger):
     by_id = [r for r in api.requests if "/v3/spend/transactions/" in r.path]
     assert len(by_id) == 2
     assert all(r.status == 200 for r in api.requests)
+
+
+# --- extract's decision carried to stage ------------------------------------------------------
+
+GENERATED_WINDOW = SyncWindow(date(2026, 11, 16), date(2026, 11, 22), 0, "America/Chicago", "p")
+
+
+def _staged_rows(ledger: Any) -> list[tuple[Any, ...]]:
+    with ledger.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT t.uuid, transaction_type, amount, occurred_time, posting_date, updated_time,"
+            " merchant, raw_payload, state, state_reason, m.lines FROM divvy_transaction t"
+            " LEFT JOIN map_input m ON m.uuid = t.uuid ORDER BY t.uuid"
+        )
+        return [tuple(r) for r in rows]
+
+
+def _forget_carried(ledger: Any) -> None:
+    """Make stage decide every landed row from its payload again, on an empty ledger."""
+    with ledger.engine.begin() as conn:
+        for table in ("map_input", "divvy_transaction"):
+            conn.exec_driver_sql(f"DELETE FROM {table}")
+        conn.exec_driver_sql("UPDATE divvy_landing SET staged = NULL")
+
+
+def test_stage_makes_the_same_rows_from_extracts_decision_as_from_the_payload(
+    divvy, ledger, monkeypatch
+):
+    from sandbox.divvy_api.generator import generate_week
+
+    seed = generate_week(date(2026, 11, 16), seed=7, per_day=40)  # splits, holds, skips, …
+    with running_divvy(seed, calls_per_minute=1_000_000) as handle:
+        conn = {"conn_type": "divvy", "host": handle.url, "password": handle.token}
+        monkeypatch.setenv("AIRFLOW_CONN_DIVVY_DEFAULT", json.dumps(conn))
+        settings = SyncSettings(timezone="America/Chicago")
+        steps.extract(divvy, ledger, GENERATED_WINDOW, "run-1", settings=settings)
+    with ledger.engine.connect() as conn:
+        carried, landed = conn.exec_driver_sql(
+            "SELECT COUNT(staged), COUNT(*) FROM divvy_landing"
+        ).one()
+    first = steps.stage(ledger, settings, GENERATED_WINDOW, "run-1")
+    from_extract = _staged_rows(ledger)
+    _forget_carried(ledger)
+    second = steps.stage(ledger, settings, GENERATED_WINDOW, "run-1")
+
+    assert carried == landed > 300
+    assert {s for *_, s, _r, _l in from_extract} >= {"ready", "held", "skipped"}
+    assert first == second
+    assert from_extract == _staged_rows(ledger)
+
+
+def test_stage_decides_again_when_the_settings_changed_after_extract(api, divvy, ledger):
+    add(
+        api,
+        "incomplete",
+        "2026-08-01T10:00:00.000+00:00",
+        "2026-08-01T11:00:00.000+00:00",
+        complete=False,
+    )
+    steps.extract(divvy, ledger, WINDOW, "run-1", settings=SyncSettings(timezone="UTC"))
+    # Someone turns off holding incomplete clears, then runs stage (or clears it) again.
+    lenient = SyncSettings(timezone="UTC", hold_incomplete=False)
+    summary = steps.stage(ledger, lenient, WINDOW, "run-1")
+
+    assert summary["by_state"] == {"ready": 1}

@@ -748,3 +748,43 @@ def test_an_override_takes_effect_after_the_statement_was_used(ledger):
         "SELECT uuid, posting_date FROM divvy_transaction WHERE state = 'held'",
     )
     assert ledger.ready_references() == []
+
+
+def test_an_existing_ledger_gains_the_landing_columns_and_its_old_landing_still_counts(tmp_path):
+    # A landing written by a version without transaction_type and staged (extract before the
+    # upgrade, stage after): counted from its payload, staged from its payload.
+    from intacct_hook.sync import steps
+    from intacct_hook.sync.ledger import payload_json
+    from intacct_hook.sync.settings import SyncSettings
+    from intacct_hook.sync.window import SyncWindow
+    from tests.divvy_factories import txn_json
+
+    path = tmp_path / "old.db"
+    old_schema = "\n".join(
+        ln
+        for ln in (SQL_DIR / "schema.sql").read_text().splitlines()
+        if "for the counts" not in ln and "what extract decided for stage" not in ln
+    )
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        for statement in split_statements(old_schema):
+            conn.execute(sa.text(statement))
+        conn.execute(
+            sa.text(
+                "INSERT INTO divvy_landing (run_id, uuid, payload, extracted_at)"
+                " VALUES ('run-1', 'txr_old', :payload, '2026-08-01T00:00:00.000000+00:00')"
+            ),
+            {"payload": payload_json({"transaction": txn_json(uuid="txr_old"), "children": []})},
+        )
+    engine.dispose()
+    ledger = Ledger.sqlite(path)
+    ledger.ensure_schema()
+    new = txn_json(uuid="txr_new", transactionType="DECLINE")
+    ledger.land("run-1", [{"transaction": new, "children": []}])
+
+    window = SyncWindow(DAY, DAY, 0, "UTC", "params")
+    counts = ledger.landed_by_type("run-1")
+    summary = steps.stage(ledger, SyncSettings(timezone="UTC"), window, "run-1")
+
+    assert counts == {"CLEAR": 1, "DECLINE": 1}
+    assert summary["by_state"] == {"ready": 1, "skipped": 1}
