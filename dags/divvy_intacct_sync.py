@@ -20,6 +20,7 @@ from intacct_hook.operators.sync import (
     DivvyExtractOperator,
     IntacctLoadOperator,
     IntacctPreflightOperator,
+    IntacctRecodeOperator,
     IntacctReconcileOperator,
     MapTransactionsOperator,
     StageTransactionsOperator,
@@ -86,7 +87,9 @@ that cannot be posted is held in the sync ledger with its reason and retried by 
     + STEPS_DOC
     + """5. **load** records ready transactions in Intacct in batches. *Fails:* a record Intacct
    refuses fails alone; the task fails after posting all it can, and the log names each record.
-6. **reconcile** compares Divvy's and Intacct's count and total per day. *Fails:* a difference
+6. **recode** reverses and re-posts a posted transaction whose coding, amount or date changed
+   in Divvy since (or only reports it: `recode_policy`); a declined one is reversed.
+7. **reconcile** compares Divvy's and Intacct's count and total per day. *Fails:* a difference
    (or only warns, per settings); the log lists each missing, extra or differing record.
 
 **Runs.** Each scheduled run covers one local day, midnight to midnight in {tz}, and runs at
@@ -120,7 +123,8 @@ the next real run starts from the same decisions. Run notes start with "Preview:
     + STEPS_DOC
     + """5. **load** (preview) logs the would-post table: every transaction of the days with *would
    create*, *held*, *skipped* or *would retry* and why. Nothing is sent.
-6. **reconcile** compares what is really in Intacct with what was really posted: what the preview
+6. **recode** (preview) lists posted transactions changed in Divvy since; nothing is reversed.
+7. **reconcile** compares what is really in Intacct with what was really posted: what the preview
    would post is not reported missing.
 """
     + BACKFILL_DOC
@@ -128,7 +132,7 @@ the next real run starts from the same decisions. Run notes start with "Preview:
 
 
 def sync_dag(dag_id: str, *, preview: bool) -> DAG:
-    """The sync's six steps in one line; ``preview`` builds every step for the preview DAG."""
+    """The sync's seven steps in one line; ``preview`` builds every step for the preview DAG."""
     dag_params = {
         "start_date": Param(
             None,
@@ -190,6 +194,9 @@ def sync_dag(dag_id: str, *, preview: bool) -> DAG:
             IntacctLoadOperator(
                 task_id="load", pool=INTACCT_POOL, max_active_tis_per_dag=1, preview=preview
             ),
+            # Re-coding after posting: after load (new postings first), before reconcile (which
+            # shows the chains it leaves).
+            IntacctRecodeOperator(task_id="recode", pool=INTACCT_POOL, preview=preview),
             IntacctReconcileOperator(task_id="reconcile", pool=INTACCT_POOL, preview=preview),
         )
     return dag
