@@ -136,15 +136,17 @@ class Link:
 
     def text(self) -> str:
         """The chain as people read it: original → reversal → replacement."""
+        ref = "" if self.original_reference == self.uuid else f"{self.original_reference} "
         out = (
-            f"{self.uuid}: {self.change}; {self.original_reference} record "
+            f"{self.uuid}: {self.change}; {ref}record "
             f"{self.original_record_no} ({self.original_amount} on {self.original_date})"
         )
         if self.reversal_record_no:
             out += f" → reversal {self.reversal_record_no} on {self.reversal_date}"
         if self.replacement_record_no:
             out += (
-                f" → {self.replacement_reference} record {self.replacement_record_no} "
+                f" → {(self.replacement_reference or '').removeprefix(self.uuid)} record "
+                f"{self.replacement_record_no} "
                 f"({self.replacement_amount} on {self.replacement_date})"
             )
         return out
@@ -489,10 +491,10 @@ def _advance(
 
 
 def _reverse(intacct: Recoder, ledger: Ledger, run_id: str, link: Link) -> Link:
-    # A run stopped after Intacct reversed it but before the ledger said so: look first.
-    [original] = intacct.read(
-        "CCTRANSACTION", [link.original_record_no], ("RECORDNO", "STATE", "REVERSALKEY")
-    ) or [{}]
+    # A run stopped after Intacct reversed it but before the ledger said so: look first. All
+    # fields ("*"): REVERSALKEY is only partially verified, and naming a field Intacct does not
+    # know would fail the read (without it Intacct refuses a second reversal instead).
+    [original] = intacct.read("CCTRANSACTION", [link.original_record_no]) or [{}]
     reversal_no = str(original.get("REVERSALKEY") or "")
     day = date.fromisoformat(link.reversal_date or link.original_date)
     if not reversal_no:

@@ -373,3 +373,19 @@ def test_a_preview_reports_and_writes_nothing(led, hook, gw):
 
     assert report.summary()["reported"] == 1 and "preview" in report.reported[0]
     assert recoding.links(led, [u]) == [] and len(records(gw)) == 1
+
+
+def test_an_older_ledger_gains_the_recoding_table_in_place(led):
+    import sqlalchemy as sa
+
+    u = "txr_recode_upgrade01"
+    with led.engine.begin() as conn:  # a ledger written before re-coding existed
+        conn.execute(sa.text("DROP TABLE recoding"))
+    with pytest.raises(sa.exc.DBAPIError):
+        recoding.links(led, [u])
+
+    led.ensure_schema()
+    led.ensure_schema()  # idempotent
+
+    assert recoding.links(led, [u]) == []
+    assert recoding.chain_for_reconcile(led, FIRST, LAST) == ({}, [])
