@@ -238,6 +238,9 @@ def recode(
     if not dry_run:
         for link in _open_links(ledger):
             _advance(intacct, ledger, settings, run_id, link, report)
+        for row in _reinstated(ledger):
+            link = _open_reinstated(ledger, row, run_id, closed_through())
+            _advance(intacct, ledger, settings, run_id, link, report)
     coder = None
     for row, txn_text in _candidates(ledger, run_id):
         found = _updated(row, txn_text, settings)
@@ -446,6 +449,7 @@ def _open(
         "original_date": row["posting_date"],
         "original_amount": row["amount"],
         "reversal_date": reversal_date.isoformat() if reversal_date else None,
+        "reversal_record_no": None,
         "replacement_reference": version_reference(uuid, version + 1) if repost else None,
         "replacement_date": replacement_date.isoformat() if repost and replacement_date else None,
         "purchase_date": change.purchase.isoformat() if change.purchase else None,
@@ -456,6 +460,59 @@ def _open(
         "run_id": run_id,
     }
     _write(ledger, "recoding_open", **params)
+    [link] = [lk for lk in _links(ledger, [uuid]) if lk.seq == seq]
+    return link
+
+
+def _reinstated(ledger: Ledger) -> list[dict[str, Any]]:
+    with ledger.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(ledger._stmt("select_reinstated")).mappings()]
+
+
+def _open_reinstated(
+    ledger: Ledger, row: Mapping[str, Any], run_id: str, closed: date | None
+) -> Link:
+    """A declined transaction, reversed, that Divvy charged again: the load recorded one of its
+    chain's records as posted (found under the plain uuid). A link that starts ``reversed``
+    (the last one's original and reversal: nothing more to reverse) posts the charge as the
+    next version, with the lines the map step gave it."""
+    uuid = row["uuid"]
+    previous = _links(ledger, [uuid])
+    ended = [lk for lk in previous if lk.status == "done"][-1]
+    replaced = [lk for lk in previous if lk.status == "replaced"]
+    purchase = date.fromisoformat(row["posting_date"])
+    day = purchase if closed is None or purchase > closed else closed + timedelta(days=1)
+    lines = [
+        {
+            **{f.name: getattr(ln, f.name) for f in dataclasses.fields(MappedLine)},
+            "amount": format(ln.amount, "f"),
+        }
+        for ln in ledger.mapped_lines([uuid])[uuid]
+    ]
+    seq = 1 + max(lk.seq for lk in previous)
+    _write(
+        ledger,
+        "recoding_open",
+        uuid=uuid,
+        seq=seq,
+        divvy_updated_time=row["updated_time"] or ended.divvy_updated_time,
+        change=f"charged again in Divvy after the {ended.change.removeprefix('now ')} was reversed",
+        status="reversed",
+        original_reference=ended.original_reference,
+        original_record_no=ended.original_record_no,
+        original_date=ended.original_date,
+        original_amount=ended.original_amount,
+        reversal_date=ended.reversal_date,
+        reversal_record_no=ended.reversal_record_no,
+        replacement_reference=version_reference(uuid, 2 + len(replaced)),
+        replacement_date=day.isoformat(),
+        purchase_date=purchase.isoformat(),
+        replacement_amount=row["amount"],
+        replacement_lines=json.dumps(lines, sort_keys=True),
+        transaction_type=row["transaction_type"],
+        merchant=row["merchant"],
+        run_id=run_id,
+    )
     [link] = [lk for lk in _links(ledger, [uuid]) if lk.seq == seq]
     return link
 
@@ -611,7 +668,7 @@ def chain_for_reconcile(
     transaction (its replacement's), and every original and reversal dated in the window,
     expected in Intacct by RECORDNO (they net to zero per change)."""
     current: dict[str, str] = {}
-    records: list[ChainRecord] = []
+    records: dict[str, ChainRecord] = {}  # by RECORDNO: a re-charge's link repeats its chain
     with ledger.engine.connect() as conn:
         rows = conn.execute(ledger._stmt("select_recoding_chain")).mappings().all()
     for r in rows:
@@ -622,15 +679,15 @@ def chain_for_reconcile(
         amount = Decimal(r["original_amount"])
         original = date.fromisoformat(r["original_date"])
         if date_from <= original <= date_to:
-            records.append(
-                ChainRecord(r["original_record_no"], r["uuid"], "original", original, amount)
+            records[r["original_record_no"]] = ChainRecord(
+                r["original_record_no"], r["uuid"], "original", original, amount
             )
         reversed_on = date.fromisoformat(r["reversal_date"])
         if date_from <= reversed_on <= date_to:
-            records.append(
-                ChainRecord(r["reversal_record_no"], r["uuid"], "reversal", reversed_on, -amount)
+            records[r["reversal_record_no"]] = ChainRecord(
+                r["reversal_record_no"], r["uuid"], "reversal", reversed_on, -amount
             )
-    return current, records
+    return current, list(records.values())
 
 
 __all__ = [

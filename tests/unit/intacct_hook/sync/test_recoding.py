@@ -389,3 +389,29 @@ def test_an_older_ledger_gains_the_recoding_table_in_place(led):
 
     assert recoding.links(led, [u]) == []
     assert recoding.chain_for_reconcile(led, FIRST, LAST) == ({}, [])
+
+
+def test_a_decline_charged_again_posts_the_charge_as_the_next_version_once(led, hook, gw):
+    runs = Runs(led, hook)
+    u = "txr_recode_recharge1"
+    runs.run(version(u))
+    runs.run(version(u, transactionType="DECLINE", updated="2026-10-07T09:00:00.000+00:00"))
+
+    # Divvy charges it again: stage makes it ready, and the load's look-up by the plain uuid
+    # finds the reversed original (or its reversal) and records it as posted.
+    report, result = runs.run(version(u, amount=40.00, updated="2026-10-08T09:00:00.000+00:00"))
+
+    assert report.summary()["reposted"] == 1, report.summary()
+    assert Counter(r["STATE"] for r in records(gw)) == Counter(
+        {"Reversed": 1, "Reversal": 1, "Posted": 1}
+    )
+    [charge] = [r for r in records(gw) if r["STATE"] == "Posted"]
+    assert (charge["RECORDID"], charge["TOTALENTERED"]) == (f"{u}:v2", "40.00")
+    posted = row(led, u)
+    assert (posted.state, posted.intacct_record_no) == ("posted", charge["RECORDNO"])
+    assert [lk.status for lk in recoding.links(led, [u])] == ["done", "replaced"]
+    assert result.matched, result.differences
+    assert result.summary()["days"]["2026-10-05"]["intacct_total"] == "40.00"
+
+    again, rerun = runs.run(version(u, amount=40.00, updated="2026-10-08T09:00:00.000+00:00"))
+    assert again.summary()["reposted"] == 0 and len(records(gw)) == 3 and rerun.matched
