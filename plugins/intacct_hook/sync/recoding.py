@@ -35,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -289,11 +289,12 @@ def _why_not(dry_run: bool) -> str:
 # --- finding changes ---------------------------------------------------------------------------
 
 
-def _candidates(ledger: Ledger, run_id: str) -> Iterator[tuple[dict[str, Any], str]]:
+def _candidates(ledger: Ledger, run_id: str) -> list[tuple[dict[str, Any], str]]:
+    # Read whole before anything is written: only rows whose text changed come back (few), and
+    # no read cursor stays open across the step's write transactions.
     with ledger.engine.connect() as conn:
         result = conn.execute(ledger._stmt("select_recode_candidates"), {"run_id": run_id})
-        for r in result.mappings():
-            yield dict(r), r["payload"]
+        return [(dict(r), r["payload"]) for r in result.mappings()]
 
 
 def _updated(row: Mapping[str, Any], landed: str, settings: SyncSettings) -> Any:
