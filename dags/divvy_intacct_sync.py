@@ -21,6 +21,7 @@ from intacct_hook.operators.sync import (
     IntacctLoadOperator,
     IntacctPreflightOperator,
     IntacctReceiptsOperator,
+    IntacctRecodeOperator,
     IntacctReconcileOperator,
     MapTransactionsOperator,
     StageTransactionsOperator,
@@ -87,9 +88,11 @@ that cannot be posted is held in the sync ledger with its reason and retried by 
     + STEPS_DOC
     + """5. **load** records ready transactions in Intacct in batches. *Fails:* a record Intacct
    refuses fails alone; the task fails after posting all it can, and the log names each record.
-6. **reconcile** compares Divvy's and Intacct's count and total per day. *Fails:* a difference
+6. **recode** reverses and re-posts a posted transaction whose coding, amount or date changed
+   in Divvy since (or only reports it: `recode_policy`); a declined one is reversed.
+7. **reconcile** compares Divvy's and Intacct's count and total per day. *Fails:* a difference
    (or only warns, per settings); the log lists each missing, extra or differing record.
-7. **receipts** (after load, beside reconcile; off unless `receipts_enabled`) attaches the
+8. **receipts** (after load, beside reconcile; off unless `receipts_enabled`) attaches the
    Divvy receipts of posted transactions in Intacct, each once. *Fails:* a receipt could not be
    downloaded or Intacct refused it; the next run tries again. Postings are not affected.
 
@@ -124,17 +127,18 @@ the next real run starts from the same decisions. Run notes start with "Preview:
     + STEPS_DOC
     + """5. **load** (preview) logs the would-post table: every transaction of the days with *would
    create*, *held*, *skipped* or *would retry* and why. Nothing is sent.
-6. **reconcile** compares what is really in Intacct with what was really posted: what the preview
+6. **recode** (preview) lists posted transactions changed in Divvy since; nothing is reversed.
+7. **reconcile** compares what is really in Intacct with what was really posted: what the preview
    would post is not reported missing.
-7. **receipts** (preview) counts the receipts it would attach; nothing is downloaded or sent.
+8. **receipts** (preview) counts the receipts it would attach; nothing is downloaded or sent.
 """
     + BACKFILL_DOC
 )
 
 
 def sync_dag(dag_id: str, *, preview: bool) -> DAG:
-    """The sync's six steps in one line, and receipts beside reconcile; ``preview`` builds every
-    step for the preview DAG."""
+    """The sync's seven steps in one line, and receipts beside reconcile; ``preview`` builds
+    every step for the preview DAG."""
     dag_params = {
         "start_date": Param(
             None,
@@ -197,6 +201,9 @@ def sync_dag(dag_id: str, *, preview: bool) -> DAG:
             # Map reads the active IDs and required dimensions from Intacct.
             MapTransactionsOperator(task_id="map", pool=INTACCT_POOL, preview=preview),
             load,
+            # Re-coding after posting: after load (new postings first), before reconcile (which
+            # shows the chains it leaves).
+            IntacctRecodeOperator(task_id="recode", pool=INTACCT_POOL, preview=preview),
             IntacctReconcileOperator(task_id="reconcile", pool=INTACCT_POOL, preview=preview),
         )
         # Beside reconcile, not before it: a receipt problem never holds up reconcile. It runs

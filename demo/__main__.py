@@ -14,7 +14,10 @@ What it does, in order (each DAG run is a real Airflow run through ``dag.test()`
    them; a last manual run over the whole week reconciles every day;
 6. closes Intacct's books through the week's first day and shows a purchase of that day that
    reaches Divvy late posted on the first open day (``closed_period_policy``
-   ``post_to_first_open_day``), its purchase date kept; a rerun posts nothing.
+   ``post_to_first_open_day``), its purchase date kept; a rerun posts nothing;
+7. re-codes a posted purchase in Divvy (another GL account): the next run's ``recode`` task
+   reverses it and posts the new version (``recode_policy`` ``reverse_and_repost``), reconcile
+   still matches; a rerun changes nothing.
 
 Airflow's own logs go to ``var/demo/airflow.log``; the output here is only the summary.
 Exit status 1 when any run does not succeed or a check fails.
@@ -40,7 +43,7 @@ from zoneinfo import ZoneInfo
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DEFAULT_VAR_DIR = ROOT / "var" / "demo"
-STEPS = ("preflight", "extract", "stage", "map", "load", "reconcile")
+STEPS = ("preflight", "extract", "stage", "map", "load", "recode", "reconcile")
 DAG_ID = "divvy_intacct_sync"
 RATE_WINDOW_SECONDS = 1.0
 
@@ -365,11 +368,67 @@ def _run_demo(demo: Demo) -> bool:
 
         # 4. Closed periods: the books close; a late purchase is posted on the first open day.
         closed_ok = _closed_period(demo, dv, gw, week)
+
+        # 5. Re-coding after posting: Divvy's coding changes; reversed and re-posted.
+        recode_ok = _recode(demo, dv, gw, week)
     all_ok = all(r.ok for r in demo.runs)
     for r in demo.runs:
         for problem in r.problems:
             say(f"PROBLEM: {problem}")
-    return all_ok and second_ok and late_ok and push_ok and closed_ok
+    return all_ok and second_ok and late_ok and push_ok and closed_ok and recode_ok
+
+
+def _recode(demo: Demo, dv: Any, gw: Any, week: Sequence[date]) -> bool:
+    """A purchase of the week's last day, already posted, is re-coded in Divvy to GL 6200: the
+    next run reverses the Intacct record and posts the new version; a rerun changes nothing."""
+    say = demo.say
+    day = week[-1].strftime("%m/%d/%Y")
+    posted = next(
+        (
+            r
+            for r in gw.cctransactions()
+            if r["STATE"] == "Posted"
+            and r["WHENCREATED"] == day
+            and len(r.get("lines") or []) == 1
+            and r["lines"][0]["ACCOUNTNO"] != "6200"
+            and ":" not in r["RECORDID"]
+        ),
+        None,
+    )
+    if posted is None:
+        say("\n== Re-coding: NO POSTED PURCHASE TO RE-CODE ==")
+        return False
+    uuid = posted["RECORDID"]
+    dv.state.update_transaction(uuid, customFields={"GL Account": "6200 - Travel"})
+    say(
+        f"\n== Re-coding: {uuid} (record {posted['RECORDNO']}, GL "
+        f"{posted['lines'][0]['ACCOUNTNO']}) re-coded to 6200 in Divvy after posting =="
+    )
+    runs = [
+        demo.run(
+            label,
+            day=None,
+            logical_date=logical_date_for(week[-1]),
+            conf={"start_date": week[0].isoformat(), "end_date": week[-1].isoformat()},
+        )
+        for label in ("re-coding run", "re-coding rerun")
+    ]
+    recode = runs[0].xcoms.get("recode") or {}
+    for change in recode.get("changes", [])[:1]:
+        say(f"  {change}")
+    rec = runs[0].xcoms.get("reconcile") or {}
+    again = runs[1].xcoms.get("recode") or {}
+    say(
+        f"  Reconcile matched: {rec.get('matched')}; chain records net "
+        f"{(rec.get('recoded') or {}).get('net')}; the rerun re-posted "
+        f"{again.get('reposted', '-')}."
+    )
+    return (
+        recode.get("reposted") == 1
+        and again.get("reposted") == 0
+        and bool(rec.get("matched"))
+        and all(r.ok for r in runs)
+    )
 
 
 def _closed_period(demo: Demo, dv: Any, gw: Any, week: Sequence[date]) -> bool:

@@ -461,3 +461,65 @@ the settings makes differences a warning instead.
                 f"{result.summary()['differences']}. See the log for each one."
             )
         return summary
+
+
+class IntacctRecodeOperator(SyncStepOperator):
+    """Re-coding after posting: posted transactions Divvy changed since (sync/recoding.py)."""
+
+    # The statements of intacct_hook.sync.recoding.STATEMENTS (a test keeps them equal).
+    ledger_statements = (
+        "recoding_open",
+        "recoding_reversed",
+        "recoding_refused",
+        "recoding_replaced",
+        "recode_transaction",
+        "recode_reversed_transaction",
+        "recode_unchanged",
+        "delete_mapped_lines",
+        "insert_mapped_line",
+    )
+
+    step_doc = """
+**Recode.** Finds posted transactions whose coding (GL account, dimensions), amount or date
+Divvy changed after they were posted, or that Divvy declined since. `recode_policy`
+`reverse_and_repost` (default) reverses the Intacct record (on its own date when that period is
+open, else on the day of the change) and posts the new version under the reference
+`<uuid>:v2` (`:v3`…); a declined one is reversed only. `report_only` lists them and changes
+nothing. The ledger table `recoding` keeps each chain: original → reversal → replacement.
+
+*When it fails:* Intacct refused a reversal or a replacement (the log names it and why); the
+next run resumes exactly where it stopped, never reversing twice.
+"""
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from intacct_hook.sync.mapping import StoredMapper
+        from intacct_hook.sync.recoding import recode
+
+        settings = self.load_settings()
+        ledger = self.open_ledger(settings)
+        intacct = self.intacct_hook()
+
+        def coder() -> StoredMapper:
+            # The map step's coder with Intacct's facts: read only when a posted one changed.
+            facts = read_posting_facts(intacct, settings)
+            return StoredMapper(
+                _rules(settings),
+                field_names=settings.custom_field_names,
+                default_gl_account=settings.default_gl_account,
+                card_default_location=facts.card_default_location,
+                valid_ids=facts.active_ids,
+                required_dimensions=facts.required_dimensions,
+            )
+
+        report = recode(
+            intacct, ledger, settings, context["run_id"], mapper=coder, dry_run=self.preview
+        )
+        summary = report.summary()
+        for line in report.reposted + report.reversed:
+            self.log.info("Re-posted after a change in Divvy: %s", line)
+        if report.failures:
+            raise AirflowFailException(
+                f"{len(report.failures)} change(s) after posting could not be applied in "
+                "Intacct; the next run resumes them:\n" + "\n".join(report.failures)
+            )
+        return summary

@@ -359,6 +359,9 @@ class Ledger:
             # Indexes on the added columns: only once they exist.
             for statement in split_statements(self.sql("schema_added")):
                 conn.execute(sa.text(statement))
+            # Re-coding after posting (sync/recoding.py): its own table, kept in its own file.
+            for statement in split_statements(self.sql("schema_recoding")):
+                conn.execute(sa.text(statement))
 
     def is_empty(self) -> bool:
         """True when the ledger holds no transaction at all (new, or emptied)."""

@@ -52,6 +52,19 @@ class Shift:
     amount: Decimal
 
 
+@dataclass(frozen=True, slots=True)
+class ChainRecord:
+    """A record a change after posting left in Intacct (re-coding, sync/recoding.py): the
+    reversed original or its reversal. Both carry the original's reference number, so they
+    are expected by RECORDNO; per change they net to zero."""
+
+    record_no: str
+    uuid: str  # the Divvy transaction
+    role: Literal["original", "reversal"]
+    posting_date: date
+    amount: Decimal
+
+
 @dataclass(frozen=True)
 class IntacctPosting:
     record_no: str
@@ -110,6 +123,21 @@ class ReconcileResult:
     days: list[DayTotals] = field(default_factory=list)
     #: Re-dated transactions whose purchase or posted date is in the window (closed periods).
     shifts: list[Shift] = field(default_factory=list)
+    #: Originals and reversals of changes after posting dated in the window (re-coding).
+    chain: list[ChainRecord] = field(default_factory=list)
+
+    def chain_summary(self) -> dict[str, Any]:
+        """The re-coding chains of the window: their records, and their net (zero when each
+        change's original and reversal are both in the window)."""
+        return {
+            "records": len(self.chain),
+            "changes": len({c.uuid for c in self.chain}),
+            "net": str(sum((c.amount for c in self.chain), ZERO)),
+            "chain": [
+                f"{c.uuid}: {c.role} {c.record_no} {c.amount} on {c.posting_date}"
+                for c in self.chain[:20]
+            ],
+        }
 
     def shift_summary(self) -> dict[str, Any]:
         """The re-dated postings of the window: how many, and the amounts that moved into the
@@ -168,6 +196,7 @@ class ReconcileResult:
             },
             "differences": dict(kinds),
             "redated": self.shift_summary(),
+            "recoded": self.chain_summary(),
         }
 
 
@@ -175,8 +204,12 @@ def compare(
     expected: Iterable[ExpectedPosting],
     actual: Iterable[IntacctPosting],
     days: Sequence[date],
+    chain: Sequence[ChainRecord] = (),
 ) -> ReconcileResult:
     """Per day, totals on both sides and a row-level difference keyed by reference number.
+
+    ``chain``: records of changes after posting (re-coding), expected by RECORDNO and counted
+    on the ledger's side of their day.
 
     ``actual`` is consumed once, as it comes (Intacct's pages): totals are summed per day on
     the way and only the references seen and the differences are kept, never Intacct's rows.
@@ -188,6 +221,12 @@ def compare(
         tally = divvy_tally[exp.posting_date]
         tally[0] += 1
         tally[1] += exp.amount
+    chain_by_record = {c.record_no: c for c in chain}
+    for link in chain_by_record.values():
+        tally = divvy_tally[link.posting_date]
+        tally[0] += 1
+        tally[1] += link.amount
+    chain_seen: set[str] = set()
     intacct_tally: dict[date, list[Any]] = defaultdict(lambda: [0, ZERO])
     seen: set[str] = set()
     found_differing: dict[str, Difference] = {}
@@ -199,6 +238,12 @@ def compare(
             tally = intacct_tally[posting.posting_date]
             tally[0] += 1
             tally[1] += posting.amount
+        chained = chain_by_record.get(posting.record_no)
+        if chained is not None:
+            chain_seen.add(chained.record_no)
+            if (diff := _chain_differs(chained, posting)) is not None:
+                not_ours.append(diff)
+            continue
         if posting.reference_no and posting.reference_no not in seen:
             seen.add(posting.reference_no)
             ours = expected_by_uuid.get(posting.reference_no)
@@ -246,6 +291,20 @@ def compare(
                     + (f": {exp.note}." if exp.note else "."),
                 )
             )
+    for link in chain_by_record.values():
+        if link.record_no not in chain_seen and link.posting_date in day_set:
+            diffs[link.posting_date].append(
+                Difference(
+                    link.posting_date,
+                    "missing_in_intacct",
+                    link.uuid,
+                    link.record_no,
+                    link.amount,
+                    None,
+                    f"Intacct record {link.record_no} ({link.role} of a change to Divvy "
+                    f"{link.uuid} after posting, {link.amount}) is not on the card that day.",
+                )
+            )
     for got in not_expected:
         diffs[got.posting_date].append(
             Difference(
@@ -260,7 +319,7 @@ def compare(
             )
         )
 
-    result = ReconcileResult()
+    result = ReconcileResult(chain=[c for c in chain if c.posting_date in day_set])
     for day in sorted(day_set):
         divvy_count, divvy_total = divvy_tally.get(day, (0, ZERO))
         intacct_count, intacct_total = intacct_tally.get(day, (0, ZERO))
@@ -300,3 +359,22 @@ def _differs(exp: ExpectedPosting, got: IntacctPosting) -> Difference | None:
             f"Intacct record {got.record_no} is {got.amount}, Divvy says {exp.amount}.",
         )
     return None
+
+
+def _chain_differs(link: ChainRecord, got: IntacctPosting) -> Difference | None:
+    if got.posting_date == link.posting_date and got.amount == link.amount:
+        return None
+    kind: DifferenceKind = (
+        "date_differs" if got.posting_date != link.posting_date else ("amount_differs")
+    )
+    return Difference(
+        got.posting_date,
+        kind,
+        link.uuid,
+        got.record_no,
+        link.amount,
+        got.amount,
+        f"Intacct record {got.record_no} ({link.role} of a change to Divvy {link.uuid} after "
+        f"posting) is {got.amount} on {got.posting_date}; the ledger says {link.amount} on "
+        f"{link.posting_date}.",
+    )

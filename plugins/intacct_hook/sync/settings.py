@@ -52,6 +52,8 @@ RECONCILE_MODES = ("fail", "warn")
 #: What happens to a transaction dated on or before the books-closed date (README, "Closed
 #: periods"; the policy itself is intacct_hook.sync.closed_periods).
 CLOSED_PERIOD_POLICIES = ("fail", "hold", "post_to_first_open_day")
+#: What a later run does with a posted transaction changed in Divvy (sync/recoding.py).
+RECODE_POLICIES = ("reverse_and_repost", "report_only")
 BATCH_SIZE_RANGE = (1, 100)  # Intacct accepts at most 100 functions per request
 LOOKBACK_RANGE = (0, 400)
 EXPIRY_MARGIN_RANGE = (0, 3650)
@@ -110,6 +112,7 @@ class SyncSettings:
     claim_lease_minutes: int = 60
     intacct_concurrency: int = 1
     closed_period_policy: str = "fail"
+    recode_policy: str = "reverse_and_repost"  # issue 11 part 2: sync/recoding.py
     # The dimension push (its own DAG): which dimensions, the GL account filter, dry run.
     dimension_push: DimensionPushSettings = dataclasses.field(
         default_factory=lambda: DimensionPushSettings(), hash=False
@@ -328,6 +331,19 @@ def _reconcile_mode(key: str, value: Any, problems: list[str]) -> Any:
     return value
 
 
+def _recode_policy(key: str, value: Any, problems: list[str]) -> Any:
+    if value not in RECODE_POLICIES:
+        close = difflib.get_close_matches(str(value), RECODE_POLICIES, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        problems.append(
+            f"{key!r} must be one of {', '.join(RECODE_POLICIES)}, got {value!r}; {hint}"
+            "'reverse_and_repost' reverses a posted transaction changed in Divvy and posts the "
+            "new version, 'report_only' only reports the change"
+        )
+        return _INVALID
+    return value
+
+
 def _closed_period_policy(key: str, value: Any, problems: list[str]) -> Any:
     if value not in CLOSED_PERIOD_POLICIES:
         close = difflib.get_close_matches(str(value), CLOSED_PERIOD_POLICIES, n=1)
@@ -539,6 +555,7 @@ _CHECKS = {
     "claim_lease_minutes": _int_in(*CLAIM_LEASE_RANGE),
     "intacct_concurrency": _int_in(*CONCURRENCY_RANGE),
     "closed_period_policy": _closed_period_policy,
+    "recode_policy": _recode_policy,
     "dimension_push": _dimension_push,
     "receipts_enabled": _bool,
     "receipts_max_mb": _number_in(*RECEIPTS_MAX_MB_RANGE),

@@ -31,6 +31,12 @@ Who moves a transaction, and the ledger method (SQL file in ``include/sql/``) th
                                                      and back once the period reopens
             failed  -> held | ready (re-dated)       right after Intacct refused it as a closed
                                                      period; a re-dated one is sent again
+    recode (recode_policy; sync/recoding.py, the task after load):
+            posted  -> posted (replaced)             Divvy changed it after posting: reversed,
+                                                     the new version posted as '<uuid>:v<n>'
+                                                     (recode_transaction; chain in 'recoding')
+            posted  -> skipped                       Divvy declined it after posting: reversed
+                                                     (recode_reversed_transaction)
 
 ``held`` is not re-mapped: staging re-evaluates it each time the extract returns it (while it
 is within the lookback, or after Divvy updates it). A ``failed`` row is re-mapped to ``ready``

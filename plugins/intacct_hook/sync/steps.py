@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
@@ -47,6 +47,7 @@ from intacct_hook.sync.map_inputs import (
     staged_map_input,
     stored_lines,
 )
+from intacct_hook.sync.recoding import chain_for_reconcile
 from intacct_hook.sync.reconcile import (
     ExpectedPosting,
     IntacctPosting,
@@ -997,6 +998,10 @@ def reconcile(
         ExpectedPosting(uuid, day, amount)
         for uuid, day, amount in ledger.expected_amounts(states, days[0], days[-1])
     ]
+    # Re-coding after posting (sync/recoding.py): a re-posted transaction is expected under its
+    # replacement's reference; the original and reversal each change left, by RECORDNO.
+    current, chain = chain_for_reconcile(ledger, days[0], days[-1])
+    expected = [replace(e, uuid=current.get(e.uuid, e.uuid)) for e in expected]
     expected += lost_in_sync(ledger, window, run_id)
     # Streamed page by page (2,000 a read) and compared as it comes: a window's Intacct
     # records are never all held at once.
@@ -1006,7 +1011,7 @@ def reconcile(
             settings.card_account_id, days[0], days[-1], RECONCILE_FIELDS
         )
     )
-    result = compare(expected, actual, days)
+    result = compare(expected, actual, days, chain)
     # Re-dated postings (closed periods) are compared on their posted date; listed as shifts.
     result.shifts = closed_periods.shifts(ledger, states, days[0], days[-1])
     for day in result.days:

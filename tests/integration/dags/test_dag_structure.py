@@ -34,7 +34,7 @@ def preview(bag):
 
 
 def test_the_steps_run_in_one_line(dag):
-    order = ["preflight", "extract", "stage", "map", "load", "reconcile"]
+    order = ["preflight", "extract", "stage", "map", "load", "recode", "reconcile"]
     for upstream, downstream in itertools.pairwise(order):
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
 
@@ -67,7 +67,7 @@ def test_daily_day_long_intervals_one_run_at_a_time(dag):
     assert dag.timezone.name == "America/Chicago"
     assert dag.catchup is False and dag.max_active_runs == 1
     assert dag.get_task("load").max_active_tis_per_dag == 1
-    intacct_tasks = ("preflight", "map", "load", "reconcile")
+    intacct_tasks = ("preflight", "map", "load", "recode", "reconcile")
     assert {dag.get_task(t).pool for t in intacct_tasks} == {"intacct_api"}
     assert dag.get_task("extract").pool == "divvy_api"
     assert dag.default_args["execution_timeout"] == timedelta(hours=1)

@@ -32,6 +32,9 @@ def test_demo_small_week_posts_nothing_new_on_second_pass(airflow_db, tmp_path, 
     # Closed periods: the late purchase of the closed first day posts on the next day, once.
     assert "dated 11/17/2026: Purchased 11/16/2026 (closed period)" in text, text
     assert "the rerun posted 0" in text, text
+    # Re-coding: a posted purchase re-coded in Divvy is reversed and re-posted, once.
+    assert "GL account" in text and "→ 6200" in text, text
+    assert "Reconcile matched: True; chain records net 0.00; the rerun re-posted 0" in text, text
     assert "PROBLEM" not in text and "FAILED" not in text, text
     # Secrets of the sandboxes never reach the printed summary.
     for secret in ("ws-user-pass-0001", "sender-pass-0001", "divvy-token-0001"):

@@ -10,7 +10,7 @@ import pytest
 from e2e_world import noon_utc, task_states, xcom
 
 DAY = date(2026, 11, 17)
-STEPS = ("preflight", "extract", "stage", "map", "load", "reconcile")
+STEPS = ("preflight", "extract", "stage", "map", "load", "recode", "reconcile")
 
 
 def test_normal_day_posts_clears_only_and_reconciles(world):

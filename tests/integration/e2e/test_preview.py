@@ -25,7 +25,7 @@ from e2e_world import (
 from intacct_hook.intacct.request import READ_FUNCTIONS
 
 DAY = date(2026, 11, 17)
-STEPS = ("preflight", "extract", "stage", "map", "load", "reconcile")
+STEPS = ("preflight", "extract", "stage", "map", "load", "recode", "reconcile")
 
 
 def written_functions(world: World, since: int = 0) -> list[str]:

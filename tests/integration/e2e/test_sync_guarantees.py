@@ -76,7 +76,7 @@ def test_broken_setup_stops_the_run_before_anything_is_posted(world, capfd):
 
     states = task_states(dr)
     assert states["preflight"] == "failed"
-    assert {states[t] for t in ("extract", "stage", "map", "load", "reconcile")} == {
+    assert {states[t] for t in ("extract", "stage", "map", "load", "recode", "reconcile")} == {
         "upstream_failed"
     }
     assert world.records() == []
@@ -257,7 +257,16 @@ def test_every_tasks_rendered_template_tab_shows_text_never_an_empty_value(world
             r.task_id: r.rendered_fields
             for r in session.query(RTIF).filter(RTIF.dag_id == dr.dag_id, RTIF.run_id == dr.run_id)
         }
-    assert set(fields) == {"preflight", "extract", "stage", "map", "load", "reconcile", "receipts"}
+    assert set(fields) == {
+        "preflight",
+        "extract",
+        "stage",
+        "map",
+        "load",
+        "recode",
+        "reconcile",
+        "receipts",
+    }
     for task_id, rendered in fields.items():
         for name, value in rendered.items():
             assert isinstance(value, str) and value.strip(), (task_id, name, value)

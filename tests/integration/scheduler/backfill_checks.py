@@ -24,7 +24,7 @@ from intacct_hook.divvy.records import DivvyTransaction
 from intacct_hook.sync.report import format_table
 from intacct_hook.sync.translation import decide
 
-STEPS = ("preflight", "extract", "stage", "map", "load", "reconcile")
+STEPS = ("preflight", "extract", "stage", "map", "load", "recode", "reconcile")
 BACKFILL_TIMEOUT_SECONDS = 900
 CARD = "Divvy CC Object"
 COMPANY = "ACME-DEMO"

@@ -42,6 +42,7 @@ OPERATORS = {
     "stage": (ops.StageTransactionsOperator, "stage"),
     "map": (ops.MapTransactionsOperator, "map_transactions"),
     "load": (ops.IntacctLoadOperator, "load"),
+    "recode": (ops.IntacctRecodeOperator, "recode"),
     "reconcile": (ops.IntacctReconcileOperator, "reconcile"),
     "receipts": (ops.IntacctReceiptsOperator, "attach_receipts"),
 }
@@ -142,6 +143,17 @@ def test_the_ledger_statements_are_the_ones_each_step_writes_with():
             "closed_period_annotate",
             "closed_period_unannotate",
         ),
+        "recode": (
+            "recoding_open",
+            "recoding_reversed",
+            "recoding_refused",
+            "recoding_replaced",
+            "recode_transaction",
+            "recode_reversed_transaction",
+            "recode_unchanged",
+            "delete_mapped_lines",
+            "insert_mapped_line",
+        ),
         "reconcile": (
             "record_reconciliation",
             "delete_reconciliation_differences",
@@ -151,6 +163,12 @@ def test_the_ledger_statements_are_the_ones_each_step_writes_with():
         ),
         "receipts": ("record_receipt_attachment",),
     }
+
+
+def test_the_recode_step_shows_the_statements_its_domain_module_writes_with():
+    from intacct_hook.sync.recoding import STATEMENTS
+
+    assert ops.IntacctRecodeOperator.ledger_statements == STATEMENTS
 
 
 def test_every_statement_that_writes_the_ledger_is_shown_by_the_step_that_runs_it():
@@ -195,6 +213,7 @@ def test_each_task_holds_the_pool_of_the_api_it_calls():
             "stage": "default_pool",
             "map": "intacct_api",
             "load": "intacct_api",
+            "recode": "intacct_api",
             "reconcile": "intacct_api",
             # Mostly Divvy reads, but its writes go to Intacct, whose concurrency is the scarce one.
             "receipts": "intacct_api",

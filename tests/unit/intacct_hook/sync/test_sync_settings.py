@@ -34,6 +34,7 @@ INVALID = {
     "ledger_conn_id": ("", "non-empty string or null"),
     "ledger_path": ("", "non-empty string"),
     "closed_period_policy": ("hold_it", "did you mean 'hold'?"),
+    "recode_policy": ("report", "did you mean 'report_only'?"),
     "dimension_push": ({"dimensions": ["gl"]}, "dimension_push.dimensions has unknown 'gl'"),
     "receipts_enabled": ("true", "true or false"),
     "receipts_max_mb": (0, "from 0.001 to 100"),
@@ -78,6 +79,7 @@ def test_empty_variable_means_the_setup_guide_defaults(value):
     assert s.allow_foreign_currency is False
     assert s.reconcile_mode == "fail"
     assert s.closed_period_policy == "fail"  # as before the policy existed
+    assert s.recode_policy == "reverse_and_repost"
     assert dict(s.custom_field_names) == {
         "gl_account": "GL Account",
         "location": "Location",

@@ -1,0 +1,704 @@
+"""Re-coding after posting (issue 11 part 2; README "Re-coding after posting").
+
+A posted transaction that Divvy changes afterwards (its coding, amount or date: Divvy bumps
+``updatedTime``) is found by a later run: stage never touches a posted row, so the ledger still
+holds what was posted, and this step compares it with the version this run's extract landed.
+``settings.recode_policy``:
+
+``reverse_and_repost`` (default)
+    ``reverse_cctransaction`` on the original date when its period is open, else on the day of
+    the change (at the earliest the first open day), then the new version is posted under the
+    reference number ``<uuid>:v<n>`` (n = 2 for the first change) with the attempt-scoped
+    control ID :func:`~intacct_hook.intacct.records.control_id_for` derives from it. The
+    load's exactly-once lookup (RECORDID = uuid) can therefore never take a replacement for
+    the reversed original, nor the reverse: each version has its own reference, and the
+    reversal carries its original's. A transaction Divvy declined after posting is reversed
+    only, and becomes ``skipped``.
+``report_only``
+    The change is recorded (once per Divvy version) and reported; Intacct is not touched.
+
+The chain lives in the ledger table ``recoding`` (``schema_recoding.sql``), one row per change:
+original → reversal → replacement. Exactly once: the row is committed (``reversing``) before
+the reversal is sent, and before reversing, the original is read back: a ``REVERSALKEY``
+means a run stopped after Intacct reversed it, and that reversal is recorded instead of a
+second one. The replacement is sent with a lookup by its reference first
+(``check_first=True``), so a run stopped after Intacct posted it adopts it. Every run resumes
+the open rows first.
+
+A change that makes the new version unpostable for now (held, unmapped) is reported and left:
+Intacct keeps the posted version until the new one can be posted. An update that changes none
+of the compared facts (a note, a receipt, Divvy's sync status) only records the new version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from intacct_hook.intacct.errors import IntacctError
+from intacct_hook.intacct.records import CCTransaction, RecordOutcome, UnpostableRecord
+from intacct_hook.intacct.text import fit, xml_safe
+from intacct_hook.sync.closed_periods import read_closed_through
+from intacct_hook.sync.ledger import Ledger, MappedLine
+from intacct_hook.sync.map_inputs import line_inputs, stored_lines
+from intacct_hook.sync.reconcile import ChainRecord
+from intacct_hook.sync.settings import SyncSettings
+from intacct_hook.sync.translation import (
+    build_cctransaction,
+    decide,
+    posting_date,
+    rules_from_settings,
+    transaction_from_payload,
+)
+
+log = logging.getLogger(__name__)
+
+REPOST, REPORT_ONLY = "reverse_and_repost", "report_only"
+#: The Divvy types that end a posted transaction: reversed without a replacement.
+ENDING_TYPES = ("DECLINE",)
+#: Coding compared per line, in line order, with the amount.
+_CODING = ("gl_account_no", "location_id", "department_id", "class_id", "project_id")
+_NAMES = {
+    "gl_account_no": "GL account",
+    "location_id": "location",
+    "department_id": "department",
+    "class_id": "class",
+    "project_id": "project",
+}
+#: The ledger statements this step writes with (the operator lists them for the UI).
+STATEMENTS = (
+    "recoding_open",
+    "recoding_reversed",
+    "recoding_refused",
+    "recoding_replaced",
+    "recode_transaction",
+    "recode_reversed_transaction",
+    "recode_unchanged",
+    "delete_mapped_lines",
+    "insert_mapped_line",
+)
+
+
+class Recoder(Protocol):
+    """The Intacct side (the real hook): read back, reverse, post, books-closed date."""
+
+    def read(
+        self, obj: str, keys: Iterable[str | int], fields: Sequence[str] = ...
+    ) -> list[dict]: ...
+
+    def reverse_cctransaction(
+        self, record_no: str | int, date_reversed: date, memo: str | None = None
+    ) -> str: ...
+
+    def record_cctransactions(
+        self, txns: Sequence[CCTransaction], *, check_first: bool = False
+    ) -> list[RecordOutcome]: ...
+
+    def get_books_closed_through(self) -> date | None: ...
+
+
+@dataclass(frozen=True)
+class Link:
+    """One row of the ledger table ``recoding``: one change and what it did in Intacct."""
+
+    uuid: str
+    seq: int
+    divvy_updated_time: str
+    change: str
+    status: str  # reported | reversing | reversed | replaced | done
+    original_reference: str
+    original_record_no: str
+    original_date: str
+    original_amount: str
+    reversal_date: str | None = None
+    reversal_record_no: str | None = None
+    replacement_reference: str | None = None
+    replacement_date: str | None = None
+    purchase_date: str | None = None
+    replacement_amount: str | None = None
+    replacement_lines: str | None = None
+    transaction_type: str | None = None
+    merchant: str | None = None
+    replacement_record_no: str | None = None
+    replacement_control_id: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    run_id: str = ""
+    detected_at: str = ""
+    updated_at: str = ""
+
+    def text(self) -> str:
+        """The chain as people read it: original → reversal → replacement."""
+        ref = "" if self.original_reference == self.uuid else f"{self.original_reference} "
+        out = (
+            f"{self.uuid}: {self.change}; {ref}record "
+            f"{self.original_record_no} ({self.original_amount} on {self.original_date})"
+        )
+        if self.reversal_record_no:
+            out += f" → reversal {self.reversal_record_no} on {self.reversal_date}"
+        if self.replacement_record_no:
+            out += (
+                f" → {(self.replacement_reference or '').removeprefix(self.uuid)} record "
+                f"{self.replacement_record_no} "
+                f"({self.replacement_amount} on {self.replacement_date})"
+            )
+        return out
+
+
+def version_reference(uuid: str, version: int) -> str:
+    """Intacct's reference number (RECORDID) of version ``version`` of a Divvy transaction: the
+    uuid itself for the first posting, ``<uuid>:v<n>`` for each replacement. ``:`` is in the
+    reference alphabet :func:`control_id_for` keeps readable and is never in a Divvy uuid."""
+    return uuid if version == 1 else f"{uuid}:v{version}"
+
+
+@dataclass
+class RecodeReport:
+    policy: str
+    dry_run: bool = False
+    examined: int = 0  # posted transactions this run's extract read again, updated in Divvy
+    unchanged: int = 0  # updated, but nothing posted changed
+    reported: list[str] = field(default_factory=list)  # report_only, and a preview
+    reversed: list[str] = field(default_factory=list)  # declined: reversed only
+    reposted: list[str] = field(default_factory=list)  # full chains completed this run
+    waiting: list[str] = field(default_factory=list)  # the new version cannot post yet
+    failures: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy,
+            "preview": self.dry_run,
+            "examined": self.examined,
+            "unchanged": self.unchanged,
+            "reported": len(self.reported),
+            "reversed": len(self.reversed),
+            "reposted": len(self.reposted),
+            "waiting": len(self.waiting),
+            "failed": len(self.failures),
+            "changes": (self.reposted + self.reversed + self.reported + self.waiting)[:20],
+        }
+
+
+@dataclass(frozen=True)
+class _Change:
+    """What a new Divvy version of a posted transaction asks for."""
+
+    kind: str  # unchanged | repost | reverse | wait
+    text: str
+    updated_time: str
+    updated: datetime | None = None
+    purchase: date | None = None
+    amount: Decimal | None = None
+    lines: tuple[dict[str, Any], ...] = ()
+    transaction_type: str | None = None
+    merchant: str | None = None
+
+
+class _Posting:
+    """The ``PostingRow`` of a replacement (``build_cctransaction`` reads these four)."""
+
+    def __init__(self, uuid: str, day: date, merchant: str | None, attempts: int) -> None:
+        self.uuid = uuid
+        self.posting_date = day
+        self.merchant = merchant
+        self.failed_attempts = attempts
+
+
+def recode(
+    intacct: Recoder,
+    ledger: Ledger,
+    settings: SyncSettings,
+    run_id: str,
+    *,
+    mapper: Callable[[], Any],
+    dry_run: bool = False,
+) -> RecodeReport:
+    """Find the posted transactions Divvy changed (in this run's landing) and apply
+    ``settings.recode_policy``; resume the changes a previous run left open first.
+
+    ``mapper`` makes the map step's coder (a ``StoredMapper`` with Intacct's facts); it is
+    called only when some posted transaction was updated in Divvy, so a run with no change
+    reads nothing more from Intacct.
+    """
+    report = RecodeReport(settings.recode_policy, dry_run)
+    closed: list[date | None] = []  # read once, when a date is first needed
+
+    def closed_through() -> date | None:
+        if not closed:
+            closed.append(read_closed_through(intacct)[0])
+        return closed[0]
+
+    if not dry_run:
+        for link in _open_links(ledger):
+            _advance(intacct, ledger, settings, run_id, link, report)
+        for row in _reinstated(ledger):
+            link = _open_reinstated(ledger, row, run_id, closed_through())
+            _advance(intacct, ledger, settings, run_id, link, report)
+    coder = None
+    for row, txn_text in _candidates(ledger, run_id):
+        found = _updated(row, txn_text, settings)
+        if found is None:
+            continue
+        report.examined += 1
+        if coder is None:
+            coder = mapper()
+        change = _compare(ledger, row, found, settings, coder)
+        uuid = row["uuid"]
+        if change.kind == "unchanged":
+            report.unchanged += 1
+            if not dry_run:
+                _write(ledger, "recode_unchanged", uuid=uuid, updated_time=change.updated_time)
+            continue
+        if change.kind == "wait":
+            report.waiting.append(f"{uuid}: {change.text}")
+            continue
+        links = _links(ledger, [uuid])
+        if any(lk.status in ("reversing", "reversed") for lk in links):
+            continue  # resumed above; its newer version is looked at once it is done
+        if dry_run or settings.recode_policy == REPORT_ONLY:
+            if (
+                not any(
+                    lk.divvy_updated_time == change.updated_time and lk.status == "reported"
+                    for lk in links
+                )
+                and not dry_run
+            ):
+                _open(ledger, row, change, links, run_id, "reported", None, None)
+            report.reported.append(f"{uuid}: {change.text} (not reversed: {_why_not(dry_run)})")
+            continue
+        reversal_date, replacement_date = _dates(row, change, closed_through(), settings.timezone)
+        link = _open(ledger, row, change, links, run_id, "reversing", reversal_date,
+                     replacement_date)  # fmt: skip
+        _advance(intacct, ledger, settings, run_id, link, report)
+    for line in report.reported + report.waiting:
+        log.warning("Changed in Divvy after posting: %s", line)
+    return report
+
+
+def _why_not(dry_run: bool) -> str:
+    return "preview" if dry_run else "recode_policy report_only"
+
+
+# --- finding changes ---------------------------------------------------------------------------
+
+
+def _candidates(ledger: Ledger, run_id: str) -> list[tuple[dict[str, Any], str]]:
+    # Read whole before anything is written: only rows whose text changed come back (few), and
+    # no read cursor stays open across the step's write transactions.
+    with ledger.engine.connect() as conn:
+        result = conn.execute(ledger._stmt("select_recode_candidates"), {"run_id": run_id})
+        return [(dict(r), r["payload"]) for r in result.mappings()]
+
+
+def _updated(row: Mapping[str, Any], landed: str, settings: SyncSettings) -> Any:
+    """The landed Divvy transaction when Divvy updated it after the version posted."""
+    try:
+        txn = transaction_from_payload(json.loads(landed))
+    except Exception:  # stage names unreadable payloads; nothing to compare here
+        return None
+    if txn.updated_time is None:
+        return None
+    if row["updated_time"] is not None:
+        try:
+            known = datetime.fromisoformat(row["updated_time"])
+        except ValueError:
+            known = None
+        if known is not None and txn.updated_time <= known:
+            return None
+    return txn
+
+
+def _compare(
+    ledger: Ledger, row: Mapping[str, Any], txn: Any, settings: SyncSettings, coder: Any
+) -> _Change:
+    uuid = row["uuid"]
+    updated = txn.updated_time.isoformat()
+    decision = decide(txn, rules_from_settings(settings))
+    kind = str(txn.raw_transaction_type).upper()
+    merchant = txn.merchant_name or txn.raw_merchant_name
+    merchant = (xml_safe(merchant).strip() or None) if merchant else None
+    if decision.action == "skip":
+        if kind in ENDING_TYPES:
+            return _Change("reverse", f"now {kind} in Divvy", updated, txn.updated_time)
+        return _Change("wait", f"not postable any more ({decision.reason})", updated)
+    if decision.action == "hold":
+        return _Change("wait", f"the new version is held: {decision.reason}", updated)
+    try:
+        purchase = posting_date(txn, settings.timezone)
+    except OverflowError:
+        return _Change("wait", "the new date has no local date", updated)
+    verdict = coder.verdict(uuid, stored_lines(line_inputs(txn)))
+    if verdict.reason is not None:
+        return _Change("wait", f"the new version is unmapped: {verdict.reason}", updated)
+    new = [(*tuple(ln.get(k) for k in _CODING), Decimal(ln["amount"])) for ln in verdict.lines]
+    posted_lines = ledger.mapped_lines([uuid])[uuid]
+    old = [(*tuple(getattr(ln, k) for k in _CODING), ln.amount) for ln in posted_lines]
+    was = date.fromisoformat(row["original_posting_date"] or row["posting_date"])
+    parts = []
+    old_total, new_total = Decimal(row["amount"]), Decimal(txn.amount)
+    if old_total != new_total:
+        parts.append(f"amount {old_total} → {new_total}")
+    if was != purchase:
+        parts.append(f"date {was} → {purchase}")
+    for i, key in enumerate(_CODING):
+        before = ",".join(str(v[i]) for v in old if v[i])
+        after = ",".join(str(v[i]) for v in new if v[i])
+        if before != after:
+            parts.append(f"{_NAMES[key]} {before or '-'} → {after or '-'}")
+    if not parts and old != new:
+        parts.append("line amounts")
+    if not parts:
+        return _Change("unchanged", "", updated)
+    return _Change(
+        "repost",
+        fit("; ".join(parts), 500),
+        updated,
+        txn.updated_time,
+        purchase,
+        new_total,
+        tuple(verdict.lines),
+        xml_safe(str(txn.raw_transaction_type)),
+        merchant,
+    )
+
+
+def _dates(
+    row: Mapping[str, Any], change: _Change, closed: date | None, timezone: str
+) -> tuple[date, date | None]:
+    """The reversal's date (the original's when its period is open, else the day of the change,
+    at the earliest the first open day and never before the original) and the replacement's (its
+    purchase date, or the first open day when that is closed)."""
+    original = date.fromisoformat(row["posting_date"])
+
+    def is_open(day: date) -> bool:
+        return closed is None or day > closed
+
+    if is_open(original):
+        reversal = original
+    else:
+        assert closed is not None
+        changed = _local_day(change.updated, timezone) if change.updated else original
+        reversal = max(changed, closed + timedelta(days=1), original)
+    replacement = change.purchase
+    if replacement is not None and not is_open(replacement):
+        assert closed is not None
+        replacement = closed + timedelta(days=1)
+    return reversal, replacement
+
+
+def _local_day(moment: datetime, timezone: str) -> date:
+    return moment.astimezone(ZoneInfo(timezone)).date()
+
+
+# --- the chain in the ledger --------------------------------------------------------------------
+
+
+def _links(ledger: Ledger, uuids: Sequence[str]) -> list[Link]:
+    with ledger.engine.connect() as conn:
+        result = conn.execute(ledger._stmt("select_recodings", "uuids"), {"uuids": list(uuids)})
+        return [Link(**dict(r)) for r in result.mappings()]
+
+
+def _open_links(ledger: Ledger) -> list[Link]:
+    with ledger.engine.connect() as conn:
+        return [
+            Link(**dict(r)) for r in conn.execute(ledger._stmt("select_open_recodings")).mappings()
+        ]
+
+
+def links(ledger: Ledger, uuids: Sequence[str]) -> list[Link]:
+    """The chain of each given transaction, in order (for reports and tests)."""
+    return _links(ledger, uuids)
+
+
+def _write(ledger: Ledger, name: str, **params: Any) -> int:
+    with ledger._write() as conn:
+        return conn.execute(ledger._stmt(name), {**params, "now": ledger.now()}).rowcount
+
+
+def _open(
+    ledger: Ledger,
+    row: Mapping[str, Any],
+    change: _Change,
+    previous: Sequence[Link],
+    run_id: str,
+    status: str,
+    reversal_date: date | None,
+    replacement_date: date | None,
+) -> Link:
+    uuid = row["uuid"]
+    done = [lk for lk in previous if lk.status == "replaced"]
+    version = 1 + len(done)
+    original = done[-1].replacement_reference if done else uuid
+    seq = 1 + max((lk.seq for lk in previous), default=0)
+    repost = change.kind == "repost"
+    params = {
+        "uuid": uuid,
+        "seq": seq,
+        "divvy_updated_time": change.updated_time,
+        "change": change.text,
+        "status": status,
+        "original_reference": original,
+        "original_record_no": row["intacct_record_no"],
+        "original_date": row["posting_date"],
+        "original_amount": row["amount"],
+        "reversal_date": reversal_date.isoformat() if reversal_date else None,
+        "reversal_record_no": None,
+        "replacement_reference": version_reference(uuid, version + 1) if repost else None,
+        "replacement_date": replacement_date.isoformat() if repost and replacement_date else None,
+        "purchase_date": change.purchase.isoformat() if change.purchase else None,
+        "replacement_amount": format(change.amount, "f") if change.amount is not None else None,
+        "replacement_lines": json.dumps(list(change.lines), sort_keys=True) if repost else None,
+        "transaction_type": change.transaction_type,
+        "merchant": change.merchant,
+        "run_id": run_id,
+    }
+    _write(ledger, "recoding_open", **params)
+    [link] = [lk for lk in _links(ledger, [uuid]) if lk.seq == seq]
+    return link
+
+
+def _reinstated(ledger: Ledger) -> list[dict[str, Any]]:
+    with ledger.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(ledger._stmt("select_reinstated")).mappings()]
+
+
+def _open_reinstated(
+    ledger: Ledger, row: Mapping[str, Any], run_id: str, closed: date | None
+) -> Link:
+    """A declined transaction, reversed, that Divvy charged again: the load recorded one of its
+    chain's records as posted (found under the plain uuid). A link that starts ``reversed``
+    (the last one's original and reversal: nothing more to reverse) posts the charge as the
+    next version, with the lines the map step gave it."""
+    uuid = row["uuid"]
+    previous = _links(ledger, [uuid])
+    ended = [lk for lk in previous if lk.status == "done"][-1]
+    replaced = [lk for lk in previous if lk.status == "replaced"]
+    purchase = date.fromisoformat(row["posting_date"])
+    day = purchase if closed is None or purchase > closed else closed + timedelta(days=1)
+    lines = [
+        {
+            **{f.name: getattr(ln, f.name) for f in dataclasses.fields(MappedLine)},
+            "amount": format(ln.amount, "f"),
+        }
+        for ln in ledger.mapped_lines([uuid])[uuid]
+    ]
+    seq = 1 + max(lk.seq for lk in previous)
+    _write(
+        ledger,
+        "recoding_open",
+        uuid=uuid,
+        seq=seq,
+        divvy_updated_time=row["updated_time"] or ended.divvy_updated_time,
+        change=f"charged again in Divvy after the {ended.change.removeprefix('now ')} was reversed",
+        status="reversed",
+        original_reference=ended.original_reference,
+        original_record_no=ended.original_record_no,
+        original_date=ended.original_date,
+        original_amount=ended.original_amount,
+        reversal_date=ended.reversal_date,
+        reversal_record_no=ended.reversal_record_no,
+        replacement_reference=version_reference(uuid, 2 + len(replaced)),
+        replacement_date=day.isoformat(),
+        purchase_date=purchase.isoformat(),
+        replacement_amount=row["amount"],
+        replacement_lines=json.dumps(lines, sort_keys=True),
+        transaction_type=row["transaction_type"],
+        merchant=row["merchant"],
+        run_id=run_id,
+    )
+    [link] = [lk for lk in _links(ledger, [uuid]) if lk.seq == seq]
+    return link
+
+
+# --- acting in Intacct ---------------------------------------------------------------------------
+
+
+def _advance(
+    intacct: Recoder,
+    ledger: Ledger,
+    settings: SyncSettings,
+    run_id: str,
+    link: Link,
+    report: RecodeReport,
+) -> None:
+    """Take one open link as far as it goes: the reversal, then the replacement."""
+    try:
+        if link.status == "reversing":
+            link = _reverse(intacct, ledger, run_id, link)
+            if link.status == "done":
+                report.reversed.append(link.text())
+                return
+        if link.status == "reversed":
+            link = _replace(intacct, ledger, settings, run_id, link)
+            if link.status == "replaced":
+                report.reposted.append(link.text())
+    except (IntacctError, UnpostableRecord) as exc:
+        message = fit(xml_safe(str(exc)), 500)
+        if link.status == "reversed":
+            _write(ledger, "recoding_refused", uuid=link.uuid, seq=link.seq, last_error=message)
+        report.failures.append(f"{link.uuid}: {link.change}: {message}")
+        log.warning("Re-coding %s (%s) stopped: %s", link.uuid, link.change, message)
+
+
+def _reverse(intacct: Recoder, ledger: Ledger, run_id: str, link: Link) -> Link:
+    # A run stopped after Intacct reversed it but before the ledger said so: look first. All
+    # fields ("*"): REVERSALKEY is only partially verified, and naming a field Intacct does not
+    # know would fail the read (without it Intacct refuses a second reversal instead).
+    [original] = intacct.read("CCTRANSACTION", [link.original_record_no]) or [{}]
+    reversal_no = str(original.get("REVERSALKEY") or "")
+    day = date.fromisoformat(link.reversal_date or link.original_date)
+    if not reversal_no:
+        memo = fit(xml_safe(f"Divvy {link.uuid} changed after posting: {link.change}"), 1000)
+        reversal_no = intacct.reverse_cctransaction(link.original_record_no, day, memo=memo)
+    else:
+        log.info("Reversal of %s found in Intacct: %s", link.original_record_no, reversal_no)
+    status = "reversed" if link.replacement_reference else "done"
+    with ledger._write() as conn:
+        now = ledger.now()
+        params = {
+            "uuid": link.uuid,
+            "seq": link.seq,
+            "status": status,
+            "reversal_record_no": reversal_no,
+            "reversal_date": day.isoformat(),
+            "now": now,
+        }
+        conn.execute(ledger._stmt("recoding_reversed"), params)
+        if status == "done":
+            conn.execute(
+                ledger._stmt("recode_reversed_transaction"),
+                {
+                    "uuid": link.uuid,
+                    "reason": fit(
+                        f"Reversed in Intacct after posting (record {reversal_no} reverses "
+                        f"{link.original_record_no}): {link.change}",
+                        1000,
+                    ),
+                    "updated_time": link.divvy_updated_time,
+                    "run_id": run_id,
+                    "now": now,
+                },
+            )
+    return dataclasses.replace(
+        link, status=status, reversal_record_no=reversal_no, reversal_date=day.isoformat()
+    )
+
+
+def _replace(
+    intacct: Recoder, ledger: Ledger, settings: SyncSettings, run_id: str, link: Link
+) -> Link:
+    assert link.replacement_reference and link.replacement_lines and link.replacement_date
+    lines = [_mapped(ln) for ln in json.loads(link.replacement_lines)]
+    day = date.fromisoformat(link.replacement_date)
+    built = build_cctransaction(
+        _Posting(link.uuid, day, link.merchant, link.attempts), lines, settings
+    )
+    txn = dataclasses.replace(built, reference_no=link.replacement_reference)
+    [outcome] = intacct.record_cctransactions([txn], check_first=True)
+    if not outcome.ok:
+        assert outcome.error is not None
+        raise outcome.error
+    purchase = link.purchase_date
+    with ledger._write() as conn:
+        now = ledger.now()
+        conn.execute(
+            ledger._stmt("recoding_replaced"),
+            {
+                "uuid": link.uuid,
+                "seq": link.seq,
+                "record_no": outcome.record_no,
+                "control_id": outcome.control_id,
+                "now": now,
+            },
+        )
+        changed = conn.execute(
+            ledger._stmt("recode_transaction"),
+            {
+                "uuid": link.uuid,
+                "amount": link.replacement_amount,
+                "posting_date": day.isoformat(),
+                "original_posting_date": purchase if purchase != day.isoformat() else None,
+                "updated_time": link.divvy_updated_time,
+                "transaction_type": link.transaction_type,
+                "merchant": link.merchant,
+                "record_no": outcome.record_no,
+                "control_id": outcome.control_id,
+                "run_id": run_id,
+                "now": now,
+            },
+        ).rowcount
+        if changed == 1:
+            conn.execute(ledger._stmt("delete_mapped_lines", "uuids"), {"uuids": [link.uuid]})
+            conn.execute(
+                ledger._stmt("insert_mapped_line"),
+                [
+                    {**ln, "uuid": link.uuid, "now": now}
+                    for ln in json.loads(link.replacement_lines)
+                ],
+            )
+    return dataclasses.replace(
+        link,
+        status="replaced",
+        replacement_record_no=outcome.record_no,
+        replacement_control_id=outcome.control_id,
+    )
+
+
+def _mapped(line: Mapping[str, Any]) -> MappedLine:
+    fields = {f.name for f in dataclasses.fields(MappedLine)}
+    values = {k: v for k, v in line.items() if k in fields}
+    values["amount"] = Decimal(values["amount"])
+    return MappedLine(**values)
+
+
+# --- reconcile ---------------------------------------------------------------------------------
+
+
+def chain_for_reconcile(
+    ledger: Ledger, date_from: date, date_to: date
+) -> tuple[dict[str, str], list[ChainRecord]]:
+    """What reconcile needs of the chains: the current reference number of each re-posted
+    transaction (its replacement's), and every original and reversal dated in the window,
+    expected in Intacct by RECORDNO (they net to zero per change)."""
+    current: dict[str, str] = {}
+    records: dict[str, ChainRecord] = {}  # by RECORDNO: a re-charge's link repeats its chain
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(ledger._stmt("select_recoding_chain")).mappings().all()
+    for r in rows:
+        if r["status"] == "replaced" and r["replacement_reference"]:
+            current[r["uuid"]] = r["replacement_reference"]
+        if not r["reversal_record_no"]:
+            continue
+        amount = Decimal(r["original_amount"])
+        original = date.fromisoformat(r["original_date"])
+        if date_from <= original <= date_to:
+            records[r["original_record_no"]] = ChainRecord(
+                r["original_record_no"], r["uuid"], "original", original, amount
+            )
+        reversed_on = date.fromisoformat(r["reversal_date"])
+        if date_from <= reversed_on <= date_to:
+            records[r["reversal_record_no"]] = ChainRecord(
+                r["reversal_record_no"], r["uuid"], "reversal", reversed_on, -amount
+            )
+    return current, list(records.values())
+
+
+__all__ = [
+    "REPORT_ONLY",
+    "REPOST",
+    "STATEMENTS",
+    "Link",
+    "RecodeReport",
+    "chain_for_reconcile",
+    "links",
+    "recode",
+    "version_reference",
+]
