@@ -46,7 +46,7 @@ from intacct_hook.intacct.errors import IntacctError
 from intacct_hook.intacct.records import CCTransaction, RecordOutcome, UnpostableRecord
 from intacct_hook.intacct.text import fit, xml_safe
 from intacct_hook.sync.closed_periods import read_closed_through
-from intacct_hook.sync.ledger import Ledger, MappedLine
+from intacct_hook.sync.ledger import MAPPED_LINE_PARAMS, Ledger, MappedLine
 from intacct_hook.sync.map_inputs import line_inputs, stored_lines
 from intacct_hook.sync.reconcile import ChainRecord
 from intacct_hook.sync.settings import SyncSettings
@@ -337,7 +337,10 @@ def _compare(
     verdict = coder.verdict(uuid, stored_lines(line_inputs(txn)))
     if verdict.reason is not None:
         return _Change("wait", f"the new version is unmapped: {verdict.reason}", updated)
-    new = [(*tuple(ln.get(k) for k in _CODING), Decimal(ln["amount"])) for ln in verdict.lines]
+    # The coder hands lines as MAPPED_LINE_PARAMS tuples (uuid first); the chain stores them
+    # as JSON objects keyed by the line's fields.
+    lines = [dict(zip(MAPPED_LINE_PARAMS[1:], ln[1:], strict=True)) for ln in verdict.lines]
+    new = [(*tuple(ln.get(k) for k in _CODING), Decimal(ln["amount"])) for ln in lines]
     posted_lines = ledger.mapped_lines([uuid])[uuid]
     old = [(*tuple(getattr(ln, k) for k in _CODING), ln.amount) for ln in posted_lines]
     was = date.fromisoformat(row["original_posting_date"] or row["posting_date"])
@@ -363,7 +366,7 @@ def _compare(
         txn.updated_time,
         purchase,
         new_total,
-        tuple(verdict.lines),
+        tuple(lines),
         xml_safe(str(txn.raw_transaction_type)),
         merchant,
     )

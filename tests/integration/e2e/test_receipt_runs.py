@@ -167,7 +167,7 @@ def test_a_failed_download_fails_only_the_receipts_task_and_a_later_run_attaches
     states = task_states(first)
     assert states["receipts"] == "failed"
     assert {k: v for k, v in states.items() if k != "receipts"} == dict.fromkeys(
-        ("preflight", "extract", "stage", "map", "load", "reconcile"), "success"
+        ("preflight", "extract", "stage", "map", "load", "recode", "reconcile"), "success"
     )
     assert [r["RECORDID"] for r in world.records()] == [txn["uuid"]]
     assert world.gw.supdocs() == []
