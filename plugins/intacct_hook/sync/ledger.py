@@ -61,6 +61,9 @@ _ADDED_COLUMNS = {
     "divvy_transaction": ("claim_run_id", "claim_owner", "claim_expires_at"),
 }
 
+# The column the Divvy JSON lived in before it got its own table (divvy_payload).
+_PAYLOAD_COLUMN = "raw_payload"
+
 DIFFERENCE_KINDS = ("missing_in_intacct", "extra_in_intacct", "amount_differs", "date_differs")
 
 _MIN_DATE = "0001-01-01"
@@ -303,7 +306,9 @@ class Ledger:
         return conn.exec_driver_sql(text, rows).rowcount
 
     def ensure_schema(self) -> None:
-        """Create the tables and indexes that do not exist yet (idempotent)."""
+        """Create the tables and indexes that do not exist yet, and bring a ledger created by
+        an earlier release up to date in place (idempotent; each upgrade in this one
+        transaction, so a failure leaves the ledger as it was)."""
         with self._write() as conn:
             for statement in split_statements(self.sql("schema")):
                 conn.execute(sa.text(statement))
@@ -314,6 +319,32 @@ class Ledger:
                     if column not in have:
                         # Names come from the constant above, never from input.
                         conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} TEXT"))
+            if _PAYLOAD_COLUMN in {c["name"] for c in inspector.get_columns("divvy_transaction")}:
+                self._move_payloads(conn)
+
+    def _move_payloads(self, conn: Connection) -> None:
+        """Move the Divvy JSON of a ledger created before ``divvy_payload`` existed out of
+        ``divvy_transaction`` into that table, then drop the old column (issue 10: the load's
+        writes rewrote every claimed row with its ~3 KB of JSON)."""
+        if self.engine.dialect.name == "postgresql":
+            # Two tasks upgrading at once: the second waits here, then finds nothing to move.
+            conn.execute(sa.text("LOCK TABLE divvy_transaction IN ACCESS EXCLUSIVE MODE"))
+            columns = sa.inspect(conn).get_columns("divvy_transaction")
+            if _PAYLOAD_COLUMN not in {c["name"] for c in columns}:
+                return
+        moved = conn.execute(
+            sa.text(
+                "INSERT INTO divvy_payload (uuid, raw_payload) "
+                "SELECT uuid, raw_payload FROM divvy_transaction WHERE true "
+                "ON CONFLICT (uuid) DO NOTHING"
+            )
+        ).rowcount
+        # SQLite (3.35 and later) rewrites the table without the column, in this transaction.
+        conn.execute(sa.text("ALTER TABLE divvy_transaction DROP COLUMN raw_payload"))
+        log.warning(
+            "Upgraded the sync ledger: moved %d Divvy payloads into the divvy_payload table.",
+            moved,
+        )
 
     def is_empty(self) -> bool:
         """True when the ledger holds no transaction at all (new, or emptied)."""
@@ -479,6 +510,7 @@ class Ledger:
                 # One executemany per statement: a round trip per row dominated on PostgreSQL.
                 if upserts:
                     conn.execute(upsert, list(upserts.values()))
+                    conn.execute(self._stmt("stage_payload"), list(upserts.values()))
                     conn.execute(self._stmt("stage_map_input"), list(upserts.values()))
                 restaged = [{"uuid": u} for u in upserts if existing.get(u) is not None]
                 if restaged:
@@ -1216,5 +1248,6 @@ def _ledger_row(r: sa.RowMapping) -> LedgerRow:
     fields = dict(r)
     fields["amount"] = Decimal(fields["amount"])
     fields["posting_date"] = dt.date.fromisoformat(fields["posting_date"])
-    fields["raw_payload"] = json.loads(fields["raw_payload"])
+    payload = fields["raw_payload"]
+    fields["raw_payload"] = {} if payload is None else json.loads(payload)
     return LedgerRow(**fields)
