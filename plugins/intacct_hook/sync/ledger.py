@@ -29,6 +29,7 @@ import itertools
 import json
 import logging
 import pathlib
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -238,6 +239,7 @@ class Ledger:
         # Each statement is read and parsed once: reading the file and building the text
         # clause on every call cost more than many of the statements themselves.
         self._statements: dict[tuple[str, tuple[str, ...]], sa.TextClause] = {}
+        self._driver_texts: dict[tuple[str, tuple[str, ...]], str] = {}
 
     @classmethod
     def from_url(
@@ -285,6 +287,7 @@ class Ledger:
             raise ValueError(f"no SQL file {name}.sql to override in {self.sql_dir}")
         self._overrides[name] = text
         self._statements = {k: v for k, v in self._statements.items() if k[0] != name}
+        self._driver_texts = {k: v for k, v in self._driver_texts.items() if k[0] != name}
 
     def _stmt(self, name: str, *expanding: str) -> sa.TextClause:
         key = (name, expanding)
@@ -302,8 +305,27 @@ class Ledger:
         bind processing cost twice the insert of a page of mapped lines."""
         if self.engine.dialect.name != "sqlite":
             return conn.execute(self._stmt(name), rows).rowcount
-        text = for_dialect(self.sql(name), "sqlite")
-        return conn.exec_driver_sql(text, rows).rowcount
+        return conn.exec_driver_sql(self._sqlite_text(name), rows).rowcount
+
+    def _sqlite_text(self, name: str, expand: tuple[str, int] | None = None) -> str:
+        """Statement ``name`` as sqlite3 runs it (it binds ``:name`` itself), read once;
+        ``expand=(param, n)`` spells the list parameter ``IN :param`` as n placeholders
+        (``:param_0``, …), as SQLAlchemy's expanding parameter would."""
+        key = (name, ("sqlite",) if expand is None else ("sqlite", expand[0], str(expand[1])))
+        text = self._driver_texts.get(key)
+        if text is None:
+            text = for_dialect(self.sql(name), "sqlite")
+            if expand is not None:
+                param, n = expand
+                spelled = "(" + ", ".join(f":{param}_{i}" for i in range(n)) + ")"
+                text = re.sub(rf":{param}\b", spelled, text)
+            self._driver_texts[key] = text
+        return text
+
+    def _sqlite_cursor(self, conn: Connection) -> Any:
+        """The sqlite3 cursor of ``conn``'s connection, inside its transaction: the load's
+        per-batch statements skip SQLAlchemy's compile, bind and row processing (issue 10)."""
+        return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
     def ensure_schema(self) -> None:
         """Create the tables and indexes that do not exist yet, and bring a ledger created by
@@ -757,12 +779,24 @@ class Ledger:
         params = self._claim_params(owner, run_id, lease, {"batch_size": int(batch_size)})
         out: list[ClaimedRecord] = []
         with self._write() as conn:
-            uuids = [r[0] for r in conn.execute(self._stmt("claim_for_posting"), params)]
-            if not uuids:
-                return out
-            rows = conn.execute(
-                self._stmt("select_claimed_lines", "uuids"), {"uuids": uuids, "owner": owner}
-            )
+            rows: Iterable[Sequence[Any]]
+            if self.engine.dialect.name == "sqlite":
+                cursor = self._sqlite_cursor(conn)
+                uuids = [
+                    r[0] for r in cursor.execute(self._sqlite_text("claim_for_posting"), params)
+                ]
+                if not uuids:
+                    return out
+                text = self._sqlite_text("select_claimed_lines", ("uuids", len(uuids)))
+                line_params = {f"uuids_{i}": u for i, u in enumerate(uuids)}
+                rows = cursor.execute(text, {**line_params, "owner": owner}).fetchall()
+            else:
+                uuids = [r[0] for r in conn.execute(self._stmt("claim_for_posting"), params)]
+                if not uuids:
+                    return out
+                rows = conn.execute(
+                    self._stmt("select_claimed_lines", "uuids"), {"uuids": uuids, "owner": owner}
+                )
             current: str | None = None
             head: tuple[Any, ...] = ()
             lines: list[MappedLine] = []
@@ -870,7 +904,7 @@ class Ledger:
         try:
             with self._write() as conn:
                 for name, _what, params in batches:
-                    if conn.execute(self._stmt(name), params).rowcount != len(params):
+                    if self._executemany(conn, name, params) != len(params):
                         raise _RowRefused
             return
         except _RowRefused:

@@ -261,3 +261,29 @@ def test_builders_escape_text_instead_of_building_strings(schema):
     assert (
         doc.findtext("operation/content/function/record_cctransaction/payee") == "O'Brien & <Sons>"
     )
+
+
+def test_a_function_sent_again_gives_the_same_bytes_and_stays_as_it_was(schema):
+    # build_request lends each function's element to the request for its one serialization:
+    # the element must come back unchanged and parentless, so a re-send (new session, lookup
+    # round) gives the same functions; an element that already has a parent is copied instead.
+    parented = etree.Element("holder")
+    held = etree.SubElement(parented, "getAPISession")
+    functions = [rq.record_cctransaction(_txn()), rq.Function("held", held)]
+    control = rq.control_block(sender_id="bill.com", sender_password="sender-pass-0001")
+    auth = rq.session_auth("SESSION123")
+    expected = etree.tostring(
+        rq.build_request_element(control=control, auth=auth, functions=functions),
+        xml_declaration=True,
+        encoding="UTF-8",
+    )
+    first = rq.build_request(control=control, auth=auth, functions=functions)
+    again = rq.build_request(control=control, auth=auth, functions=functions)
+    assert first == again == expected
+    assert functions[0].element.getparent() is None
+    assert held.getparent() is parented
+    doc = _assert_valid(schema, first)
+    assert [f.get("controlid") for f in doc.iterfind("operation/content/function")] == [
+        functions[0].control_id,
+        "held",
+    ]
