@@ -470,10 +470,15 @@ def _amount(value: Decimal) -> str:
 
 
 def record_cctransaction(txn: CCTransaction, *, control_id: str | None = None) -> Function:
-    """``record_cctransaction`` for ``txn``; the control ID defaults to its idempotency key.
+    """``record_cctransaction`` for ``txn``; the control ID defaults to its idempotency key
+    (then the function :func:`prebuild_cctransaction` made for ``txn``, if it was called).
 
     :raises UnpostableRecord: naming the record and the element, for text XML cannot carry.
     """
+    if control_id is None:
+        prebuilt: Function | None = txn.__dict__.get(_PREBUILT)
+        if prebuilt is not None:
+            return prebuilt
     # Records clean their text when built, so one scan of all of it is enough; only text that
     # bypassed that takes the checked path, which names the element (issue 10: a check per
     # element cost more than building the element).
@@ -483,6 +488,22 @@ def record_cctransaction(txn: CCTransaction, *, control_id: str | None = None) -
     except UnpostableRecord as exc:
         raise exc.for_record(txn.reference_no) from None
     return Function(control_id or txn.control_id, el)
+
+
+def prebuild_cctransaction(txn: CCTransaction) -> None:
+    """Build ``txn``'s ``record_cctransaction`` function now and keep it with ``txn``, so that
+    sending it later does not build it: the load builds a batch while the previous one is at
+    Intacct (issue 10). ``txn`` is frozen, so the function stays what it would be rebuilt as;
+    a copy (``dataclasses.replace``) carries none and is built when sent.
+
+    :raises UnpostableRecord: as :func:`record_cctransaction`.
+    """
+    object.__setattr__(txn, _PREBUILT, record_cctransaction(txn))
+
+
+# Where prebuild_cctransaction keeps the function: an attribute outside the dataclass fields, so
+# equality, hashing and repr of the record are unchanged.
+_PREBUILT = "_prebuilt_record_function"
 
 
 def _record_text(txn: CCTransaction) -> str:

@@ -31,7 +31,7 @@ import logging
 import pathlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -781,15 +781,14 @@ class Ledger:
         with self._write() as conn:
             rows: Iterable[Sequence[Any]]
             if self.engine.dialect.name == "sqlite":
-                cursor = self._sqlite_cursor(conn)
-                uuids = [
-                    r[0] for r in cursor.execute(self._sqlite_text("claim_for_posting"), params)
-                ]
-                if not uuids:
-                    return out
-                text = self._sqlite_text("select_claimed_lines", ("uuids", len(uuids)))
-                line_params = {f"uuids_{i}": u for i, u in enumerate(uuids)}
-                rows = cursor.execute(text, {**line_params, "owner": owner}).fetchall()
+                with closing(self._sqlite_cursor(conn)) as cursor:
+                    claim = cursor.execute(self._sqlite_text("claim_for_posting"), params)
+                    uuids = [r[0] for r in claim]
+                    if not uuids:
+                        return out
+                    text = self._sqlite_text("select_claimed_lines", ("uuids", len(uuids)))
+                    line_params = {f"uuids_{i}": u for i, u in enumerate(uuids)}
+                    rows = cursor.execute(text, {**line_params, "owner": owner}).fetchall()
             else:
                 uuids = [r[0] for r in conn.execute(self._stmt("claim_for_posting"), params)]
                 if not uuids:

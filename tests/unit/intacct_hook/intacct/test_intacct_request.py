@@ -287,3 +287,19 @@ def test_a_function_sent_again_gives_the_same_bytes_and_stays_as_it_was(schema):
         functions[0].control_id,
         "held",
     ]
+
+
+def test_a_prebuilt_record_is_the_function_sent_and_a_copy_is_built_afresh():
+    import dataclasses
+
+    txn = _txn()
+    fresh = rq.record_cctransaction(_txn())
+    rq.prebuild_cctransaction(txn)
+    prebuilt = rq.record_cctransaction(txn)
+    assert prebuilt is rq.record_cctransaction(txn)  # built once, whatever the rounds
+    assert (prebuilt.control_id, prebuilt.xml()) == (fresh.control_id, fresh.xml())
+    assert txn == _txn() and hash(txn) == hash(_txn())
+    # Another control ID, or a changed copy, is never the prebuilt function.
+    assert rq.record_cctransaction(txn, control_id="other") is not prebuilt
+    retry = dataclasses.replace(txn, attempt=2)
+    assert rq.record_cctransaction(retry).control_id == control_id_for(txn.reference_no, 2)
