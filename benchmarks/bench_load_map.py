@@ -15,7 +15,10 @@ requests, sending, parsing the answers, every ledger read and write) divided by 
 transactions posted. The gateway's CPU is its own process's and is not counted; the wall time
 per transaction is printed beside it.
 At 100 µs a 100,000-transaction window spends ten seconds of its own, against Intacct's round
-trips of about a second per 100.
+trips of about a second per 100. Beside it, the **bare CPU floor** (:func:`cpu_floor`): the
+same load's irreducible operations run bare on a copy of the same ledger against the same
+gateway (per batch the claim and its commit, the lxml records, one ``http.client`` exchange,
+parsing the answer, one ``executemany`` of the answers and its commit), per phase in the notes.
 
 Then against a gateway taking 20 ms a request: **load wall at most 1.3 times that of a bare
 batched client** (:func:`bare_floor`: lxml request of 100 functions, one kept-alive
