@@ -1,5 +1,5 @@
 -- Re-coding: the ledger row now describes the replacement Intacct holds (same transaction as
--- recoding_replaced). raw_payload keeps the version first posted; recoding holds the others.
+-- recoding_replaced). divvy_payload keeps the version first posted; recoding holds the others.
 UPDATE divvy_transaction
 SET amount = :amount, posting_date = :posting_date,
     original_posting_date = :original_posting_date, updated_time = :updated_time,

@@ -130,7 +130,12 @@ the `divvy_default` connection is wrong or revoked.
 class StageTransactionsOperator(SyncStepOperator):
     """Decide each extracted transaction (post, hold, skip) and upsert it into the ledger."""
 
-    ledger_statements = ("stage_transaction", "stage_map_input", "clear_mapped_lines")
+    ledger_statements = (
+        "stage_transaction",
+        "stage_payload",
+        "stage_map_input",
+        "clear_mapped_lines",
+    )
 
     step_doc = """
 **Stage.** Applies the posting rules to each extracted transaction: only CLEAR records post

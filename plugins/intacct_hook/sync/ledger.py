@@ -31,7 +31,7 @@ import logging
 import pathlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -67,6 +67,9 @@ _ADDED_COLUMNS = {
     ),
     "divvy_landing": ("transaction_type", "staged"),  # extract's decision carried to stage
 }
+
+# The column the Divvy JSON lived in before it got its own table (divvy_payload).
+_PAYLOAD_COLUMN = "raw_payload"
 
 DIFFERENCE_KINDS = ("missing_in_intacct", "extra_in_intacct", "amount_differs", "date_differs")
 
@@ -277,6 +280,7 @@ class Ledger:
         # Each statement is read and parsed once: reading the file and building the text
         # clause on every call cost more than many of the statements themselves.
         self._statements: dict[tuple[str, tuple[str, ...]], sa.TextClause] = {}
+        self._driver_texts: dict[tuple[str, tuple[str, ...]], str] = {}
 
     @classmethod
     def from_url(
@@ -324,6 +328,7 @@ class Ledger:
             raise ValueError(f"no SQL file {name}.sql to override in {self.sql_dir}")
         self._overrides[name] = text
         self._statements = {k: v for k, v in self._statements.items() if k[0] != name}
+        self._driver_texts = {k: v for k, v in self._driver_texts.items() if k[0] != name}
 
     def _stmt(self, name: str, *expanding: str) -> sa.TextClause:
         key = (name, expanding)
@@ -341,11 +346,32 @@ class Ledger:
         bind processing cost twice the insert of a page of mapped lines."""
         if self.engine.dialect.name != "sqlite":
             return conn.execute(self._stmt(name), rows).rowcount
-        text = for_dialect(self.sql(name), "sqlite")
-        return conn.exec_driver_sql(text, rows).rowcount
+        return conn.exec_driver_sql(self._sqlite_text(name), rows).rowcount
+
+    def _sqlite_text(self, name: str, expand: tuple[str, int] | None = None) -> str:
+        """Statement ``name`` as sqlite3 runs it (it binds ``:name`` itself), read once;
+        ``expand=(param, n)`` spells the list parameter ``IN :param`` as n placeholders
+        (``:param_0``, …), as SQLAlchemy's expanding parameter would."""
+        key = (name, ("sqlite",) if expand is None else ("sqlite", expand[0], str(expand[1])))
+        text = self._driver_texts.get(key)
+        if text is None:
+            text = for_dialect(self.sql(name), "sqlite")
+            if expand is not None:
+                param, n = expand
+                spelled = "(" + ", ".join(f":{param}_{i}" for i in range(n)) + ")"
+                text = re.sub(rf":{param}\b", spelled, text)
+            self._driver_texts[key] = text
+        return text
+
+    def _sqlite_cursor(self, conn: Connection) -> Any:
+        """The sqlite3 cursor of ``conn``'s connection, inside its transaction: the load's
+        per-batch statements skip SQLAlchemy's compile, bind and row processing (issue 10)."""
+        return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
     def ensure_schema(self) -> None:
-        """Create the tables and indexes that do not exist yet (idempotent)."""
+        """Create the tables and indexes that do not exist yet, and bring a ledger created by
+        an earlier release up to date in place (idempotent; each upgrade in this one
+        transaction, so a failure leaves the ledger as it was)."""
         with self._write() as conn:
             for statement in split_statements(self.sql("schema")):
                 conn.execute(sa.text(statement))
@@ -362,6 +388,32 @@ class Ledger:
             # Re-coding after posting (sync/recoding.py): its own table, kept in its own file.
             for statement in split_statements(self.sql("schema_recoding")):
                 conn.execute(sa.text(statement))
+            if _PAYLOAD_COLUMN in {c["name"] for c in inspector.get_columns("divvy_transaction")}:
+                self._move_payloads(conn)
+
+    def _move_payloads(self, conn: Connection) -> None:
+        """Move the Divvy JSON of a ledger created before ``divvy_payload`` existed out of
+        ``divvy_transaction`` into that table, then drop the old column (issue 10: the load's
+        writes rewrote every claimed row with its ~3 KB of JSON)."""
+        if self.engine.dialect.name == "postgresql":
+            # Two tasks upgrading at once: the second waits here, then finds nothing to move.
+            conn.execute(sa.text("LOCK TABLE divvy_transaction IN ACCESS EXCLUSIVE MODE"))
+            columns = sa.inspect(conn).get_columns("divvy_transaction")
+            if _PAYLOAD_COLUMN not in {c["name"] for c in columns}:
+                return
+        moved = conn.execute(
+            sa.text(
+                "INSERT INTO divvy_payload (uuid, raw_payload) "
+                "SELECT uuid, raw_payload FROM divvy_transaction WHERE true "
+                "ON CONFLICT (uuid) DO NOTHING"
+            )
+        ).rowcount
+        # SQLite (3.35 and later) rewrites the table without the column, in this transaction.
+        conn.execute(sa.text("ALTER TABLE divvy_transaction DROP COLUMN raw_payload"))
+        log.warning(
+            "Upgraded the sync ledger: moved %d Divvy payloads into the divvy_payload table.",
+            moved,
+        )
 
     def is_empty(self) -> bool:
         """True when the ledger holds no transaction at all (new, or emptied)."""
@@ -559,6 +611,7 @@ class Ledger:
                 # One executemany per statement: a round trip per row dominated on PostgreSQL.
                 if upserts:
                     conn.execute(upsert, list(upserts.values()))
+                    conn.execute(self._stmt("stage_payload"), list(upserts.values()))
                     conn.execute(self._stmt("stage_map_input"), list(upserts.values()))
                 restaged = [{"uuid": u} for u in upserts if existing.get(u) is not None]
                 if restaged:
@@ -841,12 +894,23 @@ class Ledger:
         params = self._claim_params(owner, run_id, lease, {"batch_size": int(batch_size)})
         out: list[ClaimedRecord] = []
         with self._write() as conn:
-            uuids = [r[0] for r in conn.execute(self._stmt("claim_for_posting"), params)]
-            if not uuids:
-                return out
-            rows = conn.execute(
-                self._stmt("select_claimed_lines", "uuids"), {"uuids": uuids, "owner": owner}
-            )
+            rows: Iterable[Sequence[Any]]
+            if self.engine.dialect.name == "sqlite":
+                with closing(self._sqlite_cursor(conn)) as cursor:
+                    claim = cursor.execute(self._sqlite_text("claim_for_posting"), params)
+                    uuids = [r[0] for r in claim]
+                    if not uuids:
+                        return out
+                    text = self._sqlite_text("select_claimed_lines", ("uuids", len(uuids)))
+                    line_params = {f"uuids_{i}": u for i, u in enumerate(uuids)}
+                    rows = cursor.execute(text, {**line_params, "owner": owner}).fetchall()
+            else:
+                uuids = [r[0] for r in conn.execute(self._stmt("claim_for_posting"), params)]
+                if not uuids:
+                    return out
+                rows = conn.execute(
+                    self._stmt("select_claimed_lines", "uuids"), {"uuids": uuids, "owner": owner}
+                )
             current: str | None = None
             head: tuple[Any, ...] = ()
             lines: list[MappedLine] = []
@@ -954,7 +1018,7 @@ class Ledger:
         try:
             with self._write() as conn:
                 for name, _what, params in batches:
-                    if conn.execute(self._stmt(name), params).rowcount != len(params):
+                    if self._executemany(conn, name, params) != len(params):
                         raise _RowRefused
             return
         except _RowRefused:
@@ -1436,5 +1500,6 @@ def _ledger_row(r: sa.RowMapping) -> LedgerRow:
     fields = dict(r)
     fields["amount"] = Decimal(fields["amount"])
     fields["posting_date"] = dt.date.fromisoformat(fields["posting_date"])
-    fields["raw_payload"] = json.loads(fields["raw_payload"])
+    payload = fields["raw_payload"]
+    fields["raw_payload"] = {} if payload is None else json.loads(payload)
     return LedgerRow(**fields)

@@ -861,11 +861,17 @@ class _Batches:
         )
         if not claimed:
             return None
+        # The request's functions are built here too, so the XML of this batch is made while
+        # the previous batch is at Intacct instead of before this one is sent.
+        from intacct_hook.intacct.request import prebuild_cctransaction
+
         batch: list[CCTransaction] = []
         unbuildable: list[tuple[str, str]] = []
         for row in claimed:
             try:
-                batch.append(build_cctransaction(row, row.lines, self.settings))
+                txn = build_cctransaction(row, row.lines, self.settings)
+                prebuild_cctransaction(txn)
+                batch.append(txn)
             except (ValueError, TypeError, ArithmeticError) as exc:
                 # UnpostableRecord names the record and field; anything else is cleaned too,
                 # since the ledger must be able to store the message (PostgreSQL refuses NUL).

@@ -339,3 +339,45 @@ def test_a_supporting_document_that_cannot_be_sent_is_refused_naming_the_field(b
     with pytest.raises(UnpostableRecord) as info:
         build()
     assert info.value.field == field
+
+
+def test_a_function_sent_again_gives_the_same_bytes_and_stays_as_it_was(schema):
+    # build_request lends each function's element to the request for its one serialization:
+    # the element must come back unchanged and parentless, so a re-send (new session, lookup
+    # round) gives the same functions; an element that already has a parent is copied instead.
+    parented = etree.Element("holder")
+    held = etree.SubElement(parented, "getAPISession")
+    functions = [rq.record_cctransaction(_txn()), rq.Function("held", held)]
+    control = rq.control_block(sender_id="bill.com", sender_password="sender-pass-0001")
+    auth = rq.session_auth("SESSION123")
+    expected = etree.tostring(
+        rq.build_request_element(control=control, auth=auth, functions=functions),
+        xml_declaration=True,
+        encoding="UTF-8",
+    )
+    first = rq.build_request(control=control, auth=auth, functions=functions)
+    again = rq.build_request(control=control, auth=auth, functions=functions)
+    assert first == again == expected
+    assert functions[0].element.getparent() is None
+    assert held.getparent() is parented
+    doc = _assert_valid(schema, first)
+    assert [f.get("controlid") for f in doc.iterfind("operation/content/function")] == [
+        functions[0].control_id,
+        "held",
+    ]
+
+
+def test_a_prebuilt_record_is_the_function_sent_and_a_copy_is_built_afresh():
+    import dataclasses
+
+    txn = _txn()
+    fresh = rq.record_cctransaction(_txn())
+    rq.prebuild_cctransaction(txn)
+    prebuilt = rq.record_cctransaction(txn)
+    assert prebuilt is rq.record_cctransaction(txn)  # built once, whatever the rounds
+    assert (prebuilt.control_id, prebuilt.xml()) == (fresh.control_id, fresh.xml())
+    assert txn == _txn() and hash(txn) == hash(_txn())
+    # Another control ID, or a changed copy, is never the prebuilt function.
+    assert rq.record_cctransaction(txn, control_id="other") is not prebuilt
+    retry = dataclasses.replace(txn, attempt=2)
+    assert rq.record_cctransaction(retry).control_id == control_id_for(txn.reference_no, 2)

@@ -35,7 +35,7 @@ def test_the_ledger_keeps_the_landed_json_and_restaging_it_changes_nothing(ledge
     first = steps.stage(ledger, SyncSettings(timezone="UTC"), WINDOW, "run-1")
     (row,) = ledger.select_in_state(["ready"])
     with ledger.engine.connect() as conn:
-        stored = conn.exec_driver_sql("SELECT raw_payload FROM divvy_transaction").scalar_one()
+        stored = conn.exec_driver_sql("SELECT raw_payload FROM divvy_payload").scalar_one()
 
     assert (first["inserted"], row.uuid) == (1, uuid)
     # The text serialising the decoded payload would give, Decimals as strings.

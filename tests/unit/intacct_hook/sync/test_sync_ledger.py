@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import pathlib
 import threading
 from decimal import Decimal
 
@@ -20,6 +22,7 @@ from intacct_hook.sync.ledger import (
     StagedTransaction,
     Tally,
     for_dialect,
+    payload_json,
     split_statements,
 )
 from intacct_hook.sync.reconcile import Difference
@@ -389,7 +392,8 @@ def test_sql_files_use_only_bind_parameters():
     statements = split_statements((SQL_DIR / "schema.sql").read_text())
     assert [s.split("EXISTS")[1].split()[0] for s in statements] == [
         "divvy_transaction", "divvy_transaction_state_idx", "divvy_transaction_posting_date_idx",
-        "divvy_transaction_claim_order_idx", "mapped_line", "map_input", "reconciliation",
+        "divvy_transaction_claim_order_idx", "divvy_payload", "mapped_line", "map_input",
+        "reconciliation",
         "reconciliation_difference", "divvy_landing", "divvy_landing_extracted_at_idx",
         "extract_manifest", "extract_manifest_extracted_at_idx", "receipt_attachment",
     ]  # fmt: skip
@@ -788,3 +792,54 @@ def test_an_existing_ledger_gains_the_landing_columns_and_its_old_landing_still_
 
     assert counts == {"CLEAR": 1, "DECLINE": 1}
     assert summary["by_state"] == {"ready": 1, "skipped": 1}
+
+
+def test_a_ledger_with_the_payload_in_divvy_transaction_is_upgraded_in_place(ledger):
+    # Ledgers created before divvy_payload existed hold the Divvy JSON in a raw_payload column
+    # of divvy_transaction (schema kept in data/). ensure_schema moves every payload to the
+    # new table and drops the column; rows, states and lines are kept, and staging the same
+    # data again finds it unchanged.
+    old_schema = pathlib.Path(__file__).parent / "data/schema_with_raw_payload_column.sql"
+    with ledger.engine.begin() as conn:
+        for table in (
+            "reconciliation_difference",
+            "reconciliation",
+            "mapped_line",
+            "map_input",
+            "divvy_payload",
+            "divvy_transaction",
+            "divvy_landing",
+            "extract_manifest",
+        ):
+            conn.execute(sa.text(f"DROP TABLE {table}"))  # fixed names, not input
+        for statement in split_statements(old_schema.read_text()):
+            conn.execute(sa.text(statement))
+        payloads = {u: payload_json({"uuid": u, "memo": "é " * 600}) for u in ("a", "b", "c")}
+        for n, (uuid, payload) in enumerate(payloads.items()):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO divvy_transaction (uuid, transaction_type, amount, "
+                    "occurred_time, posting_date, merchant, raw_payload, state, first_run_id, "
+                    "last_run_id, staged_at, updated_at) VALUES (:uuid, 'CLEAR', '1.00', "
+                    "'2026-08-01T12:00:00+00:00', '2026-08-01', 'x', :payload, :state, 'old', "
+                    "'old', 'now', 'now')"
+                ),
+                {"uuid": uuid, "payload": payload, "state": ("ready", "posted", "held")[n]},
+            )
+    ledger.ensure_schema()
+    ledger.save_mapping("a", [line()], "ready")
+
+    columns = {c["name"] for c in sa.inspect(ledger.engine).get_columns("divvy_transaction")}
+    assert "raw_payload" not in columns
+    rows = {r.uuid: r for r in ledger.select_in_state(["ready", "posted", "held"])}
+    assert {u: payload_json(r.raw_payload) for u, r in rows.items()} == payloads
+    assert {u: r.state for u, r in rows.items()} == {"a": "ready", "b": "posted", "c": "held"}
+    ledger.ensure_schema()  # nothing left to move
+    assert (
+        ledger.stage(
+            [staged(u, "1.00", state="held", raw_payload=json.loads(payloads[u])) for u in "c"],
+            "run2",
+        ).unchanged
+        == 1
+    )
+    assert claim(ledger) == ["a"]
