@@ -138,7 +138,8 @@ def _staged_rows(ledger: Any) -> list[tuple[Any, ...]]:
     with ledger.engine.connect() as conn:
         rows = conn.exec_driver_sql(
             "SELECT t.uuid, transaction_type, amount, occurred_time, posting_date, updated_time,"
-            " merchant, raw_payload, state, state_reason, m.lines FROM divvy_transaction t"
+            " merchant, p.raw_payload, state, state_reason, m.lines FROM divvy_transaction t"
+            " LEFT JOIN divvy_payload p ON p.uuid = t.uuid"
             " LEFT JOIN map_input m ON m.uuid = t.uuid ORDER BY t.uuid"
         )
         return [tuple(r) for r in rows]
