@@ -71,6 +71,10 @@ _ADDED_COLUMNS = {
 # The column the Divvy JSON lived in before it got its own table (divvy_payload).
 _PAYLOAD_COLUMN = "raw_payload"
 
+# The key of the PostgreSQL advisory lock that serialises ensure_schema across tasks (any fixed
+# bigint; this one spells "DVYLEDGR" in ASCII so it is recognisable in pg_locks).
+_SCHEMA_LOCK = 0x4456594C45444752
+
 DIFFERENCE_KINDS = ("missing_in_intacct", "extra_in_intacct", "amount_differs", "date_differs")
 
 _MIN_DATE = "0001-01-01"
@@ -371,8 +375,16 @@ class Ledger:
     def ensure_schema(self) -> None:
         """Create the tables and indexes that do not exist yet, and bring a ledger created by
         an earlier release up to date in place (idempotent; each upgrade in this one
-        transaction, so a failure leaves the ledger as it was)."""
+        transaction, so a failure leaves the ledger as it was).
+
+        Every task calls this. On PostgreSQL concurrent calls are serialised by a
+        transaction-level advisory lock taken before anything is inspected: otherwise two tasks
+        both see a column missing and the second ADD COLUMN (or CREATE TABLE) fails. On SQLite
+        the write transaction (BEGIN IMMEDIATE) already holds the database's write lock."""
         with self._write() as conn:
+            if self.engine.dialect.name == "postgresql":
+                # Released at commit or rollback; a later caller then finds nothing to do.
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
             for statement in split_statements(self.sql("schema")):
                 conn.execute(sa.text(statement))
             inspector = sa.inspect(conn)
@@ -395,12 +407,8 @@ class Ledger:
         """Move the Divvy JSON of a ledger created before ``divvy_payload`` existed out of
         ``divvy_transaction`` into that table, then drop the old column (issue 10: the load's
         writes rewrote every claimed row with its ~3 KB of JSON)."""
-        if self.engine.dialect.name == "postgresql":
-            # Two tasks upgrading at once: the second waits here, then finds nothing to move.
-            conn.execute(sa.text("LOCK TABLE divvy_transaction IN ACCESS EXCLUSIVE MODE"))
-            columns = sa.inspect(conn).get_columns("divvy_transaction")
-            if _PAYLOAD_COLUMN not in {c["name"] for c in columns}:
-                return
+        # Only ever called under ensure_schema's lock (advisory on PostgreSQL, the write
+        # lock on SQLite), after it saw the column: a concurrent upgrade cannot have moved it.
         moved = conn.execute(
             sa.text(
                 "INSERT INTO divvy_payload (uuid, raw_payload) "
