@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import sqlite3
 import threading
 import time
 
@@ -10,7 +11,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from intacct_hook.sync.ledger import Ledger, payload_json, split_statements
+from intacct_hook.sync.ledger import Ledger, LedgerUpgradeError, payload_json, split_statements
 
 OLD_SCHEMA = pathlib.Path(__file__).parent / "data/schema_with_raw_payload_column.sql"
 TABLES = (
@@ -108,3 +109,48 @@ def test_two_tasks_upgrading_an_old_postgresql_ledger_at_once_both_succeed(pg_le
     assert {u: payload_json(r.raw_payload) for u, r in rows.items()} == payloads
     with pg_ledger.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM divvy_payload")).scalar_one() == 3
+
+
+def _snapshot(ledger: Ledger) -> dict[str, object]:
+    """Every table's columns and rows, to show an upgrade left the ledger as it was."""
+    inspector = sa.inspect(ledger.engine)
+    with ledger.engine.connect() as conn:
+        return {
+            t: (
+                sorted(c["name"] for c in inspector.get_columns(t)),
+                sorted(map(tuple, conn.execute(sa.text(f"SELECT * FROM {t}")))),  # fixed names
+            )
+            for t in sorted(inspector.get_table_names())
+        }
+
+
+def test_an_old_sqlite_library_refuses_the_upgrade_before_changing_anything(tmp_path, monkeypatch):
+    # DROP COLUMN needs SQLite 3.35; Python on Linux uses the system library (Debian 11 has
+    # 3.34.1). The real library cannot be swapped in a test, so the version it reports is.
+    ledger = Ledger.sqlite(tmp_path / "ledger.db")
+    ledger.ensure_schema()
+    _make_old(ledger)
+    before = _snapshot(ledger)
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 34, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.34.1")
+
+    with pytest.raises(LedgerUpgradeError) as refused:
+        ledger.ensure_schema()
+
+    message = str(refused.value)
+    assert "3.34.1" in message and "3.35" in message and "nothing was changed" in message
+    assert _snapshot(ledger) == before
+    monkeypatch.undo()
+    ledger.ensure_schema()  # the same ledger upgrades once the library is recent enough
+    assert "raw_payload" not in _columns(ledger, "divvy_transaction")
+    ledger.engine.dispose()
+
+
+def test_an_old_sqlite_library_still_opens_an_up_to_date_ledger(tmp_path, monkeypatch):
+    # Only the payload move needs DROP COLUMN: a new ledger, or one already upgraded, is fine.
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    ledger = Ledger.sqlite(tmp_path / "ledger.db")
+    ledger.ensure_schema()
+    ledger.ensure_schema()
+    assert "raw_payload" not in _columns(ledger, "divvy_transaction")
+    ledger.engine.dispose()
