@@ -154,3 +154,41 @@ def test_an_old_sqlite_library_still_opens_an_up_to_date_ledger(tmp_path, monkey
     ledger.ensure_schema()
     assert "raw_payload" not in _columns(ledger, "divvy_transaction")
     ledger.engine.dispose()
+
+
+def test_two_tasks_upgrading_an_old_sqlite_ledger_at_once_both_succeed(tmp_path):
+    # SQLite needs no extra lock: ensure_schema's BEGIN IMMEDIATE takes the database's write
+    # lock before inspecting, so the second upgrade waits (busy_timeout) and finds it done.
+    # A third connection holds the write lock while both start, so both wait on it.
+    path = tmp_path / "ledger.db"
+    first = Ledger.sqlite(path)
+    first.ensure_schema()
+    payloads = _make_old(first)
+    ledgers = [Ledger.sqlite(path) for _ in range(2)]
+    errors: list[BaseException] = []
+    started = threading.Barrier(3)
+
+    def upgrade(ledger: Ledger) -> None:
+        started.wait()
+        try:
+            ledger.ensure_schema()
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    with first.engine.connect() as blocker:
+        blocker.exec_driver_sql("BEGIN IMMEDIATE")
+        threads = [threading.Thread(target=upgrade, args=(led,)) for led in ledgers]
+        for t in threads:
+            t.start()
+        started.wait()
+        time.sleep(0.3)  # lets both reach BEGIN IMMEDIATE; the outcome does not depend on it
+        blocker.rollback()
+    for t in threads:
+        t.join(timeout=60)
+
+    assert errors == []
+    assert "raw_payload" not in _columns(first, "divvy_transaction")
+    rows = {r.uuid: r for r in first.select_in_state(["ready"])}
+    assert {u: payload_json(r.raw_payload) for u, r in rows.items()} == payloads
+    for led in (first, *ledgers):
+        led.engine.dispose()
