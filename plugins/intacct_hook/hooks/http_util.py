@@ -375,7 +375,8 @@ def read_body(
         response.close()
         raise BodyTooLarge(max_bytes)
     raw = response.raw
-    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    connection = getattr(raw, "connection", None)
+    sock = getattr(connection, "sock", None)
     expired = threading.Event()
     watchdog = _Watchdog(sock, deadline, expired) if sock is not None else None
     chunks: list[bytes] = []
@@ -410,9 +411,16 @@ def read_body(
         response.close()
         raise
     finally:
-        if watchdog is not None:
-            watchdog.cancel()
-    raw.release_conn()
+        fired = watchdog is not None and watchdog.cancel()
+    if fired:
+        # The deadline came after the last read: the body is whole but the socket is shut down.
+        # urllib3 may already have put the connection back in the pool when the body ended, so
+        # close that connection itself: the pool then opens a new one for the next request.
+        response.close()
+        if connection is not None:
+            connection.close()
+    else:
+        raw.release_conn()
     return b"".join(chunks)
 
 
@@ -422,23 +430,40 @@ class _Watchdog:
 
     Every watchdog of the process is kept by one timer thread (:class:`_Deadlines`): a thread
     started per request cost more CPU than the rest of the request's own work.
+
+    :meth:`fire` (timer thread) and :meth:`cancel` (reading thread) exclude each other: a fire
+    that comes after the cancel does nothing, because by then the connection may be back in the
+    pool and carrying the next request; a cancel after a fire says so, and the reader then
+    closes the connection instead of releasing it.
     """
 
     def __init__(self, sock: socket.socket, deadline: float, expired: threading.Event) -> None:
         self._sock = sock
         self._expired = expired
-        self.cancelled = False
+        self._lock = threading.Lock()
+        self._fired = False
+        self._stopped = False  # cancelled by the reader: never fire
+        self.cancelled = False  # off the timer's heap (fired or cancelled); under its lock
         _DEADLINES.add(deadline, self)
 
     def fire(self) -> None:
-        self._expired.set()
-        # The base class method: an SSL socket's own would also drop its TLS state under the
-        # reading thread's feet.
-        with contextlib.suppress(OSError):
-            socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+        with self._lock:
+            if self._stopped:
+                return
+            self._fired = True
+            self._expired.set()
+            # The base class method: an SSL socket's own would also drop its TLS state under
+            # the reading thread's feet. Inside the lock, so cancel returns only after it.
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
 
-    def cancel(self) -> None:
+    def cancel(self) -> bool:
+        """Stop the watchdog; true when it had already fired (the socket is shut down)."""
+        with self._lock:
+            self._stopped = True
+            fired = self._fired
         _DEADLINES.cancel(self)
+        return fired
 
 
 class _Deadlines:

@@ -24,7 +24,8 @@ The policy acts at two points of the load, and never elsewhere:
    date could not be read: the object is a guess, see ``intacct.fields``; or the books were
    closed meanwhile): a refusal Intacct classifies as a closed period
    (``IntacctClosedPeriod``) is held or re-dated to the day its message names ("Date must be
-   on or after MM/DD/YYYY"), else to the day after the books-closed date if that can be read,
+   on or after 10/01/2026", in the company's date format: month/day or day/month, see
+   :func:`choose_first_open`), else to the day after the books-closed date if that can be read,
    else it stays failed with a message saying what could not be verified.
 
 Exactly once: re-dating changes neither the reference number nor the attempt, so the control
@@ -84,18 +85,58 @@ def purchase_note(purchase: date) -> str:
     return f"Purchased {us_date(purchase)} (closed period) | "
 
 
-def first_open_day(message: str) -> date | None:
-    """The day Intacct's closed-period message says postings must be on or after, if any."""
+def first_open_readings(message: str) -> list[date]:
+    """Every day Intacct's closed-period message can mean as the first open day: none, one, or
+    for a slashed date valid both ways (``01/12/2026``) month/day/year first, then
+    day/month/year. Intacct writes dates in the company's format, which the sync does not know,
+    so :func:`choose_first_open` decides."""
     match = _FIRST_OPEN.search(message)
     if match is None:
-        return None
-    month, day, year, iso_year, iso_month, iso_day = match.groups()
-    try:
-        if year:
-            return date(int(year), int(month), int(day))
-        return date(int(iso_year), int(iso_month), int(iso_day))
-    except ValueError:
-        return None
+        return []
+    first, second, year, iso_year, iso_month, iso_day = match.groups()
+    if not year:
+        try:
+            return [date(int(iso_year), int(iso_month), int(iso_day))]
+        except ValueError:
+            return []
+    out: list[date] = []
+    for month, day in ((first, second), (second, first)):
+        try:
+            reading = date(int(year), int(month), int(day))
+        except ValueError:
+            continue
+        if reading not in out:
+            out.append(reading)
+    return out
+
+
+def choose_first_open(
+    readings: Sequence[date], *, refused: date, closed_through: date | None, today: date
+) -> tuple[date | None, str | None]:
+    """The first open day among ``readings`` (:func:`first_open_readings`), or None and what
+    could not be verified when it names two dates and neither the books-closed date nor
+    plausibility tells which: the day after ``closed_through`` when it is one of them, else the
+    only one after the ``refused`` date (the first open day follows the closed period the
+    refused date is in) and not after the day after ``today`` (books are closed on past
+    days)."""
+    if len(readings) <= 1:
+        return (readings[0] if readings else None), None
+    if closed_through is not None and closed_through + timedelta(days=1) in readings:
+        return closed_through + timedelta(days=1), None
+    plausible = [d for d in readings if refused < d <= today + timedelta(days=1)]
+    if len(plausible) == 1:
+        return plausible[0], None
+    first, second = readings[0], readings[1]
+    known = (
+        "the books-closed date could not be read"
+        if closed_through is None
+        else f"the day after the books-closed date ({closed_through.isoformat()}) is neither"
+    )
+    return None, (
+        f"Intacct names the first open day {us_date(first)}, which is {first.isoformat()} "
+        f"(month/day) or {second.isoformat()} (day/month) depending on the company's date "
+        f"format, and {known}: not re-dated"
+    )
 
 
 def read_closed_through(intacct: ClosedDateReader) -> tuple[date | None, str | None]:
@@ -419,6 +460,8 @@ class Refusal(NamedTuple):
     refused_date: date
     first_open: date | None
     action: str  # 'failed' | 'held' | 'redated'
+    #: Why the first open day the message names could not be verified (an ambiguous date).
+    unverified: str | None = None
 
 
 def settle_refusals(
@@ -435,16 +478,35 @@ def settle_refusals(
     if not closed:
         return []
     out: list[Refusal] = []
-    fallback: list[date | None] = []  # the books-closed date, read at most once
+    cache: list[date | None] = []  # the books-closed date, read at most once
+
+    def books_closed() -> date | None:
+        if not cache:
+            reader = getattr(intacct, "get_books_closed_through", None)
+            cache.append(read_closed_through(intacct)[0] if reader else None)
+        return cache[0]
+
+    today = ledger.clock().date()
     for uuid, day, error in closed:
-        first_open = first_open_day(str(error))
-        if first_open is None and policy == REDATE:
-            if not fallback:
-                reader = getattr(intacct, "get_books_closed_through", None)
-                through = read_closed_through(intacct)[0] if reader else None
-                fallback.append(through + timedelta(days=1) if through else None)
-            first_open = fallback[0]
-        out.append(Refusal(uuid, day, first_open, _settle(ledger, policy, uuid, day, first_open)))
+        readings = first_open_readings(str(error))
+        unverified = None
+        if len(readings) > 1:
+            first_open, unverified = choose_first_open(
+                readings, refused=day, closed_through=books_closed(), today=today
+            )
+            if unverified:
+                log.warning("Closed-period refusal of %s on %s: %s.", uuid, day, unverified)
+        else:
+            first_open = readings[0] if readings else None
+            if first_open is None and policy == REDATE:
+                through = books_closed()
+                first_open = through + timedelta(days=1) if through else None
+        action = (
+            "failed"
+            if unverified and policy == REDATE
+            else _settle(ledger, policy, uuid, day, first_open)
+        )
+        out.append(Refusal(uuid, day, first_open, action, unverified))
     return out
 
 
@@ -496,6 +558,7 @@ def refusal_summary(refusals: Sequence[Refusal]) -> dict[str, Any]:
         "failed": actions["failed"],
         "held": actions["held"],
         "redated": actions["redated"],
+        "unverified": sum(r.unverified is not None for r in refusals),
     }
 
 
@@ -521,6 +584,7 @@ def run_summary(plan: ClosedPeriodPlan, refusals: Sequence[Refusal]) -> dict[str
         refused_dates=summary["refused_dates"],
         first_open_days=summary["first_open_days"],
         failed=summary["failed"],
+        unverified=summary["unverified"],
     )
     return out
 

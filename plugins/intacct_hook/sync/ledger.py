@@ -30,6 +30,7 @@ import json
 import logging
 import pathlib
 import re
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from decimal import Decimal
@@ -71,6 +72,14 @@ _ADDED_COLUMNS = {
 # The column the Divvy JSON lived in before it got its own table (divvy_payload).
 _PAYLOAD_COLUMN = "raw_payload"
 
+# ALTER TABLE … DROP COLUMN, which the payload move uses, arrived in SQLite 3.35.0. Python's
+# sqlite3 uses the system library on Linux (Debian 11: 3.34.1), whatever the Python version.
+_SQLITE_DROP_COLUMN = (3, 35, 0)
+
+# The key of the PostgreSQL advisory lock that serialises ensure_schema across tasks (any fixed
+# bigint; this one spells "DVYLEDGR" in ASCII so it is recognisable in pg_locks).
+_SCHEMA_LOCK = 0x4456594C45444752
+
 DIFFERENCE_KINDS = ("missing_in_intacct", "extra_in_intacct", "amount_differs", "date_differs")
 
 _MIN_DATE = "0001-01-01"
@@ -79,6 +88,10 @@ _MAX_DATE = "9999-12-31"
 
 class LedgerStateError(RuntimeError):
     """A transition was asked for a transaction that is not in a state allowing it."""
+
+
+class LedgerUpgradeError(RuntimeError):
+    """The ledger needs an upgrade this environment cannot do; nothing was changed."""
 
 
 class _RowRefused(Exception):
@@ -371,8 +384,18 @@ class Ledger:
     def ensure_schema(self) -> None:
         """Create the tables and indexes that do not exist yet, and bring a ledger created by
         an earlier release up to date in place (idempotent; each upgrade in this one
-        transaction, so a failure leaves the ledger as it was)."""
+        transaction, so a failure leaves the ledger as it was).
+
+        Every task calls this. On PostgreSQL concurrent calls are serialised by a
+        transaction-level advisory lock taken before anything is inspected: otherwise two tasks
+        both see a column missing and the second ADD COLUMN (or CREATE TABLE) fails. On SQLite
+        the write transaction (BEGIN IMMEDIATE) already holds the database's write lock."""
         with self._write() as conn:
+            if self.engine.dialect.name == "postgresql":
+                # Released at commit or rollback; a later caller then finds nothing to do.
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+            else:
+                self._check_sqlite_can_upgrade(conn)
             for statement in split_statements(self.sql("schema")):
                 conn.execute(sa.text(statement))
             inspector = sa.inspect(conn)
@@ -391,16 +414,33 @@ class Ledger:
             if _PAYLOAD_COLUMN in {c["name"] for c in inspector.get_columns("divvy_transaction")}:
                 self._move_payloads(conn)
 
+    def _check_sqlite_can_upgrade(self, conn: Connection) -> None:
+        """Refuse, before changing anything, the payload move an old SQLite library cannot do
+        (it has no DROP COLUMN): the ledger stays as it was, usable by the release it was
+        made with."""
+        if tuple(sqlite3.sqlite_version_info) >= _SQLITE_DROP_COLUMN:
+            return
+        inspector = sa.inspect(conn)
+        if not inspector.has_table("divvy_transaction"):
+            return
+        if _PAYLOAD_COLUMN not in {c["name"] for c in inspector.get_columns("divvy_transaction")}:
+            return
+        need = ".".join(map(str, _SQLITE_DROP_COLUMN))
+        raise LedgerUpgradeError(
+            f"The sync ledger was created by an earlier release and must be upgraded (the Divvy "
+            f"payloads move out of divvy_transaction, whose raw_payload column is then dropped). "
+            f"That needs SQLite {need} or later (ALTER TABLE DROP COLUMN), but this Python's "
+            f"sqlite3 module uses SQLite {sqlite3.sqlite_version}; nothing was changed. Run the "
+            f"tasks with a Python linked to SQLite {need} or later (on Linux that is the system "
+            f"library: e.g. Debian 12 or later)."
+        )
+
     def _move_payloads(self, conn: Connection) -> None:
         """Move the Divvy JSON of a ledger created before ``divvy_payload`` existed out of
         ``divvy_transaction`` into that table, then drop the old column (issue 10: the load's
         writes rewrote every claimed row with its ~3 KB of JSON)."""
-        if self.engine.dialect.name == "postgresql":
-            # Two tasks upgrading at once: the second waits here, then finds nothing to move.
-            conn.execute(sa.text("LOCK TABLE divvy_transaction IN ACCESS EXCLUSIVE MODE"))
-            columns = sa.inspect(conn).get_columns("divvy_transaction")
-            if _PAYLOAD_COLUMN not in {c["name"] for c in columns}:
-                return
+        # Only ever called under ensure_schema's lock (advisory on PostgreSQL, the write
+        # lock on SQLite), after it saw the column: a concurrent upgrade cannot have moved it.
         moved = conn.execute(
             sa.text(
                 "INSERT INTO divvy_payload (uuid, raw_payload) "

@@ -17,11 +17,12 @@ import pytest
 import sqlalchemy as sa
 import tenacity
 
+from intacct_hook.intacct.errors import IntacctClosedPeriod
 from intacct_hook.sync import closed_periods, steps
 from intacct_hook.sync.closed_periods import (
     HOLD_PREFIX,
     before_load,
-    first_open_day,
+    first_open_readings,
     purchase_note,
     read_closed_through,
 )
@@ -146,19 +147,19 @@ def run_load(
 
 
 @pytest.mark.parametrize(
-    ("message", "day"),
+    ("message", "days"),
     [
         (
             "The date 09/28/2026 is in a closed period. Date must be on or after 10/01/2026.",
-            FIRST_OPEN,
+            [FIRST_OPEN, dt.date(2026, 1, 10)],  # month/day first, then day/month
         ),
-        ("Date must be on or after 2026-10-01", FIRST_OPEN),
-        ("The date is in a closed period.", None),
-        ("Date must be on or after 13/45/2026.", None),
+        ("Date must be on or after 2026-10-01", [FIRST_OPEN]),
+        ("The date is in a closed period.", []),
+        ("Date must be on or after 13/45/2026.", []),
     ],
 )
-def test_the_first_open_day_is_read_from_intacct_s_message_when_it_names_one(message, day):
-    assert first_open_day(message) == day
+def test_the_first_open_day_is_read_from_intacct_s_message_when_it_names_one(message, days):
+    assert first_open_readings(message) == days
 
 
 # --- hold -------------------------------------------------------------------------------------
@@ -334,6 +335,7 @@ def test_fail_sends_it_and_counts_the_refusal_with_its_date(led, gw, hook):
         "failed": 1,
         "held": 0,
         "redated": 0,
+        "unverified": 0,
     }
     assert row(led, "txr-closed").state == LedgerState.FAILED
 
@@ -364,3 +366,107 @@ def test_an_existing_ledger_gains_the_re_dating_column_in_place(led):
     assert original_date(led, "txr-old") is None and row(led, "txr-old").state == "ready"
     indexes = {i["name"] for i in sa.inspect(led.engine).get_indexes("divvy_transaction")}
     assert "divvy_transaction_original_date_idx" in indexes
+
+
+# --- the first open day in the company's date format -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("message", "readings"),
+    [
+        ("Date must be on or after 01/12/2026.", [dt.date(2026, 1, 12), dt.date(2026, 12, 1)]),
+        ("Date must be on or after 10/31/2026.", [dt.date(2026, 10, 31)]),  # month/day only
+        ("Date must be on or after 31/10/2026.", [dt.date(2026, 10, 31)]),  # day/month only
+        ("Date must be on or after 05/05/2026.", [dt.date(2026, 5, 5)]),
+        ("Date must be on or after 2026-12-01", [dt.date(2026, 12, 1)]),
+        ("The date is in a closed period.", []),
+    ],
+)
+def test_a_slashed_first_open_day_is_read_both_ways_when_both_are_dates(message, readings):
+    # Intacct writes dates in the company's format, month/day or day/month.
+    assert first_open_readings(message) == readings
+
+
+def failed_on(ledger: Ledger, day: dt.date, uuid: str) -> None:
+    """A transaction the load sent on ``day`` and recorded failed (Intacct refused it)."""
+    ready(ledger, day, uuid)
+    owner = "run-1#try1"
+    [claimed] = ledger.claim_for_posting(
+        owner, run_id="run-1", batch_size=1, lease=dt.timedelta(hours=1)
+    )
+    ledger.mark_failed(claimed.uuid, "closed period", owner=owner)
+
+
+def refused_as_closed(day: str, first_open: str) -> IntacctClosedPeriod:
+    return IntacctClosedPeriod(
+        f"The date {day} is in a closed period. Date must be on or after {first_open}."
+    )
+
+
+def test_a_day_month_company_s_first_open_day_is_the_day_after_the_books_closed_date(led, gw, hook):
+    # 01/12/2026 from a day/month company is 1 December: the books are closed through 30/11.
+    close_books(gw, dt.date(2026, 11, 30))
+    failed_on(led, dt.date(2026, 11, 28), "txr-dm")
+
+    [refusal] = closed_periods.settle_refusals(
+        hook,
+        led,
+        "post_to_first_open_day",
+        [("txr-dm", dt.date(2026, 11, 28), refused_as_closed("28/11/2026", "01/12/2026"))],
+    )
+
+    assert (refusal.first_open, refusal.action) == (dt.date(2026, 12, 1), "redated")
+    assert row(led, "txr-dm").posting_date == dt.date(2026, 12, 1)
+
+
+def test_a_month_day_company_s_first_open_day_is_the_day_after_the_books_closed_date(led, gw, hook):
+    close_books(gw, dt.date(2026, 1, 11))
+    failed_on(led, dt.date(2026, 1, 9), "txr-md")
+
+    [refusal] = closed_periods.settle_refusals(
+        hook,
+        led,
+        "post_to_first_open_day",
+        [("txr-md", dt.date(2026, 1, 9), refused_as_closed("01/09/2026", "01/12/2026"))],
+    )
+
+    assert (refusal.first_open, refusal.action) == (dt.date(2026, 1, 12), "redated")
+    assert row(led, "txr-md").posting_date == dt.date(2026, 1, 12)
+
+
+def test_without_the_books_closed_date_only_a_plausible_reading_is_used(led, gw, hook):
+    # 01/12/2026 is 12 January or 1 December; the books-closed date cannot be read, but
+    # 1 December 2026 is after the run's day (2026-10-06): only 12 January is plausible.
+    hide_books_closed_object(gw)
+    failed_on(led, dt.date(2026, 1, 9), "txr-early")
+
+    [refusal] = closed_periods.settle_refusals(
+        hook,
+        led,
+        "post_to_first_open_day",
+        [("txr-early", dt.date(2026, 1, 9), refused_as_closed("01/09/2026", "01/12/2026"))],
+    )
+
+    assert (refusal.first_open, refusal.action) == (dt.date(2026, 1, 12), "redated")
+
+
+def test_an_ambiguous_first_open_day_that_cannot_be_verified_leaves_it_failed(led, gw, hook):
+    # 05/06/2026 is 6 May or 5 June; both follow the refused date and precede the run, and the
+    # books-closed date cannot be read: re-dating to either could post in the wrong month.
+    hide_books_closed_object(gw)
+    failed_on(led, dt.date(2026, 4, 30), "txr-amb")
+
+    [refusal] = closed_periods.settle_refusals(
+        hook,
+        led,
+        "post_to_first_open_day",
+        [("txr-amb", dt.date(2026, 4, 30), refused_as_closed("04/30/2026", "05/06/2026"))],
+    )
+
+    assert (refusal.first_open, refusal.action) == (None, "failed")
+    assert refusal.unverified is not None
+    assert "05/06/2026" in refusal.unverified and "books-closed date" in refusal.unverified
+    assert row(led, "txr-amb").state == LedgerState.FAILED
+    assert row(led, "txr-amb").posting_date == dt.date(2026, 4, 30)
+    summary = closed_periods.refusal_summary([refusal])
+    assert summary["unverified"] == 1
