@@ -296,12 +296,9 @@ refuses every write.
     def _closed_periods(
         self, intacct: IntacctHook, ledger: Any, settings: SyncSettings
     ) -> closed_periods.ClosedPeriodPlan:
-        """closed_period_policy, before the load claims anything, with the books-closed date
-        read now (the one preflight read may be hours old in a backfill)."""
-        closed, unreadable = closed_periods.read_closed_through(intacct)
-        plan = closed_periods.before_load(
-            intacct, ledger, settings, closed, unreadable=unreadable, dry_run=self.preview
-        )
+        """closed_period_policy, before the load claims anything
+        (:func:`closed_periods.plan_before_load`)."""
+        plan = closed_periods.plan_before_load(intacct, ledger, settings, dry_run=self.preview)
         for level, message in plan.messages():
             self.log.log(level, "%s", message)
         return plan

@@ -187,6 +187,8 @@ class ClosedPeriodPlan:
     still_held: list[tuple[str, date]] = field(default_factory=list)
     will_fail: list[tuple[str, date]] = field(default_factory=list)
     adopted: int = 0
+    # `fail` with nothing held or re-dated to reconsider: the books-closed date was not read.
+    read_skipped: bool = False
 
     def summary(self) -> dict[str, Any]:
         def dates(items: Iterable[tuple[Any, ...]]) -> list[str]:
@@ -211,13 +213,23 @@ class ClosedPeriodPlan:
             "dated_in_closed_period_dates": dates(self.will_fail),
             "adopted": self.adopted,
             "preview": self.dry_run,
+            # `fail` with nothing to reconsider: no up-front read, so no forecast above; the
+            # refusals (refused, refused_dates) give the count and the dates.
+            "books_closed_read": not self.read_skipped,
         }
 
     def messages(self) -> Iterator[tuple[int, str]]:
         """What the task log says, with the level of each line."""
         would = "would be " if self.dry_run else ""
         policy = f"closed_period_policy '{self.policy}'"
-        if self.closed_through is None:
+        if self.read_skipped:
+            yield (
+                logging.INFO,
+                f"{policy}: nothing is held or re-dated for a closed period, so the books-closed "
+                "date is not read again (preflight reported the closed periods); a posting "
+                "Intacct refuses as a closed period fails and is counted below.",
+            )
+        elif self.closed_through is None:
             yield (
                 logging.WARNING,
                 f"Closed periods not verified up front: {unverified_text(self.unreadable)}. "
@@ -265,6 +277,32 @@ class ClosedPeriodPlan:
                 f"{self.adopted} re-dated transaction(s) were already in Intacct on another "
                 "date: recorded as posted, not sent again",
             )
+
+
+def plan_before_load(
+    intacct: CardLookup,
+    ledger: Ledger,
+    settings: SyncSettings,
+    *,
+    dry_run: bool = False,
+) -> ClosedPeriodPlan:
+    """What the load task runs before its claim: :func:`before_load` with the books-closed date
+    read now (the one preflight read may be hours old in a backfill). Under ``fail`` with no
+    row held or re-dated for a closed period there is nothing to decide up front (Intacct's
+    refusal does it), so the read, one request per run, is not made."""
+    if settings.closed_period_policy == FAIL and not _has_rows_to_reconsider(ledger):
+        return ClosedPeriodPlan(FAIL, None, dry_run=dry_run, read_skipped=True)
+    closed, unreadable = read_closed_through(intacct)
+    return before_load(intacct, ledger, settings, closed, unreadable=unreadable, dry_run=dry_run)
+
+
+def _has_rows_to_reconsider(ledger: Ledger) -> bool:
+    # An empty closed_through matches no ready row: only the held and re-dated ones remain.
+    with ledger.engine.connect() as conn:
+        found = conn.execute(
+            ledger._stmt("select_closed_period_rows"), {"closed_through": "", **_hold_marker()}
+        ).first()
+    return found is not None
 
 
 def before_load(

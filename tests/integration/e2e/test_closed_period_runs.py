@@ -41,7 +41,8 @@ def test_fail_leaves_it_failed_and_the_run_says_how_many_and_which_dates(world):
     assert task_states(first)["load"] == "failed"
     assert set(posted_once(world)) == {open_}
     summary = xcom(first, "load", key="closed_periods")
-    assert summary["policy"] == "fail" and summary["dated_in_closed_period"] == 1
+    # under `fail` the refusal decides: the books-closed date is not read before the claim
+    assert summary["policy"] == "fail" and not summary["books_closed_read"]
     assert (summary["refused"], summary["failed"], summary["refused_dates"]) == (
         1,
         1,

@@ -23,6 +23,7 @@ from intacct_hook.sync.closed_periods import (
     HOLD_PREFIX,
     before_load,
     first_open_readings,
+    plan_before_load,
     purchase_note,
     read_closed_through,
 )
@@ -137,9 +138,9 @@ def sent(gw: GatewayHandle) -> Counter[str]:
 def run_load(
     hook, ledger: Ledger, policy: str, run_id: str, *, workers: int = 1
 ) -> tuple[Any, steps.LoadReport]:
-    """What the load task does: the policy with the date read now, then the load."""
-    closed, unreadable = read_closed_through(hook)
-    plan = before_load(hook, ledger, settings(policy), closed, unreadable=unreadable)
+    """What the load task does: the policy (with the date read now when it is needed), then
+    the load."""
+    plan = plan_before_load(hook, ledger, settings(policy))
     return plan, steps.load(hook, ledger, settings(policy, workers), run_id)
 
 
@@ -324,9 +325,11 @@ def test_fail_sends_it_and_counts_the_refusal_with_its_date(led, gw, hook):
     ready(led, CLOSED_DAY, "txr-closed")
     ready(led, OPEN_DAY, "txr-open")
 
-    plan, report = run_load(hook, led, "fail", "run-1")
-
-    assert plan.will_fail == [("txr-closed", CLOSED_DAY)]
+    gw.requests.clear()
+    plan = plan_before_load(hook, led, settings("fail"))
+    # nothing held or re-dated to reconsider: the refusal decides, nothing is read up front
+    assert plan.read_skipped and plan.will_fail == [] and gw.requests == []
+    report = steps.load(hook, led, settings("fail"), "run-1")
     assert (report.posted, report.failed) == (1, 1)
     assert report.summary()["closed_period_refusals"] == {
         "refused": 1,
@@ -338,6 +341,19 @@ def test_fail_sends_it_and_counts_the_refusal_with_its_date(led, gw, hook):
         "unverified": 0,
     }
     assert row(led, "txr-closed").state == LedgerState.FAILED
+
+
+def test_fail_still_reads_the_date_to_release_what_an_earlier_hold_kept_back(led, gw, hook):
+    close_books(gw, CLOSED_DAY)
+    ready(led, CLOSED_DAY, "txr-held")
+    run_load(hook, led, "hold", "run-1")
+    assert row(led, "txr-held").state == LedgerState.HELD
+    close_books(gw, dt.date(2026, 9, 1))  # the period reopened; the policy is now `fail`
+
+    plan, report = run_load(hook, led, "fail", "run-2")
+
+    assert not plan.read_skipped and plan.released == [("txr-held", CLOSED_DAY)]
+    assert report.posted == 1 and row(led, "txr-held").state == LedgerState.POSTED
 
 
 def test_a_preview_says_what_the_policy_would_do_and_writes_nothing(led, gw, hook):
