@@ -76,6 +76,10 @@ class CardLookup(Protocol):
     ) -> list[dict[str, Any]]: ...
 
 
+class ClosedPeriodTarget(ClosedDateReader, CardLookup, Protocol):
+    """What the load's up-front step needs: the books-closed date and the card's records."""
+
+
 def us_date(day: date) -> str:
     return f"{day.month:02d}/{day.day:02d}/{day.year}"
 
@@ -280,7 +284,7 @@ class ClosedPeriodPlan:
 
 
 def plan_before_load(
-    intacct: CardLookup,
+    intacct: ClosedPeriodTarget,
     ledger: Ledger,
     settings: SyncSettings,
     *,
