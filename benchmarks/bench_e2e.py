@@ -46,7 +46,7 @@ LATENCY_MS = 20.0
 BATCH_SIZE = 100
 PEER_RECORDS = 200
 MEMORY_TARGET_MB = 500.0
-TASKS = ("preflight", "extract", "stage", "map", "load", "reconcile")
+TASKS = ("preflight", "extract", "stage", "map", "load", "recode", "reconcile", "receipts")
 
 
 def sizes() -> tuple[int, ...]:
