@@ -241,8 +241,31 @@ def recode(
         for row in _reinstated(ledger):
             link = _open_reinstated(ledger, row, run_id, closed_through())
             _advance(intacct, ledger, settings, run_id, link, report)
+    _apply(
+        intacct, ledger, settings, run_id, _candidates(ledger, run_id), report,
+        mapper=mapper, closed_through=closed_through, dry_run=dry_run,
+    )  # fmt: skip
+    for line in report.reported + report.waiting:
+        log.warning("Changed in Divvy after posting: %s", line)
+    return report
+
+
+def _apply(
+    intacct: Recoder,
+    ledger: Ledger,
+    settings: SyncSettings,
+    run_id: str,
+    candidates: Iterable[tuple[dict[str, Any], str]],
+    report: RecodeReport,
+    *,
+    mapper: Callable[[], Any],
+    closed_through: Callable[[], date | None],
+    dry_run: bool,
+) -> None:
+    """Compare each candidate (read at the task's start: another task may have acted on it
+    since, which ``_open`` checks under the row's lock) and act on its change."""
     coder = None
-    for row, txn_text in _candidates(ledger, run_id):
+    for row, txn_text in candidates:
         found = _updated(row, txn_text, settings)
         if found is None:
             continue
@@ -270,16 +293,13 @@ def recode(
                 )
                 and not dry_run
             ):
-                _open(ledger, row, change, links, run_id, "reported", None, None)
+                _open(ledger, row, change, run_id, "reported", None, None)
             report.reported.append(f"{uuid}: {change.text} (not reversed: {_why_not(dry_run)})")
             continue
         reversal_date, replacement_date = _dates(row, change, closed_through(), settings.timezone)
-        link = _open(ledger, row, change, links, run_id, "reversing", reversal_date,
-                     replacement_date)  # fmt: skip
-        _advance(intacct, ledger, settings, run_id, link, report)
-    for line in report.reported + report.waiting:
-        log.warning("Changed in Divvy after posting: %s", line)
-    return report
+        opened = _open(ledger, row, change, run_id, "reversing", reversal_date, replacement_date)
+        if opened is not None:
+            _advance(intacct, ledger, settings, run_id, opened, report)
 
 
 def _why_not(dry_run: bool) -> str:
@@ -430,42 +450,77 @@ def _open(
     ledger: Ledger,
     row: Mapping[str, Any],
     change: _Change,
-    previous: Sequence[Link],
     run_id: str,
     status: str,
     reversal_date: date | None,
     replacement_date: date | None,
-) -> Link:
+) -> Link | None:
+    """Open the next link of ``row``'s chain, or none when another task acted on it since this
+    one read ``row`` (its record or version changed, or a link of it is open)."""
     uuid = row["uuid"]
-    done = [lk for lk in previous if lk.status == "replaced"]
-    version = 1 + len(done)
-    original = done[-1].replacement_reference if done else uuid
-    seq = 1 + max((lk.seq for lk in previous), default=0)
-    repost = change.kind == "repost"
-    params = {
-        "uuid": uuid,
-        "seq": seq,
-        "divvy_updated_time": change.updated_time,
-        "change": change.text,
-        "status": status,
-        "original_reference": original,
-        "original_record_no": row["intacct_record_no"],
-        "original_date": row["posting_date"],
-        "original_amount": row["amount"],
-        "reversal_date": reversal_date.isoformat() if reversal_date else None,
-        "reversal_record_no": None,
-        "replacement_reference": version_reference(uuid, version + 1) if repost else None,
-        "replacement_date": replacement_date.isoformat() if repost and replacement_date else None,
-        "purchase_date": change.purchase.isoformat() if change.purchase else None,
-        "replacement_amount": format(change.amount, "f") if change.amount is not None else None,
-        "replacement_lines": json.dumps(list(change.lines), sort_keys=True) if repost else None,
-        "transaction_type": change.transaction_type,
-        "merchant": change.merchant,
-        "run_id": run_id,
-    }
-    _write(ledger, "recoding_open", **params)
-    [link] = [lk for lk in _links(ledger, [uuid]) if lk.seq == seq]
-    return link
+    with ledger._write() as conn:
+        now = ledger.now()
+        current = (
+            conn.execute(ledger._stmt("lock_recoded_transaction"), {"uuid": uuid})
+            .mappings()
+            .first()
+        )
+        previous = [
+            Link(**dict(r))
+            for r in conn.execute(
+                ledger._stmt("select_recodings", "uuids"), {"uuids": [uuid]}
+            ).mappings()
+        ]
+        why = None
+        if current is None or (current["intacct_record_no"], current["updated_time"]) != (
+            row["intacct_record_no"],
+            row["updated_time"],
+        ):
+            why = "another run changed it since this run read it"
+        elif any(lk.status in ("reversing", "reversed") for lk in previous):
+            why = "another run has a change of it open"
+        elif status == "reported" and any(
+            lk.divvy_updated_time == change.updated_time and lk.status == "reported"
+            for lk in previous
+        ):
+            why = "this version is already reported"
+        if why is not None:
+            log.info("Re-coding %s (%s) left: %s.", uuid, change.text, why)
+            return None
+        done = [lk for lk in previous if lk.status == "replaced"]
+        version = 1 + len(done)
+        original = done[-1].replacement_reference if done else uuid
+        seq = 1 + max((lk.seq for lk in previous), default=0)
+        repost = change.kind == "repost"
+        params = {
+            "uuid": uuid,
+            "seq": seq,
+            "divvy_updated_time": change.updated_time,
+            "change": change.text,
+            "status": status,
+            "original_reference": original,
+            "original_record_no": current["intacct_record_no"],
+            "original_date": row["posting_date"],
+            "original_amount": row["amount"],
+            "reversal_date": reversal_date.isoformat() if reversal_date else None,
+            "reversal_record_no": None,
+            "replacement_reference": version_reference(uuid, version + 1) if repost else None,
+            "replacement_date": (
+                replacement_date.isoformat() if repost and replacement_date else None
+            ),
+            "purchase_date": change.purchase.isoformat() if change.purchase else None,
+            "replacement_amount": (
+                format(change.amount, "f") if change.amount is not None else None
+            ),
+            "replacement_lines": (
+                json.dumps(list(change.lines), sort_keys=True) if repost else None
+            ),
+            "transaction_type": change.transaction_type,
+            "merchant": change.merchant,
+            "run_id": run_id,
+        }
+        conn.execute(ledger._stmt("recoding_open"), {**params, "now": now})
+    return Link(**params, detected_at=now, updated_at=now)
 
 
 def _reinstated(ledger: Ledger) -> list[dict[str, Any]]:

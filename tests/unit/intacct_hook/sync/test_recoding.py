@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -98,7 +98,13 @@ class Runs:
             required_dimensions=facts.required_dimensions,
         )
 
-    def run(self, *payloads: dict[str, Any], recode: bool = True, dry_run: bool = False):
+    def run(
+        self,
+        *payloads: dict[str, Any],
+        recode: bool = True,
+        dry_run: bool = False,
+        before_recode: Callable[[str], Any] | None = None,
+    ):
         self.n += 1
         run_id = f"run-{self.n}"
         window = resolve_window(
@@ -123,6 +129,8 @@ class Runs:
         load = steps.load(self.hook, self.ledger, self.settings, run_id)
         assert load.failed == 0, load.failures
         report = None
+        if before_recode is not None:
+            before_recode(run_id)
         if recode:
             report = recoding.recode(
                 self.hook, self.ledger, self.settings, run_id, mapper=self.coder,
@@ -415,3 +423,30 @@ def test_a_decline_charged_again_posts_the_charge_as_the_next_version_once(led, 
 
     again, rerun = runs.run(version(u, amount=40.00, updated="2026-10-08T09:00:00.000+00:00"))
     assert again.summary()["reposted"] == 0 and len(records(gw)) == 3 and rerun.matched
+
+
+def test_two_recodes_of_the_same_change_at_once_reverse_and_repost_it_once(led, hook, gw):
+    # Two recode tasks read the same candidate at their start; one finishes the chain, then the
+    # other acts on what it read: the original it names is already reversed and replaced.
+    runs = Runs(led, hook)
+    u = "txr_recode_twice_001"
+    runs.run(version(u))
+    stale: list[tuple[dict[str, Any], str]] = []
+
+    first, _ = runs.run(
+        version(u, amount=60.00, updated="2026-10-07T09:00:00.000+00:00"),
+        before_recode=lambda run_id: stale.extend(recoding._candidates(led, run_id)),
+    )
+    assert [r["uuid"] for r, _ in stale] == [u]
+    second = recoding.RecodeReport(runs.settings.recode_policy)
+    recoding._apply(
+        hook, led, runs.settings, f"run-{runs.n}", stale, second,
+        mapper=runs.coder, closed_through=lambda: None, dry_run=False,
+    )  # fmt: skip
+
+    assert first.summary()["reposted"] == 1 and second.summary()["reposted"] == 0
+    assert second.failures == []
+    assert sent(gw, "reverse_cctransaction") == 1
+    assert Counter(r["RECORDID"] for r in records(gw)) == Counter({u: 2, f"{u}:v2": 1})
+    assert [lk.status for lk in recoding.links(led, [u])] == ["replaced"]
+    assert row(led, u).control_id == f"divvy-{u}:v2"
