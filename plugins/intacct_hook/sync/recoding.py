@@ -487,6 +487,7 @@ def _open(
         if why is not None:
             log.info("Re-coding %s (%s) left: %s.", uuid, change.text, why)
             return None
+        assert current is not None
         done = [lk for lk in previous if lk.status == "replaced"]
         version = 1 + len(done)
         original = done[-1].replacement_reference if done else uuid
