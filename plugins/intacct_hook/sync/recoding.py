@@ -42,8 +42,13 @@ from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from intacct_hook.intacct.errors import IntacctError
-from intacct_hook.intacct.records import CCTransaction, RecordOutcome, UnpostableRecord
+from intacct_hook.intacct.errors import IntacctDuplicateControlId, IntacctError
+from intacct_hook.intacct.records import (
+    CCTransaction,
+    RecordOutcome,
+    UnpostableRecord,
+    reversal_control_id,
+)
 from intacct_hook.intacct.text import fit, xml_safe
 from intacct_hook.sync.closed_periods import read_closed_through
 from intacct_hook.sync.ledger import MAPPED_LINE_PARAMS, Ledger, MappedLine
@@ -94,7 +99,12 @@ class Recoder(Protocol):
     ) -> list[dict]: ...
 
     def reverse_cctransaction(
-        self, record_no: str | int, date_reversed: date, memo: str | None = None
+        self,
+        record_no: str | int,
+        date_reversed: date,
+        memo: str | None = None,
+        *,
+        control_id: str | None = None,
     ) -> str: ...
 
     def record_cctransactions(
@@ -608,15 +618,23 @@ def _advance(
 
 
 def _reverse(intacct: Recoder, ledger: Ledger, run_id: str, link: Link) -> Link:
-    # A run stopped after Intacct reversed it but before the ledger said so: look first. All
-    # fields ("*"): REVERSALKEY is only partially verified, and naming a field Intacct does not
-    # know would fail the read (without it Intacct refuses a second reversal instead).
-    [original] = intacct.read("CCTRANSACTION", [link.original_record_no]) or [{}]
-    reversal_no = str(original.get("REVERSALKEY") or "")
+    # A run stopped after Intacct reversed it but before the ledger said so: look first.
+    reversal_no = _reversal_key(intacct, link)
     day = date.fromisoformat(link.reversal_date or link.original_date)
     if not reversal_no:
         memo = fit(xml_safe(f"Divvy {link.uuid} changed after posting: {link.change}"), 1000)
-        reversal_no = intacct.reverse_cctransaction(link.original_record_no, day, memo=memo)
+        # The link's own control ID under uniqueid=true: a second reversal of it (another task
+        # resuming it, a read that missed REVERSALKEY) is refused instead of recorded.
+        control_id = reversal_control_id(link.uuid, link.seq)
+        try:
+            reversal_no = intacct.reverse_cctransaction(
+                link.original_record_no, day, memo=memo, control_id=control_id
+            )
+        except IntacctDuplicateControlId:
+            reversal_no = _reversal_key(intacct, link)
+            if not reversal_no:
+                raise
+            log.info("Reversal of %s already sent: %s", link.original_record_no, reversal_no)
     else:
         log.info("Reversal of %s found in Intacct: %s", link.original_record_no, reversal_no)
     status = "reversed" if link.replacement_reference else "done"
@@ -649,6 +667,14 @@ def _reverse(intacct: Recoder, ledger: Ledger, run_id: str, link: Link) -> Link:
     return dataclasses.replace(
         link, status=status, reversal_record_no=reversal_no, reversal_date=day.isoformat()
     )
+
+
+def _reversal_key(intacct: Recoder, link: Link) -> str:
+    """The RECORDNO of the reversal Intacct holds for the link's original, or ""."""
+    # All fields ("*"): REVERSALKEY is only partially verified, and naming a field Intacct does
+    # not know would fail the read.
+    [original] = intacct.read("CCTRANSACTION", [link.original_record_no]) or [{}]
+    return str(original.get("REVERSALKEY") or "")
 
 
 def _replace(

@@ -450,3 +450,16 @@ def test_two_recodes_of_the_same_change_at_once_reverse_and_repost_it_once(led, 
     assert Counter(r["RECORDID"] for r in records(gw)) == Counter({u: 2, f"{u}:v2": 1})
     assert [lk.status for lk in recoding.links(led, [u])] == ["replaced"]
     assert row(led, u).control_id == f"divvy-{u}:v2"
+
+
+def test_the_reversal_is_sent_once_under_a_control_id_derived_from_its_link(led, hook, gw):
+    runs = Runs(led, hook)
+    u = "txr_recode_revctl_01"
+    runs.run(version(u))
+
+    report, _ = runs.run(version(u, gl="6200", updated="2026-10-07T09:00:00.000+00:00"))
+
+    assert report.summary()["reposted"] == 1
+    [request] = [r for r in gw.requests if r.find(".//reverse_cctransaction") is not None]
+    assert request.findtext("control/uniqueid") == "true"
+    assert request.find(".//function").get("controlid") == f"divvy-{u}#rev1"
