@@ -114,6 +114,11 @@ class Recoder(Protocol):
     def get_books_closed_through(self) -> date | None: ...
 
 
+class ChainError(Exception):
+    """A transaction's chain cannot go on as the ledger and Intacct describe it: reported as a
+    failure of that transaction, and the step goes on with the others."""
+
+
 @dataclass(frozen=True)
 class Link:
     """One row of the ledger table ``recoding``: one change and what it did in Intacct."""
@@ -249,7 +254,11 @@ def recode(
         for link in _open_links(ledger):
             _advance(intacct, ledger, settings, run_id, link, report)
         for row in _reinstated(ledger):
-            link = _open_reinstated(ledger, row, run_id, closed_through())
+            try:
+                link = _open_reinstated(ledger, row, run_id, closed_through())
+            except ChainError as exc:
+                _failed(report, row["uuid"], "charged again", str(exc))
+                continue
             _advance(intacct, ledger, settings, run_id, link, report)
     _apply(
         intacct, ledger, settings, run_id, _candidates(ledger, run_id), report,
@@ -548,7 +557,16 @@ def _open_reinstated(
     next version, with the lines the map step gave it."""
     uuid = row["uuid"]
     previous = _links(ledger, [uuid])
-    ended = [lk for lk in previous if lk.status == "done"][-1]
+    ended_links = [lk for lk in previous if lk.status == "done"]
+    if not ended_links:
+        # Its record is the original or reversal of a re-posted link: the ledger lost the
+        # replacement it had, and nothing here says which version Intacct should hold.
+        raise ChainError(
+            f"the ledger names record {row['intacct_record_no']} of its re-coding chain, which "
+            "was re-posted, not declined; set the transaction's record to the chain's "
+            "replacement (or re-stage it) after checking Intacct"
+        )
+    ended = ended_links[-1]
     replaced = [lk for lk in previous if lk.status == "replaced"]
     purchase = date.fromisoformat(row["posting_date"])
     day = purchase if closed is None or purchase > closed else closed + timedelta(days=1)
@@ -609,12 +627,17 @@ def _advance(
             link = _replace(intacct, ledger, settings, run_id, link)
             if link.status == "replaced":
                 report.reposted.append(link.text())
-    except (IntacctError, UnpostableRecord) as exc:
+    except (IntacctError, UnpostableRecord, ChainError) as exc:
         message = fit(xml_safe(str(exc)), 500)
         if link.status == "reversed":
             _write(ledger, "recoding_refused", uuid=link.uuid, seq=link.seq, last_error=message)
-        report.failures.append(f"{link.uuid}: {link.change}: {message}")
-        log.warning("Re-coding %s (%s) stopped: %s", link.uuid, link.change, message)
+        _failed(report, link.uuid, link.change, message)
+
+
+def _failed(report: RecodeReport, uuid: str, change: str, message: str) -> None:
+    message = fit(xml_safe(message), 500)
+    report.failures.append(f"{uuid}: {change}: {message}")
+    log.warning("Re-coding %s (%s) stopped: %s", uuid, change, message)
 
 
 def _reverse(intacct: Recoder, ledger: Ledger, run_id: str, link: Link) -> Link:
@@ -673,8 +696,13 @@ def _reversal_key(intacct: Recoder, link: Link) -> str:
     """The RECORDNO of the reversal Intacct holds for the link's original, or ""."""
     # All fields ("*"): REVERSALKEY is only partially verified, and naming a field Intacct does
     # not know would fail the read.
-    [original] = intacct.read("CCTRANSACTION", [link.original_record_no]) or [{}]
-    return str(original.get("REVERSALKEY") or "")
+    found = intacct.read("CCTRANSACTION", [link.original_record_no])
+    if len(found) > 1:
+        raise ChainError(
+            f"Intacct answered the read of record {link.original_record_no} with "
+            f"{len(found)} records; not reversed"
+        )
+    return str((found[0] if found else {}).get("REVERSALKEY") or "")
 
 
 def _replace(
@@ -780,6 +808,7 @@ __all__ = [
     "REPORT_ONLY",
     "REPOST",
     "STATEMENTS",
+    "ChainError",
     "Link",
     "RecodeReport",
     "chain_for_reconcile",

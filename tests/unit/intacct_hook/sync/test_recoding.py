@@ -463,3 +463,50 @@ def test_the_reversal_is_sent_once_under_a_control_id_derived_from_its_link(led,
     [request] = [r for r in gw.requests if r.find(".//reverse_cctransaction") is not None]
     assert request.findtext("control/uniqueid") == "true"
     assert request.find(".//function").get("controlid") == f"divvy-{u}#rev1"
+
+
+def test_a_posted_row_on_a_replaced_original_is_a_failure_and_the_run_goes_on(led, hook, gw):
+    # The ledger row names a record of its chain whose link was replaced, not declined: there is
+    # no 'done' link to re-post from. That transaction fails; the others are re-coded.
+    import sqlalchemy as sa
+
+    runs = Runs(led, hook)
+    u, other = "txr_recode_odd_00001", "txr_recode_odd_00002"
+    runs.run(version(u), version(other))
+    runs.run(version(u, gl="6200", updated="2026-10-07T09:00:00.000+00:00"), version(other))
+    [link] = recoding.links(led, [u])
+    with led.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE divvy_transaction SET intacct_record_no = :no WHERE uuid = :u"),
+            {"no": link.original_record_no, "u": u},
+        )
+
+    report, _ = runs.run(
+        version(u, gl="6200", updated="2026-10-07T09:00:00.000+00:00"),
+        version(other, gl="6300", updated="2026-10-08T09:00:00.000+00:00"),
+    )
+
+    assert report.summary()["reposted"] == 1 and len(report.failures) == 1
+    assert report.failures[0].startswith(f"{u}: ")
+    assert [lk.status for lk in recoding.links(led, [other])] == ["replaced"]
+
+
+def test_a_read_back_of_two_records_is_a_failure_and_the_run_goes_on(led, hook, gw):
+    runs = Runs(led, hook)
+    u, other = "txr_recode_two_00001", "txr_recode_two_00002"
+    runs.run(version(u), version(other))
+    posted = row(led, u).intacct_record_no
+    with gw.state.lock:  # Intacct answers the read of its RECORDNO with two records
+        company = gw.state.companies["ACME-DEMO"]
+        [header] = [r for r in company.records("CCTRANSACTION") if r["RECORDNO"] == posted]
+        company.records("CCTRANSACTION").append(dict(header))
+
+    report, _ = runs.run(
+        version(u, gl="6200", updated="2026-10-07T09:00:00.000+00:00"),
+        version(other, gl="6300", updated="2026-10-07T09:00:00.000+00:00"),
+    )
+
+    assert report.summary()["reposted"] == 1 and len(report.failures) == 1
+    assert report.failures[0].startswith(f"{u}: ")
+    assert [lk.status for lk in recoding.links(led, [u])] == ["reversing"]
+    assert sent(gw, "reverse_cctransaction") == 1
