@@ -86,6 +86,7 @@ STATEMENTS = (
     "recode_transaction",
     "recode_reversed_transaction",
     "recode_unchanged",
+    "recode_examined",
     "delete_mapped_lines",
     "insert_mapped_line",
 )
@@ -287,6 +288,8 @@ def _apply(
     for row, txn_text in candidates:
         found = _updated(row, txn_text, settings)
         if found is None:
+            if not dry_run:  # not newer than what was posted: nothing to look at again
+                _write(ledger, "recode_examined", uuid=row["uuid"], payload=txn_text)
             continue
         report.examined += 1
         if coder is None:
@@ -296,7 +299,15 @@ def _apply(
         if change.kind == "unchanged":
             report.unchanged += 1
             if not dry_run:
-                _write(ledger, "recode_unchanged", uuid=uuid, updated_time=change.updated_time)
+                with ledger._write() as conn:
+                    now = ledger.now()
+                    conn.execute(
+                        ledger._stmt("recode_unchanged"),
+                        {"uuid": uuid, "updated_time": change.updated_time, "now": now},
+                    )
+                    conn.execute(
+                        ledger._stmt("recode_examined"), {"uuid": uuid, "payload": txn_text}
+                    )
             continue
         if change.kind == "wait":
             report.waiting.append(f"{uuid}: {change.text}")
@@ -316,7 +327,10 @@ def _apply(
             report.reported.append(f"{uuid}: {change.text} (not reversed: {_why_not(dry_run)})")
             continue
         reversal_date, replacement_date = _dates(row, change, closed_through(), settings.timezone)
-        opened = _open(ledger, row, change, run_id, "reversing", reversal_date, replacement_date)
+        opened = _open(
+            ledger, row, change, run_id, "reversing", reversal_date, replacement_date,
+            examined=txn_text,
+        )  # fmt: skip
         if opened is not None:
             _advance(intacct, ledger, settings, run_id, opened, report)
 
@@ -473,9 +487,12 @@ def _open(
     status: str,
     reversal_date: date | None,
     replacement_date: date | None,
+    *,
+    examined: str | None = None,
 ) -> Link | None:
     """Open the next link of ``row``'s chain, or none when another task acted on it since this
-    one read ``row`` (its record or version changed, or a link of it is open)."""
+    one read ``row`` (its record or version changed, or a link of it is open). ``examined``:
+    the landed text the link acts on, no candidate again (the open link is resumed instead)."""
     uuid = row["uuid"]
     with ledger._write() as conn:
         now = ledger.now()
@@ -540,6 +557,8 @@ def _open(
             "run_id": run_id,
         }
         conn.execute(ledger._stmt("recoding_open"), {**params, "now": now})
+        if examined is not None:
+            conn.execute(ledger._stmt("recode_examined"), {"uuid": uuid, "payload": examined})
     return Link(**params, detected_at=now, updated_at=now)
 
 

@@ -510,3 +510,29 @@ def test_a_read_back_of_two_records_is_a_failure_and_the_run_goes_on(led, hook, 
     assert report.failures[0].startswith(f"{u}: ")
     assert [lk.status for lk in recoding.links(led, [u])] == ["reversing"]
     assert sent(gw, "reverse_cctransaction") == 1
+
+
+def test_a_version_once_examined_is_no_candidate_again(led, hook, gw):
+    # Issue 13: a posted row Divvy touched after posting (a note; a re-code already re-posted)
+    # was decoded again on every later run; once examined, the same text is not a candidate.
+    runs = Runs(led, hook)
+    noted, moved = "txr_recode_seen_0001", "txr_recode_seen_0002"
+    runs.run(version(noted), version(moved))
+    later = [
+        version(noted, updated="2026-10-07T09:00:00.000+00:00", notes="a receipt"),
+        version(moved, gl="6200", updated="2026-10-07T09:00:00.000+00:00"),
+    ]
+    report, _ = runs.run(*later)
+    assert (report.summary()["unchanged"], report.summary()["reposted"]) == (1, 1)
+    candidates: list[tuple[dict[str, Any], str]] = []
+
+    again, _ = runs.run(
+        *later, before_recode=lambda run_id: candidates.extend(recoding._candidates(led, run_id))
+    )
+
+    assert candidates == [] and again.summary()["examined"] == 0
+    newer, _ = runs.run(  # a newer version is a candidate again
+        version(noted, updated="2026-10-09T09:00:00.000+00:00", notes="two receipts"),
+        later[1],
+    )
+    assert newer.summary()["examined"] == 1 and newer.summary()["unchanged"] == 1
