@@ -733,7 +733,14 @@ def _replace(
     built = build_cctransaction(
         _Posting(link.uuid, day, link.merchant, link.attempts), lines, settings
     )
-    txn = dataclasses.replace(built, reference_no=link.replacement_reference)
+    with ledger.engine.connect() as conn:
+        supdoc = conn.execute(
+            ledger._stmt("select_receipt_supdoc"), {"uuid": link.uuid}
+        ).scalar_one_or_none()
+    # The replacement links the receipts' supporting document, as the original did.
+    txn = dataclasses.replace(
+        built, reference_no=link.replacement_reference, supdoc_id=supdoc or built.supdoc_id
+    )
     [outcome] = intacct.record_cctransactions([txn], check_first=True)
     if not outcome.ok:
         assert outcome.error is not None

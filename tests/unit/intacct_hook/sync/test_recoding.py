@@ -536,3 +536,29 @@ def test_a_version_once_examined_is_no_candidate_again(led, hook, gw):
         later[1],
     )
     assert newer.summary()["examined"] == 1 and newer.summary()["unchanged"] == 1
+
+
+def test_the_replacement_links_the_receipts_the_original_had(led, hook, gw):
+    from intacct_hook.intacct.records import Attachment, SupportingDocument
+    from intacct_hook.sync.ledger import ReceiptRecord
+
+    runs = Runs(led, hook)
+    u = "txr_recode_receipt01"
+    runs.run(version(u))
+    with gw.state.lock:
+        folders = gw.state.companies["ACME-DEMO"].records("SUPDOCFOLDER")
+        folder = folders[0]["NAME"]
+    doc = SupportingDocument(
+        supdoc_id="DVYRECODE0000000001",
+        folder=folder,
+        attachments=(Attachment("lunch", "pdf", b"%PDF-1.4 "),),
+    )
+    hook.create_supdoc(doc)
+    hook.link_supdoc(row(led, u).intacct_record_no, doc.supdoc_id)
+    led.record_receipts([ReceiptRecord(u, "rcpt_1", "attached", "lunch.pdf", doc.supdoc_id)])
+
+    report, _ = runs.run(version(u, gl="6200", updated="2026-10-07T09:00:00.000+00:00"))
+
+    assert report.summary()["reposted"] == 1, report.failures
+    [replacement] = [r for r in records(gw) if r["RECORDID"] == f"{u}:v2"]
+    assert replacement["SUPDOCID"] == doc.supdoc_id
