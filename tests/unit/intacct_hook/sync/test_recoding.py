@@ -562,3 +562,28 @@ def test_the_replacement_links_the_receipts_the_original_had(led, hook, gw):
     assert report.summary()["reposted"] == 1, report.failures
     [replacement] = [r for r in records(gw) if r["RECORDID"] == f"{u}:v2"]
     assert replacement["SUPDOCID"] == doc.supdoc_id
+
+
+def test_a_second_reversal_of_a_change_is_refused_when_the_read_back_misses_the_first(
+    led, hook, gw
+):
+    # An Intacct whose reads do not return REVERSALKEY: the read-back cannot see the reversal a
+    # stopped run made. The second reversal carries the change's control ID, and Intacct refuses
+    # it as a duplicate; the change stays open, reversed once.
+    runs = Runs(led, hook)
+    u = "txr_recode_hidden_01"
+    runs.run(version(u))
+    with gw.state.lock:
+        gw.state.companies["ACME-DEMO"].field_names = {"CCTRANSACTION": {"REVERSALKEY": None}}
+    changed = version(u, gl="6200", updated="2026-10-07T09:00:00.000+00:00")
+    gw.queue_fault("drop_after_commit", after_function="read")
+    runs.run(changed)
+    gw.clear_faults()
+
+    report, _ = runs.run(changed)
+
+    assert [lk.status for lk in recoding.links(led, [u])] == ["reversing"]
+    assert sent(gw, "reverse_cctransaction") == 2
+    assert Counter(r["STATE"] for r in records(gw)) == Counter({"Reversed": 1, "Reversal": 1})
+    [failure] = report.failures
+    assert f"divvy-{u}#rev1" in failure
