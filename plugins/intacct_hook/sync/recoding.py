@@ -256,11 +256,12 @@ def recode(
             _advance(intacct, ledger, settings, run_id, link, report)
         for row in _reinstated(ledger):
             try:
-                link = _open_reinstated(ledger, row, run_id, closed_through())
+                charge = _open_reinstated(ledger, row, run_id, closed_through())
             except ChainError as exc:
                 _failed(report, row["uuid"], "charged again", str(exc))
                 continue
-            _advance(intacct, ledger, settings, run_id, link, report)
+            if charge is not None:
+                _advance(intacct, ledger, settings, run_id, charge, report)
     _apply(
         intacct, ledger, settings, run_id, _candidates(ledger, run_id), report,
         mapper=mapper, closed_through=closed_through, dry_run=dry_run,
@@ -496,17 +497,7 @@ def _open(
     uuid = row["uuid"]
     with ledger._write() as conn:
         now = ledger.now()
-        current = (
-            conn.execute(ledger._stmt("lock_recoded_transaction"), {"uuid": uuid})
-            .mappings()
-            .first()
-        )
-        previous = [
-            Link(**dict(r))
-            for r in conn.execute(
-                ledger._stmt("select_recodings", "uuids"), {"uuids": [uuid]}
-            ).mappings()
-        ]
+        current, previous = _locked_chain(ledger, conn, uuid)
         why = None
         if current is None or (current["intacct_record_no"], current["updated_time"]) != (
             row["intacct_record_no"],
@@ -569,24 +560,13 @@ def _reinstated(ledger: Ledger) -> list[dict[str, Any]]:
 
 def _open_reinstated(
     ledger: Ledger, row: Mapping[str, Any], run_id: str, closed: date | None
-) -> Link:
+) -> Link | None:
     """A declined transaction, reversed, that Divvy charged again: the load recorded one of its
     chain's records as posted (found under the plain uuid). A link that starts ``reversed``
     (the last one's original and reversal: nothing more to reverse) posts the charge as the
-    next version, with the lines the map step gave it."""
+    next version, with the lines the map step gave it. None when another task opened it since
+    ``row`` was read (checked under the row's lock, as in :func:`_open`)."""
     uuid = row["uuid"]
-    previous = _links(ledger, [uuid])
-    ended_links = [lk for lk in previous if lk.status == "done"]
-    if not ended_links:
-        # Its record is the original or reversal of a re-posted link: the ledger lost the
-        # replacement it had, and nothing here says which version Intacct should hold.
-        raise ChainError(
-            f"the ledger names record {row['intacct_record_no']} of its re-coding chain, which "
-            "was re-posted, not declined; set the transaction's record to the chain's "
-            "replacement (or re-stage it) after checking Intacct"
-        )
-    ended = ended_links[-1]
-    replaced = [lk for lk in previous if lk.status == "replaced"]
     purchase = date.fromisoformat(row["posting_date"])
     day = purchase if closed is None or purchase > closed else closed + timedelta(days=1)
     lines = [
@@ -596,32 +576,67 @@ def _open_reinstated(
         }
         for ln in ledger.mapped_lines([uuid])[uuid]
     ]
-    seq = 1 + max(lk.seq for lk in previous)
-    _write(
-        ledger,
-        "recoding_open",
-        uuid=uuid,
-        seq=seq,
-        divvy_updated_time=row["updated_time"] or ended.divvy_updated_time,
-        change=f"charged again in Divvy after the {ended.change.removeprefix('now ')} was reversed",
-        status="reversed",
-        original_reference=ended.original_reference,
-        original_record_no=ended.original_record_no,
-        original_date=ended.original_date,
-        original_amount=ended.original_amount,
-        reversal_date=ended.reversal_date,
-        reversal_record_no=ended.reversal_record_no,
-        replacement_reference=version_reference(uuid, 2 + len(replaced)),
-        replacement_date=day.isoformat(),
-        purchase_date=purchase.isoformat(),
-        replacement_amount=row["amount"],
-        replacement_lines=json.dumps(lines, sort_keys=True),
-        transaction_type=row["transaction_type"],
-        merchant=row["merchant"],
-        run_id=run_id,
+    with ledger._write() as conn:
+        now = ledger.now()
+        current, previous = _locked_chain(ledger, conn, uuid)
+        if (
+            current is None
+            or current["intacct_record_no"] != row["intacct_record_no"]
+            or any(lk.status in ("reversing", "reversed") for lk in previous)
+        ):
+            log.info("Re-coding %s (charged again) left: another run opened it.", uuid)
+            return None
+        ended_links = [lk for lk in previous if lk.status == "done"]
+        if not ended_links:
+            # Its record is the original or reversal of a re-posted link: the ledger lost the
+            # replacement it had, and nothing here says which version Intacct should hold.
+            raise ChainError(
+                f"the ledger names record {row['intacct_record_no']} of its re-coding chain, "
+                "which was re-posted, not declined; set the transaction's record to the "
+                "chain's replacement (or re-stage it) after checking Intacct"
+            )
+        ended = ended_links[-1]
+        replaced = [lk for lk in previous if lk.status == "replaced"]
+        params = {
+            "uuid": uuid,
+            "seq": 1 + max(lk.seq for lk in previous),
+            "divvy_updated_time": row["updated_time"] or ended.divvy_updated_time,
+            "change": (
+                f"charged again in Divvy after the {ended.change.removeprefix('now ')} was reversed"
+            ),
+            "status": "reversed",
+            "original_reference": ended.original_reference,
+            "original_record_no": ended.original_record_no,
+            "original_date": ended.original_date,
+            "original_amount": ended.original_amount,
+            "reversal_date": ended.reversal_date,
+            "reversal_record_no": ended.reversal_record_no,
+            "replacement_reference": version_reference(uuid, 2 + len(replaced)),
+            "replacement_date": day.isoformat(),
+            "purchase_date": purchase.isoformat(),
+            "replacement_amount": row["amount"],
+            "replacement_lines": json.dumps(lines, sort_keys=True),
+            "transaction_type": row["transaction_type"],
+            "merchant": row["merchant"],
+            "run_id": run_id,
+        }
+        conn.execute(ledger._stmt("recoding_open"), {**params, "now": now})
+    return Link(**params, detected_at=now, updated_at=now)
+
+
+def _locked_chain(ledger: Ledger, conn: Any, uuid: str) -> tuple[Any, list[Link]]:
+    """In a write transaction: the posted row's RECORDNO and version, locked (PostgreSQL;
+    SQLite's write transaction is exclusive already), and its chain as it is now."""
+    current = (
+        conn.execute(ledger._stmt("lock_recoded_transaction"), {"uuid": uuid}).mappings().first()
     )
-    [link] = [lk for lk in _links(ledger, [uuid]) if lk.seq == seq]
-    return link
+    previous = [
+        Link(**dict(r))
+        for r in conn.execute(
+            ledger._stmt("select_recodings", "uuids"), {"uuids": [uuid]}
+        ).mappings()
+    ]
+    return current, previous
 
 
 # --- acting in Intacct ---------------------------------------------------------------------------

@@ -587,3 +587,21 @@ def test_a_second_reversal_of_a_change_is_refused_when_the_read_back_misses_the_
     assert Counter(r["STATE"] for r in records(gw)) == Counter({"Reversed": 1, "Reversal": 1})
     [failure] = report.failures
     assert f"divvy-{u}#rev1" in failure
+
+
+def test_two_recodes_of_a_decline_charged_again_post_the_charge_once(led, hook, gw):
+    runs = Runs(led, hook)
+    u = "txr_recode_recharge2"
+    runs.run(version(u))
+    runs.run(version(u, transactionType="DECLINE", updated="2026-10-07T09:00:00.000+00:00"))
+    stale: list[dict[str, Any]] = []
+
+    first, _ = runs.run(
+        version(u, amount=40.00, updated="2026-10-08T09:00:00.000+00:00"),
+        before_recode=lambda run_id: stale.extend(recoding._reinstated(led)),
+    )
+    assert [r["uuid"] for r in stale] == [u] and first.summary()["reposted"] == 1
+    second = recoding._open_reinstated(led, stale[0], f"run-{runs.n}", None)
+
+    assert second is None
+    assert [lk.status for lk in recoding.links(led, [u])] == ["done", "replaced"]
