@@ -53,7 +53,9 @@ CREATE INDEX IF NOT EXISTS divvy_transaction_claim_order_idx
 -- Ledger.ensure_schema.
 CREATE TABLE IF NOT EXISTS divvy_payload (
     uuid        TEXT PRIMARY KEY REFERENCES divvy_transaction (uuid) ON DELETE CASCADE,
-    raw_payload TEXT NOT NULL
+    raw_payload TEXT NOT NULL,
+    -- re-coding (sync/recoding.py): the last landed text of a posted row it examined
+    examined_payload TEXT
 );
 
 -- The lines a transaction posts as, with the rule that produced each value.

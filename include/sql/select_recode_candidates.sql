@@ -1,5 +1,6 @@
 -- Re-coding (sync/recoding.py): the posted transactions this run's extract read again and whose
--- Divvy JSON is not the text the ledger holds, with what the ledger says was posted. Stage
+-- Divvy JSON is neither the text the ledger holds nor the last one this step examined
+-- (recode_examined), with what the ledger says was posted. Stage
 -- stores the landed text as divvy_payload.raw_payload unchanged, so an equal text is the same
 -- version and is never decoded (a window's posted rows are mostly unchanged). Whether Divvy changed one (a
 -- later updatedTime, then the coding, amount or date) is decided in Python from the payload.
@@ -12,4 +13,5 @@ WHERE l.run_id = :run_id
   AND t.state = 'posted'
   AND t.intacct_record_no IS NOT NULL
   AND l.payload <> COALESCE(p.raw_payload, '')
+  AND (p.examined_payload IS NULL OR l.payload <> p.examined_payload)
 ORDER BY l.uuid

@@ -653,10 +653,18 @@ class IntacctHook(BaseHook):
         return iter_cctransactions(self, card_id, start, end, fields)
 
     def reverse_cctransaction(
-        self, record_no: str | int, date_reversed: date, memo: str | None = None
+        self,
+        record_no: str | int,
+        date_reversed: date,
+        memo: str | None = None,
+        *,
+        control_id: str | None = None,
     ) -> str:
-        """Reverse a credit card transaction; return the key Intacct gives back."""
-        return reverse_cctransaction(self, record_no, date_reversed, memo=memo)
+        """Reverse a credit card transaction; return the key Intacct gives back (``control_id``:
+        sent with ``uniqueid=true``, so Intacct refuses a second reversal with it)."""
+        return reverse_cctransaction(
+            self, record_no, date_reversed, memo=memo, control_id=control_id
+        )
 
     def create_supdoc(self, doc: SupportingDocument, *, exist_ok: bool = False) -> str:
         """Create a supporting document with its attachments; return its ID (``exist_ok``: a

@@ -58,6 +58,20 @@ def control_id_for(reference_no: str, attempt: int = 1) -> str:
     return base if attempt == 1 else f"{base}#{attempt}"
 
 
+def reversal_control_id(reference_no: str, seq: int) -> str:
+    """The deterministic control ID of the reversal that link ``seq`` of ``reference_no``'s
+    re-coding chain sends (``divvy-<uuid>#rev<seq>``, ≤ 256 chars). Sent with ``uniqueid=true``,
+    Intacct refuses a second reversal for the same link instead of recording two; ``#`` keeps it
+    apart from every posting's control ID (:func:`control_id_for`).
+
+    >>> reversal_control_id("6f1c7a52-2b1e-4f5e-9a0d-0c2c4b8c1d11", 1)
+    'divvy-6f1c7a52-2b1e-4f5e-9a0d-0c2c4b8c1d11#rev1'
+    """
+    if seq < 1:
+        raise ValueError(f"seq must be 1 or more, not {seq}")
+    return f"{control_id_for(reference_no)}#rev{seq}"
+
+
 def _decimal(value: object, what: str) -> Decimal:
     if isinstance(value, float):
         # A float has already lost the cents; refuse instead of guessing.

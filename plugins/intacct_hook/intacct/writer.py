@@ -144,11 +144,19 @@ def find_cctransactions(
 
 
 def reverse_cctransaction(
-    client: IntacctClient, record_no: str | int, date_reversed: date, memo: str | None = None
+    client: IntacctClient,
+    record_no: str | int,
+    date_reversed: date,
+    memo: str | None = None,
+    *,
+    control_id: str | None = None,
 ) -> str:
-    """Reverse a credit card transaction; return the key Intacct gives back."""
-    fn = rq.reverse_cctransaction(record_no, date_reversed, memo=memo)
-    result = client.execute([fn])[0].raise_for_status()
+    """Reverse a credit card transaction; return the key Intacct gives back.
+
+    ``control_id`` (see :func:`~intacct_hook.intacct.records.reversal_control_id`) is sent
+    with ``uniqueid=true``: a second reversal with it raises ``IntacctDuplicateControlId``."""
+    fn = rq.reverse_cctransaction(record_no, date_reversed, memo=memo, control_id=control_id)
+    result = client.execute([fn], unique_id=control_id is not None)[0].raise_for_status()
     return result.key or str(record_no)
 
 

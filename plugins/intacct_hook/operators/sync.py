@@ -477,6 +477,7 @@ class IntacctRecodeOperator(SyncStepOperator):
         "recode_transaction",
         "recode_reversed_transaction",
         "recode_unchanged",
+        "recode_examined",
         "delete_mapped_lines",
         "insert_mapped_line",
     )

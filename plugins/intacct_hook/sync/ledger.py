@@ -67,6 +67,7 @@ _ADDED_COLUMNS = {
         "original_posting_date",  # closed periods (sync/closed_periods.py)
     ),
     "divvy_landing": ("transaction_type", "staged"),  # extract's decision carried to stage
+    "divvy_payload": ("examined_payload",),  # re-coding's last examined version (issue 13)
 }
 
 # The column the Divvy JSON lived in before it got its own table (divvy_payload).

@@ -42,8 +42,13 @@ from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from intacct_hook.intacct.errors import IntacctError
-from intacct_hook.intacct.records import CCTransaction, RecordOutcome, UnpostableRecord
+from intacct_hook.intacct.errors import IntacctDuplicateControlId, IntacctError
+from intacct_hook.intacct.records import (
+    CCTransaction,
+    RecordOutcome,
+    UnpostableRecord,
+    reversal_control_id,
+)
 from intacct_hook.intacct.text import fit, xml_safe
 from intacct_hook.sync.closed_periods import read_closed_through
 from intacct_hook.sync.ledger import MAPPED_LINE_PARAMS, Ledger, MappedLine
@@ -81,6 +86,7 @@ STATEMENTS = (
     "recode_transaction",
     "recode_reversed_transaction",
     "recode_unchanged",
+    "recode_examined",
     "delete_mapped_lines",
     "insert_mapped_line",
 )
@@ -94,7 +100,12 @@ class Recoder(Protocol):
     ) -> list[dict]: ...
 
     def reverse_cctransaction(
-        self, record_no: str | int, date_reversed: date, memo: str | None = None
+        self,
+        record_no: str | int,
+        date_reversed: date,
+        memo: str | None = None,
+        *,
+        control_id: str | None = None,
     ) -> str: ...
 
     def record_cctransactions(
@@ -102,6 +113,11 @@ class Recoder(Protocol):
     ) -> list[RecordOutcome]: ...
 
     def get_books_closed_through(self) -> date | None: ...
+
+
+class ChainError(Exception):
+    """A transaction's chain cannot go on as the ledger and Intacct describe it: reported as a
+    failure of that transaction, and the step goes on with the others."""
 
 
 @dataclass(frozen=True)
@@ -239,12 +255,42 @@ def recode(
         for link in _open_links(ledger):
             _advance(intacct, ledger, settings, run_id, link, report)
         for row in _reinstated(ledger):
-            link = _open_reinstated(ledger, row, run_id, closed_through())
-            _advance(intacct, ledger, settings, run_id, link, report)
+            try:
+                charge = _open_reinstated(ledger, row, run_id, closed_through())
+            except ChainError as exc:
+                _failed(report, row["uuid"], "charged again", str(exc))
+                continue
+            if charge is not None:
+                _advance(intacct, ledger, settings, run_id, charge, report)
+    _apply(
+        intacct, ledger, settings, run_id, _candidates(ledger, run_id), report,
+        mapper=mapper, closed_through=closed_through, dry_run=dry_run,
+    )  # fmt: skip
+    for line in report.reported + report.waiting:
+        log.warning("Changed in Divvy after posting: %s", line)
+    return report
+
+
+def _apply(
+    intacct: Recoder,
+    ledger: Ledger,
+    settings: SyncSettings,
+    run_id: str,
+    candidates: Iterable[tuple[dict[str, Any], str]],
+    report: RecodeReport,
+    *,
+    mapper: Callable[[], Any],
+    closed_through: Callable[[], date | None],
+    dry_run: bool,
+) -> None:
+    """Compare each candidate (read at the task's start: another task may have acted on it
+    since, which ``_open`` checks under the row's lock) and act on its change."""
     coder = None
-    for row, txn_text in _candidates(ledger, run_id):
+    for row, txn_text in candidates:
         found = _updated(row, txn_text, settings)
         if found is None:
+            if not dry_run:  # not newer than what was posted: nothing to look at again
+                _write(ledger, "recode_examined", uuid=row["uuid"], payload=txn_text)
             continue
         report.examined += 1
         if coder is None:
@@ -254,7 +300,15 @@ def recode(
         if change.kind == "unchanged":
             report.unchanged += 1
             if not dry_run:
-                _write(ledger, "recode_unchanged", uuid=uuid, updated_time=change.updated_time)
+                with ledger._write() as conn:
+                    now = ledger.now()
+                    conn.execute(
+                        ledger._stmt("recode_unchanged"),
+                        {"uuid": uuid, "updated_time": change.updated_time, "now": now},
+                    )
+                    conn.execute(
+                        ledger._stmt("recode_examined"), {"uuid": uuid, "payload": txn_text}
+                    )
             continue
         if change.kind == "wait":
             report.waiting.append(f"{uuid}: {change.text}")
@@ -270,16 +324,16 @@ def recode(
                 )
                 and not dry_run
             ):
-                _open(ledger, row, change, links, run_id, "reported", None, None)
+                _open(ledger, row, change, run_id, "reported", None, None)
             report.reported.append(f"{uuid}: {change.text} (not reversed: {_why_not(dry_run)})")
             continue
         reversal_date, replacement_date = _dates(row, change, closed_through(), settings.timezone)
-        link = _open(ledger, row, change, links, run_id, "reversing", reversal_date,
-                     replacement_date)  # fmt: skip
-        _advance(intacct, ledger, settings, run_id, link, report)
-    for line in report.reported + report.waiting:
-        log.warning("Changed in Divvy after posting: %s", line)
-    return report
+        opened = _open(
+            ledger, row, change, run_id, "reversing", reversal_date, replacement_date,
+            examined=txn_text,
+        )  # fmt: skip
+        if opened is not None:
+            _advance(intacct, ledger, settings, run_id, opened, report)
 
 
 def _why_not(dry_run: bool) -> str:
@@ -430,42 +484,73 @@ def _open(
     ledger: Ledger,
     row: Mapping[str, Any],
     change: _Change,
-    previous: Sequence[Link],
     run_id: str,
     status: str,
     reversal_date: date | None,
     replacement_date: date | None,
-) -> Link:
+    *,
+    examined: str | None = None,
+) -> Link | None:
+    """Open the next link of ``row``'s chain, or none when another task acted on it since this
+    one read ``row`` (its record or version changed, or a link of it is open). ``examined``:
+    the landed text the link acts on, no candidate again (the open link is resumed instead)."""
     uuid = row["uuid"]
-    done = [lk for lk in previous if lk.status == "replaced"]
-    version = 1 + len(done)
-    original = done[-1].replacement_reference if done else uuid
-    seq = 1 + max((lk.seq for lk in previous), default=0)
-    repost = change.kind == "repost"
-    params = {
-        "uuid": uuid,
-        "seq": seq,
-        "divvy_updated_time": change.updated_time,
-        "change": change.text,
-        "status": status,
-        "original_reference": original,
-        "original_record_no": row["intacct_record_no"],
-        "original_date": row["posting_date"],
-        "original_amount": row["amount"],
-        "reversal_date": reversal_date.isoformat() if reversal_date else None,
-        "reversal_record_no": None,
-        "replacement_reference": version_reference(uuid, version + 1) if repost else None,
-        "replacement_date": replacement_date.isoformat() if repost and replacement_date else None,
-        "purchase_date": change.purchase.isoformat() if change.purchase else None,
-        "replacement_amount": format(change.amount, "f") if change.amount is not None else None,
-        "replacement_lines": json.dumps(list(change.lines), sort_keys=True) if repost else None,
-        "transaction_type": change.transaction_type,
-        "merchant": change.merchant,
-        "run_id": run_id,
-    }
-    _write(ledger, "recoding_open", **params)
-    [link] = [lk for lk in _links(ledger, [uuid]) if lk.seq == seq]
-    return link
+    with ledger._write() as conn:
+        now = ledger.now()
+        current, previous = _locked_chain(ledger, conn, uuid)
+        why = None
+        if current is None or (current["intacct_record_no"], current["updated_time"]) != (
+            row["intacct_record_no"],
+            row["updated_time"],
+        ):
+            why = "another run changed it since this run read it"
+        elif any(lk.status in ("reversing", "reversed") for lk in previous):
+            why = "another run has a change of it open"
+        elif status == "reported" and any(
+            lk.divvy_updated_time == change.updated_time and lk.status == "reported"
+            for lk in previous
+        ):
+            why = "this version is already reported"
+        if why is not None:
+            log.info("Re-coding %s (%s) left: %s.", uuid, change.text, why)
+            return None
+        assert current is not None
+        done = [lk for lk in previous if lk.status == "replaced"]
+        version = 1 + len(done)
+        original = done[-1].replacement_reference if done else uuid
+        seq = 1 + max((lk.seq for lk in previous), default=0)
+        repost = change.kind == "repost"
+        params = {
+            "uuid": uuid,
+            "seq": seq,
+            "divvy_updated_time": change.updated_time,
+            "change": change.text,
+            "status": status,
+            "original_reference": original,
+            "original_record_no": current["intacct_record_no"],
+            "original_date": row["posting_date"],
+            "original_amount": row["amount"],
+            "reversal_date": reversal_date.isoformat() if reversal_date else None,
+            "reversal_record_no": None,
+            "replacement_reference": version_reference(uuid, version + 1) if repost else None,
+            "replacement_date": (
+                replacement_date.isoformat() if repost and replacement_date else None
+            ),
+            "purchase_date": change.purchase.isoformat() if change.purchase else None,
+            "replacement_amount": (
+                format(change.amount, "f") if change.amount is not None else None
+            ),
+            "replacement_lines": (
+                json.dumps(list(change.lines), sort_keys=True) if repost else None
+            ),
+            "transaction_type": change.transaction_type,
+            "merchant": change.merchant,
+            "run_id": run_id,
+        }
+        conn.execute(ledger._stmt("recoding_open"), {**params, "now": now})
+        if examined is not None:
+            conn.execute(ledger._stmt("recode_examined"), {"uuid": uuid, "payload": examined})
+    return Link(**params, detected_at=now, updated_at=now)
 
 
 def _reinstated(ledger: Ledger) -> list[dict[str, Any]]:
@@ -475,15 +560,13 @@ def _reinstated(ledger: Ledger) -> list[dict[str, Any]]:
 
 def _open_reinstated(
     ledger: Ledger, row: Mapping[str, Any], run_id: str, closed: date | None
-) -> Link:
+) -> Link | None:
     """A declined transaction, reversed, that Divvy charged again: the load recorded one of its
     chain's records as posted (found under the plain uuid). A link that starts ``reversed``
     (the last one's original and reversal: nothing more to reverse) posts the charge as the
-    next version, with the lines the map step gave it."""
+    next version, with the lines the map step gave it. None when another task opened it since
+    ``row`` was read (checked under the row's lock, as in :func:`_open`)."""
     uuid = row["uuid"]
-    previous = _links(ledger, [uuid])
-    ended = [lk for lk in previous if lk.status == "done"][-1]
-    replaced = [lk for lk in previous if lk.status == "replaced"]
     purchase = date.fromisoformat(row["posting_date"])
     day = purchase if closed is None or purchase > closed else closed + timedelta(days=1)
     lines = [
@@ -493,32 +576,67 @@ def _open_reinstated(
         }
         for ln in ledger.mapped_lines([uuid])[uuid]
     ]
-    seq = 1 + max(lk.seq for lk in previous)
-    _write(
-        ledger,
-        "recoding_open",
-        uuid=uuid,
-        seq=seq,
-        divvy_updated_time=row["updated_time"] or ended.divvy_updated_time,
-        change=f"charged again in Divvy after the {ended.change.removeprefix('now ')} was reversed",
-        status="reversed",
-        original_reference=ended.original_reference,
-        original_record_no=ended.original_record_no,
-        original_date=ended.original_date,
-        original_amount=ended.original_amount,
-        reversal_date=ended.reversal_date,
-        reversal_record_no=ended.reversal_record_no,
-        replacement_reference=version_reference(uuid, 2 + len(replaced)),
-        replacement_date=day.isoformat(),
-        purchase_date=purchase.isoformat(),
-        replacement_amount=row["amount"],
-        replacement_lines=json.dumps(lines, sort_keys=True),
-        transaction_type=row["transaction_type"],
-        merchant=row["merchant"],
-        run_id=run_id,
+    with ledger._write() as conn:
+        now = ledger.now()
+        current, previous = _locked_chain(ledger, conn, uuid)
+        if (
+            current is None
+            or current["intacct_record_no"] != row["intacct_record_no"]
+            or any(lk.status in ("reversing", "reversed") for lk in previous)
+        ):
+            log.info("Re-coding %s (charged again) left: another run opened it.", uuid)
+            return None
+        ended_links = [lk for lk in previous if lk.status == "done"]
+        if not ended_links:
+            # Its record is the original or reversal of a re-posted link: the ledger lost the
+            # replacement it had, and nothing here says which version Intacct should hold.
+            raise ChainError(
+                f"the ledger names record {row['intacct_record_no']} of its re-coding chain, "
+                "which was re-posted, not declined; set the transaction's record to the "
+                "chain's replacement (or re-stage it) after checking Intacct"
+            )
+        ended = ended_links[-1]
+        replaced = [lk for lk in previous if lk.status == "replaced"]
+        params = {
+            "uuid": uuid,
+            "seq": 1 + max(lk.seq for lk in previous),
+            "divvy_updated_time": row["updated_time"] or ended.divvy_updated_time,
+            "change": (
+                f"charged again in Divvy after the {ended.change.removeprefix('now ')} was reversed"
+            ),
+            "status": "reversed",
+            "original_reference": ended.original_reference,
+            "original_record_no": ended.original_record_no,
+            "original_date": ended.original_date,
+            "original_amount": ended.original_amount,
+            "reversal_date": ended.reversal_date,
+            "reversal_record_no": ended.reversal_record_no,
+            "replacement_reference": version_reference(uuid, 2 + len(replaced)),
+            "replacement_date": day.isoformat(),
+            "purchase_date": purchase.isoformat(),
+            "replacement_amount": row["amount"],
+            "replacement_lines": json.dumps(lines, sort_keys=True),
+            "transaction_type": row["transaction_type"],
+            "merchant": row["merchant"],
+            "run_id": run_id,
+        }
+        conn.execute(ledger._stmt("recoding_open"), {**params, "now": now})
+    return Link(**params, detected_at=now, updated_at=now)
+
+
+def _locked_chain(ledger: Ledger, conn: Any, uuid: str) -> tuple[Any, list[Link]]:
+    """In a write transaction: the posted row's RECORDNO and version, locked (PostgreSQL;
+    SQLite's write transaction is exclusive already), and its chain as it is now."""
+    current = (
+        conn.execute(ledger._stmt("lock_recoded_transaction"), {"uuid": uuid}).mappings().first()
     )
-    [link] = [lk for lk in _links(ledger, [uuid]) if lk.seq == seq]
-    return link
+    previous = [
+        Link(**dict(r))
+        for r in conn.execute(
+            ledger._stmt("select_recodings", "uuids"), {"uuids": [uuid]}
+        ).mappings()
+    ]
+    return current, previous
 
 
 # --- acting in Intacct ---------------------------------------------------------------------------
@@ -543,24 +661,37 @@ def _advance(
             link = _replace(intacct, ledger, settings, run_id, link)
             if link.status == "replaced":
                 report.reposted.append(link.text())
-    except (IntacctError, UnpostableRecord) as exc:
+    except (IntacctError, UnpostableRecord, ChainError) as exc:
         message = fit(xml_safe(str(exc)), 500)
         if link.status == "reversed":
             _write(ledger, "recoding_refused", uuid=link.uuid, seq=link.seq, last_error=message)
-        report.failures.append(f"{link.uuid}: {link.change}: {message}")
-        log.warning("Re-coding %s (%s) stopped: %s", link.uuid, link.change, message)
+        _failed(report, link.uuid, link.change, message)
+
+
+def _failed(report: RecodeReport, uuid: str, change: str, message: str) -> None:
+    message = fit(xml_safe(message), 500)
+    report.failures.append(f"{uuid}: {change}: {message}")
+    log.warning("Re-coding %s (%s) stopped: %s", uuid, change, message)
 
 
 def _reverse(intacct: Recoder, ledger: Ledger, run_id: str, link: Link) -> Link:
-    # A run stopped after Intacct reversed it but before the ledger said so: look first. All
-    # fields ("*"): REVERSALKEY is only partially verified, and naming a field Intacct does not
-    # know would fail the read (without it Intacct refuses a second reversal instead).
-    [original] = intacct.read("CCTRANSACTION", [link.original_record_no]) or [{}]
-    reversal_no = str(original.get("REVERSALKEY") or "")
+    # A run stopped after Intacct reversed it but before the ledger said so: look first.
+    reversal_no = _reversal_key(intacct, link)
     day = date.fromisoformat(link.reversal_date or link.original_date)
     if not reversal_no:
         memo = fit(xml_safe(f"Divvy {link.uuid} changed after posting: {link.change}"), 1000)
-        reversal_no = intacct.reverse_cctransaction(link.original_record_no, day, memo=memo)
+        # The link's own control ID under uniqueid=true: a second reversal of it (another task
+        # resuming it, a read that missed REVERSALKEY) is refused instead of recorded.
+        control_id = reversal_control_id(link.uuid, link.seq)
+        try:
+            reversal_no = intacct.reverse_cctransaction(
+                link.original_record_no, day, memo=memo, control_id=control_id
+            )
+        except IntacctDuplicateControlId:
+            reversal_no = _reversal_key(intacct, link)
+            if not reversal_no:
+                raise
+            log.info("Reversal of %s already sent: %s", link.original_record_no, reversal_no)
     else:
         log.info("Reversal of %s found in Intacct: %s", link.original_record_no, reversal_no)
     status = "reversed" if link.replacement_reference else "done"
@@ -595,6 +726,19 @@ def _reverse(intacct: Recoder, ledger: Ledger, run_id: str, link: Link) -> Link:
     )
 
 
+def _reversal_key(intacct: Recoder, link: Link) -> str:
+    """The RECORDNO of the reversal Intacct holds for the link's original, or ""."""
+    # All fields ("*"): REVERSALKEY is only partially verified, and naming a field Intacct does
+    # not know would fail the read.
+    found = intacct.read("CCTRANSACTION", [link.original_record_no])
+    if len(found) > 1:
+        raise ChainError(
+            f"Intacct answered the read of record {link.original_record_no} with "
+            f"{len(found)} records; not reversed"
+        )
+    return str((found[0] if found else {}).get("REVERSALKEY") or "")
+
+
 def _replace(
     intacct: Recoder, ledger: Ledger, settings: SyncSettings, run_id: str, link: Link
 ) -> Link:
@@ -604,7 +748,14 @@ def _replace(
     built = build_cctransaction(
         _Posting(link.uuid, day, link.merchant, link.attempts), lines, settings
     )
-    txn = dataclasses.replace(built, reference_no=link.replacement_reference)
+    with ledger.engine.connect() as conn:
+        supdoc = conn.execute(
+            ledger._stmt("select_receipt_supdoc"), {"uuid": link.uuid}
+        ).scalar_one_or_none()
+    # The replacement links the receipts' supporting document, as the original did.
+    txn = dataclasses.replace(
+        built, reference_no=link.replacement_reference, supdoc_id=supdoc or built.supdoc_id
+    )
     [outcome] = intacct.record_cctransactions([txn], check_first=True)
     if not outcome.ok:
         assert outcome.error is not None
@@ -698,6 +849,7 @@ __all__ = [
     "REPORT_ONLY",
     "REPOST",
     "STATEMENTS",
+    "ChainError",
     "Link",
     "RecodeReport",
     "chain_for_reconcile",

@@ -464,6 +464,20 @@ def test_reverse_cctransaction(gw, hook):
         hook.reverse_cctransaction("999999", date(2026, 10, 20))
 
 
+def test_a_reversal_with_a_control_id_is_sent_once(gw, hook):
+    # The re-coding step's reversal carries a control ID derived from its link, with
+    # uniqueid=true: Intacct refuses a second one with it as a duplicate, whatever record it names.
+    (posted,) = hook.record_cctransactions([txn("to-reverse-once")])
+    control = "divvy-to-reverse-once#rev1"
+    key = hook.reverse_cctransaction(posted.record_no, date(2026, 10, 20), control_id=control)
+    assert key
+    [request] = [r for r in gw.requests if r.find(".//reverse_cctransaction") is not None]
+    assert request.findtext("control/uniqueid") == "true"
+    assert request.find(".//function").get("controlid") == control
+    with pytest.raises(e.IntacctDuplicateControlId):
+        hook.reverse_cctransaction(posted.record_no, date(2026, 10, 20), control_id=control)
+
+
 # --- secrets ------------------------------------------------------------------------------------
 
 

@@ -151,6 +151,7 @@ def test_the_ledger_statements_are_the_ones_each_step_writes_with():
             "recode_transaction",
             "recode_reversed_transaction",
             "recode_unchanged",
+            "recode_examined",
             "delete_mapped_lines",
             "insert_mapped_line",
         ),

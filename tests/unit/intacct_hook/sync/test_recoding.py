@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -98,7 +98,13 @@ class Runs:
             required_dimensions=facts.required_dimensions,
         )
 
-    def run(self, *payloads: dict[str, Any], recode: bool = True, dry_run: bool = False):
+    def run(
+        self,
+        *payloads: dict[str, Any],
+        recode: bool = True,
+        dry_run: bool = False,
+        before_recode: Callable[[str], Any] | None = None,
+    ):
         self.n += 1
         run_id = f"run-{self.n}"
         window = resolve_window(
@@ -123,6 +129,8 @@ class Runs:
         load = steps.load(self.hook, self.ledger, self.settings, run_id)
         assert load.failed == 0, load.failures
         report = None
+        if before_recode is not None:
+            before_recode(run_id)
         if recode:
             report = recoding.recode(
                 self.hook, self.ledger, self.settings, run_id, mapper=self.coder,
@@ -415,3 +423,185 @@ def test_a_decline_charged_again_posts_the_charge_as_the_next_version_once(led, 
 
     again, rerun = runs.run(version(u, amount=40.00, updated="2026-10-08T09:00:00.000+00:00"))
     assert again.summary()["reposted"] == 0 and len(records(gw)) == 3 and rerun.matched
+
+
+def test_two_recodes_of_the_same_change_at_once_reverse_and_repost_it_once(led, hook, gw):
+    # Two recode tasks read the same candidate at their start; one finishes the chain, then the
+    # other acts on what it read: the original it names is already reversed and replaced.
+    runs = Runs(led, hook)
+    u = "txr_recode_twice_001"
+    runs.run(version(u))
+    stale: list[tuple[dict[str, Any], str]] = []
+
+    first, _ = runs.run(
+        version(u, amount=60.00, updated="2026-10-07T09:00:00.000+00:00"),
+        before_recode=lambda run_id: stale.extend(recoding._candidates(led, run_id)),
+    )
+    assert [r["uuid"] for r, _ in stale] == [u]
+    second = recoding.RecodeReport(runs.settings.recode_policy)
+    recoding._apply(
+        hook, led, runs.settings, f"run-{runs.n}", stale, second,
+        mapper=runs.coder, closed_through=lambda: None, dry_run=False,
+    )  # fmt: skip
+
+    assert first.summary()["reposted"] == 1 and second.summary()["reposted"] == 0
+    assert second.failures == []
+    assert sent(gw, "reverse_cctransaction") == 1
+    assert Counter(r["RECORDID"] for r in records(gw)) == Counter({u: 2, f"{u}:v2": 1})
+    assert [lk.status for lk in recoding.links(led, [u])] == ["replaced"]
+    assert row(led, u).control_id == f"divvy-{u}:v2"
+
+
+def test_the_reversal_is_sent_once_under_a_control_id_derived_from_its_link(led, hook, gw):
+    runs = Runs(led, hook)
+    u = "txr_recode_revctl_01"
+    runs.run(version(u))
+
+    report, _ = runs.run(version(u, gl="6200", updated="2026-10-07T09:00:00.000+00:00"))
+
+    assert report.summary()["reposted"] == 1
+    [request] = [r for r in gw.requests if r.find(".//reverse_cctransaction") is not None]
+    assert request.findtext("control/uniqueid") == "true"
+    assert request.find(".//function").get("controlid") == f"divvy-{u}#rev1"
+
+
+def test_a_posted_row_on_a_replaced_original_is_a_failure_and_the_run_goes_on(led, hook, gw):
+    # The ledger row names a record of its chain whose link was replaced, not declined: there is
+    # no 'done' link to re-post from. That transaction fails; the others are re-coded.
+    import sqlalchemy as sa
+
+    runs = Runs(led, hook)
+    u, other = "txr_recode_odd_00001", "txr_recode_odd_00002"
+    runs.run(version(u), version(other))
+    runs.run(version(u, gl="6200", updated="2026-10-07T09:00:00.000+00:00"), version(other))
+    [link] = recoding.links(led, [u])
+    with led.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE divvy_transaction SET intacct_record_no = :no WHERE uuid = :u"),
+            {"no": link.original_record_no, "u": u},
+        )
+
+    report, _ = runs.run(
+        version(u, gl="6200", updated="2026-10-07T09:00:00.000+00:00"),
+        version(other, gl="6300", updated="2026-10-08T09:00:00.000+00:00"),
+    )
+
+    assert report.summary()["reposted"] == 1 and len(report.failures) == 1
+    assert report.failures[0].startswith(f"{u}: ")
+    assert [lk.status for lk in recoding.links(led, [other])] == ["replaced"]
+
+
+def test_a_read_back_of_two_records_is_a_failure_and_the_run_goes_on(led, hook, gw):
+    runs = Runs(led, hook)
+    u, other = "txr_recode_two_00001", "txr_recode_two_00002"
+    runs.run(version(u), version(other))
+    posted = row(led, u).intacct_record_no
+    with gw.state.lock:  # Intacct answers the read of its RECORDNO with two records
+        company = gw.state.companies["ACME-DEMO"]
+        [header] = [r for r in company.records("CCTRANSACTION") if r["RECORDNO"] == posted]
+        company.records("CCTRANSACTION").append(dict(header))
+
+    report, _ = runs.run(
+        version(u, gl="6200", updated="2026-10-07T09:00:00.000+00:00"),
+        version(other, gl="6300", updated="2026-10-07T09:00:00.000+00:00"),
+    )
+
+    assert report.summary()["reposted"] == 1 and len(report.failures) == 1
+    assert report.failures[0].startswith(f"{u}: ")
+    assert [lk.status for lk in recoding.links(led, [u])] == ["reversing"]
+    assert sent(gw, "reverse_cctransaction") == 1
+
+
+def test_a_version_once_examined_is_no_candidate_again(led, hook, gw):
+    # Issue 13: a posted row Divvy touched after posting (a note; a re-code already re-posted)
+    # was decoded again on every later run; once examined, the same text is not a candidate.
+    runs = Runs(led, hook)
+    noted, moved = "txr_recode_seen_0001", "txr_recode_seen_0002"
+    runs.run(version(noted), version(moved))
+    later = [
+        version(noted, updated="2026-10-07T09:00:00.000+00:00", notes="a receipt"),
+        version(moved, gl="6200", updated="2026-10-07T09:00:00.000+00:00"),
+    ]
+    report, _ = runs.run(*later)
+    assert (report.summary()["unchanged"], report.summary()["reposted"]) == (1, 1)
+    candidates: list[tuple[dict[str, Any], str]] = []
+
+    again, _ = runs.run(
+        *later, before_recode=lambda run_id: candidates.extend(recoding._candidates(led, run_id))
+    )
+
+    assert candidates == [] and again.summary()["examined"] == 0
+    newer, _ = runs.run(  # a newer version is a candidate again
+        version(noted, updated="2026-10-09T09:00:00.000+00:00", notes="two receipts"),
+        later[1],
+    )
+    assert newer.summary()["examined"] == 1 and newer.summary()["unchanged"] == 1
+
+
+def test_the_replacement_links_the_receipts_the_original_had(led, hook, gw):
+    from intacct_hook.intacct.records import Attachment, SupportingDocument
+    from intacct_hook.sync.ledger import ReceiptRecord
+
+    runs = Runs(led, hook)
+    u = "txr_recode_receipt01"
+    runs.run(version(u))
+    with gw.state.lock:
+        folders = gw.state.companies["ACME-DEMO"].records("SUPDOCFOLDER")
+        folder = folders[0]["NAME"]
+    doc = SupportingDocument(
+        supdoc_id="DVYRECODE0000000001",
+        folder=folder,
+        attachments=(Attachment("lunch", "pdf", b"%PDF-1.4 "),),
+    )
+    hook.create_supdoc(doc)
+    hook.link_supdoc(row(led, u).intacct_record_no, doc.supdoc_id)
+    led.record_receipts([ReceiptRecord(u, "rcpt_1", "attached", "lunch.pdf", doc.supdoc_id)])
+
+    report, _ = runs.run(version(u, gl="6200", updated="2026-10-07T09:00:00.000+00:00"))
+
+    assert report.summary()["reposted"] == 1, report.failures
+    [replacement] = [r for r in records(gw) if r["RECORDID"] == f"{u}:v2"]
+    assert replacement["SUPDOCID"] == doc.supdoc_id
+
+
+def test_a_second_reversal_of_a_change_is_refused_when_the_read_back_misses_the_first(
+    led, hook, gw
+):
+    # An Intacct whose reads do not return REVERSALKEY: the read-back cannot see the reversal a
+    # stopped run made. The second reversal carries the change's control ID, and Intacct refuses
+    # it as a duplicate; the change stays open, reversed once.
+    runs = Runs(led, hook)
+    u = "txr_recode_hidden_01"
+    runs.run(version(u))
+    with gw.state.lock:
+        gw.state.companies["ACME-DEMO"].field_names = {"CCTRANSACTION": {"REVERSALKEY": None}}
+    changed = version(u, gl="6200", updated="2026-10-07T09:00:00.000+00:00")
+    gw.queue_fault("drop_after_commit", after_function="read")
+    runs.run(changed)
+    gw.clear_faults()
+
+    report, _ = runs.run(changed)
+
+    assert [lk.status for lk in recoding.links(led, [u])] == ["reversing"]
+    assert sent(gw, "reverse_cctransaction") == 2
+    assert Counter(r["STATE"] for r in records(gw)) == Counter({"Reversed": 1, "Reversal": 1})
+    [failure] = report.failures
+    assert f"divvy-{u}#rev1" in failure
+
+
+def test_two_recodes_of_a_decline_charged_again_post_the_charge_once(led, hook, gw):
+    runs = Runs(led, hook)
+    u = "txr_recode_recharge2"
+    runs.run(version(u))
+    runs.run(version(u, transactionType="DECLINE", updated="2026-10-07T09:00:00.000+00:00"))
+    stale: list[dict[str, Any]] = []
+
+    first, _ = runs.run(
+        version(u, amount=40.00, updated="2026-10-08T09:00:00.000+00:00"),
+        before_recode=lambda run_id: stale.extend(recoding._reinstated(led)),
+    )
+    assert [r["uuid"] for r in stale] == [u] and first.summary()["reposted"] == 1
+    second = recoding._open_reinstated(led, stale[0], f"run-{runs.n}", None)
+
+    assert second is None
+    assert [lk.status for lk in recoding.links(led, [u])] == ["done", "replaced"]
