@@ -146,6 +146,13 @@ def is_retryable(exc: BaseException) -> bool:
     )
 
 
+def _describe_download(where: str, exc: BaseException | None) -> str:
+    """A receipt download's failure for the retry line: where (no query) and what kind."""
+    if isinstance(exc, DivvyApiError):
+        return f" on {where} (HTTP {exc.status})" if exc.status else f" on {where}"
+    return f" on {where} ({type(exc).__name__})"
+
+
 @dataclass(frozen=True)
 class _Answer:
     """One HTTP answer, its body already read within the connection's limits."""
@@ -812,7 +819,26 @@ class DivvyHook(BaseHook):
                 method="GET",
                 path=urlsplit(url).path if "://" in url else None,
             ) from None
-        return self._retrying()(self._download_once, url, max_bytes)
+        # A pre-signed URL's query is a credential, and requests' connection errors quote the
+        # whole URL: retries and failures name only scheme://host/path and the error's type.
+        retry = retrying(
+            self.retry_args,
+            retryable=is_retryable,
+            max_retry_after=self.max_retry_after,
+            before_sleep=retry_logger(
+                self.log, "Divvy", lambda exc: _describe_download(where, exc)
+            ),
+        )
+        try:
+            return retry(self._download_once, url, max_bytes)
+        except requests.RequestException as exc:
+            kind = type(exc).__name__
+        # Raised outside the except block so the original (URL and all) is not its __context__.
+        raise DivvyTransientError(
+            f"receipt {receipt.uuid}: could not download it from {where} ({kind})",
+            method="GET",
+            path=urlsplit(url).path,
+        )
 
     def _same_origin(self, url: str) -> bool:
         mine, theirs = urlsplit(self.conn_params.base_url), urlsplit(url)

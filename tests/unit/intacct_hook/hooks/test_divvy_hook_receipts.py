@@ -117,3 +117,30 @@ def test_receipts_are_read_defensively(api, connect):
     ]
     assert len(problems) == 2 and "uuid" in problems[0] and "receipt 3" in problems[1]
     assert json.dumps(problems)  # plain text, safe for an XCom
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+SIGNATURE = "FAKESIG0123456789abcdef"
+
+
+def test_a_failed_download_names_neither_the_query_nor_the_signature(api, connect, capsys):
+    url = f"http://127.0.0.1:{_closed_port()}/key.pdf?X-Amz-Signature={SIGNATURE}"
+    receipt = DivvyReceipt("rct_sig", url, "key.pdf")
+    assert SIGNATURE not in repr(receipt)
+    hook = connect(api, hook_kwargs={"retry_args": FAST})
+    with pytest.raises(DivvyApiError) as info:
+        hook.download_receipt(receipt, max_bytes=99)
+    text = str(info.value)
+    assert "/key.pdf" in text and "ConnectionError" in text
+    assert "X-Amz" not in text and SIGNATURE not in repr(info.value)
+    assert info.value.__cause__ is None and info.value.__context__ is None
+    out, err = capsys.readouterr()
+    assert "request failed on http://127.0.0.1" in out  # it was retried, and said where
+    assert SIGNATURE not in out + err and "X-Amz" not in out + err

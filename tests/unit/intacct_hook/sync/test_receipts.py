@@ -242,3 +242,33 @@ def test_new_receipts_wait_when_an_attached_one_cannot_be_read_again(world):
     assert attach_receipts(world.divvy, world.intacct, ledger, ON, WINDOW).attached == 1
     assert world.gw.cctransactions()[0]["SUPDOCID"] != doc
     assert record_no == world.gw.cctransactions()[0]["RECORDNO"]
+
+
+def test_a_failed_download_keeps_the_signed_query_out_of_the_ledger_and_the_report(world):
+    import socket
+
+    import tenacity
+
+    from intacct_hook.hooks.divvy import DivvyHook
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed once the block ends: the download is refused
+    signature = "FAKESIG0123456789abcdef"
+    world.post("txr_a")
+    with world.dv.state.lock:
+        world.dv.state.transactions["txr_a"]["receipts"] = [
+            {
+                "uuid": "rct_sig",
+                "url": f"http://127.0.0.1:{port}/k.pdf?X-Amz-Signature={signature}",
+                "filename": "k.pdf",
+            }
+        ]
+    fast = {"wait": tenacity.wait_none(), "stop": tenacity.stop_after_attempt(2)}
+
+    report = attach_receipts(DivvyHook(retry_args=fast), world.intacct, world.ledger, ON, WINDOW)
+
+    assert len(report.failed) == 1 and "/k.pdf (ConnectionError)" in report.failed[0]
+    row = world.ledger.receipt_records(["txr_a"])["txr_a"]["rct_sig"]
+    assert row.state == "failed" and "/k.pdf" in row.message
+    assert signature not in row.message and signature not in json.dumps(report.summary())
