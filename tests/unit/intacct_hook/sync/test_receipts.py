@@ -120,7 +120,15 @@ def world(ledger, monkeypatch) -> Iterator[SimpleNamespace]:
         monkeypatch.setenv("AIRFLOW_CONN_INTACCT_DEFAULT", json.dumps(default_connection(gw.url)))
         monkeypatch.setenv(
             "AIRFLOW_CONN_DIVVY_DEFAULT",
-            json.dumps({"conn_type": "divvy", "host": dv.url, "password": dv.token}),
+            json.dumps(
+                {
+                    "conn_type": "divvy",
+                    "host": dv.url,
+                    "password": dv.token,
+                    # The sandbox serves receipt files on "localhost".
+                    "extra": {"receipts_allow_loopback": True},
+                }
+            ),
         )
         intacct = IntacctHook()
 
