@@ -913,7 +913,17 @@ class DivvyHook(BaseHook):
             if status >= 400:
                 body = read_error_body(response, limits, deadline=deadline)
                 answer = _Answer(status, response.reason or "", response.headers, body)
-                error = self._error_from(answer, "GET", path)
+                if own:
+                    error = self._error_from(answer, "GET", path)
+                else:
+                    # A file store's error text may repeat the request's signature (S3's
+                    # <SignatureProvided>): only its status is told.
+                    error = DivvyApiError(
+                        f"the file host answered HTTP {status} {answer.reason}".strip(),
+                        status=status,
+                        method="GET",
+                        path=path,
+                    )
                 if status == 429 or status >= 500:
                     raise DivvyTransientError(
                         error.message,

@@ -197,3 +197,14 @@ def test_a_foreign_file_host_gets_no_netrc_credentials(api, connect, tmp_path, m
         hook = connect(api, receipts_allow_loopback=True)
         hook.download_receipt(DivvyReceipt("rct_n", f"{files.url}/r.pdf", "r.pdf"), max_bytes=99)
         assert "Authorization" not in files.requests[0].headers
+
+
+def test_a_file_hosts_error_body_is_not_quoted(api, connect):
+    # S3 answers a bad signature with XML that repeats it (<SignatureProvided>).
+    body = f"<Error><Code>SignatureDoesNotMatch</Code><SignatureProvided>{SIGNATURE}"
+    with scripted_server(respond(403, body.encode(), content_type="application/xml")) as files:
+        receipt = DivvyReceipt("rct_e", f"{files.url}/e.pdf?X-Amz-Signature={SIGNATURE}", "e.pdf")
+        with pytest.raises(DivvyApiError) as info:
+            connect(api).download_receipt(receipt, max_bytes=99)
+    assert info.value.status == 403 and "HTTP 403" in str(info.value)
+    assert SIGNATURE not in str(info.value) and SIGNATURE not in repr(info.value)
