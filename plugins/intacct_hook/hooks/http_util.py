@@ -270,6 +270,8 @@ def internal_address_problem(host: str, port: int, *, allow_loopback: bool) -> s
         ):
             if hit:
                 return f"its host {host} is a {kind} address ({address})"
+        if not address.is_global:  # e.g. shared (carrier-grade NAT) space, 100.64.0.0/10
+            return f"its host {host} is not a public address ({address})"
     return None
 
 

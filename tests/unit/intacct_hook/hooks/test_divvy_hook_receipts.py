@@ -159,6 +159,7 @@ def test_a_failed_download_names_neither_the_query_nor_the_signature(api, connec
         ("https://224.0.0.1/r.pdf", "multicast"),
         ("https://240.0.0.1/r.pdf", "reserved"),
         ("https://0.0.0.0/r.pdf", "reserved"),
+        ("https://100.64.0.1/r.pdf", "not a public address"),
         ("https://127.0.0.1:9/r.pdf", "loopback"),
         ("https://localhost:9/r.pdf", "loopback"),  # a name is judged by what it resolves to
         ("http://localhost:9/r.pdf", "not https"),
