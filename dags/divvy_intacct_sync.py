@@ -208,9 +208,11 @@ def sync_dag(dag_id: str, *, preview: bool) -> DAG:
         )
         # Beside reconcile, not before it: a receipt problem never holds up reconcile. It runs
         # whatever load's outcome (all_done): the receipts go to what is already posted, and a
-        # load that failed on one refused record has posted the others.
+        # load that failed on one refused record has posted the others. In the Divvy pool: its
+        # calls are mostly Divvy's (one per transaction asked), its Intacct writes few, and
+        # holding intacct_api (1 slot) would make recode and reconcile wait on it.
         load >> IntacctReceiptsOperator(
-            task_id="receipts", pool=INTACCT_POOL, trigger_rule="all_done", preview=preview
+            task_id="receipts", pool=DIVVY_POOL, trigger_rule="all_done", preview=preview
         )
     return dag
 

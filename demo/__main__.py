@@ -640,7 +640,12 @@ def _configure(demo: Demo, intacct_url: str, divvy_url: str, divvy_token: str) -
             "conn_type": "divvy",
             "host": divvy_url,
             "password": divvy_token,
-            "extra": {"timeout": 30, "rate_limit_window": RATE_WINDOW_SECONDS},
+            # The local API serves receipt files on "localhost": loopback opted in.
+            "extra": {
+                "timeout": 30,
+                "rate_limit_window": RATE_WINDOW_SECONDS,
+                "receipts_allow_loopback": True,
+            },
         }
     )
     os.environ["AIRFLOW_VAR_DIVVY_INTACCT_SETTINGS"] = json.dumps(

@@ -466,7 +466,12 @@ def _connections(profile: Profile) -> dict[str, dict[str, Any]]:
             "description": "Divvy (local API: a generated week)",
             "host": profile.divvy_url,
             "password": profile.divvy_token,
-            "extra": {"timeout": 30, "rate_limit_window": SANDBOX_RATE_WINDOW_SECONDS},
+            # The local API serves receipt files on "localhost": loopback opted in.
+            "extra": {
+                "timeout": 30,
+                "rate_limit_window": SANDBOX_RATE_WINDOW_SECONDS,
+                "receipts_allow_loopback": True,
+            },
         },
         "ledger_pg": {
             "conn_type": "postgres",

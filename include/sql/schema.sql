@@ -167,3 +167,12 @@ CREATE TABLE IF NOT EXISTS receipt_attachment (
     attached_at   TEXT,
     PRIMARY KEY (uuid, receipt_uuid)
 );
+
+-- When the receipts step last asked Divvy about a posted transaction, and the Divvy version
+-- (divvy_transaction.updated_time) it saw then: an unchanged transaction is not asked again
+-- until receipts_recheck_days have passed (sync/receipts.py).
+CREATE TABLE IF NOT EXISTS receipt_check (
+    uuid          TEXT PRIMARY KEY,              -- the Divvy transaction (divvy_transaction.uuid)
+    checked_at    TEXT NOT NULL,
+    updated_time  TEXT                           -- divvy_transaction.updated_time at the check
+);

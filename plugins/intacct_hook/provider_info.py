@@ -113,6 +113,10 @@ def get_provider_info() -> dict[str, Any]:
                         "local sandbox)",
                         "schema": {"type": ["number", "null"]},
                     },
+                    "receipts_allow_loopback": {
+                        "label": "Download receipt files from this machine (local sandbox only)",
+                        "schema": {"type": ["boolean", "null"], "default": False},
+                    },
                     **_limit_fields(default_mb=10),
                 },
             },

@@ -569,7 +569,8 @@ class DivvyReceipt:
     """
 
     uuid: str
-    url: str | None
+    # Out of repr: a pre-signed URL's query is a credential (X-Amz-Signature and the like).
+    url: str | None = field(repr=False)
     filename: str | None
     raw: Mapping[str, Any] = field(default_factory=_empty, repr=False, compare=False)
 

@@ -67,6 +67,7 @@ from intacct_hook.hooks.http_util import (
     describe_url,
     field_text,
     http_session,
+    internal_address_problem,
     limit_extras,
     open_stream,
     parse_retry_after,
@@ -123,6 +124,8 @@ class DivvyConnParams:
     token_url: str | None = None
     max_request_seconds: float = 2 * DEFAULT_TIMEOUT
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_MB * MB
+    # Receipt files may be fetched from loopback (http or https): local sandboxes only.
+    receipts_allow_loopback: bool = False
 
     @property
     def limits(self) -> Limits:
@@ -144,6 +147,24 @@ def is_retryable(exc: BaseException) -> bool:
         | requests.exceptions.ChunkedEncodingError
         | requests.exceptions.ContentDecodingError,
     )
+
+
+def _flag(value: Any, *, conn_id: str, name: str) -> bool:
+    """A yes/no extra: a JSON boolean or true/false text; absent is False."""
+    if value in (None, "", False):
+        return False
+    if value is True or str(value).strip().lower() in ("true", "1", "yes"):
+        return True
+    if str(value).strip().lower() in ("false", "0", "no"):
+        return False
+    raise ValueError(f"Divvy connection {conn_id!r}: {name} must be true or false, got {value!r}")
+
+
+def _describe_download(where: str, exc: BaseException | None) -> str:
+    """A receipt download's failure for the retry line: where (no query) and what kind."""
+    if isinstance(exc, DivvyApiError):
+        return f" on {where} (HTTP {exc.status})" if exc.status else f" on {where}"
+    return f" on {where} ({type(exc).__name__})"
 
 
 @dataclass(frozen=True)
@@ -324,6 +345,9 @@ class DivvyHook(BaseHook):
             ),
             max_request_seconds=max_seconds,
             max_response_bytes=max_bytes,
+            receipts_allow_loopback=_flag(
+                extras.get("receipts_allow_loopback"), conn_id=cid, name="receipts_allow_loopback"
+            ),
         )
         register_secrets(*params.secrets)
         if auth_type == "api_token" and not params.api_token:
@@ -785,16 +809,30 @@ class DivvyHook(BaseHook):
 
     @cached_property
     def download_session(self) -> requests.Session:
-        """The session receipts are downloaded with: no redirects, no default credentials."""
+        """The session receipts on the API's own origin are downloaded with: no redirects, no
+        default credentials (the API token is added per request)."""
         return http_session({})
+
+    @cached_property
+    def foreign_download_session(self) -> requests.Session:
+        """The session for receipts on any other host: nothing from the environment
+        (``trust_env`` off), so no ~/.netrc credentials, proxies or CA bundle from environment
+        variables are used for a host named by Divvy's data."""
+        session = http_session({})
+        session.trust_env = False
+        return session
 
     def download_receipt(self, receipt: DivvyReceipt, *, max_bytes: int) -> ReceiptFile:
         """The bytes of ``receipt``, read as they stream and stopped past ``max_bytes``.
 
         The URL may be a pre-signed address on another host (a file store): the API
         credentials are sent only to the API's own origin (scheme, host and port of the
-        connection's host), never elsewhere, and no redirect is followed. Only https, or http
-        to this machine, is fetched. Transient failures are retried like API calls.
+        connection's host), never elsewhere, and no redirect is followed. Another host must be
+        https and resolve to no private, loopback, link-local, multicast or reserved address
+        (loopback, http or https, only with the connection's ``receipts_allow_loopback``
+        extra: local sandboxes); it is fetched without anything from the environment
+        (:attr:`foreign_download_session`). Messages and retry lines name the URL without its
+        query (a pre-signed URL's signature). Transient failures are retried like API calls.
 
         :raises DivvyReceiptTooLarge: the file is larger than ``max_bytes`` (not retried).
         :raises DivvyApiError: no URL, a refused address, a redirect, or the server refused.
@@ -803,16 +841,52 @@ class DivvyHook(BaseHook):
         if not url:
             raise DivvyApiError(f"receipt {receipt.uuid} has no download URL", method="GET")
         where = describe_url(url)
-        try:
-            checked_url(url, conn_id=self.divvy_conn_id, name="receipt URL")
-        except ValueError:
+        problem = self._receipt_url_problem(url)
+        if problem:
             raise DivvyApiError(
-                f"receipt {receipt.uuid}: its URL {where} is not https (plain http only to "
-                "this machine) or carries a user name; it was not fetched",
+                f"receipt {receipt.uuid}: its URL {where} was not fetched: {problem}",
                 method="GET",
                 path=urlsplit(url).path if "://" in url else None,
-            ) from None
-        return self._retrying()(self._download_once, url, max_bytes)
+            )
+        # A pre-signed URL's query is a credential, and requests' connection errors quote the
+        # whole URL: retries and failures name only scheme://host/path and the error's type.
+        retry = retrying(
+            self.retry_args,
+            retryable=is_retryable,
+            max_retry_after=self.max_retry_after,
+            before_sleep=retry_logger(
+                self.log, "Divvy", lambda exc: _describe_download(where, exc)
+            ),
+        )
+        try:
+            return retry(self._download_once, url, max_bytes)
+        except requests.RequestException as exc:
+            kind = type(exc).__name__
+        # Raised outside the except block so the original (URL and all) is not its __context__.
+        raise DivvyTransientError(
+            f"receipt {receipt.uuid}: could not download it from {where} ({kind})",
+            method="GET",
+            path=urlsplit(url).path,
+        )
+
+    def _receipt_url_problem(self, url: str) -> str | None:
+        """Why a receipt URL is not fetched, or None (see :meth:`download_receipt`)."""
+        try:
+            checked_url(url, conn_id=self.divvy_conn_id, name="receipt URL")
+            parts = urlsplit(url)
+            host, scheme = parts.hostname or "", parts.scheme.lower()
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError:
+            return "it is not https (plain http only to this machine) or carries a user name"
+        if self._same_origin(url):
+            return None  # the connection's own host, already accepted
+        allow_loopback = self.conn_params.receipts_allow_loopback
+        if scheme != "https" and not allow_loopback:
+            return (
+                "it is not https (plain http to this machine only with the connection's "
+                "receipts_allow_loopback extra: local sandboxes)"
+            )
+        return internal_address_problem(host, port, allow_loopback=allow_loopback)
 
     def _same_origin(self, url: str) -> bool:
         mine, theirs = urlsplit(self.conn_params.base_url), urlsplit(url)
@@ -832,13 +906,24 @@ class DivvyHook(BaseHook):
         gate = self.limiter.call(self._log_limiter_wait) if own else contextlib.nullcontext()
         with gate:
             deadline = limits.deadline()
-            response = open_stream(self.download_session, "GET", url, limits, headers=headers)
+            session = self.download_session if own else self.foreign_download_session
+            response = open_stream(session, "GET", url, limits, headers=headers)
             self._refuse_redirect(response, "GET", path, fix="Divvy (the receipt's URL)")
             status = response.status_code
             if status >= 400:
                 body = read_error_body(response, limits, deadline=deadline)
                 answer = _Answer(status, response.reason or "", response.headers, body)
-                error = self._error_from(answer, "GET", path)
+                if own:
+                    error = self._error_from(answer, "GET", path)
+                else:
+                    # A file store's error text may repeat the request's signature (S3's
+                    # <SignatureProvided>): only its status is told.
+                    error = DivvyApiError(
+                        f"the file host answered HTTP {status} {answer.reason}".strip(),
+                        status=status,
+                        method="GET",
+                        path=path,
+                    )
                 if status == 429 or status >= 500:
                     raise DivvyTransientError(
                         error.message,

@@ -237,6 +237,44 @@ def checked_url(url: str, *, conn_id: str, name: str) -> str:
     return url
 
 
+def internal_address_problem(host: str, port: int, *, allow_loopback: bool) -> str | None:
+    """Why ``host`` must not be fetched from on behalf of data we were sent, or None.
+
+    ``host`` is judged by every address it resolves to: private, loopback (unless
+    ``allow_loopback``), link-local, multicast, reserved or unspecified addresses are refused,
+    so a URL from the data cannot reach this network's own services (cloud metadata, admin
+    pages). The check is made before the request; a name whose DNS answer changes in between
+    (rebinding) is not caught.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return f"its host {host} could not be resolved"
+    for info in infos:
+        text = str(info[4][0]).split("%", 1)[0]  # an IPv6 scope ("fe80::1%eth0")
+        address = ipaddress.ip_address(text)
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if address.is_loopback:
+            if allow_loopback:
+                continue
+            return (
+                f"its host {host} is a loopback address ({address}); allowed only when the "
+                "connection's receipts_allow_loopback extra is true (local sandboxes)"
+            )
+        for kind, hit in (
+            ("link-local", address.is_link_local),
+            ("multicast", address.is_multicast),
+            ("reserved", address.is_reserved or address.is_unspecified),
+            ("private", address.is_private),
+        ):
+            if hit:
+                return f"its host {host} is a {kind} address ({address})"
+        if not address.is_global:  # e.g. shared (carrier-grade NAT) space, 100.64.0.0/10
+            return f"its host {host} is not a public address ({address})"
+    return None
+
+
 class NoRedirectSession(requests.Session):
     """A ``requests.Session`` that never follows a redirect, whatever a call asks.
 

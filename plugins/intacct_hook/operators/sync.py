@@ -333,17 +333,20 @@ refuses every write.
 class IntacctReceiptsOperator(SyncStepOperator):
     """Attach the Divvy receipts of posted transactions in Intacct (opt-in: receipts_enabled)."""
 
-    ledger_statements = ("record_receipt_attachment",)
+    ledger_statements = ("record_receipt_attachment", "record_receipt_check")
 
     step_doc = """
 **Receipts.** Off unless the settings say `receipts_enabled: true`. For each transaction posted
-in the run's days and the lookback, asks Divvy for its receipts, downloads the new ones (never
+in the run's days and the lookback that is due (never asked, changed in Divvy since, asked
+`receipts_recheck_days` ago or more, or holding a failed receipt; at most `receipts_max_checks`
+a run, least recently asked first), asks Divvy for its receipts, downloads the new ones (never
 sending the Divvy token to the file's host), checks them against `receipts_max_mb` and
 `receipts_allowed_types`, puts them in one Intacct supporting document in the folder
 `receipts_folder` and links it from the credit card transaction (`supdocid`). The ledger's
 `receipt_attachment` table records each receipt: attached (once), rejected (too large or a
 type not allowed: the log says which, and it is not tried again) or failed (tried again by
 the next run). Receipts added in Divvy after posting are attached by a later run.
+Runs in the `divvy_api` pool: its calls are mostly Divvy's.
 
 Runs after load whatever load's outcome, beside reconcile: a receipt never blocks posting.
 *When it fails:* some receipts could not be downloaded or Intacct refused them; the log names

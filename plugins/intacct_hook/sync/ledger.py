@@ -256,6 +256,8 @@ class ReceiptCandidate:
     uuid: str
     posting_date: dt.date
     record_no: str
+    updated_time: str | None = None  # the ledger's Divvy version, recorded with the check
+    checked_at: str | None = None  # the last time Divvy was asked about it, or None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -1206,16 +1208,39 @@ class Ledger:
 
     # --- receipts (issue 11, part 4: receipt_attachment) ------------------------------------
 
-    def receipt_candidates(self, date_from: dt.date, date_to: dt.date) -> list[ReceiptCandidate]:
-        """The posted transactions dated in the inclusive range, with their RECORDNO."""
+    def receipt_candidates(
+        self, date_from: dt.date, date_to: dt.date, *, recheck_days: int = 0
+    ) -> list[ReceiptCandidate]:
+        """The posted transactions dated in the inclusive range that are due to be asked about
+        (see ``select_receipt_candidates.sql``), never asked and least recently asked first.
+
+        :param recheck_days: an unchanged transaction asked within this many days (by the
+            ledger's clock) is left out; 0 leaves none out.
+        """
+        params = {
+            **_date_range(date_from, date_to),
+            "recheck_before": _timestamp(self.clock() - dt.timedelta(days=recheck_days)),
+        }
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                self._stmt("select_receipt_candidates"), _date_range(date_from, date_to)
-            )
+            rows = conn.execute(self._stmt("select_receipt_candidates"), params)
             return [
-                ReceiptCandidate(r.uuid, dt.date.fromisoformat(r.posting_date), r.intacct_record_no)
+                ReceiptCandidate(
+                    r.uuid,
+                    dt.date.fromisoformat(r.posting_date),
+                    r.intacct_record_no,
+                    r.updated_time,
+                    r.checked_at,
+                )
                 for r in rows
             ]
+
+    def record_receipt_check(self, uuid: str, updated_time: str | None) -> None:
+        """Divvy was asked about ``uuid``'s receipts now, at version ``updated_time``."""
+        with self._write() as conn:
+            conn.execute(
+                self._stmt("record_receipt_check"),
+                {"uuid": uuid, "now": self.now(), "updated_time": updated_time},
+            )
 
     def receipt_records(self, uuids: Sequence[str]) -> dict[str, dict[str, ReceiptRecord]]:
         """transaction uuid → receipt uuid → what the ledger holds of it."""

@@ -1,7 +1,12 @@
 """Receipts as Intacct attachments (issue 11, part 4), without Airflow.
 
-For each posted transaction of the window (its days and the lookback), Divvy is asked for its
-receipts (only ``GET /v3/spend/transactions/{id}`` lists them). Receipts the ledger does not
+For each posted transaction of the window (its days and the lookback) that is due, Divvy is
+asked for its receipts (only ``GET /v3/spend/transactions/{id}`` lists them). Due: never asked,
+changed in Divvy since (the ledger's ``updated_time`` differs from the one recorded with the
+last check, ``receipt_check``), asked ``receipts_recheck_days`` ago or more (whether Divvy bumps
+``updatedTime`` for a new receipt is unverified), or holding a failed receipt. At most
+``receipts_max_checks`` are asked per run, never-asked then least recently asked first, so a
+window larger than that is covered over successive runs. Receipts the ledger does not
 hold as attached (or that failed before) are downloaded, checked against the size and type
 limits of the settings, and put into one Intacct supporting document with the receipts already
 attached, which the credit card transaction's ``supdocid`` then names (``update_cctransaction``).
@@ -84,6 +89,7 @@ class ReceiptReport:
     enabled: bool = True
     preview: bool = False
     transactions: int = 0
+    deferred: int = 0  # due, but past receipts_max_checks: a later run asks
     attached: int = 0
     unchanged: int = 0
     would_attach: int = 0
@@ -98,6 +104,7 @@ class ReceiptReport:
             "enabled": self.enabled,
             "preview": self.preview,
             "transactions_checked": self.transactions,
+            "transactions_deferred": self.deferred,
             "attached": self.attached,
             "already_attached": self.unchanged,
             "would_attach": self.would_attach,
@@ -172,7 +179,20 @@ def attach_receipts(
     if not settings.receipts_enabled:
         return ReceiptReport(enabled=False, preview=dry_run)
     report = ReceiptReport(preview=dry_run)
-    candidates = ledger.receipt_candidates(window.lookback_from, window.last_day)
+    due = ledger.receipt_candidates(
+        window.lookback_from, window.last_day, recheck_days=settings.receipts_recheck_days
+    )
+    # One Divvy call each: the cap bounds a run, and the order (never asked, then least
+    # recently asked) lets successive runs cover a window larger than it.
+    candidates = due[: settings.receipts_max_checks]
+    report.deferred = len(due) - len(candidates)
+    if report.deferred:
+        log.info(
+            "Receipts: %d transactions due, %d asked (receipts_max_checks); the rest are "
+            "asked first by the next runs",
+            len(due),
+            len(candidates),
+        )
     known_all = ledger.receipt_records([c.uuid for c in candidates])
     for cand in candidates:
         report.transactions += 1
@@ -181,6 +201,9 @@ def attach_receipts(
         except DivvyApiError as exc:
             report.failed.append(f"Transaction {cand.uuid}: its receipts could not be read: {exc}")
             continue
+        if not dry_run and intacct is not None:
+            # Before the attachments: a receipt that fails keeps the transaction due anyway.
+            ledger.record_receipt_check(cand.uuid, cand.updated_time)
         report.warnings.extend(
             f"Transaction {cand.uuid}: a receipt Divvy listed could not be read ({p})"
             for p in problems

@@ -68,6 +68,8 @@ CONCURRENCY_RANGE = (1, 8)
 # attachment's size and type are not in the references; these defaults are conservative
 # guesses (README, "Receipts as Intacct attachments"): raise or widen them once confirmed.
 RECEIPTS_MAX_MB_RANGE = (0.001, 100.0)
+RECEIPTS_MAX_CHECKS_RANGE = (1, 100_000)
+RECEIPTS_RECHECK_DAYS_RANGE = (0, 366)
 DEFAULT_RECEIPT_TYPES = ("pdf", "jpg", "jpeg", "png", "gif")
 
 # Keys people put in the Variable by mistake: answered with where the secret belongs.
@@ -122,6 +124,11 @@ class SyncSettings:
     receipts_max_mb: float = 5.0
     receipts_allowed_types: tuple[str, ...] = DEFAULT_RECEIPT_TYPES
     receipts_folder: str = "Divvy Receipts"
+    # Divvy GETs per run (one per transaction asked): 300 at 60 a minute is about 5 minutes.
+    receipts_max_checks: int = 300
+    # An unchanged transaction is asked again after this many days: whether Divvy bumps
+    # updatedTime when a receipt is uploaded is unverified.
+    receipts_recheck_days: int = 3
     # Retired keys found in the Variable, with their values (see RETIRED_KEYS): not settings.
     retired: Mapping[str, Any] = dataclasses.field(
         default_factory=lambda: MappingProxyType({}), hash=False
@@ -561,4 +568,6 @@ _CHECKS = {
     "receipts_max_mb": _number_in(*RECEIPTS_MAX_MB_RANGE),
     "receipts_allowed_types": _file_types,
     "receipts_folder": _text,
+    "receipts_max_checks": _int_in(*RECEIPTS_MAX_CHECKS_RANGE),
+    "receipts_recheck_days": _int_in(*RECEIPTS_RECHECK_DAYS_RANGE),
 }

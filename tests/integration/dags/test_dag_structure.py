@@ -70,6 +70,8 @@ def test_daily_day_long_intervals_one_run_at_a_time(dag):
     intacct_tasks = ("preflight", "map", "load", "recode", "reconcile")
     assert {dag.get_task(t).pool for t in intacct_tasks} == {"intacct_api"}
     assert dag.get_task("extract").pool == "divvy_api"
+    # Receipts: many Divvy calls, a few Intacct writes; recode and reconcile must not wait on it.
+    assert dag.get_task("receipts").pool == "divvy_api"
     assert dag.default_args["execution_timeout"] == timedelta(hours=1)
     # No dry_run parameter: a preview is the preview DAG (a parameter can be lost on the way).
     assert set(dag.params) == {"start_date", "end_date"}

@@ -30,7 +30,12 @@ def world(tmp_path, monkeypatch, airflow_db) -> Iterator[World]:
                     "password": dv.token,
                     # 60 calls a second, not a minute: the local API allows it, and a
                     # week of daily runs would otherwise wait on the client limiter.
-                    "extra": {"timeout": 10, "rate_limit_window": 1},
+                    # The sandbox serves receipt files on "localhost": loopback opted in.
+                    "extra": {
+                        "timeout": 10,
+                        "rate_limit_window": 1,
+                        "receipts_allow_loopback": True,
+                    },
                 }
             ),
         )

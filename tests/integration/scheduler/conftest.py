@@ -135,7 +135,11 @@ def _component_env(
                     "conn_type": "divvy",
                     "host": dv_url,
                     "password": dv_token,
-                    "extra": {"timeout": 30, "rate_limit_window": RATE_WINDOW_SECONDS},
+                    "extra": {
+                        "timeout": 30,
+                        "rate_limit_window": RATE_WINDOW_SECONDS,
+                        "receipts_allow_loopback": True,  # sandbox receipt files on localhost
+                    },
                 }
             ),
             "AIRFLOW_CONN_LEDGER_PG": json.dumps(

@@ -28,7 +28,8 @@ def connect(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
             "conn_type": "divvy",
             "host": handle.url,
             "password": handle.token if token is None else token,
-            "extra": {"timeout": 5, **extra},
+            # The sandbox serves receipt files on "localhost": loopback is opted in.
+            "extra": {"timeout": 5, "receipts_allow_loopback": True, **extra},
         }
         monkeypatch.setenv("AIRFLOW_CONN_DIVVY_DEFAULT", json.dumps(conn))
         return DivvyHook(**(hook_kwargs or {}))

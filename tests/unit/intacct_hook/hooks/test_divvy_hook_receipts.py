@@ -117,3 +117,95 @@ def test_receipts_are_read_defensively(api, connect):
     ]
     assert len(problems) == 2 and "uuid" in problems[0] and "receipt 3" in problems[1]
     assert json.dumps(problems)  # plain text, safe for an XCom
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+SIGNATURE = "FAKESIG0123456789abcdef"
+
+
+def test_a_failed_download_names_neither_the_query_nor_the_signature(api, connect, capsys):
+    url = f"http://127.0.0.1:{_closed_port()}/key.pdf?X-Amz-Signature={SIGNATURE}"
+    receipt = DivvyReceipt("rct_sig", url, "key.pdf")
+    assert SIGNATURE not in repr(receipt)
+    hook = connect(api, hook_kwargs={"retry_args": FAST})
+    with pytest.raises(DivvyApiError) as info:
+        hook.download_receipt(receipt, max_bytes=99)
+    text = str(info.value)
+    assert "/key.pdf" in text and "ConnectionError" in text
+    assert "X-Amz" not in text and SIGNATURE not in repr(info.value)
+    assert info.value.__cause__ is None and info.value.__context__ is None
+    out, err = capsys.readouterr()
+    assert "request failed on http://127.0.0.1" in out  # it was retried, and said where
+    assert SIGNATURE not in out + err and "X-Amz" not in out + err
+
+
+# --- where a receipt may be fetched from (a URL in Divvy's data is not trusted) -----------------
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("https://10.1.2.3/r.pdf", "private"),
+        ("https://192.168.0.9/r.pdf", "private"),
+        ("https://169.254.169.254/latest/meta-data", "link-local"),
+        ("https://[fe80::1]/r.pdf", "link-local"),
+        ("https://224.0.0.1/r.pdf", "multicast"),
+        ("https://240.0.0.1/r.pdf", "reserved"),
+        ("https://0.0.0.0/r.pdf", "reserved"),
+        ("https://100.64.0.1/r.pdf", "not a public address"),
+        ("https://127.0.0.1:9/r.pdf", "loopback"),
+        ("https://localhost:9/r.pdf", "loopback"),  # a name is judged by what it resolves to
+        ("http://localhost:9/r.pdf", "not https"),
+    ],
+)
+def test_a_receipt_url_to_an_internal_address_is_refused_without_a_request(api, connect, url, why):
+    hook = connect(api, receipts_allow_loopback=False)
+    with pytest.raises(DivvyApiError) as info:
+        hook.download_receipt(DivvyReceipt("rct_in", url + "?sig=S3CRET", "r.pdf"), max_bytes=99)
+    assert why in str(info.value) and "rct_in" in str(info.value)
+    assert "S3CRET" not in str(info.value)
+
+
+def test_loopback_receipt_urls_need_the_connections_opt_in(api, connect):
+    with scripted_server(
+        respond(200, b"%PDF", content_type="application/pdf"), host="localhost"
+    ) as files:
+        receipt = DivvyReceipt("rct_l", f"{files.url}/r.pdf", "r.pdf")
+        with pytest.raises(DivvyApiError, match="receipts_allow_loopback"):
+            connect(api, receipts_allow_loopback=False).download_receipt(receipt, max_bytes=99)
+        assert files.requests == []
+        assert (
+            connect(api, receipts_allow_loopback=True).download_receipt(receipt, max_bytes=99).data
+            == b"%PDF"
+        )
+
+
+def test_a_foreign_file_host_gets_no_netrc_credentials(api, connect, tmp_path, monkeypatch):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine localhost login alice password NETRC-PASSWORD\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    with scripted_server(
+        respond(200, b"%PDF", content_type="application/pdf"), host="localhost"
+    ) as files:
+        hook = connect(api, receipts_allow_loopback=True)
+        hook.download_receipt(DivvyReceipt("rct_n", f"{files.url}/r.pdf", "r.pdf"), max_bytes=99)
+        assert "Authorization" not in files.requests[0].headers
+
+
+def test_a_file_hosts_error_body_is_not_quoted(api, connect):
+    # S3 answers a bad signature with XML that repeats it (<SignatureProvided>).
+    body = f"<Error><Code>SignatureDoesNotMatch</Code><SignatureProvided>{SIGNATURE}"
+    with scripted_server(respond(403, body.encode(), content_type="application/xml")) as files:
+        receipt = DivvyReceipt("rct_e", f"{files.url}/e.pdf?X-Amz-Signature={SIGNATURE}", "e.pdf")
+        with pytest.raises(DivvyApiError) as info:
+            connect(api).download_receipt(receipt, max_bytes=99)
+    assert info.value.status == 403 and "HTTP 403" in str(info.value)
+    assert SIGNATURE not in str(info.value) and SIGNATURE not in repr(info.value)

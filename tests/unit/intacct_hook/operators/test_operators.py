@@ -162,7 +162,7 @@ def test_the_ledger_statements_are_the_ones_each_step_writes_with():
             "purge_landing",
             "purge_extract_manifest",
         ),
-        "receipts": ("record_receipt_attachment",),
+        "receipts": ("record_receipt_attachment", "record_receipt_check"),
     }
 
 
@@ -217,7 +217,7 @@ def test_each_task_holds_the_pool_of_the_api_it_calls():
             "recode": "intacct_api",
             "reconcile": "intacct_api",
             # Mostly Divvy reads, but its writes go to Intacct, whose concurrency is the scarce one.
-            "receipts": "intacct_api",
+            "receipts": "divvy_api",
         }
         assert dag.get_task("load").max_active_tis_per_dag == 1
     assert ops.IntacctLoadOperator(task_id="load").pool == "default_pool"

@@ -29,7 +29,10 @@ from tests.divvy_factories import empty_seed
 
 DAY = dt.date(2026, 11, 17)
 WINDOW = SyncWindow(DAY, DAY, 2, "America/Chicago", "test")
-ON = SyncSettings.from_variable({"receipts_enabled": True, "receipts_max_mb": 0.01})
+# Asked about every run (receipts_recheck_days 0): these tests add receipts between runs.
+ON = SyncSettings.from_variable(
+    {"receipts_enabled": True, "receipts_max_mb": 0.01, "receipts_recheck_days": 0}
+)
 
 
 def staged(uuid: str, day: dt.date = DAY) -> StagedTransaction:
@@ -120,7 +123,15 @@ def world(ledger, monkeypatch) -> Iterator[SimpleNamespace]:
         monkeypatch.setenv("AIRFLOW_CONN_INTACCT_DEFAULT", json.dumps(default_connection(gw.url)))
         monkeypatch.setenv(
             "AIRFLOW_CONN_DIVVY_DEFAULT",
-            json.dumps({"conn_type": "divvy", "host": dv.url, "password": dv.token}),
+            json.dumps(
+                {
+                    "conn_type": "divvy",
+                    "host": dv.url,
+                    "password": dv.token,
+                    # The sandbox serves receipt files on "localhost".
+                    "extra": {"receipts_allow_loopback": True},
+                }
+            ),
         )
         intacct = IntacctHook()
 
@@ -242,3 +253,98 @@ def test_new_receipts_wait_when_an_attached_one_cannot_be_read_again(world):
     assert attach_receipts(world.divvy, world.intacct, ledger, ON, WINDOW).attached == 1
     assert world.gw.cctransactions()[0]["SUPDOCID"] != doc
     assert record_no == world.gw.cctransactions()[0]["RECORDNO"]
+
+
+def test_a_failed_download_keeps_the_signed_query_out_of_the_ledger_and_the_report(world):
+    import socket
+
+    import tenacity
+
+    from intacct_hook.hooks.divvy import DivvyHook
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed once the block ends: the download is refused
+    signature = "FAKESIG0123456789abcdef"
+    world.post("txr_a")
+    with world.dv.state.lock:
+        world.dv.state.transactions["txr_a"]["receipts"] = [
+            {
+                "uuid": "rct_sig",
+                "url": f"http://127.0.0.1:{port}/k.pdf?X-Amz-Signature={signature}",
+                "filename": "k.pdf",
+            }
+        ]
+    fast = {"wait": tenacity.wait_none(), "stop": tenacity.stop_after_attempt(2)}
+
+    report = attach_receipts(DivvyHook(retry_args=fast), world.intacct, world.ledger, ON, WINDOW)
+
+    assert len(report.failed) == 1 and "/k.pdf (ConnectionError)" in report.failed[0]
+    row = world.ledger.receipt_records(["txr_a"])["txr_a"]["rct_sig"]
+    assert row.state == "failed" and "/k.pdf" in row.message
+    assert signature not in row.message and signature not in json.dumps(report.summary())
+
+
+# --- which transactions are asked about: the cap, the order, the skip ---------------------------
+
+
+def _asked(dv) -> list[str]:
+    """The transactions Divvy was asked about by id (GET by id lists the receipts)."""
+    marker = "/v3/spend/transactions/"
+    return [q.path.split(marker, 1)[1] for q in dv.requests if marker in q.path]
+
+
+def test_a_window_larger_than_the_cap_is_covered_over_successive_runs(world):
+    now = [dt.datetime(2026, 11, 18, 12, tzinfo=dt.UTC)]
+    world.ledger.clock = lambda: now[0]
+    uuids = [f"txr_{n}" for n in range(5)]
+    for uuid in uuids:
+        world.post(uuid)
+        world.dv.state.add_receipt(uuid, f"{uuid}.pdf", size=100)
+    capped = SyncSettings.from_variable(
+        {"receipts_enabled": True, "receipts_max_mb": 0.01, "receipts_max_checks": 2}
+    )
+    asked_per_run, attached = [], 0
+    for _ in range(3):
+        before = len(_asked(world.dv))
+        report = attach_receipts(world.divvy, world.intacct, world.ledger, capped, WINDOW)
+        asked_per_run.append(_asked(world.dv)[before:])
+        attached += report.attached
+        now[0] += dt.timedelta(hours=1)
+
+    assert [len(a) for a in asked_per_run] == [2, 2, 1]
+    assert sorted(u for run in asked_per_run for u in run) == uuids  # each once, all of it
+    assert attached == 5 and report.summary()["transactions_deferred"] == 0
+
+
+def test_a_transaction_checked_and_unchanged_is_not_asked_again_until_due(world):
+    import sqlalchemy as sa
+
+    now = [dt.datetime(2026, 11, 18, 12, tzinfo=dt.UTC)]
+    world.ledger.clock = lambda: now[0]
+    world.post("txr_a")
+    world.dv.state.add_receipt("txr_a", "a.pdf", size=100)
+    week = SyncSettings.from_variable(
+        {"receipts_enabled": True, "receipts_max_mb": 0.01, "receipts_recheck_days": 3}
+    )
+
+    assert attach_receipts(world.divvy, world.intacct, world.ledger, week, WINDOW).attached == 1
+    now[0] += dt.timedelta(days=1)
+    report = attach_receipts(world.divvy, world.intacct, world.ledger, week, WINDOW)
+    assert report.transactions == 0 and _asked(world.dv) == ["txr_a"]
+
+    # Divvy changed it since (the ledger holds a newer updatedTime): asked again.
+    with world.ledger.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE divvy_transaction SET updated_time = :t WHERE uuid = 'txr_a'"),
+            {"t": "2026-11-18T20:00:00+00:00"},
+        )
+    attach_receipts(world.divvy, world.intacct, world.ledger, week, WINDOW)
+    assert _asked(world.dv) == ["txr_a", "txr_a"]
+    attach_receipts(world.divvy, world.intacct, world.ledger, week, WINDOW)
+    assert len(_asked(world.dv)) == 2
+    # Unchanged, but its last check is receipts_recheck_days old: asked again (a receipt upload
+    # may not change updatedTime).
+    now[0] += dt.timedelta(days=3)
+    attach_receipts(world.divvy, world.intacct, world.ledger, week, WINDOW)
+    assert len(_asked(world.dv)) == 3

@@ -380,7 +380,8 @@ def test_sql_files_use_only_bind_parameters():
         "mark_posted": {"uuid", "record_no", "control_id", "now"},
         "select_in_state": {"states", "date_from", "date_to"},
         "schema": set(),
-        "select_receipt_candidates": {"date_from", "date_to"},
+        "select_receipt_candidates": {"date_from", "date_to", "recheck_before"},
+        "record_receipt_check": {"uuid", "now", "updated_time"},
         "select_receipt_attachments": {"uuids"},
         "record_receipt_attachment": {
             "uuid", "receipt_uuid", "filename", "supdoc_id", "state", "message", "now",
@@ -396,6 +397,7 @@ def test_sql_files_use_only_bind_parameters():
         "reconciliation",
         "reconciliation_difference", "divvy_landing", "divvy_landing_extracted_at_idx",
         "extract_manifest", "extract_manifest_extracted_at_idx", "receipt_attachment",
+        "receipt_check",
     ]  # fmt: skip
 
 

@@ -40,6 +40,8 @@ INVALID = {
     "receipts_max_mb": (0, "from 0.001 to 100"),
     "receipts_allowed_types": (["p df"], "is not a file extension"),
     "receipts_folder": ("", "non-empty string"),
+    "receipts_max_checks": (0, "from 1 to 100000"),
+    "receipts_recheck_days": (-1, "from 0 to 366"),
 }
 
 
