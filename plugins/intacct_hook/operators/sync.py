@@ -22,7 +22,7 @@ from intacct_hook.links import (
     trusted_record_url,
 )
 from intacct_hook.operators.base import SyncStepOperator
-from intacct_hook.sync import closed_periods, steps
+from intacct_hook.sync import closed_periods, recoding, steps
 from intacct_hook.sync.preflight import CodingTarget, read_posting_facts, run_preflight
 from intacct_hook.sync.report import (
     format_table,
@@ -471,19 +471,7 @@ the settings makes differences a warning instead.
 class IntacctRecodeOperator(SyncStepOperator):
     """Re-coding after posting: posted transactions Divvy changed since (sync/recoding.py)."""
 
-    # The statements of intacct_hook.sync.recoding.STATEMENTS (a test keeps them equal).
-    ledger_statements = (
-        "recoding_open",
-        "recoding_reversed",
-        "recoding_refused",
-        "recoding_replaced",
-        "recode_transaction",
-        "recode_reversed_transaction",
-        "recode_unchanged",
-        "recode_examined",
-        "delete_mapped_lines",
-        "insert_mapped_line",
-    )
+    ledger_statements = recoding.STATEMENTS
 
     step_doc = """
 **Recode.** Finds posted transactions whose coding (GL account, dimensions), amount or date

@@ -1,15 +1,43 @@
-"""Ledger fixtures: each ledger test runs on a fresh SQLite file and a fresh PostgreSQL schema."""
+"""Ledger fixtures: each ledger test runs on a fresh SQLite file and a fresh PostgreSQL schema.
+And the local Intacct gateway with a hook on it, for the steps that talk to Intacct."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 import sqlalchemy as sa
+import tenacity
 
 from intacct_hook.sync.ledger import Ledger
+from sandbox.intacct_gateway.testing import GatewayHandle, default_connection, running_gateway
+
+GATEWAY_CONN_ID = "intacct_sync_test"
+
+
+@pytest.fixture
+def gw() -> Iterator[GatewayHandle]:
+    """The local Intacct gateway (a module may override it: other limits, latency)."""
+    with running_gateway() as handle:
+        yield handle
+
+
+@pytest.fixture
+def hook(gw: GatewayHandle, monkeypatch: pytest.MonkeyPatch):
+    """An IntacctHook on ``gw`` that tries each request once: a server error reaches the step
+    at once instead of after backoff."""
+    from intacct_hook.hooks.intacct import IntacctHook
+
+    conn = json.dumps(default_connection(gw.url))
+    monkeypatch.setenv(f"AIRFLOW_CONN_{GATEWAY_CONN_ID.upper()}", conn)
+    made = IntacctHook(
+        intacct_conn_id=GATEWAY_CONN_ID, retry_args={"stop": tenacity.stop_after_attempt(1)}
+    )
+    yield made
+    made.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

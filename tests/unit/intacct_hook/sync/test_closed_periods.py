@@ -7,15 +7,12 @@ The default seed closes the books through 2026-09-30."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-import tenacity
 
 from intacct_hook.intacct.errors import IntacctClosedPeriod
 from intacct_hook.sync import closed_periods, steps
@@ -30,30 +27,13 @@ from intacct_hook.sync.closed_periods import (
 from intacct_hook.sync.ledger import Ledger, MappedLine, StagedTransaction
 from intacct_hook.sync.settings import SyncSettings
 from intacct_hook.sync.states import EXPECTED_IN_INTACCT, LedgerState
-from sandbox.intacct_gateway.testing import GatewayHandle, default_connection, running_gateway
+from sandbox.intacct_gateway.testing import GatewayHandle
 from tests.fake_intacct import txn_json
 
 CLOSED_DAY = dt.date(2026, 9, 28)  # in the seed's closed period
 OPEN_DAY = dt.date(2026, 10, 5)
 FIRST_OPEN = dt.date(2026, 10, 1)
-CONN_ID = "intacct_closed_periods_test"
 NOW = dt.datetime(2026, 10, 6, 12, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def gw() -> Iterator[GatewayHandle]:
-    with running_gateway() as handle:
-        yield handle
-
-
-@pytest.fixture
-def hook(gw: GatewayHandle, monkeypatch: pytest.MonkeyPatch):
-    from intacct_hook.hooks.intacct import IntacctHook
-
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(default_connection(gw.url)))
-    made = IntacctHook(intacct_conn_id=CONN_ID, retry_args={"stop": tenacity.stop_after_attempt(1)})
-    yield made
-    made.close()
 
 
 @pytest.fixture

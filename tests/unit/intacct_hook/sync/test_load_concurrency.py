@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-import tenacity
 
 from intacct_hook.intacct.errors import IntacctServerError
 from intacct_hook.sync import steps
@@ -38,17 +37,6 @@ def gw(workers: int) -> Iterator[GatewayHandle]:
     # A little latency per job, so that the workers' requests overlap at the gateway.
     with running_gateway(concurrency=workers, latency=0.01) as handle:
         yield handle
-
-
-@pytest.fixture
-def hook(gw: GatewayHandle, monkeypatch: pytest.MonkeyPatch):
-    from intacct_hook.hooks.intacct import IntacctHook
-
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(default_connection(gw.url)))
-    # One attempt: a server error reaches the load at once instead of after backoff.
-    made = IntacctHook(intacct_conn_id=CONN_ID, retry_args={"stop": tenacity.stop_after_attempt(1)})
-    yield made
-    made.close()
 
 
 def ready(ledger: Ledger, uuids: list[str], *, gl: str = "6100") -> None:

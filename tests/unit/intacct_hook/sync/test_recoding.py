@@ -8,14 +8,12 @@ replacement. The default seed closes the books through 2026-09-30."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
-import tenacity
 
 from intacct_hook.sync import recoding, steps
 from intacct_hook.sync.ledger import Ledger
@@ -25,32 +23,15 @@ from intacct_hook.sync.rules import parse_rules
 from intacct_hook.sync.settings import SyncSettings
 from intacct_hook.sync.states import LedgerState
 from intacct_hook.sync.window import resolve_window
-from sandbox.intacct_gateway.testing import GatewayHandle, default_connection, running_gateway
+from sandbox.intacct_gateway.testing import GatewayHandle
 from tests.divvy_factories import coding, txn_json
 
-CONN_ID = "intacct_recoding_test"
 NOW = dt.datetime(2026, 10, 12, 12, tzinfo=dt.UTC)
 DAY = dt.date(2026, 10, 5)
 FIRST, LAST = dt.date(2026, 9, 20), dt.date(2026, 10, 10)
 RULES = parse_rules(
     "match_field,match_value,gl_account,location,department,class,project,note\n", "r"
 )
-
-
-@pytest.fixture
-def gw() -> Iterator[GatewayHandle]:
-    with running_gateway() as handle:
-        yield handle
-
-
-@pytest.fixture
-def hook(gw: GatewayHandle, monkeypatch: pytest.MonkeyPatch):
-    from intacct_hook.hooks.intacct import IntacctHook
-
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(default_connection(gw.url)))
-    made = IntacctHook(intacct_conn_id=CONN_ID, retry_args={"stop": tenacity.stop_after_attempt(1)})
-    yield made
-    made.close()
 
 
 @pytest.fixture
