@@ -316,6 +316,20 @@ class DivvyState:
             self._refresh_ids(txn)
             return copy.deepcopy(txn)
 
+    def delete_transaction(self, uuid: str) -> None:
+        """Delete a transaction as Divvy does, without any event: the list no longer returns it
+        and ``GET /v3/spend/transactions/{id}`` answers 404. Its split children go with it."""
+        with self.lock:
+            txn = self._require(uuid)
+            for key in [txn["uuid"], *txn["childTransactionUuids"]]:
+                gone = self.transactions.pop(key, None)
+                if gone is not None:
+                    self._ids.pop(gone["id"], None)
+            parent = self.transactions.get(txn["parentTransactionUuid"] or "")
+            if parent is not None and txn["uuid"] in parent["childTransactionUuids"]:
+                parent["childTransactionUuids"].remove(txn["uuid"])
+                self._refresh_ids(parent)
+
     # ------------------------------------------------------------------ receipts
 
     def add_receipt(

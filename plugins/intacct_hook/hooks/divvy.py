@@ -796,6 +796,21 @@ class DivvyHook(BaseHook):
         path = f"/v3/spend/transactions/{quote(uuid, safe='')}"
         return DivvyTransaction.from_json(self._request(path))
 
+    def find_transaction(self, uuid: str) -> DivvyTransaction | None:
+        """One transaction by uuid, or None when Divvy answers 404: a deleted transaction (Divvy
+        sends no deletion event; it stops being listed and GET by id answers 404).
+
+        :raises DivvyApiError: for any other error answer.
+        """
+        try:
+            return self.get_transaction(uuid)
+        except DivvyApiError as exc:
+            # Divvy also answers 404 "API not supported" to a wrong path (a base URL that
+            # changed): that says nothing about the transaction.
+            if exc.status == 404 and "api not supported" not in str(exc).lower():
+                return None
+            raise
+
     def get_receipts(self, uuid: str) -> tuple[list[DivvyReceipt], list[str]]:
         """The receipts of transaction ``uuid`` (only GET by id lists them), and a text for
         each entry that could not be read (:func:`~intacct_hook.divvy.records.read_receipts`).

@@ -478,14 +478,18 @@ class IntacctRecodeOperator(SyncStepOperator):
 Divvy changed after they were posted, or that Divvy declined since. `recode_policy`
 `reverse_and_repost` (default) reverses the Intacct record (on its own date when that period is
 open, else on the day of the change) and posts the new version under the reference
-`<uuid>:v2` (`:v3`…); a declined one is reversed only. `report_only` lists them and changes
-nothing. The ledger table `recoding` keeps each chain: original → reversal → replacement.
+`<uuid>:v2` (`:v3`…); a declined one is reversed only, and so is one deleted in Divvy (a
+posted transaction of the window the extract no longer returned, for which Divvy's GET by id
+answers 404; at most 100 are looked up per run, and none when more are missing).
+`report_only` lists them and changes nothing. The ledger table `recoding` keeps each chain:
+original → reversal → replacement.
 
 *When it fails:* Intacct refused a reversal or a replacement (the log names it and why); the
 next run resumes exactly where it stopped, never reversing twice.
 """
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from intacct_hook.hooks.divvy import DivvyHook
         from intacct_hook.sync.mapping import StoredMapper
         from intacct_hook.sync.recoding import recode
 
@@ -505,9 +509,20 @@ next run resumes exactly where it stopped, never reversing twice.
                 required_dimensions=facts.required_dimensions,
             )
 
+        # This run's extract completed for the window (this task runs after it): the posted
+        # transactions of the window it did not land are looked up in Divvy (deleted there?).
         report = recode(
-            intacct, ledger, settings, context["run_id"], mapper=coder, dry_run=self.preview
+            intacct,
+            ledger,
+            settings,
+            context["run_id"],
+            mapper=coder,
+            dry_run=self.preview,
+            divvy=DivvyHook(divvy_conn_id=self.divvy_conn_id),
+            window=self.resolve_window(context, settings),
         )
+        for line in report.warnings + report.left:
+            self.log.warning("%s", line)
         summary = report.summary()
         for line in report.reposted + report.reversed:
             self.log.info("Re-posted after a change in Divvy: %s", line)

@@ -17,6 +17,14 @@ holds what was posted, and this step compares it with the version this run's ext
 ``report_only``
     The change is recorded (once per Divvy version) and reported; Intacct is not touched.
 
+A transaction deleted in Divvy after posting is handled as a decline. Divvy sends no deletion
+event: the transaction stops being listed and GET by id answers 404. So the posted rows whose
+purchase day lies in this run's extract window and that this run's extract did not land are
+looked up one by one (at most :data:`MAX_DELETION_LOOKUPS`); a 404 is a deletion, reversed only
+(or reported once), and one Divvy still returns (its date moved out of the window) is left as
+posted and logged. More missing rows than the cap mean an incomplete extract far more likely
+than mass deletion: none is looked up or reversed, and the run warns.
+
 The chain lives in the ledger table ``recoding`` (``schema_recoding.sql``), one row per change:
 original → reversal → replacement. Exactly once: the row is committed (``reversing``) before
 the reversal is sent, and before reversing, the original is read back: a ``REVERSALKEY``
@@ -42,6 +50,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from intacct_hook.divvy.errors import DivvyApiError
 from intacct_hook.intacct.errors import IntacctDuplicateControlId, IntacctError
 from intacct_hook.intacct.records import (
     CCTransaction,
@@ -62,12 +71,19 @@ from intacct_hook.sync.translation import (
     rules_from_settings,
     transaction_from_payload,
 )
+from intacct_hook.sync.window import SyncWindow
 
 log = logging.getLogger(__name__)
 
 REPOST, REPORT_ONLY = "reverse_and_repost", "report_only"
 #: The Divvy types that end a posted transaction: reversed without a replacement.
 ENDING_TYPES = ("DECLINE",)
+#: The change of a transaction deleted in Divvy after posting (reversed only, as a decline).
+DELETED = "deleted in Divvy"
+#: Posted transactions missing from one run's extract that the run looks up in Divvy (GET by
+#: id). More missing than this is far likelier an incomplete extract (an API fault returning
+#: too few rows) than mass deletion: none is looked up, and none reversed.
+MAX_DELETION_LOOKUPS = 100
 #: Coding compared per line, in line order, with the amount.
 _CODING = ("gl_account_no", "location_id", "department_id", "class_id", "project_id")
 _NAMES = {
@@ -113,6 +129,12 @@ class Recoder(Protocol):
     ) -> list[RecordOutcome]: ...
 
     def get_books_closed_through(self) -> date | None: ...
+
+
+class DivvyLookup(Protocol):
+    """The Divvy side (the real hook): one transaction by uuid, None when Divvy answers 404."""
+
+    def find_transaction(self, uuid: str) -> Any | None: ...
 
 
 class ChainError(Exception):
@@ -186,6 +208,10 @@ class RecodeReport:
     reposted: list[str] = field(default_factory=list)  # full chains completed this run
     waiting: list[str] = field(default_factory=list)  # the new version cannot post yet
     failures: list[str] = field(default_factory=list)
+    missing: int = 0  # posted, in the window, not in this run's extract
+    deleted: int = 0  # of those, Divvy answered 404 (reversed or reported as the policy says)
+    left: list[str] = field(default_factory=list)  # of those, Divvy still has: left as posted
+    warnings: list[str] = field(default_factory=list)  # e.g. too many missing: none looked up
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -198,6 +224,10 @@ class RecodeReport:
             "reposted": len(self.reposted),
             "waiting": len(self.waiting),
             "failed": len(self.failures),
+            "missing": self.missing,
+            "deleted": self.deleted,
+            "left": len(self.left),
+            "warnings": self.warnings,
             "changes": (self.reposted + self.reversed + self.reported + self.waiting)[:20],
         }
 
@@ -235,6 +265,8 @@ def recode(
     *,
     mapper: Callable[[], Any],
     dry_run: bool = False,
+    divvy: DivvyLookup | None = None,
+    window: SyncWindow | None = None,
 ) -> RecodeReport:
     """Find the posted transactions Divvy changed (in this run's landing) and apply
     ``settings.recode_policy``; resume the changes a previous run left open first.
@@ -242,6 +274,11 @@ def recode(
     ``mapper`` makes the map step's coder (a ``StoredMapper`` with Intacct's facts); it is
     called only when some posted transaction was updated in Divvy, so a run with no change
     reads nothing more from Intacct.
+
+    ``divvy`` and ``window`` (this run's extract window; its extract completed, as this step
+    runs after it): the posted transactions of the window that the extract did not land are
+    looked up in Divvy, and those deleted there are treated as declined. Without them no
+    deletion is looked for.
     """
     report = RecodeReport(settings.recode_policy, dry_run)
     closed: list[date | None] = []  # read once, when a date is first needed
@@ -266,6 +303,11 @@ def recode(
         intacct, ledger, settings, run_id, _candidates(ledger, run_id), report,
         mapper=mapper, closed_through=closed_through, dry_run=dry_run,
     )  # fmt: skip
+    if divvy is not None and window is not None:
+        _deletions(
+            intacct, ledger, settings, run_id, divvy, window, report,
+            closed_through=closed_through, dry_run=dry_run,
+        )  # fmt: skip
     for line in report.reported + report.waiting:
         log.warning("Changed in Divvy after posting: %s", line)
     return report
@@ -313,27 +355,114 @@ def _apply(
         if change.kind == "wait":
             report.waiting.append(f"{uuid}: {change.text}")
             continue
-        links = _links(ledger, [uuid])
-        if any(lk.status in ("reversing", "reversed") for lk in links):
-            continue  # resumed above; its newer version is looked at once it is done
-        if dry_run or settings.recode_policy == REPORT_ONLY:
-            if (
-                not any(
-                    lk.divvy_updated_time == change.updated_time and lk.status == "reported"
-                    for lk in links
-                )
-                and not dry_run
-            ):
-                _open(ledger, row, change, run_id, "reported", None, None)
-            report.reported.append(f"{uuid}: {change.text} (not reversed: {_why_not(dry_run)})")
-            continue
-        reversal_date, replacement_date = _dates(row, change, closed_through(), settings.timezone)
-        opened = _open(
-            ledger, row, change, run_id, "reversing", reversal_date, replacement_date,
-            examined=txn_text,
+        _act(
+            intacct, ledger, settings, run_id, row, change, report,
+            closed_through=closed_through, dry_run=dry_run, examined=txn_text,
         )  # fmt: skip
-        if opened is not None:
-            _advance(intacct, ledger, settings, run_id, opened, report)
+
+
+def _act(
+    intacct: Recoder,
+    ledger: Ledger,
+    settings: SyncSettings,
+    run_id: str,
+    row: Mapping[str, Any],
+    change: _Change,
+    report: RecodeReport,
+    *,
+    closed_through: Callable[[], date | None],
+    dry_run: bool,
+    examined: str | None,
+) -> None:
+    """Report, or reverse (and re-post), one change of a posted transaction, as the policy says."""
+    uuid = row["uuid"]
+    links = _links(ledger, [uuid])
+    if any(lk.status in ("reversing", "reversed") for lk in links):
+        return  # resumed above; its newer version is looked at once it is done
+    if dry_run or settings.recode_policy == REPORT_ONLY:
+        if (
+            not any(
+                lk.divvy_updated_time == change.updated_time
+                and lk.status == "reported"
+                and lk.change == change.text
+                for lk in links
+            )
+            and not dry_run
+        ):
+            _open(ledger, row, change, run_id, "reported", None, None)
+        report.reported.append(f"{uuid}: {change.text} (not reversed: {_why_not(dry_run)})")
+        return
+    reversal_date, replacement_date = _dates(row, change, closed_through(), settings.timezone)
+    opened = _open(
+        ledger, row, change, run_id, "reversing", reversal_date, replacement_date,
+        examined=examined,
+    )  # fmt: skip
+    if opened is not None:
+        _advance(intacct, ledger, settings, run_id, opened, report)
+
+
+def _deletions(
+    intacct: Recoder,
+    ledger: Ledger,
+    settings: SyncSettings,
+    run_id: str,
+    divvy: DivvyLookup,
+    window: SyncWindow,
+    report: RecodeReport,
+    *,
+    closed_through: Callable[[], date | None],
+    dry_run: bool,
+) -> None:
+    """The posted transactions of the window this run's extract did not land: those Divvy
+    answers 404 for were deleted there, and end as a decline does."""
+    first, last = window.lookback_from, window.last_day
+    with ledger.engine.connect() as conn:
+        rows = [
+            dict(r)
+            for r in conn.execute(
+                ledger._stmt("select_missing_posted"),
+                {
+                    "run_id": run_id,
+                    "first_day": first.isoformat(),
+                    "last_day": last.isoformat(),
+                    "deleted": DELETED,
+                    "limit": MAX_DELETION_LOOKUPS + 1,
+                },
+            ).mappings()
+        ]
+    report.missing = len(rows)
+    if len(rows) > MAX_DELETION_LOOKUPS:
+        warning = (
+            f"More than {MAX_DELETION_LOOKUPS} posted transactions of {first}..{last} are "
+            "missing from this run's Divvy extract: probably an incomplete extract, not "
+            "deletions. None was looked up in Divvy or reversed; check the extract's counts."
+        )
+        report.warnings.append(warning)
+        log.warning("%s", warning)
+        return
+    for row in rows:
+        uuid = row["uuid"]
+        try:
+            found = divvy.find_transaction(uuid)
+        except DivvyApiError as exc:
+            _failed(report, uuid, "missing from this run's extract; looked up in Divvy", str(exc))
+            continue
+        if found is not None:
+            text = (
+                f"{uuid}: posted for {row['original_posting_date'] or row['posting_date']}, not "
+                f"in this run's extract of {first}..{last}, but Divvy still has it "
+                f"(occurred {getattr(found, 'occurred_time', '?')}): left as posted"
+            )
+            report.left.append(text)
+            log.warning("%s", text)
+            continue
+        report.deleted += 1
+        # No Divvy version is left to name: the link keeps the version that was posted.
+        change = _Change("reverse", DELETED, row["updated_time"] or "")
+        _act(
+            intacct, ledger, settings, run_id, row, change, report,
+            closed_through=closed_through, dry_run=dry_run, examined=None,
+        )  # fmt: skip
 
 
 def _why_not(dry_run: bool) -> str:
@@ -507,7 +636,9 @@ def _open(
         elif any(lk.status in ("reversing", "reversed") for lk in previous):
             why = "another run has a change of it open"
         elif status == "reported" and any(
-            lk.divvy_updated_time == change.updated_time and lk.status == "reported"
+            lk.divvy_updated_time == change.updated_time
+            and lk.status == "reported"
+            and lk.change == change.text
             for lk in previous
         ):
             why = "this version is already reported"

@@ -6,11 +6,12 @@ nothing in Intacct; a decline after posting is reversed."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 
 from e2e_world import task_states, xcom
 
 DAY = date(2026, 11, 17)
+NEXT = DAY + timedelta(days=1)
 
 
 def test_a_recode_in_divvy_is_reversed_and_reposted_and_the_next_run_changes_nothing(world):
@@ -68,3 +69,38 @@ def test_report_only_reports_and_a_decline_is_reversed_once_allowed(world):
     assert xcom(declined, "reconcile")["matched"]
     again = world.run_day(DAY)
     assert again.state == "success" and len(world.records()) == 2
+
+
+def test_a_transaction_deleted_in_divvy_after_posting_is_reversed_by_the_next_run(world):
+    # The next day's run reads the day again (its lookback): a run of its own, as production has
+    # (a cleared rerun of the same run keeps its first extract's manifest).
+    world.configure(lookback_days=2)
+    kept = world.add(DAY, 10.00)["uuid"]
+    gone = world.add(DAY, 53.03)["uuid"]
+    first = world.run_day(DAY)
+    assert first.state == "success", task_states(first)
+    assert xcom(first, "recode")["missing"] == 0 and len(world.records()) == 2
+
+    # Divvy sends no event: the list no longer returns it and GET by id answers 404.
+    world.dv.state.delete_transaction(gone)
+    second = world.run_day(NEXT)
+
+    assert second.state == "success", task_states(second)
+    recode = xcom(second, "recode")
+    assert (recode["missing"], recode["deleted"], recode["reversed"], recode["failed"]) == (
+        1,
+        1,
+        1,
+        0,
+    )
+    states = Counter((r["RECORDID"], r["STATE"]) for r in world.records())
+    assert states[(kept, "Posted")] == 1 and states[(gone, "Reversed")] == 1
+    assert sum(1 for (_, state) in states.elements() if state == "Reversal") == 1
+    rec = xcom(second, "reconcile")
+    assert rec["matched"], rec
+    assert rec["days"][DAY.isoformat()]["intacct_total"] == "10.00"
+
+    third = world.run_day(NEXT + timedelta(days=1))  # changes nothing
+    assert third.state == "success", task_states(third)
+    assert xcom(third, "recode")["missing"] == 0 and len(world.records()) == 3
+    assert xcom(third, "reconcile")["matched"]
