@@ -6,6 +6,8 @@ import base64
 import re
 from datetime import date
 
+import pytest
+
 from sandbox.divvy_api.generator import generate_week
 from sandbox.divvy_api.testing import DivvyHandle, running_divvy
 
@@ -162,3 +164,25 @@ def test_generated_week_pages_completely() -> None:
 
 def _cursor(offset: int) -> str:
     return base64.b64encode(f"arrayconnection:{offset}".encode()).decode()
+
+
+def test_a_deleted_transaction_is_listed_no_more_and_answers_404_by_uuid_and_id(
+    client: Client, divvy: DivvyHandle
+) -> None:
+    # Divvy documents no deletion event: a deleted transaction just stops being listed, and
+    # GET by id answers 404 with its BDC error body (what the recode step relies on).
+    before = client.walk("transactions", {"max": 50})
+    [gone] = [r for r in before if r["childTransactionUuids"]][:1]
+    child = gone["childTransactionUuids"][0]
+
+    divvy.state.delete_transaction(gone["uuid"])
+
+    after = client.walk("transactions", {"max": 50})
+    assert gone["uuid"] not in {r["uuid"] for r in after} and len(after) == len(before) - 1
+    for key in (gone["uuid"], gone["id"], child):
+        response = client.get(f"transactions/{key}")
+        assert response.status_code == 404, key
+        [error] = response.json()
+        assert set(error) == BDC_KEYS and "not found" in error["message"]
+    with pytest.raises(KeyError):
+        divvy.state.delete_transaction(gone["uuid"])

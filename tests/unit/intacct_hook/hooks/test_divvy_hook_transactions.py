@@ -272,3 +272,24 @@ def test_an_unreadable_row_raises_or_goes_to_the_callback(api, connect):
     )
     assert [t.uuid for t in walk] == [good]
     assert kept == [(bad, "amount")]
+
+
+def test_find_transaction_is_none_only_for_a_transaction_divvy_does_not_know(api, connect):
+    from types import SimpleNamespace
+
+    from intacct_hook.divvy.errors import DivvyApiError
+
+    kept = api.state.add_transaction({"amount": 5, "merchantName": "Staples"})["uuid"]
+    gone = api.state.add_transaction({"amount": 6, "merchantName": "Staples"})["uuid"]
+    api.state.delete_transaction(gone)
+    hook = connect(api)
+
+    assert hook.find_transaction(kept).uuid == kept
+    assert hook.find_transaction(gone) is None
+    # A wrong base path answers 404 "API not supported": no word on the transaction.
+    wrong = connect(
+        SimpleNamespace(url=api.url.removesuffix("/connect") + "/elsewhere", token=api.token)
+    )
+    with pytest.raises(DivvyApiError, match="API not supported") as raised:
+        wrong.find_transaction(kept)
+    assert raised.value.status == 404
