@@ -1,7 +1,8 @@
 """Re-coding after posting through real Airflow (``dag.test()``) against both sandboxes: a posted
 transaction re-coded in Divvy is reversed and re-posted by the next run (the ``recode`` task),
 reconcile matches with the chain, and a further run changes nothing; ``report_only`` touches
-nothing in Intacct; a decline after posting is reversed."""
+nothing in Intacct; a decline after posting is reversed, and so is a transaction deleted in Divvy
+(no event: the next run finds it missing from its extract, and Divvy answers 404 for it)."""
 
 from __future__ import annotations
 
