@@ -104,7 +104,12 @@ Fix it in Intacct, then clear this task.
 class DivvyExtractOperator(SyncStepOperator):
     """Read the window's Divvy transactions into the ledger's landing table."""
 
-    ledger_statements = ("land_transaction", "record_extracted")
+    ledger_statements = (
+        "clear_run_landing",
+        "clear_run_manifest",
+        "land_transaction",
+        "record_extracted",
+    )
 
     step_doc = """
 **Extract.** Reads Divvy transactions whose purchase time falls in the run's days plus the

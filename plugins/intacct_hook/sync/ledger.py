@@ -488,6 +488,14 @@ class Ledger:
 
     # --- landing (extract → stage hand-off) -------------------------------------------------
 
+    def clear_run_landing(self, run_id: str) -> int:
+        """Forget what an earlier attempt of ``run_id``'s extract landed and noted (its landing
+        and manifest), in one transaction; returns how many landed payloads were dropped."""
+        with self._write() as conn:
+            dropped = conn.execute(self._stmt("clear_run_landing"), {"run_id": run_id}).rowcount
+            conn.execute(self._stmt("clear_run_manifest"), {"run_id": run_id})
+        return dropped
+
     def land(
         self,
         run_id: str,

@@ -168,6 +168,11 @@ def extract(
         ledger.land(run_id, [{"transaction": dict(row), "children": []}])
 
     key = carried_key(rules, window.timezone)
+    dropped = ledger.clear_run_landing(run_id)
+    if dropped:
+        log.info(
+            "Extract runs again for %s: its earlier landing (%d rows) is replaced", run_id, dropped
+        )
     for name, kwargs in passes:
         fetched = 0
         buffer: list[LandingRow] = []

@@ -127,7 +127,12 @@ def test_templated_fields_are_the_connections_the_variable_and_each_ledger_state
 def test_the_ledger_statements_are_the_ones_each_step_writes_with():
     assert {k: v[0].ledger_statements for k, v in OPERATORS.items()} == {
         "preflight": (),
-        "extract": ("land_transaction", "record_extracted"),
+        "extract": (
+            "clear_run_landing",
+            "clear_run_manifest",
+            "land_transaction",
+            "record_extracted",
+        ),
         "stage": ("stage_transaction", "stage_payload", "stage_map_input", "clear_mapped_lines"),
         "map": ("update_mapping_state", "delete_mapped_lines", "insert_mapped_line"),
         "load": (

@@ -193,3 +193,27 @@ def test_stage_decides_again_when_the_settings_changed_after_extract(api, divvy,
     summary = steps.stage(ledger, lenient, WINDOW, "run-1")
 
     assert summary["by_state"] == {"ready": 1}
+
+
+def test_an_extract_run_again_replaces_its_runs_landing_and_manifest(api, divvy, ledger):
+    # A retried or cleared extract (same run id) must describe Divvy as it is now: a transaction
+    # deleted in Divvy between the two attempts leaves neither a landed payload (stage would
+    # stage it again) nor a manifest entry (stage would fail: "no longer in its landing" once
+    # the landing was purged, and reconcile would expect it).
+    settings = SyncSettings(timezone="UTC")
+    kept = add(api, "kept", "2026-08-01T10:00:00.000+00:00", "2026-08-01T11:00:00.000+00:00")
+    gone = add(api, "gone", "2026-08-01T10:00:00.000+00:00", "2026-08-01T11:00:00.000+00:00")
+    steps.extract(divvy, ledger, WINDOW, "run-1", settings=settings)
+    ledger.land("run-2", [{"transaction": {"uuid": "txr_other_run"}, "children": []}])
+    api.state.delete_transaction(gone)
+
+    steps.extract(divvy, ledger, WINDOW, "run-1", settings=settings)
+
+    assert {p["transaction"]["uuid"] for p in ledger.landed("run-1")} == {kept}
+    with ledger.engine.connect() as conn:
+        manifest = conn.exec_driver_sql(
+            "SELECT uuid FROM extract_manifest WHERE run_id = 'run-1'"
+        ).all()
+    assert [r.uuid for r in manifest] == [kept]
+    assert {p["transaction"]["uuid"] for p in ledger.landed("run-2")} == {"txr_other_run"}
+    steps.stage(ledger, settings, WINDOW, "run-1")  # nothing lost between extract and stage
