@@ -497,7 +497,10 @@ def _dimension_push(demo: Demo, dv: Any) -> bool:
     with quiet(demo.log_path):
         dag = DagBag(dag_folder=str(ROOT / "dags")).get_dag("divvy_intacct_dimensions")
     tasks = [t for t in dag.task_ids if t.startswith("push_")]
-    clock = datetime(2026, 11, 29, 11, tzinfo=UTC)  # any instant: the push has no window
+    # Any instant (the push has no window), named as the logical date too: dag.test() replaces
+    # an earlier run of the same logical date, so a second `make demo` on the same metadata DB
+    # does not collide with the first one's run ids.
+    clock = datetime(2026, 11, 29, 11, tzinfo=UTC)
     results = []
     for n, (label, conf) in enumerate(
         # dry_run named every time: dag.test() on one DAG object keeps a run's params
@@ -509,7 +512,8 @@ def _dimension_push(demo: Demo, dv: Any) -> bool:
     ):
         writes_before = sum(1 for r in dv.requests if r.method != "GET")
         with quiet(demo.log_path):
-            run = dag.test(run_after=clock + timedelta(minutes=n), run_conf=conf)
+            at = clock + timedelta(minutes=n)
+            run = dag.test(logical_date=at, run_after=at, run_conf=conf)
         diffs = {t: _xcom(run, t) or {} for t in tasks}
         writes = sum(1 for r in dv.requests if r.method != "GET") - writes_before
         totals: dict[str, int] = {}

@@ -41,3 +41,9 @@ def test_demo_small_week_posts_nothing_new_on_second_pass(airflow_db, tmp_path, 
         assert secret not in text
     # Under pytest Airflow's loggers write to pytest's capture, so the log file may be empty.
     assert (tmp_path / "demo" / "airflow.log").exists()
+
+    # `make demo` twice on one machine: the second run meets the first's DAG runs in the same
+    # Airflow metadata DB (each run must replace, not collide with, its earlier namesake).
+    again = io.StringIO()
+    code = main(["--days", "2", "--per-day", "8", "--var-dir", str(tmp_path / "again")], out=again)
+    assert code == 0, again.getvalue()
