@@ -187,9 +187,7 @@ Divvy coding; the next run maps and posts them.
             ledger,
             settings,
             _rules(settings),
-            card_default_location=facts.card_default_location,
-            valid_ids=facts.active_ids,
-            required_dimensions=facts.required_dimensions,
+            **facts.coding_kwargs(),
         )
         self.log.info("Mapped %d, unmapped %d", result["mapped"], result["unmapped"])
         for reason, count in result["unmapped_reasons"].items():
@@ -509,9 +507,7 @@ next run resumes exactly where it stopped, never reversing twice.
                 _rules(settings),
                 field_names=settings.custom_field_names,
                 default_gl_account=settings.default_gl_account,
-                card_default_location=facts.card_default_location,
-                valid_ids=facts.active_ids,
-                required_dimensions=facts.required_dimensions,
+                **facts.coding_kwargs(),
             )
 
         # This run's extract completed for the window (this task runs after it): the posted

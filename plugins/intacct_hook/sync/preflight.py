@@ -676,6 +676,15 @@ class PostingFacts:
     active_ids: dict[str, set[str]]
     required_dimensions: dict[str, frozenset[str]] = field(default_factory=dict)
 
+    def coding_kwargs(self) -> dict[str, Any]:
+        """The keywords of the map step's coder (``steps.map_transactions``, ``StoredMapper``)
+        these facts fill: one place that passes Intacct's facts to the coder."""
+        return {
+            "card_default_location": self.card_default_location,
+            "valid_ids": self.active_ids,
+            "required_dimensions": self.required_dimensions,
+        }
+
 
 def _read_dimensions(intacct: IntacctSetupReader) -> dict[str, dict[str, DimensionValue]]:
     return {

@@ -211,9 +211,7 @@ class StepRun:
             self.ledger,
             self.settings,
             load_rules(self.settings.mapping_path()),
-            card_default_location=facts.card_default_location,
-            valid_ids=facts.active_ids,
-            required_dimensions=facts.required_dimensions,
+            **facts.coding_kwargs(),
         )
 
     def load(self, try_number: int = 1) -> steps.LoadReport:

@@ -62,9 +62,7 @@ class Runs:
         facts = read_posting_facts(self.hook, self.settings)
         return StoredMapper(
             RULES,
-            card_default_location=facts.card_default_location,
-            valid_ids=facts.active_ids,
-            required_dimensions=facts.required_dimensions,
+            **facts.coding_kwargs(),
         )
 
     def run(self) -> tuple[recoding.RecodeReport, Any]:
@@ -77,9 +75,7 @@ class Runs:
             self.ledger,
             self.settings,
             RULES,
-            card_default_location=facts.card_default_location,
-            valid_ids=facts.active_ids,
-            required_dimensions=facts.required_dimensions,
+            **facts.coding_kwargs(),
         )
         load = steps.load(self.hook, self.ledger, self.settings, run_id)
         assert load.failed == 0, load.failures
