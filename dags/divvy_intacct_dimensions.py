@@ -1,7 +1,9 @@
 """Intacct dimensions → Divvy custom fields: the daily push (and on demand, with ``dry_run``).
 
 Wiring only: one task per dimension (each rerunnable on its own), then a report of the whole
-diff. The logic lives in ``intacct_hook.sync.dimension_push``.
+diff. The logic lives in ``intacct_hook.sync.dimension_push``. With several Divvy accounts in
+the settings (``accounts``), one DAG per account (``divvy_intacct_dimensions__east``): each
+Divvy account has its own custom fields.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import pendulum
 from airflow.sdk import DAG, Param
 from airflow.sdk.definitions.timetables.trigger import CronTriggerTimetable
 
+from intacct_hook.operators.base import configured_accounts
 from intacct_hook.operators.dimension_push import (
     DIMENSIONS_DAG_ID,
     DimensionPushOperator,
     DimensionPushReportOperator,
 )
+from intacct_hook.sync.accounts import DivvyAccount
 from intacct_hook.sync.dimensions import DIMENSIONS
 from intacct_hook.sync.settings import configured_timezone
 
@@ -44,16 +48,27 @@ A second run changes nothing. The **report** task lists the whole diff. Settings
 """
 
 
-def dimensions_dag(dag_id: str = DIMENSIONS_DAG_ID) -> DAG:
+def dimensions_dag(dag_id: str = DIMENSIONS_DAG_ID, account: DivvyAccount | None = None) -> DAG:
+    description = "Make Divvy's custom-field values match Intacct's dimensions and GL accounts."
+    doc, tags = DOC, ["divvy", "intacct", "finance", "dimensions"]
+    if account is not None:
+        description = f"[{account.name}] {description}"
+        doc += (
+            f"\n**Divvy account `{account.name}`**: Divvy connection `{account.divvy_conn_id}`, "
+            f"Intacct connection `{account.intacct_conn_id}`"
+            + (f", entity `{account.entity_id}`" if account.entity_id else "")
+            + ". The other accounts have their own DAGs.\n"
+        )
+        tags.append(f"account:{account.name}")
     with DAG(
         dag_id=dag_id,
-        description="Make Divvy's custom-field values match Intacct's dimensions and GL accounts.",
-        doc_md=DOC,
+        description=description,
+        doc_md=doc,
         schedule=CronTriggerTimetable("0 5 * * *", timezone=SCHEDULE_TZ),
         start_date=pendulum.datetime(2026, 1, 1, tz=SCHEDULE_TZ),
         catchup=False,
         max_active_runs=1,
-        tags=["divvy", "intacct", "finance", "dimensions"],
+        tags=tags,
         params={
             "dry_run": Param(
                 None,
@@ -70,7 +85,9 @@ def dimensions_dag(dag_id: str = DIMENSIONS_DAG_ID) -> DAG:
         },
     ) as dag:
         pushes = [
-            DimensionPushOperator(task_id=f"push_{dim}", dimension=dim, pool=DIVVY_POOL)
+            DimensionPushOperator(
+                task_id=f"push_{dim}", dimension=dim, pool=DIVVY_POOL, account=account
+            )
             for dim in DIMENSIONS
         ]
         report = DimensionPushReportOperator(
@@ -83,4 +100,11 @@ def dimensions_dag(dag_id: str = DIMENSIONS_DAG_ID) -> DAG:
     return dag
 
 
-dimensions = dimensions_dag()
+# Read when this file is parsed, like the sync's DAG file (dags/divvy_intacct_sync.py).
+ACCOUNTS = configured_accounts()
+if not ACCOUNTS:
+    dimensions = dimensions_dag()
+for _account in ACCOUNTS:
+    globals()[_account.dag_id(DIMENSIONS_DAG_ID)] = dimensions_dag(
+        _account.dag_id(DIMENSIONS_DAG_ID), _account
+    )

@@ -3,7 +3,9 @@ logic lives in ``intacct_hook`` (operators over hooks and the plain-Python sync 
 
 Two DAGs from one factory, :func:`sync_dag`: ``divvy_intacct_sync`` posts;
 ``divvy_intacct_preview`` runs the same steps built in preview mode (``preview=True`` on every
-operator, fixed here) and can write nothing to Intacct.
+operator, fixed here) and can write nothing to Intacct. When the settings list several Divvy
+accounts (``accounts``), each account gets the pair, named after it
+(``divvy_intacct_sync__east``, ``divvy_intacct_preview__east``), and the single pair is not built.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Param, chain
 
-from intacct_hook.operators.base import PREVIEW_DAG_ID, SYNC_DAG_ID
+from intacct_hook.operators.base import PREVIEW_DAG_ID, SYNC_DAG_ID, configured_accounts
 from intacct_hook.operators.sync import (
     DivvyExtractOperator,
     IntacctLoadOperator,
@@ -27,6 +29,7 @@ from intacct_hook.operators.sync import (
     StageTransactionsOperator,
 )
 from intacct_hook.paths import SQL_DIR
+from intacct_hook.sync.accounts import DivvyAccount
 from intacct_hook.sync.settings import configured_timezone
 from intacct_hook.timetables import LocalDayTimetable
 
@@ -136,9 +139,18 @@ the next real run starts from the same decisions. Run notes start with "Preview:
 )
 
 
-def sync_dag(dag_id: str, *, preview: bool) -> DAG:
+ACCOUNT_DOC = """
+**Divvy account `{name}`** (one of the settings' `accounts`): Divvy connection
+`{divvy_conn_id}`, Intacct connection `{intacct_conn_id}`{entity}; its own ledger (file
+`….{name}.db`, or PostgreSQL schema `{schema}`). The other accounts have their own DAGs; a
+failure here never stops theirs. They share the `intacct_api` and `divvy_api` pools.
+"""
+
+
+def sync_dag(dag_id: str, *, preview: bool, account: DivvyAccount | None = None) -> DAG:
     """The sync's seven steps in one line, and receipts beside reconcile; ``preview`` builds
-    every step for the preview DAG."""
+    every step for the preview DAG; ``account`` builds them for one of the settings'
+    Divvy accounts."""
     dag_params = {
         "start_date": Param(
             None,
@@ -174,6 +186,22 @@ def sync_dag(dag_id: str, *, preview: bool) -> DAG:
             "doc_md": SYNC_DOC.format(tz=SCHEDULE_TZ, hour=SCHEDULE_HOUR),
             "tags": ["divvy", "intacct", "finance"],
         }
+    if account is not None:
+        identity["doc_md"] += ACCOUNT_DOC.format(
+            name=account.name,
+            divvy_conn_id=account.divvy_conn_id,
+            intacct_conn_id=account.intacct_conn_id,
+            entity=f", entity `{account.entity_id}`" if account.entity_id else "",
+            schema=account.schema,
+        )
+        identity["tags"] = [*identity["tags"], f"account:{account.name}"]
+        identity["dag_display_name"] = (
+            f"{identity.get('dag_display_name', 'Divvy → Intacct')} · {account.name}"
+        )
+        identity["description"] = f"[{account.name}] {identity['description']}"
+    # Every step of an account's DAG works for that account (its settings, connections,
+    # entity and ledger); None: the single-account setup.
+    step = {"preview": preview, "account": account}
     with DAG(
         dag_id=dag_id,
         schedule=LocalDayTimetable(SCHEDULE_TZ, run_hour=SCHEDULE_HOUR, preview=preview),
@@ -192,19 +220,19 @@ def sync_dag(dag_id: str, *, preview: bool) -> DAG:
         **identity,
     ) as dag:
         load = IntacctLoadOperator(
-            task_id="load", pool=INTACCT_POOL, max_active_tis_per_dag=1, preview=preview
+            task_id="load", pool=INTACCT_POOL, max_active_tis_per_dag=1, **step
         )
         chain(
-            IntacctPreflightOperator(task_id="preflight", pool=INTACCT_POOL, preview=preview),
-            DivvyExtractOperator(task_id="extract", pool=DIVVY_POOL, preview=preview),
-            StageTransactionsOperator(task_id="stage", preview=preview),
+            IntacctPreflightOperator(task_id="preflight", pool=INTACCT_POOL, **step),
+            DivvyExtractOperator(task_id="extract", pool=DIVVY_POOL, **step),
+            StageTransactionsOperator(task_id="stage", **step),
             # Map reads the active IDs and required dimensions from Intacct.
-            MapTransactionsOperator(task_id="map", pool=INTACCT_POOL, preview=preview),
+            MapTransactionsOperator(task_id="map", pool=INTACCT_POOL, **step),
             load,
             # Re-coding after posting: after load (new postings first), before reconcile (which
             # shows the chains it leaves).
-            IntacctRecodeOperator(task_id="recode", pool=INTACCT_POOL, preview=preview),
-            IntacctReconcileOperator(task_id="reconcile", pool=INTACCT_POOL, preview=preview),
+            IntacctRecodeOperator(task_id="recode", pool=INTACCT_POOL, **step),
+            IntacctReconcileOperator(task_id="reconcile", pool=INTACCT_POOL, **step),
         )
         # Beside reconcile, not before it: a receipt problem never holds up reconcile. It runs
         # whatever load's outcome (all_done): the receipts go to what is already posted, and a
@@ -212,10 +240,21 @@ def sync_dag(dag_id: str, *, preview: bool) -> DAG:
         # calls are mostly Divvy's (one per transaction asked), its Intacct writes few, and
         # holding intacct_api (1 slot) would make recode and reconcile wait on it.
         load >> IntacctReceiptsOperator(
-            task_id="receipts", pool=DIVVY_POOL, trigger_rule="all_done", preview=preview
+            task_id="receipts", pool=DIVVY_POOL, trigger_rule="all_done", **step
         )
     return dag
 
 
-sync = sync_dag(SYNC_DAG_ID, preview=False)
-preview = sync_dag(PREVIEW_DAG_ID, preview=True)
+# The accounts are read from the settings Variable when this file is parsed (a DAG per account
+# must exist before any task runs); each task reads its account's settings again when it runs.
+ACCOUNTS = configured_accounts()
+if not ACCOUNTS:
+    sync = sync_dag(SYNC_DAG_ID, preview=False)
+    preview = sync_dag(PREVIEW_DAG_ID, preview=True)
+for _account in ACCOUNTS:
+    globals()[_account.dag_id(SYNC_DAG_ID)] = sync_dag(
+        _account.dag_id(SYNC_DAG_ID), preview=False, account=_account
+    )
+    globals()[_account.dag_id(PREVIEW_DAG_ID)] = sync_dag(
+        _account.dag_id(PREVIEW_DAG_ID), preview=True, account=_account
+    )

@@ -25,6 +25,7 @@ from typing import Any
 from airflow.listeners import hookimpl
 
 from intacct_hook.operators.base import PREVIEW_DAG_ID, describe, preview_request
+from intacct_hook.sync.accounts import account_dag_id, account_of_dag_id
 from intacct_hook.sync.window import WindowError, resolve_window
 from intacct_hook.timetables import LocalDayTimetable
 
@@ -37,7 +38,8 @@ def run_note(dag_run: Any, timetable: LocalDayTimetable) -> str:
     """The note for ``dag_run`` of a DAG scheduled by ``timetable``."""
     conf = dag_run.conf or {}
     if not timetable.preview and (asked := preview_request(conf)):
-        return f"Refused: asks for a preview ({describe(asked)}); use {PREVIEW_DAG_ID}"
+        preview_dag = account_dag_id(PREVIEW_DAG_ID, account_of_dag_id(dag_run.dag_id))
+        return f"Refused: asks for a preview ({describe(asked)}); use {preview_dag}"
     try:
         window = resolve_window(
             params=conf,

@@ -165,12 +165,16 @@ class IntacctHook(BaseHook):
         timeout: float | None = None,
         retry_args: dict[str, Any] | None = None,
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+        entity_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.intacct_conn_id = intacct_conn_id
+        # Several Divvy accounts, one Intacct login, one entity each (sync/accounts.py): the
+        # account's entity replaces the connection's ``entity_id`` extra.
+        self._entity_override = entity_id
         self.batch_size = batch_size
         self._timeout_override = timeout
         self.retry_args = dict(retry_args or {})
@@ -212,7 +216,7 @@ class IntacctHook(BaseHook):
             user_id=field_text(conn.login),
             company_id=field_text(extra.get("company_id")),
             sender_id=field_text(extra.get("sender_id")) or DEFAULT_SENDER_ID,
-            entity_id=field_text(extra.get("entity_id")) or None,
+            entity_id=self._entity_override or field_text(extra.get("entity_id")) or None,
             timeout=timeout,
             password=field_text(conn.password),
             sender_password=field_text(extra.get("sender_password")),

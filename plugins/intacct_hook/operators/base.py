@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook, BaseOperator, Variable
 from airflow.sdk.exceptions import AirflowFailException
 
-from intacct_hook.sync.ledger import Ledger
+from intacct_hook.sync.accounts import DivvyAccount, account_dag_id, accounts_in_variable
+from intacct_hook.sync.ledger import Ledger, search_path_engine_kwargs
 from intacct_hook.sync.settings import SettingsError, SyncSettings
 from intacct_hook.sync.window import SyncWindow, WindowError, resolve_window
 
 if TYPE_CHECKING:  # the hooks import lxml and requests: loaded when a task runs, not at parse
+    from intacct_hook.hooks.divvy import DivvyHook
     from intacct_hook.hooks.intacct import IntacctHook
 
 SETTINGS_VARIABLE = "divvy_intacct_settings"
@@ -35,6 +37,18 @@ def preview_request(*sources: Mapping[str, Any] | None) -> dict[str, Any]:
     }
 
 
+def configured_accounts(settings_variable: str = SETTINGS_VARIABLE) -> tuple[DivvyAccount, ...]:
+    """The Divvy accounts the settings list, read when a DAG file is parsed: one set of DAGs
+    each (none listed: the single-account DAGs). Only the list is checked here; preflight
+    reports every other setting. An unusable list raises, so the DAG file shows an import
+    error naming the fix rather than silently building the wrong DAGs."""
+    raw = Variable.get(settings_variable, default=None)
+    try:
+        return accounts_in_variable(raw)
+    except ValueError as exc:
+        raise ValueError(f"Airflow Variable {settings_variable!r}: {exc}") from None
+
+
 def describe(asked: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in sorted(asked.items()))
 
@@ -48,6 +62,9 @@ class SyncStepOperator(BaseOperator):
     :param preview: build the step for the preview DAG: it talks to Intacct through a hook that
         refuses every write, and load and reconcile behave as a preview. Fixed when the DAG is
         defined; not a templated field, so no run parameter or conf can change it.
+    :param account: the Divvy account of the settings' ``accounts`` this step works for (its
+        DAGs are generated per account): its settings, connections, Intacct entity and part of
+        the ledger. ``None``: the single-account deployment (no ``accounts`` in the settings).
     """
 
     template_fields: Sequence[str] = ("settings_variable", "intacct_conn_id", "divvy_conn_id")
@@ -73,6 +90,7 @@ class SyncStepOperator(BaseOperator):
         intacct_conn_id: str = "intacct_default",
         divvy_conn_id: str = "divvy_default",
         preview: bool = False,
+        account: DivvyAccount | None = None,
         **kwargs: Any,
     ) -> None:
         if not isinstance(preview, bool):
@@ -84,18 +102,39 @@ class SyncStepOperator(BaseOperator):
         for name in self.ledger_statements:
             setattr(self, f"{name}_sql", f"{name}.sql")
         self.settings_variable = settings_variable
-        self.intacct_conn_id = intacct_conn_id
-        self.divvy_conn_id = divvy_conn_id
+        # An account's connections are its own (shown on the Rendered Template tab as such).
+        self.account = account.name if account else None
+        self.intacct_conn_id = account.intacct_conn_id if account else intacct_conn_id
+        self.divvy_conn_id = account.divvy_conn_id if account else divvy_conn_id
+        self.entity_id = account.entity_id if account else None
 
     def load_settings(self) -> SyncSettings:
+        """The validated settings of this step's account (or of the single-account setup).
+
+        An account's connections and entity are read from the Variable here, not only from
+        the parse: a Variable changed since the DAG was parsed applies at once."""
         raw = Variable.get(self.settings_variable, default=None)
         try:
             settings = SyncSettings.from_variable(raw)
+            if self.account is not None:
+                settings = settings.for_account(self.account)
         except SettingsError as exc:
             # Retrying cannot fix a bad Variable: fail at once with the list of fixes.
             raise AirflowFailException(
                 f"Airflow Variable '{self.settings_variable}' is invalid:\n{exc}"
             ) from exc
+        if settings.accounts:
+            names = ", ".join(account_dag_id(self.dag_id, a.name) for a in settings.accounts)
+            raise AirflowFailException(
+                f"The settings list Divvy accounts, so this DAG, which belongs to none, no longer "
+                f"syncs anything (nothing was read or posted): each account has its own DAGs "
+                f"({names}). Unpause those instead; this DAG disappears once the DAG file is "
+                "parsed again."
+            )
+        if settings.account is not None:
+            self.intacct_conn_id = settings.account.intacct_conn_id
+            self.divvy_conn_id = settings.account.divvy_conn_id
+            self.entity_id = settings.account.entity_id
         return settings
 
     def resolve_window(self, context: Mapping[str, Any], settings: SyncSettings) -> SyncWindow:
@@ -113,10 +152,16 @@ class SyncStepOperator(BaseOperator):
             raise AirflowFailException(f"Cannot work out the days to sync: {exc}") from exc
 
     def open_ledger(self, settings: SyncSettings) -> Ledger:
-        """The SQLite file by default; any SQLAlchemy-capable Airflow connection otherwise."""
+        """The SQLite file by default; any SQLAlchemy-capable Airflow connection otherwise.
+        An account's part of the ledger: its own file, or its own PostgreSQL schema."""
         if settings.ledger_conn_id:
             hook = BaseHook.get_connection(settings.ledger_conn_id).get_hook()
-            ledger = Ledger(hook.get_sqlalchemy_engine())
+            schema = settings.account.schema if settings.account else None
+            if schema is None:
+                ledger = Ledger(hook.get_sqlalchemy_engine())
+            else:
+                engine = hook.get_sqlalchemy_engine(engine_kwargs=search_path_engine_kwargs(schema))
+                ledger = Ledger(engine, schema=schema)
         else:
             ledger = Ledger.sqlite(settings.sqlite_ledger_path())
         for name in self.ledger_statements:
@@ -124,13 +169,20 @@ class SyncStepOperator(BaseOperator):
         ledger.ensure_schema()
         return ledger
 
-    def intacct_hook(self, **kwargs: Any) -> IntacctHook:
-        """The Intacct hook of this step; a preview's cannot write."""
+    def intacct_hook(self, *, read_only: bool = False, **kwargs: Any) -> IntacctHook:
+        """The Intacct hook of this step's account (its connection and entity); a preview's,
+        or one asked ``read_only``, cannot write."""
         from intacct_hook.hooks.intacct import IntacctHook
         from intacct_hook.hooks.read_only import ReadOnlyIntacctHook
 
-        hook_class = ReadOnlyIntacctHook if self.preview else IntacctHook
-        return hook_class(intacct_conn_id=self.intacct_conn_id, **kwargs)
+        hook_class = ReadOnlyIntacctHook if self.preview or read_only else IntacctHook
+        return hook_class(intacct_conn_id=self.intacct_conn_id, entity_id=self.entity_id, **kwargs)
+
+    def divvy_hook(self, **kwargs: Any) -> DivvyHook:
+        """The Divvy hook of this step's account."""
+        from intacct_hook.hooks.divvy import DivvyHook
+
+        return DivvyHook(divvy_conn_id=self.divvy_conn_id, **kwargs)
 
     def pre_execute(self, context: Any) -> None:
         self.refuse_preview_request(context)
@@ -148,8 +200,10 @@ class SyncStepOperator(BaseOperator):
         asked = preview_request(getattr(dag_run, "conf", None), context.get("params"))
         if asked:
             raise AirflowFailException(
-                f"This run asks for a preview ({describe(asked)}), but {SYNC_DAG_ID} posts to "
+                f"This run asks for a preview ({describe(asked)}), but "
+                f"{account_dag_id(SYNC_DAG_ID, self.account)} posts to "
                 "Intacct and has no dry run; nothing was read or posted. For a preview, trigger or "
-                f"backfill the DAG {PREVIEW_DAG_ID} (it writes nothing to Intacct). To post, "
+                f"backfill the DAG {account_dag_id(PREVIEW_DAG_ID, self.account)} (it writes "
+                "nothing to Intacct). To post, "
                 "run this DAG without dry_run/preview in its conf."
             )

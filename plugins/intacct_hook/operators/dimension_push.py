@@ -60,8 +60,6 @@ Divvy holds, so a rerun never repeats a change.
         """``dry_run`` is this DAG's own parameter: never a reason to refuse."""
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from intacct_hook.hooks.divvy import DivvyHook
-        from intacct_hook.hooks.read_only import ReadOnlyIntacctHook
         from intacct_hook.sync.dimension_push import GLAccountFilter, push_dimension
 
         settings = self.load_settings()
@@ -80,8 +78,8 @@ Divvy holds, so a rerun never repeats a change.
             card_account_no=settings.divvy_gl_account_no,
             card_account_title=settings.divvy_gl_account_title,
         )
-        intacct = ReadOnlyIntacctHook(intacct_conn_id=self.intacct_conn_id)
-        divvy = DivvyHook(divvy_conn_id=self.divvy_conn_id)
+        intacct = self.intacct_hook(read_only=True)
+        divvy = self.divvy_hook()
         diff = push_dimension(
             intacct,
             divvy,

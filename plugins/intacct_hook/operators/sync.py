@@ -69,14 +69,13 @@ Fix it in Intacct, then clear this task.
 """
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from intacct_hook.hooks.divvy import DivvyHook
 
         settings = self.load_settings()
         window = self.resolve_window(context, settings)
         self.log.info("Settings: %s", settings.to_public_dict())
         self.log.info("Window: %s", window.to_public_dict())
         targets: Sequence[CodingTarget] = coding_targets(
-            _rules(settings), settings, DivvyHook(divvy_conn_id=self.divvy_conn_id)
+            _rules(settings), settings, self.divvy_hook()
         )
         intacct = self.intacct_hook()
         report = run_preflight(intacct, settings, window, targets)
@@ -121,12 +120,11 @@ the `divvy_default` connection is wrong or revoked.
 """
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from intacct_hook.hooks.divvy import DivvyHook
 
         settings = self.load_settings()
         window = self.resolve_window(context, settings)
         ledger = self.open_ledger(settings)
-        divvy = DivvyHook(divvy_conn_id=self.divvy_conn_id)
+        divvy = self.divvy_hook()
         result = steps.extract(divvy, ledger, window, context["run_id"], settings=settings)
         self.log.info("Extracted %d Divvy transactions: %s", result["extracted"], result["by_type"])
         return result | {"window": window.to_public_dict()}
@@ -358,7 +356,6 @@ it would attach.
 """
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from intacct_hook.hooks.divvy import DivvyHook
         from intacct_hook.sync.receipts import attach_receipts
 
         settings = self.load_settings()
@@ -368,7 +365,7 @@ it would attach.
         window = self.resolve_window(context, settings)
         ledger = self.open_ledger(settings)
         report = attach_receipts(
-            DivvyHook(divvy_conn_id=self.divvy_conn_id),
+            self.divvy_hook(),
             None if self.preview else self.intacct_hook(),
             ledger,
             settings,
@@ -492,7 +489,6 @@ next run resumes exactly where it stopped, never reversing twice.
 """
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from intacct_hook.hooks.divvy import DivvyHook
         from intacct_hook.sync.mapping import StoredMapper
         from intacct_hook.sync.recoding import recode
 
@@ -519,7 +515,7 @@ next run resumes exactly where it stopped, never reversing twice.
             context["run_id"],
             mapper=coder,
             dry_run=self.preview,
-            divvy=DivvyHook(divvy_conn_id=self.divvy_conn_id),
+            divvy=self.divvy_hook(),
             window=self.resolve_window(context, settings),
         )
         for line in report.warnings + report.left:

@@ -41,6 +41,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from intacct_hook.intacct.text import describe_illegal
 from intacct_hook.paths import SQL_DIR
+from intacct_hook.sync.accounts import SCHEMA_PATTERN
 from intacct_hook.sync.reconcile import Difference, day_status
 from intacct_hook.sync.states import (
     MAP_STATES,
@@ -287,8 +288,21 @@ class Ledger:
         *,
         sql_dir: pathlib.Path | str | None = None,
         clock: Clock = utc_now,
+        schema: str | None = None,
     ) -> None:
+        """``schema``: on PostgreSQL, the schema holding this ledger's tables (one per Divvy
+        account, sync/accounts.py). The engine must put it first on the search path
+        (:func:`search_path_engine_kwargs`); :meth:`ensure_schema` creates it and refuses an
+        engine whose tables would land elsewhere."""
+        if schema is not None and (
+            engine.dialect.name != "postgresql" or not SCHEMA_PATTERN.fullmatch(schema)
+        ):
+            raise ValueError(
+                f"a ledger schema needs PostgreSQL and a plain lower-case name, got {schema!r} "
+                f"on {engine.dialect.name}"
+            )
         self.engine = engine
+        self.schema = schema
         self.sql_dir = pathlib.Path(sql_dir) if sql_dir else SQL_DIR
         self.clock = clock
         self.created = False  # set by sqlite() when it had to create the file
@@ -304,13 +318,16 @@ class Ledger:
         url: str | sa.URL,
         *,
         sql_dir: pathlib.Path | str | None = None,
+        schema: str | None = None,
         **engine_kwargs: Any,
     ) -> Ledger:
-        """A ledger on ``sqlite:///path`` or ``postgresql+psycopg://…``."""
+        """A ledger on ``sqlite:///path`` or ``postgresql+psycopg://…`` (in ``schema``)."""
+        if schema is not None:
+            engine_kwargs = search_path_engine_kwargs(schema, engine_kwargs)
         engine = sa.create_engine(url, **engine_kwargs)
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine, "connect", _sqlite_on_connect)
-        return cls(engine, sql_dir=sql_dir)
+        return cls(engine, sql_dir=sql_dir, schema=schema)
 
     @classmethod
     def sqlite(cls, path: pathlib.Path | str, *, create: bool = True, **kwargs: Any) -> Ledger:
@@ -397,6 +414,8 @@ class Ledger:
             if self.engine.dialect.name == "postgresql":
                 # Released at commit or rollback; a later caller then finds nothing to do.
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+                if self.schema is not None:
+                    self._enter_schema(conn)
             else:
                 self._check_sqlite_can_upgrade(conn)
             for statement in split_statements(self.sql("schema")):
@@ -416,6 +435,20 @@ class Ledger:
                 conn.execute(sa.text(statement))
             if _PAYLOAD_COLUMN in {c["name"] for c in inspector.get_columns("divvy_transaction")}:
                 self._move_payloads(conn)
+
+    def _enter_schema(self, conn: Connection) -> None:
+        """Create this account's schema and make sure the tables go there: a connection whose
+        search path does not start with it would read and write another account's ledger (or
+        the single-account one in ``public``)."""
+        # The name matched SCHEMA_PATTERN in __init__: safe to quote into DDL.
+        conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+        current = conn.execute(sa.text("SELECT current_schema()")).scalar()
+        if current != self.schema:
+            raise LedgerStateError(
+                f"the ledger's connection works in schema {current!r}, not the account's "
+                f"{self.schema!r}: open it with Ledger.from_url(..., schema=...) or an engine "
+                "made with search_path_engine_kwargs(), so no account reads another's rows"
+            )
 
     def _check_sqlite_can_upgrade(self, conn: Connection) -> None:
         """Refuse, before changing anything, the payload move an old SQLite library cannot do
@@ -1363,6 +1396,19 @@ def split_statements(script: str) -> list[str]:
     if tail:
         statements.append(tail)
     return statements
+
+
+def search_path_engine_kwargs(schema: str, engine_kwargs: Mapping[str, Any] | None = None) -> dict:
+    """``create_engine`` keywords whose connections work in ``schema`` (and only there): the
+    search path is set by the server at connect, for every pooled connection, so no statement
+    of one account's ledger can reach another's tables."""
+    if not SCHEMA_PATTERN.fullmatch(schema):
+        raise ValueError(f"not a plain lower-case schema name: {schema!r}")
+    kwargs = dict(engine_kwargs or {})
+    connect_args = dict(kwargs.get("connect_args") or {})
+    connect_args["options"] = f"{connect_args.get('options', '')} -c search_path={schema}".strip()
+    kwargs["connect_args"] = connect_args
+    return kwargs
 
 
 def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:

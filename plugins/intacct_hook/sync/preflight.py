@@ -440,7 +440,10 @@ def check_card(
             f"{where}: set the expiration date far in the future.",
         )
     check_card_offset_account(report, card, card_id, gl_account_no)
-    check_card_default_location(report, card, card_id, locations)
+    if settings.default_location is None:
+        check_card_default_location(report, card, card_id, locations)
+    else:
+        check_default_location_setting(report, card, settings, locations)
 
 
 def check_card_default_location(
@@ -484,6 +487,52 @@ def check_card_default_location(
             f"The credit card account '{card_id}' has the default location '{location}' (card "
             f"field {found_in}).",
         )
+
+
+def check_default_location_setting(
+    report: PreflightReport,
+    card: CreditCard,
+    settings: SyncSettings,
+    locations: Mapping[str, DimensionValue],
+) -> None:
+    """The settings' ``default_location`` (an account's, issue 11 part 5) replaces the card's:
+    it must be an active location; a card default read and different is worth a warning, since
+    the guide has the card carry "the location for this Divvy account"."""
+    location = settings.default_location
+    report.card_default_location = location
+    whose = f"account '{settings.account.name}'" if settings.account else "the settings"
+    key = (
+        f"accounts[{settings.account.name}].default_location"
+        if settings.account
+        else ("default_location")
+    )
+    if location not in locations:
+        report.add(
+            "card.default_location",
+            "error",
+            f"The default location '{location}' of {whose} ({key}) does not exist in Intacct or "
+            "is inactive.",
+            f"Set {key} to an active location ID (Company > Locations), or remove it to use the "
+            "credit card account's default location.",
+        )
+        return
+    card_location = card.default_location_id
+    if card_location is not None and card_location != location:
+        report.add(
+            "card.default_location",
+            "warning",
+            f"Lines without a mapped location take '{location}' ({key}), but the credit card "
+            f"account '{settings.card_account_id}' has the default location '{card_location}' "
+            f"(card field {card.default_location_field}). The sync goes on with '{location}'.",
+            f"Make them agree: In Intacct, {CARD_SCREEN} > '{settings.card_account_id}' > "
+            f"'Default location', or change {key}.",
+        )
+        return
+    report.add(
+        "card.default_location",
+        "info",
+        f"Lines without a mapped location take '{location}' ({key}).",
+    )
 
 
 def check_card_offset_account(
@@ -701,7 +750,8 @@ def read_posting_facts(intacct: IntacctSetupReader, settings: SyncSettings) -> P
     card = intacct.get_credit_card(settings.card_account_id)
     required = {no: required_dimensions(account) for no, account in accounts.items()}
     return PostingFacts(
-        card_default_location=card.default_location_id if card else None,
+        card_default_location=settings.default_location
+        or (card.default_location_id if card else None),
         active_ids={"gl_account": set(accounts)} | {k: set(v) for k, v in dimensions.items()},
         required_dimensions={no: dims for no, dims in required.items() if dims},
     )

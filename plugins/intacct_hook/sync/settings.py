@@ -32,6 +32,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from intacct_hook.intacct.text import describe_illegal
 from intacct_hook.paths import base_dir
+from intacct_hook.sync.accounts import (
+    IDENTITY_KEYS,
+    SHARED_KEYS,
+    DivvyAccount,
+    account_sqlite_path,
+    check_distinct,
+    parse_identity,
+)
 from intacct_hook.sync.dimensions import DEFAULT_CUSTOM_FIELD_NAMES, DIMENSIONS
 
 VARIABLE_KEY = "divvy_intacct_settings"
@@ -129,9 +137,27 @@ class SyncSettings:
     # An unchanged transaction is asked again after this many days: whether Divvy bumps
     # updatedTime when a receipt is uploaded is unverified.
     receipts_recheck_days: int = 3
+    # The location a line takes when no mapping gives one, instead of the card's default
+    # location read from Intacct (whose field name is a guess): issue 11 part 5, "the default
+    # location related to the Divvy account you are connecting".
+    default_location: str | None = None
+    # Several Divvy accounts (sync/accounts.py): one DAG each, each with these settings
+    # overridden by its entry (for_account). Empty: one account, the top-level settings.
+    accounts: tuple[DivvyAccount, ...] = ()
+    # The account these settings are for (set by for_account only), else None.
+    account: DivvyAccount | None = None
     # Retired keys found in the Variable, with their values (see RETIRED_KEYS): not settings.
     retired: Mapping[str, Any] = dataclasses.field(
         default_factory=lambda: MappingProxyType({}), hash=False
+    )
+    # Each account's own keys as validated (name -> {setting: raw value}).
+    account_overrides: Mapping[str, Mapping[str, Any]] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({}), hash=False
+    )
+    # The top-level keys as the Variable gave them: an account's settings are these with its
+    # own keys replacing them, validated as one Variable would be (for_account).
+    source: Mapping[str, Any] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({}), hash=False, compare=False, repr=False
     )
 
     @classmethod
@@ -139,13 +165,27 @@ class SyncSettings:
         """Parse and validate the Variable's value (JSON text or an already decoded dict).
 
         ``None`` or an empty string means "all defaults". Raises :class:`SettingsError`.
+        With ``accounts``, every account's settings are validated too (:meth:`for_account`).
         """
         raw = _decode(value)
+        entries = raw.get("accounts")
+        try:
+            settings = cls._build({k: v for k, v in raw.items() if k != "accounts"})
+        except SettingsError as exc:
+            if entries is not None:  # every problem at once: the list's own ones too
+                _account_entries(entries, exc.problems)
+            raise SettingsError(exc.problems) from None
+        if entries is None:
+            return settings
+        return settings._with_accounts(entries)
+
+    @classmethod
+    def _build(cls, raw: Mapping[str, Any]) -> SyncSettings:
         problems: list[str] = []
-        known = {f.name for f in dataclasses.fields(cls)} - {"retired"}
+        known = _setting_keys(cls)
         for key in raw:
             if key not in known and key not in RETIRED_KEYS:
-                problems.append(_unknown_key_problem(key, known))
+                problems.append(_unknown_key_problem(key, known | {"accounts"}))
         values: dict[str, Any] = {}
         for key in known & raw.keys():
             checked = _CHECKS[key](key, raw[key], problems)
@@ -157,7 +197,52 @@ class SyncSettings:
         if problems:
             raise SettingsError(problems)
         retired = {k: raw[k] for k in RETIRED_KEYS if k in raw}
-        return cls(**values, retired=MappingProxyType(retired))
+        return cls(**values, retired=MappingProxyType(retired), source=MappingProxyType(dict(raw)))
+
+    def _with_accounts(self, entries: Any) -> SyncSettings:
+        problems: list[str] = []
+        accounts, overrides = _account_entries(entries, problems)
+        if problems:
+            raise SettingsError(problems)
+        settings = dataclasses.replace(
+            self, accounts=tuple(accounts), account_overrides=MappingProxyType(overrides)
+        )
+        effective: dict[str, SyncSettings] = {}
+        for account in accounts:
+            try:
+                effective[account.name] = settings.for_account(account.name)
+            except SettingsError as exc:
+                problems.extend(f"accounts[{account.name}]: {p}" for p in exc.problems)
+        check_distinct(
+            accounts,
+            cards={name: s.card_account_id for name, s in effective.items()},
+            ledger_files={name: str(s.sqlite_ledger_path()) for name, s in effective.items()},
+            problems=problems,
+        )
+        if problems:
+            raise SettingsError(problems)
+        return settings
+
+    def for_account(self, name: str) -> SyncSettings:
+        """The settings of the account ``name``: the top-level keys, its own keys replacing
+        them, its connections and its part of the ledger. Raises :class:`SettingsError` when
+        the settings list no such account (or its keys are invalid)."""
+        account = next((a for a in self.accounts if a.name == name), None)
+        if account is None:
+            listed = ", ".join(repr(a.name) for a in self.accounts) or "none"
+            raise SettingsError(
+                [
+                    f"the settings' 'accounts' has no account {name!r} (listed: {listed}); add "
+                    f"it back, or delete this account's DAGs (they disappear once the Variable "
+                    "no longer lists it)"
+                ]
+            )
+        own = self.account_overrides.get(name, {})
+        built = type(self)._build({**self.source, **own})
+        ledger_path = own.get("ledger_path") or str(
+            account_sqlite_path(pathlib.Path(self.ledger_path), name)
+        )
+        return dataclasses.replace(built, account=account, ledger_path=ledger_path)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -196,14 +281,74 @@ class SyncSettings:
         out["dimension_push"] = self.dimension_push.to_public_dict()
         out["receipts_allowed_types"] = list(self.receipts_allowed_types)
         # Retired keys as the Variable holds them, so the dict reads back into equal settings.
-        del out["retired"]
+        for internal in ("retired", "account_overrides", "source"):
+            del out[internal]
         out.update(self.retired)
+        if self.accounts:
+            out["accounts"] = [
+                {
+                    k: v
+                    for k, v in dataclasses.asdict(a).items()
+                    if v is not None or k in ("name", "divvy_conn_id")
+                }
+                | dict(self.account_overrides.get(a.name, {}))
+                for a in self.accounts
+            ]
+        else:
+            del out["accounts"]
+        if self.account is None:
+            del out["account"]
+        else:
+            out["account"] = self.account.to_public_dict()
         return out
 
 
 # --- validation helpers -------------------------------------------------------------------
 
 _INVALID = object()
+# Fields that are not keys of the Variable: filled by validation, or the account list.
+_NOT_KEYS = frozenset({"retired", "account", "accounts", "account_overrides", "source"})
+
+
+def _setting_keys(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)} - _NOT_KEYS
+
+
+def _account_entries(
+    entries: Any, problems: list[str]
+) -> tuple[list[DivvyAccount], dict[str, Mapping[str, Any]]]:
+    """The accounts of ``accounts`` and each one's own keys; the list's problems (its shape,
+    names, connections, keys an account cannot have) go to ``problems``."""
+    accounts: list[DivvyAccount] = []
+    overrides: dict[str, Mapping[str, Any]] = {}
+    if not isinstance(entries, list) or not entries:
+        problems.append(
+            "'accounts' must be a non-empty list of Divvy accounts, each like "
+            '{"name": "east", "divvy_conn_id": "divvy_east", "card_account_id": '
+            '"Divvy CC East"}, or absent (one account: the top-level settings); got '
+            f"{entries!r}"
+        )
+        return accounts, overrides
+    for index, entry in enumerate(entries):
+        account = parse_identity(index, entry, problems)
+        if account is None:
+            continue
+        own = {k: v for k, v in entry.items() if k not in IDENTITY_KEYS}
+        for key in own:
+            if key in SHARED_KEYS:
+                problems.append(
+                    f"accounts[{account.name}].{key} cannot differ between accounts (they "
+                    "share one ledger database); set it at the top level only"
+                )
+            elif key in RETIRED_KEYS:
+                problems.append(
+                    f"accounts[{account.name}].{key} is not read: the sign-in's values are "
+                    "the Intacct connection's (an account may name its own intacct_conn_id, "
+                    "or its entity_id); remove it"
+                )
+        accounts.append(account)
+        overrides[account.name] = MappingProxyType(own)
+    return accounts, overrides
 
 
 def _decode(value: str | Mapping[str, Any] | None) -> dict[str, Any]:
@@ -570,4 +715,5 @@ _CHECKS = {
     "receipts_folder": _text,
     "receipts_max_checks": _int_in(*RECEIPTS_MAX_CHECKS_RANGE),
     "receipts_recheck_days": _int_in(*RECEIPTS_RECHECK_DAYS_RANGE),
+    "default_location": _optional_text,
 }

@@ -42,6 +42,8 @@ INVALID = {
     "receipts_folder": ("", "non-empty string"),
     "receipts_max_checks": (0, "from 1 to 100000"),
     "receipts_recheck_days": (-1, "from 0 to 366"),
+    "default_location": ("", "non-empty string or null"),
+    "accounts": ([], "non-empty list of Divvy accounts"),
 }
 
 
@@ -101,7 +103,9 @@ def test_json_text_and_dict_give_the_same_settings():
 
 
 def test_every_key_has_an_invalid_case():
-    assert set(INVALID) == {f.name for f in dataclasses.fields(SyncSettings)} - {"retired"}
+    # Not keys: filled by validation (retired, account_overrides, source) or for_account.
+    internal = {"retired", "account", "account_overrides", "source"}
+    assert set(INVALID) == {f.name for f in dataclasses.fields(SyncSettings)} - internal
 
 
 def test_the_sign_in_keys_are_retired_not_refused():
@@ -139,7 +143,13 @@ def test_unknown_key_is_an_error_with_a_suggestion():
         SyncSettings.from_variable({"lookback_day": 30})
     assert err.value.problems == [
         "'lookback_day' is not a setting; did you mean 'lookback_days'? valid keys: "
-        + ", ".join(sorted(f.name for f in dataclasses.fields(SyncSettings) if f.name != "retired"))
+        + ", ".join(
+            sorted(
+                f.name
+                for f in dataclasses.fields(SyncSettings)
+                if f.name not in ("retired", "account", "account_overrides", "source")
+            )
+        )
     ]
 
 

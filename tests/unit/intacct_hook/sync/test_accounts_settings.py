@@ -1,0 +1,178 @@
+"""Several Divvy accounts (issue 11, part 5): the settings' ``accounts`` list, each account's
+settings, and the names derived from it."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+
+from intacct_hook.sync.accounts import (
+    DivvyAccount,
+    account_dag_id,
+    account_of_dag_id,
+    accounts_in_variable,
+)
+from intacct_hook.sync.settings import SettingsError, SyncSettings
+
+TWO = {
+    "lookback_days": 3,
+    "ledger_path": "var/ledger.db",
+    "accounts": [
+        {"name": "east", "card_account_id": "Divvy CC East", "default_location": "100"},
+        {
+            "name": "west",
+            "divvy_conn_id": "divvy_w",
+            "intacct_conn_id": "intacct_west",
+            "entity_id": "E200",
+            "card_account_id": "Divvy CC West",
+            "mapping_file": "include/west_rules.csv",
+            "lookback_days": 5,
+        },
+    ],
+}
+
+
+def test_each_account_is_the_top_level_settings_with_its_own_keys_replacing_them():
+    s = SyncSettings.from_variable(TWO)
+    assert [a.name for a in s.accounts] == ["east", "west"]
+    east, west = s.for_account("east"), s.for_account("west")
+    assert (east.card_account_id, east.default_location, east.lookback_days) == (
+        "Divvy CC East",
+        "100",
+        3,  # the top level's
+    )
+    assert (west.card_account_id, west.mapping_file, west.lookback_days) == (
+        "Divvy CC West",
+        "include/west_rules.csv",
+        5,
+    )
+    assert west.default_location is None  # the card's default location, read from Intacct
+    # Connections: the account's, with defaults that say which account they belong to.
+    assert east.account == DivvyAccount("east", divvy_conn_id="divvy_east")
+    assert (west.account.divvy_conn_id, west.account.intacct_conn_id) == ("divvy_w", "intacct_west")
+    assert west.account.entity_id == "E200"
+    # Each account's own part of the shared ledger.
+    assert (east.ledger_path, west.ledger_path) == ("var/ledger.east.db", "var/ledger.west.db")
+    assert (east.account.schema, west.account.schema) == (
+        "divvy_intacct_east",
+        "divvy_intacct_west",
+    )
+    # An account's settings list no accounts of their own, and say whose they are.
+    assert east.accounts == () and east.to_public_dict()["account"]["name"] == "east"
+
+
+def test_the_variable_reads_back_into_equal_settings_with_its_accounts():
+    s = SyncSettings.from_variable(TWO)
+    assert SyncSettings.from_variable(json.loads(json.dumps(s.to_public_dict()))) == s
+    # Without accounts the public dict has no such key (a Variable written by an older
+    # version reads back the same).
+    assert "accounts" not in SyncSettings.from_variable({}).to_public_dict()
+
+
+def test_an_account_entry_is_validated_like_the_variable_and_named_in_each_problem():
+    bad = {
+        "accounts": [
+            {"name": "east", "batch_size": 0, "lookback_dayz": 3},
+            {"name": "West"},
+            {"name": "north", "divvy_conn_id": "bad id!", "entity_id": " E1"},
+            "south",
+        ]
+    }
+    with pytest.raises(SettingsError) as exc:
+        SyncSettings.from_variable(bad)
+    text = "\n".join(exc.value.problems)
+    assert "accounts[1].name must be 1-30 lower-case letters" in text
+    assert "accounts[north].divvy_conn_id must be an Airflow connection id" in text
+    assert "accounts[north].entity_id must be an Intacct entity ID" in text
+    assert "accounts[3] must be an object" in text
+    # The first account's own keys are checked once the list itself is sound.
+    with pytest.raises(SettingsError) as exc:
+        SyncSettings.from_variable({"accounts": bad["accounts"][:1]})
+    text = "\n".join(exc.value.problems)
+    assert "accounts[east]: 'batch_size' must be from 1 to 100, got 0" in text
+    assert "accounts[east]: 'lookback_dayz' is not a setting; did you mean 'lookback_days'?" in text
+
+
+@pytest.mark.parametrize(
+    ("accounts", "says"),
+    [
+        ([{"name": "a"}, {"name": "a", "card_account_id": "x"}], "share the same name"),
+        (
+            [{"name": "a", "divvy_conn_id": "d"}, {"name": "b", "divvy_conn_id": "d"}],
+            "would sync every transaction twice",
+        ),
+        ([{"name": "a"}, {"name": "b"}], "share the same Intacct card"),
+        (
+            [
+                {"name": "a", "ledger_path": "var/one.db"},
+                {"name": "b", "ledger_path": "var/one.db", "card_account_id": "x"},
+            ],
+            "own ledger file",
+        ),
+        (
+            [{"name": "a", "ledger_schema": "s"}, {"name": "b", "ledger_schema": "s"}],
+            "share the same ledger_schema",
+        ),
+    ],
+)
+def test_two_accounts_cannot_share_what_would_post_or_count_twice(accounts, says):
+    with pytest.raises(SettingsError, match=says):
+        SyncSettings.from_variable({"accounts": accounts})
+
+
+def test_the_same_card_in_another_entity_or_company_is_another_card():
+    s = SyncSettings.from_variable(
+        {"accounts": [{"name": "a", "entity_id": "E1"}, {"name": "b", "entity_id": "E2"}]}
+    )
+    assert {a.entity_id for a in s.accounts} == {"E1", "E2"}
+    s = SyncSettings.from_variable(
+        {"accounts": [{"name": "a"}, {"name": "b", "intacct_conn_id": "intacct_other"}]}
+    )
+    assert len(s.accounts) == 2
+
+
+@pytest.mark.parametrize("key", ["ledger_conn_id", "sender_id", "ws_user_id"])
+def test_what_every_account_shares_or_the_connection_holds_is_refused_per_account(key):
+    with pytest.raises(SettingsError, match=rf"accounts\[a\]\.{key}"):
+        SyncSettings.from_variable({"accounts": [{"name": "a", key: "x"}]})
+
+
+def test_an_account_the_settings_no_longer_list_is_a_clear_error():
+    s = SyncSettings.from_variable(TWO)
+    with pytest.raises(SettingsError, match=r"no account 'north' .*'east', 'west'"):
+        s.for_account("north")
+
+
+def test_a_ledger_file_given_to_an_account_is_used_as_given():
+    s = SyncSettings.from_variable(
+        {"accounts": [{"name": "main", "ledger_path": "var/divvy_intacct_ledger.db"}]}
+    )
+    # The way to keep the history of a single-account ledger when moving to accounts.
+    main = s.for_account("main")
+    assert main.ledger_path == "var/divvy_intacct_ledger.db"
+    assert main.sqlite_ledger_path(pathlib.Path("/srv")) == pathlib.Path(
+        "/srv/var/divvy_intacct_ledger.db"
+    )
+
+
+def test_the_dag_file_reads_only_the_list_and_refuses_an_unusable_one():
+    assert accounts_in_variable(None) == () and accounts_in_variable("") == ()
+    assert accounts_in_variable('{"lookback_days": 3}') == ()
+    # Another key being wrong is preflight's to report, not a reason to drop the DAGs.
+    names = accounts_in_variable({"lookback_days": "x", "accounts": [{"name": "east"}]})
+    assert [a.name for a in names] == ["east"]
+    with pytest.raises(ValueError, match="not valid JSON"):
+        accounts_in_variable("{")
+    with pytest.raises(ValueError, match="non-empty list"):
+        accounts_in_variable({"accounts": {}})
+    with pytest.raises(ValueError, match="share the same name"):
+        accounts_in_variable({"accounts": [{"name": "a"}, {"name": "a"}]})
+
+
+def test_dag_ids_name_the_account():
+    assert account_dag_id("divvy_intacct_sync", None) == "divvy_intacct_sync"
+    assert account_dag_id("divvy_intacct_sync", "east") == "divvy_intacct_sync__east"
+    assert account_of_dag_id("divvy_intacct_preview__east") == "east"
+    assert account_of_dag_id("divvy_intacct_preview") is None
