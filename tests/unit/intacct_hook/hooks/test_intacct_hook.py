@@ -700,3 +700,12 @@ def test_the_gateway_refuses_a_query_page_of_2001_with_the_schema_error(hook):
     fn.element.find("pagesize").text = "2001"
     with pytest.raises(e.IntacctSchemaError):
         hook.execute([fn])
+
+
+def test_an_accounts_entity_replaces_the_connections(connect):
+    # Several Divvy accounts on one Intacct login, one entity each (settings 'accounts').
+    connect(entity_id="E999")
+    ok, message = make_hook(entity_id="E100").test_connection()
+    assert ok, message
+    assert make_hook(entity_id="E200")._get_conn_params().entity_id == "E200"
+    assert make_hook()._get_conn_params().entity_id == "E999"

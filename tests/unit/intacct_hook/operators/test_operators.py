@@ -354,3 +354,48 @@ def test_reconcile_fails_on_a_difference_unless_the_settings_say_warn(ledger, mo
     assert summary["differences"] == {"missing_in_intacct": 1}
     # The reconciliation is stored for this run.
     assert any(r["status"] != "matched" for r in ledger.reconciliations(RUN_ID))
+
+
+def _accounts_variable(monkeypatch, tmp_path, accounts) -> None:
+    monkeypatch.setenv(
+        f"AIRFLOW_VAR_{SETTINGS_VARIABLE.upper()}",
+        json.dumps({"ledger_path": str(tmp_path / "ledger.db"), "accounts": accounts}),
+    )
+
+
+def test_an_accounts_step_works_with_its_connections_entity_and_ledger(monkeypatch, tmp_path):
+    from intacct_hook.sync.accounts import DivvyAccount
+
+    west = {"name": "west", "intacct_conn_id": "intacct_west", "entity_id": "E200"}
+    _accounts_variable(monkeypatch, tmp_path, [west | {"divvy_conn_id": "divvy_w"}])
+    # As the DAG file builds it from the Variable it parsed.
+    task = ops.IntacctLoadOperator(
+        task_id="load", account=DivvyAccount("west", "divvy_w", "intacct_west", "E200")
+    )
+    assert (task.intacct_conn_id, task.divvy_conn_id, task.entity_id) == (
+        "intacct_west",
+        "divvy_w",
+        "E200",
+    )
+    # The Variable changed since the parse: the step follows the Variable, not the parse.
+    _accounts_variable(monkeypatch, tmp_path, [west | {"divvy_conn_id": "divvy_west2"}])
+    settings = task.load_settings()
+    assert settings.account.name == "west" and task.divvy_conn_id == "divvy_west2"
+    assert task.intacct_hook()._entity_override == "E200"
+    ledger = task.open_ledger(settings)
+    try:
+        assert pathlib.Path(ledger.engine.url.database) == tmp_path / "ledger.west.db"
+    finally:
+        ledger.engine.dispose()
+
+
+def test_a_step_of_no_account_refuses_to_run_once_the_settings_list_accounts(monkeypatch, tmp_path):
+    _accounts_variable(
+        monkeypatch, tmp_path, [{"name": "east"}, {"name": "west", "card_account_id": "W"}]
+    )
+    task = ops.IntacctLoadOperator(task_id="load")
+    task.dag = DAG("divvy_intacct_sync", schedule=None)
+    with pytest.raises(
+        AirflowFailException, match="divvy_intacct_sync__east, divvy_intacct_sync__west"
+    ):
+        task.load_settings()

@@ -406,6 +406,23 @@ def test_default_location_read_from_the_card_is_named_with_its_field(preflight):
     assert "LOCATION" in found.message
 
 
+@pytest.mark.parametrize(
+    ("default_location", "severity", "says"),
+    [
+        ("100", "info", "Lines without a mapped location take '100' (default_location)"),
+        ("300", "warning", "has the default location '100'"),
+        ("999", "error", "'999' of the settings (default_location) does not exist"),
+    ],
+)
+def test_the_default_location_setting_replaces_the_cards(
+    preflight, default_location, severity, says
+):
+    report = preflight(default_location=default_location)
+    found = _finding(report, "card.default_location")
+    assert found.severity == severity and says in found.message, found
+    assert report.card_default_location == default_location
+
+
 def test_posting_facts_carry_the_required_dimensions_of_active_accounts_read_once(monkeypatch):
     seed = copy.deepcopy(SEED)
     _gl(seed, "6300")["REQUIRECUSTOMER"] = True
