@@ -239,3 +239,17 @@ def _runs_at(day: date) -> Any:
 
     timetable = LocalDayTimetable(TZ)
     return timetable.runs_at(timetable.day_of(logical_date_for(day)))
+
+
+def test_an_unusable_account_list_is_an_import_error_naming_the_fix(airflow_db, monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+    from e2e_world import ROOT
+
+    monkeypatch.setenv(
+        "AIRFLOW_VAR_DIVVY_INTACCT_SETTINGS", json.dumps({"accounts": [{"name": "East"}]})
+    )
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.dag_ids == []
+    errors = "\n".join(bag.import_errors.values())
+    assert "accounts[0].name must be 1-30 lower-case letters" in errors
+    assert len(bag.import_errors) == 2  # both DAG files say so
