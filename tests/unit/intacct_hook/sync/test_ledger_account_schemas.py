@@ -89,3 +89,17 @@ def test_a_schema_needs_postgresql_and_a_plain_name(tmp_path):
     # Options the caller already passes are kept.
     kwargs = search_path_engine_kwargs("s1", {"connect_args": {"options": "-c work_mem=4MB"}})
     assert kwargs["connect_args"]["options"] == "-c work_mem=4MB -c search_path=s1"
+
+
+def test_the_first_account_may_keep_the_single_account_ledger_in_public(database):
+    # README "Moving from one account to several": "ledger_schema": "public".
+    single = Ledger.from_url(database)
+    single.ensure_schema()
+    single.land(RUN, [{"transaction": {"uuid": "txr_before", "transactionType": "CLEAR"}}])
+    single.engine.dispose()
+    account = Ledger.from_url(database, schema="public")
+    try:
+        account.ensure_schema()
+        assert [p["transaction"]["uuid"] for p in account.landed(RUN)] == ["txr_before"]
+    finally:
+        account.engine.dispose()
