@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -40,3 +41,25 @@ def world(tmp_path, monkeypatch, airflow_db) -> Iterator[World]:
             ),
         )
         yield w
+
+
+@pytest.fixture
+def pg_ledger_url(postgres_dsn, monkeypatch) -> Iterator[str]:
+    """A fresh PostgreSQL database for the ledger, named by the connection ``ledger_pg`` (set
+    ``ledger_conn_id`` to use it); yields its SQLAlchemy URL, and drops it afterwards."""
+    import psycopg
+
+    name = f"ledger_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # name is generated above, not user input
+    info = psycopg.conninfo.conninfo_to_dict(postgres_dsn)
+    user = info.get("user") or "postgres"
+    host, port = info.get("host") or "127.0.0.1", int(info.get("port") or 5432)
+    conn_json = {"conn_type": "postgres", "host": host, "port": port, "login": user}
+    conn_json |= {"password": info.get("password"), "schema": name}
+    monkeypatch.setenv("AIRFLOW_CONN_LEDGER_PG", json.dumps(conn_json))
+    try:
+        yield f"postgresql+psycopg://{user}@{host}:{port}/{name}"
+    finally:
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

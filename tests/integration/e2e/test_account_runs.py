@@ -9,7 +9,6 @@ file builds one set of DAGs per account; both run for the same day (so under the
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -165,31 +164,11 @@ def test_an_account_dag_left_over_from_an_older_variable_fails_clearly(world, we
     assert world.records() == []
 
 
-def test_the_accounts_share_one_postgresql_ledger_each_in_its_schema(
-    world, west, postgres_dsn, monkeypatch
-):
-    import psycopg
+@pytest.mark.postgres
+def test_the_accounts_share_one_postgresql_ledger_each_in_its_schema(world, west, pg_ledger_url):
     import sqlalchemy as sa
 
-    name = f"ledger_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # name is generated above, not user input
-    info = psycopg.conninfo.conninfo_to_dict(postgres_dsn)
-    host, port, user = info.get("host", "127.0.0.1"), info.get("port", 5432), info.get("user")
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_LEDGER_PG",
-        json.dumps(
-            {
-                "conn_type": "postgres",
-                "host": host,
-                "port": int(port),
-                "login": user or "postgres",
-                "password": info.get("password"),
-                "schema": name,
-            }
-        ),
-    )
-    url = f"postgresql+psycopg://{user or 'postgres'}@{host}:{port}/{name}"
+    url = pg_ledger_url
     ledgers: list[Ledger] = []
     try:
         world.configure(accounts=ACCOUNTS, ledger_conn_id="ledger_pg")
@@ -219,8 +198,6 @@ def test_the_accounts_share_one_postgresql_ledger_each_in_its_schema(
     finally:
         for ledger in ledgers:
             ledger.engine.dispose()
-        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _parsed(dag_id: str) -> Any:

@@ -5,8 +5,6 @@ download failure fails only the receipts task; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import json
-import uuid as uuidlib
 from collections.abc import Iterator
 from datetime import date, timedelta
 
@@ -26,36 +24,12 @@ def ledger_of(request, world, monkeypatch) -> Iterator:
     if request.param == "sqlite":
         yield world.ledger
         return
-    import psycopg
-
-    dsn = request.getfixturevalue("postgres_dsn")
-    name = f"ledger_{uuidlib.uuid4().hex[:10]}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # a generated name, not input
-    info = psycopg.conninfo.conninfo_to_dict(dsn)
-    user, host, port = (
-        info.get("user", "postgres"),
-        info.get("host", "127.0.0.1"),
-        info.get("port", 5432),
-    )
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_LEDGER_PG",
-        json.dumps(
-            {
-                "conn_type": "postgres",
-                "host": host,
-                "port": int(port),
-                "login": user,
-                "password": info.get("password"),
-                "schema": name,
-            }
-        ),
-    )
+    url = request.getfixturevalue("pg_ledger_url")
     world.settings["ledger_conn_id"] = "ledger_pg"
     ledgers: list[Ledger] = []
 
     def open_ledger() -> Ledger:
-        ledger = Ledger.from_url(f"postgresql+psycopg://{user}@{host}:{port}/{name}")
+        ledger = Ledger.from_url(url)
         ledgers.append(ledger)
         return ledger
 
@@ -64,8 +38,6 @@ def ledger_of(request, world, monkeypatch) -> Iterator:
     finally:
         for ledger in ledgers:
             ledger.engine.dispose()
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def receipts_of(ledger: Ledger, *uuids: str) -> dict[str, dict[str, tuple]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import date, timedelta
 
 import pytest
@@ -135,56 +134,26 @@ def test_a_week_backfill_day_by_day_posts_each_transaction_once(world):
 
 
 @pytest.mark.postgres
-def test_the_ledger_on_postgresql(world, postgres_dsn, monkeypatch):
-    import psycopg
+def test_the_ledger_on_postgresql(world, pg_ledger_url):
+    world.configure(ledger_conn_id="ledger_pg")
+    charge = world.add(DAY, 10.00)
+    refund = world.add(DAY, -2.50)
 
-    name = f"ledger_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # name is generated above, not user input
+    first = world.run_day(DAY)
+    second = world.run_day(DAY)
+
+    assert (first.state, second.state) == ("success", "success")
+    assert xcom(second, "load")["posted"] == 0
+    ledger = Ledger.from_url(pg_ledger_url)
     try:
-        info = psycopg.conninfo.conninfo_to_dict(postgres_dsn)
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_LEDGER_PG",
-            json.dumps(
-                {
-                    "conn_type": "postgres",
-                    "host": info.get("host", "127.0.0.1"),
-                    "port": int(info.get("port", 5432)),
-                    "login": info.get("user", "postgres"),
-                    "password": info.get("password"),
-                    "schema": name,
-                }
-            ),
-        )
-        world.configure(ledger_conn_id="ledger_pg")
-        charge = world.add(DAY, 10.00)
-        refund = world.add(DAY, -2.50)
-
-        first = world.run_day(DAY)
-        second = world.run_day(DAY)
-
-        assert (first.state, second.state) == ("success", "success")
-        assert xcom(second, "load")["posted"] == 0
-        ledger = Ledger.from_url(_sqlalchemy_url(postgres_dsn, name))
         posted = {r.uuid: r.amount for r in ledger.select_in_state(["posted"])}
-        assert {k: str(v) for k, v in posted.items()} == {
-            charge["uuid"]: "10.00",
-            refund["uuid"]: "-2.50",
-        }
-        assert not world.ledger_path.exists()  # nothing went to the SQLite default
-        ledger.engine.dispose()
     finally:
-        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _sqlalchemy_url(dsn: str, dbname: str) -> str:
-    import psycopg
-
-    info = psycopg.conninfo.conninfo_to_dict(dsn)
-    user = info.get("user", "postgres")
-    host, port = info.get("host", "127.0.0.1"), info.get("port", 5432)
-    return f"postgresql+psycopg://{user}@{host}:{port}/{dbname}"
+        ledger.engine.dispose()
+    assert {k: str(v) for k, v in posted.items()} == {
+        charge["uuid"]: "10.00",
+        refund["uuid"]: "-2.50",
+    }
+    assert not world.ledger_path.exists()  # nothing went to the SQLite default
 
 
 def test_no_secret_in_xcom_rendered_fields_or_logs(world, capfd):
