@@ -20,6 +20,7 @@ import dataclasses
 import json
 import pathlib
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,6 +30,11 @@ NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,29}")
 CONN_ID_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,250}")
 #: A PostgreSQL schema name the ledger creates and sets as the search path.
 SCHEMA_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+#: An Intacct entity ID (a location ID; its allowed characters are not documented): printable,
+#: no surrounding spaces, at most 40 characters. It goes into the sign-in's ``locationid``.
+ENTITY_PATTERN = re.compile(r"\S(?:[^\x00-\x1f\x7f]{0,38}\S)?")
+#: A near-miss name worth quoting back ("East"): short, plain characters.
+NAME_SHOWN = re.compile(r"[A-Za-z0-9_ -]{1,20}")
 
 #: Keys that say who the account is; every other key of an entry overrides a setting.
 IDENTITY_KEYS = ("name", "divvy_conn_id", "intacct_conn_id", "entity_id", "ledger_schema")
@@ -85,19 +91,22 @@ def account_sqlite_path(path: pathlib.Path, name: str) -> pathlib.Path:
 
 
 def parse_identity(index: int, entry: Any, problems: list[str]) -> DivvyAccount | None:
-    """The identity of ``accounts[index]``; problems name the entry and the fix."""
+    """The identity of ``accounts[index]``; problems name the entry and the fix. Values that
+    are not what they should be are described by their type, never echoed: a token pasted into
+    the wrong place must not reach a log, an error or the UI's import errors."""
     label = f"accounts[{index}]"
     if not isinstance(entry, Mapping):
         problems.append(
             f'{label} must be an object like {{"name": "east", "divvy_conn_id": "divvy_east"}}, '
-            f"got {entry!r}"
+            f"got {describe_value(entry)}"
         )
         return None
     name = entry.get("name")
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         problems.append(
             f"{label}.name must be 1-30 lower-case letters, digits or '_', starting with a "
-            f"letter (it goes into the DAG ids and the ledger's names), got {name!r}"
+            f"letter (it goes into the DAG ids and the ledger's names), got "
+            f"{_shown(name, NAME_SHOWN)}"
         )
         return None
     label = f"accounts[{name}]"
@@ -111,18 +120,16 @@ def parse_identity(index: int, entry: Any, problems: list[str]) -> DivvyAccount 
         problems,
     )
     entity = entry.get("entity_id")
-    if entity is not None and (
-        not isinstance(entity, str) or not entity.strip() or entity != entity.strip()
-    ):
+    if entity is not None and (not isinstance(entity, str) or not ENTITY_PATTERN.fullmatch(entity)):
         problems.append(
             f"{label}.entity_id must be an Intacct entity ID (Company > Entities) without "
-            f"surrounding spaces, or null for the connection's, got {entity!r}"
+            f"surrounding spaces, or null for the connection's, got {describe_value(entity)}"
         )
     schema = entry.get("ledger_schema")
     if schema is not None and (not isinstance(schema, str) or not SCHEMA_PATTERN.fullmatch(schema)):
         problems.append(
             f"{label}.ledger_schema must be a PostgreSQL schema name (lower-case letters, digits, "
-            f"'_'), got {schema!r}"
+            f"'_'), got {describe_value(schema)}"
         )
     if len(problems) > before:
         return None
@@ -135,22 +142,27 @@ def parse_identity(index: int, entry: Any, problems: list[str]) -> DivvyAccount 
     )
 
 
+#: Two accounts that share something they must not: their names and the message.
+Conflict = tuple[frozenset[str], str]
+
+
 def check_distinct(
     accounts: Sequence[DivvyAccount],
     *,
     cards: Mapping[str, str],
     ledger_files: Mapping[str, str],
-    problems: list[str],
-) -> None:
+) -> list[Conflict]:
     """Two accounts must not share a name, a Divvy connection, a ledger, or an Intacct card.
 
     ``cards`` and ``ledger_files`` are each account's effective ``card_account_id`` and SQLite
-    ledger file. A shared Divvy connection would sync every transaction twice; a shared card
-    would make each account's reconcile report the other's records as extra in Intacct.
+    ledger file (an account missing from them is not compared on it). A shared Divvy connection
+    would sync every transaction twice; a shared card would make each account's reconcile
+    report the other's records as extra in Intacct.
     """
-    _duplicates(problems, accounts, lambda a: a.name, "name", "give each account its own name")
+    conflicts: list[Conflict] = []
+    _duplicates(conflicts, accounts, lambda a: a.name, "name", "give each account its own name")
     _duplicates(
-        problems,
+        conflicts,
         accounts,
         lambda a: a.divvy_conn_id,
         "divvy_conn_id",
@@ -158,80 +170,97 @@ def check_distinct(
         "connection would sync every transaction twice",
     )
     _duplicates(
-        problems,
+        conflicts,
         accounts,
         lambda a: a.schema,
         "ledger_schema",
         "each account keeps its own part of the ledger",
     )
     _duplicates(
-        problems,
-        accounts,
-        lambda a: ledger_files.get(a.name),
+        conflicts,
+        [a for a in accounts if a.name in ledger_files],
+        lambda a: ledger_files[a.name],
         "ledger_path (SQLite ledger file)",
         "each account keeps its own ledger file; leave ledger_path out of the accounts to get "
         "one per account beside the top-level one",
     )
     _duplicates(
-        problems,
-        accounts,
-        lambda a: (a.intacct_conn_id, a.entity_id, cards.get(a.name)),
+        conflicts,
+        [a for a in accounts if a.name in cards],
+        lambda a: (a.intacct_conn_id, a.entity_id, cards[a.name]),
         "Intacct card (intacct_conn_id, entity_id, card_account_id)",
         "record each Divvy account on its own credit card account (the setup guide's one card "
         "object per Divvy account); a shared card makes each reconcile report the other's "
         "records as extra",
     )
+    return conflicts
 
 
 def accounts_in_variable(raw: str | Mapping[str, Any] | None) -> tuple[DivvyAccount, ...]:
-    """The accounts the settings Variable lists, for the DAG file (no other key is checked
-    here: preflight reports the rest). Raises ``ValueError`` naming the fix when the list
-    itself is unusable, because the DAG file cannot know which DAGs to build."""
+    """The accounts the settings Variable lists, for the DAG files. Never raises: a DAG file
+    that fails to import has its DAGs marked stale, which stops their schedules without a
+    failed task to alert anyone. So an entry that cannot be read (no usable name, bad
+    connection ids, a name used twice) is left out, and a Variable that is not readable JSON
+    (or lists no account that can be read) gives no accounts: the single-account DAGs are
+    built and their first task fails with the settings' problems, loudly."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return ()
     try:
         value = json.loads(raw) if isinstance(raw, str) else raw
-    except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"the settings Variable is not valid JSON ({exc}): the DAGs of its accounts cannot "
-            "be built; fix the JSON"
-        ) from exc
-    if not isinstance(value, Mapping) or value.get("accounts") is None:
+    except json.JSONDecodeError:
         return ()
-    entries = value["accounts"]
-    problems: list[str] = []
-    if not isinstance(entries, list) or not entries:
-        raise ValueError(
-            "the settings' 'accounts' must be a non-empty list of accounts (or absent for one "
-            f"account), got {entries!r}"
-        )
-    parsed = [parse_identity(i, entry, problems) for i, entry in enumerate(entries)]
+    if not isinstance(value, Mapping) or not isinstance(value.get("accounts"), list):
+        return ()
+    ignored: list[str] = []
+    parsed = [parse_identity(i, entry, ignored) for i, entry in enumerate(value["accounts"])]
     accounts = [a for a in parsed if a is not None]
-    _duplicates(problems, accounts, lambda a: a.name, "name", "give each account its own name")
-    if problems:
-        raise ValueError("the settings' 'accounts' list is invalid: " + "; ".join(problems))
-    return tuple(accounts)
+    names = Counter(a.name for a in accounts)
+    return tuple(a for a in accounts if names[a.name] == 1)
+
+
+def describe_value(value: Any) -> str:
+    """A value from the Variable as an error may show it: its type (and an object's keys),
+    never its content, which could be a secret typed into the wrong field."""
+    if isinstance(value, Mapping):
+        keys = ", ".join(repr(k) for k in list(value)[:10] if isinstance(k, str))
+        return f"an object with keys {keys}" if keys else "an empty object"
+    if isinstance(value, list):
+        return f"a list of {len(value)} item(s)"
+    if value is None:
+        return "null"
+    return f"a {type(value).__name__} value" if not isinstance(value, str) else "other text"
+
+
+def _shown(value: Any, pattern: re.Pattern[str]) -> str:
+    """``value`` quoted when it looks like what was asked for (a near miss such as 'East' helps
+    the fix), else described only."""
+    if isinstance(value, str) and pattern.fullmatch(value):
+        return repr(value)
+    return describe_value(value)
 
 
 def _conn_id(label: str, value: Any, problems: list[str]) -> str:
     if not isinstance(value, str) or not CONN_ID_PATTERN.fullmatch(value):
         problems.append(
             f"{label} must be an Airflow connection id (letters, digits, '_', '.', '-'), got "
-            f"{value!r}"
+            f"{describe_value(value)}"
         )
         return ""
     return value
 
 
 def _duplicates(
-    problems: list[str], accounts: Sequence[DivvyAccount], key: Any, what: str, fix: str
+    conflicts: list[Conflict], accounts: Sequence[DivvyAccount], key: Any, what: str, fix: str
 ) -> None:
     seen: dict[Any, str] = {}
     for account in accounts:
         k = key(account)
         if k in seen:
-            problems.append(
-                f"accounts {seen[k]!r} and {account.name!r} share the same {what}: {fix}"
+            conflicts.append(
+                (
+                    frozenset({seen[k], account.name}),
+                    f"accounts {seen[k]!r} and {account.name!r} share the same {what}: {fix}",
+                )
             )
         else:
             seen[k] = account.name

@@ -235,6 +235,19 @@ def _auth_finding(
         )
 
 
+def _other_accounts(report: PreflightReport, settings: SyncSettings) -> None:
+    """Problems of the settings' other Divvy accounts: they stop only those accounts (whose own
+    runs fail on them), so here each is a warning, said once per run of every account."""
+    for problem in settings.account_warnings:
+        report.add(
+            "settings.accounts",
+            "warning",
+            f"Another Divvy account's settings are invalid (this account is not affected): "
+            f"{problem}",
+            "Fix it in the Airflow Variable 'divvy_intacct_settings' (key 'accounts').",
+        )
+
+
 def _retired_settings(
     report: PreflightReport, settings: SyncSettings, intacct: IntacctSetupReader
 ) -> None:
@@ -766,6 +779,7 @@ def run_preflight(
     """Check every fact of the setup guide and every coding target; never raises on findings."""
     report = PreflightReport()
     _retired_settings(report, settings, intacct)
+    _other_accounts(report, settings)
     try:
         accounts_list = intacct.get_gl_accounts()
     except ierr.IntacctPermissionError as exc:

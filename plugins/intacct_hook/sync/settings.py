@@ -25,7 +25,7 @@ import difflib
 import json
 import os
 import pathlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -38,6 +38,7 @@ from intacct_hook.sync.accounts import (
     DivvyAccount,
     account_sqlite_path,
     check_distinct,
+    describe_value,
     parse_identity,
 )
 from intacct_hook.sync.dimensions import DEFAULT_CUSTOM_FIELD_NAMES, DIMENSIONS
@@ -146,6 +147,9 @@ class SyncSettings:
     accounts: tuple[DivvyAccount, ...] = ()
     # The account these settings are for (set by for_account only), else None.
     account: DivvyAccount | None = None
+    # Problems of the other accounts, found while reading one account's settings (preflight
+    # reports them as warnings; they stop only their own account).
+    account_warnings: tuple[str, ...] = ()
     # Retired keys found in the Variable, with their values (see RETIRED_KEYS): not settings.
     retired: Mapping[str, Any] = dataclasses.field(
         default_factory=lambda: MappingProxyType({}), hash=False
@@ -161,23 +165,31 @@ class SyncSettings:
     )
 
     @classmethod
-    def from_variable(cls, value: str | Mapping[str, Any] | None) -> SyncSettings:
+    def from_variable(
+        cls, value: str | Mapping[str, Any] | None, *, account: str | None = None
+    ) -> SyncSettings:
         """Parse and validate the Variable's value (JSON text or an already decoded dict).
 
         ``None`` or an empty string means "all defaults". Raises :class:`SettingsError`.
-        With ``accounts``, every account's settings are validated too (:meth:`for_account`).
+        With ``accounts``, every account's settings are validated too (:meth:`for_account`);
+        given ``account``, only the top level and that account's own problems raise: another
+        account's are kept in ``account_warnings`` (one account's mistake must not stop the
+        others), and that account is left out of ``accounts``.
         """
         raw = _decode(value)
         entries = raw.get("accounts")
         try:
             settings = cls._build({k: v for k, v in raw.items() if k != "accounts"})
         except SettingsError as exc:
-            if entries is not None:  # every problem at once: the list's own ones too
-                _account_entries(entries, exc.problems)
+            if isinstance(entries, list) and entries:  # every problem at once: the list's too
+                for index, entry in enumerate(entries):
+                    _account_entry(index, entry, exc.problems)
+            elif entries is not None:
+                exc.problems.append(_ACCOUNTS_SHAPE + f"; got {describe_value(entries)}")
             raise SettingsError(exc.problems) from None
         if entries is None:
             return settings
-        return settings._with_accounts(entries)
+        return settings._with_accounts(entries, only=account)
 
     @classmethod
     def _build(cls, raw: Mapping[str, Any]) -> SyncSettings:
@@ -199,29 +211,54 @@ class SyncSettings:
         retired = {k: raw[k] for k in RETIRED_KEYS if k in raw}
         return cls(**values, retired=MappingProxyType(retired), source=MappingProxyType(dict(raw)))
 
-    def _with_accounts(self, entries: Any) -> SyncSettings:
-        problems: list[str] = []
-        accounts, overrides = _account_entries(entries, problems)
-        if problems:
-            raise SettingsError(problems)
-        settings = dataclasses.replace(
-            self, accounts=tuple(accounts), account_overrides=MappingProxyType(overrides)
+    def _with_accounts(self, entries: Any, only: str | None = None) -> SyncSettings:
+        errors: list[str] = []
+        warnings: list[str] = []
+
+        def blame(names: Iterable[str | None], problem: str) -> None:
+            # Strict for every account, or only for ``only``; the rest becomes a warning.
+            (errors if only is None or only in names else warnings).append(problem)
+
+        if not isinstance(entries, list) or not entries:
+            raise SettingsError([_ACCOUNTS_SHAPE + f"; got {describe_value(entries)}"])
+        parsed: list[tuple[DivvyAccount, Mapping[str, Any]]] = []
+        for index, entry in enumerate(entries):
+            problems: list[str] = []
+            account, own = _account_entry(index, entry, problems)
+            for problem in problems:
+                blame([account.name if account else _entry_name(entry)], problem)
+            if account is not None and not problems:
+                parsed.append((account, own))
+        overrides = {a.name: own for a, own in parsed}
+        listed = dataclasses.replace(
+            self,
+            accounts=tuple(a for a, _ in parsed),
+            account_overrides=MappingProxyType(overrides),
         )
         effective: dict[str, SyncSettings] = {}
-        for account in accounts:
+        for account, _own in parsed:
             try:
-                effective[account.name] = settings.for_account(account.name)
+                effective[account.name] = listed.for_account(account.name)
             except SettingsError as exc:
-                problems.extend(f"accounts[{account.name}]: {p}" for p in exc.problems)
-        check_distinct(
-            accounts,
+                for problem in exc.problems:
+                    blame([account.name], f"accounts[{account.name}]: {problem}")
+        conflicts = check_distinct(
+            [a for a, _ in parsed],
             cards={name: s.card_account_id for name, s in effective.items()},
             ledger_files={name: str(s.sqlite_ledger_path()) for name, s in effective.items()},
-            problems=problems,
         )
-        if problems:
-            raise SettingsError(problems)
-        return settings
+        clashing: set[str] = set()
+        for names, problem in conflicts:
+            blame(names, problem)
+            clashing |= names
+        if errors:
+            raise SettingsError(errors)
+        usable = tuple(a for a, _ in parsed if a.name in effective and a.name not in clashing)
+        return dataclasses.replace(
+            listed,
+            accounts=usable if only is not None else listed.accounts,
+            account_warnings=tuple(warnings),
+        )
 
     def for_account(self, name: str) -> SyncSettings:
         """The settings of the account ``name``: the top-level keys, its own keys replacing
@@ -242,7 +279,12 @@ class SyncSettings:
         ledger_path = own.get("ledger_path") or str(
             account_sqlite_path(pathlib.Path(self.ledger_path), name)
         )
-        return dataclasses.replace(built, account=account, ledger_path=ledger_path)
+        return dataclasses.replace(
+            built,
+            account=account,
+            ledger_path=ledger_path,
+            account_warnings=self.account_warnings,
+        )
 
     @property
     def zone(self) -> ZoneInfo:
@@ -281,7 +323,7 @@ class SyncSettings:
         out["dimension_push"] = self.dimension_push.to_public_dict()
         out["receipts_allowed_types"] = list(self.receipts_allowed_types)
         # Retired keys as the Variable holds them, so the dict reads back into equal settings.
-        for internal in ("retired", "account_overrides", "source"):
+        for internal in ("retired", "account_overrides", "source", "account_warnings"):
             del out[internal]
         out.update(self.retired)
         if self.accounts:
@@ -307,48 +349,49 @@ class SyncSettings:
 
 _INVALID = object()
 # Fields that are not keys of the Variable: filled by validation, or the account list.
-_NOT_KEYS = frozenset({"retired", "account", "accounts", "account_overrides", "source"})
+_NOT_KEYS = frozenset(
+    {"retired", "account", "accounts", "account_overrides", "source", "account_warnings"}
+)
 
 
 def _setting_keys(cls: type) -> set[str]:
     return {f.name for f in dataclasses.fields(cls)} - _NOT_KEYS
 
 
-def _account_entries(
-    entries: Any, problems: list[str]
-) -> tuple[list[DivvyAccount], dict[str, Mapping[str, Any]]]:
-    """The accounts of ``accounts`` and each one's own keys; the list's problems (its shape,
-    names, connections, keys an account cannot have) go to ``problems``."""
-    accounts: list[DivvyAccount] = []
-    overrides: dict[str, Mapping[str, Any]] = {}
-    if not isinstance(entries, list) or not entries:
-        problems.append(
-            "'accounts' must be a non-empty list of Divvy accounts, each like "
-            '{"name": "east", "divvy_conn_id": "divvy_east", "card_account_id": '
-            '"Divvy CC East"}, or absent (one account: the top-level settings); got '
-            f"{entries!r}"
-        )
-        return accounts, overrides
-    for index, entry in enumerate(entries):
-        account = parse_identity(index, entry, problems)
-        if account is None:
-            continue
-        own = {k: v for k, v in entry.items() if k not in IDENTITY_KEYS}
-        for key in own:
-            if key in SHARED_KEYS:
-                problems.append(
-                    f"accounts[{account.name}].{key} cannot differ between accounts (they "
-                    "share one ledger database); set it at the top level only"
-                )
-            elif key in RETIRED_KEYS:
-                problems.append(
-                    f"accounts[{account.name}].{key} is not read: the sign-in's values are "
-                    "the Intacct connection's (an account may name its own intacct_conn_id, "
-                    "or its entity_id); remove it"
-                )
-        accounts.append(account)
-        overrides[account.name] = MappingProxyType(own)
-    return accounts, overrides
+_ACCOUNTS_SHAPE = (
+    "'accounts' must be a non-empty list of Divvy accounts, each like "
+    '{"name": "east", "divvy_conn_id": "divvy_east", "card_account_id": "Divvy CC East"}, or '
+    "absent (one account: the top-level settings)"
+)
+
+
+def _account_entry(
+    index: int, entry: Any, problems: list[str]
+) -> tuple[DivvyAccount | None, Mapping[str, Any]]:
+    """One entry of ``accounts``: who it is and its own setting keys; its problems (identity,
+    keys an account cannot have) go to ``problems``."""
+    account = parse_identity(index, entry, problems)
+    if account is None:
+        return None, MappingProxyType({})
+    own = {k: v for k, v in entry.items() if k not in IDENTITY_KEYS}
+    for key in own:
+        if key in SHARED_KEYS:
+            problems.append(
+                f"accounts[{account.name}].{key} cannot differ between accounts (they share one "
+                "ledger database); set it at the top level only"
+            )
+        elif key in RETIRED_KEYS:
+            problems.append(
+                f"accounts[{account.name}].{key} is not read: the sign-in's values are the "
+                "Intacct connection's (an account may name its own intacct_conn_id, or its "
+                "entity_id); remove it"
+            )
+    return account, MappingProxyType(own)
+
+
+def _entry_name(entry: Any) -> str | None:
+    name = entry.get("name") if isinstance(entry, Mapping) else None
+    return name if isinstance(name, str) else None
 
 
 def _decode(value: str | Mapping[str, Any] | None) -> dict[str, Any]:

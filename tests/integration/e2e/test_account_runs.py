@@ -218,15 +218,39 @@ def _runs_at(day: date) -> Any:
     return timetable.runs_at(timetable.day_of(logical_date_for(day)))
 
 
-def test_an_unusable_account_list_is_an_import_error_naming_the_fix(airflow_db, monkeypatch):
+def test_a_bad_variable_never_drops_dags_silently(world, west):
     from airflow.dag_processing.dagbag import DagBag
     from e2e_world import ROOT
 
-    monkeypatch.setenv(
-        "AIRFLOW_VAR_DIVVY_INTACCT_SETTINGS", json.dumps({"accounts": [{"name": "East"}]})
-    )
+    # One entry cannot be read: the other accounts keep their DAGs (a DAG file that fails to
+    # import would have every DAG of it marked stale, its schedule stopped without an alert).
+    world.configure(accounts=[{"name": "East"}, ACCOUNTS[1]])
     bag = DagBag(dag_folder=str(ROOT / "dags"))
-    assert bag.dag_ids == []
-    errors = "\n".join(bag.import_errors.values())
-    assert "accounts[0].name must be 1-30 lower-case letters" in errors
-    assert len(bag.import_errors) == 2  # both DAG files say so
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == {
+        "divvy_intacct_sync__west",
+        "divvy_intacct_preview__west",
+        "divvy_intacct_dimensions__west",
+    }
+    # The Variable is not JSON at all: the single-account DAGs are built, and their first task
+    # fails naming the problem (nothing is read or posted).
+    world.monkeypatch.setenv("AIRFLOW_VAR_DIVVY_INTACCT_SETTINGS", '{"accounts": [,]}')
+    run = world.run(logical_date=logical_date_for(DAY))
+    assert run.state == "failed"
+    assert task_states(run)["preflight"] == "failed"
+    assert world.records() == []
+
+
+def test_one_accounts_bad_setting_stops_that_account_only(world, west, capfd):
+    e1 = world.add(DAY, 10.00)
+    west.add(DAY, 20.00)
+    world.configure(accounts=[ACCOUNTS[0], {**ACCOUNTS[1], "lookback_days": "five"}])
+
+    west_run, east_run = _run(world, WEST_SYNC), _run(world, EAST_SYNC)
+
+    assert (west_run.state, east_run.state) == ("failed", "success"), task_states(east_run)
+    assert set(_on_card(world, EAST_CARD)) == {e1["uuid"]} and _on_card(world, WEST_CARD) == {}
+    out = capfd.readouterr().out
+    assert "accounts[west]: 'lookback_days' must be a whole number" in out
+    # East's preflight says it, as a warning that does not stop east.
+    assert "Another Divvy account's settings are invalid (this account is not affected)" in out

@@ -157,18 +157,56 @@ def test_a_ledger_file_given_to_an_account_is_used_as_given():
     )
 
 
-def test_the_dag_file_reads_only_the_list_and_refuses_an_unusable_one():
+def test_the_dag_file_never_fails_on_the_variable_it_builds_what_it_can_read():
+    # A DAG file that fails to import has its DAGs marked stale: their schedules stop with no
+    # failed task to alert anyone. So the list is read leniently; the tasks report problems.
     assert accounts_in_variable(None) == () and accounts_in_variable("") == ()
     assert accounts_in_variable('{"lookback_days": 3}') == ()
-    # Another key being wrong is preflight's to report, not a reason to drop the DAGs.
+    # Unreadable JSON: no accounts, so the single-account DAGs are built and fail loudly.
+    assert accounts_in_variable('{"accounts": [{"name": "east"},]}') == ()
+    assert accounts_in_variable({"accounts": {}}) == ()
+    # Another key being wrong is the tasks' to report, not a reason to drop the DAGs.
     names = accounts_in_variable({"lookback_days": "x", "accounts": [{"name": "east"}]})
     assert [a.name for a in names] == ["east"]
-    with pytest.raises(ValueError, match="not valid JSON"):
-        accounts_in_variable("{")
-    with pytest.raises(ValueError, match="non-empty list"):
-        accounts_in_variable({"accounts": {}})
-    with pytest.raises(ValueError, match="share the same name"):
-        accounts_in_variable({"accounts": [{"name": "a"}, {"name": "a"}]})
+    # One bad entry, or two of one name, leaves the others' DAGs in place.
+    listed = [{"name": "East"}, {"name": "west"}, {"name": "dup"}, {"name": "dup"}, "north"]
+    assert [a.name for a in accounts_in_variable({"accounts": listed})] == ["west"]
+
+
+def test_one_accounts_mistake_stops_only_that_account():
+    variable = {
+        "accounts": [
+            {"name": "east", "card_account_id": "CC East"},
+            {"name": "west", "card_account_id": "CC West", "lookback_days": "five"},
+            {"name": "north", "card_account_id": "CC East"},  # east's card: a clash
+        ]
+    }
+    with pytest.raises(SettingsError):  # checked as a whole, it is invalid
+        SyncSettings.from_variable(variable)
+    with pytest.raises(SettingsError, match=r"accounts\[west\]: 'lookback_days' must be"):
+        SyncSettings.from_variable(variable, account="west")
+    with pytest.raises(SettingsError, match="'east' and 'north' share the same Intacct card"):
+        SyncSettings.from_variable(variable, account="east")
+    # A fourth account, untouched by either mistake, runs; the others' problems are warnings.
+    variable["accounts"].append({"name": "south", "card_account_id": "CC South"})
+    south = SyncSettings.from_variable(variable, account="south").for_account("south")
+    assert south.card_account_id == "CC South"
+    assert len(south.account_warnings) == 2
+    assert any("accounts[west]: 'lookback_days'" in w for w in south.account_warnings)
+
+
+def test_a_token_put_in_the_list_is_never_echoed():
+    token = "dvy_live_5ecr3t_t0ken_value"
+    for accounts in (
+        {"name": "east", "api_token": token},  # an object, not a list
+        [token],
+        [{"name": token.upper()}],  # not a valid name: described, not quoted
+        [{"name": "east", "divvy_conn_id": token + " "}],
+        [{"name": "east", "entity_id": {"token": token}}],
+    ):
+        with pytest.raises(SettingsError) as exc:
+            SyncSettings.from_variable({"accounts": accounts})
+        assert token not in str(exc.value), accounts
 
 
 def test_dag_ids_name_the_account():
