@@ -96,7 +96,7 @@ class FakeIntacct:
         return [
             dict(r)
             for r in self.records.values()
-            if card_id == CARD
+            if card_id in (None, CARD)
             and start <= r["WHENCREATED"] <= end
             and (wanted is None or r["RECORDID"] in wanted)
         ]

@@ -629,13 +629,13 @@ class IntacctHook(BaseHook):
 
     def find_cctransactions(
         self,
-        card_id: str,
+        card_id: str | None,
         start: date,
         end: date,
         reference_nos: Iterable[str] | None = None,
     ) -> list[dict]:
-        """Credit card transactions on ``card_id`` dated ``start``..``end`` (inclusive),
-        optionally only those whose RECORDID is one of ``reference_nos``."""
+        """Credit card transactions on ``card_id`` (every card: None) dated ``start``..``end``
+        (inclusive), optionally only those whose RECORDID is one of ``reference_nos``."""
         return find_cctransactions(self, card_id, start, end, reference_nos)
 
     def count_cctransactions(
@@ -776,6 +776,14 @@ class IntacctHook(BaseHook):
             return f"Intacct rejected the sender ID '{p.sender_id}' or its password. {fix}"
         if isinstance(exc, IntacctSignInError):
             if p.entity_id and exc.says(ENTITY_REJECTED):
+                if self._entity_override:
+                    # Set by the settings' account, not by this (maybe shared) connection.
+                    return (
+                        f"The entity ID '{p.entity_id}' of the settings' Divvy account (its "
+                        "entity_id, used instead of this connection's extra) is not valid. In "
+                        "Intacct, Company > Entities: copy the Entity ID into that account's "
+                        "entity_id in the settings Variable."
+                    )
                 return f"The entity ID '{p.entity_id}' is not valid. {fix}"
             return (
                 f"Sign-in failed for Web Services user '{p.user_id}' at company "

@@ -72,13 +72,16 @@ class IntacctClient(Protocol):
     ) -> Iterator[dict]: ...
 
 
-def _on_card(card_id: str, start: date, end: date) -> rq.Filter | None:
-    return rq.and_(rq.eq("FINANCIALENTITY", card_id), rq.between("WHENCREATED", start, end))
+def _on_card(card_id: str | None, start: date, end: date) -> rq.Filter | None:
+    """The window's records on ``card_id``; on every card when it is None (the exactly-once
+    lookup asks whether a reference is anywhere, see ``steps.adopt_already_in_intacct``)."""
+    dated = rq.between("WHENCREATED", start, end)
+    return dated if card_id is None else rq.and_(rq.eq("FINANCIALENTITY", card_id), dated)
 
 
 def iter_cctransactions(
     client: IntacctClient,
-    card_id: str,
+    card_id: str | None,
     start: date,
     end: date,
     fields: Sequence[str] = CCTRANSACTION_FIELDS,
@@ -92,7 +95,12 @@ def iter_cctransactions(
 
 
 def count_cctransactions(
-    client: IntacctClient, card_id: str, start: date, end: date, *, with_reference: bool = False
+    client: IntacctClient,
+    card_id: str | None,
+    start: date,
+    end: date,
+    *,
+    with_reference: bool = False,
 ) -> int:
     """How many credit card transactions ``card_id`` holds dated ``start``..``end`` (only those
     with a reference number when ``with_reference``): one ``query`` of page size 1, read from
@@ -106,13 +114,13 @@ def count_cctransactions(
 
 def find_cctransactions(
     client: IntacctClient,
-    card_id: str,
+    card_id: str | None,
     start: date,
     end: date,
     reference_nos: Iterable[str] | None = None,
 ) -> list[dict]:
-    """Credit card transactions on ``card_id`` dated ``start``..``end`` (inclusive),
-    optionally only those whose RECORDID is one of ``reference_nos``.
+    """Credit card transactions on ``card_id`` (every card: None) dated ``start``..``end``
+    (inclusive), optionally only those whose RECORDID is one of ``reference_nos``.
 
     References go to Intacct in ``in`` lists of 1,000, one read each. When that takes more than
     one read, Intacct is first asked how many records the range holds; if reading the whole

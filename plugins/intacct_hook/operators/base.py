@@ -156,6 +156,16 @@ class SyncStepOperator(BaseOperator):
                 ledger = Ledger(hook.get_sqlalchemy_engine())
             else:
                 engine = hook.get_sqlalchemy_engine(engine_kwargs=search_path_engine_kwargs(schema))
+                if engine.dialect.name != "postgresql":
+                    engine.dispose()
+                    # Retrying cannot change the database: fail at once with the fix.
+                    raise AirflowFailException(
+                        f"The ledger connection '{settings.ledger_conn_id}' is "
+                        f"{engine.dialect.name}, but with several Divvy accounts a shared "
+                        "ledger database must be PostgreSQL (each account gets its own schema). "
+                        "Point ledger_conn_id at PostgreSQL, or remove it to give each account "
+                        "its own SQLite file."
+                    )
                 ledger = Ledger(engine, schema=schema)
         else:
             ledger = Ledger.sqlite(settings.sqlite_ledger_path())

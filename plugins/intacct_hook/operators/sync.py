@@ -200,6 +200,7 @@ class IntacctLoadOperator(SyncStepOperator):
     ledger_statements = (
         "take_over_claims",
         "adopt_posted",
+        "hold_posted_elsewhere",
         "claim_for_posting",
         "mark_posted",
         "mark_failed",

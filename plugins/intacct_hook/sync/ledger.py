@@ -1133,6 +1133,16 @@ class Ledger:
             )
             return result.rowcount == 1
 
+    def hold_posted_elsewhere(self, uuid: str, reason: str) -> bool:
+        """Hold a ready or failed row Intacct already holds on another card (the reason names
+        it); False when the row is no longer ready or failed."""
+        with self._write() as conn:
+            result = conn.execute(
+                self._stmt("hold_posted_elsewhere"),
+                {"uuid": uuid, "reason": reason, "now": self.now()},
+            )
+            return result.rowcount == 1
+
     def ready_references(self) -> list[tuple[str, dt.date]]:
         """``(uuid, posting_date)`` of every ready transaction: what the adopt lookup asks
         Intacct about, without reading (and decoding) whole rows."""

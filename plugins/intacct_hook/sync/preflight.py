@@ -203,21 +203,28 @@ def _auth_finding(
             exc.fix(sender_id=intacct.conn_params.sender_id),
         )
     elif exc.says(ierr.ENTITY_REJECTED):
-        # Name what signed in: the connection's entity, not the settings' (which may differ).
+        # Name what signed in and where that entity was set: an account's own entity_id, or
+        # the connection's extra (which other accounts may share: the fix must not move them).
         entity = intacct.conn_params.entity_id
         conn = f"the Airflow connection '{conn_id}'"
-        into = (
-            f"into entity '{entity}' (extra 'entity_id' of {conn})"
-            if entity
-            else f"at the top level ({conn} has no extra 'entity_id')"
-        )
+        account = settings.account
         said = exc.description2 or exc.description or exc.errorno
-        report.add(
-            "setup.entity",
-            "error",
-            f"Sign-in {into} failed: {said}.",
-            ierr.IntacctSignInError.entity_fix_for(conn_id=conn_id),
-        )
+        if account is not None and account.entity_id:
+            key = f"accounts[{account.name}].entity_id"
+            into = f"into entity '{entity}' ({key} in the settings)"
+            fix = (
+                f"In Intacct, {ierr.ENTITIES_SCREEN}: copy the Entity ID of this Divvy account "
+                f"into {key} of the Airflow Variable 'divvy_intacct_settings' (the connection's "
+                "extra 'entity_id' is not used for this account; leave it as it is)."
+            )
+        else:
+            into = (
+                f"into entity '{entity}' (extra 'entity_id' of {conn})"
+                if entity
+                else f"at the top level ({conn} has no extra 'entity_id')"
+            )
+            fix = ierr.IntacctSignInError.entity_fix_for(conn_id=conn_id)
+        report.add("setup.entity", "error", f"Sign-in {into} failed: {said}.", fix)
     elif isinstance(exc, ierr.IntacctControlError):
         report.add(
             "setup.sender_credentials",

@@ -229,6 +229,15 @@ class SyncSettings:
                 blame([account.name if account else _entry_name(entry)], problem)
             if account is not None and not problems:
                 parsed.append((account, own))
+        if self.ledger_conn_id is None:
+            for account, _own in parsed:
+                if account.ledger_schema is not None:
+                    blame(
+                        [account.name],
+                        f"accounts[{account.name}].ledger_schema applies to a PostgreSQL ledger "
+                        "(ledger_conn_id), which these settings do not name; on SQLite give the "
+                        "account its own ledger_path instead, or remove ledger_schema",
+                    )
         overrides = {a.name: own for a, own in parsed}
         listed = dataclasses.replace(
             self,

@@ -111,7 +111,11 @@ class IntacctTarget(Protocol):
         self, txns: Sequence[CCTransaction], *, batch_size: int | None = None
     ) -> list[RecordOutcome]: ...
     def find_cctransactions(
-        self, card_id: str, start: date, end: date, reference_nos: Iterable[str] | None = None
+        self,
+        card_id: str | None,
+        start: date,
+        end: date,
+        reference_nos: Iterable[str] | None = None,
     ) -> list[dict[str, Any]]: ...
     def iter_cctransactions(
         self, card_id: str, start: date, end: date, fields: Sequence[str] = ...
@@ -568,6 +572,7 @@ class LoadReport:
     posted: int = 0
     already_posted: int = 0
     adopted: int = 0
+    held_elsewhere: int = 0  # already in Intacct on another card: held, not sent
     failed: int = 0
     resolved_unknown: int = 0
     released_unknown: int = 0
@@ -583,6 +588,7 @@ class LoadReport:
             "posted": self.posted,
             "already_posted": self.already_posted,
             "adopted": self.adopted,
+            "held_elsewhere": self.held_elsewhere,
             "failed": self.failed,
             "resolved_unknown": self.resolved_unknown,
             "released_unknown": self.released_unknown,
@@ -681,20 +687,36 @@ def adopt_already_in_intacct(
     """Ask Intacct, before anything is sent, which ready transactions it already holds.
 
     The ledger is not trusted blindly: it may be new (lost, moved), restored from a backup, or
-    one of two deployments. A transaction Intacct already holds under its reference number —
-    whichever attempt's control ID posted it — is recorded as posted and not sent. One query
-    per 1,000 references, not one per record.
+    one of two deployments. A transaction Intacct already holds under its reference number on
+    this card — whichever attempt's control ID posted it — is recorded as posted and not sent.
+    The lookup covers every card: one found on another card (a Divvy account moved to a new
+    card with a new ledger, two accounts reading one Divvy account) is held with the card and
+    record named, never posted a second time. One query per 1,000 references.
     """
     # Only the references: the rows themselves are read when a batch is claimed.
     ready = ledger.ready_references()
     if not ready:
         return
-    found = _found_in_intacct(intacct, settings, ready)
+    found = _found_in_intacct(intacct, settings, ready, any_card=True)
     for uuid, _day in ready:
         hit = found.get(uuid)
         if hit is None:
             continue
         record_no = str(hit.get("RECORDNO") or "")
+        card = hit.get("FINANCIALENTITY")
+        # A hit without the card field (its name is a reading, not documented for the query's
+        # answer) is taken as this card's: adopting is what the lookup did before it read
+        # every card, and nothing is sent either way.
+        if card is not None and str(card) != settings.card_account_id:
+            reason = (
+                f"already in Intacct as record {record_no} on the credit card account "
+                f"'{card}', not on '{settings.card_account_id}': not posted again. If this "
+                f"Divvy account moved cards, keep its ledger (README, 'Several Divvy "
+                "accounts'); if two accounts read one Divvy account, remove one"
+            )
+            if ledger.hold_posted_elsewhere(uuid, reason):
+                report.held_elsewhere += 1
+            continue
         reason = f"already in Intacct as record {record_no} before this ledger sent it"
         if ledger.adopt_posted(uuid, record_no, reason):
             report.adopted += 1
@@ -705,19 +727,34 @@ def adopt_already_in_intacct(
             "as posted, not sent again.",
             report.adopted,
         )
+    if report.held_elsewhere:
+        log.warning(
+            "%d transaction(s) are already in Intacct on another credit card account than "
+            "'%s': held, not posted again (each one's reason names the card and record).",
+            report.held_elsewhere,
+            settings.card_account_id,
+        )
 
 
 def _found_in_intacct(
-    intacct: IntacctTarget, settings: SyncSettings, refs: Sequence[tuple[str, date]]
+    intacct: IntacctTarget,
+    settings: SyncSettings,
+    refs: Sequence[tuple[str, date]],
+    *,
+    any_card: bool = False,
 ) -> dict[str, dict[str, Any]]:
-    """Intacct's records among ``(uuid, posting date)`` references, by reference number."""
+    """Intacct's records among ``(uuid, posting date)`` references, by reference number: on
+    the settings' card, or on any card (``any_card``; one on this card is preferred)."""
     dates = [day for _uuid, day in refs]
+    card = None if any_card else settings.card_account_id
     found = intacct.find_cctransactions(
-        settings.card_account_id, min(dates), max(dates), reference_nos=[u for u, _ in refs]
+        card, min(dates), max(dates), reference_nos=[u for u, _ in refs]
     )
     by_ref: dict[str, dict[str, Any]] = {}
     for hit in found:
-        by_ref.setdefault(str(hit.get("RECORDID")), hit)
+        ref = str(hit.get("RECORDID"))
+        if ref not in by_ref or hit.get("FINANCIALENTITY") == settings.card_account_id:
+            by_ref[ref] = hit
     return by_ref
 
 

@@ -254,3 +254,44 @@ def test_one_accounts_bad_setting_stops_that_account_only(world, west, capfd):
     assert "accounts[west]: 'lookback_days' must be a whole number" in out
     # East's preflight says it, as a warning that does not stop east.
     assert "Another Divvy account's settings are invalid (this account is not affected)" in out
+
+
+def test_moving_to_accounts_on_a_new_card_never_posts_a_transaction_twice(world, west):
+    # A single-account deployment posts on the setup guide's card ...
+    world.configure()
+    before = world.add(DAY, 10.00)
+    assert world.run(logical_date=logical_date_for(DAY)).state == "success"
+    # ... then lists its Divvy account as 'east' on a card of its own, with a new ledger (the
+    # README says to keep the old one; this is the mistake it warns about).
+    with world.gw.state.lock:
+        cards = world.gw.state.companies["ACME-DEMO"].records("CREDITCARD")
+        cards.append(dict(cards[0], CARDID="Divvy CC East"))
+    world.configure(accounts=[{**ACCOUNTS[0], "card_account_id": "Divvy CC East"}, ACCOUNTS[1]])
+    after = world.add(DAY, 5.00)
+
+    run = _run(world, EAST_SYNC)
+
+    # The new one is posted on the new card; the old one is found on the old card and held
+    # with the reason, not posted a second time.
+    assert set(_on_card(world, "Divvy CC East")) == {after["uuid"]}
+    assert set(_on_card(world, EAST_CARD)) == {before["uuid"]}
+    assert xcom(run, "load")["held_elsewhere"] == 1
+    east = Ledger.sqlite(world.tmp / "ledger.east.db", create=False)
+    held = {r.uuid: r.state_reason for r in east.select_in_state(["held"])}
+    assert list(held) == [before["uuid"]]
+    assert "on the credit card account 'Divvy CC Object'" in held[before["uuid"]]
+    # A second run holds it again and posts nothing.
+    assert xcom(_run(world, EAST_SYNC), "load")["posted"] == 0
+    assert len(world.records()) == 2
+
+
+def test_an_accounts_wrong_entity_is_named_where_it_is_set(world, west, capfd):
+    world.configure(accounts=[ACCOUNTS[0], {**ACCOUNTS[1], "entity_id": "E404"}])
+
+    run = _run(world, WEST_SYNC)
+
+    assert task_states(run)["preflight"] == "failed"
+    out = capfd.readouterr().out
+    assert "Sign-in into entity 'E404' (accounts[west].entity_id in the settings) failed" in out
+    # The fix is the account's key; the shared connection is left alone.
+    assert "copy the Entity ID of this Divvy account into accounts[west].entity_id" in out

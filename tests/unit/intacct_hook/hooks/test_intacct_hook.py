@@ -709,3 +709,11 @@ def test_an_accounts_entity_replaces_the_connections(connect):
     assert ok, message
     assert make_hook(entity_id="E200")._get_conn_params().entity_id == "E200"
     assert make_hook()._get_conn_params().entity_id == "E999"
+
+
+def test_a_wrong_entity_of_an_account_is_named_as_the_accounts(connect):
+    connect(entity_id="E100")
+    ok, message = make_hook(entity_id="E404").test_connection()
+    assert not ok
+    assert "The entity ID 'E404' of the settings' Divvy account" in message
+    assert "extra 'entity_id'" not in message.split("(")[0]

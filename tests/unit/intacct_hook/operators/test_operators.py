@@ -138,6 +138,7 @@ def test_the_ledger_statements_are_the_ones_each_step_writes_with():
         "load": (
             "take_over_claims",
             "adopt_posted",
+            "hold_posted_elsewhere",
             "claim_for_posting",
             "mark_posted",
             "mark_failed",
@@ -399,3 +400,18 @@ def test_a_step_of_no_account_refuses_to_run_once_the_settings_list_accounts(mon
         AirflowFailException, match="divvy_intacct_sync__east, divvy_intacct_sync__west"
     ):
         task.load_settings()
+
+
+def test_several_accounts_on_a_ledger_connection_that_is_not_postgresql_fail_at_once(
+    monkeypatch, tmp_path
+):
+    monkeypatch.setenv("AIRFLOW_CONN_LEDGER_LITE", f"sqlite:///{tmp_path / 'shared.db'}")
+    monkeypatch.setenv(
+        f"AIRFLOW_VAR_{SETTINGS_VARIABLE.upper()}",
+        json.dumps({"ledger_conn_id": "ledger_lite", "accounts": [{"name": "east"}]}),
+    )
+    from intacct_hook.sync.accounts import DivvyAccount
+
+    task = ops.IntacctLoadOperator(task_id="load", account=DivvyAccount("east", "divvy_east"))
+    with pytest.raises(AirflowFailException, match="'ledger_lite' is sqlite, but with several"):
+        task.open_ledger(task.load_settings())

@@ -214,3 +214,12 @@ def test_dag_ids_name_the_account():
     assert account_dag_id("divvy_intacct_sync", "east") == "divvy_intacct_sync__east"
     assert account_of_dag_id("divvy_intacct_preview__east") == "east"
     assert account_of_dag_id("divvy_intacct_preview") is None
+
+
+def test_a_ledger_schema_needs_the_postgresql_ledger():
+    with pytest.raises(SettingsError, match=r"accounts\[a\]\.ledger_schema applies to a Postgre"):
+        SyncSettings.from_variable({"accounts": [{"name": "a", "ledger_schema": "x"}]})
+    s = SyncSettings.from_variable(
+        {"ledger_conn_id": "pg", "accounts": [{"name": "a", "ledger_schema": "x"}]}
+    )
+    assert s.for_account("a").account.schema == "x"
