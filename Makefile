@@ -27,8 +27,9 @@ install: $(STAMP)
 test: lint browser-setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Only the real-scheduler test (also part of `make test`): `airflow backfill create` over a
-# generated week, 3 runs at a time, LocalExecutor on a fresh PostgreSQL metadata DB; ~2-3 min.
+# Only the real-scheduler tests (also part of `make test`): `airflow backfill create` over a
+# generated week, 3 runs at a time, LocalExecutor on a fresh PostgreSQL metadata DB; ~2-3 min;
+# and two Divvy accounts backfilled together, then one of them broken; ~2.5 min.
 test-scheduler: $(STAMP)
 	$(BIN)/python -m pytest -m scheduler tests/integration/scheduler $(PYTEST_ARGS)
 

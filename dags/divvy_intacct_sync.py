@@ -201,7 +201,7 @@ def sync_dag(dag_id: str, *, preview: bool, account: DivvyAccount | None = None)
         identity["description"] = f"[{account.name}] {identity['description']}"
     # Every step of an account's DAG works for that account (its settings, connections,
     # entity and ledger); None: the single-account setup.
-    step = {"preview": preview, "account": account}
+    step: dict[str, Any] = {"preview": preview, "account": account}
     with DAG(
         dag_id=dag_id,
         schedule=LocalDayTimetable(SCHEDULE_TZ, run_hour=SCHEDULE_HOUR, preview=preview),

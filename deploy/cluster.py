@@ -266,16 +266,18 @@ class AirflowCluster:
         return redact("\n".join(parts), self.secrets)
 
     def task_logs(
-        self, run_id: str, task_id: str, try_number: int | None = None
+        self, run_id: str, task_id: str, try_number: int | None = None, dag_id: str = DAG_ID
     ) -> list[pathlib.Path]:
-        folder = self.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}" / f"task_id={task_id}"
+        folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
         pattern = f"attempt={try_number}*.log" if try_number else "*.log"
         return sorted(folder.glob(pattern)) or sorted(folder.glob("*.log"))
 
-    def task_errors(self, run_id: str, task_id: str, try_number: int | None = None) -> list[str]:
+    def task_errors(
+        self, run_id: str, task_id: str, try_number: int | None = None, dag_id: str = DAG_ID
+    ) -> list[str]:
         """The exceptions a task's log reports, as ``Type: message`` (redacted)."""
         errors = []
-        for log in self.task_logs(run_id, task_id, try_number):
+        for log in self.task_logs(run_id, task_id, try_number, dag_id):
             for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
                 try:
                     entry = json.loads(line)
@@ -287,15 +289,17 @@ class AirflowCluster:
         return [redact(e, self.secrets) for e in errors]
 
     def task_log_tails(self, rows: Iterable[Mapping[str, Any]], lines: int = 40) -> str:
-        """Tails of the task logs of ``rows`` (dicts with run_id, task_id, try_number)."""
+        """Tails of the task logs of ``rows`` (dicts with run_id, task_id, try_number and, for
+        a DAG other than ``DAG_ID``, dag_id)."""
         parts = []
         for r in rows:
-            logs = self.task_logs(r["run_id"], r["task_id"], r["try_number"])
+            dag_id = r.get("dag_id", DAG_ID)
+            logs = self.task_logs(r["run_id"], r["task_id"], r["try_number"], dag_id)
             for log in logs:
                 parts.append(f"----- task log {log.relative_to(self.home)} -----")
                 parts.append(readable_task_log(tail(log, lines)))
             if not logs:
-                parts.append(f"----- no task log for {r['run_id']} {r['task_id']} -----")
+                parts.append(f"----- no task log for {dag_id} {r['run_id']} {r['task_id']} -----")
         return redact("\n".join(parts), self.secrets)
 
 

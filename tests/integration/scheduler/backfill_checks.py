@@ -6,6 +6,9 @@ profile: CeleryExecutor, the wheel). What is expected comes from the data, never
 clock: the posting rules (``decide``) say which Divvy transactions are posted, and a line coded
 with a GL account that Intacct does not hold as active stays unmapped. Every check runs and the
 report lists every difference (per run, per day, per record) rather than stopping at the first.
+
+Each check names its DAG, card and ledger schema (the single-account ones by default), so a
+deployment of several Divvy accounts is checked account by account with the same code.
 """
 
 from __future__ import annotations
@@ -43,24 +46,45 @@ def wait_for_backfill_runs(
 ) -> int:
     """Wait until the DAG has ``count`` finished backfill runs; the most runs seen running at
     once while polling."""
-    most_running_seen = 0
+    return wait_for_backfills(cluster, {DAG_ID: count}, timeout)[DAG_ID]
+
+
+def wait_for_backfills(
+    cluster: Any, counts: Mapping[str, int], timeout: float = BACKFILL_TIMEOUT_SECONDS
+) -> dict[str, int]:
+    """Wait until each DAG of ``counts`` (``{dag_id: count}``) has that many finished backfill
+    runs and its backfill is marked completed (the scheduler does so a loop after the last run:
+    until then Airflow refuses another backfill of the DAG); the most runs seen running at once
+    while polling, per DAG and, under ``"*"``, of all of them together."""
+    most: dict[str, int] = dict.fromkeys([*counts, "*"], 0)
 
     def all_runs_finished() -> bool:
-        nonlocal most_running_seen
         rows = cluster.query(
-            "SELECT state FROM dag_run WHERE dag_id = %s AND run_type = 'backfill'", [DAG_ID]
+            "SELECT dag_id, state FROM dag_run WHERE dag_id = ANY(%s) AND run_type = 'backfill'",
+            [list(counts)],
         )
-        most_running_seen = max(most_running_seen, sum(r["state"] == "running" for r in rows))
-        return len(rows) == count and all(r["state"] in ("success", "failed") for r in rows)
+        for dag_id in counts:
+            running = sum(r["state"] == "running" for r in rows if r["dag_id"] == dag_id)
+            most[dag_id] = max(most[dag_id], running)
+        most["*"] = max(most["*"], sum(r["state"] == "running" for r in rows))
+        per_dag = Counter(r["dag_id"] for r in rows)
+        if not all(per_dag[dag_id] == n for dag_id, n in counts.items()) or not all(
+            r["state"] in ("success", "failed") for r in rows
+        ):
+            return False
+        return not cluster.query(
+            "SELECT id FROM backfill WHERE dag_id = ANY(%s) AND completed_at IS NULL",
+            [list(counts)],
+        )
 
     wait_until(
         all_runs_finished,
         timeout=timeout,
         interval=1,
-        what=f"the {count} backfill runs to finish",
+        what=f"the backfill runs to finish ({dict(counts)})",
         check=cluster.check_alive,
     )
-    return most_running_seen
+    return most
 
 
 def verify_backfill(
@@ -74,36 +98,50 @@ def verify_backfill(
     max_active_runs: int,
     most_running_seen: int,
     backfill_seconds: float,
+    dag_id: str = DAG_ID,
+    card: str = CARD,
+    ledger_schema: str | None = None,
+    min_to_post: int = 101,
 ) -> tuple[list[str], str]:
     """Every difference between what the backfill runs did and what they should have done,
-    and a report of the runs (printed by the tests, and part of a failure's message)."""
-    expected = expected_postings(dv, gw, zone)
+    and a report of the runs (printed by the tests, and part of a failure's message).
+
+    ``dag_id``'s backfill runs, posting ``dv``'s transactions up to the last of ``days`` (the
+    runs' lookback reads every day before their own) on the Intacct card ``card``, keeping
+    its ledger in ``ledger_schema`` (the connection's default: None); at least
+    ``min_to_post`` of them, so that a data set too small to prove anything fails."""
+    expected = {
+        uuid: e for uuid, e in expected_postings(dv, gw, zone).items() if e.day <= max(days)
+    }
     runs = cluster.query(
         "SELECT run_id, state, data_interval_start, start_date, end_date FROM dag_run "
         "WHERE dag_id = %s AND run_type = 'backfill' ORDER BY data_interval_start",
-        [DAG_ID],
+        [dag_id],
     )
     tis = cluster.query(
         "SELECT run_id, task_id, state, try_number, start_date, end_date FROM task_instance "
         "WHERE dag_id = %s",
-        [DAG_ID],
+        [dag_id],
     )
     xcoms = cluster.query(
         "SELECT run_id, task_id, value FROM xcom WHERE dag_id = %s AND key = 'return_value'",
-        [DAG_ID],
+        [dag_id],
     )
     other_runs = cluster.query(
         "SELECT run_id, run_type FROM dag_run WHERE dag_id = %s AND run_type <> 'backfill'",
-        [DAG_ID],
+        [dag_id],
     )
-    ledger = read_ledger(ledger_dsn)
-    records = gw.cctransactions(COMPANY)
+    ledger = read_ledger(ledger_dsn, ledger_schema)
+    records = [r for r in gw.cctransactions(COMPANY) if r["FINANCIALENTITY"] == card]
 
     problems: list[str] = []
-    if len([e for e in expected.values() if not e.unmapped_gl]) <= 100:
-        problems.append(f"only {len(expected)} transactions to post: not a real week of data")
+    if len([e for e in expected.values() if not e.unmapped_gl]) < min_to_post:
+        problems.append(
+            f"only {len(expected)} transactions to post (fewer than {min_to_post}): too little "
+            "data to prove anything"
+        )
     day_of_run = {r["run_id"]: r["data_interval_start"].astimezone(zone).date() for r in runs}
-    problems += check_runs(runs, tis, xcoms, day_of_run, days, other_runs, cluster)
+    problems += check_runs(runs, tis, xcoms, day_of_run, days, other_runs, cluster, dag_id)
     overlap = max_overlap(
         (r["start_date"], r["end_date"]) for r in runs if r["start_date"] and r["end_date"]
     )
@@ -113,7 +151,7 @@ def verify_backfill(
             f"never {max_active_runs} runs at once: at most {overlap} by the runs' start/end "
             f"times, {most_running_seen} seen running by polling"
         )
-    problems += check_exactly_once(expected, records, zone)
+    problems += check_exactly_once(expected, records, zone, card)
     problems += check_ledger(expected, ledger, records)
     problems += check_reconciliation(ledger, tis, day_of_run)
 
@@ -189,6 +227,7 @@ def check_runs(
     days: Sequence[date],
     other_runs: Sequence[Mapping[str, Any]],
     cluster: Any,
+    dag_id: str = DAG_ID,
 ) -> list[str]:
     problems = []
     if sorted(day_of_run.values()) != list(days):
@@ -205,7 +244,9 @@ def check_runs(
             problems.append(f"run for {day} ended {run['state']}; tasks not successful: {not_ok}")
             for ti in tis:
                 if ti["run_id"] == run["run_id"] and ti["state"] == "failed":
-                    for error in cluster.task_errors(ti["run_id"], ti["task_id"], ti["try_number"]):
+                    for error in cluster.task_errors(
+                        ti["run_id"], ti["task_id"], ti["try_number"], dag_id
+                    ):
                         problems.append(f"run for {day}: {ti['task_id']} failed: {error}")
     values = {(x["run_id"], x["task_id"]): _json(x["value"]) for x in xcoms}
     for run_id, day in sorted(day_of_run.items(), key=lambda kv: kv[1]):
@@ -228,7 +269,10 @@ def check_runs(
 
 
 def check_exactly_once(
-    expected: Mapping[str, Expected], records: Sequence[Mapping[str, Any]], zone: ZoneInfo
+    expected: Mapping[str, Expected],
+    records: Sequence[Mapping[str, Any]],
+    zone: ZoneInfo,
+    card: str = CARD,
 ) -> list[str]:
     problems = []
     count = Counter(r["RECORDID"] for r in records)
@@ -258,10 +302,10 @@ def check_exactly_once(
             continue
         amount = Decimal(r["TOTALENTERED"])
         day = datetime.strptime(r["WHENCREATED"], "%m/%d/%Y").date()
-        if (amount, day, r["FINANCIALENTITY"]) != (e.amount, e.day, CARD):
+        if (amount, day, r["FINANCIALENTITY"]) != (e.amount, e.day, card):
             problems.append(
                 f"{e.uuid}: Intacct has {amount} on {day} on {r['FINANCIALENTITY']!r}, "
-                f"Divvy {e.amount} on {e.day} on {CARD!r}"
+                f"Divvy {e.amount} on {e.day} on {card!r}"
             )
     return problems
 
@@ -336,11 +380,16 @@ def check_reconciliation(
 # --- reading -----------------------------------------------------------------------------
 
 
-def read_ledger(dsn: str) -> dict[str, list[dict[str, Any]]]:
+def read_ledger(dsn: str, schema: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The ledger's rows; ``schema``: an account's part of the ledger (its PostgreSQL schema,
+    alone on the search path, so nothing of another schema is read)."""
     import psycopg
+    from psycopg import sql
     from psycopg.rows import dict_row
 
     with psycopg.connect(dsn, row_factory=dict_row, connect_timeout=5) as conn:
+        if schema is not None:
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
 
         def rows(sql: str) -> list[dict[str, Any]]:
             try:

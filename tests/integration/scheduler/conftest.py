@@ -3,8 +3,11 @@ api-server (with the execution API), scheduler and dag-processor as subprocesses
 local Intacct gateway and the local Divvy API (served from this process, over real HTTP).
 
 The fixture ``scheduler_world`` yields once the DAG is parsed, the pools exist and the DAG is
-unpaused; it stops every component and drops both databases afterwards, failure or not. When a
-test fails, its report gets the tails of the component logs and of the failed tasks' logs.
+unpaused; it stops every component and drops both databases afterwards, failure or not.
+``start_scheduler_world(settings=..., dag_ids=..., more_divvy=...)`` is the same world with
+other settings (several Divvy accounts: their own Divvy APIs and connections, their DAGs).
+When a test fails, its report gets the tails of the component logs and of the failed tasks'
+logs.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -57,11 +60,14 @@ WEEK_DAYS_LIST = [WEEK_START + timedelta(days=n) for n in range(WEEK_DAYS)]
 
 
 @contextlib.contextmanager
-def week_services(postgres_dsn: str) -> Iterator[tuple[Any, Any, str, str]]:
+def week_services(
+    postgres_dsn: str, *, days: int = WEEK_DAYS, per_day: int = PER_DAY
+) -> Iterator[tuple[Any, Any, str, str]]:
     """What every running-Airflow test runs against: the local Intacct gateway, the local Divvy
     API serving the generated week (Divvy's rate limit with a 1 s window), and two new
-    PostgreSQL databases (metadata, ledger), all gone afterwards."""
-    week = generate_week(WEEK_START, WEEK_DAYS, seed=GENERATOR_SEED, per_day=PER_DAY)
+    PostgreSQL databases (metadata, ledger), all gone afterwards. ``days``/``per_day``: a
+    smaller generated set from the same start, for a test that needs less."""
+    week = generate_week(WEEK_START, days, seed=GENERATOR_SEED, per_day=per_day)
     with (
         running_gateway() as gw,
         running_divvy(
@@ -81,6 +87,8 @@ class SchedulerWorld:
     ledger_dsn: str  # the PostgreSQL ledger (libpq form)
     days: list[date]  # the local days the backfill runs for
     timezone: str = TIMEZONE
+    # More Divvy APIs, by the connection id the components reach them through (accounts).
+    more_dv: dict[str, Any] = field(default_factory=dict)
 
 
 def _component_env(
@@ -95,6 +103,8 @@ def _component_env(
     dv_token: str,
     ledger_db: str,
     server: dict[str, Any],
+    settings: dict[str, Any] | None = None,
+    connections: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, str]:
     # Nothing Airflow-related leaks in from the test session (its own AIRFLOW_HOME, ...).
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "DIVVY_INTACCT_"))}
@@ -130,18 +140,7 @@ def _component_env(
             "DIVVY_INTACCT_TASK_RETRIES": "0",
             "INTACCT_XSD_PATH": os.environ.get("INTACCT_XSD_PATH", ""),
             "AIRFLOW_CONN_INTACCT_DEFAULT": json.dumps(default_connection(gw_url, timeout=30)),
-            "AIRFLOW_CONN_DIVVY_DEFAULT": json.dumps(
-                {
-                    "conn_type": "divvy",
-                    "host": dv_url,
-                    "password": dv_token,
-                    "extra": {
-                        "timeout": 30,
-                        "rate_limit_window": RATE_WINDOW_SECONDS,
-                        "receipts_allow_loopback": True,  # sandbox receipt files on localhost
-                    },
-                }
-            ),
+            "AIRFLOW_CONN_DIVVY_DEFAULT": json.dumps(divvy_connection(dv_url, dv_token)),
             "AIRFLOW_CONN_LEDGER_PG": json.dumps(
                 {
                     "conn_type": "postgres",
@@ -157,22 +156,89 @@ def _component_env(
                     "ledger_conn_id": "ledger_pg",
                     "mapping_file": str(ROOT / "include/mapping_rules.csv"),
                     "timezone": TIMEZONE,
+                    **(settings or {}),
                 }
             ),
         }
     )
+    for conn_id, connection in (connections or {}).items():
+        env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(connection)
     return {k: v for k, v in env.items() if v != ""}
+
+
+def divvy_connection(url: str, token: str) -> dict[str, Any]:
+    """The components' Airflow connection to a local Divvy API (``divvy_default`` and each
+    account's)."""
+    return {
+        "conn_type": "divvy",
+        "host": url,
+        "password": token,
+        "extra": {
+            "timeout": 30,
+            "rate_limit_window": RATE_WINDOW_SECONDS,
+            "receipts_allow_loopback": True,  # sandbox receipt files on localhost
+        },
+    }
 
 
 @pytest.fixture
 def scheduler_world(request, tmp_path, postgres_dsn) -> Iterator[SchedulerWorld]:
+    with running_scheduler_world(request, tmp_path, postgres_dsn) as world:
+        yield world
+
+
+@pytest.fixture
+def start_scheduler_world(request, tmp_path, postgres_dsn):
+    """``start_scheduler_world(settings=..., dag_ids=..., more_divvy=..., ...)``: the context
+    manager below, for this test."""
+    return functools.partial(running_scheduler_world, request, tmp_path, postgres_dsn)
+
+
+@contextlib.contextmanager
+def running_scheduler_world(
+    request,
+    tmp_path,
+    postgres_dsn,
+    *,
+    settings: dict[str, Any] | None = None,
+    dag_ids: Sequence[str] = (DAG_ID,),
+    unpause: Sequence[str] | None = None,
+    days: int = WEEK_DAYS,
+    per_day: int = PER_DAY,
+    more_divvy: Mapping[str, Mapping[str, int]] | None = None,
+) -> Iterator[SchedulerWorld]:
+    """The running deployment: ``settings`` are merged into the settings Variable,
+    ``dag_ids`` are the DAGs the DAG files must build (waited for), ``unpause`` those unpaused
+    (default: all of them); ``days``/``per_day`` size the generated Divvy data
+    (``divvy_default``'s). ``more_divvy``: ``{conn_id: {"seed": n, "per_day": n}}``, a local
+    Divvy API each (the same days, another generated set, the same rate limit) reached through
+    that Airflow connection, as another Divvy account's."""
     import psycopg
 
     server = psycopg.conninfo.conninfo_to_dict(postgres_dsn)
-    days = list(WEEK_DAYS_LIST)
+    week_days = WEEK_DAYS_LIST[:days]
     api_port = free_port()
     jwt_secret, api_secret_key = secrets.token_hex(32), secrets.token_hex(16)
-    with week_services(postgres_dsn) as (gw, dv, metadata_db, ledger_db):
+    with (
+        week_services(postgres_dsn, days=days, per_day=per_day) as (
+            gw,
+            dv,
+            metadata_db,
+            ledger_db,
+        ),
+        contextlib.ExitStack() as stack,
+    ):
+        more_dv = {
+            conn_id: stack.enter_context(
+                running_divvy(
+                    generate_week(WEEK_START, days, seed=data["seed"], per_day=data["per_day"]),
+                    calls_per_minute=60,
+                    window_seconds=RATE_WINDOW_SECONDS,
+                    retry_after=True,
+                )
+            )
+            for conn_id, data in (more_divvy or {}).items()
+        }
         home = tmp_path / "airflow_home"
         home.mkdir()
         env = _component_env(
@@ -186,6 +252,11 @@ def scheduler_world(request, tmp_path, postgres_dsn) -> Iterator[SchedulerWorld]
             dv_token=dv.token,
             ledger_db=ledger_db,
             server=server,
+            settings=settings,
+            connections={
+                conn_id: divvy_connection(handle.url, handle.token)
+                for conn_id, handle in more_dv.items()
+            },
         )
         cluster = AirflowCluster(
             home=home,
@@ -199,23 +270,29 @@ def scheduler_world(request, tmp_path, postgres_dsn) -> Iterator[SchedulerWorld]
                 jwt_secret,
                 api_secret_key,
                 server.get("password") or "",
+                *(handle.token for handle in more_dv.values()),
             ],
         )
         request.node.stash[CLUSTER_KEY] = cluster
         try:
-            _bring_up(cluster)
+            _bring_up(cluster, dag_ids, dag_ids if unpause is None else unpause)
             yield SchedulerWorld(
                 cluster=cluster,
                 gw=gw,
                 dv=dv,
                 ledger_dsn=database_url(postgres_dsn, ledger_db),
-                days=days,
+                days=list(week_days),
+                more_dv=more_dv,
             )
         finally:
             cluster.stop()
 
 
-def _bring_up(cluster: AirflowCluster) -> None:
+def _bring_up(
+    cluster: AirflowCluster,
+    dag_ids: Sequence[str] = (DAG_ID,),
+    unpause: Sequence[str] = (DAG_ID,),
+) -> None:
     step = time.monotonic()
 
     def took(what: str) -> None:
@@ -250,15 +327,24 @@ def _bring_up(cluster: AirflowCluster) -> None:
     )
     took("components healthy")
 
-    def dag_parsed() -> bool:
+    def dags_parsed() -> bool:
         errors = cluster.query("SELECT filename, stacktrace FROM import_error")
         if errors:
             raise AssertionError(f"the DAG folder does not import: {errors}")
-        return bool(cluster.query("SELECT 1 FROM serialized_dag WHERE dag_id = %s", [DAG_ID]))
+        found = cluster.query(
+            "SELECT DISTINCT dag_id FROM serialized_dag WHERE dag_id = ANY(%s)", [list(dag_ids)]
+        )
+        return len(found) == len(dag_ids)
 
-    wait_until(dag_parsed, timeout=180, what=f"{DAG_ID} serialized", check=cluster.check_alive)
-    cluster.cli("dags", "unpause", DAG_ID)
-    took("DAG parsed and unpaused")
+    wait_until(
+        dags_parsed,
+        timeout=180,
+        what=f"{', '.join(dag_ids)} serialized",
+        check=cluster.check_alive,
+    )
+    for dag_id in unpause:
+        cluster.cli("dags", "unpause", dag_id)
+    took("DAG parsed and unpaused" if len(dag_ids) == 1 else "DAGs parsed and unpaused")
 
 
 def cluster_python(cluster: AirflowCluster, code: str) -> str:
@@ -282,10 +368,10 @@ def pytest_runtest_makereport(item, call):
     if cluster is not None and report.failed and report.when in ("setup", "call"):
         report.sections.append(("Airflow components (log tails)", cluster.log_tails()))
         try:
+            # Every DAG's: a test of several accounts runs several DAGs.
             failed = cluster.query(
-                "SELECT run_id, task_id, try_number FROM task_instance "
-                "WHERE dag_id = %s AND state = 'failed' ORDER BY run_id, task_id",
-                [DAG_ID],
+                "SELECT dag_id, run_id, task_id, try_number FROM task_instance "
+                "WHERE state = 'failed' ORDER BY dag_id, run_id, task_id"
             )
         except Exception as exc:  # the DB may be gone when set-up failed
             failed, note = [], f"(failed tasks not listed: {exc})"
