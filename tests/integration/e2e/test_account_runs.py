@@ -295,3 +295,15 @@ def test_an_accounts_wrong_entity_is_named_where_it_is_set(world, west, capfd):
     assert "Sign-in into entity 'E404' (accounts[west].entity_id in the settings) failed" in out
     # The fix is the account's key; the shared connection is left alone.
     assert "copy the Entity ID of this Divvy account into accounts[west].entity_id" in out
+
+
+def test_an_accounts_preview_writes_nothing_and_reads_its_own_divvy(world, west):
+    west.add(DAY, 20.00)
+    world.add(DAY, 10.00)
+
+    run = _run(world, "divvy_intacct_preview__west")
+
+    assert run.state == "success", task_states(run)
+    load = xcom(run, "load")
+    assert (load["would_post"], load["would_post_total"]) == (1, "20.00")  # west's only
+    assert world.records() == []
