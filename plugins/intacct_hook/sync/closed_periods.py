@@ -89,6 +89,76 @@ def purchase_note(purchase: date) -> str:
     return f"Purchased {us_date(purchase)} (closed period) | "
 
 
+def in_closed_period(day: date, closed_through: date | None) -> bool:
+    """Whether ``day`` is on or before the books-closed date (never when it is unknown)."""
+    return closed_through is not None and day <= closed_through
+
+
+def first_open_day(closed_through: date) -> date:
+    """The day a posting moved out of the closed period goes to."""
+    return closed_through + timedelta(days=1)
+
+
+def hold_reason(purchase: date, closed_through: date) -> str:
+    """Why a posting dated ``purchase`` waits under ``hold``."""
+    return (
+        f"{HOLD_PREFIX} dated {us_date(purchase)}, and the books are closed through "
+        f"{us_date(closed_through)}. Held until the period reopens (closed_period_policy "
+        "'hold'); the first run after that posts it."
+    )
+
+
+def redate_reason(purchase: date, to: date, closed_through: date) -> str:
+    """Why a posting dated ``purchase`` is sent on ``to`` under ``post_to_first_open_day``."""
+    return (
+        f"re-dated from {us_date(purchase)} to {us_date(to)}: the books are closed through "
+        f"{us_date(closed_through)} (closed_period_policy 'post_to_first_open_day')"
+    )
+
+
+#: What a run says when ``fail`` lets a closed-period posting fail.
+FAIL_ADVICE = "Set closed_period_policy to 'hold' or 'post_to_first_open_day' to stop that."
+
+
+def fail_reason(purchase: date, closed_through: date) -> str:
+    """Why a posting dated ``purchase`` is not sent under ``fail`` when the books-closed date
+    is known (the re-coding step, which reads it anyway; the load sends and counts the
+    refusal)."""
+    return (
+        f"{HOLD_PREFIX} dated {us_date(purchase)}, and the books are closed through "
+        f"{us_date(closed_through)}: not posted (closed_period_policy 'fail'). {FAIL_ADVICE}"
+    )
+
+
+class Placement(NamedTuple):
+    """Where the policy puts a posting dated ``purchase``: ``post`` it on ``day`` (its own
+    date, or the first open day when ``day`` differs), ``hold`` it, or let it ``fail``;
+    ``reason`` says why for the last three."""
+
+    action: str  # 'post' | 'hold' | 'fail'
+    day: date
+    reason: str | None = None
+
+    @property
+    def moved(self) -> bool:
+        return self.action == "post" and self.reason is not None
+
+
+def place(purchase: date, closed_through: date | None, policy: str) -> Placement:
+    """The policy's outcome for one posting dated ``purchase``, the books being closed
+    through ``closed_through`` (None: unknown, so it is sent on its date and Intacct's answer
+    decides)."""
+    if not in_closed_period(purchase, closed_through):
+        return Placement("post", purchase)
+    assert closed_through is not None
+    if policy == HOLD:
+        return Placement("hold", purchase, hold_reason(purchase, closed_through))
+    if policy == REDATE:
+        to = first_open_day(closed_through)
+        return Placement("post", to, redate_reason(purchase, to, closed_through))
+    return Placement("fail", purchase, fail_reason(purchase, closed_through))
+
+
 def first_open_readings(message: str) -> list[date]:
     """Every day Intacct's closed-period message can mean as the first open day: none, one, or
     for a slashed date valid both ways (``01/12/2026``) month/day/year first, then
@@ -272,8 +342,7 @@ class ClosedPeriodPlan:
                 logging.WARNING,
                 f"{len(self.will_fail)} transaction(s) dated in the closed period will be sent "
                 "and refused by Intacct (policy 'fail'): dates "
-                f"{', '.join(self.summary()['dated_in_closed_period_dates'])}. Set "
-                "closed_period_policy to 'hold' or 'post_to_first_open_day' to stop that.",
+                f"{', '.join(self.summary()['dated_in_closed_period_dates'])}. {FAIL_ADVICE}",
             )
         if self.adopted:
             yield (
@@ -371,19 +440,11 @@ def _decide(row: _Row, plan: ClosedPeriodPlan, writes: _Writes) -> None:
         return
     assert closed is not None
     if plan.policy == HOLD:
-        writes.hold(
-            row,
-            f"{HOLD_PREFIX} dated {us_date(row.purchase)}, and the books are closed through "
-            f"{us_date(closed)}. Held until the period reopens (closed_period_policy 'hold'); "
-            "the first run after that posts it.",
-        )
+        writes.hold(row, hold_reason(row.purchase, closed))
         plan.held.append((row.uuid, row.purchase))
     elif plan.policy == REDATE:
-        target = closed + timedelta(days=1)
-        reason = (
-            f"re-dated from {us_date(row.purchase)} to {us_date(target)}: the books are "
-            f"closed through {us_date(closed)} (closed_period_policy 'post_to_first_open_day')"
-        )
+        target = first_open_day(closed)
+        reason = redate_reason(row.purchase, target, closed)
         if row.posting_date != target or row.original != row.purchase:
             writes.redate(row, target, row.purchase, reason)
             plan.redated.append((row.uuid, row.purchase, target))
