@@ -116,6 +116,14 @@ def redate_reason(purchase: date, to: date, closed_through: date) -> str:
     )
 
 
+def with_purchase_note(description: str | None, purchase: date) -> str:
+    """A line description starting with :func:`purchase_note`, once (as
+    ``closed_period_annotate.sql`` writes the load's lines)."""
+    note = purchase_note(purchase)
+    text = description or ""
+    return text if text.startswith(note) else note + text
+
+
 #: What a run says when ``fail`` lets a closed-period posting fail.
 FAIL_ADVICE = "Set closed_period_policy to 'hold' or 'post_to_first_open_day' to stop that."
 

@@ -45,7 +45,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -59,7 +59,16 @@ from intacct_hook.intacct.records import (
     reversal_control_id,
 )
 from intacct_hook.intacct.text import fit, xml_safe
-from intacct_hook.sync.closed_periods import read_closed_through
+from intacct_hook.sync.closed_periods import (
+    FAIL,
+    HOLD_PREFIX,
+    Placement,
+    first_open_day,
+    in_closed_period,
+    place,
+    read_closed_through,
+    with_purchase_note,
+)
 from intacct_hook.sync.ledger import MAPPED_LINE_PARAMS, Ledger, MappedLine
 from intacct_hook.sync.map_inputs import line_inputs, stored_lines
 from intacct_hook.sync.reconcile import ChainRecord
@@ -99,6 +108,8 @@ STATEMENTS = (
     "recoding_reversed",
     "recoding_refused",
     "recoding_replaced",
+    "recoding_waiting",
+    "recoding_dates",
     "recode_transaction",
     "recode_reversed_transaction",
     "recode_unchanged",
@@ -129,6 +140,10 @@ class Recoder(Protocol):
     ) -> list[RecordOutcome]: ...
 
     def get_books_closed_through(self) -> date | None: ...
+
+    def find_cctransactions(
+        self, card_id: str, start: date, end: date, reference_nos: Iterable[str] | None = None
+    ) -> list[dict[str, Any]]: ...
 
 
 class DivvyLookup(Protocol):
@@ -212,6 +227,31 @@ class RecodeReport:
     deleted: int = 0  # of those, Divvy answered 404 (reversed or reported as the policy says)
     left: list[str] = field(default_factory=list)  # of those, Divvy still has: left as posted
     warnings: list[str] = field(default_factory=list)  # e.g. too many missing: none looked up
+    # New versions dated in a closed period (closed_period_policy), as the load counts them.
+    closed_policy: str = FAIL
+    books_closed_through: date | None = None
+    held: list[tuple[str, date]] = field(default_factory=list)  # waiting for the period
+    closed_failed: list[tuple[str, date]] = field(default_factory=list)  # not sent: 'fail'
+    redated: list[tuple[str, date, date]] = field(default_factory=list)  # posted later
+
+    def closed_period_summary(self) -> dict[str, Any]:
+        """The closed-period part of the summary, named as the load's ``closed_periods``."""
+
+        def dates(items: Iterable[tuple[Any, ...]]) -> list[str]:
+            return sorted({item[1].isoformat() for item in items})
+
+        through = self.books_closed_through
+        return {
+            "policy": self.closed_policy,
+            "books_closed_through": through.isoformat() if through else None,
+            "held": len(self.held),
+            "held_dates": dates(self.held),
+            "failed": len(self.closed_failed),
+            "failed_dates": dates(self.closed_failed),
+            "redated": len(self.redated),
+            "redated_from": dates(self.redated),
+            "redated_to": sorted({to.isoformat() for _, _, to in self.redated}),
+        }
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -229,6 +269,7 @@ class RecodeReport:
             "left": len(self.left),
             "warnings": self.warnings,
             "changes": (self.reposted + self.reversed + self.reported + self.waiting)[:20],
+            "closed_periods": self.closed_period_summary(),
         }
 
 
@@ -280,25 +321,30 @@ def recode(
     looked up in Divvy, and those deleted there are treated as declined. Without them no
     deletion is looked for.
     """
-    report = RecodeReport(settings.recode_policy, dry_run)
+    report = RecodeReport(
+        settings.recode_policy, dry_run, closed_policy=settings.closed_period_policy
+    )
     closed: list[date | None] = []  # read once, when a date is first needed
 
     def closed_through() -> date | None:
         if not closed:
             closed.append(read_closed_through(intacct)[0])
+            report.books_closed_through = closed[0]
         return closed[0]
 
     if not dry_run:
         for link in _open_links(ledger):
-            _advance(intacct, ledger, settings, run_id, link, report)
+            _advance(intacct, ledger, settings, run_id, link, report, closed_through)
         for row in _reinstated(ledger):
             try:
-                charge = _open_reinstated(ledger, row, run_id, closed_through())
+                charge = _open_reinstated(
+                    ledger, row, run_id, closed_through(), settings.closed_period_policy
+                )
             except ChainError as exc:
                 _failed(report, row["uuid"], "charged again", str(exc))
                 continue
             if charge is not None:
-                _advance(intacct, ledger, settings, run_id, charge, report)
+                _advance(intacct, ledger, settings, run_id, charge, report, closed_through)
     _apply(
         intacct, ledger, settings, run_id, _candidates(ledger, run_id), report,
         mapper=mapper, closed_through=closed_through, dry_run=dry_run,
@@ -392,13 +438,22 @@ def _act(
             _open(ledger, row, change, run_id, "reported", None, None)
         report.reported.append(f"{uuid}: {change.text} (not reversed: {_why_not(dry_run)})")
         return
-    reversal_date, replacement_date = _dates(row, change, closed_through(), settings.timezone)
+    closed = closed_through()
+    reversal_date = _reversal_date(
+        date.fromisoformat(row["posting_date"]), change.updated, closed, settings.timezone
+    )
+    # Where the policy puts the new version now; _advance decides again before sending it.
+    replacement_date = (
+        place(change.purchase, closed, settings.closed_period_policy).day
+        if change.purchase is not None
+        else None
+    )
     opened = _open(
         ledger, row, change, run_id, "reversing", reversal_date, replacement_date,
         examined=examined,
     )  # fmt: skip
     if opened is not None:
-        _advance(intacct, ledger, settings, run_id, opened, report)
+        _advance(intacct, ledger, settings, run_id, opened, report, closed_through)
 
 
 def _deletions(
@@ -555,28 +610,17 @@ def _compare(
     )
 
 
-def _dates(
-    row: Mapping[str, Any], change: _Change, closed: date | None, timezone: str
-) -> tuple[date, date | None]:
-    """The reversal's date (the original's when its period is open, else the day of the change,
-    at the earliest the first open day and never before the original) and the replacement's (its
-    purchase date, or the first open day when that is closed)."""
-    original = date.fromisoformat(row["posting_date"])
-
-    def is_open(day: date) -> bool:
-        return closed is None or day > closed
-
-    if is_open(original):
-        reversal = original
-    else:
-        assert closed is not None
-        changed = _local_day(change.updated, timezone) if change.updated else original
-        reversal = max(changed, closed + timedelta(days=1), original)
-    replacement = change.purchase
-    if replacement is not None and not is_open(replacement):
-        assert closed is not None
-        replacement = closed + timedelta(days=1)
-    return reversal, replacement
+def _reversal_date(
+    original: date, changed_at: datetime | None, closed: date | None, timezone: str
+) -> date:
+    """The reversal's date: the original's when its period is open, else the day of the change,
+    at the earliest the first open day and never before the original. (The replacement's is
+    ``closed_periods.place``'s: the policy's, as for a first posting.)"""
+    if not in_closed_period(original, closed):
+        return original
+    assert closed is not None
+    changed = _local_day(changed_at, timezone) if changed_at else original
+    return max(changed, first_open_day(closed), original)
 
 
 def _local_day(moment: datetime, timezone: str) -> date:
@@ -690,7 +734,11 @@ def _reinstated(ledger: Ledger) -> list[dict[str, Any]]:
 
 
 def _open_reinstated(
-    ledger: Ledger, row: Mapping[str, Any], run_id: str, closed: date | None
+    ledger: Ledger,
+    row: Mapping[str, Any],
+    run_id: str,
+    closed: date | None,
+    policy: str = FAIL,
 ) -> Link | None:
     """A declined transaction, reversed, that Divvy charged again: the load recorded one of its
     chain's records as posted (found under the plain uuid). A link that starts ``reversed``
@@ -698,8 +746,9 @@ def _open_reinstated(
     next version, with the lines the map step gave it. None when another task opened it since
     ``row`` was read (checked under the row's lock, as in :func:`_open`)."""
     uuid = row["uuid"]
-    purchase = date.fromisoformat(row["posting_date"])
-    day = purchase if closed is None or purchase > closed else closed + timedelta(days=1)
+    # The load may have re-dated the charge (post_to_first_open_day) before adopting the record.
+    purchase = date.fromisoformat(row.get("original_posting_date") or row["posting_date"])
+    day = place(purchase, closed, policy).day
     lines = [
         {
             **{f.name: getattr(ln, f.name) for f in dataclasses.fields(MappedLine)},
@@ -780,23 +829,91 @@ def _advance(
     run_id: str,
     link: Link,
     report: RecodeReport,
+    closed_through: Callable[[], date | None],
 ) -> None:
-    """Take one open link as far as it goes: the reversal, then the replacement."""
+    """Take one open link as far as it goes: the reversal, then the replacement. A new version
+    dated in a closed period goes where ``closed_period_policy`` puts a first posting, decided
+    before anything is sent: under ``hold`` and ``fail`` nothing is (Intacct keeps the version
+    posted, and the link waits); under ``post_to_first_open_day`` it is posted on the first
+    open day with the load's note."""
     try:
+        placed = None
+        if link.replacement_reference and link.purchase_date:
+            purchase = date.fromisoformat(link.purchase_date)
+            placed = place(purchase, closed_through(), settings.closed_period_policy)
+            waited = link.status == "reversing" and _waited_for_period(link)
+            if placed.action != "post":
+                if link.status == "reversing" and not waited and _reversal_key(intacct, link):
+                    # A run stopped after sending the reversal: record it (and its date) before
+                    # the replacement waits, so the waiting link is known to hold nothing sent.
+                    link = _reverse(intacct, ledger, run_id, link)
+                _wait_for_period(ledger, link, purchase, placed, report)
+                return
+            if waited:
+                link = _dates_now(ledger, link, closed_through(), placed.day, settings.timezone)
         if link.status == "reversing":
             link = _reverse(intacct, ledger, run_id, link)
             if link.status == "done":
                 report.reversed.append(link.text())
                 return
         if link.status == "reversed":
-            link = _replace(intacct, ledger, settings, run_id, link)
+            link = _replace(intacct, ledger, settings, run_id, link, placed)
             if link.status == "replaced":
                 report.reposted.append(link.text())
+                if placed is not None and placed.moved:
+                    report.redated.append((link.uuid, purchase, placed.day))
+                    log.warning("Re-coding %s: the new version %s", link.uuid, placed.reason)
     except (IntacctError, UnpostableRecord, ChainError) as exc:
         message = fit(xml_safe(str(exc)), 500)
         if link.status == "reversed":
             _write(ledger, "recoding_refused", uuid=link.uuid, seq=link.seq, last_error=message)
         _failed(report, link.uuid, link.change, message)
+
+
+def _wait_for_period(
+    ledger: Ledger, link: Link, purchase: date, placed: Placement, report: RecodeReport
+) -> None:
+    """``hold`` or ``fail`` keeps the new version out of a closed period: nothing is sent (not
+    the reversal either, so Intacct keeps the version posted); the link stays open with the
+    reason, and every run decides again."""
+    reason = placed.reason or ""
+    if link.last_error != reason:
+        _write(ledger, "recoding_waiting", uuid=link.uuid, seq=link.seq, last_error=reason)
+    if placed.action == "hold":
+        report.held.append((link.uuid, purchase))
+        report.waiting.append(f"{link.uuid}: {link.change}: {reason}")
+    else:
+        report.closed_failed.append((link.uuid, purchase))
+        _failed(report, link.uuid, link.change, reason)
+
+
+def _waited_for_period(link: Link) -> bool:
+    """Whether the link waits for a closed period (``hold``, ``fail``). Only a ``reversing``
+    link with nothing sent is marked so (:func:`_advance` records a reversal a stopped run sent
+    first), so its dates may still change."""
+    return (link.last_error or "").startswith(HOLD_PREFIX)
+
+
+def _dates_now(
+    ledger: Ledger, link: Link, closed: date | None, replacement: date, timezone: str
+) -> Link:
+    """A change that waited for a closed period, nothing sent: its dates as the books stand
+    now (the original's own date, if its period reopened), written before anything is sent."""
+    try:
+        changed_at: datetime | None = datetime.fromisoformat(link.divvy_updated_time)
+    except ValueError:
+        changed_at = None
+    reversal = _reversal_date(date.fromisoformat(link.original_date), changed_at, closed, timezone)
+    _write(
+        ledger, "recoding_dates", uuid=link.uuid, seq=link.seq,
+        reversal_date=reversal.isoformat(), replacement_date=replacement.isoformat(),
+    )  # fmt: skip
+    return dataclasses.replace(
+        link,
+        reversal_date=reversal.isoformat(),
+        replacement_date=replacement.isoformat(),
+        last_error=None,
+    )
 
 
 def _failed(report: RecodeReport, uuid: str, change: str, message: str) -> None:
@@ -871,13 +988,28 @@ def _reversal_key(intacct: Recoder, link: Link) -> str:
 
 
 def _replace(
-    intacct: Recoder, ledger: Ledger, settings: SyncSettings, run_id: str, link: Link
+    intacct: Recoder,
+    ledger: Ledger,
+    settings: SyncSettings,
+    run_id: str,
+    link: Link,
+    placed: Placement | None,
 ) -> Link:
+    """Post the new version on the day ``placed`` gives (the link's own date without one),
+    exactly once."""
     assert link.replacement_reference and link.replacement_lines and link.replacement_date
-    lines = [_mapped(ln) for ln in json.loads(link.replacement_lines)]
-    day = date.fromisoformat(link.replacement_date)
+    lines: list[dict[str, Any]] = json.loads(link.replacement_lines)
+    day = placed.day if placed is not None else date.fromisoformat(link.replacement_date)
+    purchase = link.purchase_date
+    if placed is not None and placed.moved and purchase:
+        # As the load re-dates a first posting: every description names the purchase date.
+        bought = date.fromisoformat(purchase)
+        lines = [{**ln, "description": with_purchase_note(ln.get("description"), bought)}
+                 for ln in lines]  # fmt: skip
     built = build_cctransaction(
-        _Posting(link.uuid, day, link.merchant, link.attempts), lines, settings
+        _Posting(link.uuid, day, link.merchant, link.attempts),
+        [_mapped(ln) for ln in lines],
+        settings,
     )
     with ledger.engine.connect() as conn:
         supdoc = conn.execute(
@@ -887,11 +1019,13 @@ def _replace(
     txn = dataclasses.replace(
         built, reference_no=link.replacement_reference, supdoc_id=supdoc or built.supdoc_id
     )
-    [outcome] = intacct.record_cctransactions([txn], check_first=True)
+    outcome = _sent_on_another_day(intacct, link, txn, purchase)
+    if outcome is None:
+        [outcome] = intacct.record_cctransactions([txn], check_first=True)
     if not outcome.ok:
         assert outcome.error is not None
         raise outcome.error
-    purchase = link.purchase_date
+    lines_text = json.dumps(lines, sort_keys=True)
     with ledger._write() as conn:
         now = ledger.now()
         conn.execute(
@@ -901,6 +1035,8 @@ def _replace(
                 "seq": link.seq,
                 "record_no": outcome.record_no,
                 "control_id": outcome.control_id,
+                "replacement_date": day.isoformat(),
+                "replacement_lines": lines_text,
                 "now": now,
             },
         )
@@ -924,17 +1060,42 @@ def _replace(
             conn.execute(ledger._stmt("delete_mapped_lines", "uuids"), {"uuids": [link.uuid]})
             conn.execute(
                 ledger._stmt("insert_mapped_line"),
-                [
-                    {**ln, "uuid": link.uuid, "now": now}
-                    for ln in json.loads(link.replacement_lines)
-                ],
+                [{**ln, "uuid": link.uuid, "now": now} for ln in lines],
             )
     return dataclasses.replace(
         link,
         status="replaced",
+        replacement_date=day.isoformat(),
+        replacement_lines=lines_text,
         replacement_record_no=outcome.record_no,
         replacement_control_id=outcome.control_id,
     )
+
+
+def _sent_on_another_day(
+    intacct: Recoder, link: Link, txn: CCTransaction, purchase: str | None
+) -> RecordOutcome | None:
+    """Exactly once across dates: the replacement's date follows the books-closed date, so an
+    earlier attempt whose answer was lost may be in Intacct on another day than this one's
+    (``check_first`` looks on this day only). When its possible days span more than this one,
+    the card is asked for its reference over all of them first, as the load does for the
+    transactions it re-dates (``closed_periods.adopt_redated``)."""
+    days = {txn.payment_date}
+    if link.replacement_date:
+        days.add(date.fromisoformat(link.replacement_date))
+    if purchase:
+        days.add(date.fromisoformat(purchase))
+    if len(days) == 1:
+        return None
+    found = intacct.find_cctransactions(
+        txn.card_id, min(days), max(days), reference_nos=[txn.reference_no]
+    )
+    hit = next((r for r in found if str(r.get("RECORDID")) == txn.reference_no), None)
+    if hit is None:
+        return None
+    log.info("Replacement %s found in Intacct on %s", txn.reference_no, hit.get("WHENCREATED"))
+    record_no = str(hit.get("RECORDNO") or "") or None
+    return RecordOutcome(txn.reference_no, txn.control_id, "already_posted", record_no=record_no)
 
 
 def _mapped(line: Mapping[str, Any]) -> MappedLine:

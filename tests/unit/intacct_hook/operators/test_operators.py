@@ -153,6 +153,8 @@ def test_the_ledger_statements_are_the_ones_each_step_writes_with():
             "recoding_reversed",
             "recoding_refused",
             "recoding_replaced",
+            "recoding_waiting",
+            "recoding_dates",
             "recode_transaction",
             "recode_reversed_transaction",
             "recode_unchanged",

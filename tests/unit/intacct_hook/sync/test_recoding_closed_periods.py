@@ -13,6 +13,7 @@ import datetime as dt
 from collections import Counter
 
 import pytest
+import sqlalchemy as sa
 from test_recoding import NOW, Runs, lines_of, records, row, sent, version
 
 from intacct_hook.sync import closed_periods, recoding
@@ -44,6 +45,18 @@ def posted_then_closed(led, hook, gw, policy: str) -> tuple[Runs, str]:
     runs.run(version(u, day=PURCHASE))
     close_books(gw, dt.date(2026, 9, 30))
     return runs, u
+
+
+def row_dates(led: Ledger, u: str) -> tuple[dt.date, dt.date | None]:
+    """The row's posting date and the purchase date it keeps when they differ."""
+    with led.engine.connect() as conn:
+        got = conn.execute(
+            sa.text(
+                "SELECT posting_date, original_posting_date FROM divvy_transaction WHERE uuid = :u"
+            ),
+            {"u": u},
+        ).one()
+    return dt.date.fromisoformat(got[0]), (dt.date.fromisoformat(got[1]) if got[1] else None)
 
 
 def recoded(u: str):
@@ -134,8 +147,7 @@ def test_hold_changes_nothing_until_the_period_reopens_then_the_next_run_reposts
         "2026-09-28",
         None,
     )
-    posted = row(led, u)
-    assert (posted.posting_date, posted.original_posting_date) == (PURCHASE, None)
+    assert row_dates(led, u) == (PURCHASE, None)
     assert result.matched, result.differences
 
     final, _ = runs.run(recoded(u))
@@ -161,8 +173,7 @@ def test_post_to_first_open_day_posts_it_there_with_the_loads_note_and_reconcile
     sent_lines = lines_of(gw, replacement["RECORDNO"])
     assert sent_lines and all(ln["DESCRIPTION"].startswith(note) for ln in sent_lines)
     assert [ln["ACCOUNTNO"] for ln in sent_lines] == ["6200"]
-    posted = row(led, u)
-    assert (posted.posting_date, posted.original_posting_date) == (dt.date(2026, 10, 1), PURCHASE)
+    assert row_dates(led, u) == (dt.date(2026, 10, 1), PURCHASE)
     assert all(ln.description.startswith(note) for ln in led.mapped_lines([u])[u])
     closed = report.summary()["closed_periods"]
     assert (closed["redated"], closed["redated_from"], closed["redated_to"]) == (
