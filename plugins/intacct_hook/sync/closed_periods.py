@@ -40,7 +40,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -218,6 +218,50 @@ def choose_first_open(
         f"Intacct names the first open day {us_date(first)}, which is {first.isoformat()} "
         f"(month/day) or {second.isoformat()} (day/month) depending on the company's date "
         f"format, and {known}: not re-dated"
+    )
+
+
+def first_open_after_refusal(
+    message: str,
+    *,
+    refused: date,
+    books_closed: Callable[[], date | None],
+    today: date,
+    fall_back: bool,
+) -> tuple[date | None, str | None]:
+    """The first open day a closed-period refusal of the date ``refused`` means: the one its
+    message names (:func:`first_open_readings`, :func:`choose_first_open` for a date read both
+    ways), else with ``fall_back`` the day after the books-closed date when it can be read
+    (``books_closed`` is called only when needed: a request). Second: what could not be
+    verified, when the message's date is ambiguous."""
+    readings = first_open_readings(message)
+    if len(readings) > 1:
+        return choose_first_open(
+            readings, refused=refused, closed_through=books_closed(), today=today
+        )
+    if readings:
+        return readings[0], None
+    if fall_back:
+        through = books_closed()
+        return (first_open_day(through) if through else None), None
+    return None, None
+
+
+def refused_hold_reason(refused: date, first_open: date | None) -> str:
+    """Why a posting Intacct refused as a closed period waits under ``hold``."""
+    named = f" (it names {us_date(first_open)} as the first open day)" if first_open else ""
+    return (
+        f"{HOLD_PREFIX} Intacct refused the date {us_date(refused)} as a closed period"
+        f"{named}. Held until the period reopens (closed_period_policy 'hold'); the first run "
+        "after that posts it."
+    )
+
+
+def refused_redate_reason(purchase: date, to: date, refused: date) -> str:
+    """Why a posting Intacct refused as a closed period is sent on ``to``."""
+    return (
+        f"re-dated from {us_date(purchase)} to {us_date(to)}: Intacct refused "
+        f"{us_date(refused)} as a closed period (closed_period_policy 'post_to_first_open_day')"
     )
 
 
@@ -599,19 +643,12 @@ def settle_refusals(
 
     today = ledger.clock().date()
     for uuid, day, error in closed:
-        readings = first_open_readings(str(error))
-        unverified = None
-        if len(readings) > 1:
-            first_open, unverified = choose_first_open(
-                readings, refused=day, closed_through=books_closed(), today=today
-            )
-            if unverified:
-                log.warning("Closed-period refusal of %s on %s: %s.", uuid, day, unverified)
-        else:
-            first_open = readings[0] if readings else None
-            if first_open is None and policy == REDATE:
-                through = books_closed()
-                first_open = through + timedelta(days=1) if through else None
+        first_open, unverified = first_open_after_refusal(
+            str(error), refused=day, books_closed=books_closed, today=today,
+            fall_back=policy == REDATE,
+        )  # fmt: skip
+        if unverified:
+            log.warning("Closed-period refusal of %s on %s: %s.", uuid, day, unverified)
         action = (
             "failed"
             if unverified and policy == REDATE
@@ -636,23 +673,12 @@ def _settle(ledger: Ledger, policy: str, uuid: str, day: date, first_open: date 
         )
         writes = _Writes(ledger, conn, dry_run=False)
         if policy == HOLD:
-            named = f" (it names {us_date(first_open)} as the first open day)" if first_open else ""
-            writes.hold(
-                row,
-                f"{HOLD_PREFIX} Intacct refused the date {us_date(day)} as a closed period"
-                f"{named}. Held until the period reopens (closed_period_policy 'hold'); the "
-                "first run after that posts it.",
-            )
+            writes.hold(row, refused_hold_reason(day, first_open))
             return "held"
         # Only forward: each re-dating moves strictly later, so refusals cannot loop.
         if first_open is not None and first_open > row.posting_date:
             writes.redate(
-                row,
-                first_open,
-                row.purchase,
-                f"re-dated from {us_date(row.purchase)} to {us_date(first_open)}: Intacct "
-                f"refused {us_date(day)} as a closed period (closed_period_policy "
-                "'post_to_first_open_day')",
+                row, first_open, row.purchase, refused_redate_reason(row.purchase, first_open, day)
             )
             return "redated"
     return "failed"
