@@ -216,3 +216,91 @@ def test_the_policys_placement_is_the_loads():
     assert (moved.action, moved.day, moved.moved) == ("post", dt.date(2026, 10, 1), True)
     failed = place(day, closed, "fail")
     assert failed.action == "fail" and "09/30/2026" in (failed.reason or "")
+
+
+# --- Intacct's books-closed date cannot be read: the policy applies on Intacct's refusal -------
+
+OPEN_DAY = dt.date(2026, 10, 5)
+
+
+def moved_into_the_closed_period(led, hook, gw, policy: str) -> tuple[Runs, str]:
+    """Posted on an open day; then Divvy moves its date into September, which the seed closes,
+    on an Intacct whose books-closed date cannot be read (only its refusal tells)."""
+    runs = Runs(led, hook)
+    runs.settings = dataclasses.replace(runs.settings, closed_period_policy=policy)
+    u = f"txr_recode_cr_{policy[:4]}"
+    runs.run(version(u, day=OPEN_DAY))
+    with gw.state.lock:
+        gw.state.companies["ACME-DEMO"].unknown_objects.add("BOOKSCLOSED")
+    return runs, u
+
+
+def moved(u: str):
+    return version(u, day=PURCHASE, updated=CHANGED)
+
+
+def test_a_refused_replacement_is_redated_to_the_day_intacct_names_and_sent_again(led, hook, gw):
+    runs, u = moved_into_the_closed_period(led, hook, gw, "post_to_first_open_day")
+
+    report, result = runs.run(moved(u))
+
+    assert report.failures == [] and report.summary()["reposted"] == 1
+    dates = {r["STATE"]: r["WHENCREATED"] for r in records(gw)}
+    assert dates == {"Reversed": "10/05/2026", "Reversal": "10/05/2026", "Posted": "10/01/2026"}
+    [replacement] = [r for r in records(gw) if r["STATE"] == "Posted"]
+    assert replacement["DESCRIPTION"].startswith(closed_periods.purchase_note(PURCHASE))
+    # The refused attempt counts, as for the load: the next control ID.
+    assert row(led, u).control_id == f"divvy-{u}:v2#2"
+    assert row_dates(led, u) == (dt.date(2026, 10, 1), PURCHASE)
+    closed = report.summary()["closed_periods"]
+    assert (closed["books_closed_through"], closed["redated"], closed["redated_to"]) == (
+        None,
+        1,
+        ["2026-10-01"],
+    )
+    assert result.matched, result.differences
+    assert result.summary()["redated"]["count"] == 1
+
+    again, rerun = runs.run(moved(u))
+    assert again.summary()["examined"] == 0 and len(records(gw)) == 3 and rerun.matched
+
+
+def test_a_refused_replacement_under_hold_waits_and_posts_once_the_period_reopens(led, hook, gw):
+    runs, u = moved_into_the_closed_period(led, hook, gw, "hold")
+
+    report, result = runs.run(moved(u))
+
+    assert report.failures == [] and report.summary()["reposted"] == 0
+    [waiting] = report.waiting
+    assert "Closed period: Intacct refused the date 09/28/2026 as a closed period" in waiting
+    assert report.summary()["closed_periods"]["held_dates"] == ["2026-09-28"]
+    [link] = recoding.links(led, [u])
+    assert (link.status, link.attempts) == ("reversed", 1)
+    assert Counter(r["STATE"] for r in records(gw)) == Counter({"Reversed": 1, "Reversal": 1})
+    # The transaction is held, not expected: Intacct's original and reversal net to nothing.
+    assert result.matched, result.differences
+
+    again, rerun = runs.run(moved(u))  # tried again (only a refusal tells), held again
+    assert again.failures == [] and again.summary()["closed_periods"]["held"] == 1
+    assert len(records(gw)) == 2 and rerun.matched
+
+    close_books(gw, dt.date(2026, 8, 31))
+    reopened, result = runs.run()
+
+    assert reopened.failures == [] and reopened.summary()["reposted"] == 1
+    [replacement] = [r for r in records(gw) if r["STATE"] == "Posted"]
+    assert (replacement["RECORDID"], replacement["WHENCREATED"]) == (f"{u}:v2", "09/28/2026")
+    assert row(led, u).control_id == f"divvy-{u}:v2#3"
+    assert result.matched, result.differences
+
+
+def test_a_refused_replacement_under_fail_is_a_failure_counted_with_its_date(led, hook, gw):
+    runs, u = moved_into_the_closed_period(led, hook, gw, "fail")
+
+    report, _ = runs.run(moved(u))
+
+    [failure] = report.failures
+    assert failure.startswith(f"{u}: date 2026-10-05 → 2026-09-28: ")
+    closed = report.summary()["closed_periods"]
+    assert (closed["failed"], closed["failed_dates"]) == (1, ["2026-09-28"])
+    assert [lk.status for lk in recoding.links(led, [u])] == ["reversed"]
