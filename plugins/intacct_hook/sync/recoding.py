@@ -51,7 +51,11 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from intacct_hook.divvy.errors import DivvyApiError
-from intacct_hook.intacct.errors import IntacctDuplicateControlId, IntacctError
+from intacct_hook.intacct.errors import (
+    IntacctClosedPeriod,
+    IntacctDuplicateControlId,
+    IntacctError,
+)
 from intacct_hook.intacct.records import (
     CCTransaction,
     RecordOutcome,
@@ -61,12 +65,17 @@ from intacct_hook.intacct.records import (
 from intacct_hook.intacct.text import fit, xml_safe
 from intacct_hook.sync.closed_periods import (
     FAIL,
+    HOLD,
     HOLD_PREFIX,
+    REDATE,
     Placement,
+    first_open_after_refusal,
     first_open_day,
     in_closed_period,
     place,
     read_closed_through,
+    refused_hold_reason,
+    refused_redate_reason,
     with_purchase_note,
 )
 from intacct_hook.sync.ledger import MAPPED_LINE_PARAMS, Ledger, MappedLine
@@ -110,6 +119,7 @@ STATEMENTS = (
     "recoding_replaced",
     "recoding_waiting",
     "recoding_dates",
+    "recoding_redated",
     "recode_transaction",
     "recode_reversed_transaction",
     "recode_unchanged",
@@ -836,11 +846,12 @@ def _advance(
     before anything is sent: under ``hold`` and ``fail`` nothing is (Intacct keeps the version
     posted, and the link waits); under ``post_to_first_open_day`` it is posted on the first
     open day with the load's note."""
+    purchase: date | None = None
     try:
         placed = None
         if link.replacement_reference and link.purchase_date:
             purchase = date.fromisoformat(link.purchase_date)
-            placed = place(purchase, closed_through(), settings.closed_period_policy)
+            placed = _placement(link, purchase, closed_through(), settings.closed_period_policy)
             waited = link.status == "reversing" and _waited_for_period(link)
             if placed.action != "post":
                 if link.status == "reversing" and not waited and _reversal_key(intacct, link):
@@ -857,17 +868,85 @@ def _advance(
                 report.reversed.append(link.text())
                 return
         if link.status == "reversed":
-            link = _replace(intacct, ledger, settings, run_id, link, placed)
+            try:
+                link = _replace(intacct, ledger, settings, run_id, link, placed)
+            except IntacctClosedPeriod as exc:
+                if placed is None or purchase is None:
+                    raise
+                # The books-closed date could not tell (unreadable, or closed meanwhile):
+                # Intacct's refusal gets the policy, as the load's refusals do.
+                settled = _closed_refusal(ledger, settings, placed.day, exc, closed_through)
+                if settled.action == "fail":
+                    raise
+                message = fit(xml_safe(settled.reason or str(exc)), 500)
+                if settled.action == "hold":
+                    _write(ledger, "recoding_refused", uuid=link.uuid, seq=link.seq,
+                           last_error=message)  # fmt: skip
+                    report.held.append((link.uuid, purchase))
+                    report.waiting.append(f"{link.uuid}: {link.change}: {message}")
+                    return
+                _write(
+                    ledger, "recoding_redated", uuid=link.uuid, seq=link.seq,
+                    replacement_date=settled.day.isoformat(), last_error=message,
+                )  # fmt: skip
+                link = dataclasses.replace(
+                    link, attempts=link.attempts + 1, replacement_date=settled.day.isoformat()
+                )
+                placed = Placement(
+                    "post", settled.day, refused_redate_reason(purchase, settled.day, placed.day)
+                )
+                link = _replace(intacct, ledger, settings, run_id, link, placed)
             if link.status == "replaced":
                 report.reposted.append(link.text())
-                if placed is not None and placed.moved:
+                if placed is not None and placed.moved and purchase is not None:
                     report.redated.append((link.uuid, purchase, placed.day))
                     log.warning("Re-coding %s: the new version %s", link.uuid, placed.reason)
     except (IntacctError, UnpostableRecord, ChainError) as exc:
         message = fit(xml_safe(str(exc)), 500)
         if link.status == "reversed":
             _write(ledger, "recoding_refused", uuid=link.uuid, seq=link.seq, last_error=message)
+            if isinstance(exc, IntacctClosedPeriod) and purchase is not None:
+                report.closed_failed.append((link.uuid, purchase))
         _failed(report, link.uuid, link.change, message)
+
+
+def _placement(link: Link, purchase: date, closed: date | None, policy: str) -> Placement:
+    """:func:`~intacct_hook.sync.closed_periods.place`; and when the books-closed date cannot
+    be read, a replacement Intacct's refusal re-dated keeps that day (as a re-dated first
+    posting keeps its date then)."""
+    placed = place(purchase, closed, policy)
+    if closed is None and policy == REDATE and link.replacement_date:
+        kept = date.fromisoformat(link.replacement_date)
+        if kept > purchase:
+            return Placement("post", kept, refused_redate_reason(purchase, kept, purchase))
+    return placed
+
+
+def _closed_refusal(
+    ledger: Ledger,
+    settings: SyncSettings,
+    sent_on: date,
+    error: IntacctClosedPeriod,
+    closed_through: Callable[[], date | None],
+) -> Placement:
+    """What the policy makes of Intacct's closed-period refusal of a replacement sent on
+    ``sent_on``: ``hold`` it (sent again each run: only a refusal or a post tells whether the
+    period reopened), ``post`` it on the first open day Intacct names (only forward, so
+    refusals cannot loop), or let it ``fail``."""
+    policy = settings.closed_period_policy
+    if policy not in (HOLD, REDATE):
+        return Placement("fail", sent_on)
+    first_open, unverified = first_open_after_refusal(
+        str(error), refused=sent_on, books_closed=closed_through,
+        today=ledger.clock().date(), fall_back=policy == REDATE,
+    )  # fmt: skip
+    if unverified:
+        log.warning("Closed-period refusal of a replacement on %s: %s.", sent_on, unverified)
+    if policy == HOLD:
+        return Placement("hold", sent_on, refused_hold_reason(sent_on, first_open))
+    if unverified or first_open is None or first_open <= sent_on:
+        return Placement("fail", sent_on)
+    return Placement("post", first_open)
 
 
 def _wait_for_period(
@@ -1125,7 +1204,12 @@ def chain_for_reconcile(
             continue
         amount = Decimal(r["original_amount"])
         original = date.fromisoformat(r["original_date"])
-        if date_from <= original <= date_to:
+        # A replacement still to post ('reversed': refused, or held for a closed period): the
+        # ledger row still names the original, expected under its reference, so the original
+        # is no chain record of its own; with its reversal it nets to nothing, as a held
+        # transaction is not expected.
+        waiting = r["status"] == "reversed"
+        if date_from <= original <= date_to and not waiting:
             records[r["original_record_no"]] = ChainRecord(
                 r["original_record_no"], r["uuid"], "original", original, amount
             )
