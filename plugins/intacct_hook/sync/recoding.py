@@ -80,7 +80,7 @@ from intacct_hook.sync.closed_periods import (
 )
 from intacct_hook.sync.ledger import MAPPED_LINE_PARAMS, Ledger, MappedLine
 from intacct_hook.sync.map_inputs import line_inputs, stored_lines
-from intacct_hook.sync.reconcile import ChainRecord
+from intacct_hook.sync.reconcile import ChainRecord, IntacctPosting
 from intacct_hook.sync.settings import SyncSettings
 from intacct_hook.sync.translation import (
     build_cctransaction,
@@ -898,9 +898,14 @@ def _advance(
                 link = _replace(intacct, ledger, settings, run_id, link, placed)
             if link.status == "replaced":
                 report.reposted.append(link.text())
-                if placed is not None and placed.moved and purchase is not None:
-                    report.redated.append((link.uuid, purchase, placed.day))
-                    log.warning("Re-coding %s: the new version %s", link.uuid, placed.reason)
+                posted_on = date.fromisoformat(link.replacement_date or "")
+                if purchase is not None and posted_on != purchase:
+                    report.redated.append((link.uuid, purchase, posted_on))
+                    log.warning(
+                        "Re-coding %s: the new version, purchased %s in a closed period, is "
+                        "posted on %s",
+                        link.uuid, purchase, posted_on,
+                    )  # fmt: skip
     except (IntacctError, UnpostableRecord, ChainError) as exc:
         message = fit(xml_safe(str(exc)), 500)
         if link.status == "reversed":
@@ -1077,14 +1082,20 @@ def _replace(
     """Post the new version on the day ``placed`` gives (the link's own date without one),
     exactly once."""
     assert link.replacement_reference and link.replacement_lines and link.replacement_date
-    lines: list[dict[str, Any]] = json.loads(link.replacement_lines)
+    mapped: list[dict[str, Any]] = json.loads(link.replacement_lines)
     day = placed.day if placed is not None else date.fromisoformat(link.replacement_date)
     purchase = link.purchase_date
-    if placed is not None and placed.moved and purchase:
-        # As the load re-dates a first posting: every description names the purchase date.
-        bought = date.fromisoformat(purchase)
-        lines = [{**ln, "description": with_purchase_note(ln.get("description"), bought)}
-                 for ln in lines]  # fmt: skip
+    bought = date.fromisoformat(purchase) if purchase else None
+
+    def lines_on(day: date) -> list[dict[str, Any]]:
+        # As the load re-dates a first posting: off its purchase date, every description
+        # names that date.
+        if bought is None or day == bought:
+            return mapped
+        return [{**ln, "description": with_purchase_note(ln.get("description"), bought)}
+                for ln in mapped]  # fmt: skip
+
+    lines = lines_on(day)
     built = build_cctransaction(
         _Posting(link.uuid, day, link.merchant, link.attempts),
         [_mapped(ln) for ln in lines],
@@ -1098,9 +1109,12 @@ def _replace(
     txn = dataclasses.replace(
         built, reference_no=link.replacement_reference, supdoc_id=supdoc or built.supdoc_id
     )
-    outcome = _sent_on_another_day(intacct, link, txn, purchase)
-    if outcome is None:
+    found = _sent_on_another_day(intacct, link, txn, bought)
+    if found is None:
         [outcome] = intacct.record_cctransactions([txn], check_first=True)
+    else:  # the ledger describes the record Intacct holds: its day, and the lines sent then
+        outcome, day = found
+        lines = lines_on(day)
     if not outcome.ok:
         assert outcome.error is not None
         raise outcome.error
@@ -1152,8 +1166,8 @@ def _replace(
 
 
 def _sent_on_another_day(
-    intacct: Recoder, link: Link, txn: CCTransaction, purchase: str | None
-) -> RecordOutcome | None:
+    intacct: Recoder, link: Link, txn: CCTransaction, purchase: date | None
+) -> tuple[RecordOutcome, date] | None:
     """Exactly once across dates: the replacement's date follows the books-closed date, so an
     earlier attempt whose answer was lost may be in Intacct on another day than this one's
     (``check_first`` looks on this day only). When its possible days span more than this one,
@@ -1163,7 +1177,7 @@ def _sent_on_another_day(
     if link.replacement_date:
         days.add(date.fromisoformat(link.replacement_date))
     if purchase:
-        days.add(date.fromisoformat(purchase))
+        days.add(purchase)
     if len(days) == 1:
         return None
     found = intacct.find_cctransactions(
@@ -1172,9 +1186,12 @@ def _sent_on_another_day(
     hit = next((r for r in found if str(r.get("RECORDID")) == txn.reference_no), None)
     if hit is None:
         return None
-    log.info("Replacement %s found in Intacct on %s", txn.reference_no, hit.get("WHENCREATED"))
-    record_no = str(hit.get("RECORDNO") or "") or None
-    return RecordOutcome(txn.reference_no, txn.control_id, "already_posted", record_no=record_no)
+    held = IntacctPosting.from_record(hit)
+    log.info("Replacement %s found in Intacct on %s", txn.reference_no, held.posting_date)
+    outcome = RecordOutcome(
+        txn.reference_no, txn.control_id, "already_posted", record_no=held.record_no
+    )
+    return outcome, held.posting_date
 
 
 def _mapped(line: Mapping[str, Any]) -> MappedLine:

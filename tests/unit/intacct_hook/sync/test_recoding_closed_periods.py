@@ -304,3 +304,44 @@ def test_a_refused_replacement_under_fail_is_a_failure_counted_with_its_date(led
     closed = report.summary()["closed_periods"]
     assert (closed["failed"], closed["failed_dates"]) == (1, ["2026-09-28"])
     assert [lk.status for lk in recoding.links(led, [u])] == ["reversed"]
+
+
+def test_a_replacement_a_stopped_run_posted_on_another_day_is_recorded_not_sent_again(
+    led, hook, gw
+):
+    # A run sent the replacement on the first open day and stopped before the ledger knew; the
+    # period reopened since, so this run would send it on its purchase date, where the lookup
+    # of that day alone finds nothing.
+    import json
+
+    from intacct_hook.sync.translation import build_cctransaction
+
+    runs, u = posted_then_closed(led, hook, gw, "post_to_first_open_day")
+    gw.queue_fault("drop_before_commit", after_function="reverse_cctransaction")
+    runs.run(recoded(u))
+    gw.clear_faults()
+    [link] = recoding.links(led, [u])
+    assert (link.status, link.replacement_date) == ("reversed", "2026-10-01")
+    lines = [
+        recoding._mapped(ln)
+        for ln in json.loads(link.replacement_lines or "[]")
+        # the lines the stopped run sent, with the note
+    ]
+    stopped = dataclasses.replace(
+        build_cctransaction(
+            recoding._Posting(u, dt.date(2026, 10, 1), link.merchant, 1), lines, runs.settings
+        ),
+        reference_no=f"{u}:v2",
+    )
+    [sent_before] = hook.record_cctransactions([stopped])
+    close_books(gw, dt.date(2026, 8, 31))
+
+    report, result = runs.run()
+
+    assert report.failures == [] and report.summary()["reposted"] == 1
+    assert Counter(r["RECORDID"] for r in records(gw)) == Counter({u: 2, f"{u}:v2": 1})
+    posted = row(led, u)
+    assert posted.intacct_record_no == sent_before.record_no
+    # The ledger says where the record is: its day, the purchase date kept.
+    assert row_dates(led, u) == (dt.date(2026, 10, 1), PURCHASE)
+    assert result.matched, result.differences
