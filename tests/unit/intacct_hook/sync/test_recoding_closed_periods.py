@@ -345,3 +345,33 @@ def test_a_replacement_a_stopped_run_posted_on_another_day_is_recorded_not_sent_
     # The ledger says where the record is: its day, the purchase date kept.
     assert row_dates(led, u) == (dt.date(2026, 10, 1), PURCHASE)
     assert result.matched, result.differences
+
+
+def test_a_reversal_a_stopped_run_sent_is_recorded_before_the_replacement_waits(led, hook, gw):
+    # The reversal was sent while September was open and its answer lost; then the books
+    # closed. The replacement now waits (hold), and the ledger says the original is reversed.
+    runs = Runs(led, hook)
+    runs.settings = dataclasses.replace(runs.settings, closed_period_policy="hold")
+    u = "txr_recode_cp_stop"
+    close_books(gw, dt.date(2026, 8, 31))
+    runs.run(version(u, day=PURCHASE))
+    gw.queue_fault("drop_after_commit", after_function="read")
+    stopped, _ = runs.run(recoded(u))
+    gw.clear_faults()
+    assert len(stopped.failures) == 1
+    assert [lk.status for lk in recoding.links(led, [u])] == ["reversing"]
+    close_books(gw, dt.date(2026, 9, 30))
+
+    report, result = runs.run()
+
+    assert report.failures == [] and report.summary()["closed_periods"]["held"] == 1
+    [link] = recoding.links(led, [u])
+    assert (link.status, link.reversal_date) == ("reversed", "2026-09-28")
+    assert link.reversal_record_no and sent(gw, "reverse_cctransaction") == 1
+    assert result.matched, result.differences
+
+    close_books(gw, dt.date(2026, 8, 31))
+    reopened, result = runs.run()
+    assert reopened.summary()["reposted"] == 1 and sent(gw, "reverse_cctransaction") == 1
+    assert Counter(r["RECORDID"] for r in records(gw)) == Counter({u: 2, f"{u}:v2": 1})
+    assert result.matched, result.differences
