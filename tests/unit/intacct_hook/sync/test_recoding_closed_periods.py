@@ -375,3 +375,65 @@ def test_a_reversal_a_stopped_run_sent_is_recorded_before_the_replacement_waits(
     assert reopened.summary()["reposted"] == 1 and sent(gw, "reverse_cctransaction") == 1
     assert Counter(r["RECORDID"] for r in records(gw)) == Counter({u: 2, f"{u}:v2": 1})
     assert result.matched, result.differences
+
+
+# --- Divvy changes it again while its change waits -----------------------------------------
+
+
+def test_a_newer_version_replaces_the_waiting_change_and_posts_once_the_period_reopens(
+    led, hook, gw
+):
+    runs, u = posted_then_closed(led, hook, gw, "hold")
+    runs.run(recoded(u))
+    again = version(u, day=PURCHASE, gl="6300", updated="2026-10-09T09:00:00.000+00:00")
+
+    report, _ = runs.run(again)
+
+    assert report.failures == [] and report.summary()["closed_periods"]["held"] == 1
+    [link] = recoding.links(led, [u])
+    assert (link.status, link.change) == ("reversing", "GL account 6100 → 6300")
+    assert link.divvy_updated_time.startswith("2026-10-09T09:00")
+    assert len(records(gw)) == 1
+
+    close_books(gw, dt.date(2026, 8, 31))
+    reopened, result = runs.run()
+    assert reopened.summary()["reposted"] == 1
+    [replacement] = [r for r in records(gw) if r["STATE"] == "Posted"]
+    assert [ln["ACCOUNTNO"] for ln in lines_of(gw, replacement["RECORDNO"])] == ["6300"]
+    assert result.matched, result.differences
+
+
+def test_a_waiting_change_divvy_changes_back_is_withdrawn_and_never_sent(led, hook, gw):
+    runs, u = posted_then_closed(led, hook, gw, "hold")
+    runs.run(recoded(u))
+    back = version(u, day=PURCHASE, gl="6100", updated="2026-10-09T09:00:00.000+00:00")
+
+    report, result = runs.run(back)
+
+    assert report.failures == [] and report.summary()["unchanged"] == 1
+    assert report.summary()["closed_periods"]["held"] == 0
+    [link] = recoding.links(led, [u])
+    assert link.status == "reported" and "withdrawn" in link.change
+    assert result.matched, result.differences
+
+    close_books(gw, dt.date(2026, 8, 31))
+    reopened, _ = runs.run(back)
+    assert reopened.summary()["reposted"] == 0 and len(records(gw)) == 1
+    assert sent(gw, "reverse_cctransaction") == 0
+
+
+def test_a_decline_of_a_change_failing_for_a_closed_period_is_reversed_only(led, hook, gw):
+    runs, u = posted_then_closed(led, hook, gw, "fail")
+    failed, _ = runs.run(recoded(u))
+    assert len(failed.failures) == 1
+
+    report, result = runs.run(
+        version(u, day=PURCHASE, transactionType="DECLINE", updated="2026-10-08T09:00:00.000+00:00")
+    )
+
+    assert report.failures == [] and report.summary()["reversed"] == 1
+    dates = {r["STATE"]: r["WHENCREATED"] for r in records(gw)}
+    assert dates == {"Reversed": "09/28/2026", "Reversal": "10/08/2026"}  # the day of the change
+    assert [lk.status for lk in recoding.links(led, [u])] == ["done"]
+    assert row(led, u).state == "skipped"
+    assert result.matched, result.differences
