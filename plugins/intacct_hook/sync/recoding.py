@@ -120,6 +120,7 @@ STATEMENTS = (
     "recoding_waiting",
     "recoding_dates",
     "recoding_redated",
+    "recoding_revised",
     "recode_transaction",
     "recode_reversed_transaction",
     "recode_unchanged",
@@ -243,6 +244,11 @@ class RecodeReport:
     held: list[tuple[str, date]] = field(default_factory=list)  # waiting for the period
     closed_failed: list[tuple[str, date]] = field(default_factory=list)  # not sent: 'fail'
     redated: list[tuple[str, date, date]] = field(default_factory=list)  # posted later
+    #: Open changes waiting for a closed period, resumed after this run's new Divvy versions
+    #: (one may supersede a waiting change first). Bookkeeping, not part of the summary.
+    waiting_links: dict[tuple[str, int], Link] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def closed_period_summary(self) -> dict[str, Any]:
         """The closed-period part of the summary, named as the load's ``closed_periods``."""
@@ -344,6 +350,9 @@ def recode(
 
     if not dry_run:
         for link in _open_links(ledger):
+            if link.status == "reversing" and _waited_for_period(link):
+                report.waiting_links[(link.uuid, link.seq)] = link
+                continue
             _advance(intacct, ledger, settings, run_id, link, report, closed_through)
         for row in _reinstated(ledger):
             try:
@@ -364,6 +373,8 @@ def recode(
             intacct, ledger, settings, run_id, divvy, window, report,
             closed_through=closed_through, dry_run=dry_run,
         )  # fmt: skip
+    for link in list(report.waiting_links.values()):
+        _advance(intacct, ledger, settings, run_id, link, report, closed_through)
     for line in report.reported + report.waiting:
         log.warning("Changed in Divvy after posting: %s", line)
     return report
@@ -397,6 +408,14 @@ def _apply(
         uuid = row["uuid"]
         if change.kind == "unchanged":
             report.unchanged += 1
+            waiting = _waiting_for(report, uuid)
+            if waiting is not None and not dry_run and settings.recode_policy == REPOST:
+                # Divvy changed it back to the version posted: the waiting change is withdrawn.
+                _supersede(
+                    intacct, ledger, settings, run_id, row, waiting, change, report,
+                    closed_through=closed_through, examined=txn_text,
+                )  # fmt: skip
+                continue
             if not dry_run:
                 with ledger._write() as conn:
                     now = ledger.now()
@@ -433,6 +452,15 @@ def _act(
     """Report, or reverse (and re-post), one change of a posted transaction, as the policy says."""
     uuid = row["uuid"]
     links = _links(ledger, [uuid])
+    waiting = next(
+        (lk for lk in links if lk.status == "reversing" and _waited_for_period(lk)), None
+    )
+    if waiting is not None and not dry_run and settings.recode_policy == REPOST:
+        _supersede(
+            intacct, ledger, settings, run_id, row, waiting, change, report,
+            closed_through=closed_through, examined=examined,
+        )  # fmt: skip
+        return
     if any(lk.status in ("reversing", "reversed") for lk in links):
         return  # resumed above; its newer version is looked at once it is done
     if dry_run or settings.recode_policy == REPORT_ONLY:
@@ -491,6 +519,8 @@ def _deletions(
                     "first_day": first.isoformat(),
                     "last_day": last.isoformat(),
                     "deleted": DELETED,
+                    "hold_prefix": HOLD_PREFIX,
+                    "prefix_length": len(HOLD_PREFIX),
                     "limit": MAX_DELETION_LOOKUPS + 1,
                 },
             ).mappings()
@@ -847,12 +877,13 @@ def _advance(
     posted, and the link waits); under ``post_to_first_open_day`` it is posted on the first
     open day with the load's note."""
     purchase: date | None = None
+    report.waiting_links.pop((link.uuid, link.seq), None)
     try:
         placed = None
+        waited = link.status == "reversing" and _waited_for_period(link)
         if link.replacement_reference and link.purchase_date:
             purchase = date.fromisoformat(link.purchase_date)
             placed = _placement(link, purchase, closed_through(), settings.closed_period_policy)
-            waited = link.status == "reversing" and _waited_for_period(link)
             if placed.action != "post":
                 if link.status == "reversing" and not waited and _reversal_key(intacct, link):
                     # A run stopped after sending the reversal: record it (and its date) before
@@ -860,8 +891,9 @@ def _advance(
                     link = _reverse(intacct, ledger, run_id, link)
                 _wait_for_period(ledger, link, purchase, placed, report)
                 return
-            if waited:
-                link = _dates_now(ledger, link, closed_through(), placed.day, settings.timezone)
+        if waited:
+            day = placed.day if placed is not None else None
+            link = _dates_now(ledger, link, closed_through(), day, settings.timezone)
         if link.status == "reversing":
             link = _reverse(intacct, ledger, run_id, link)
             if link.status == "done":
@@ -979,7 +1011,7 @@ def _waited_for_period(link: Link) -> bool:
 
 
 def _dates_now(
-    ledger: Ledger, link: Link, closed: date | None, replacement: date, timezone: str
+    ledger: Ledger, link: Link, closed: date | None, replacement: date | None, timezone: str
 ) -> Link:
     """A change that waited for a closed period, nothing sent: its dates as the books stand
     now (the original's own date, if its period reopened), written before anything is sent."""
@@ -988,16 +1020,108 @@ def _dates_now(
     except ValueError:
         changed_at = None
     reversal = _reversal_date(date.fromisoformat(link.original_date), changed_at, closed, timezone)
+    replacement_date = replacement.isoformat() if replacement else None
     _write(
         ledger, "recoding_dates", uuid=link.uuid, seq=link.seq,
-        reversal_date=reversal.isoformat(), replacement_date=replacement.isoformat(),
+        reversal_date=reversal.isoformat(), replacement_date=replacement_date,
     )  # fmt: skip
     return dataclasses.replace(
-        link,
-        reversal_date=reversal.isoformat(),
-        replacement_date=replacement.isoformat(),
+        link, reversal_date=reversal.isoformat(), replacement_date=replacement_date,
         last_error=None,
-    )
+    )  # fmt: skip
+
+
+def _waiting_for(report: RecodeReport, uuid: str) -> Link | None:
+    return next((lk for (u, _), lk in report.waiting_links.items() if u == uuid), None)
+
+
+def _supersede(
+    intacct: Recoder,
+    ledger: Ledger,
+    settings: SyncSettings,
+    run_id: str,
+    row: Mapping[str, Any],
+    link: Link,
+    change: _Change,
+    report: RecodeReport,
+    *,
+    closed_through: Callable[[], date | None],
+    examined: str | None,
+) -> None:
+    """Divvy changed a transaction again while its change waited for a closed period, nothing
+    of it sent: the waiting change takes the newer version (a new coding, amount or date; a
+    decline or a deletion: reversed only) and goes on as the policy says, or is withdrawn
+    (kept as ``reported``, with why) when Divvy changed it back to the version posted. Under
+    the row's lock, only while it still waits as read (another task may have resumed it)."""
+    report.waiting_links.pop((link.uuid, link.seq), None)
+    uuid = link.uuid
+    withdrawn = change.kind == "unchanged"
+    repost = change.kind == "repost"
+    replacement_date = None
+    if repost and change.purchase is not None:
+        replacement_date = place(
+            change.purchase, closed_through(), settings.closed_period_policy
+        ).day.isoformat()
+    with ledger._write() as conn:
+        now = ledger.now()
+        current, previous = _locked_chain(ledger, conn, uuid)
+        still = any(
+            (lk.seq, lk.status, lk.last_error, lk.divvy_updated_time)
+            == (link.seq, "reversing", link.last_error, link.divvy_updated_time)
+            for lk in previous
+        )
+        if (
+            current is None
+            or (current["intacct_record_no"], current["updated_time"])
+            != (row["intacct_record_no"], row["updated_time"])
+            or not still
+        ):
+            log.info("Re-coding %s (%s) left: another run changed it.", uuid, change.text)
+            return
+        replaced = [lk for lk in previous if lk.status == "replaced"]
+        params = {
+            "uuid": uuid,
+            "seq": link.seq,
+            "waited": link.last_error,
+            "divvy_updated_time": change.updated_time,
+            "change": (
+                fit(f"{link.change}; withdrawn: Divvy changed it back to the version posted", 500)
+                if withdrawn
+                else change.text
+            ),
+            "status": "reported" if withdrawn else "reversing",
+            "replacement_reference": (
+                version_reference(uuid, 2 + len(replaced)) if repost else None
+            ),
+            "replacement_date": replacement_date,
+            "purchase_date": change.purchase.isoformat() if repost and change.purchase else None,
+            "replacement_amount": (
+                format(change.amount, "f") if repost and change.amount is not None else None
+            ),
+            "replacement_lines": (
+                json.dumps(list(change.lines), sort_keys=True) if repost else None
+            ),
+            "transaction_type": change.transaction_type if repost else None,
+            "merchant": change.merchant if repost else None,
+            # Still waiting: the next step decides again, its dates as the books stand then.
+            "last_error": None if withdrawn else link.last_error,
+            "run_id": run_id,
+            "now": now,
+        }
+        conn.execute(ledger._stmt("recoding_revised"), params)
+        if withdrawn:
+            conn.execute(
+                ledger._stmt("recode_unchanged"),
+                {"uuid": uuid, "updated_time": change.updated_time, "now": now},
+            )
+        if examined is not None:
+            conn.execute(ledger._stmt("recode_examined"), {"uuid": uuid, "payload": examined})
+    if withdrawn:
+        log.info("Re-coding %s: the change waiting for a closed period is withdrawn.", uuid)
+        return
+    fields = {k: params[k] for k in params if k not in ("waited", "now")}
+    revised = dataclasses.replace(link, **fields, updated_at=now)
+    _advance(intacct, ledger, settings, run_id, revised, report, closed_through)
 
 
 def _failed(report: RecodeReport, uuid: str, change: str, message: str) -> None:

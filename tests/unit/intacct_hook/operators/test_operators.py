@@ -156,6 +156,7 @@ def test_the_ledger_statements_are_the_ones_each_step_writes_with():
             "recoding_waiting",
             "recoding_dates",
             "recoding_redated",
+            "recoding_revised",
             "recode_transaction",
             "recode_reversed_transaction",
             "recode_unchanged",
