@@ -1079,7 +1079,7 @@ def _supersede(
             log.info("Re-coding %s (%s) left: another run changed it.", uuid, change.text)
             return
         replaced = [lk for lk in previous if lk.status == "replaced"]
-        params = {
+        params: dict[str, Any] = {
             "uuid": uuid,
             "seq": link.seq,
             "waited": link.last_error,
