@@ -930,7 +930,7 @@ def _advance(
                 link = _replace(intacct, ledger, settings, run_id, link, placed)
             if link.status == "replaced":
                 report.reposted.append(link.text())
-                posted_on = date.fromisoformat(link.replacement_date or "")
+                posted_on = date.fromisoformat(link.replacement_date or link.original_date)
                 if purchase is not None and posted_on != purchase:
                     report.redated.append((link.uuid, purchase, posted_on))
                     log.warning(
