@@ -2,8 +2,8 @@
 -- again. Stage made them ready under the plain uuid, and the load's look-up found the reversed
 -- original (or its reversal) by that reference and recorded it as posted: a posted row whose
 -- RECORDNO is a record of its own chain. The recode step posts the charge as the next version.
-SELECT t.uuid, t.posting_date, t.amount, t.intacct_record_no, t.updated_time,
-       t.transaction_type, t.merchant
+SELECT t.uuid, t.posting_date, t.original_posting_date, t.amount, t.intacct_record_no,
+       t.updated_time, t.transaction_type, t.merchant
 FROM divvy_transaction t
 WHERE t.state = 'posted'
   AND EXISTS (

@@ -490,7 +490,7 @@ next run resumes exactly where it stopped, never reversing twice.
 """
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from intacct_hook.sync.mapping import StoredMapper
+        from intacct_hook.sync.coding import StoredMapper
         from intacct_hook.sync.recoding import recode
 
         settings = self.load_settings()

@@ -40,7 +40,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -87,6 +87,84 @@ def us_date(day: date) -> str:
 def purchase_note(purchase: date) -> str:
     """What starts a re-dated transaction's descriptions: its purchase date."""
     return f"Purchased {us_date(purchase)} (closed period) | "
+
+
+def in_closed_period(day: date, closed_through: date | None) -> bool:
+    """Whether ``day`` is on or before the books-closed date (never when it is unknown)."""
+    return closed_through is not None and day <= closed_through
+
+
+def first_open_day(closed_through: date) -> date:
+    """The day a posting moved out of the closed period goes to."""
+    return closed_through + timedelta(days=1)
+
+
+def hold_reason(purchase: date, closed_through: date) -> str:
+    """Why a posting dated ``purchase`` waits under ``hold``."""
+    return (
+        f"{HOLD_PREFIX} dated {us_date(purchase)}, and the books are closed through "
+        f"{us_date(closed_through)}. Held until the period reopens (closed_period_policy "
+        "'hold'); the first run after that posts it."
+    )
+
+
+def redate_reason(purchase: date, to: date, closed_through: date) -> str:
+    """Why a posting dated ``purchase`` is sent on ``to`` under ``post_to_first_open_day``."""
+    return (
+        f"re-dated from {us_date(purchase)} to {us_date(to)}: the books are closed through "
+        f"{us_date(closed_through)} (closed_period_policy 'post_to_first_open_day')"
+    )
+
+
+def with_purchase_note(description: str | None, purchase: date) -> str:
+    """A line description starting with :func:`purchase_note`, once (as
+    ``closed_period_annotate.sql`` writes the load's lines)."""
+    note = purchase_note(purchase)
+    text = description or ""
+    return text if text.startswith(note) else note + text
+
+
+#: What a run says when ``fail`` lets a closed-period posting fail.
+FAIL_ADVICE = "Set closed_period_policy to 'hold' or 'post_to_first_open_day' to stop that."
+
+
+def fail_reason(purchase: date, closed_through: date) -> str:
+    """Why a posting dated ``purchase`` is not sent under ``fail`` when the books-closed date
+    is known (the re-coding step, which reads it anyway; the load sends and counts the
+    refusal)."""
+    return (
+        f"{HOLD_PREFIX} dated {us_date(purchase)}, and the books are closed through "
+        f"{us_date(closed_through)}: not posted (closed_period_policy 'fail'). {FAIL_ADVICE}"
+    )
+
+
+class Placement(NamedTuple):
+    """Where the policy puts a posting dated ``purchase``: ``post`` it on ``day`` (its own
+    date, or the first open day when ``day`` differs), ``hold`` it, or let it ``fail``;
+    ``reason`` says why for the last three."""
+
+    action: str  # 'post' | 'hold' | 'fail'
+    day: date
+    reason: str | None = None
+
+    @property
+    def moved(self) -> bool:
+        return self.action == "post" and self.reason is not None
+
+
+def place(purchase: date, closed_through: date | None, policy: str) -> Placement:
+    """The policy's outcome for one posting dated ``purchase``, the books being closed
+    through ``closed_through`` (None: unknown, so it is sent on its date and Intacct's answer
+    decides)."""
+    if not in_closed_period(purchase, closed_through):
+        return Placement("post", purchase)
+    assert closed_through is not None
+    if policy == HOLD:
+        return Placement("hold", purchase, hold_reason(purchase, closed_through))
+    if policy == REDATE:
+        to = first_open_day(closed_through)
+        return Placement("post", to, redate_reason(purchase, to, closed_through))
+    return Placement("fail", purchase, fail_reason(purchase, closed_through))
 
 
 def first_open_readings(message: str) -> list[date]:
@@ -140,6 +218,50 @@ def choose_first_open(
         f"Intacct names the first open day {us_date(first)}, which is {first.isoformat()} "
         f"(month/day) or {second.isoformat()} (day/month) depending on the company's date "
         f"format, and {known}: not re-dated"
+    )
+
+
+def first_open_after_refusal(
+    message: str,
+    *,
+    refused: date,
+    books_closed: Callable[[], date | None],
+    today: date,
+    fall_back: bool,
+) -> tuple[date | None, str | None]:
+    """The first open day a closed-period refusal of the date ``refused`` means: the one its
+    message names (:func:`first_open_readings`, :func:`choose_first_open` for a date read both
+    ways), else with ``fall_back`` the day after the books-closed date when it can be read
+    (``books_closed`` is called only when needed: a request). Second: what could not be
+    verified, when the message's date is ambiguous."""
+    readings = first_open_readings(message)
+    if len(readings) > 1:
+        return choose_first_open(
+            readings, refused=refused, closed_through=books_closed(), today=today
+        )
+    if readings:
+        return readings[0], None
+    if fall_back:
+        through = books_closed()
+        return (first_open_day(through) if through else None), None
+    return None, None
+
+
+def refused_hold_reason(refused: date, first_open: date | None) -> str:
+    """Why a posting Intacct refused as a closed period waits under ``hold``."""
+    named = f" (it names {us_date(first_open)} as the first open day)" if first_open else ""
+    return (
+        f"{HOLD_PREFIX} Intacct refused the date {us_date(refused)} as a closed period"
+        f"{named}. Held until the period reopens (closed_period_policy 'hold'); the first run "
+        "after that posts it."
+    )
+
+
+def refused_redate_reason(purchase: date, to: date, refused: date) -> str:
+    """Why a posting Intacct refused as a closed period is sent on ``to``."""
+    return (
+        f"re-dated from {us_date(purchase)} to {us_date(to)}: Intacct refused "
+        f"{us_date(refused)} as a closed period (closed_period_policy 'post_to_first_open_day')"
     )
 
 
@@ -272,8 +394,7 @@ class ClosedPeriodPlan:
                 logging.WARNING,
                 f"{len(self.will_fail)} transaction(s) dated in the closed period will be sent "
                 "and refused by Intacct (policy 'fail'): dates "
-                f"{', '.join(self.summary()['dated_in_closed_period_dates'])}. Set "
-                "closed_period_policy to 'hold' or 'post_to_first_open_day' to stop that.",
+                f"{', '.join(self.summary()['dated_in_closed_period_dates'])}. {FAIL_ADVICE}",
             )
         if self.adopted:
             yield (
@@ -371,19 +492,11 @@ def _decide(row: _Row, plan: ClosedPeriodPlan, writes: _Writes) -> None:
         return
     assert closed is not None
     if plan.policy == HOLD:
-        writes.hold(
-            row,
-            f"{HOLD_PREFIX} dated {us_date(row.purchase)}, and the books are closed through "
-            f"{us_date(closed)}. Held until the period reopens (closed_period_policy 'hold'); "
-            "the first run after that posts it.",
-        )
+        writes.hold(row, hold_reason(row.purchase, closed))
         plan.held.append((row.uuid, row.purchase))
     elif plan.policy == REDATE:
-        target = closed + timedelta(days=1)
-        reason = (
-            f"re-dated from {us_date(row.purchase)} to {us_date(target)}: the books are "
-            f"closed through {us_date(closed)} (closed_period_policy 'post_to_first_open_day')"
-        )
+        target = first_open_day(closed)
+        reason = redate_reason(row.purchase, target, closed)
         if row.posting_date != target or row.original != row.purchase:
             writes.redate(row, target, row.purchase, reason)
             plan.redated.append((row.uuid, row.purchase, target))
@@ -530,19 +643,12 @@ def settle_refusals(
 
     today = ledger.clock().date()
     for uuid, day, error in closed:
-        readings = first_open_readings(str(error))
-        unverified = None
-        if len(readings) > 1:
-            first_open, unverified = choose_first_open(
-                readings, refused=day, closed_through=books_closed(), today=today
-            )
-            if unverified:
-                log.warning("Closed-period refusal of %s on %s: %s.", uuid, day, unverified)
-        else:
-            first_open = readings[0] if readings else None
-            if first_open is None and policy == REDATE:
-                through = books_closed()
-                first_open = through + timedelta(days=1) if through else None
+        first_open, unverified = first_open_after_refusal(
+            str(error), refused=day, books_closed=books_closed, today=today,
+            fall_back=policy == REDATE,
+        )  # fmt: skip
+        if unverified:
+            log.warning("Closed-period refusal of %s on %s: %s.", uuid, day, unverified)
         action = (
             "failed"
             if unverified and policy == REDATE
@@ -567,23 +673,12 @@ def _settle(ledger: Ledger, policy: str, uuid: str, day: date, first_open: date 
         )
         writes = _Writes(ledger, conn, dry_run=False)
         if policy == HOLD:
-            named = f" (it names {us_date(first_open)} as the first open day)" if first_open else ""
-            writes.hold(
-                row,
-                f"{HOLD_PREFIX} Intacct refused the date {us_date(day)} as a closed period"
-                f"{named}. Held until the period reopens (closed_period_policy 'hold'); the "
-                "first run after that posts it.",
-            )
+            writes.hold(row, refused_hold_reason(day, first_open))
             return "held"
         # Only forward: each re-dating moves strictly later, so refusals cannot loop.
         if first_open is not None and first_open > row.posting_date:
             writes.redate(
-                row,
-                first_open,
-                row.purchase,
-                f"re-dated from {us_date(row.purchase)} to {us_date(first_open)}: Intacct "
-                f"refused {us_date(day)} as a closed period (closed_period_policy "
-                "'post_to_first_open_day')",
+                row, first_open, row.purchase, refused_redate_reason(row.purchase, first_open, day)
             )
             return "redated"
     return "failed"

@@ -45,13 +45,17 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from intacct_hook.divvy.errors import DivvyApiError
-from intacct_hook.intacct.errors import IntacctDuplicateControlId, IntacctError
+from intacct_hook.intacct.errors import (
+    IntacctClosedPeriod,
+    IntacctDuplicateControlId,
+    IntacctError,
+)
 from intacct_hook.intacct.records import (
     CCTransaction,
     RecordOutcome,
@@ -59,10 +63,24 @@ from intacct_hook.intacct.records import (
     reversal_control_id,
 )
 from intacct_hook.intacct.text import fit, xml_safe
-from intacct_hook.sync.closed_periods import read_closed_through
+from intacct_hook.sync.closed_periods import (
+    FAIL,
+    HOLD,
+    HOLD_PREFIX,
+    REDATE,
+    Placement,
+    first_open_after_refusal,
+    first_open_day,
+    in_closed_period,
+    place,
+    read_closed_through,
+    refused_hold_reason,
+    refused_redate_reason,
+    with_purchase_note,
+)
 from intacct_hook.sync.ledger import MAPPED_LINE_PARAMS, Ledger, MappedLine
 from intacct_hook.sync.map_inputs import line_inputs, stored_lines
-from intacct_hook.sync.reconcile import ChainRecord
+from intacct_hook.sync.reconcile import ChainRecord, IntacctPosting
 from intacct_hook.sync.settings import SyncSettings
 from intacct_hook.sync.translation import (
     build_cctransaction,
@@ -99,6 +117,10 @@ STATEMENTS = (
     "recoding_reversed",
     "recoding_refused",
     "recoding_replaced",
+    "recoding_waiting",
+    "recoding_dates",
+    "recoding_redated",
+    "recoding_revised",
     "recode_transaction",
     "recode_reversed_transaction",
     "recode_unchanged",
@@ -129,6 +151,10 @@ class Recoder(Protocol):
     ) -> list[RecordOutcome]: ...
 
     def get_books_closed_through(self) -> date | None: ...
+
+    def find_cctransactions(
+        self, card_id: str, start: date, end: date, reference_nos: Iterable[str] | None = None
+    ) -> list[dict[str, Any]]: ...
 
 
 class DivvyLookup(Protocol):
@@ -212,6 +238,36 @@ class RecodeReport:
     deleted: int = 0  # of those, Divvy answered 404 (reversed or reported as the policy says)
     left: list[str] = field(default_factory=list)  # of those, Divvy still has: left as posted
     warnings: list[str] = field(default_factory=list)  # e.g. too many missing: none looked up
+    # New versions dated in a closed period (closed_period_policy), as the load counts them.
+    closed_policy: str = FAIL
+    books_closed_through: date | None = None
+    held: list[tuple[str, date]] = field(default_factory=list)  # waiting for the period
+    closed_failed: list[tuple[str, date]] = field(default_factory=list)  # not sent: 'fail'
+    redated: list[tuple[str, date, date]] = field(default_factory=list)  # posted later
+    #: Open changes waiting for a closed period, resumed after this run's new Divvy versions
+    #: (one may supersede a waiting change first). Bookkeeping, not part of the summary.
+    waiting_links: dict[tuple[str, int], Link] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def closed_period_summary(self) -> dict[str, Any]:
+        """The closed-period part of the summary, named as the load's ``closed_periods``."""
+
+        def dates(items: Iterable[tuple[Any, ...]]) -> list[str]:
+            return sorted({item[1].isoformat() for item in items})
+
+        through = self.books_closed_through
+        return {
+            "policy": self.closed_policy,
+            "books_closed_through": through.isoformat() if through else None,
+            "held": len(self.held),
+            "held_dates": dates(self.held),
+            "failed": len(self.closed_failed),
+            "failed_dates": dates(self.closed_failed),
+            "redated": len(self.redated),
+            "redated_from": dates(self.redated),
+            "redated_to": sorted({to.isoformat() for _, _, to in self.redated}),
+        }
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -229,6 +285,7 @@ class RecodeReport:
             "left": len(self.left),
             "warnings": self.warnings,
             "changes": (self.reposted + self.reversed + self.reported + self.waiting)[:20],
+            "closed_periods": self.closed_period_summary(),
         }
 
 
@@ -280,25 +337,33 @@ def recode(
     looked up in Divvy, and those deleted there are treated as declined. Without them no
     deletion is looked for.
     """
-    report = RecodeReport(settings.recode_policy, dry_run)
+    report = RecodeReport(
+        settings.recode_policy, dry_run, closed_policy=settings.closed_period_policy
+    )
     closed: list[date | None] = []  # read once, when a date is first needed
 
     def closed_through() -> date | None:
         if not closed:
             closed.append(read_closed_through(intacct)[0])
+            report.books_closed_through = closed[0]
         return closed[0]
 
     if not dry_run:
         for link in _open_links(ledger):
-            _advance(intacct, ledger, settings, run_id, link, report)
+            if link.status == "reversing" and _waited_for_period(link):
+                report.waiting_links[(link.uuid, link.seq)] = link
+                continue
+            _advance(intacct, ledger, settings, run_id, link, report, closed_through)
         for row in _reinstated(ledger):
             try:
-                charge = _open_reinstated(ledger, row, run_id, closed_through())
+                charge = _open_reinstated(
+                    ledger, row, run_id, closed_through(), settings.closed_period_policy
+                )
             except ChainError as exc:
                 _failed(report, row["uuid"], "charged again", str(exc))
                 continue
             if charge is not None:
-                _advance(intacct, ledger, settings, run_id, charge, report)
+                _advance(intacct, ledger, settings, run_id, charge, report, closed_through)
     _apply(
         intacct, ledger, settings, run_id, _candidates(ledger, run_id), report,
         mapper=mapper, closed_through=closed_through, dry_run=dry_run,
@@ -308,6 +373,8 @@ def recode(
             intacct, ledger, settings, run_id, divvy, window, report,
             closed_through=closed_through, dry_run=dry_run,
         )  # fmt: skip
+    for link in list(report.waiting_links.values()):
+        _advance(intacct, ledger, settings, run_id, link, report, closed_through)
     for line in report.reported + report.waiting:
         log.warning("Changed in Divvy after posting: %s", line)
     return report
@@ -341,6 +408,14 @@ def _apply(
         uuid = row["uuid"]
         if change.kind == "unchanged":
             report.unchanged += 1
+            waiting = _waiting_for(report, uuid)
+            if waiting is not None and not dry_run and settings.recode_policy == REPOST:
+                # Divvy changed it back to the version posted: the waiting change is withdrawn.
+                _supersede(
+                    intacct, ledger, settings, run_id, row, waiting, change, report,
+                    closed_through=closed_through, examined=txn_text,
+                )  # fmt: skip
+                continue
             if not dry_run:
                 with ledger._write() as conn:
                     now = ledger.now()
@@ -377,6 +452,15 @@ def _act(
     """Report, or reverse (and re-post), one change of a posted transaction, as the policy says."""
     uuid = row["uuid"]
     links = _links(ledger, [uuid])
+    waiting = next(
+        (lk for lk in links if lk.status == "reversing" and _waited_for_period(lk)), None
+    )
+    if waiting is not None and not dry_run and settings.recode_policy == REPOST:
+        _supersede(
+            intacct, ledger, settings, run_id, row, waiting, change, report,
+            closed_through=closed_through, examined=examined,
+        )  # fmt: skip
+        return
     if any(lk.status in ("reversing", "reversed") for lk in links):
         return  # resumed above; its newer version is looked at once it is done
     if dry_run or settings.recode_policy == REPORT_ONLY:
@@ -392,13 +476,22 @@ def _act(
             _open(ledger, row, change, run_id, "reported", None, None)
         report.reported.append(f"{uuid}: {change.text} (not reversed: {_why_not(dry_run)})")
         return
-    reversal_date, replacement_date = _dates(row, change, closed_through(), settings.timezone)
+    closed = closed_through()
+    reversal_date = _reversal_date(
+        date.fromisoformat(row["posting_date"]), change.updated, closed, settings.timezone
+    )
+    # Where the policy puts the new version now; _advance decides again before sending it.
+    replacement_date = (
+        place(change.purchase, closed, settings.closed_period_policy).day
+        if change.purchase is not None
+        else None
+    )
     opened = _open(
         ledger, row, change, run_id, "reversing", reversal_date, replacement_date,
         examined=examined,
     )  # fmt: skip
     if opened is not None:
-        _advance(intacct, ledger, settings, run_id, opened, report)
+        _advance(intacct, ledger, settings, run_id, opened, report, closed_through)
 
 
 def _deletions(
@@ -426,6 +519,8 @@ def _deletions(
                     "first_day": first.isoformat(),
                     "last_day": last.isoformat(),
                     "deleted": DELETED,
+                    "hold_prefix": HOLD_PREFIX,
+                    "prefix_length": len(HOLD_PREFIX),
                     "limit": MAX_DELETION_LOOKUPS + 1,
                 },
             ).mappings()
@@ -555,28 +650,17 @@ def _compare(
     )
 
 
-def _dates(
-    row: Mapping[str, Any], change: _Change, closed: date | None, timezone: str
-) -> tuple[date, date | None]:
-    """The reversal's date (the original's when its period is open, else the day of the change,
-    at the earliest the first open day and never before the original) and the replacement's (its
-    purchase date, or the first open day when that is closed)."""
-    original = date.fromisoformat(row["posting_date"])
-
-    def is_open(day: date) -> bool:
-        return closed is None or day > closed
-
-    if is_open(original):
-        reversal = original
-    else:
-        assert closed is not None
-        changed = _local_day(change.updated, timezone) if change.updated else original
-        reversal = max(changed, closed + timedelta(days=1), original)
-    replacement = change.purchase
-    if replacement is not None and not is_open(replacement):
-        assert closed is not None
-        replacement = closed + timedelta(days=1)
-    return reversal, replacement
+def _reversal_date(
+    original: date, changed_at: datetime | None, closed: date | None, timezone: str
+) -> date:
+    """The reversal's date: the original's when its period is open, else the day of the change,
+    at the earliest the first open day and never before the original. (The replacement's is
+    ``closed_periods.place``'s: the policy's, as for a first posting.)"""
+    if not in_closed_period(original, closed):
+        return original
+    assert closed is not None
+    changed = _local_day(changed_at, timezone) if changed_at else original
+    return max(changed, first_open_day(closed), original)
 
 
 def _local_day(moment: datetime, timezone: str) -> date:
@@ -690,7 +774,11 @@ def _reinstated(ledger: Ledger) -> list[dict[str, Any]]:
 
 
 def _open_reinstated(
-    ledger: Ledger, row: Mapping[str, Any], run_id: str, closed: date | None
+    ledger: Ledger,
+    row: Mapping[str, Any],
+    run_id: str,
+    closed: date | None,
+    policy: str = FAIL,
 ) -> Link | None:
     """A declined transaction, reversed, that Divvy charged again: the load recorded one of its
     chain's records as posted (found under the plain uuid). A link that starts ``reversed``
@@ -698,8 +786,9 @@ def _open_reinstated(
     next version, with the lines the map step gave it. None when another task opened it since
     ``row`` was read (checked under the row's lock, as in :func:`_open`)."""
     uuid = row["uuid"]
-    purchase = date.fromisoformat(row["posting_date"])
-    day = purchase if closed is None or purchase > closed else closed + timedelta(days=1)
+    # The load may have re-dated the charge (post_to_first_open_day) before adopting the record.
+    purchase = date.fromisoformat(row.get("original_posting_date") or row["posting_date"])
+    day = place(purchase, closed, policy).day
     lines = [
         {
             **{f.name: getattr(ln, f.name) for f in dataclasses.fields(MappedLine)},
@@ -780,23 +869,259 @@ def _advance(
     run_id: str,
     link: Link,
     report: RecodeReport,
+    closed_through: Callable[[], date | None],
 ) -> None:
-    """Take one open link as far as it goes: the reversal, then the replacement."""
+    """Take one open link as far as it goes: the reversal, then the replacement. A new version
+    dated in a closed period goes where ``closed_period_policy`` puts a first posting, decided
+    before anything is sent: under ``hold`` and ``fail`` nothing is (Intacct keeps the version
+    posted, and the link waits); under ``post_to_first_open_day`` it is posted on the first
+    open day with the load's note."""
+    purchase: date | None = None
+    report.waiting_links.pop((link.uuid, link.seq), None)
     try:
+        placed = None
+        waited = link.status == "reversing" and _waited_for_period(link)
+        if link.replacement_reference and link.purchase_date:
+            purchase = date.fromisoformat(link.purchase_date)
+            placed = _placement(link, purchase, closed_through(), settings.closed_period_policy)
+            if placed.action != "post":
+                if link.status == "reversing" and not waited and _reversal_key(intacct, link):
+                    # A run stopped after sending the reversal: record it (and its date) before
+                    # the replacement waits, so the waiting link is known to hold nothing sent.
+                    link = _reverse(intacct, ledger, run_id, link)
+                _wait_for_period(ledger, link, purchase, placed, report)
+                return
+        if waited:
+            day = placed.day if placed is not None else None
+            link = _dates_now(ledger, link, closed_through(), day, settings.timezone)
         if link.status == "reversing":
             link = _reverse(intacct, ledger, run_id, link)
             if link.status == "done":
                 report.reversed.append(link.text())
                 return
         if link.status == "reversed":
-            link = _replace(intacct, ledger, settings, run_id, link)
+            try:
+                link = _replace(intacct, ledger, settings, run_id, link, placed)
+            except IntacctClosedPeriod as exc:
+                if placed is None or purchase is None:
+                    raise
+                # The books-closed date could not tell (unreadable, or closed meanwhile):
+                # Intacct's refusal gets the policy, as the load's refusals do.
+                settled = _closed_refusal(ledger, settings, placed.day, exc, closed_through)
+                if settled.action == "fail":
+                    raise
+                message = fit(xml_safe(settled.reason or str(exc)), 500)
+                if settled.action == "hold":
+                    _write(ledger, "recoding_refused", uuid=link.uuid, seq=link.seq,
+                           last_error=message)  # fmt: skip
+                    report.held.append((link.uuid, purchase))
+                    report.waiting.append(f"{link.uuid}: {link.change}: {message}")
+                    return
+                _write(
+                    ledger, "recoding_redated", uuid=link.uuid, seq=link.seq,
+                    replacement_date=settled.day.isoformat(), last_error=message,
+                )  # fmt: skip
+                link = dataclasses.replace(
+                    link, attempts=link.attempts + 1, replacement_date=settled.day.isoformat()
+                )
+                placed = Placement(
+                    "post", settled.day, refused_redate_reason(purchase, settled.day, placed.day)
+                )
+                link = _replace(intacct, ledger, settings, run_id, link, placed)
             if link.status == "replaced":
                 report.reposted.append(link.text())
+                posted_on = date.fromisoformat(link.replacement_date or link.original_date)
+                if purchase is not None and posted_on != purchase:
+                    report.redated.append((link.uuid, purchase, posted_on))
+                    log.warning(
+                        "Re-coding %s: the new version, purchased %s in a closed period, is "
+                        "posted on %s",
+                        link.uuid, purchase, posted_on,
+                    )  # fmt: skip
     except (IntacctError, UnpostableRecord, ChainError) as exc:
         message = fit(xml_safe(str(exc)), 500)
         if link.status == "reversed":
             _write(ledger, "recoding_refused", uuid=link.uuid, seq=link.seq, last_error=message)
+            if isinstance(exc, IntacctClosedPeriod) and purchase is not None:
+                report.closed_failed.append((link.uuid, purchase))
         _failed(report, link.uuid, link.change, message)
+
+
+def _placement(link: Link, purchase: date, closed: date | None, policy: str) -> Placement:
+    """:func:`~intacct_hook.sync.closed_periods.place`; and when the books-closed date cannot
+    be read, a replacement Intacct's refusal re-dated keeps that day (as a re-dated first
+    posting keeps its date then)."""
+    placed = place(purchase, closed, policy)
+    if closed is None and policy == REDATE and link.replacement_date:
+        kept = date.fromisoformat(link.replacement_date)
+        if kept > purchase:
+            return Placement("post", kept, refused_redate_reason(purchase, kept, purchase))
+    return placed
+
+
+def _closed_refusal(
+    ledger: Ledger,
+    settings: SyncSettings,
+    sent_on: date,
+    error: IntacctClosedPeriod,
+    closed_through: Callable[[], date | None],
+) -> Placement:
+    """What the policy makes of Intacct's closed-period refusal of a replacement sent on
+    ``sent_on``: ``hold`` it (sent again each run: only a refusal or a post tells whether the
+    period reopened), ``post`` it on the first open day Intacct names (only forward, so
+    refusals cannot loop), or let it ``fail``."""
+    policy = settings.closed_period_policy
+    if policy not in (HOLD, REDATE):
+        return Placement("fail", sent_on)
+    first_open, unverified = first_open_after_refusal(
+        str(error), refused=sent_on, books_closed=closed_through,
+        today=ledger.clock().date(), fall_back=policy == REDATE,
+    )  # fmt: skip
+    if unverified:
+        log.warning("Closed-period refusal of a replacement on %s: %s.", sent_on, unverified)
+    if policy == HOLD:
+        return Placement("hold", sent_on, refused_hold_reason(sent_on, first_open))
+    if unverified or first_open is None or first_open <= sent_on:
+        return Placement("fail", sent_on)
+    return Placement("post", first_open)
+
+
+def _wait_for_period(
+    ledger: Ledger, link: Link, purchase: date, placed: Placement, report: RecodeReport
+) -> None:
+    """``hold`` or ``fail`` keeps the new version out of a closed period: nothing is sent (not
+    the reversal either, so Intacct keeps the version posted); the link stays open with the
+    reason, and every run decides again."""
+    reason = placed.reason or ""
+    if link.last_error != reason:
+        _write(ledger, "recoding_waiting", uuid=link.uuid, seq=link.seq, last_error=reason)
+    if placed.action == "hold":
+        report.held.append((link.uuid, purchase))
+        report.waiting.append(f"{link.uuid}: {link.change}: {reason}")
+    else:
+        report.closed_failed.append((link.uuid, purchase))
+        _failed(report, link.uuid, link.change, reason)
+
+
+def _waited_for_period(link: Link) -> bool:
+    """Whether the link waits for a closed period (``hold``, ``fail``). Only a ``reversing``
+    link with nothing sent is marked so (:func:`_advance` records a reversal a stopped run sent
+    first), so its dates may still change."""
+    return (link.last_error or "").startswith(HOLD_PREFIX)
+
+
+def _dates_now(
+    ledger: Ledger, link: Link, closed: date | None, replacement: date | None, timezone: str
+) -> Link:
+    """A change that waited for a closed period, nothing sent: its dates as the books stand
+    now (the original's own date, if its period reopened), written before anything is sent."""
+    try:
+        changed_at: datetime | None = datetime.fromisoformat(link.divvy_updated_time)
+    except ValueError:
+        changed_at = None
+    reversal = _reversal_date(date.fromisoformat(link.original_date), changed_at, closed, timezone)
+    replacement_date = replacement.isoformat() if replacement else None
+    _write(
+        ledger, "recoding_dates", uuid=link.uuid, seq=link.seq,
+        reversal_date=reversal.isoformat(), replacement_date=replacement_date,
+    )  # fmt: skip
+    return dataclasses.replace(
+        link, reversal_date=reversal.isoformat(), replacement_date=replacement_date,
+        last_error=None,
+    )  # fmt: skip
+
+
+def _waiting_for(report: RecodeReport, uuid: str) -> Link | None:
+    return next((lk for (u, _), lk in report.waiting_links.items() if u == uuid), None)
+
+
+def _supersede(
+    intacct: Recoder,
+    ledger: Ledger,
+    settings: SyncSettings,
+    run_id: str,
+    row: Mapping[str, Any],
+    link: Link,
+    change: _Change,
+    report: RecodeReport,
+    *,
+    closed_through: Callable[[], date | None],
+    examined: str | None,
+) -> None:
+    """Divvy changed a transaction again while its change waited for a closed period, nothing
+    of it sent: the waiting change takes the newer version (a new coding, amount or date; a
+    decline or a deletion: reversed only) and goes on as the policy says, or is withdrawn
+    (kept as ``reported``, with why) when Divvy changed it back to the version posted. Under
+    the row's lock, only while it still waits as read (another task may have resumed it)."""
+    report.waiting_links.pop((link.uuid, link.seq), None)
+    uuid = link.uuid
+    withdrawn = change.kind == "unchanged"
+    repost = change.kind == "repost"
+    replacement_date = None
+    if repost and change.purchase is not None:
+        replacement_date = place(
+            change.purchase, closed_through(), settings.closed_period_policy
+        ).day.isoformat()
+    with ledger._write() as conn:
+        now = ledger.now()
+        current, previous = _locked_chain(ledger, conn, uuid)
+        still = any(
+            (lk.seq, lk.status, lk.last_error, lk.divvy_updated_time)
+            == (link.seq, "reversing", link.last_error, link.divvy_updated_time)
+            for lk in previous
+        )
+        if (
+            current is None
+            or (current["intacct_record_no"], current["updated_time"])
+            != (row["intacct_record_no"], row["updated_time"])
+            or not still
+        ):
+            log.info("Re-coding %s (%s) left: another run changed it.", uuid, change.text)
+            return
+        replaced = [lk for lk in previous if lk.status == "replaced"]
+        params: dict[str, Any] = {
+            "uuid": uuid,
+            "seq": link.seq,
+            "waited": link.last_error,
+            "divvy_updated_time": change.updated_time,
+            "change": (
+                fit(f"{link.change}; withdrawn: Divvy changed it back to the version posted", 500)
+                if withdrawn
+                else change.text
+            ),
+            "status": "reported" if withdrawn else "reversing",
+            "replacement_reference": (
+                version_reference(uuid, 2 + len(replaced)) if repost else None
+            ),
+            "replacement_date": replacement_date,
+            "purchase_date": change.purchase.isoformat() if repost and change.purchase else None,
+            "replacement_amount": (
+                format(change.amount, "f") if repost and change.amount is not None else None
+            ),
+            "replacement_lines": (
+                json.dumps(list(change.lines), sort_keys=True) if repost else None
+            ),
+            "transaction_type": change.transaction_type if repost else None,
+            "merchant": change.merchant if repost else None,
+            # Still waiting: the next step decides again, its dates as the books stand then.
+            "last_error": None if withdrawn else link.last_error,
+            "run_id": run_id,
+            "now": now,
+        }
+        conn.execute(ledger._stmt("recoding_revised"), params)
+        if withdrawn:
+            conn.execute(
+                ledger._stmt("recode_unchanged"),
+                {"uuid": uuid, "updated_time": change.updated_time, "now": now},
+            )
+        if examined is not None:
+            conn.execute(ledger._stmt("recode_examined"), {"uuid": uuid, "payload": examined})
+    if withdrawn:
+        log.info("Re-coding %s: the change waiting for a closed period is withdrawn.", uuid)
+        return
+    fields = {k: params[k] for k in params if k not in ("waited", "now")}
+    revised = dataclasses.replace(link, **fields, updated_at=now)
+    _advance(intacct, ledger, settings, run_id, revised, report, closed_through)
 
 
 def _failed(report: RecodeReport, uuid: str, change: str, message: str) -> None:
@@ -871,13 +1196,34 @@ def _reversal_key(intacct: Recoder, link: Link) -> str:
 
 
 def _replace(
-    intacct: Recoder, ledger: Ledger, settings: SyncSettings, run_id: str, link: Link
+    intacct: Recoder,
+    ledger: Ledger,
+    settings: SyncSettings,
+    run_id: str,
+    link: Link,
+    placed: Placement | None,
 ) -> Link:
+    """Post the new version on the day ``placed`` gives (the link's own date without one),
+    exactly once."""
     assert link.replacement_reference and link.replacement_lines and link.replacement_date
-    lines = [_mapped(ln) for ln in json.loads(link.replacement_lines)]
-    day = date.fromisoformat(link.replacement_date)
+    mapped: list[dict[str, Any]] = json.loads(link.replacement_lines)
+    day = placed.day if placed is not None else date.fromisoformat(link.replacement_date)
+    purchase = link.purchase_date
+    bought = date.fromisoformat(purchase) if purchase else None
+
+    def lines_on(day: date) -> list[dict[str, Any]]:
+        # As the load re-dates a first posting: off its purchase date, every description
+        # names that date.
+        if bought is None or day == bought:
+            return mapped
+        return [{**ln, "description": with_purchase_note(ln.get("description"), bought)}
+                for ln in mapped]  # fmt: skip
+
+    lines = lines_on(day)
     built = build_cctransaction(
-        _Posting(link.uuid, day, link.merchant, link.attempts), lines, settings
+        _Posting(link.uuid, day, link.merchant, link.attempts),
+        [_mapped(ln) for ln in lines],
+        settings,
     )
     with ledger.engine.connect() as conn:
         supdoc = conn.execute(
@@ -887,11 +1233,16 @@ def _replace(
     txn = dataclasses.replace(
         built, reference_no=link.replacement_reference, supdoc_id=supdoc or built.supdoc_id
     )
-    [outcome] = intacct.record_cctransactions([txn], check_first=True)
+    found = _sent_on_another_day(intacct, link, txn, bought)
+    if found is None:
+        [outcome] = intacct.record_cctransactions([txn], check_first=True)
+    else:  # the ledger describes the record Intacct holds: its day, and the lines sent then
+        outcome, day = found
+        lines = lines_on(day)
     if not outcome.ok:
         assert outcome.error is not None
         raise outcome.error
-    purchase = link.purchase_date
+    lines_text = json.dumps(lines, sort_keys=True)
     with ledger._write() as conn:
         now = ledger.now()
         conn.execute(
@@ -901,6 +1252,8 @@ def _replace(
                 "seq": link.seq,
                 "record_no": outcome.record_no,
                 "control_id": outcome.control_id,
+                "replacement_date": day.isoformat(),
+                "replacement_lines": lines_text,
                 "now": now,
             },
         )
@@ -924,17 +1277,45 @@ def _replace(
             conn.execute(ledger._stmt("delete_mapped_lines", "uuids"), {"uuids": [link.uuid]})
             conn.execute(
                 ledger._stmt("insert_mapped_line"),
-                [
-                    {**ln, "uuid": link.uuid, "now": now}
-                    for ln in json.loads(link.replacement_lines)
-                ],
+                [{**ln, "uuid": link.uuid, "now": now} for ln in lines],
             )
     return dataclasses.replace(
         link,
         status="replaced",
+        replacement_date=day.isoformat(),
+        replacement_lines=lines_text,
         replacement_record_no=outcome.record_no,
         replacement_control_id=outcome.control_id,
     )
+
+
+def _sent_on_another_day(
+    intacct: Recoder, link: Link, txn: CCTransaction, purchase: date | None
+) -> tuple[RecordOutcome, date] | None:
+    """Exactly once across dates: the replacement's date follows the books-closed date, so an
+    earlier attempt whose answer was lost may be in Intacct on another day than this one's
+    (``check_first`` looks on this day only). When its possible days span more than this one,
+    the card is asked for its reference over all of them first, as the load does for the
+    transactions it re-dates (``closed_periods.adopt_redated``)."""
+    days = {txn.payment_date}
+    if link.replacement_date:
+        days.add(date.fromisoformat(link.replacement_date))
+    if purchase:
+        days.add(purchase)
+    if len(days) == 1:
+        return None
+    found = intacct.find_cctransactions(
+        txn.card_id, min(days), max(days), reference_nos=[txn.reference_no]
+    )
+    hit = next((r for r in found if str(r.get("RECORDID")) == txn.reference_no), None)
+    if hit is None:
+        return None
+    held = IntacctPosting.from_record(hit)
+    log.info("Replacement %s found in Intacct on %s", txn.reference_no, held.posting_date)
+    outcome = RecordOutcome(
+        txn.reference_no, txn.control_id, "already_posted", record_no=held.record_no
+    )
+    return outcome, held.posting_date
 
 
 def _mapped(line: Mapping[str, Any]) -> MappedLine:
@@ -964,7 +1345,12 @@ def chain_for_reconcile(
             continue
         amount = Decimal(r["original_amount"])
         original = date.fromisoformat(r["original_date"])
-        if date_from <= original <= date_to:
+        # A replacement still to post ('reversed': refused, or held for a closed period): the
+        # ledger row still names the original, expected under its reference, so the original
+        # is no chain record of its own; with its reversal it nets to nothing, as a held
+        # transaction is not expected.
+        waiting = r["status"] == "reversed"
+        if date_from <= original <= date_to and not waiting:
             records[r["original_record_no"]] = ChainRecord(
                 r["original_record_no"], r["uuid"], "original", original, amount
             )

@@ -7,6 +7,7 @@ replacement. The default seed closes the books through 2026-09-30."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable
@@ -221,7 +222,11 @@ def test_a_date_change_reverses_on_the_original_date_and_posts_on_the_new_one(le
 def test_a_change_to_a_transaction_in_a_closed_period_is_reversed_on_the_day_of_the_change(
     led, hook, gw
 ):
+    # closed_period_policy post_to_first_open_day (each policy: test_recoding_closed_periods.py)
     runs = Runs(led, hook)
+    runs.settings = dataclasses.replace(
+        runs.settings, closed_period_policy="post_to_first_open_day"
+    )
     u = "txr_recode_closed_01"
     closed_day = dt.date(2026, 9, 28)
     with gw.state.lock:  # posted while September was open, then the books closed

@@ -216,3 +216,42 @@ def test_more_missing_than_the_cap_looks_up_and_reverses_none(
     within, result = runs.run()
     assert within.summary()["deleted"] == 2 and within.summary()["reversed"] == 2
     assert row(ledger, uuids[0]).state == "posted" and result.matched, result.differences
+
+
+def test_a_transaction_deleted_while_its_change_waits_for_a_closed_period_is_reversed_only(
+    ledger, hook, gw, dv, divvy
+):
+    import dataclasses
+
+    runs = Runs(ledger, hook, divvy, "reverse_and_repost")
+    runs.settings = dataclasses.replace(runs.settings, closed_period_policy="hold")
+    gone = add(dv, "txr_del_wait_0001", 53.03)
+    runs.run()
+    with gw.state.lock:  # the books close through the purchase day, then Divvy re-codes it
+        for r in gw.state.companies["ACME-DEMO"].objects["BOOKSCLOSED"]:
+            r["CLOSEDTHROUGH"] = "10/06/2026"
+    dv.state.update_transaction(
+        gone,
+        customFields={**CODED, "GL Account": "6200 - Travel"},
+        updatedTime="2026-10-07T09:00:00.000Z",
+    )
+    held, _ = runs.run()
+    assert held.summary()["closed_periods"]["held"] == 1 and len(gw.cctransactions()) == 1
+
+    dv.state.delete_transaction(gone)
+    report, result = runs.run()
+
+    summary = report.summary()
+    assert (summary["deleted"], summary["reversed"], summary["failed"]) == (1, 1, 0)
+    assert summary["closed_periods"]["held"] == 0
+    assert Counter(r["STATE"] for r in gw.cctransactions()) == Counter(
+        {"Reversed": 1, "Reversal": 1}
+    )
+    [link] = recoding.links(ledger, [gone])
+    assert (link.status, link.change, link.reversal_date) == (
+        "done",
+        "deleted in Divvy",
+        "2026-10-07",  # the original's period is closed: the first open day
+    )
+    assert row(ledger, gone).state == "skipped"
+    assert result.matched, result.differences
