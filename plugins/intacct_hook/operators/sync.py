@@ -525,6 +525,9 @@ next run resumes exactly where it stopped, never reversing twice.
         for line in report.reposted + report.reversed:
             self.log.info("Re-posted after a change in Divvy: %s", line)
         if report.failures:
+            # As the load does: the closed-period counts and dates stay readable in XCom when
+            # the task fails under closed_period_policy 'fail'.
+            context["ti"].xcom_push(key="closed_periods", value=summary.get("closed_periods"))
             raise AirflowFailException(
                 f"{len(report.failures)} change(s) after posting could not be applied in "
                 "Intacct; the next run resumes them:\n" + "\n".join(report.failures)

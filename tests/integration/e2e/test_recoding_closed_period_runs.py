@@ -141,3 +141,22 @@ def test_post_to_first_open_day_reposts_it_there_with_the_note_and_reconcile_shi
     )
     assert xcom(third, "load")["posted"] == 0 and len(world.records()) == 4
     assert xcom(third, "reconcile")["matched"]
+
+
+def test_fail_leaves_intacct_as_it_is_and_fails_the_task_naming_the_closed_period(world, capfd):
+    moved, _kept = posted_then_closed(world, "fail")
+    before = states(world)
+
+    run = world.run_day(DAY)
+
+    assert task_states(run)["recode"] == "failed"
+    assert states(world) == before  # neither reversed nor re-posted
+    # As the load's: the counts and dates stay readable in XCom though the task failed.
+    closed = xcom(run, "recode", key="closed_periods")
+    assert closed["policy"] == "fail" and closed["books_closed_through"] == "2026-11-16"
+    failure = next(
+        line
+        for line in capfd.readouterr().out.splitlines()
+        if moved in line and "11/15/2026" in line
+    )
+    assert "closed" in failure.lower()
