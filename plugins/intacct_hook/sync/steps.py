@@ -519,7 +519,7 @@ def _map_pages(
             if (ln := stored if stored is not None else _stored_lines(row))
         ]
         page = [row for row, _ in coded]
-        verdicts = [mapper.verdict(row.uuid, ln) for row, ln in coded]
+        verdicts = mapper.verdicts([(row.uuid, ln) for row, ln in coded])
         claimed = ledger.save_map_verdicts(page, verdicts)
         for verdict in verdicts:
             if verdict.uuid in claimed:
