@@ -81,8 +81,25 @@ class StoredMapper:
     def verdicts(self, page: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> list[Verdict]:
         """:meth:`verdict` of each ``(uuid, lines)``; the page's facts keys not coded yet are
         decoded together first (:meth:`LineMapper.code_keys`)."""
-        self._mapper.code_keys({line[3] for _, lines in page for line in lines})
-        return [self.verdict(uuid, lines) for uuid, lines in page]
+        mapper = self._mapper
+        mapper.code_keys({line[3] for _, lines in page for line in lines})
+        cache = mapper._cache
+        ready = LedgerState.READY
+        out: list[Verdict] = []
+        for uuid, lines in page:
+            if len(lines) != 1:
+                out.append(self.verdict(uuid, lines))
+                continue
+            # One line, most transactions: the same as verdict(), without its loop.
+            ((source_uuid, amount, description, key),) = lines
+            coded = cache[key]
+            line = (uuid, 1, source_uuid, amount, *coded.ids, description, *coded.rules)
+            if coded.problem is None and not coded.required:
+                out.append(Verdict(uuid, ready, None, [line]))
+            else:
+                reason = reason_text([(1, mapper.problem(coded, source_uuid) or "")], 1)
+                out.append(Verdict(uuid, LedgerState.UNMAPPED, reason, [line]))
+        return out
 
     def verdict(self, uuid: str, lines: Iterable[Sequence[Any]]) -> Verdict:
         """``lines``: ``(source_uuid, amount, description, facts_key)`` each, in line order

@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 
-from intacct_hook.sync.coding import CARD_DEFAULT_LOCATION, DEFAULT_ACCOUNT, LineMapper
+from intacct_hook.sync.coding import (
+    CARD_DEFAULT_LOCATION,
+    DEFAULT_ACCOUNT,
+    LineMapper,
+    StoredMapper,
+)
 from intacct_hook.sync.dimensions import DEFAULT_CUSTOM_FIELD_NAMES, DIMENSIONS, ID_COLUMNS
 from intacct_hook.sync.map_inputs import facts_key, facts_of
 from intacct_hook.sync.rules import LineFacts, RuleSet, load_rules, parse_rules
@@ -222,3 +227,23 @@ def test_a_key_that_does_not_decode_fails_as_it_does_alone(bad):
     with pytest.raises(ValueError) as together:
         mapper.code_keys([good, bad])
     assert str(together.value) == str(alone.value)
+
+
+def test_a_page_of_verdicts_is_each_transactions_verdict():
+    # verdicts() codes a one-line transaction without verdict()'s loop; the same verdict.
+    kw = {"card_default_location": "100", "valid_ids": MAPPER_OPTIONS[1]["valid_ids"]}
+    kw |= {"required_dimensions": MAPPER_OPTIONS[1]["required_dimensions"]}
+    rnd = random.Random("verdicts")
+    page = []
+    for i in range(600):
+        lines = [
+            [f"txr_{i}_{n}", f"{n + 1}.00", rnd.choice([None, "memo"]), key]
+            for n in range(rnd.choice((1, 1, 1, 2, 3)))
+            for key in (facts_key(**random_facts(rnd)),)
+        ]
+        page.append((f"txr_{i}", lines))
+    expected = StoredMapper(EDGE_RULES, **kw)
+    verdicts = StoredMapper(EDGE_RULES, **kw).verdicts(page)
+    assert verdicts == [expected.verdict(uuid, lines) for uuid, lines in page]
+    assert {v.state for v in verdicts} == {"ready", "unmapped"}
+    assert any(len(v.lines) == 1 and v.state == "unmapped" for v in verdicts)
