@@ -11,6 +11,7 @@ of a second of CPU per task: ~30 µs a transaction in a window of 10,000).
 from __future__ import annotations
 
 import json
+import json.scanner
 from collections.abc import Hashable, Iterable, Mapping, Sequence, Set
 from typing import Any, NamedTuple
 
@@ -25,7 +26,7 @@ from intacct_hook.sync.dimensions import (
 from intacct_hook.sync.ledger import MAPPED_LINE_PARAMS
 from intacct_hook.sync.map_inputs import opt_text
 from intacct_hook.sync.preflight import GL_ACCOUNTS_SCREEN, dimension_label
-from intacct_hook.sync.rules import LineFacts, Rule, RuleSet, intacct_id
+from intacct_hook.sync.rules import LineFacts, RuleSet, intacct_id
 from intacct_hook.sync.states import LedgerState
 
 DEFAULT_ACCOUNT = "default account"
@@ -78,6 +79,27 @@ class StoredMapper:
             required_dimensions,
         )
 
+    def verdicts(self, page: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> list[Verdict]:
+        """:meth:`verdict` of each ``(uuid, lines)``."""
+        mapper = self._mapper
+        cache = mapper._cache
+        ready = LedgerState.READY
+        out: list[Verdict] = []
+        for uuid, lines in page:
+            if len(lines) != 1:
+                out.append(self.verdict(uuid, lines))
+                continue
+            # One line, most transactions: the same as verdict(), without its loop.
+            ((source_uuid, amount, description, key),) = lines
+            coded = cache.get(key) or mapper.coded(key)
+            line = (uuid, 1, source_uuid, amount, *coded.ids, description, *coded.rules)
+            if coded.problem is None and not coded.required:
+                out.append(Verdict(uuid, ready, None, [line]))
+            else:
+                reason = reason_text([(1, mapper.problem(coded, source_uuid) or "")], 1)
+                out.append(Verdict(uuid, LedgerState.UNMAPPED, reason, [line]))
+        return out
+
     def verdict(self, uuid: str, lines: Iterable[Sequence[Any]]) -> Verdict:
         """``lines``: ``(source_uuid, amount, description, facts_key)`` each, in line order
         (:class:`~intacct_hook.sync.map_inputs.StoredLine`, or the lists of
@@ -96,91 +118,6 @@ class StoredMapper:
         return Verdict(uuid, LedgerState.UNMAPPED, reason_text(bad, len(out)), out)
 
 
-class _Facts:
-    """The facts of one facts key, decoded once, with custom fields found by folded name.
-
-    The :class:`LineFacts` rules match against is built only when a rule is evaluated (once
-    per distinct set of facts rules see, far fewer than keys)."""
-
-    __slots__ = (
-        "_custom",
-        "_folded",
-        "_line_facts",
-        "budget_name",
-        "budget_uuid",
-        "mcc",
-        "merchant",
-        "rules",
-    )
-
-    def __init__(
-        self,
-        custom_fields: Mapping[str, tuple[str, ...]],
-        budget_name: str | None,
-        budget_uuid: str | None,
-        mcc: str | None,
-        merchant: str | None,
-        line_facts: LineFacts | None = None,
-    ) -> None:
-        self._custom = custom_fields
-        self.budget_name = budget_name
-        self.budget_uuid = budget_uuid
-        self.mcc = mcc
-        self.merchant = merchant
-        self._line_facts = line_facts
-        folded: dict[str, tuple[str, ...]] = {}
-        for name, values in custom_fields.items():
-            # The first name in Divvy's order wins, as in LineFacts.custom_values.
-            key = name.casefold()
-            if key not in folded:
-                folded[key] = tuple([v for v in values if v and v.strip()])
-        self._folded = folded
-        self.rules: dict[str, Rule] | None = None
-
-    @classmethod
-    def of(cls, facts: LineFacts) -> _Facts:
-        return cls(
-            facts.custom_fields,
-            facts.budget_name,
-            facts.budget_uuid,
-            facts.mcc,
-            facts.merchant,
-            facts,
-        )
-
-    @classmethod
-    def from_key(cls, key: str) -> _Facts:
-        """The facts of a :func:`~intacct_hook.sync.map_inputs.facts_key` text, as
-        :func:`~intacct_hook.sync.map_inputs.facts_of` reads them."""
-        fields, budget_name, budget_uuid, mcc, merchant = json.loads(key)
-        return cls(
-            {name: tuple(values) for name, values in fields},
-            opt_text(budget_name),
-            opt_text(budget_uuid),
-            opt_text(mcc),
-            opt_text(merchant),
-        )
-
-    @property
-    def line_facts(self) -> LineFacts:
-        if self._line_facts is None:
-            self._line_facts = LineFacts(
-                custom_fields=self._custom,
-                budget_name=self.budget_name,
-                budget_uuid=self.budget_uuid,
-                mcc=self.mcc,
-                merchant=self.merchant,
-            )
-        return self._line_facts
-
-    def custom_values(self, name: str) -> tuple[str, ...]:
-        return self._folded.get(name.casefold(), ())
-
-    def folded_values(self, folded_name: str) -> tuple[str, ...]:
-        """:meth:`custom_values` of a name already case-folded."""
-        return self._folded.get(folded_name, ())
-
-
 class _Coded(NamedTuple):
     """What mapping decides for one set of line facts (one facts key)."""
 
@@ -191,11 +128,33 @@ class _Coded(NamedTuple):
     rules: tuple[str | None, ...]  # the rule columns' values, in RULE_COLUMNS order
 
 
+#: One dimension's coding: (ID, where it came from, problem), the problem including an ID that
+#: Intacct does not hold active.
+_DimCoding = tuple[str | None, str | None, str | None]
+_NONE: _DimCoding = (None, None, None)
+_MISSING: Any = object()
+
+
+class _Fallback(NamedTuple):
+    """For one set of facts rules look at: each dimension's coding when its custom field names
+    no ID (the first matching rule, then the defaults), and the facts themselves."""
+
+    codings: tuple[_DimCoding, ...]  # in DIMENSIONS order
+    facts: LineFacts
+
+
 class LineMapper:
     """Codes lines; each distinct set of facts (custom fields, budget, MCC, merchant) once.
 
     Everything but the required-dimension message depends on the facts alone, and a window
     holds far fewer distinct facts than lines: caching by facts key is the vectorisation.
+
+    Coding a new set of facts is itself made of look-ups: a dimension's coding from its custom
+    field's values (few distinct per window), the rules' and defaults' coding per set of facts
+    the rules can look at (budget, MCC, merchant, the custom fields rules name; fewer still),
+    and the line's coding per combination of the five (a transaction's checks and messages).
+    Each is computed the first time it is met; the caches' keys are the raw facts, so a value
+    is never mistaken for another.
     """
 
     def __init__(
@@ -222,20 +181,20 @@ class LineMapper:
             for dim in self.required_by_account
         }
         self._cache: dict[Any, _Coded] = {}
-        # Smaller caches below it: a dimension's custom field values, and the facts rules see.
-        self._from_field: dict[tuple[str, tuple[str, ...]], Any] = {}
-        self._rule_fields = sorted(
-            {r.field_name or "" for r in rules if r.match_field == "custom_field"}
-        )
-        self._rule_fields_folded = [name.casefold() for name in self._rule_fields]
-        # Per dimension, what coding it needs, looked up once rather than per facts key.
-        self._dims = [
-            (dim, name, name.casefold() if name else None, ID_COLUMNS[dim], RULE_COLUMNS[dim])
-            for dim in DIMENSIONS
-            for name in (field_names.get(dim),)
+        self._valid = [self.valid_ids.get(dim) for dim in DIMENSIONS]
+        # Per dimension, the case-folded name of its custom field (None: none is read).
+        self._dim_fields = [
+            name.casefold() if name else None for name in map(field_names.get, DIMENSIONS)
         ]
-        self._valid = {dim: self.valid_ids.get(dim) for dim in DIMENSIONS}
-        self._by_rule_facts: dict[tuple[Any, ...], dict[str, Rule]] = {}
+        self._rule_fields = sorted(
+            {(r.field_name or "").casefold() for r in rules if r.match_field == "custom_field"}
+        )
+        self._folded_names: dict[str, str] = {}
+        # The look-ups of the class docstring, by dimension index and raw values; by the facts
+        # rules see; by the five dimensions' codings.
+        self._from_field: dict[tuple[int, tuple[Any, ...]], _DimCoding | None] = {}
+        self._fallbacks: dict[tuple[Any, ...], _Fallback] = {}
+        self._by_codings: dict[Any, _Coded] = {}
 
     def coded_facts(self, key: Hashable, facts: LineFacts) -> _Coded:
         """The coding of ``facts``, cached under ``key`` (:func:`mapping.map_lines` keys by
@@ -243,13 +202,23 @@ class LineMapper:
         both)."""
         coded = self._cache.get(key)
         if coded is None:
-            coded = self._cache[key] = self._code(_Facts.of(facts))
+            coded = self._cache[key] = self._code(
+                facts.custom_fields,
+                facts.budget_name,
+                facts.budget_uuid,
+                facts.mcc,
+                facts.merchant,
+            )
         return coded
 
     def coded(self, key: str) -> _Coded:
+        """The coding of a :func:`~intacct_hook.sync.map_inputs.facts_key` text."""
         coded = self._cache.get(key)
         if coded is None:
-            coded = self._cache[key] = self._code(_Facts.from_key(key))
+            fields, budget_name, budget_uuid, mcc, merchant = _decoded(key)
+            coded = self._cache[key] = self._code(
+                dict(fields), budget_name, budget_uuid, mcc, merchant
+            )
         return coded
 
     def problem(self, coded: _Coded, source_uuid: Any) -> str | None:
@@ -266,31 +235,72 @@ class LineMapper:
         ]
         return "; ".join([coded.problem, *texts] if coded.problem else texts)
 
-    def _code(self, facts: _Facts) -> _Coded:
+    def _code(
+        self,
+        custom_fields: Mapping[str, Any],
+        budget_name: Any,
+        budget_uuid: Any,
+        mcc: Any,
+        merchant: Any,
+    ) -> _Coded:
+        """The coding of one set of facts, as stored (texts not yet stripped; the custom
+        fields' values as Divvy selected them, empty ones included)."""
+        # A name that appears twice in different case: the first in Divvy's order wins, as in
+        # LineFacts.custom_values.
+        folded: dict[str, Any] = {}
+        names = self._folded_names
+        for name, values in custom_fields.items():
+            fold = names.get(name)
+            if fold is None:
+                fold = names[name] = name.casefold()
+            if fold not in folded:
+                folded[fold] = values
+        codings: list[_DimCoding] = []
+        fallback: _Fallback | None = None
+        from_field = self._from_field
+        for index, field in enumerate(self._dim_fields):
+            coding = None
+            if field is not None:
+                values = folded.get(field)
+                if values:
+                    look = (index, tuple(values))
+                    coding = from_field.get(look, _MISSING)
+                    if coding is _MISSING:
+                        coding = from_field[look] = self._field_coding(index, values)
+            if coding is None:
+                if fallback is None:
+                    fallback = self._fallback(
+                        custom_fields, folded, budget_name, budget_uuid, mcc, merchant
+                    )
+                coding = fallback.codings[index]
+            codings.append(coding)
+        combined: tuple[Any, ...] = tuple(codings)
+        if codings[0][0] is None and fallback is not None:
+            # The no-GL-account reason names what the rules looked at.
+            facts = fallback.facts
+            combined = (combined, facts.budget_name, facts.mcc, facts.merchant)
+        coded = self._by_codings.get(combined)
+        if coded is None:
+            coded = self._by_codings[combined] = self._coded_from(codings, fallback)
+        return coded
+
+    def _coded_from(self, codings: Sequence[_DimCoding], fallback: _Fallback | None) -> _Coded:
         values: dict[str, str | None] = {}
-        ids: list[str | None] = []
-        rules: list[str | None] = []
         problems: list[str] = []
-        for dim, name, folded, id_column, rule_column in self._dims:
-            value, rule, problem = self._dimension(dim, name, folded, facts)
-            if problem is None and value is not None:
-                active = self._valid[dim]
-                if active is not None and value not in active:
-                    problem = self._inactive(dim, value, rule)
+        for dim, (value, rule, problem) in zip(DIMENSIONS, codings, strict=True):
             if problem:
                 problems.append(problem)
-            values[id_column] = value
-            values[rule_column] = rule
-            ids.append(value)
-            rules.append(rule)
-        if ids[0] is None and not problems:
-            problems.append(self._no_gl_reason(facts.line_facts))
+            values[ID_COLUMNS[dim]] = value
+            values[RULE_COLUMNS[dim]] = rule
+        ids = tuple([c[0] for c in codings])
+        if ids[0] is None and not problems and fallback is not None:
+            problems.append(self._no_gl_reason(fallback.facts))
         return _Coded(
             values,
             "; ".join(problems) or None,
             self._missing_required(values) if self.required_by_account else (),
-            tuple(ids),
-            tuple(rules),
+            ids,
+            tuple([c[1] for c in codings]),
         )
 
     def _missing_required(self, values: Mapping[str, str | None]) -> tuple[str, ...]:
@@ -304,27 +314,75 @@ class LineMapper:
             if account in accounts and (dim not in ID_COLUMNS or values[ID_COLUMNS[dim]] is None)
         )
 
-    def _dimension(
-        self, dim: str, name: str | None, folded: str | None, facts: _Facts
-    ) -> tuple[str | None, str | None, str | None]:
-        if name and folded:
-            values = facts.folded_values(folded)
-            if values:
-                key = (dim, values)
-                found = self._from_field.get(key, self)
-                if found is self:
-                    found = self._from_field[key] = self._from_custom_field(name, values)
-                if found is not None:
-                    return found
-        rules = facts.rules if facts.rules is not None else self._rules_matching(facts)
-        rule = rules.get(dim)
-        if rule is not None:
-            return rule.values[dim], rule.provenance, None
-        if dim == "gl_account" and self.default_gl_account:
-            return self.default_gl_account, DEFAULT_ACCOUNT, None
-        if dim == "location" and self.card_default_location:
-            return self.card_default_location, CARD_DEFAULT_LOCATION, None
-        return None, None, None
+    def _field_coding(self, index: int, values: Iterable[Any]) -> _DimCoding | None:
+        """The dimension's coding from its custom field's values, or None when they name no
+        ID (the rules and defaults decide then)."""
+        selected = tuple([v for v in values if v and v.strip()])
+        if not selected:
+            return None
+        dim = DIMENSIONS[index]
+        found = self._from_custom_field(self.field_names.get(dim) or "", selected)
+        return None if found is None else self._checked(index, *found)
+
+    def _checked(
+        self, index: int, value: str | None, rule: str | None, problem: str | None
+    ) -> _DimCoding:
+        """A dimension's coding with its ID checked against Intacct's active ones."""
+        if problem is None and value is not None:
+            active = self._valid[index]
+            if active is not None and value not in active:
+                problem = self._inactive(DIMENSIONS[index], value, rule)
+        return value, rule, problem
+
+    def _fallback(
+        self,
+        custom_fields: Mapping[str, Any],
+        folded: Mapping[str, Any],
+        budget_name: Any,
+        budget_uuid: Any,
+        mcc: Any,
+        merchant: Any,
+    ) -> _Fallback:
+        """Per dimension, the first rule in file order that matches and sets it
+        (:meth:`RuleSet.first_match` for every dimension at once), else the default; cached
+        by the facts rules can look at, which far fewer lines differ in than in their whole
+        coding."""
+        key = (
+            budget_name,
+            budget_uuid,
+            mcc,
+            merchant,
+            *[tuple(folded.get(name) or ()) for name in self._rule_fields],
+        )
+        found = self._fallbacks.get(key)
+        if found is None:
+            facts = LineFacts(
+                custom_fields={name: tuple(values or ()) for name, values in custom_fields.items()},
+                budget_name=opt_text(budget_name),
+                budget_uuid=opt_text(budget_uuid),
+                mcc=opt_text(mcc),
+                merchant=opt_text(merchant),
+            )
+            first = self.rules.first_matches(facts)
+            codings = []
+            for index, dim in enumerate(DIMENSIONS):
+                rule = first.get(dim)
+                if rule is not None:
+                    codings.append(self._checked(index, rule.values[dim], rule.provenance, None))
+                elif dim == "gl_account" and self.default_gl_account:
+                    codings.append(
+                        self._checked(index, self.default_gl_account, DEFAULT_ACCOUNT, None)
+                    )
+                elif dim == "location" and self.card_default_location:
+                    codings.append(
+                        self._checked(
+                            index, self.card_default_location, CARD_DEFAULT_LOCATION, None
+                        )
+                    )
+                else:
+                    codings.append(_NONE)
+            found = self._fallbacks[key] = _Fallback(tuple(codings), facts)
+        return found
 
     def _from_custom_field(
         self, name: str, values: tuple[str, ...]
@@ -353,31 +411,6 @@ class LineMapper:
             return ids[0], f"custom field {name!r}", None
         return None
 
-    def _rules_matching(self, facts: _Facts) -> dict[str, Rule]:
-        """Per dimension, the first rule in file order that matches and sets it
-        (:meth:`RuleSet.first_match` for every dimension at once). Cached by the facts rules
-        can look at, which far fewer lines differ in than in their whole coding."""
-        if facts.rules is not None:
-            return facts.rules
-        key = (
-            facts.budget_name,
-            facts.budget_uuid,
-            facts.mcc,
-            facts.merchant,
-            tuple([facts.folded_values(name) for name in self._rule_fields_folded]),
-        )
-        found = self._by_rule_facts.get(key)
-        if found is None:
-            found = self._by_rule_facts[key] = {}
-            line = facts.line_facts
-            for rule in self.rules:
-                if all(dim in found for dim in rule.values) or not rule.matches(line):
-                    continue
-                for dim in rule.values:
-                    found.setdefault(dim, rule)
-        facts.rules = found
-        return found
-
     def _inactive(self, dim: str, value: str, rule: str | None) -> str:
         return (
             f"{BY_KEY[dim].noun} {value!r} (from {rule}) does not exist in Intacct or is not "
@@ -396,6 +429,26 @@ class LineMapper:
             f"no GL account: {source} and no rule in {self.rules.source} matches "
             f"{' / '.join(seen)}; code it in Divvy, add a rule, or set default_gl_account"
         )
+
+
+# The scanner json.loads itself runs, with json.loads' own settings (the default decoder's).
+_scan_json = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
+
+
+def _decoded(text: str) -> Any:
+    """``json.loads(text)``. A text that is one JSON value from its first character to its
+    last (as every facts key stage writes) is read by the decoder's own scanner, without
+    ``json.loads``' Python layers (half its time on a key); anything else goes through
+    ``json.loads``, which reads it or raises as it always did."""
+    if type(text) is str:
+        try:
+            value, end = _scan_json(text, 0)
+        except StopIteration:
+            pass
+        else:
+            if end == len(text):
+                return value
+    return json.loads(text)
 
 
 def _required_dimension_text(

@@ -900,6 +900,11 @@ class Ledger:
         for part in _chunks(replaced, 1000):
             conn.execute(delete, {"uuids": part})
         if lines:
+            # In primary-key order: the page is in posting order, and inserting its lines in
+            # (uuid, line_no) order walks the key's index instead of jumping about it (SQLite's
+            # insert of a first map's 5,600 lines: 31 ms of CPU in page order, 25 sorted). A
+            # page holds each (uuid, line_no) once, so tuples compare on those two alone.
+            lines.sort()
             self._insert_lines(conn, lines, now)
         if elsewhere:
             return self._save_mappings_one_by_one(conn, elsewhere, claimed)

@@ -36,10 +36,11 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import io
 import pathlib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from intacct_hook.sync.dimensions import DIMENSIONS
 
@@ -145,6 +146,107 @@ class RuleSet:
             if dimension in rule.values and rule.matches(facts):
                 return rule
         return None
+
+    def first_matches(self, facts: LineFacts) -> dict[str, Rule]:
+        """:meth:`first_match` for every dimension at once: dimension → rule, for the
+        dimensions some rule sets. The rules are compiled once per set (patterns case-folded,
+        each rule a test of the facts normalised once per call), and the rules setting only
+        dimensions already decided are not evaluated."""
+        return self._compiled.first_matches(facts)
+
+    @functools.cached_property
+    def _compiled(self) -> _CompiledRules:
+        return _CompiledRules(self.rules)
+
+
+class _Normalised:
+    """The facts of one :meth:`RuleSet.first_matches` call as the rules compare them:
+    stripped and case-folded once (:func:`_text_matches` and :func:`_mcc_matches` do it per
+    rule)."""
+
+    __slots__ = ("_custom", "_facts", "budget", "budget_uuid", "mcc", "merchant")
+
+    def __init__(self, facts: LineFacts) -> None:
+        self._facts = facts
+        self.budget = _folded(facts.budget_name)
+        self.budget_uuid = facts.budget_uuid
+        self.merchant = _folded(facts.merchant)
+        code = facts.mcc.strip() if facts.mcc else ""
+        self.mcc = code if code.isdigit() else None
+        self._custom: dict[str, list[tuple[str, str]]] = {}
+
+    def custom(self, name: str) -> list[tuple[str, str]]:
+        """Each selected value of custom field ``name``, folded, with its folded Intacct ID."""
+        found = self._custom.get(name)
+        if found is None:
+            found = self._custom[name] = [
+                (_folded(v) or "", _folded(intacct_id(v)) or "")
+                for v in self._facts.custom_values(name)
+            ]
+        return found
+
+
+class _CompiledRules:
+    """A rule set as tests of :class:`_Normalised` facts, in file order (see
+    :meth:`RuleSet.first_matches`); each test decides exactly what :meth:`Rule.matches`
+    does."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self._rules = [(rule, tuple(rule.values), _compile(rule)) for rule in rules]
+
+    def first_matches(self, facts: LineFacts) -> dict[str, Rule]:
+        seen = _Normalised(facts)
+        found: dict[str, Rule] = {}
+        for rule, dims, test in self._rules:
+            for dim in dims:
+                if dim not in found:
+                    break
+            else:
+                continue  # every dimension it sets is decided already
+            if test(seen):
+                for dim in dims:
+                    if dim not in found:
+                        found[dim] = rule
+        return found
+
+
+def _compile(rule: Rule) -> Callable[[_Normalised], bool]:
+    """:meth:`Rule.matches` of ``rule``, its pattern prepared once."""
+    value = rule.match_value
+    pattern = value.casefold()
+    prefix = pattern[:-1] if pattern.endswith("*") else None
+    if rule.match_field == "budget":
+        if prefix is not None:
+            return lambda f: (
+                (f.budget is not None and f.budget.startswith(prefix))
+                or (f.budget_uuid is not None and value == f.budget_uuid)
+            )
+        return lambda f: (
+            f.budget == pattern or (f.budget_uuid is not None and value == f.budget_uuid)
+        )
+    if rule.match_field == "merchant":
+        if prefix is not None:
+            return lambda f: f.merchant is not None and f.merchant.startswith(prefix)
+        return lambda f: f.merchant == pattern
+    if rule.match_field == "mcc":
+        span = _MCC_RANGE.fullmatch(value)
+        if span is not None:
+            low, high = int(span.group(1)), int(span.group(2))
+            return lambda f: f.mcc is not None and low <= int(f.mcc) <= high
+        if value.endswith("*"):
+            start = value[:-1]
+            return lambda f: f.mcc is not None and f.mcc.startswith(start)
+        return lambda f: f.mcc == value
+    name = rule.field_name or ""
+    if prefix is not None:
+        return lambda f: any(
+            text.startswith(prefix) or ident.startswith(prefix) for text, ident in f.custom(name)
+        )
+    return lambda f: any(text == pattern or ident == pattern for text, ident in f.custom(name))
+
+
+def _folded(value: str | None) -> str | None:
+    return None if value is None else value.strip().casefold()
 
 
 def load_rules(path: str | pathlib.Path) -> RuleSet:

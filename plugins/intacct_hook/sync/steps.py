@@ -514,24 +514,23 @@ def _map_pages(
     reasons: Counter[str],
 ) -> None:
     for page in ledger.mapping_inputs(page_size):
-        decoded = decode_page([row.map_input for row in page])
-        # A transaction without posting lines (a split whose parts are missing) has nothing to
-        # code; stage holds such a one, and mapping leaves it as it is.
-        coded = [
-            (row, ln)
-            for row, stored in zip(page, decoded, strict=True)
-            if (ln := stored if stored is not None else _stored_lines(row))
-        ]
-        page = [row for row, _ in coded]
-        verdicts = [mapper.verdict(row.uuid, ln) for row, ln in coded]
-        claimed = ledger.save_map_verdicts(page, verdicts)
-        for verdict in verdicts:
-            if verdict.uuid in claimed:
-                states["claimed_elsewhere"] += 1  # another run's load took it meanwhile
-                continue
-            states[verdict.state] += 1
-            if verdict.reason:
-                reasons[verdict.reason] += 1
+        read: list[MappingInput] = []
+        lines: list[tuple[str, Sequence[Sequence[Any]]]] = []
+        for row, stored in zip(page, decode_page([row.map_input for row in page]), strict=True):
+            ln = stored if stored is not None else _stored_lines(row)
+            # A transaction without posting lines (a split whose parts are missing) has
+            # nothing to code; stage holds such a one, and mapping leaves it as it is.
+            if ln:
+                read.append(row)
+                lines.append((row.uuid, ln))
+        verdicts = mapper.verdicts(lines)
+        claimed = ledger.save_map_verdicts(read, verdicts)
+        if claimed:
+            # Another run's load took these meanwhile.
+            states["claimed_elsewhere"] += sum(1 for v in verdicts if v.uuid in claimed)
+            verdicts = [v for v in verdicts if v.uuid not in claimed]
+        states.update(v.state for v in verdicts)
+        reasons.update(v.reason for v in verdicts if v.reason)
 
 
 @contextmanager

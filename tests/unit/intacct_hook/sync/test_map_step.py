@@ -234,6 +234,30 @@ def test_a_row_claimed_between_read_and_save_keeps_its_lines_and_is_reported(led
     assert {u for u, s in states.items() if s == "posting"} == taken
 
 
+def test_the_step_counts_the_rows_a_load_claimed_before_its_save_apart(ledger, monkeypatch):
+    ledger.stage([staged(p) for p in payloads(seed=3, per_day=8)], "run1")
+    first = map_step(ledger)
+    save = ledger.save_map_verdicts
+    taken: set[str] = set()
+
+    def load_claims_then_save(read: Any, verdicts: Any) -> set[str]:
+        # A load of another run claims two ready rows between the page's read and its save.
+        lease = dt.timedelta(minutes=30)
+        claimed = ledger.claim_for_posting("other#try1", run_id="other", batch_size=2, lease=lease)
+        taken.update(r.uuid for r in claimed)
+        return save(read, verdicts)
+
+    monkeypatch.setattr(ledger, "save_map_verdicts", load_claims_then_save)
+    again = map_step(ledger)
+    assert len(taken) == 2
+    assert again == {
+        "mapped": first["mapped"] - 2,
+        "unmapped": first["unmapped"],
+        "claimed_by_another_run": 2,
+        "unmapped_reasons": first["unmapped_reasons"],
+    }
+
+
 def test_a_row_restaged_as_held_meanwhile_is_refused_and_the_others_are_saved(ledger):
     rows = [s for s in (staged(p) for p in payloads(seed=4, per_day=8)) if s.state == "ready"]
     ledger.stage(rows, "run1")
