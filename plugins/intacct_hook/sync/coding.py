@@ -18,10 +18,12 @@ from typing import Any, NamedTuple
 from intacct_hook.intacct.text import describe_illegal
 from intacct_hook.sync.dimensions import (
     BY_KEY,
+    CARD_DEFAULT_LOCATION,
     DEFAULT_CUSTOM_FIELD_NAMES,
     DIMENSIONS,
     ID_COLUMNS,
     RULE_COLUMNS,
+    SETTING_DEFAULT_LOCATION,
 )
 from intacct_hook.sync.ledger import MAPPED_LINE_PARAMS
 from intacct_hook.sync.map_inputs import opt_text
@@ -30,7 +32,6 @@ from intacct_hook.sync.rules import LineFacts, RuleSet, intacct_id
 from intacct_hook.sync.states import LedgerState
 
 DEFAULT_ACCOUNT = "default account"
-CARD_DEFAULT_LOCATION = "card default location"
 
 # StoredMapper builds the ledger's line tuples in this order.
 _LINE_ORDER = (
@@ -69,6 +70,7 @@ class StoredMapper:
         card_default_location: str | None = None,
         valid_ids: Mapping[str, Set[str]] | None = None,
         required_dimensions: Mapping[str, Set[str]] | None = None,
+        default_location_rule: str = CARD_DEFAULT_LOCATION,
     ) -> None:
         self._mapper = LineMapper(
             rules,
@@ -77,6 +79,7 @@ class StoredMapper:
             card_default_location,
             valid_ids,
             required_dimensions,
+            default_location_rule=default_location_rule,
         )
 
     def verdicts(self, page: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> list[Verdict]:
@@ -165,11 +168,15 @@ class LineMapper:
         card_default_location: str | None,
         valid_ids: Mapping[str, Set[str]] | None,
         required_dimensions: Mapping[str, Set[str]] | None = None,
+        *,
+        default_location_rule: str = CARD_DEFAULT_LOCATION,
     ) -> None:
         self.rules = rules
         self.field_names = field_names
         self.default_gl_account = default_gl_account
         self.card_default_location = card_default_location
+        # Where the default location comes from, as a line's provenance and its fix name it.
+        self.default_location_rule = default_location_rule
         self.valid_ids = valid_ids or {}
         required = required_dimensions or {}
         self.required_by_account = {
@@ -376,7 +383,7 @@ class LineMapper:
                 elif dim == "location" and self.card_default_location:
                     codings.append(
                         self._checked(
-                            index, self.card_default_location, CARD_DEFAULT_LOCATION, None
+                            index, self.card_default_location, self.default_location_rule, None
                         )
                     )
                 else:
@@ -480,6 +487,8 @@ def _fix_for(dim: str, rule: str | None, field_name: str | None) -> str:
         return "change the default_gl_account setting or activate the account in Intacct"
     if rule == CARD_DEFAULT_LOCATION:
         return "fix the credit card account's default location in Intacct"
+    if rule == SETTING_DEFAULT_LOCATION:
+        return "change the default_location setting or activate the location in Intacct"
     return f"fix {rule} or activate the {BY_KEY[dim].noun} in Intacct"
 
 

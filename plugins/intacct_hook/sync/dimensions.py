@@ -81,3 +81,10 @@ RULE_OF_ID_COLUMN: Mapping[str, str] = MappingProxyType(
 REQUIRED_FLAGS: Mapping[str, str] = MappingProxyType(
     {d.required_flag: d.key for d in CODING if d.required_flag}
 )
+
+
+#: Where a line's location came from when nothing else gave one (a line's provenance): the
+#: credit card account's default location, or the settings' ``default_location`` (an account's
+#: or the top level's), which replaces the card's.
+CARD_DEFAULT_LOCATION = "card default location"
+SETTING_DEFAULT_LOCATION = "setting default_location"

@@ -19,7 +19,13 @@ from intacct_hook.intacct.fields import (
     CARD_OFFSET_ACCOUNT_FIELDS,
 )
 from intacct_hook.intacct.setup import CreditCard, DimensionValue, GLAccount
-from intacct_hook.sync.dimensions import BY_KEY, INTACCT_DIMENSIONS, REQUIRED_FLAGS
+from intacct_hook.sync.dimensions import (
+    BY_KEY,
+    CARD_DEFAULT_LOCATION,
+    INTACCT_DIMENSIONS,
+    REQUIRED_FLAGS,
+    SETTING_DEFAULT_LOCATION,
+)
 from intacct_hook.sync.settings import RETIRED_KEYS, SyncSettings
 from intacct_hook.sync.window import SyncWindow
 
@@ -744,12 +750,15 @@ class PostingFacts:
     card_default_location: str | None
     active_ids: dict[str, set[str]]
     required_dimensions: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Where the default location came from: the card, or the settings' default_location.
+    default_location_rule: str = CARD_DEFAULT_LOCATION
 
     def coding_kwargs(self) -> dict[str, Any]:
         """The keywords of the map step's coder (``steps.map_transactions``, ``StoredMapper``)
         these facts fill: one place that passes Intacct's facts to the coder."""
         return {
             "card_default_location": self.card_default_location,
+            "default_location_rule": self.default_location_rule,
             "valid_ids": self.active_ids,
             "required_dimensions": self.required_dimensions,
         }
@@ -772,6 +781,9 @@ def read_posting_facts(intacct: IntacctSetupReader, settings: SyncSettings) -> P
     return PostingFacts(
         card_default_location=settings.default_location
         or (card.default_location_id if card else None),
+        default_location_rule=(
+            SETTING_DEFAULT_LOCATION if settings.default_location else CARD_DEFAULT_LOCATION
+        ),
         active_ids={"gl_account": set(accounts)} | {k: set(v) for k, v in dimensions.items()},
         required_dimensions={no: dims for no, dims in required.items() if dims},
     )

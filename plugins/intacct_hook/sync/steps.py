@@ -30,6 +30,7 @@ from intacct_hook.intacct.text import (
     xml_safe,
 )
 from intacct_hook.sync import closed_periods
+from intacct_hook.sync.dimensions import CARD_DEFAULT_LOCATION
 from intacct_hook.sync.ledger import (
     MAP_PAGE,
     ExpectedEntry,
@@ -474,6 +475,7 @@ def map_transactions(
     valid_ids: Mapping[str, set[str]] | None,
     required_dimensions: Mapping[str, frozenset[str]] | None = None,
     page_size: int = MAP_PAGE,
+    default_location_rule: str = CARD_DEFAULT_LOCATION,
 ) -> dict[str, Any]:
     """Code every line of every postable transaction; the uncodable ones become ``unmapped``.
 
@@ -491,6 +493,7 @@ def map_transactions(
         card_default_location=card_default_location,
         valid_ids=valid_ids,
         required_dimensions=required_dimensions,
+        default_location_rule=default_location_rule,
     )
     states: Counter[str] = Counter()
     reasons: Counter[str] = Counter()

@@ -124,6 +124,13 @@ def test_two_accounts_post_on_their_own_cards_into_their_own_ledgers(world, west
     west_ledger = Ledger.sqlite(world.tmp / "ledger.west.db", create=False)
     assert {r.uuid for r in east_ledger.select_in_state(["posted"])} == {e1["uuid"], e2["uuid"]}
     assert {r.uuid for r in west_ledger.select_in_state(["posted"])} == {w1["uuid"]}
+    # Each line says where its location came from: the card's default, or the account's.
+    [east_line] = east_ledger.mapped_lines([e1["uuid"]])[e1["uuid"]]
+    [west_line] = west_ledger.mapped_lines([w1["uuid"]])[w1["uuid"]]
+    assert (east_line.location_rule, west_line.location_rule) == (
+        "card default location",
+        "setting default_location",
+    )
     assert not world.ledger_path.exists()
 
     # A second run of each changes nothing.
