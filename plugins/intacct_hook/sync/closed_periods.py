@@ -48,6 +48,7 @@ from typing import Any, NamedTuple, Protocol
 
 from intacct_hook.intacct import errors as ierr
 from intacct_hook.intacct.fields import BOOKS_CLOSED_FIELD, BOOKS_CLOSED_OBJECT
+from intacct_hook.sync import already_posted
 from intacct_hook.sync.ledger import Ledger
 from intacct_hook.sync.reconcile import Shift
 from intacct_hook.sync.settings import SyncSettings
@@ -72,7 +73,11 @@ class ClosedDateReader(Protocol):
 
 class CardLookup(Protocol):
     def find_cctransactions(
-        self, card_id: str, start: date, end: date, reference_nos: Iterable[str] | None = None
+        self,
+        card_id: str | None,
+        start: date,
+        end: date,
+        reference_nos: Iterable[str] | None = None,
     ) -> list[dict[str, Any]]: ...
 
 
@@ -562,9 +567,11 @@ def _date(text: str | None) -> date | None:
 
 
 def adopt_redated(intacct: CardLookup, ledger: Ledger, settings: SyncSettings) -> int:
-    """Exactly once for re-dated transactions: ask Intacct whether the card holds any ready
-    re-dated transaction's reference anywhere from its purchase date to its posting date (the
-    load's own lookup reads only posting dates), and record those as posted, unsent."""
+    """Exactly once for re-dated transactions: ask Intacct whether it holds any ready re-dated
+    transaction's reference anywhere from its purchase date to its posting date (the load's
+    own lookup reads only posting dates), on any card; record those on this card as posted,
+    unsent, and hold those on another (``sync/already_posted.py``). Returns how many were
+    adopted."""
     with ledger.engine.connect() as conn:
         rows = [
             (
@@ -583,25 +590,17 @@ def adopt_redated(intacct: CardLookup, ledger: Ledger, settings: SyncSettings) -
         ]
     if not rows:
         return 0
-    found = intacct.find_cctransactions(
-        settings.card_account_id,
-        min(r[1] for r in rows),
-        max(r[2] for r in rows),
-        reference_nos=[r[0] for r in rows],
+    card = settings.card_account_id
+    found = already_posted.look_up(intacct, card, rows)
+    adopted, _held = already_posted.settle(
+        ledger,
+        found,
+        card,
+        lambda hit: (
+            f"already in Intacct as record {hit.get('RECORDNO') or ''} (dated "
+            f"{hit.get('WHENCREATED')}) before this ledger sent it"
+        ),
     )
-    by_ref = {str(hit.get("RECORDID")): hit for hit in found}
-    adopted = 0
-    for uuid, _purchase, _posting in rows:
-        hit = by_ref.get(uuid)
-        if hit is None:
-            continue
-        record_no = str(hit.get("RECORDNO") or "")
-        reason = (
-            f"already in Intacct as record {record_no} (dated {hit.get('WHENCREATED')}) before "
-            "this ledger sent it"
-        )
-        if ledger.adopt_posted(uuid, record_no, reason):
-            adopted += 1
     return adopted
 
 

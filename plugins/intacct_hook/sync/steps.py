@@ -29,7 +29,7 @@ from intacct_hook.intacct.text import (
     fit,
     xml_safe,
 )
-from intacct_hook.sync import closed_periods
+from intacct_hook.sync import already_posted, closed_periods
 from intacct_hook.sync.dimensions import CARD_DEFAULT_LOCATION
 from intacct_hook.sync.ledger import (
     MAP_PAGE,
@@ -690,38 +690,26 @@ def adopt_already_in_intacct(
 
     The ledger is not trusted blindly: it may be new (lost, moved), restored from a backup, or
     one of two deployments. A transaction Intacct already holds under its reference number on
-    this card — whichever attempt's control ID posted it — is recorded as posted and not sent.
-    The lookup covers every card: one found on another card (a Divvy account moved to a new
-    card with a new ledger, two accounts reading one Divvy account) is held with the card and
-    record named, never posted a second time. One query per 1,000 references.
+    this card — whichever attempt's control ID posted it — is recorded as posted and not sent;
+    one on another card is held with the card named (``sync/already_posted.py``). One query
+    per 1,000 references, not one per record.
     """
     # Only the references: the rows themselves are read when a batch is claimed.
     ready = ledger.ready_references()
     if not ready:
         return
-    found = _found_in_intacct(intacct, settings, ready, any_card=True)
-    for uuid, _day in ready:
-        hit = found.get(uuid)
-        if hit is None:
-            continue
-        record_no = str(hit.get("RECORDNO") or "")
-        card = hit.get("FINANCIALENTITY")
-        # A hit without the card field (its name is a reading, not documented for the query's
-        # answer) is taken as this card's: adopting is what the lookup did before it read
-        # every card, and nothing is sent either way.
-        if card is not None and str(card) != settings.card_account_id:
-            reason = (
-                f"already in Intacct as record {record_no} on the credit card account "
-                f"'{card}', not on '{settings.card_account_id}': not posted again. If this "
-                f"Divvy account moved cards, keep its ledger (README, 'Several Divvy "
-                "accounts'); if two accounts read one Divvy account, remove one"
-            )
-            if ledger.hold_posted_elsewhere(uuid, reason):
-                report.held_elsewhere += 1
-            continue
-        reason = f"already in Intacct as record {record_no} before this ledger sent it"
-        if ledger.adopt_posted(uuid, record_no, reason):
-            report.adopted += 1
+    card = settings.card_account_id
+    found = already_posted.look_up(intacct, card, [(u, day, day) for u, day in ready])
+    adopted, held = already_posted.settle(
+        ledger,
+        found,
+        card,
+        lambda hit: (
+            f"already in Intacct as record {hit.get('RECORDNO')} before this ledger sent it"
+        ),
+    )
+    report.adopted += adopted
+    report.held_elsewhere += held
     if report.adopted:
         log.warning(
             "%d transaction(s) were already in Intacct although this ledger had not recorded "
@@ -734,29 +722,22 @@ def adopt_already_in_intacct(
             "%d transaction(s) are already in Intacct on another credit card account than "
             "'%s': held, not posted again (each one's reason names the card and record).",
             report.held_elsewhere,
-            settings.card_account_id,
+            card,
         )
 
 
 def _found_in_intacct(
-    intacct: IntacctTarget,
-    settings: SyncSettings,
-    refs: Sequence[tuple[str, date]],
-    *,
-    any_card: bool = False,
+    intacct: IntacctTarget, settings: SyncSettings, refs: Sequence[tuple[str, date]]
 ) -> dict[str, dict[str, Any]]:
-    """Intacct's records among ``(uuid, posting date)`` references, by reference number: on
-    the settings' card, or on any card (``any_card``; one on this card is preferred)."""
+    """Intacct's records on this card among ``(uuid, posting date)`` references, by reference
+    number (what an interrupted run of this account sent)."""
     dates = [day for _uuid, day in refs]
-    card = None if any_card else settings.card_account_id
     found = intacct.find_cctransactions(
-        card, min(dates), max(dates), reference_nos=[u for u, _ in refs]
+        settings.card_account_id, min(dates), max(dates), reference_nos=[u for u, _ in refs]
     )
     by_ref: dict[str, dict[str, Any]] = {}
     for hit in found:
-        ref = str(hit.get("RECORDID"))
-        if ref not in by_ref or hit.get("FINANCIALENTITY") == settings.card_account_id:
-            by_ref[ref] = hit
+        by_ref.setdefault(str(hit.get("RECORDID")), hit)
     return by_ref
 
 
