@@ -204,10 +204,10 @@ class SyncSettings:
             if checked is not _INVALID:
                 values[key] = checked
         if problems:
-            raise SettingsError(problems)
+            raise SettingsError(_without_long_texts(problems, raw))
         _check_push_fields(values, problems)
         if problems:
-            raise SettingsError(problems)
+            raise SettingsError(_without_long_texts(problems, raw))
         retired = {k: raw[k] for k in RETIRED_KEYS if k in raw}
         return cls(**values, retired=MappingProxyType(retired), source=MappingProxyType(dict(raw)))
 
@@ -256,10 +256,15 @@ class SyncSettings:
             cards={name: s.card_account_id for name, s in effective.items()},
             ledger_files={name: str(s.sqlite_ledger_path()) for name, s in effective.items()},
         )
+        # A clash stops the account listed later only: the one listed first (the one that was
+        # there, as a rule) keeps running, and the later one never runs, so nothing is posted
+        # twice either way.
+        order = {a.name: i for i, (a, _) in enumerate(parsed)}
         clashing: set[str] = set()
         for names, problem in conflicts:
-            blame(names, problem)
-            clashing |= names
+            later = max(names, key=lambda n: order.get(n, -1))
+            blame([later], problem)
+            clashing.add(later)
         if errors:
             raise SettingsError(errors)
         usable = tuple(a for a, _ in parsed if a.name in effective and a.name not in clashing)
@@ -372,6 +377,37 @@ _ACCOUNTS_SHAPE = (
     '{"name": "east", "divvy_conn_id": "divvy_east", "card_account_id": "Divvy CC East"}, or '
     "absent (one account: the top-level settings)"
 )
+
+
+#: Texts longer than this are never quoted back in a problem: a token pasted into the wrong key
+#: (Divvy's and Intacct's secrets are long) must not reach a log, an XCom or the UI.
+LONG_TEXT = 24
+
+
+def _without_long_texts(problems: list[str], raw: Mapping[str, Any]) -> list[str]:
+    """``problems`` with every long text of ``raw`` (at any depth) replaced by its length."""
+    texts: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            if len(value) > LONG_TEXT:
+                texts.add(value)
+        elif isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(k)
+                walk(v)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                walk(v)
+
+    walk(raw)
+    out = []
+    for problem in problems:
+        for text in sorted(texts, key=len, reverse=True):
+            shown = f"<text of {len(text)} characters>"
+            problem = problem.replace(repr(text), shown).replace(text, shown)
+        out.append(problem)
+    return out
 
 
 def _account_entry(

@@ -185,13 +185,14 @@ def test_one_accounts_mistake_stops_only_that_account():
         SyncSettings.from_variable(variable)
     with pytest.raises(SettingsError, match=r"accounts\[west\]: 'lookback_days' must be"):
         SyncSettings.from_variable(variable, account="west")
+    # A clash stops the account listed later only.
     with pytest.raises(SettingsError, match="'east' and 'north' share the same Intacct card"):
-        SyncSettings.from_variable(variable, account="east")
+        SyncSettings.from_variable(variable, account="north")
     # A fourth account, untouched by either mistake, runs; the others' problems are warnings.
     variable["accounts"].append({"name": "south", "card_account_id": "CC South"})
     south = SyncSettings.from_variable(variable, account="south").for_account("south")
     assert south.card_account_id == "CC South"
-    assert len(south.account_warnings) == 2
+    assert len(south.account_warnings) == 2  # west's value, north's clash
     assert any("accounts[west]: 'lookback_days'" in w for w in south.account_warnings)
 
 
@@ -223,3 +224,34 @@ def test_a_ledger_schema_needs_the_postgresql_ledger():
         {"ledger_conn_id": "pg", "accounts": [{"name": "a", "ledger_schema": "x"}]}
     )
     assert s.for_account("a").account.schema == "x"
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"card_account_id": "dvy_tok_SECRET1234567890abcdef "},
+        {"timezone": "dvy_tok_SECRET1234567890abcdef"},
+        {"lookback_days": "dvy_tok_SECRET1234567890abcdef"},
+        {"custom_field_names": {"dvy_tok_SECRET1234567890abcdef": "x"}},
+    ],
+)
+def test_a_long_text_in_an_accounts_keys_is_never_quoted_in_its_or_the_others_problems(override):
+    raw = {"accounts": [{"name": "east"}, {"name": "west", "card_account_id": "W", **override}]}
+    with pytest.raises(SettingsError) as exc:
+        SyncSettings.from_variable(raw, account="west")
+    assert "SECRET" not in str(exc.value) and "<text of 3" in str(exc.value)
+    east = SyncSettings.from_variable(raw, account="east")  # west's problem: east's warning
+    assert east.account_warnings and not any("SECRET" in w for w in east.account_warnings)
+    with pytest.raises(SettingsError) as exc:  # the top level too
+        SyncSettings.from_variable(override)
+    assert "SECRET" not in str(exc.value)
+
+
+def test_a_new_entry_clashing_with_a_running_account_stops_only_the_new_one():
+    east = {"name": "east", "divvy_conn_id": "divvy_east", "card_account_id": "CC East"}
+    west = {"name": "west", "divvy_conn_id": "divvy_west", "card_account_id": "CC East"}
+    raw = {"accounts": [east, west]}
+    settings = SyncSettings.from_variable(raw, account="east")  # east keeps running
+    assert any("share the same Intacct card" in w for w in settings.account_warnings)
+    with pytest.raises(SettingsError, match="share the same Intacct card"):
+        SyncSettings.from_variable(raw, account="west")  # west never runs: nothing twice
