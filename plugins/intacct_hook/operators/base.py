@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from intacct_hook.sync.window import SyncWindow, WindowError, resolve_window
 if TYPE_CHECKING:  # the hooks import lxml and requests: loaded when a task runs, not at parse
     from intacct_hook.hooks.divvy import DivvyHook
     from intacct_hook.hooks.intacct import IntacctHook
+    from intacct_hook.sync.preflight import AccountFacts
 
 SETTINGS_VARIABLE = "divvy_intacct_settings"
 SYNC_DAG_ID = "divvy_intacct_sync"
@@ -42,6 +44,13 @@ def configured_accounts(settings_variable: str = SETTINGS_VARIABLE) -> tuple[Div
     each (none listed: the single-account DAGs). Never raises (see ``accounts_in_variable``):
     an entry that cannot be read is left out, and the tasks report every problem."""
     return accounts_in_variable(Variable.get(settings_variable, default=None))
+
+
+def _connection_field(conn_id: str, name: str) -> Any:
+    try:
+        return getattr(BaseHook.get_connection(conn_id), name)
+    except Exception:  # missing or unreadable: unknown, and that account's own run says so
+        return None
 
 
 def describe(asked: Mapping[str, Any]) -> str:
@@ -182,6 +191,32 @@ class SyncStepOperator(BaseOperator):
 
         hook_class = ReadOnlyIntacctHook if self.preview or read_only else IntacctHook
         return hook_class(intacct_conn_id=self.intacct_conn_id, entity_id=self.entity_id, **kwargs)
+
+    def account_facts(self, settings: SyncSettings) -> list[AccountFacts]:
+        """What each listed account's connections say (``preflight.check_accounts_apart``):
+        its Divvy token's SHA-256 (the token itself is neither kept nor logged), its Intacct
+        company and the entity it signs in to. A connection that cannot be read leaves its
+        facts unknown: that account's own run reports it."""
+        from intacct_hook.sync.preflight import AccountFacts
+
+        facts = []
+        for account, card in settings.peers:
+            token = _connection_field(account.divvy_conn_id, "password")
+            extra = _connection_field(account.intacct_conn_id, "extra_dejson") or {}
+            company = extra.get("company_id") if isinstance(extra, Mapping) else None
+            entity = account.entity_id or (
+                extra.get("entity_id") if isinstance(extra, Mapping) else None
+            )
+            facts.append(
+                AccountFacts(
+                    name=account.name,
+                    token_digest=hashlib.sha256(token.encode()).hexdigest() if token else None,
+                    company_id=str(company).strip() or None if company else None,
+                    entity_id=str(entity).strip() or None if entity else None,
+                    card_id=card,
+                )
+            )
+        return facts
 
     def divvy_hook(self, **kwargs: Any) -> DivvyHook:
         """The Divvy hook of this step's account."""

@@ -23,7 +23,12 @@ from intacct_hook.links import (
 )
 from intacct_hook.operators.base import SyncStepOperator
 from intacct_hook.sync import closed_periods, recoding, steps
-from intacct_hook.sync.preflight import CodingTarget, read_posting_facts, run_preflight
+from intacct_hook.sync.preflight import (
+    CodingTarget,
+    check_accounts_apart,
+    read_posting_facts,
+    run_preflight,
+)
 from intacct_hook.sync.report import (
     format_table,
     ledger_summary,
@@ -79,6 +84,8 @@ Fix it in Intacct, then clear this task.
         )
         intacct = self.intacct_hook()
         report = run_preflight(intacct, settings, window, targets)
+        if settings.account is not None:
+            check_accounts_apart(report, settings.account.name, self.account_facts(settings))
         log_at = {"error": self.log.error, "warning": self.log.warning}
         for finding in report.findings:
             # The record's level is the severity; the text does not repeat it.

@@ -261,6 +261,65 @@ def _other_accounts(report: PreflightReport, settings: SyncSettings) -> None:
         )
 
 
+@dataclass(frozen=True)
+class AccountFacts:
+    """What only an account's connections know, as preflight compares it between accounts: the
+    Divvy token (its SHA-256, never the token), the Intacct company and the entity signed in
+    to (the account's ``entity_id``, else the connection's), and the card. None: not readable."""
+
+    name: str
+    token_digest: str | None
+    company_id: str | None
+    entity_id: str | None
+    card_id: str
+
+
+def check_accounts_apart(
+    report: PreflightReport, own: str, accounts: Sequence[AccountFacts]
+) -> None:
+    """Two accounts must not read one Divvy account (the same token, whatever the connection
+    ids) nor post on one card of one company and entity (however the entity is written). The
+    settings cannot see either (they name connections); each would post every transaction
+    twice, or make each reconcile report the other's records. As for the settings' own clashes,
+    the account listed later stops and the earlier one is warned."""
+    order = [a.name for a in accounts]
+    mine = next((a for a in accounts if a.name == own), None)
+    if mine is None:
+        return
+    for other in accounts:
+        if other.name == own:
+            continue
+        later = order.index(own) > order.index(other.name)
+        severity: Severity = "error" if later else "warning"
+        stops = f"'{own}' stops" if later else f"'{other.name}' stops, '{own}' goes on"
+        if mine.token_digest and mine.token_digest == other.token_digest:
+            report.add(
+                "settings.accounts_apart",
+                severity,
+                f"The accounts '{other.name}' and '{own}' read Divvy with the same API token "
+                f"(their Divvy connections differ, the token does not): both would post every "
+                f"transaction. {stops}.",
+                "Give each account the connection of its own Divvy account (the token of that "
+                "account's API key), or remove one of them from the settings' accounts.",
+            )
+        same_card = (mine.company_id, mine.entity_id or "", mine.card_id) == (
+            other.company_id,
+            other.entity_id or "",
+            other.card_id,
+        )
+        if mine.company_id and same_card:
+            where = f"entity '{mine.entity_id}'" if mine.entity_id else "the top level"
+            report.add(
+                "settings.accounts_apart",
+                severity,
+                f"The accounts '{other.name}' and '{own}' both post on the credit card account "
+                f"'{mine.card_id}' of company '{mine.company_id}', {where}: each reconcile would "
+                f"report the other's records as extra. {stops}.",
+                "Record each Divvy account on its own credit card account (card_account_id), "
+                "as the setup guide does.",
+            )
+
+
 def _retired_settings(
     report: PreflightReport, settings: SyncSettings, intacct: IntacctSetupReader
 ) -> None:

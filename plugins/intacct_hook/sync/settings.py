@@ -150,6 +150,9 @@ class SyncSettings:
     # Problems of the other accounts, found while reading one account's settings (preflight
     # reports them as warnings; they stop only their own account).
     account_warnings: tuple[str, ...] = ()
+    # Every usable account in the list's order, with its card (set by for_account): preflight
+    # compares what only the connections know (the Divvy token, the Intacct company).
+    peers: tuple[tuple[DivvyAccount, str], ...] = ()
     # Retired keys found in the Variable, with their values (see RETIRED_KEYS): not settings.
     retired: Mapping[str, Any] = dataclasses.field(
         default_factory=lambda: MappingProxyType({}), hash=False
@@ -272,6 +275,9 @@ class SyncSettings:
             listed,
             accounts=usable if only is not None else listed.accounts,
             account_warnings=tuple(warnings),
+            peers=tuple(
+                (a, effective[a.name].card_account_id) for a, _ in parsed if a.name in effective
+            ),
         )
 
     def for_account(self, name: str) -> SyncSettings:
@@ -298,6 +304,7 @@ class SyncSettings:
             account=account,
             ledger_path=ledger_path,
             account_warnings=self.account_warnings,
+            peers=self.peers,
         )
 
     @property
@@ -337,7 +344,7 @@ class SyncSettings:
         out["dimension_push"] = self.dimension_push.to_public_dict()
         out["receipts_allowed_types"] = list(self.receipts_allowed_types)
         # Retired keys as the Variable holds them, so the dict reads back into equal settings.
-        for internal in ("retired", "account_overrides", "source", "account_warnings"):
+        for internal in ("retired", "account_overrides", "source", "account_warnings", "peers"):
             del out[internal]
         out.update(self.retired)
         if self.accounts:
@@ -364,7 +371,7 @@ class SyncSettings:
 _INVALID = object()
 # Fields that are not keys of the Variable: filled by validation, or the account list.
 _NOT_KEYS = frozenset(
-    {"retired", "account", "accounts", "account_overrides", "source", "account_warnings"}
+    {"retired", "account", "accounts", "account_overrides", "source", "account_warnings", "peers"}
 )
 
 

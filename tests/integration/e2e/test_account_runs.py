@@ -59,7 +59,10 @@ def _add_west_card(world: World) -> None:
 @pytest.fixture
 def west(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     """The second account's Divvy API (``world`` is the first's); both accounts configured."""
-    with running_divvy(empty_divvy_seed(), calls_per_minute=100_000) as dv:
+    seed = empty_divvy_seed()
+    # Another Divvy account: its own API token (preflight refuses two accounts on one token).
+    seed["tokens"] = [dict(t, token=f"{t['token']}-west") for t in seed["tokens"]]
+    with running_divvy(seed, calls_per_minute=100_000) as dv:
         _add_west_card(world)
         monkeypatch.setenv("AIRFLOW_CONN_DIVVY_EAST", _divvy_connection(world.dv))
         monkeypatch.setenv("AIRFLOW_CONN_DIVVY_WEST", _divvy_connection(dv))
@@ -314,3 +317,38 @@ def test_an_accounts_preview_writes_nothing_and_reads_its_own_divvy(world, west)
     load = xcom(run, "load")
     assert (load["would_post"], load["would_post_total"]) == (1, "20.00")  # west's only
     assert world.records() == []
+
+
+def test_two_accounts_reading_one_divvy_account_through_two_connections_post_once(
+    world, west, monkeypatch, capfd
+):
+    # West's connection is another id holding east's token (the same Divvy account): the
+    # settings cannot see it; preflight compares the tokens' hashes.
+    monkeypatch.setenv("AIRFLOW_CONN_DIVVY_WEST", _divvy_connection(world.dv))
+    e1 = world.add(DAY, 10.00)
+
+    east_run, west_run = _run(world, EAST_SYNC), _run(world, WEST_SYNC)
+
+    assert east_run.state == "success", task_states(east_run)  # listed first: goes on
+    assert task_states(west_run)["preflight"] == "failed"  # listed later: stops
+    assert set(_on_card(world, EAST_CARD)) == {e1["uuid"]} and _on_card(world, WEST_CARD) == {}
+    out = capfd.readouterr().out
+    assert "The accounts 'east' and 'west' read Divvy with the same API token" in out
+    assert world.dv.token not in out
+
+
+def test_the_same_card_is_refused_whether_the_entity_is_named_or_inherited(world, west):
+    # West names entity E100 (east inherits it from intacct_default) and east's card.
+    world.configure(
+        accounts=[ACCOUNTS[0], {**ACCOUNTS[1], "card_account_id": EAST_CARD, "entity_id": "E100"}]
+    )
+    world.monkeypatch.setenv(
+        "AIRFLOW_CONN_INTACCT_WEST", json.dumps(default_connection(world.gw.url))
+    )
+    e1 = world.add(DAY, 10.00)
+
+    east_run, west_run = _run(world, EAST_SYNC), _run(world, WEST_SYNC)
+
+    assert east_run.state == "success", task_states(east_run)
+    assert task_states(west_run)["preflight"] == "failed"
+    assert set(_on_card(world, EAST_CARD)) == {e1["uuid"]}

@@ -166,6 +166,13 @@ def _component_env(
     return {k: v for k, v in env.items() if v != ""}
 
 
+def _own_token(seed: dict[str, Any], conn_id: str) -> dict[str, Any]:
+    """Another Divvy account's data: its own API token (preflight refuses two accounts reading
+    one Divvy account)."""
+    seed["tokens"] = [dict(t, token=f"{t['token']}-{conn_id}") for t in seed.get("tokens", [])]
+    return seed
+
+
 def divvy_connection(url: str, token: str) -> dict[str, Any]:
     """The components' Airflow connection to a local Divvy API (``divvy_default`` and each
     account's)."""
@@ -231,7 +238,10 @@ def running_scheduler_world(
         more_dv = {
             conn_id: stack.enter_context(
                 running_divvy(
-                    generate_week(WEEK_START, days, seed=data["seed"], per_day=data["per_day"]),
+                    _own_token(
+                        generate_week(WEEK_START, days, seed=data["seed"], per_day=data["per_day"]),
+                        conn_id,
+                    ),
                     calls_per_minute=60,
                     window_seconds=RATE_WINDOW_SECONDS,
                     retry_after=True,

@@ -436,3 +436,22 @@ def test_posting_facts_carry_the_required_dimensions_of_active_accounts_read_onc
     assert facts.required_dimensions == {"6250": {"department"}, "6300": {"customer"}}
     assert facts.card_default_location == "100"
     assert len(account_reads) == 1
+
+
+def test_accounts_apart_the_later_of_two_sharing_a_token_or_a_card_stops():
+    from intacct_hook.sync.preflight import AccountFacts, PreflightReport, check_accounts_apart
+
+    east = AccountFacts("east", "d1", "ACME", "E100", "CC East")
+    west = AccountFacts("west", "d1", "ACME", "E100", "CC West")  # east's token
+    north = AccountFacts("north", "d3", "ACME", "E100", "CC East")  # east's card
+    south = AccountFacts("south", None, None, None, "CC East")  # unreadable: not compared
+    listed = [east, west, north, south]
+    findings = {}
+    for name in ("east", "west", "north", "south"):
+        report = PreflightReport()
+        check_accounts_apart(report, name, listed)
+        findings[name] = sorted((f.severity, f.message.split(":")[0][:60]) for f in report.findings)
+    assert [s for s, _ in findings["east"]] == ["warning", "warning"]  # listed first: goes on
+    assert [s for s, _ in findings["west"]] == ["error"]
+    assert [s for s, _ in findings["north"]] == ["error"]
+    assert findings["south"] == []
