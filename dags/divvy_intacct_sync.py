@@ -17,7 +17,14 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Param, chain
 
-from intacct_hook.operators.base import PREVIEW_DAG_ID, SYNC_DAG_ID, configured_accounts
+from intacct_hook.operators.base import (
+    PREVIEW_DAG_ID,
+    SETTINGS_CHECK_DAG_ID,
+    SYNC_DAG_ID,
+    SettingsCheckOperator,
+    configured_account_problems,
+    configured_accounts,
+)
 from intacct_hook.operators.sync import (
     DivvyExtractOperator,
     IntacctLoadOperator,
@@ -245,9 +252,32 @@ def sync_dag(dag_id: str, *, preview: bool, account: DivvyAccount | None = None)
     return dag
 
 
+def settings_check_dag(problems: list[str]) -> DAG:
+    """Built only while the account list cannot be (fully) read: unpaused from the start, it
+    fails every day naming the problems, so accounts whose DAGs could not be built are noticed
+    (a DAG that disappears raises no alert of its own)."""
+    with DAG(
+        dag_id=SETTINGS_CHECK_DAG_ID,
+        description="FIX THE SETTINGS: the Divvy account list cannot be read; some DAGs are "
+        "not built.",
+        doc_md="# The settings' account list cannot be read\n\n"
+        + "\n".join(f"- {p}" for p in problems)
+        + "\n\nFix the Variable `divvy_intacct_settings` (README, 'Several Divvy accounts').",
+        schedule=LocalDayTimetable(SCHEDULE_TZ, run_hour=SCHEDULE_HOUR),
+        start_date=pendulum.datetime(2026, 1, 1, tz=SCHEDULE_TZ),
+        catchup=False,
+        is_paused_upon_creation=False,
+        tags=["divvy", "intacct", "finance", "settings"],
+    ) as dag:
+        SettingsCheckOperator(task_id="check_settings")
+    return dag
+
+
 # The accounts are read from the settings Variable when this file is parsed (a DAG per account
 # must exist before any task runs); each task reads its account's settings again when it runs.
 ACCOUNTS = configured_accounts()
+if problems := configured_account_problems():
+    settings_check = settings_check_dag(problems)
 if not ACCOUNTS:
     sync = sync_dag(SYNC_DAG_ID, preview=False)
     preview = sync_dag(PREVIEW_DAG_ID, preview=True)

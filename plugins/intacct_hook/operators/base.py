@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook, BaseOperator, Variable
 from airflow.sdk.exceptions import AirflowFailException
 
-from intacct_hook.sync.accounts import DivvyAccount, account_dag_id, accounts_in_variable
+from intacct_hook.sync.accounts import (
+    DivvyAccount,
+    account_dag_id,
+    account_list_problems,
+    accounts_in_variable,
+)
 from intacct_hook.sync.ledger import Ledger, search_path_engine_kwargs
 from intacct_hook.sync.settings import SettingsError, SyncSettings
 from intacct_hook.sync.window import SyncWindow, WindowError, resolve_window
@@ -44,6 +49,41 @@ def configured_accounts(settings_variable: str = SETTINGS_VARIABLE) -> tuple[Div
     each (none listed: the single-account DAGs). Never raises (see ``accounts_in_variable``):
     an entry that cannot be read is left out, and the tasks report every problem."""
     return accounts_in_variable(Variable.get(settings_variable, default=None))
+
+
+def configured_account_problems(settings_variable: str = SETTINGS_VARIABLE) -> list[str]:
+    """What the DAG files could not read of the account list (empty: all of it)."""
+    return account_list_problems(Variable.get(settings_variable, default=None))
+
+
+SETTINGS_CHECK_DAG_ID = "divvy_intacct_settings_invalid"
+
+
+class SettingsCheckOperator(BaseOperator):
+    """Fails while the settings' account list cannot be read: the alert for DAGs the DAG
+    files could not build (they never fail to import, which would stop schedules silently)."""
+
+    template_fields: Sequence[str] = ("settings_variable",)
+
+    def __init__(self, *, settings_variable: str = SETTINGS_VARIABLE, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "doc_md",
+            "**Check settings.** Fails while the Variable `divvy_intacct_settings` cannot be "
+            "read as a list of Divvy accounts, naming each problem. Fix the Variable: this DAG "
+            "disappears at the next parse and the accounts' DAGs come back.",
+        )
+        super().__init__(**kwargs)
+        self.settings_variable = settings_variable
+
+    def execute(self, context: Any) -> None:
+        problems = configured_account_problems(self.settings_variable)
+        if problems:
+            raise AirflowFailException(
+                f"The Airflow Variable '{self.settings_variable}' cannot be read as the list of "
+                "Divvy accounts, so the DAGs of the accounts below are not built and do not "
+                "run:\n" + "\n".join(f"  - {p}" for p in problems)
+            )
+        self.log.info("The account list reads again; this DAG goes at the next parse.")
 
 
 def _connection_field(conn_id: str, name: str) -> Any:

@@ -201,20 +201,51 @@ def accounts_in_variable(raw: str | Mapping[str, Any] | None) -> tuple[DivvyAcco
     that fails to import has its DAGs marked stale, which stops their schedules without a
     failed task to alert anyone. So an entry that cannot be read (no usable name, bad
     connection ids, a name used twice) is left out, and a Variable that is not readable JSON
-    (or lists no account that can be read) gives no accounts: the single-account DAGs are
-    built and their first task fails with the settings' problems, loudly."""
+    gives no accounts (the single-account DAGs); :func:`account_list_problems` says what was
+    left out, for the DAG that fails until it is fixed."""
+    return _read_list(raw, [])
+
+
+def account_list_problems(raw: str | Mapping[str, Any] | None) -> list[str]:
+    """Why the DAG files could not read (all of) the account list: empty when they could.
+    Values are described, never quoted."""
+    problems: list[str] = []
+    _read_list(raw, problems)
+    return problems
+
+
+def _read_list(
+    raw: str | Mapping[str, Any] | None, problems: list[str]
+) -> tuple[DivvyAccount, ...]:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return ()
     try:
         value = json.loads(raw) if isinstance(raw, str) else raw
-    except json.JSONDecodeError:
+    except json.JSONDecodeError as exc:
+        # Position only: the message quotes none of the text.
+        problems.append(
+            f"the settings Variable is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+            f"{exc.msg}); no account's DAGs can be built until it is fixed"
+        )
         return ()
-    if not isinstance(value, Mapping) or not isinstance(value.get("accounts"), list):
+    if not isinstance(value, Mapping):
+        problems.append(f"the settings Variable must be a JSON object, got {describe_value(value)}")
         return ()
-    ignored: list[str] = []
-    parsed = [parse_identity(i, entry, ignored) for i, entry in enumerate(value["accounts"])]
+    entries = value.get("accounts")
+    if entries is None:
+        return ()
+    if not isinstance(entries, list) or not entries:
+        problems.append(
+            "the settings' 'accounts' must be a non-empty list of accounts (or absent for one "
+            f"account), got {describe_value(entries)}"
+        )
+        return ()
+    parsed = [parse_identity(i, entry, problems) for i, entry in enumerate(entries)]
     accounts = [a for a in parsed if a is not None]
     names = Counter(a.name for a in accounts)
+    for name, count in names.items():
+        if count > 1:
+            problems.append(f"{count} accounts are named {name!r}: none of them gets DAGs")
     return tuple(a for a in accounts if names[a.name] == 1)
 
 

@@ -228,12 +228,13 @@ def _runs_at(day: date) -> Any:
     return timetable.runs_at(timetable.day_of(logical_date_for(day)))
 
 
-def test_a_bad_variable_never_drops_dags_silently(world, west):
+def test_a_bad_variable_never_drops_dags_silently(world, west, capfd):
     from airflow.dag_processing.dagbag import DagBag
     from e2e_world import ROOT
 
     # One entry cannot be read: the other accounts keep their DAGs (a DAG file that fails to
-    # import would have every DAG of it marked stale, its schedule stopped without an alert).
+    # import would have every DAG of it marked stale, its schedule stopped without an alert),
+    # and a DAG that fails until the Variable is fixed says what is missing.
     world.configure(accounts=[{"name": "East"}, ACCOUNTS[1]])
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
@@ -241,14 +242,25 @@ def test_a_bad_variable_never_drops_dags_silently(world, west):
         "divvy_intacct_sync__west",
         "divvy_intacct_preview__west",
         "divvy_intacct_dimensions__west",
+        "divvy_intacct_settings_invalid",
     }
-    # The Variable is not JSON at all: the single-account DAGs are built, and their first task
-    # fails naming the problem (nothing is read or posted).
+    check = bag.get_dag("divvy_intacct_settings_invalid")
+    assert check.is_paused_upon_creation is False  # it alerts from its first day
+    run = world.run(logical_date=logical_date_for(DAY), dag_id="divvy_intacct_settings_invalid")
+    assert run.state == "failed"
+    assert "accounts[0].name must be 1-30 lower-case letters" in capfd.readouterr().out
+    # The Variable is not JSON at all: the single-account DAGs are built (their first task
+    # fails naming the problem: nothing is read or posted), and the check DAG fails too.
     world.monkeypatch.setenv("AIRFLOW_VAR_DIVVY_INTACCT_SETTINGS", '{"accounts": [,]}')
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert "divvy_intacct_settings_invalid" in bag.dag_ids
     run = world.run(logical_date=logical_date_for(DAY))
     assert run.state == "failed"
     assert task_states(run)["preflight"] == "failed"
     assert world.records() == []
+    # Fixed: the check DAG is gone at the next parse.
+    world.configure(accounts=ACCOUNTS)
+    assert "divvy_intacct_settings_invalid" not in DagBag(dag_folder=str(ROOT / "dags")).dag_ids
 
 
 def test_one_accounts_bad_setting_stops_that_account_only(world, west, capfd):

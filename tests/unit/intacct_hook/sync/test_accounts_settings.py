@@ -171,6 +171,14 @@ def test_the_dag_file_never_fails_on_the_variable_it_builds_what_it_can_read():
     # One bad entry, or two of one name, leaves the others' DAGs in place.
     listed = [{"name": "East"}, {"name": "west"}, {"name": "dup"}, {"name": "dup"}, "north"]
     assert [a.name for a in accounts_in_variable({"accounts": listed})] == ["west"]
+    # What was left out, for the DAG that fails until it is fixed (values never quoted).
+    from intacct_hook.sync.accounts import account_list_problems
+
+    problems = account_list_problems({"accounts": listed})
+    assert len(problems) == 3 and "2 accounts are named 'dup'" in problems[2]
+    [problem] = account_list_problems('{"accounts": [{"name": "east", "token": "s3cret"},]}')
+    assert "not valid JSON (line 1, column" in problem and "s3cret" not in problem
+    assert account_list_problems({"accounts": [{"name": "east"}]}) == []
 
 
 def test_one_accounts_mistake_stops_only_that_account():
