@@ -12,7 +12,11 @@ Who moves a transaction, and the ledger method (SQL file in ``include/sql/``) th
     map:    ready | unmapped | failed -> ready | unmapped
                                                      Ledger.save_mapping (update_mapping_state)
     load:   ready | failed -> posted                 Ledger.adopt_posted: Intacct already holds
-                                                     it (looked up before anything is sent)
+                                                     it on this card (looked up before anything
+                                                     is sent, sync/already_posted.py)
+            ready | failed -> held                   Ledger.hold_posted_elsewhere: it holds it on
+                                                     another card (the reason names card and
+                                                     record); staged again, held again each run
             ready   -> posting                       Ledger.claim_for_posting: atomic, committed
                                                      before the request is sent; rows with
                                                      mapped lines only
