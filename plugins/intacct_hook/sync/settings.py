@@ -344,7 +344,7 @@ class SyncSettings:
         out["dimension_push"] = self.dimension_push.to_public_dict()
         out["receipts_allowed_types"] = list(self.receipts_allowed_types)
         # Retired keys as the Variable holds them, so the dict reads back into equal settings.
-        for internal in ("retired", "account_overrides", "source", "account_warnings", "peers"):
+        for internal in INTERNAL_FIELDS - {"account"}:
             del out[internal]
         out.update(self.retired)
         if self.accounts:
@@ -370,9 +370,11 @@ class SyncSettings:
 
 _INVALID = object()
 # Fields that are not keys of the Variable: filled by validation, or the account list.
-_NOT_KEYS = frozenset(
-    {"retired", "account", "accounts", "account_overrides", "source", "account_warnings", "peers"}
+#: Fields filled by validation or by for_account, never keys of the Variable.
+INTERNAL_FIELDS = frozenset(
+    {"retired", "account", "account_overrides", "source", "account_warnings", "peers"}
 )
+_NOT_KEYS = INTERNAL_FIELDS | {"accounts"}  # a key, read apart from the others
 
 
 def _setting_keys(cls: type) -> set[str]:

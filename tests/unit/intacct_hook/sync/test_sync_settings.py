@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from intacct_hook.paths import base_dir
-from intacct_hook.sync.settings import SettingsError, SyncSettings
+from intacct_hook.sync.settings import INTERNAL_FIELDS, SettingsError, SyncSettings
 
 # One invalid value per key with a fragment its message must contain. Keyed by every field, so a
 # new setting without a validation test fails test_every_key_has_an_invalid_case.
@@ -103,9 +103,8 @@ def test_json_text_and_dict_give_the_same_settings():
 
 
 def test_every_key_has_an_invalid_case():
-    # Not keys: filled by validation (retired, account_overrides, source) or for_account.
-    internal = {"retired", "account", "account_overrides", "source", "account_warnings"}
-    assert set(INVALID) == {f.name for f in dataclasses.fields(SyncSettings)} - internal
+    # Not keys: filled by validation or by for_account.
+    assert set(INVALID) == {f.name for f in dataclasses.fields(SyncSettings)} - INTERNAL_FIELDS
 
 
 def test_the_sign_in_keys_are_retired_not_refused():
@@ -145,10 +144,7 @@ def test_unknown_key_is_an_error_with_a_suggestion():
         "'lookback_day' is not a setting; did you mean 'lookback_days'? valid keys: "
         + ", ".join(
             sorted(
-                f.name
-                for f in dataclasses.fields(SyncSettings)
-                if f.name
-                not in ("retired", "account", "account_overrides", "source", "account_warnings")
+                f.name for f in dataclasses.fields(SyncSettings) if f.name not in INTERNAL_FIELDS
             )
         )
     ]
