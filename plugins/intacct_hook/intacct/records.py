@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from functools import cached_property
 from typing import Literal
 
 from intacct_hook.intacct.errors import IntacctError
@@ -112,14 +111,10 @@ def _ids_sendable(values: tuple[object, ...], limits: tuple[int, ...]) -> bool:
     (XML-legal, within its field's limit): one scan for a whole record instead of one per
     field (issue 10). False says only "check field by field", which finds and names the
     problem, or accepts what this fast test does not (a non-str value)."""
-    texts = []
     for value, limit in zip(values, limits, strict=True):
-        if value is None:
-            continue
-        if type(value) is not str or len(value) > limit:
+        if value is not None and (type(value) is not str or len(value) > limit):
             return False
-        texts.append(value)
-    return describe_illegal("\n".join(texts)) is None
+    return describe_illegal("\n".join([v for v in values if v])) is None
 
 
 @dataclass(frozen=True)
@@ -228,11 +223,15 @@ class CCTransaction:
         """Sum of the line amounts (Intacct's TOTALENTERED)."""
         return sum((line.amount for line in self.lines), Decimal("0"))
 
-    @cached_property
+    @property
     def control_id(self) -> str:
-        # Cached in the instance's __dict__ (not a field): the writer asks for it several times
-        # per record, and the record is frozen.
-        return control_id_for(self.reference_no, self.attempt)
+        # Kept in the instance's __dict__, outside the fields (the record is frozen): the
+        # writer asks for it several times per record (issue 10).
+        known: str | None = self.__dict__.get("_control_id")
+        if known is None:
+            known = control_id_for(self.reference_no, self.attempt)
+            self.__dict__["_control_id"] = known
+        return known
 
 
 @dataclass(frozen=True)
