@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, cast
 
 from intacct_hook.intacct.errors import IntacctError
 from intacct_hook.intacct.text import (
@@ -114,7 +114,8 @@ def _ids_sendable(values: tuple[object, ...], limits: tuple[int, ...]) -> bool:
     for value, limit in zip(values, limits, strict=True):
         if value is not None and (type(value) is not str or len(value) > limit):
             return False
-    return describe_illegal("\n".join([v for v in values if v])) is None
+    texts = cast("list[str]", [v for v in values if v])  # every one a str, checked above
+    return describe_illegal("\n".join(texts)) is None
 
 
 @dataclass(frozen=True)
