@@ -309,11 +309,11 @@ class NoRedirectSession(requests.Session):
         return settings
 
     def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
-        """requests' own, with what does not depend on the body made once per method, URL and
-        session headers: a request that is a body of bytes and nothing else (the Intacct hook's
-        POSTs) is a copy of that, given its body. requests merges the session's headers,
-        hooks and cookies, parses the URL and looks up ``.netrc`` on every request, a quarter
-        of an Intacct POST's CPU (issue 10).
+        """requests' own, with what does not depend on the body made once per method, URL,
+        session headers and ``trust_env``: a request that is a body of bytes and nothing else
+        (the Intacct hook's POSTs) is a copy of that, given its body. requests merges the
+        session's headers, hooks and cookies, parses the URL and looks up ``.netrc`` on every
+        request, a quarter of an Intacct POST's CPU (issue 10).
 
         Only while the session's cookie jar is empty: once a server has set a cookie, every
         request is prepared by requests itself, which picks the cookies to send. A ``.netrc``
@@ -321,7 +321,7 @@ class NoRedirectSession(requests.Session):
         """
         if not (_body_only(request) and self._template_able()):
             return super().prepare_request(request)
-        key = (request.method, request.url, tuple(self.headers.items()))
+        key = (request.method, request.url, tuple(self.headers.items()), self.trust_env)
         cache: dict[tuple[Any, ...], requests.PreparedRequest] = self.__dict__.setdefault(
             "_prepared_by_target", {}
         )
