@@ -18,10 +18,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, cast
 
 from intacct_hook.intacct.errors import IntacctError
-from intacct_hook.intacct.text import FIELD_LIMITS, UnpostableRecord, check_identifier, clean_text
+from intacct_hook.intacct.text import (
+    FIELD_LIMITS,
+    UnpostableRecord,
+    check_identifier,
+    clean_text,
+    describe_illegal,
+)
 
 #: Prefix of every write control ID. Changing it would make re-runs post duplicates, because
 #: Intacct's uniqueid check works on the exact control ID: treat it as frozen.
@@ -73,6 +79,8 @@ def reversal_control_id(reference_no: str, seq: int) -> str:
 
 
 def _decimal(value: object, what: str) -> Decimal:
+    if type(value) is Decimal and value.is_finite():
+        return value
     if isinstance(value, float):
         # A float has already lost the cents; refuse instead of guessing.
         raise TypeError(f"{what} must be a Decimal, int or str, not float")
@@ -95,6 +103,19 @@ _LINE_IDS = (
     "employee_id",
     "item_id",
 )
+_LINE_ID_LIMITS = tuple(FIELD_LIMITS[name] for name in ("gl_account_no", *_LINE_IDS))
+
+
+def _ids_sendable(values: tuple[object, ...], limits: tuple[int, ...]) -> bool:
+    """True when every value is None or a str that :func:`check_identifier` accepts as is
+    (XML-legal, within its field's limit): one scan for a whole record instead of one per
+    field (issue 10). False says only "check field by field", which finds and names the
+    problem, or accepts what this fast test does not (a non-str value)."""
+    for value, limit in zip(values, limits, strict=True):
+        if value is not None and (type(value) is not str or len(value) > limit):
+            return False
+    texts = cast("list[str]", [v for v in values if v])  # every one a str, checked above
+    return describe_illegal("\n".join(texts)) is None
 
 
 @dataclass(frozen=True)
@@ -114,13 +135,29 @@ class CCLine:
     item_id: str | None = None
 
     def __post_init__(self) -> None:
-        check_identifier("gl_account_no", self.gl_account_no, required=True)
-        for name in _LINE_IDS:
-            check_identifier(name, getattr(self, name))
+        ids = (
+            self.gl_account_no,
+            self.location_id,
+            self.department_id,
+            self.class_id,
+            self.project_id,
+            self.customer_id,
+            self.vendor_id,
+            self.employee_id,
+            self.item_id,
+        )
+        if not (self.gl_account_no and _ids_sendable(ids, _LINE_ID_LIMITS)):
+            check_identifier("gl_account_no", self.gl_account_no, required=True)
+            for name in _LINE_IDS:
+                check_identifier(name, getattr(self, name))
         object.__setattr__(self, "amount", _decimal(self.amount, "amount"))
         object.__setattr__(
             self, "description", clean_text(self.description, FIELD_LIMITS["line_description"])
         )
+
+
+_HEADER_IDS = ("reference_no", "card_id", "supdoc_id", "currency", "exchange_rate_type")
+_HEADER_ID_LIMITS = tuple(FIELD_LIMITS[name] for name in _HEADER_IDS)
 
 
 @dataclass(frozen=True)
@@ -145,21 +182,33 @@ class CCTransaction:
     attempt: int = 1
 
     def __post_init__(self) -> None:
-        check_identifier("reference_no", self.reference_no, required=True)
+        ids = (
+            self.reference_no,
+            self.card_id,
+            self.supdoc_id,
+            self.currency,
+            self.exchange_rate_type,
+        )
+        checked = bool(self.reference_no and self.card_id) and _ids_sendable(ids, _HEADER_ID_LIMITS)
+        if not checked:
+            check_identifier("reference_no", self.reference_no, required=True)
         try:
-            self._check()
+            self._check(ids_checked=checked)
         except UnpostableRecord as exc:
             raise exc.for_record(self.reference_no) from None
 
-    def _check(self) -> None:
-        check_identifier("card_id", self.card_id, required=True)
+    def _check(self, *, ids_checked: bool) -> None:
+        if not ids_checked:
+            check_identifier("card_id", self.card_id, required=True)
         if not isinstance(self.payment_date, date):
             raise TypeError("payment_date must be a date")
-        object.__setattr__(self, "lines", tuple(self.lines))
+        if type(self.lines) is not tuple:
+            object.__setattr__(self, "lines", tuple(self.lines))
         if not self.lines:
             raise UnpostableRecord("lines", "is empty: the transaction has no lines")
-        for name in ("supdoc_id", "currency", "exchange_rate_type"):
-            check_identifier(name, getattr(self, name))
+        if not ids_checked:
+            for name in ("supdoc_id", "currency", "exchange_rate_type"):
+                check_identifier(name, getattr(self, name))
         object.__setattr__(self, "payee", clean_text(self.payee, FIELD_LIMITS["payee"]))
         object.__setattr__(
             self, "description", clean_text(self.description, FIELD_LIMITS["description"])
@@ -177,7 +226,13 @@ class CCTransaction:
 
     @property
     def control_id(self) -> str:
-        return control_id_for(self.reference_no, self.attempt)
+        # Kept in the instance's __dict__, outside the fields (the record is frozen): the
+        # writer asks for it several times per record (issue 10).
+        known: str | None = self.__dict__.get("_control_id")
+        if known is None:
+            known = control_id_for(self.reference_no, self.attempt)
+            self.__dict__["_control_id"] = known
+        return known
 
 
 @dataclass(frozen=True)

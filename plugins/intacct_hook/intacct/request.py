@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import copy
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -480,14 +480,17 @@ def record_cctransaction(txn: CCTransaction, *, control_id: str | None = None) -
         prebuilt: Function | None = txn.__dict__.get(_PREBUILT)
         if prebuilt is not None:
             return prebuilt
-    # Records clean their text when built, so one scan of all of it is enough; only text that
-    # bypassed that takes the checked path, which names the element (issue 10: a check per
-    # element cost more than building the element).
-    put = _put if describe_illegal(_record_text(txn)) is None else _sub
+    # Records clean their text when built, and lxml refuses any text XML cannot carry as it is
+    # set; only then is the record's text scanned, to name the element (issue 10: a check per
+    # element, then one scan of all of it, cost as much as building the elements).
     try:
-        el = _record_cctransaction(txn, put)
-    except UnpostableRecord as exc:
-        raise exc.for_record(txn.reference_no) from None
+        el = _record_cctransaction(txn)
+    except ValueError:
+        for tag, text in _record_texts(txn):
+            problem = describe_illegal(text)
+            if problem is not None:
+                raise UnpostableRecord(tag, problem, record=txn.reference_no) from None
+        raise
     return Function(control_id or txn.control_id, el)
 
 
@@ -507,58 +510,64 @@ def prebuild_cctransaction(txn: CCTransaction) -> None:
 _PREBUILT = "_prebuilt_record_function"
 
 
-def _record_text(txn: CCTransaction) -> str:
-    # Every text the record element holds; newline is legal XML, so joining adds nothing bad.
-    parts = [txn.card_id, txn.reference_no, txn.payee, txn.description, txn.supdoc_id]
-    parts += [txn.currency, txn.exchange_rate_type]
+def _record_texts(txn: CCTransaction) -> Iterator[tuple[str, str]]:
+    """Every text the record element holds, with its element's tag, in document order."""
+    for tag, value in (
+        ("chargecardid", txn.card_id),
+        ("referenceno", txn.reference_no),
+        ("payee", txn.payee),
+        ("description", txn.description),
+        ("supdocid", txn.supdoc_id),
+        ("currency", txn.currency),
+        ("exchratetype", txn.exchange_rate_type),
+    ):
+        if value:
+            yield tag, value
     for line in txn.lines:
-        parts += [line.gl_account_no, line.description]
-        parts += [getattr(line, name) for _tag, name in _CCPAYITEM_IDS]
-    return "\n".join(p for p in parts if p)
+        for tag, value in (
+            ("glaccountno", line.gl_account_no),
+            ("description", line.description),
+            *((tag, getattr(line, name)) for tag, name in _CCPAYITEM_IDS),
+        ):
+            if value:
+                yield tag, value
 
 
-def _put(parent: etree._Element, tag: str, text: object | None = None) -> etree._Element:
-    """``_sub`` for text already checked."""
-    el = etree.SubElement(parent, tag)
-    if text is not None:
-        el.text = text if isinstance(text, str) else format_value(text)
-    return el
-
-
-def _record_cctransaction(txn: CCTransaction, put: _Put) -> etree._Element:
+def _record_cctransaction(txn: CCTransaction) -> etree._Element:
+    # lxml's calls inline, not through _sub: a Python call per element cost a sixth of
+    # building it (issue 10). lxml checks each text as it is set (ValueError).
+    sub = etree.SubElement
     el = etree.Element("record_cctransaction")
-    put(el, "chargecardid", txn.card_id)
-    _date_parts(put(el, "paymentdate"), txn.payment_date, put)
-    put(el, "referenceno", txn.reference_no)
+    sub(el, "chargecardid").text = txn.card_id
+    _date_parts(sub(el, "paymentdate"), txn.payment_date)
+    sub(el, "referenceno").text = txn.reference_no
     if txn.payee:
-        put(el, "payee", txn.payee)
+        sub(el, "payee").text = txn.payee
     if txn.description:
-        put(el, "description", txn.description)
+        sub(el, "description").text = txn.description
     if txn.supdoc_id:
-        put(el, "supdocid", txn.supdoc_id)
+        sub(el, "supdocid").text = txn.supdoc_id
     if txn.currency:
-        put(el, "currency", txn.currency)
+        sub(el, "currency").text = txn.currency
         if txn.exchange_rate is not None:
-            put(el, "exchrate", txn.exchange_rate)
+            sub(el, "exchrate").text = format_value(txn.exchange_rate)
         else:
             if txn.exchange_rate_date is not None:
-                _date_parts(put(el, "exchratedate"), txn.exchange_rate_date, put)
-            put(el, "exchratetype", txn.exchange_rate_type)
-    items = put(el, "ccpayitems")
+                _date_parts(sub(el, "exchratedate"), txn.exchange_rate_date)
+            sub(el, "exchratetype").text = txn.exchange_rate_type
+    items = sub(el, "ccpayitems")
     for line in txn.lines:
-        item = put(items, "ccpayitem")
-        put(item, "glaccountno", line.gl_account_no)
+        item = sub(items, "ccpayitem")
+        sub(item, "glaccountno").text = line.gl_account_no
         if line.description:
-            put(item, "description", line.description)
-        put(item, "paymentamount", _amount(line.amount))
+            sub(item, "description").text = line.description
+        sub(item, "paymentamount").text = _amount(line.amount)
         for tag, name in _CCPAYITEM_IDS:
             value = getattr(line, name)
             if value:
-                put(item, tag, value)
+                sub(item, tag).text = value
     return el
 
-
-_Put = Callable[..., etree._Element]
 
 # The optional IDs of a ccpayitem after its amount, in the schema's order.
 _CCPAYITEM_IDS = (
@@ -573,10 +582,11 @@ _CCPAYITEM_IDS = (
 )
 
 
-def _date_parts(el: etree._Element, value: date, put: _Put) -> None:
-    put(el, "year", f"{value.year:04d}")
-    put(el, "month", f"{value.month:02d}")
-    put(el, "day", f"{value.day:02d}")
+def _date_parts(el: etree._Element, value: date) -> None:
+    sub = etree.SubElement
+    sub(el, "year").text = f"{value.year:04d}"
+    sub(el, "month").text = f"{value.month:02d}"
+    sub(el, "day").text = f"{value.day:02d}"
 
 
 def reverse_cctransaction(

@@ -157,6 +157,12 @@ def test_reverse_memo_is_cleaned(schema):
         ("department_id", lambda v: CCLine("6100", Decimal("1"), department_id=v)),
         ("class_id", lambda v: CCLine("6100", Decimal("1"), class_id=v)),
         ("project_id", lambda v: CCLine("6100", Decimal("1"), project_id=f"P{v}")),
+        ("currency", lambda v: _txn(currency=f"E{v}")),
+        ("exchange_rate_type", lambda v: _txn(currency="EUR", exchange_rate_type=f"D{v}")),
+        ("customer_id", lambda v: CCLine("6100", Decimal("1"), customer_id=f"C{v}")),
+        ("vendor_id", lambda v: CCLine("6100", Decimal("1"), vendor_id=f"V{v}")),
+        ("employee_id", lambda v: CCLine("6100", Decimal("1"), employee_id=f"E{v}")),
+        ("item_id", lambda v: CCLine("6100", Decimal("1"), item_id=f"I{v}")),
     ],
 )
 def test_identifier_with_an_illegal_character_is_refused_with_the_field(field, build, bad):
@@ -173,6 +179,26 @@ def test_identifier_that_is_too_long_is_refused():
         CCLine("6" * 5000, Decimal("1"))
     assert info.value.field == "gl_account_no" and "5000 characters" in str(info.value)
     assert len(str(info.value)) < 600  # the value is not copied into the message whole
+
+
+def test_each_identifier_is_held_to_its_own_fields_limit():
+    # A record's IDs are checked in one scan (issue 10); the limits stay per field.
+    assert _txn(currency="EUR", reference_no="r" * 100).reference_no == "r" * 100
+    with pytest.raises(UnpostableRecord) as info:
+        _txn(currency="E" * 11)
+    assert info.value.field == "currency" and "11 characters" in str(info.value)
+    with pytest.raises(UnpostableRecord) as info:
+        _txn(reference_no="r" * 101)
+    assert info.value.field == "reference_no"
+
+
+def test_the_first_bad_field_in_check_order_is_named():
+    with pytest.raises(UnpostableRecord) as info:
+        _txn(card_id="C\x00", supdoc_id="S\x00")
+    assert info.value.field == "card_id"
+    with pytest.raises(UnpostableRecord) as info:
+        CCLine("6\x00", Decimal("1"), location_id="L\x00")
+    assert info.value.field == "gl_account_no"
 
 
 def test_transaction_errors_name_the_record():
