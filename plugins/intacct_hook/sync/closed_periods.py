@@ -49,6 +49,7 @@ from typing import Any, NamedTuple, Protocol
 from intacct_hook.intacct import errors as ierr
 from intacct_hook.intacct.fields import BOOKS_CLOSED_FIELD, BOOKS_CLOSED_OBJECT
 from intacct_hook.sync import already_posted
+from intacct_hook.sync.already_posted import CardLookup
 from intacct_hook.sync.ledger import Ledger
 from intacct_hook.sync.reconcile import Shift
 from intacct_hook.sync.settings import SyncSettings
@@ -69,16 +70,6 @@ _FIRST_OPEN = re.compile(
 
 class ClosedDateReader(Protocol):
     def get_books_closed_through(self) -> date | None: ...
-
-
-class CardLookup(Protocol):
-    def find_cctransactions(
-        self,
-        card_id: str | None,
-        start: date,
-        end: date,
-        reference_nos: Iterable[str] | None = None,
-    ) -> list[dict[str, Any]]: ...
 
 
 class ClosedPeriodTarget(ClosedDateReader, CardLookup, Protocol):

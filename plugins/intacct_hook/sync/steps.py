@@ -12,7 +12,7 @@ import json
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -107,17 +107,10 @@ class DivvySource(Protocol):
     ) -> Iterator[DivvyTransaction]: ...
 
 
-class IntacctTarget(Protocol):
+class IntacctTarget(already_posted.CardLookup, Protocol):
     def record_cctransactions(
         self, txns: Sequence[CCTransaction], *, batch_size: int | None = None
     ) -> list[RecordOutcome]: ...
-    def find_cctransactions(
-        self,
-        card_id: str | None,
-        start: date,
-        end: date,
-        reference_nos: Iterable[str] | None = None,
-    ) -> list[dict[str, Any]]: ...
     def iter_cctransactions(
         self, card_id: str, start: date, end: date, fields: Sequence[str] = ...
     ) -> Iterator[dict[str, Any]]: ...
