@@ -376,18 +376,8 @@ def _bare_session(http: HTTPConnection, path: str, conn_info: dict[str, Any]) ->
 
     extra = conn_info["extra"]
     sub = etree.SubElement
-    request = etree.Element("request")
-    control = sub(request, "control")
-    for tag, text in (
-        ("senderid", extra["sender_id"]),
-        ("password", extra["sender_password"]),
-        ("controlid", "login"),
-        ("uniqueid", "false"),
-        ("dtdversion", "3.0"),
-    ):
-        sub(control, tag).text = text
-    operation = sub(request, "operation")
-    login = sub(sub(operation, "authentication"), "login")
+    auth = etree.Element("authentication")
+    login = sub(auth, "login")
     for tag, text in (
         ("userid", conn_info["login"]),
         ("companyid", extra["company_id"]),
@@ -395,7 +385,8 @@ def _bare_session(http: HTTPConnection, path: str, conn_info: dict[str, Any]) ->
         ("locationid", extra["entity_id"]),
     ):
         sub(login, tag).text = text
-    sub(sub(sub(operation, "content"), "function", controlid="login"), "getAPISession")
+    request, content = _bare_envelope(extra, auth)
+    sub(sub(content, "function", controlid="login"), "getAPISession")
     body = etree.tostring(request, xml_declaration=True, encoding="UTF-8")
     http.request("POST", path, body, {"Content-Type": "application/xml"})
     answer = etree.fromstring(http.getresponse().read())
