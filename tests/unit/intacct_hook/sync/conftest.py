@@ -76,3 +76,16 @@ def _postgres_ledger(dsn: str) -> Iterator[Ledger]:
         engine.dispose()
         with psycopg.connect(dsn, autocommit=True) as admin:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def map_and_load(ledger: Ledger, settings, hook, rules, run_id: str):
+    """A run's map and load steps after stage, with Intacct's facts read as the map task reads
+    them; the load must refuse nothing (the re-coding harnesses build on a clean posting)."""
+    from intacct_hook.sync import steps
+    from intacct_hook.sync.preflight import read_posting_facts
+
+    facts = read_posting_facts(hook, settings)
+    steps.map_transactions(ledger, settings, rules, **facts.coding_kwargs())
+    load = steps.load(hook, ledger, settings, run_id)
+    assert load.failed == 0, load.failures
+    return load

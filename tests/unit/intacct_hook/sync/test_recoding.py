@@ -26,6 +26,7 @@ from intacct_hook.sync.states import LedgerState
 from intacct_hook.sync.window import resolve_window
 from sandbox.intacct_gateway.testing import GatewayHandle
 from tests.divvy_factories import coding, txn_json
+from tests.unit.intacct_hook.sync.conftest import map_and_load
 
 NOW = dt.datetime(2026, 10, 12, 12, tzinfo=dt.UTC)
 DAY = dt.date(2026, 10, 5)
@@ -97,15 +98,7 @@ class Runs:
         )
         self.ledger.land(run_id, [{"transaction": p, "children": []} for p in payloads])
         steps.stage(self.ledger, self.settings, window, run_id)
-        facts = read_posting_facts(self.hook, self.settings)
-        steps.map_transactions(
-            self.ledger,
-            self.settings,
-            RULES,
-            **facts.coding_kwargs(),
-        )
-        load = steps.load(self.hook, self.ledger, self.settings, run_id)
-        assert load.failed == 0, load.failures
+        map_and_load(self.ledger, self.settings, self.hook, RULES, run_id)
         report = None
         if before_recode is not None:
             before_recode(run_id)

@@ -25,6 +25,7 @@ from intacct_hook.sync.window import SyncWindow
 from sandbox.divvy_api.testing import DivvyHandle, running_divvy
 from sandbox.intacct_gateway.testing import GatewayHandle
 from tests.divvy_factories import empty_seed
+from tests.unit.intacct_hook.sync.conftest import map_and_load
 
 NOW = dt.datetime(2026, 10, 12, 12, tzinfo=dt.UTC)
 DAY = dt.date(2026, 10, 5)
@@ -70,15 +71,7 @@ class Runs:
         run_id = f"run-{self.n}"
         steps.extract(self.divvy, self.ledger, WINDOW, run_id, settings=self.settings)
         steps.stage(self.ledger, self.settings, WINDOW, run_id)
-        facts = read_posting_facts(self.hook, self.settings)
-        steps.map_transactions(
-            self.ledger,
-            self.settings,
-            RULES,
-            **facts.coding_kwargs(),
-        )
-        load = steps.load(self.hook, self.ledger, self.settings, run_id)
-        assert load.failed == 0, load.failures
+        map_and_load(self.ledger, self.settings, self.hook, RULES, run_id)
         report = recoding.recode(
             self.hook, self.ledger, self.settings, run_id, mapper=self.coder,
             divvy=self.divvy, window=WINDOW,
