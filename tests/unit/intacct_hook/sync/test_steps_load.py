@@ -9,6 +9,7 @@ step does what, so a broken step fails here by name.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from decimal import Decimal
 
 import pytest
@@ -126,6 +127,68 @@ def test_a_record_that_cannot_be_built_is_failed_unsent_and_not_counted_as_an_at
     assert report.failed == 1 and "gl_account_no" in report.failures[0]
     broken = rows(ledger)["txr_nogl"]
     assert (broken.state, broken.failed_attempts) == ("failed", 0)
+
+
+# --- the cycle collector -----------------------------------------------------------------------
+
+
+class FreezeWatcher(FakeIntacct):
+    """Notes how many objects the cycle collector had frozen when each batch was sent."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        super().__init__(ledger)
+        self.frozen_when_sent: list[int] = []
+        self.collector_on_when_sent: list[bool] = []
+
+    def record_cctransactions(self, txns, *, batch_size=None):
+        self.frozen_when_sent.append(gc.get_freeze_count())
+        self.collector_on_when_sent.append(gc.isenabled())
+        return super().record_cctransactions(txns, batch_size=batch_size)
+
+
+@pytest.fixture
+def nothing_frozen():
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_the_load_sends_with_older_objects_frozen_and_thaws_them_after(
+    ledger, nothing_frozen, concurrency
+):
+    ready(ledger, "txr_a", "txr_b", "txr_c")
+    watcher = FreezeWatcher(ledger)
+    settings = SyncSettings(batch_size=2, timezone="UTC", intacct_concurrency=concurrency)
+
+    report = steps.load(watcher, ledger, settings, "run-1")
+
+    assert report.posted == 3
+    # Full collections skip what the process held before the load; cycles the load makes are
+    # still collected.
+    assert len(watcher.frozen_when_sent) == 2 and min(watcher.frozen_when_sent) > 0
+    assert all(watcher.collector_on_when_sent)
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_load_that_fails_thaws_too(ledger, intacct, nothing_frozen):
+    ready(ledger, "txr_a")
+    intacct.lose_request_before_commit = True
+
+    with pytest.raises(LostAnswer):
+        steps.load(intacct, ledger, SETTINGS, "run-1")
+
+    assert gc.get_freeze_count() == 0
+
+
+def test_objects_a_caller_froze_stay_frozen(ledger, nothing_frozen):
+    ready(ledger, "txr_a")
+    gc.freeze()  # as Airflow's executors do before they fork
+    before = gc.get_freeze_count()
+
+    steps.load(FakeIntacct(ledger), ledger, SETTINGS, "run-1")
+
+    assert gc.get_freeze_count() >= before > 0
 
 
 # --- recovery -----------------------------------------------------------------------------------
