@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import weakref
 from decimal import Decimal
 
 import pytest
@@ -148,7 +149,8 @@ class FreezeWatcher(FakeIntacct):
 
 @pytest.fixture
 def nothing_frozen():
-    gc.unfreeze()
+    if gc.get_freeze_count():
+        pytest.skip("objects are frozen for the whole session; these tests would thaw them")
     yield
     gc.unfreeze()
 
@@ -189,6 +191,29 @@ def test_objects_a_caller_froze_stay_frozen(ledger, nothing_frozen):
     steps.load(FakeIntacct(ledger), ledger, SETTINGS, "run-1")
 
     assert gc.get_freeze_count() >= before > 0
+
+
+class Cyclic:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_garbage_left_before_a_load_that_does_not_thaw_is_collected_not_frozen(
+    ledger, nothing_frozen
+):
+    ready(ledger, "txr_a")
+    gc.freeze()  # an Airflow task process: frozen before the fork, never thawed
+    gc.disable()  # no collection of its own before the load's
+    try:
+        gone = weakref.ref(Cyclic())  # a cycle nothing refers to: garbage, not yet collected
+        assert gone() is not None
+
+        steps.load(FakeIntacct(ledger), ledger, SETTINGS, "run-1")
+        gc.collect()
+    finally:
+        gc.enable()
+
+    assert gone() is None
 
 
 # --- recovery -----------------------------------------------------------------------------------
